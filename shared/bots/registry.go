@@ -1,0 +1,157 @@
+// Package bots is the bot registry — the single source of truth for what each remediation does, the
+// parameters it takes, how disruptive it is and exactly which AWS operations it calls — and the bots
+// themselves, one file each. The mapping validator, the state machine's branches, IAM policies and the
+// README catalogue are all derived from Registered().
+package bots
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+// Impact says how much a bot changes; it decides what may run unattended.
+type Impact string
+
+const (
+	ImpactNone        Impact = "none"        // changes nothing (notify_only)
+	ImpactEvidence    Impact = "evidence"    // preserves evidence, does not interrupt the workload
+	ImpactDisruptive  Impact = "disruptive"  // interrupts the workload; reversible
+	ImpactDestructive Impact = "destructive" // not reversible; never mapped by default
+)
+
+// Bot is one remediation.
+type Bot struct {
+	// Name is the bot's name in mappings, e.g. "ec2_stop_instance" (CloudBots' names where one exists).
+	Name string
+	// Summary is one line for the catalogue.
+	Summary string
+	// Resources are the resource kinds the bot acts on; a finding of another kind is skipped.
+	Resources []finding.ResourceKind
+	Params    []Param
+	Impact    Impact
+	// Operations are the AWS API operations the bot calls, as "service:Operation" in the SDK's names
+	// (e.g. "ec2:StopInstances"). IAMActions maps them to the IAM actions they need.
+	Operations []string
+	// Run performs the remediation. It must read the live resource first, be idempotent, honour
+	// req.DryRun and return an error (never a Result) when it could not do its job.
+	Run func(ctx context.Context, req Request) (Result, error)
+}
+
+// Request is what a bot is asked to do.
+type Request struct {
+	Finding *finding.Finding
+	Params  Params
+	DryRun  bool
+	// AWS is configured for the finding's account and region (the member role's credentials when the
+	// account is not the orchestrator's own).
+	AWS aws.Config
+	// Execution is the Step Functions execution ARN (or a local run id), for tags and audit.
+	Execution string
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Bot{}
+	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
+)
+
+// Register adds a bot; each bot file calls it from init. It panics on a malformed declaration so a bad
+// bot cannot ship: every binary and test would fail at start.
+func Register(b Bot) {
+	if err := b.validate(); err != nil {
+		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[b.Name]; dup {
+		panic(fmt.Sprintf("bots: %q registered twice", b.Name))
+	}
+	registry[b.Name] = b
+}
+
+// Lookup returns the bot with that name.
+func Lookup(name string) (Bot, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	b, ok := registry[name]
+	return b, ok
+}
+
+// Registered returns every bot, sorted by name.
+func Registered() []Bot {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]Bot, 0, len(registry))
+	for _, b := range registry {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns every bot name, sorted.
+func Names() []string {
+	bs := Registered()
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Name
+	}
+	return out
+}
+
+// Handles reports whether the bot acts on resources of kind k.
+func (b Bot) Handles(k finding.ResourceKind) bool { return slices.Contains(b.Resources, k) }
+
+// IAMActions returns the IAM actions the bot's operations need, sorted and deduplicated.
+func (b Bot) IAMActions() []string {
+	var out []string
+	for _, op := range b.Operations {
+		out = append(out, operationActions[op]...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (b Bot) validate() error {
+	if !nameRE.MatchString(b.Name) {
+		return fmt.Errorf("name must match %s", nameRE)
+	}
+	if b.Summary == "" {
+		return fmt.Errorf("summary is empty")
+	}
+	switch b.Impact {
+	case ImpactNone, ImpactEvidence, ImpactDisruptive, ImpactDestructive:
+	default:
+		return fmt.Errorf("impact %q is not none, evidence, disruptive or destructive", b.Impact)
+	}
+	if len(b.Resources) == 0 {
+		return fmt.Errorf("no resource kinds")
+	}
+	if b.Run == nil {
+		return fmt.Errorf("no Run function")
+	}
+	for _, op := range b.Operations {
+		if len(operationActions[op]) == 0 {
+			return fmt.Errorf("operation %q has no entry in the operation → IAM action table", op)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range b.Params {
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("param %q: %w", p.Name, err)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("param %q declared twice", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package bots
+
+// Status is a bot's outcome. A failure is never a Status: it is an error, so the state fails and is
+// retried or caught ("failed" appears in notifications only from the state machine's Catch).
+type Status string
+
+const (
+	// StatusRemediated: the bot changed the resource.
+	StatusRemediated Status = "remediated"
+	// StatusAlreadyDone: the resource was already in the state the bot brings it to; nothing changed.
+	StatusAlreadyDone Status = "already-done"
+	// StatusSkipped: the bot did not act, for Reason (resource gone, wrong kind, exempt, …).
+	StatusSkipped Status = "skipped"
+	// StatusDryRun: the bot read the live resource and reports in Changes what it would have done.
+	StatusDryRun Status = "dry-run"
+	// StatusNotified: notify_only; the notification is the action.
+	StatusNotified Status = "notified"
+)
+
+// Result is what a bot reports.
+type Result struct {
+	Bot    string `json:"bot"`
+	Status Status `json:"status"`
+	// Reason explains a skip or an already-done.
+	Reason string `json:"reason,omitempty"`
+	// Account and Region are where the bot acted (the finding's).
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Role is the member role assumed, empty when the bot acted in its own account.
+	Role string `json:"role,omitempty"`
+	// Resources are the identifiers the bot read or changed.
+	Resources []string `json:"resources,omitempty"`
+	// Changes lists, one line each, what was done (or, on dry-run, what would be done).
+	Changes []string `json:"changes,omitempty"`
+	// Before and After describe the resource's state as read live before and after the action.
+	Before map[string]string `json:"before,omitempty"`
+	After  map[string]string `json:"after,omitempty"`
+	DryRun bool              `json:"dryRun,omitempty"`
+	// Error and Cause are set by the state machine when the bot failed (Status is then "failed").
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+}
+
+// StatusFailed is written by the state machine's Catch, never returned by a bot.
+const StatusFailed Status = "failed"

@@ -1,0 +1,221 @@
+// Package finding holds the normalized remediation finding: the one JSON contract every step after
+// transform reads (match, each bot, notify), whatever envelope or product the finding arrived through.
+//
+// Every identifier a bot needs is here, taken from the finding itself — account, region and partition
+// included: in an organization the EventBridge envelope's account is the GuardDuty administrator, not the
+// member that owns the resource.
+package finding
+
+// Finding is a normalized GuardDuty finding.
+type Finding struct {
+	// ID is GuardDuty's finding id: stable across re-publications of the same finding (the dedup key).
+	ID  string `json:"id"`
+	Arn string `json:"arn,omitempty"`
+	// Type is the full finding type, e.g. "Backdoor:EC2/C&CActivity.B!DNS"; TypeParts splits it.
+	Type      string    `json:"type"`
+	TypeParts TypeParts `json:"typeParts"`
+	Title     string    `json:"title,omitempty"`
+
+	Severity      float64       `json:"severity"`
+	SeverityLabel SeverityLabel `json:"severityLabel"`
+
+	AccountID string `json:"accountId"`
+	Region    string `json:"region"`
+	Partition string `json:"partition"`
+
+	CreatedAt  string `json:"createdAt,omitempty"`
+	UpdatedAt  string `json:"updatedAt,omitempty"`
+	FirstSeen  string `json:"firstSeen,omitempty"`
+	LastSeen   string `json:"lastSeen,omitempty"`
+	Count      int64  `json:"count"`
+	Archived   bool   `json:"archived"`
+	Sample     bool   `json:"sample"`
+	DetectorID string `json:"detectorId,omitempty"`
+
+	// Source says which route the finding came by (see guardduty.Source).
+	Source string `json:"source"`
+
+	// ResourceKind is what the bots act on, derived from the finding type and the resource blocks.
+	ResourceKind ResourceKind `json:"resourceKind"`
+	// ResourceType is GuardDuty's own resource type, kept as sent.
+	ResourceType string `json:"resourceType"`
+	// ResourceRole is TARGET (the resource was attacked) or ACTOR (the resource is the attacker).
+	ResourceRole string `json:"resourceRole,omitempty"`
+
+	// Action is what GuardDuty observed.
+	Action *Action `json:"action,omitempty"`
+
+	Instance   *Instance   `json:"instance,omitempty"`
+	AccessKey  *AccessKey  `json:"accessKey,omitempty"`
+	Buckets    []Bucket    `json:"buckets,omitempty"`
+	EKS        *EKS        `json:"eks,omitempty"`
+	RDS        *RDS        `json:"rds,omitempty"`
+	Lambda     *Lambda     `json:"lambda,omitempty"`
+	ECS        *ECS        `json:"ecs,omitempty"`
+	Containers []Container `json:"containers,omitempty"`
+}
+
+// TypeParts is ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact.
+type TypeParts struct {
+	ThreatPurpose      string `json:"threatPurpose"`
+	ResourceType       string `json:"resourceType"`
+	ThreatFamily       string `json:"threatFamily"`
+	DetectionMechanism string `json:"detectionMechanism,omitempty"`
+	Artifact           string `json:"artifact,omitempty"`
+}
+
+// SeverityLabel follows GuardDuty's bands.
+type SeverityLabel string
+
+const (
+	SeverityLow      SeverityLabel = "LOW"      // 1.0–3.9
+	SeverityMedium   SeverityLabel = "MEDIUM"   // 4.0–6.9
+	SeverityHigh     SeverityLabel = "HIGH"     // 7.0–8.9
+	SeverityCritical SeverityLabel = "CRITICAL" // 9.0–10 (attack sequences)
+)
+
+// ResourceKind names what a bot can act on.
+type ResourceKind string
+
+const (
+	KindInstance       ResourceKind = "Instance"
+	KindAccessKey      ResourceKind = "AccessKey"
+	KindS3Bucket       ResourceKind = "S3Bucket"
+	KindEKSCluster     ResourceKind = "EKSCluster"
+	KindRDSDBInstance  ResourceKind = "RDSDBInstance"
+	KindLambdaFunction ResourceKind = "LambdaFunction"
+	KindContainer      ResourceKind = "Container"
+	KindECSCluster     ResourceKind = "ECSCluster"
+	KindAttackSequence ResourceKind = "AttackSequence"
+	// KindOther is a resource type this version does not know; bots that act on a kind skip it.
+	KindOther ResourceKind = "Other"
+)
+
+// Action is GuardDuty's observed action, flattened: the remote endpoints a bot may block.
+type Action struct {
+	Type string `json:"type"`
+	// Direction is INBOUND or OUTBOUND for network connections.
+	Direction string `json:"direction,omitempty"`
+	Protocol  string `json:"protocol,omitempty"`
+	// RemoteIPs are every remote address in the action (port probes list several), deduplicated.
+	RemoteIPs   []RemoteIP `json:"remoteIps,omitempty"`
+	LocalPorts  []int      `json:"localPorts,omitempty"`
+	RemotePorts []int      `json:"remotePorts,omitempty"`
+	Domain      string     `json:"domain,omitempty"`
+	API         string     `json:"api,omitempty"`
+	ServiceName string     `json:"serviceName,omitempty"`
+	// RemoteAccountID is the foreign account of InstanceCredentialExfiltration.InsideAWS.
+	RemoteAccountID string `json:"remoteAccountId,omitempty"`
+}
+
+type RemoteIP struct {
+	Address      string `json:"address"`
+	Country      string `json:"country,omitempty"`
+	Organization string `json:"organization,omitempty"`
+}
+
+type Instance struct {
+	ID                 string             `json:"id"`
+	State              string             `json:"state,omitempty"`
+	Type               string             `json:"type,omitempty"`
+	AvailabilityZone   string             `json:"availabilityZone,omitempty"`
+	ImageID            string             `json:"imageId,omitempty"`
+	InstanceProfileArn string             `json:"instanceProfileArn,omitempty"`
+	NetworkInterfaces  []NetworkInterface `json:"networkInterfaces,omitempty"`
+	// VpcID and SubnetID are the first interface's, for bots that need one.
+	VpcID    string            `json:"vpcId,omitempty"`
+	SubnetID string            `json:"subnetId,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+}
+
+type NetworkInterface struct {
+	ID               string   `json:"id"`
+	VpcID            string   `json:"vpcId,omitempty"`
+	SubnetID         string   `json:"subnetId,omitempty"`
+	PrivateIP        string   `json:"privateIp,omitempty"`
+	PublicIP         string   `json:"publicIp,omitempty"`
+	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
+}
+
+// UserType is GuardDuty's accessKeyDetails.userType reduced to what bots decide on. A value this version
+// does not know becomes UserTypeOther, and the original stays in AccessKey.RawUserType.
+type UserType string
+
+const (
+	UserTypeIAMUser       UserType = "IAMUser"
+	UserTypeRoot          UserType = "Root"
+	UserTypeAssumedRole   UserType = "AssumedRole"
+	UserTypeRole          UserType = "Role"
+	UserTypeFederatedUser UserType = "FederatedUser"
+	UserTypeAWSService    UserType = "AWSService"
+	UserTypeOther         UserType = "Other"
+	UserTypeNone          UserType = ""
+)
+
+type AccessKey struct {
+	AccessKeyID string   `json:"accessKeyId,omitempty"`
+	PrincipalID string   `json:"principalId,omitempty"`
+	UserName    string   `json:"userName,omitempty"`
+	UserType    UserType `json:"userType"`
+	RawUserType string   `json:"rawUserType,omitempty"`
+}
+
+type Bucket struct {
+	Name string `json:"name"`
+	Arn  string `json:"arn,omitempty"`
+	// Role is GuardDuty's Source/Destination for the bucket.
+	Role                string            `json:"role,omitempty"`
+	EffectivePermission string            `json:"effectivePermission,omitempty"`
+	Tags                map[string]string `json:"tags,omitempty"`
+}
+
+type EKS struct {
+	ClusterName string            `json:"clusterName"`
+	ClusterArn  string            `json:"clusterArn,omitempty"`
+	VpcID       string            `json:"vpcId,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	// User is the Kubernetes identity of the action (system:anonymous for anonymous access).
+	User       string    `json:"user,omitempty"`
+	UserGroups []string  `json:"userGroups,omitempty"`
+	Workload   *Workload `json:"workload,omitempty"`
+}
+
+type Workload struct {
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Type      string `json:"type,omitempty"`
+	UID       string `json:"uid,omitempty"`
+}
+
+type RDS struct {
+	InstanceID string            `json:"instanceId,omitempty"`
+	ClusterID  string            `json:"clusterId,omitempty"`
+	Arn        string            `json:"arn,omitempty"`
+	Engine     string            `json:"engine,omitempty"`
+	DBUser     string            `json:"dbUser,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+type Lambda struct {
+	FunctionName string            `json:"functionName"`
+	FunctionArn  string            `json:"functionArn,omitempty"`
+	Version      string            `json:"version,omitempty"`
+	RoleArn      string            `json:"roleArn,omitempty"`
+	VpcID        string            `json:"vpcId,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+}
+
+type ECS struct {
+	ClusterName       string `json:"clusterName,omitempty"`
+	ClusterArn        string `json:"clusterArn,omitempty"`
+	TaskArn           string `json:"taskArn,omitempty"`
+	TaskDefinitionArn string `json:"taskDefinitionArn,omitempty"`
+	LaunchType        string `json:"launchType,omitempty"`
+}
+
+type Container struct {
+	ID         string `json:"id,omitempty"`
+	Name       string `json:"name,omitempty"`
+	Image      string `json:"image,omitempty"`
+	Privileged bool   `json:"privileged,omitempty"`
+}

@@ -1,0 +1,282 @@
+// Package guardduty holds the Amazon GuardDuty finding as it travels on the wire (the camelCase JSON of
+// EventBridge events and GetFindings), and Parse, which unwraps every envelope a finding arrives in.
+//
+// Only the members a remediation needs are modelled; the decoder skips the rest. The types follow the
+// GuardDuty API model (shape Finding) so a finding read back with GetFindings decodes the same way.
+package guardduty
+
+// Finding is a GuardDuty finding (the `detail` of a "GuardDuty Finding" event).
+type Finding struct {
+	SchemaVersion string   `json:"schemaVersion,omitempty"`
+	AccountID     string   `json:"accountId"`
+	Region        string   `json:"region"`
+	Partition     string   `json:"partition,omitempty"`
+	ID            string   `json:"id"`
+	Arn           string   `json:"arn,omitempty"`
+	Type          string   `json:"type"`
+	Title         string   `json:"title,omitempty"`
+	Description   string   `json:"description,omitempty"`
+	Severity      float64  `json:"severity"`
+	CreatedAt     string   `json:"createdAt,omitempty"`
+	UpdatedAt     string   `json:"updatedAt,omitempty"`
+	Resource      Resource `json:"resource"`
+	Service       Service  `json:"service"`
+}
+
+// Resource is the affected resource; ResourceType selects which blocks are meaningful, but sample
+// findings carry placeholder blocks of other kinds too.
+type Resource struct {
+	ResourceType         string                `json:"resourceType"`
+	InstanceDetails      *InstanceDetails      `json:"instanceDetails,omitempty"`
+	AccessKeyDetails     *AccessKeyDetails     `json:"accessKeyDetails,omitempty"`
+	S3BucketDetails      []S3BucketDetail      `json:"s3BucketDetails,omitempty"`
+	EksClusterDetails    *EksClusterDetails    `json:"eksClusterDetails,omitempty"`
+	KubernetesDetails    *KubernetesDetails    `json:"kubernetesDetails,omitempty"`
+	RdsDbInstanceDetails *RdsDbInstanceDetails `json:"rdsDbInstanceDetails,omitempty"`
+	RdsDbUserDetails     *RdsDbUserDetails     `json:"rdsDbUserDetails,omitempty"`
+	LambdaDetails        *LambdaDetails        `json:"lambdaDetails,omitempty"`
+	EcsClusterDetails    *EcsClusterDetails    `json:"ecsClusterDetails,omitempty"`
+	ContainerDetails     *Container            `json:"containerDetails,omitempty"`
+}
+
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type InstanceDetails struct {
+	InstanceID         string              `json:"instanceId"`
+	InstanceState      string              `json:"instanceState,omitempty"`
+	InstanceType       string              `json:"instanceType,omitempty"`
+	AvailabilityZone   string              `json:"availabilityZone,omitempty"`
+	ImageID            string              `json:"imageId,omitempty"`
+	Platform           string              `json:"platform,omitempty"`
+	IamInstanceProfile *IamInstanceProfile `json:"iamInstanceProfile,omitempty"`
+	NetworkInterfaces  []NetworkInterface  `json:"networkInterfaces,omitempty"`
+	Tags               []Tag               `json:"tags,omitempty"`
+}
+
+type IamInstanceProfile struct {
+	Arn string `json:"arn,omitempty"`
+	ID  string `json:"id,omitempty"`
+}
+
+type NetworkInterface struct {
+	NetworkInterfaceID string          `json:"networkInterfaceId"`
+	SubnetID           string          `json:"subnetId,omitempty"`
+	VpcID              string          `json:"vpcId,omitempty"`
+	PrivateIPAddress   string          `json:"privateIpAddress,omitempty"`
+	PublicIP           string          `json:"publicIp,omitempty"`
+	SecurityGroups     []SecurityGroup `json:"securityGroups,omitempty"`
+}
+
+type SecurityGroup struct {
+	GroupID   string `json:"groupId"`
+	GroupName string `json:"groupName,omitempty"`
+}
+
+type AccessKeyDetails struct {
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	PrincipalID string `json:"principalId,omitempty"`
+	UserName    string `json:"userName,omitempty"`
+	UserType    string `json:"userType,omitempty"`
+}
+
+type S3BucketDetail struct {
+	Arn          string        `json:"arn,omitempty"`
+	Name         string        `json:"name"`
+	Type         string        `json:"type,omitempty"`
+	PublicAccess *PublicAccess `json:"publicAccess,omitempty"`
+	Tags         []Tag         `json:"tags,omitempty"`
+}
+
+type PublicAccess struct {
+	EffectivePermission string `json:"effectivePermission,omitempty"`
+}
+
+type EksClusterDetails struct {
+	Name   string `json:"name"`
+	Arn    string `json:"arn,omitempty"`
+	VpcID  string `json:"vpcId,omitempty"`
+	Status string `json:"status,omitempty"`
+	Tags   []Tag  `json:"tags,omitempty"`
+}
+
+type KubernetesDetails struct {
+	KubernetesUserDetails     *KubernetesUserDetails     `json:"kubernetesUserDetails,omitempty"`
+	KubernetesWorkloadDetails *KubernetesWorkloadDetails `json:"kubernetesWorkloadDetails,omitempty"`
+}
+
+type KubernetesUserDetails struct {
+	Username string   `json:"username,omitempty"`
+	UID      string   `json:"uid,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+type KubernetesWorkloadDetails struct {
+	Name       string      `json:"name,omitempty"`
+	Namespace  string      `json:"namespace,omitempty"`
+	Type       string      `json:"type,omitempty"`
+	UID        string      `json:"uid,omitempty"`
+	Containers []Container `json:"containers,omitempty"`
+}
+
+// Container is a container of a Kubernetes workload, an ECS task or a Runtime Monitoring finding.
+type Container struct {
+	ID               string           `json:"id,omitempty"`
+	Name             string           `json:"name,omitempty"`
+	Image            string           `json:"image,omitempty"`
+	ContainerRuntime string           `json:"containerRuntime,omitempty"`
+	SecurityContext  *SecurityContext `json:"securityContext,omitempty"`
+}
+
+type SecurityContext struct {
+	Privileged bool `json:"privileged,omitempty"`
+}
+
+type RdsDbInstanceDetails struct {
+	DbInstanceIdentifier string `json:"dbInstanceIdentifier,omitempty"`
+	DbClusterIdentifier  string `json:"dbClusterIdentifier,omitempty"`
+	DbInstanceArn        string `json:"dbInstanceArn,omitempty"`
+	Engine               string `json:"engine,omitempty"`
+	EngineVersion        string `json:"engineVersion,omitempty"`
+	Tags                 []Tag  `json:"tags,omitempty"`
+}
+
+type RdsDbUserDetails struct {
+	User        string `json:"user,omitempty"`
+	Database    string `json:"database,omitempty"`
+	Application string `json:"application,omitempty"`
+	AuthMethod  string `json:"authMethod,omitempty"`
+}
+
+type LambdaDetails struct {
+	FunctionArn     string     `json:"functionArn,omitempty"`
+	FunctionName    string     `json:"functionName,omitempty"`
+	FunctionVersion string     `json:"functionVersion,omitempty"`
+	Role            string     `json:"role,omitempty"`
+	VpcConfig       *VpcConfig `json:"vpcConfig,omitempty"`
+	Tags            []Tag      `json:"tags,omitempty"`
+}
+
+type VpcConfig struct {
+	VpcID          string          `json:"vpcId,omitempty"`
+	SubnetIDs      []string        `json:"subnetIds,omitempty"`
+	SecurityGroups []SecurityGroup `json:"securityGroups,omitempty"`
+}
+
+type EcsClusterDetails struct {
+	Name        string          `json:"name,omitempty"`
+	Arn         string          `json:"arn,omitempty"`
+	TaskDetails *EcsTaskDetails `json:"taskDetails,omitempty"`
+}
+
+type EcsTaskDetails struct {
+	Arn           string      `json:"arn,omitempty"`
+	DefinitionArn string      `json:"definitionArn,omitempty"`
+	LaunchType    string      `json:"launchType,omitempty"`
+	Containers    []Container `json:"containers,omitempty"`
+}
+
+// Service is GuardDuty's own view of the finding: occurrence, archive state, the observed action.
+type Service struct {
+	Action         *Action         `json:"action,omitempty"`
+	AdditionalInfo *AdditionalInfo `json:"additionalInfo,omitempty"`
+	Archived       bool            `json:"archived"`
+	Count          int64           `json:"count"`
+	DetectorID     string          `json:"detectorId,omitempty"`
+	EventFirstSeen string          `json:"eventFirstSeen,omitempty"`
+	EventLastSeen  string          `json:"eventLastSeen,omitempty"`
+	ResourceRole   string          `json:"resourceRole,omitempty"`
+	ServiceName    string          `json:"serviceName,omitempty"`
+	FeatureName    string          `json:"featureName,omitempty"`
+}
+
+// AdditionalInfo is free-form in events; only the sample marker matters for remediation.
+type AdditionalInfo struct {
+	Sample bool `json:"sample,omitempty"`
+}
+
+type Action struct {
+	ActionType              string                   `json:"actionType,omitempty"`
+	AwsAPICallAction        *AwsAPICallAction        `json:"awsApiCallAction,omitempty"`
+	DNSRequestAction        *DNSRequestAction        `json:"dnsRequestAction,omitempty"`
+	NetworkConnectionAction *NetworkConnectionAction `json:"networkConnectionAction,omitempty"`
+	PortProbeAction         *PortProbeAction         `json:"portProbeAction,omitempty"`
+	KubernetesAPICallAction *KubernetesAPICallAction `json:"kubernetesApiCallAction,omitempty"`
+	RdsLoginAttemptAction   *RdsLoginAttemptAction   `json:"rdsLoginAttemptAction,omitempty"`
+}
+
+type AwsAPICallAction struct {
+	API                  string                `json:"api,omitempty"`
+	ServiceName          string                `json:"serviceName,omitempty"`
+	CallerType           string                `json:"callerType,omitempty"`
+	RemoteIPDetails      *RemoteIPDetails      `json:"remoteIpDetails,omitempty"`
+	RemoteAccountDetails *RemoteAccountDetails `json:"remoteAccountDetails,omitempty"`
+}
+
+type RemoteAccountDetails struct {
+	AccountID  string `json:"accountId,omitempty"`
+	Affiliated bool   `json:"affiliated,omitempty"`
+}
+
+type DNSRequestAction struct {
+	Domain   string `json:"domain,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+	Blocked  bool   `json:"blocked,omitempty"`
+}
+
+type NetworkConnectionAction struct {
+	ConnectionDirection   string           `json:"connectionDirection,omitempty"`
+	Protocol              string           `json:"protocol,omitempty"`
+	Blocked               bool             `json:"blocked,omitempty"`
+	LocalNetworkInterface string           `json:"localNetworkInterface,omitempty"`
+	LocalPortDetails      *PortDetails     `json:"localPortDetails,omitempty"`
+	RemotePortDetails     *PortDetails     `json:"remotePortDetails,omitempty"`
+	RemoteIPDetails       *RemoteIPDetails `json:"remoteIpDetails,omitempty"`
+}
+
+type PortProbeAction struct {
+	Blocked          bool              `json:"blocked,omitempty"`
+	PortProbeDetails []PortProbeDetail `json:"portProbeDetails,omitempty"`
+}
+
+type PortProbeDetail struct {
+	LocalPortDetails *PortDetails     `json:"localPortDetails,omitempty"`
+	RemoteIPDetails  *RemoteIPDetails `json:"remoteIpDetails,omitempty"`
+}
+
+type KubernetesAPICallAction struct {
+	RequestURI      string           `json:"requestUri,omitempty"`
+	Verb            string           `json:"verb,omitempty"`
+	SourceIPs       []string         `json:"sourceIPs,omitempty"`
+	StatusCode      int              `json:"statusCode,omitempty"`
+	RemoteIPDetails *RemoteIPDetails `json:"remoteIpDetails,omitempty"`
+}
+
+type RdsLoginAttemptAction struct {
+	RemoteIPDetails *RemoteIPDetails `json:"remoteIpDetails,omitempty"`
+}
+
+type PortDetails struct {
+	Port     int    `json:"port,omitempty"`
+	PortName string `json:"portName,omitempty"`
+}
+
+type RemoteIPDetails struct {
+	IPAddressV4  string        `json:"ipAddressV4,omitempty"`
+	IPAddressV6  string        `json:"ipAddressV6,omitempty"`
+	Country      *Country      `json:"country,omitempty"`
+	Organization *Organization `json:"organization,omitempty"`
+}
+
+type Country struct {
+	CountryName string `json:"countryName,omitempty"`
+}
+
+// Organization omits asn: old events carry it as a number, the model as a string, and nothing uses it.
+type Organization struct {
+	AsnOrg string `json:"asnOrg,omitempty"`
+	Isp    string `json:"isp,omitempty"`
+	Org    string `json:"org,omitempty"`
+}

@@ -1,0 +1,42 @@
+// Package mapping is the finding-type → actions mapping kept in SSM Parameter Store: the CloudBots
+// GD_ACTIONS document verbatim and a richer form, validated against the bot registry, and the match
+// that turns a normalized finding into a Decision.
+package mapping
+
+// Outcome is what the workflow does with a finding.
+type Outcome string
+
+const (
+	// Remediate: run Actions in order.
+	Remediate Outcome = "remediate"
+	// NotifyOnly: the mapping says to tell people but not act (a non-AUTO CloudBots value, NOTIFY mode).
+	NotifyOnly Outcome = "notify"
+	// Skip: nothing to do (no entry, below the severity floor, sample or archived finding); still notified.
+	Skip Outcome = "skip"
+)
+
+// OnError says what the workflow does with the remaining actions when one fails.
+type OnError string
+
+const (
+	Continue OnError = "continue"
+	Stop     OnError = "stop"
+)
+
+// Decision is match's output.
+type Decision struct {
+	Outcome Outcome `json:"decision"`
+	Reason  string  `json:"reason"`
+	// Key is the mapping entry that matched ("" when none did).
+	Key     string   `json:"mappingKey,omitempty"`
+	Actions []Action `json:"actions"`
+}
+
+// Action is one bot to run, with validated parameters in their JSON form.
+type Action struct {
+	Bot     string         `json:"bot"`
+	Params  map[string]any `json:"params"`
+	OnError OnError        `json:"onError"`
+	// Mode is AUTO (act) or DRYRUN (plan only, the bot reports what it would do).
+	Mode string `json:"mode"`
+}
