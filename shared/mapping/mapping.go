@@ -1,0 +1,249 @@
+package mapping
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/guardbots/guardbots/shared/bots"
+)
+
+// Mode says what a matching rule does.
+type Mode string
+
+const (
+	// ModeAuto runs the rule's actions.
+	ModeAuto Mode = "AUTO"
+	// ModeNotify only notifies (a CloudBots value without an AUTO tag means the same).
+	ModeNotify Mode = "NOTIFY"
+	// ModeDryRun runs the rule's actions in dry-run: each bot reads the live resource and reports what
+	// it would change.
+	ModeDryRun Mode = "DRYRUN"
+	// ModeApprove is reserved for human approval before acting; it is rejected until that exists so a
+	// mapping that asks for approval is never silently treated as AUTO.
+	ModeApprove Mode = "APPROVE"
+)
+
+// Form is the syntax a mapping document was written in.
+type Form string
+
+const (
+	// FormCloudBots is CloudBots' GD_ACTIONS: {"<exact finding type>": "AUTO: bot p1 | NOTIFY"}.
+	FormCloudBots Form = "cloudbots"
+	// FormRich is {"version": 1, "defaults": {…}, "rules": […]}.
+	FormRich Form = "rich"
+)
+
+// Tier is the SSM Parameter Store tier, which bounds the document's size.
+type Tier string
+
+const (
+	TierStandard Tier = "Standard" // 4096 bytes
+	TierAdvanced Tier = "Advanced" // 8192 bytes
+)
+
+// Limit returns the largest value, in bytes, a parameter of the tier holds.
+func (t Tier) Limit() int {
+	if t == TierStandard {
+		return 4096
+	}
+	return 8192
+}
+
+// ValidateSize reports whether doc fits in an SSM parameter of the tier.
+func ValidateSize(doc []byte, tier Tier) error {
+	switch tier {
+	case TierStandard, TierAdvanced:
+	default:
+		return fmt.Errorf("unknown SSM parameter tier %q (want Standard or Advanced)", tier)
+	}
+	if len(doc) > tier.Limit() {
+		hint := ""
+		if tier == TierStandard && len(doc) <= TierAdvanced.Limit() {
+			hint = " (use the Advanced tier, up to 8192 bytes, or shorten it with wildcard rules)"
+		}
+		return fmt.Errorf("the document is %d bytes, over the %d-byte limit of a %s-tier SSM parameter%s",
+			len(doc), tier.Limit(), tier, hint)
+	}
+	return nil
+}
+
+// ParseOption configures Parse.
+type ParseOption func(*parseConfig)
+
+type parseConfig struct{ tier Tier }
+
+// WithTier checks the document against the size limit of an SSM parameter of that tier. Without it,
+// Parse checks the Advanced limit (8192 bytes): nothing larger can be stored.
+func WithTier(t Tier) ParseOption { return func(c *parseConfig) { c.tier = t } }
+
+// Mapping is a validated, compiled mapping document. It is immutable and safe for concurrent use.
+type Mapping struct {
+	form  Form
+	rules []*rule          // document order
+	exact map[string]entry // exact finding type → rule
+	wild  []entry          // wildcard patterns, most specific first
+}
+
+// entry is one pattern of one rule.
+type entry struct {
+	pat  pattern
+	rule *rule
+}
+
+// rule is a compiled mapping entry: a CloudBots key, or a rich-form rule with one or more patterns.
+type rule struct {
+	index       int
+	path        string // where it is in the document, for messages
+	patterns    []string
+	minSeverity float64
+	mode        Mode
+	note        string
+	actions     []compiledAction
+}
+
+type compiledAction struct {
+	bot    bots.Bot
+	action Action
+}
+
+// Rule is a read-only view of one mapping entry, for explain and the catalogue.
+type Rule struct {
+	// Match lists the entry's finding-type patterns (one exact type in the CloudBots form).
+	Match       []string `json:"match"`
+	MinSeverity float64  `json:"minSeverity"`
+	Mode        Mode     `json:"mode"`
+	Note        string   `json:"note,omitempty"`
+	Actions     []Action `json:"actions"`
+}
+
+// Parse validates a mapping document against the bot registry and compiles it. The document is either
+// CloudBots' GD_ACTIONS object verbatim or the rich form (an object with "version" or "rules"); see the
+// package README for both. The error is an *InvalidError listing every problem with its key.
+func Parse(doc []byte, opts ...ParseOption) (*Mapping, error) {
+	cfg := parseConfig{tier: TierAdvanced}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var ps problems
+	if err := ValidateSize(doc, cfg.tier); err != nil {
+		ps.add("", "%s", err.Error())
+	}
+	keys, dups, err := scanDocument(doc)
+	if err != nil {
+		ps.add("", "%s", err.Error())
+		return nil, ps.err()
+	}
+	ps = append(ps, dups...)
+
+	m := &Mapping{form: FormCloudBots}
+	if isRich(keys) {
+		m.form = FormRich
+		m.rules = parseRich(doc, &ps)
+	} else {
+		m.rules = parseCloudBots(doc, keys, &ps)
+	}
+	m.index(&ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func isRich(keys []string) bool {
+	for _, k := range keys {
+		switch k {
+		case "version", "rules", "defaults":
+			return true
+		}
+	}
+	return false
+}
+
+// index compiles the patterns: exact types into a map, wildcards sorted by precedence, so Match is a
+// map lookup and a short scan.
+func (m *Mapping) index(ps *problems) {
+	m.exact = map[string]entry{}
+	owner := map[string]string{}
+	for _, r := range m.rules {
+		for i, raw := range r.patterns {
+			key := r.path
+			if m.form == FormRich {
+				key = r.path + ".match"
+				if len(r.patterns) > 1 {
+					key = fmt.Sprintf("%s.match[%d]", r.path, i)
+				}
+			}
+			p, err := compilePattern(raw)
+			if err != nil {
+				ps.add(key, "%s", err.Error())
+				continue
+			}
+			if m.form == FormCloudBots && p.wild {
+				ps.add(key, "CloudBots-form keys are exact finding types; '*' patterns need the rich form ({\"version\": 1, \"rules\": [...]})")
+				continue
+			}
+			if prev, dup := owner[raw]; dup {
+				ps.add(key, "pattern %q is already used by %s", raw, prev)
+				continue
+			}
+			owner[raw] = r.path
+			if p.wild {
+				m.wild = append(m.wild, entry{pat: p, rule: r})
+			} else {
+				m.exact[raw] = entry{pat: p, rule: r}
+			}
+		}
+	}
+	// Stable sort keeps document order among equally specific patterns.
+	sort.SliceStable(m.wild, func(i, j int) bool { return m.wild[i].pat.moreSpecific(&m.wild[j].pat) })
+}
+
+// Form reports the syntax the document was written in.
+func (m *Mapping) Form() Form { return m.form }
+
+// Rules returns the mapping's entries in document order.
+func (m *Mapping) Rules() []Rule {
+	out := make([]Rule, len(m.rules))
+	for i, r := range m.rules {
+		acts := make([]Action, len(r.actions))
+		for j, a := range r.actions {
+			acts[j] = cloneAction(a.action)
+		}
+		out[i] = Rule{Match: slices.Clone(r.patterns), MinSeverity: r.minSeverity, Mode: r.mode, Note: r.note, Actions: acts}
+	}
+	return out
+}
+
+// Bots returns the distinct bots the mapping can run, sorted by name.
+func (m *Mapping) Bots() []bots.Bot {
+	seen := map[string]bots.Bot{}
+	for _, r := range m.rules {
+		for _, a := range r.actions {
+			seen[a.bot.Name] = a.bot
+		}
+	}
+	out := slices.Collect(maps.Values(seen))
+	slices.SortFunc(out, func(a, b bots.Bot) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// cloneAction copies an action so callers cannot change the compiled mapping through it.
+func cloneAction(a Action) Action {
+	p := make(map[string]any, len(a.Params))
+	for k, v := range a.Params {
+		if ss, ok := v.([]string); ok {
+			v = slices.Clone(ss)
+		}
+		p[k] = v
+	}
+	a.Params = p
+	return a
+}
+
+// newAction validates params against the bot and builds the action's JSON form.
+func newAction(b bots.Bot, params bots.Params, onError OnError) compiledAction {
+	return compiledAction{bot: b, action: Action{Bot: b.Name, Params: params.JSON(), OnError: onError, Mode: string(ModeAuto)}}
+}

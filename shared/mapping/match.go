@@ -1,0 +1,98 @@
+package mapping
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+// EnvAllowSamples is the variable the match step reads into MatchOptions.AllowSamples.
+const EnvAllowSamples = "GUARDBOTS_ALLOW_SAMPLE_FINDINGS"
+
+// MatchOptions tune Match.
+type MatchOptions struct {
+	// AllowSamples acts on GuardDuty sample findings (CreateSampleFindings), for demos and tests.
+	AllowSamples bool
+}
+
+// Match decides what to do with a finding. Precedence when several entries match: an exact finding
+// type beats every wildcard; among wildcards the one with more literal characters wins, then the longer
+// literal prefix, then the earlier rule in the document. Only the winning entry is consulted: when the
+// finding is below its severity floor the decision is Skip (it does not fall through to a less
+// specific rule).
+//
+// Actions is never nil, so the state machine's Map always receives a list.
+func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
+	switch {
+	case f == nil:
+		return skip("", "no finding")
+	case f.Archived:
+		return skip("", "finding is archived")
+	case f.Sample && !opts.AllowSamples:
+		return skip("", "GuardDuty sample finding (set "+EnvAllowSamples+"=true to act on samples)")
+	}
+	e, ok := m.lookup(f.Type)
+	if !ok {
+		return skip("", "no mapping entry for "+f.Type)
+	}
+	r, key := e.rule, e.pat.raw
+	if f.Severity < r.minSeverity {
+		return skip(key, fmt.Sprintf("severity %s is below the floor %s of mapping entry %s",
+			formatSeverity(f.Severity), formatSeverity(r.minSeverity), key))
+	}
+	if r.mode == ModeNotify {
+		return Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY: notify only", Key: key, Actions: []Action{}}
+	}
+
+	actions := make([]Action, 0, len(r.actions))
+	var names, refused []string
+	for _, a := range r.actions {
+		if !a.bot.Handles(f.ResourceKind) {
+			refused = append(refused, fmt.Sprintf("%s does not act on %s findings", a.bot.Name, kindName(f.ResourceKind)))
+			continue
+		}
+		act := cloneAction(a.action)
+		act.Mode = string(r.mode)
+		actions = append(actions, act)
+		names = append(names, a.bot.Name)
+	}
+	if len(actions) == 0 {
+		return skip(key, "mapping entry "+key+": "+strings.Join(refused, "; ")+"; no action left to run")
+	}
+	reason := "mapping entry " + key + " is " + string(r.mode) + ": " + strings.Join(names, ", ")
+	if r.mode == ModeDryRun {
+		reason += " (dry run: the bots report what they would do and change nothing)"
+	}
+	if len(refused) > 0 {
+		reason += "; skipped: " + strings.Join(refused, "; ")
+	}
+	return Decision{Outcome: Remediate, Reason: reason, Key: key, Actions: actions}
+}
+
+// lookup finds the most specific entry matching a finding type.
+func (m *Mapping) lookup(typ string) (entry, bool) {
+	if e, ok := m.exact[typ]; ok {
+		return e, true
+	}
+	for i := range m.wild {
+		if m.wild[i].pat.match(typ) {
+			return m.wild[i], true
+		}
+	}
+	return entry{}, false
+}
+
+func skip(key, reason string) Decision {
+	return Decision{Outcome: Skip, Reason: reason, Key: key, Actions: []Action{}}
+}
+
+func kindName(k finding.ResourceKind) string {
+	if k == "" {
+		return "unknown-resource"
+	}
+	return string(k)
+}
+
+func formatSeverity(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }
