@@ -64,7 +64,7 @@ func ValidateSize(doc []byte, tier Tier) error {
 		if tier == TierStandard && len(doc) <= TierAdvanced.Limit() {
 			hint = " (use the Advanced tier, up to 8192 bytes, or shorten it with wildcard rules)"
 		}
-		return fmt.Errorf("the document is %d bytes, over the %d-byte limit of a %s-tier SSM parameter%s",
+		return fmt.Errorf("the document is %d bytes, over the %d-byte limit of an SSM parameter in the %s tier%s",
 			len(doc), tier.Limit(), tier, hint)
 	}
 	return nil
