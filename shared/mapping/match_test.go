@@ -64,7 +64,7 @@ func TestMatch(t *testing.T) {
 			f: ec2Finding("CryptoCurrency:EC2/BitcoinTool.B!DNS", 8), want: Skip,
 			reason: []string{"no mapping entry for CryptoCurrency:EC2/BitcoinTool.B!DNS"}},
 		{name: "archived skips first",
-			f: with(ec2Finding("UnauthorizedAccess:EC2/TorClient", 8), func(f *finding.Finding) { f.Archived, f.Sample = true, true }),
+			f:    with(ec2Finding("UnauthorizedAccess:EC2/TorClient", 8), func(f *finding.Finding) { f.Archived, f.Sample = true, true }),
 			opts: MatchOptions{AllowSamples: true}, want: Skip, reason: []string{"finding is archived"}},
 		{name: "sample skips with the switch named",
 			f:    with(ec2Finding("UnauthorizedAccess:EC2/TorClient", 8), func(f *finding.Finding) { f.Sample = true }),
