@@ -319,3 +319,31 @@ func TestEC2StopInstance_OperationsMatchDeclaration(t *testing.T) {
 		}
 	}
 }
+
+func TestEC2StopInstance_StoppedByOthersMeanwhileIsAlreadyDone(t *testing.T) {
+	describes := 0
+	e := newStopEnv(t,
+		stubCall("ec2:DescribeInstances", func(in any) (any, error) {
+			describes++
+			state := ec2types.InstanceStateNameRunning
+			if describes > 1 {
+				state = ec2types.InstanceStateNameStopping
+			}
+			id := in.(*ec2.DescribeInstancesInput).InstanceIds[0]
+			return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{{Instances: []ec2types.Instance{{
+				InstanceId: aws.String(id), State: &ec2types.InstanceState{Name: state},
+			}}}}}, nil
+		}),
+		stubError("ec2:StopInstances", "IncorrectInstanceState", "The instance is not in a state from which it can be stopped."),
+	)
+	res, err := runStop(t, e.request(false, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusAlreadyDone || res.After["state"] != "stopping" {
+		t.Errorf("result = %s %v, want already-done, stopping", res.Status, res.After)
+	}
+	if slices.Contains(e.rec.Ops(), "ec2:CreateTags") {
+		t.Error("tagged an instance this run did not stop")
+	}
+}
