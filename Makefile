@@ -1,0 +1,60 @@
+# guardbots — make targets. `make test` and (later) `make demo` install what they need themselves.
+SHELL := /bin/bash
+GO    ?= go
+export CGO_ENABLED ?= 0
+
+# Every Lambda is a directory with a main.go under functions/ (bots under functions/bots/<bot>/).
+FUNCTIONS := $(patsubst %/main.go,%,$(shell find functions -name main.go | sort))
+BUILD     := build
+
+.PHONY: all build test lint vet fmt-check explain bots bench fuzz clean tools
+
+all: build
+
+## build: every Lambda as build/<function>/bootstrap for provided.al2023 on arm64
+build:
+	@for dir in $(FUNCTIONS); do \
+	  name=$$(basename $$dir); \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	    -o $(BUILD)/$$name/bootstrap ./$$dir || exit 1; \
+	done
+	@echo "built $(words $(FUNCTIONS)) Lambda bootstraps under $(BUILD)/"
+
+## test: vet, formatting, and every test (fuzz seeds included)
+test: lint
+	$(GO) test -count=1 ./...
+
+## lint: gofmt and go vet
+lint: fmt-check vet
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## explain: parse → transform → match one event, no AWS. make explain EVENT=file [MAPPING=file]
+explain:
+	@test -n "$(EVENT)" || { echo "usage: make explain EVENT=path/to/event.json [MAPPING=mapping.json]"; exit 2; }
+	$(GO) run ./statemachine/local explain --event "$(EVENT)" $(if $(MAPPING),--mapping "$(MAPPING)")
+
+## bots: the bot registry as a table
+bots:
+	@$(GO) run ./statemachine/local bots
+
+## bench: parse → transform → match per finding (ns and allocations)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+## fuzz: each fuzz target for FUZZTIME (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' shared | sed 's/func //'); do \
+	  pkg=$$(dirname $$(grep -rlE "^func $$target\(" --include='*_test.go' shared | head -1)); \
+	  echo "fuzz $$target in ./$$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) cdk.out

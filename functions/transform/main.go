@@ -1,0 +1,10 @@
+// Command transform is the transform step's Lambda.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+func main() { lambda.Start(steps.TransformLambda()) }

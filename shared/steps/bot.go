@@ -1,0 +1,97 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
+)
+
+// BotInput is one iteration of the state machine's Map over the decision's actions.
+type BotInput struct {
+	Finding *finding.Finding `json:"finding"`
+	Action  mapping.Action   `json:"action"`
+	// Execution is the execution ARN ($$.Execution.Id), recorded in tags and results.
+	Execution string `json:"execution,omitempty"`
+	// DryRun is the workflow-wide switch; an action's DRYRUN mode also makes it a dry run.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// ConfigResolver gives a bot the AWS configuration for the finding's account and region
+// (awsenv.Resolver: the member role when the account is not the orchestrator's).
+type ConfigResolver interface {
+	ForBot(ctx context.Context, bot, findingID, account, region, partition string) (aws.Config, string, error)
+}
+
+// BotRunner is the handler of one bot's Lambda. Each bot Lambda runs only its own bot: its role holds
+// only that bot's permissions, so an input naming another bot is rejected rather than trusted.
+type BotRunner struct {
+	Bot      bots.Bot
+	Resolver ConfigResolver
+	// DryRun forces dry-run for every action (the deployment's global switch).
+	DryRun bool
+}
+
+// Run validates the action, resolves credentials for the finding's account and runs the bot.
+func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
+	b := r.Bot
+	if in.Action.Bot != b.Name {
+		return bots.Result{}, faults.Rejectf("bot %s was asked to run %q", b.Name, in.Action.Bot)
+	}
+	f := in.Finding
+	if f == nil || f.ID == "" {
+		return bots.Result{}, faults.Rejectf("bot %s: input has no finding", b.Name)
+	}
+	// The mapping was validated when it was read, but the input is re-validated: anyone able to start
+	// an execution controls it.
+	params, err := b.ParseParams(in.Action.Params)
+	if err != nil {
+		return bots.Result{}, faults.Reject(err)
+	}
+	res := bots.Result{Bot: b.Name, Account: f.AccountID, Region: f.Region}
+	if !b.Handles(f.ResourceKind) {
+		res.Status = bots.StatusSkipped
+		res.Reason = fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind)
+		return res, nil
+	}
+	req := bots.Request{
+		Finding:   f,
+		Params:    params,
+		DryRun:    r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN",
+		Execution: in.Execution,
+	}
+	if len(b.Operations) > 0 {
+		cfg, role, err := r.Resolver.ForBot(ctx, b.Name, f.ID, f.AccountID, f.Region, f.Partition)
+		if err != nil {
+			return bots.Result{}, fmt.Errorf("bot %s: credentials for account %s in %s: %w", b.Name, f.AccountID, f.Region, err)
+		}
+		req.AWS = cfg
+		res.Role = role
+	}
+	start := time.Now()
+	out, err := b.Run(ctx, req)
+	if err != nil {
+		return bots.Result{}, fmt.Errorf("bot %s on finding %s (account %s, %s): %w", b.Name, f.ID, f.AccountID, f.Region, err)
+	}
+	if out.Bot == "" {
+		out.Bot = res.Bot
+	}
+	if out.Account == "" {
+		out.Account, out.Region = res.Account, res.Region
+	}
+	if out.Role == "" {
+		out.Role = res.Role
+	}
+	out.DryRun = out.DryRun || req.DryRun
+	slog.InfoContext(ctx, "bot result", "bot", b.Name, "findingId", f.ID, "status", string(out.Status),
+		"reason", out.Reason, "account", out.Account, "region", out.Region, "dryRun", out.DryRun,
+		"durationMs", time.Since(start).Milliseconds())
+	return out, nil
+}

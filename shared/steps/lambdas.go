@@ -1,0 +1,124 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/notify"
+)
+
+// Environment variables the Lambdas read (the CDK app sets them; the local harness too).
+const (
+	// EnvAllowSamples lets match act on GuardDuty sample findings (demos and tests only).
+	EnvAllowSamples = "GUARDBOTS_ALLOW_SAMPLE_FINDINGS"
+	// EnvDryRun makes every bot a dry run: the deployment-wide switch for a first rollout.
+	EnvDryRun = "GUARDBOTS_DRY_RUN"
+	// EnvTopicArn is the SNS topic notify publishes to.
+	EnvTopicArn = "GUARDBOTS_TOPIC_ARN"
+)
+
+// ParseLambda is the parse step's Lambda handler.
+func ParseLambda() lambda.Handler { setupLogging(); return Raw("parse", Parse) }
+
+// TransformLambda is the transform step's Lambda handler.
+func TransformLambda() lambda.Handler { setupLogging(); return Lambda("transform", Transform) }
+
+// MatchLambda builds the match step's handler: the mapping from SSM, cached with a short TTL.
+func MatchLambda(ctx context.Context) (lambda.Handler, error) {
+	setupLogging()
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := envBool(EnvAllowSamples)
+	if err != nil {
+		return nil, err
+	}
+	store, err := mapping.NewStore(ssm.NewFromConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	m := Matcher{Mappings: store, Options: mapping.MatchOptions{AllowSamples: allow}}
+	return Lambda("match", m.Match), nil
+}
+
+// BotLambda builds the handler of one bot's Lambda.
+func BotLambda(ctx context.Context, name string) (lambda.Handler, error) {
+	setupLogging()
+	b, ok := bots.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("bot %q is not registered", name)
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := awsenv.NewResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dry, err := envBool(EnvDryRun)
+	if err != nil {
+		return nil, err
+	}
+	r := BotRunner{Bot: b, Resolver: resolver, DryRun: dry}
+	return Lambda(name, r.Run), nil
+}
+
+// NotifyLambda builds the notify step's handler.
+func NotifyLambda(ctx context.Context) (lambda.Handler, error) {
+	setupLogging()
+	topic := os.Getenv(EnvTopicArn)
+	if topic == "" {
+		return nil, fmt.Errorf("%s is not set: notify needs the SNS topic ARN", EnvTopicArn)
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
+	return Lambda("notify", n.Notify), nil
+}
+
+// Must stops the process when a handler cannot be built: a Lambda that cannot read its configuration
+// must fail its init (visible as an init error), not run half-configured.
+func Must(h lambda.Handler, err error) lambda.Handler {
+	if err != nil {
+		setupLogging()
+		slog.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	return h
+}
+
+var logOnce sync.Once
+
+// setupLogging makes slog write JSON lines, which CloudWatch Logs Insights parses.
+func setupLogging() {
+	logOnce.Do(func() {
+		slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	})
+}
+
+func envBool(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}

@@ -1,0 +1,91 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/guardduty"
+	"github.com/guardbots/guardbots/shared/mapping"
+)
+
+// Transformed is transform's output and match's input.
+type Transformed struct {
+	Finding *finding.Finding `json:"finding"`
+}
+
+// Matched is match's output: the finding and what to do with it. The state machine's Choice reads
+// decision.decision and its Map iterates decision.actions.
+type Matched struct {
+	Finding  *finding.Finding `json:"finding"`
+	Decision mapping.Decision `json:"decision"`
+}
+
+// Parse is the parse step: any supported envelope → the GuardDuty finding. The raw event goes no further.
+func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
+	return guardduty.Parse(raw)
+}
+
+// Transform is the transform step: GuardDuty finding → normalized remediation finding.
+func Transform(ctx context.Context, in *guardduty.Parsed) (Transformed, error) {
+	if in == nil || in.Finding == nil {
+		return Transformed{}, faults.Rejectf("transform: input has no GuardDuty finding")
+	}
+	f, err := finding.FromGuardDuty(in)
+	if err != nil {
+		return Transformed{}, fmt.Errorf("transform: %w", err)
+	}
+	slog.InfoContext(ctx, "finding", "findingId", f.ID, "type", f.Type, "account", f.AccountID,
+		"region", f.Region, "resourceKind", string(f.ResourceKind), "severity", f.Severity, "source", f.Source)
+	return Transformed{Finding: f}, nil
+}
+
+// MappingSource yields the current mapping (mapping.Store in Lambda, a fixed mapping locally).
+type MappingSource interface {
+	Mapping(ctx context.Context) (*mapping.Mapping, error)
+}
+
+// Matcher is the match step.
+type Matcher struct {
+	Mappings MappingSource
+	Options  mapping.MatchOptions
+}
+
+// Match decides what to do with the finding.
+func (m Matcher) Match(ctx context.Context, in Transformed) (Matched, error) {
+	if in.Finding == nil {
+		return Matched{}, faults.Rejectf("match: input has no finding")
+	}
+	mp, err := m.Mappings.Mapping(ctx)
+	if err != nil {
+		return Matched{}, fmt.Errorf("match: %w", err)
+	}
+	d := mp.Match(in.Finding, m.Options)
+	bots := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		bots[i] = a.Bot
+	}
+	slog.InfoContext(ctx, "decision", "findingId", in.Finding.ID, "decision", string(d.Outcome),
+		"reason", d.Reason, "mappingKey", d.Key, "bots", bots)
+	return Matched{Finding: in.Finding, Decision: d}, nil
+}
+
+// StaticMapping is a MappingSource that always returns one mapping.
+type StaticMapping struct{ M *mapping.Mapping }
+
+func (s StaticMapping) Mapping(context.Context) (*mapping.Mapping, error) { return s.M, nil }
+
+// Decide runs parse → transform → match in process: what explain prints and what the benchmark measures.
+func Decide(ctx context.Context, raw []byte, m *mapping.Mapping, opts mapping.MatchOptions) (*finding.Finding, mapping.Decision, error) {
+	p, err := Parse(ctx, raw)
+	if err != nil {
+		return nil, mapping.Decision{}, err
+	}
+	f, err := finding.FromGuardDuty(p)
+	if err != nil {
+		return nil, mapping.Decision{}, err
+	}
+	return f, m.Match(f, opts), nil
+}

@@ -1,0 +1,159 @@
+// Package lambdahost runs the project's real Lambda bootstraps on this machine behind the in-process AWS
+// emulator (kumo): it builds them for the host, registers each function with the emulator's Lambda
+// API, starts each bootstrap against the emulator's Runtime API and supervises it. kumo serves the
+// Runtime API but does not start processes; this package does.
+package lambdahost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// Build compiles each package (import path or ./dir, keyed by function name) for the host into
+// dir/<name>/bootstrap, with the same tags as the Lambda build.
+func Build(ctx context.Context, moduleRoot, dir string, pkgs map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(pkgs))
+	for name, pkg := range pkgs {
+		bin := filepath.Join(dir, name, "bootstrap")
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", bin, pkg)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s (%s): %w\n%s", name, pkg, err, b)
+		}
+		out[name] = bin
+	}
+	return out, nil
+}
+
+// Host supervises bootstraps connected to one emulator.
+type Host struct {
+	// Endpoint is the emulator's base URL (http://127.0.0.1:port).
+	Endpoint string
+	// Lambda is a client of the emulator's Lambda API.
+	Lambda *lambda.Client
+	// Env is added to every bootstrap's environment (credentials, endpoint, region, configuration).
+	Env []string
+
+	mu    sync.Mutex
+	procs []*Process
+}
+
+// Process is one running bootstrap.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	logs *syncWriter
+	err  error
+}
+
+// Logs returns what the bootstrap wrote to stdout and stderr (its slog JSON lines).
+func (p *Process) Logs() string {
+	p.logs.mu.Lock()
+	defer p.logs.mu.Unlock()
+	return p.logs.w.String()
+}
+
+// Start registers the function with the emulator and starts its bootstrap, then waits until it
+// answers a warm-up invoke, so the first real invoke cannot race the bootstrap's start.
+func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string) (*Process, error) {
+	_, err := h.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName:  aws.String(name),
+		Role:          aws.String("arn:aws:iam::000000000000:role/" + name),
+		Runtime:       types.RuntimeProvidedal2023,
+		Handler:       aws.String("bootstrap"),
+		Architectures: []types.Architecture{types.ArchitectureArm64},
+		Timeout:       aws.Int32(60),
+		Code:          &types.FunctionCode{ZipFile: []byte("local bootstrap: " + bootstrap)},
+	})
+	var conflict *types.ResourceConflictException
+	if err != nil && !errors.As(err, &conflict) {
+		return nil, fmt.Errorf("create function %s: %w", name, err)
+	}
+	u, err := url.Parse(h.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", h.Endpoint, err)
+	}
+	cmd := exec.Command(bootstrap)
+	cmd.Env = append(append(append(os.Environ(), h.Env...), env...),
+		"AWS_LAMBDA_RUNTIME_API="+u.Host+"/_runtime/"+name,
+		"AWS_LAMBDA_FUNCTION_NAME="+name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+	)
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), logs: logs}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	h.mu.Lock()
+	h.procs = append(h.procs, p)
+	h.mu.Unlock()
+	if err := h.waitReady(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (h *Host) waitReady(ctx context.Context, p *Process) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := h.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(p.Name), Payload: warmup})
+		if err == nil && out.FunctionError == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("bootstrap %s exited before it was ready: %v\n%s", p.Name, p.err, p.Logs())
+		default:
+		}
+		if err == nil {
+			return fmt.Errorf("bootstrap %s failed its warm-up: %s", p.Name, out.Payload)
+		}
+		if !strings.Contains(err.Error(), "no runtime handler") || time.Now().After(deadline) {
+			return fmt.Errorf("bootstrap %s not ready: %w", p.Name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// warmup matches steps.Warmup; kept literal so this package does not import the workflow's code.
+var warmup = []byte(`{"guardbotsWarmup":true}`)
+
+// Stop ends every bootstrap this host started.
+func (h *Host) Stop() {
+	h.mu.Lock()
+	procs := h.procs
+	h.procs = nil
+	h.mu.Unlock()
+	for _, p := range procs {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}

@@ -1,0 +1,47 @@
+// Command local runs the guardbots workflow on this machine, without AWS.
+//
+//	go run ./statemachine/local explain --event FILE [--mapping FILE] [--allow-samples]
+//	go run ./statemachine/local bots [--json]
+package main
+
+//go:generate go run . gen-functions
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  local explain --event FILE [--mapping FILE] [--allow-samples]
+      parse → transform → match one event in-process (no AWS); prints one JSON object.
+      exit 0: remediate, notify or skip; 2: the event is rejected; 1: bad mapping or usage.
+  local bots [--json]
+      the bot registry: name, resource kinds, parameters, impact, IAM actions.
+  local gen-functions
+      writes functions/bots/<bot>/main.go for every registered bot (go generate ./...).
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 1
+	}
+	switch args[0] {
+	case "explain":
+		return explain(args[1:], stdout, stderr)
+	case "bots":
+		return listBots(args[1:], stdout, stderr)
+	case "gen-functions":
+		return genFunctions(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+	return 1
+}
