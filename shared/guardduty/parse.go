@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -65,6 +66,9 @@ const (
 )
 
 var parsers fastjson.ParserPool
+
+// scratch holds the buffers the SNS message is decoded through; the inner parser copies what it keeps.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // Parse unwraps raw into a validated GuardDuty finding. Every rejection is a faults.Rejected error whose
 // message names the field at fault.
@@ -129,19 +133,22 @@ func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
 		return nil, faults.Rejectf("%sRecords[0].Sns.Message is missing: not an SNS Lambda record", path)
 	}
 	mpath := path + "Records[0].Sns.Message"
-	switch msg.Type() {
-	case fastjson.TypeObject:
-		pr, err := parseObject(msg, mpath+".", false)
-		if err != nil {
-			return nil, err
+	// MarshalTo before any Type() call: it hands back a string still escaped, which unescapeJSON decodes
+	// faster than fastjson would.
+	buf := scratch.Get().(*[]byte)
+	defer scratch.Put(buf)
+	*buf = msg.MarshalTo((*buf)[:0])
+	switch b := *buf; {
+	case len(b) >= 2 && b[0] == '"':
+		un := scratch.Get().(*[]byte)
+		defer scratch.Put(un)
+		var ok bool
+		if *un, ok = unescapeJSON((*un)[:0], b[1:len(b)-1]); !ok {
+			return nil, faults.Rejectf("%s is a JSON string with an invalid escape", mpath)
 		}
-		pr.Source = SourceSNS
-		return pr, nil
-	case fastjson.TypeString:
-		b, _ := msg.StringBytes()
 		p := parsers.Get()
 		defer parsers.Put(p)
-		inner, err := p.ParseBytes(b)
+		inner, err := p.ParseBytes(*un)
 		if err != nil {
 			return nil, faults.Rejectf("%s is not JSON: %v", mpath, err)
 		}
@@ -149,6 +156,13 @@ func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
 			return nil, faults.Rejectf("%s is a JSON %s, not an object", mpath, inner.Type())
 		}
 		pr, err := parseObject(inner, mpath+".", false)
+		if err != nil {
+			return nil, err
+		}
+		pr.Source = SourceSNS
+		return pr, nil
+	case msg.Type() == fastjson.TypeObject:
+		pr, err := parseObject(msg, mpath+".", false)
 		if err != nil {
 			return nil, err
 		}
