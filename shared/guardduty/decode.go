@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/valyala/fastjson"
@@ -61,9 +62,10 @@ type decoder struct {
 	path string
 	// keys is the current sub-path inside the finding (resource, instanceDetails, …), joined only when a
 	// message needs it so the happy path allocates nothing for it.
-	keys [12]string
-	n    int
-	err  error
+	keys  [12]string
+	n     int
+	err   error
+	arena []byte
 	// pascal reads ASFF, whose Action and resource members are the GuardDuty names with a capital.
 	pascal bool
 }
@@ -96,7 +98,23 @@ func (d *decoder) str(v *fastjson.Value, key string, max int) string {
 		d.failf("%s is %d bytes long, over the %d-byte limit for this field", d.field(key), len(b), max)
 		return ""
 	}
-	return string(b)
+	return d.keep(b)
+}
+
+// keep copies b into the decoder's arena and returns it as a string: one allocation per few KB instead
+// of one per field (a 9 KB finding keeps ~100 strings; the allocations were a tenth of parse time and
+// fed the GC). The arena is only ever appended to, so the bytes behind a returned string never change;
+// a full arena is replaced, not reused, and stays alive while any of its strings does.
+func (d *decoder) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(d.arena)-len(d.arena) < len(b) {
+		d.arena = make([]byte, 0, max(4096, len(b)))
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[start], len(b))
 }
 
 func (d *decoder) num(v *fastjson.Value, key string) float64 {
@@ -171,7 +189,8 @@ func (d *decoder) tags(v *fastjson.Value, key string) []Tag {
 	}
 	out := make([]Tag, 0, len(a))
 	for _, t := range a {
-		k, val := string(t.GetStringBytes("key")), string(t.GetStringBytes("value"))
+		kb, vb := t.GetStringBytes("key"), t.GetStringBytes("value")
+		k, val := d.keep(kb), d.keep(vb)
 		if utf8.RuneCountInString(k) > maxTagKey || utf8.RuneCountInString(val) > maxTagVal {
 			d.failf("%s has a tag longer than AWS allows (key %d, value %d characters): %q", d.field(key), maxTagKey, maxTagVal, clip(k, 64))
 			return nil
@@ -330,7 +349,7 @@ func (d *decoder) kubernetes(x *fastjson.Value) *KubernetesDetails {
 					if b := g.GetStringBytes(); len(b) > maxID {
 						d.failf("%s is %d bytes long, over the %d-byte limit", d.field(""), len(b), maxID)
 					} else if len(b) > 0 {
-						k.KubernetesUserDetails.Groups = append(k.KubernetesUserDetails.Groups, string(b))
+						k.KubernetesUserDetails.Groups = append(k.KubernetesUserDetails.Groups, d.keep(b))
 					}
 				}
 			})
@@ -391,7 +410,7 @@ func (d *decoder) lambda(x *fastjson.Value) *LambdaDetails {
 			d.in("subnetIds[]", func() {
 				for _, s := range d.arr(vc, "subnetIds") {
 					if b := s.GetStringBytes(); len(b) > 0 && len(b) <= maxID {
-						l.VpcConfig.SubnetIDs = append(l.VpcConfig.SubnetIDs, string(b))
+						l.VpcConfig.SubnetIDs = append(l.VpcConfig.SubnetIDs, d.keep(b))
 					}
 				}
 			})
@@ -530,7 +549,7 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 						d.failf("%s %q is not an IP address", d.field("sourceIPs[]"), clip(string(b), 64))
 						break
 					}
-					k.SourceIPs = append(k.SourceIPs, string(b))
+					k.SourceIPs = append(k.SourceIPs, d.keep(b))
 				}
 			}
 			act.KubernetesAPICallAction = k
