@@ -1,6 +1,20 @@
 // Package mapping is the finding-type → actions mapping kept in SSM Parameter Store: the CloudBots
 // GD_ACTIONS document verbatim and a richer form, validated against the bot registry, and the match
 // that turns a normalized finding into a Decision.
+//
+// The two forms (README.md is the reference a user edits by):
+//
+//	{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom": "AUTO: ec2_stop_instance | NOTIFY"}
+//
+//	{"version": 1,
+//	 "defaults": {"minSeverity": 4, "onError": "continue", "mode": "AUTO"},
+//	 "rules": [{"match": "UnauthorizedAccess:EC2/*" | [patterns…], "minSeverity": 7,
+//	            "mode": "AUTO" | "NOTIFY" | "DRYRUN", "note": "…",
+//	            "actions": [{"bot": "ec2_stop_instance", "params": {…}, "onError": "stop"}]}]}
+//
+// CloudBots keys are exact types. Rich patterns use '*' for any run of characters. One rule decides a
+// finding: exact beats wildcard, then more literal characters, then a longer literal prefix, then
+// document order. Parse compiles patterns so Match does a map lookup and a short scan.
 package mapping
 
 // Outcome is what the workflow does with a finding.
