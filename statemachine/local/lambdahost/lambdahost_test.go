@@ -1,0 +1,194 @@
+package lambdahost
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sivchari/kumo"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+const account = "111122223333"
+
+// testEnv keeps the bootstraps away from any real AWS configuration on the machine.
+var testEnv = []string{
+	"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=",
+	"AWS_REGION=us-east-1", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null",
+	"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+	"GUARDBOTS_ACCOUNT_ID=" + account,
+}
+
+func testConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	binaries  map[string]string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// built compiles the bootstraps these tests run, once per test binary.
+func built(t *testing.T) map[string]string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs Lambda bootstraps")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "guardbots-bootstraps-")
+		if buildErr != nil {
+			return
+		}
+		binaries, buildErr = Build(context.Background(), filepath.Join("..", "..", ".."), buildDir, map[string]string{
+			"parse":             "./functions/parse",
+			"ec2_stop_instance": "./functions/bots/ec2_stop_instance",
+		})
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binaries
+}
+
+// start runs the named bootstraps behind a fresh kumo; env gets the emulator's URL.
+func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Host, *kumo.Server) {
+	t.Helper()
+	bins := built(t)
+	srv := kumo.NewServer()
+	t.Cleanup(srv.Close)
+	h := &Host{Endpoint: srv.URL, Lambda: lambda.NewFromConfig(testConfig(srv.URL)),
+		Env: append(append([]string{}, testEnv...), env(srv.URL)...)}
+	t.Cleanup(h.Stop)
+	for _, name := range names {
+		if _, err := h.Start(context.Background(), name, bins[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h, srv
+}
+
+func noEnv(string) []string { return nil }
+
+type invokeError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func invoke(t *testing.T, h *Host, fn string, payload []byte) (out []byte, fnErr *invokeError) {
+	t.Helper()
+	res, err := h.Lambda.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FunctionError == nil {
+		return res.Payload, nil
+	}
+	var e invokeError
+	if err := json.Unmarshal(res.Payload, &e); err != nil {
+		t.Fatalf("error payload %s: %v", res.Payload, err)
+	}
+	return nil, &e
+}
+
+func TestParseBootstrap_ReportsRejectionAsGuardbotsRejected(t *testing.T) {
+	h, _ := start(t, []string{"parse"}, noEnv)
+	_, e := invoke(t, h, "parse", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`))
+	if e == nil || e.Type != "Guardbots.Rejected" {
+		t.Fatalf("error = %+v, want errorType Guardbots.Rejected", e)
+	}
+	if e.Message == "" {
+		t.Error("errorMessage is empty: the notification would not say what was wrong")
+	}
+}
+
+func botInput(t *testing.T, instanceID string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "finding", "testdata", "events", "ec2_malicious_ip_caller_custom.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mapping.Parse(mapping.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, d, err := steps.Decide(context.Background(), raw, m, mapping.MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Instance.ID = instanceID
+	b, err := json.Marshal(steps.BotInput{Finding: f, Action: d.Actions[0], Execution: "local:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBotBootstrap_StopsAKumoInstanceAndReportsTheResult(t *testing.T) {
+	h, srv := start(t, []string{"ec2_stop_instance"}, func(u string) []string { return []string{"AWS_ENDPOINT_URL=" + u} })
+	ec2c := ec2.NewFromConfig(testConfig(srv.URL))
+	run, err := ec2c.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
+		InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	out, e := invoke(t, h, "ec2_stop_instance", botInput(t, id))
+	if e != nil {
+		t.Fatalf("bot failed: %+v", e)
+	}
+	var res bots.Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != bots.StatusRemediated || res.Account != account {
+		t.Fatalf("result = %+v", res)
+	}
+	desc, err := ec2c.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := desc.Reservations[0].Instances[0].State.Name; st != ec2types.InstanceStateNameStopped && st != ec2types.InstanceStateNameStopping {
+		t.Fatalf("instance state = %s after the bot ran", st)
+	}
+}
+
+func TestBotBootstrap_ReportsAccessDeniedAsGuardbotsFailed(t *testing.T) {
+	denied := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`))
+	}))
+	t.Cleanup(denied.Close)
+	h, _ := start(t, []string{"ec2_stop_instance"}, func(string) []string { return []string{"AWS_ENDPOINT_URL_EC2=" + denied.URL} })
+	_, e := invoke(t, h, "ec2_stop_instance", botInput(t, "i-0abc1234def567890"))
+	if e == nil || e.Type != "Guardbots.Failed" {
+		t.Fatalf("error = %+v, want errorType Guardbots.Failed", e)
+	}
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/bots"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func events(name string) string {
+	return filepath.Join("..", "..", "shared", "finding", "testdata", "events", name)
+}
+
+func TestGenFunctions_CommittedBotMainsMatchTheRegistry(t *testing.T) {
+	want, err := botFunctions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join("..", "..")
+	for rel, content := range want {
+		got, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("%s is missing or stale: run go generate ./statemachine/local", rel)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "functions", "bots", "*"))
+	for _, d := range dirs {
+		if _, ok := bots.Lookup(filepath.Base(d)); !ok {
+			t.Errorf("%s has no registered bot: run go generate ./statemachine/local", d)
+		}
+	}
+}
+
+func TestExplain_RemediatesEC2FindingWithTheDefaultMapping(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "explain", "--event", events("ec2_malicious_ip_caller_custom.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got explanation
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Decision != "remediate" || len(got.Actions) != 1 || got.Actions[0].Bot != "ec2_stop_instance" {
+		t.Fatalf("got %+v", got)
+	}
+	if got.Finding == nil || got.Finding.Instance == nil || got.Finding.Instance.ID != "i-0abc1234def567890" {
+		t.Fatalf("finding = %+v", got.Finding)
+	}
+}
+
+func TestExplain_SkipsWhenTheMappingHasNoEntry(t *testing.T) {
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(mapping, []byte(`{"Backdoor:EC2/Spambot": "AUTO: ec2_stop_instance"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "explain", "--event", events("ec2_malicious_ip_caller_custom.json"), "--mapping", mapping)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got explanation
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Decision != "skip" || !strings.Contains(got.Reason, "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom") || len(got.Actions) != 0 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestExplain_RejectedEventExits2WithJSONAndAOneLineError(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "explain", "--event", events("reject_wrong_source.json"))
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	var got explanation
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if got.Decision != "reject" || got.Reason == "" || got.Finding != nil {
+		t.Fatalf("got %+v", got)
+	}
+	if lines := strings.Count(strings.TrimSpace(stderr), "\n"); lines != 0 || !strings.HasPrefix(stderr, "rejected: ") {
+		t.Fatalf("stderr = %q", stderr)
+	}
+}
+
+func TestExplain_InvalidMappingExits1NamingKeyAndBot(t *testing.T) {
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(mapping, []byte(`{"Backdoor:EC2/Spambot": "AUTO: ec2_stop_instanse"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "explain", "--event", events("ec2_malicious_ip_caller_custom.json"), "--mapping", mapping)
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	for _, want := range []string{"Backdoor:EC2/Spambot", "ec2_stop_instanse"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not name %q", stderr, want)
+		}
+	}
+}
+
+func TestExplain_SampleFindingsSkippedUnlessAllowed(t *testing.T) {
+	corpus := filepath.Join("..", "..", "..", "shared", "testdata", "guardduty", "UnauthorizedAccess_EC2_MaliciousIPCaller.Custom.json")
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("the GuardDuty corpus at %s is absent (a plain clone): %v", corpus, err)
+	}
+	_, stdout, _ := runCmd(t, "explain", "--event", corpus)
+	var got explanation
+	_ = json.Unmarshal([]byte(stdout), &got)
+	// The corpus sample's account id is 13 digits: it is rejected before the sample rule applies.
+	if got.Decision != "reject" && got.Decision != "skip" {
+		t.Fatalf("sample finding decision = %q", got.Decision)
+	}
+}
+
+func TestBots_JSONListsEveryRegisteredBotWithItsIAMActions(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "bots", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []botEntry
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range got {
+		names = append(names, e.Name)
+		if e.Name == "ec2_stop_instance" {
+			if e.Impact != "disruptive" || !slices.Equal(e.IAMActions, []string{"ec2:CreateTags", "ec2:DescribeInstances", "ec2:StopInstances"}) {
+				t.Errorf("ec2_stop_instance = %+v", e)
+			}
+			if len(e.Params) != 1 || e.Params[0].Name != "force" || e.Params[0].Type != "bool" {
+				t.Errorf("params = %+v", e.Params)
+			}
+		}
+	}
+	if !slices.Equal(names, bots.Names()) {
+		t.Errorf("bots --json lists %v, registry has %v", names, bots.Names())
+	}
+	code, table, _ := runCmd(t, "bots")
+	if code != 0 || !strings.Contains(table, "ec2_stop_instance") || !strings.Contains(table, "IAM ACTIONS") {
+		t.Errorf("table:\n%s", table)
+	}
+}
