@@ -8,9 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/guardbots/guardbots/shared/finding"
 	"os"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // Environment variables the Resolver reads.
@@ -129,7 +130,7 @@ func (r *Resolver) ForBot(ctx context.Context, bot, findingID, account, region, 
 		return aws.Config{}, "", faults.Rejectf("awsenv: region %q is not an AWS region name", region)
 	}
 	if partition == "" {
-		partition = PartitionForRegion(region)
+		partition = finding.PartitionOf(region)
 	}
 	if !partitionRE.MatchString(partition) {
 		return aws.Config{}, "", faults.Rejectf("awsenv: partition %q is not an AWS partition", partition)
@@ -200,21 +201,6 @@ func SourceIdentity(bot string) string {
 		s = s[:64]
 	}
 	return s
-}
-
-// PartitionForRegion infers the partition from a region name (for findings that lack one).
-func PartitionForRegion(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	}
-	return "aws"
 }
 
 func (r *Resolver) rolePrefix() string {

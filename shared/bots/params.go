@@ -131,7 +131,7 @@ func (p Param) convert(v any) (any, error) {
 	case TypeString:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("want a string, got %s", jsonKind(v))
+			return nil, fmt.Errorf("want a string, got %s", JSONKind(v))
 		}
 		if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
 			return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(p.Enum, ", "))
@@ -160,7 +160,7 @@ func (p Param) convert(v any) (any, error) {
 			}
 			i = n
 		default:
-			return nil, fmt.Errorf("want an integer, got %s", jsonKind(v))
+			return nil, fmt.Errorf("want an integer, got %s", JSONKind(v))
 		}
 		if (p.Min != 0 || p.Max != 0) && (i < p.Min || i > p.Max) {
 			return nil, fmt.Errorf("%d is outside %d..%d", i, p.Min, p.Max)
@@ -177,7 +177,7 @@ func (p Param) convert(v any) (any, error) {
 			}
 			return b, nil
 		}
-		return nil, fmt.Errorf("want true or false, got %s", jsonKind(v))
+		return nil, fmt.Errorf("want true or false, got %s", JSONKind(v))
 	case TypeDuration:
 		switch x := v.(type) {
 		case time.Duration:
@@ -189,7 +189,7 @@ func (p Param) convert(v any) (any, error) {
 			}
 			return d, nil
 		}
-		return nil, fmt.Errorf("want a duration string such as \"15m\", got %s", jsonKind(v))
+		return nil, fmt.Errorf("want a duration string such as \"15m\", got %s", JSONKind(v))
 	case TypeStrings:
 		switch x := v.(type) {
 		case []string:
@@ -199,7 +199,7 @@ func (p Param) convert(v any) (any, error) {
 			for i, e := range x {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("element %d: want a string, got %s", i, jsonKind(e))
+					return nil, fmt.Errorf("element %d: want a string, got %s", i, JSONKind(e))
 				}
 				out[i] = s
 			}
@@ -207,7 +207,7 @@ func (p Param) convert(v any) (any, error) {
 		case string:
 			return strings.Split(x, ","), nil
 		}
-		return nil, fmt.Errorf("want a list of strings, got %s", jsonKind(v))
+		return nil, fmt.Errorf("want a list of strings, got %s", JSONKind(v))
 	}
 	return nil, fmt.Errorf("unknown type %q", p.Type)
 }
@@ -229,7 +229,8 @@ func (p Param) validate() error {
 	return nil
 }
 
-func jsonKind(v any) string {
+// JSONKind names the JSON type of a decoded value, for error messages ("want a string, got a list").
+func JSONKind(v any) string {
 	switch v.(type) {
 	case string:
 		return "a string"

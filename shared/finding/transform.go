@@ -176,6 +176,10 @@ func PartitionOf(region string) string {
 		return "aws-cn"
 	case strings.HasPrefix(region, "us-gov-"):
 		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
 	}
 	return "aws"
 }

@@ -69,17 +69,5 @@ func rawKind(raw json.RawMessage) string {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return "invalid JSON"
 	}
-	switch v.(type) {
-	case string:
-		return "a string"
-	case float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return "null"
+	return bots.JSONKind(v)
 }

@@ -20,8 +20,6 @@ import (
 
 // Environment variables the Lambdas read (the CDK app sets them; the local harness too).
 const (
-	// EnvAllowSamples lets match act on GuardDuty sample findings (demos and tests only).
-	EnvAllowSamples = "GUARDBOTS_ALLOW_SAMPLE_FINDINGS"
 	// EnvDryRun makes every bot a dry run: the deployment-wide switch for a first rollout.
 	EnvDryRun = "GUARDBOTS_DRY_RUN"
 	// EnvTopicArn is the SNS topic notify publishes to.
@@ -41,7 +39,7 @@ func MatchLambda(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	allow, err := envBool(EnvAllowSamples)
+	allow, err := envBool(mapping.EnvAllowSamples)
 	if err != nil {
 		return nil, err
 	}
