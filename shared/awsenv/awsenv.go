@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/guardbots/guardbots/shared/finding"
 	"os"
 	"regexp"
 	"sync"
