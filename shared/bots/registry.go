@@ -55,6 +55,8 @@ type Request struct {
 	AWS aws.Config
 	// Execution is the Step Functions execution ARN (or a local run id), for tags and audit.
 	Execution string
+	// State is the orchestrator's state table, for bots that must remember how to undo their work.
+	State StateStore
 }
 
 var (

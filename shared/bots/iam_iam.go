@@ -1,0 +1,4 @@
+package bots
+
+// iamOperations are the IAM operations bots call.
+var iamOperations = map[string][]string{}
