@@ -27,7 +27,7 @@ type stopEnv struct {
 func newStopEnv(t *testing.T, stubs ...func(*middleware.Stack) error) stopEnv {
 	t.Helper()
 	srv := newKumo(t)
-	rec := &opRecorder{}
+	rec := newRecorder("ec2_stop_instance")
 	setup := ec2.NewFromConfig(testConfig(srv.URL))
 	out, err := setup.RunInstances(context.Background(), &ec2.RunInstancesInput{
 		ImageId: aws.String("ami-12345678"), InstanceType: ec2types.InstanceTypeT3Micro,

@@ -12,7 +12,7 @@ func TestNotifyOnly_ReportsNotifiedAndCallsNothing(t *testing.T) {
 	if !ok {
 		t.Fatal("notify_only is not registered")
 	}
-	rec := &opRecorder{}
+	rec := newRecorder("notify_only")
 	// No endpoint: any AWS call would fail.
 	res, err := b.Run(context.Background(), Request{
 		Finding: &finding.Finding{ID: "f1", AccountID: testAccount, Region: testRegion, ResourceKind: finding.KindEKSCluster},

@@ -52,16 +52,36 @@ func testConfig(endpoint string, apiOptions ...func(*middleware.Stack) error) aw
 // opRecorder records "service:Operation" (the SDK's service id, lower-cased as in IAM, and operation
 // name) for every call made through a client that carries its Option.
 type opRecorder struct {
+	bot string
 	mu  sync.Mutex
 	ops []string
 }
 
+// newRecorder records the calls made for bot, here and in the package-wide evidence that
+// TestMain's permissions check reads. Every bot test that calls AWS builds its clients with one.
+func newRecorder(bot string) *opRecorder { return &opRecorder{bot: bot} }
+
+// exercised is, per bot, every operation its tests performed.
+var exercised = struct {
+	sync.Mutex
+	ops map[string]map[string]bool
+}{ops: map[string]map[string]bool{}}
+
 // Option is the APIOption that records each call once (at Initialize, before retries).
 func (r *opRecorder) Option(st *middleware.Stack) error {
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("opRecorder", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		op := operationName(ctx)
 		r.mu.Lock()
-		r.ops = append(r.ops, operationName(ctx))
+		r.ops = append(r.ops, op)
 		r.mu.Unlock()
+		if r.bot != "" {
+			exercised.Lock()
+			if exercised.ops[r.bot] == nil {
+				exercised.ops[r.bot] = map[string]bool{}
+			}
+			exercised.ops[r.bot][op] = true
+			exercised.Unlock()
+		}
 		return next.HandleInitialize(ctx, in)
 	}), middleware.After)
 }
