@@ -3,6 +3,14 @@ SHELL := /bin/bash
 GO    ?= go
 export CGO_ENABLED ?= 0
 
+# npm tools (Node 22, CDK CLI, asl-validator, aws-local-stepfunctions) live in .tools/ with a committed
+# lock file; their bin folder goes first on PATH so `node` is Node 22, whatever the machine has.
+TOOLS     := .tools/node_modules
+TOOLS_OK  := $(TOOLS)/.installed
+export PATH := $(CURDIR)/$(TOOLS)/.bin:$(PATH)
+export JSII_NODE := $(CURDIR)/$(TOOLS)/.bin/node
+export CDK_DISABLE_CLI_TELEMETRY := true
+
 # Every Lambda is a directory with a main.go under functions/ (bots under functions/bots/<bot>/).
 FUNCTIONS := $(patsubst %/main.go,%,$(shell find functions -name main.go | sort))
 BUILD     := build
@@ -55,6 +63,13 @@ fuzz:
 	  echo "fuzz $$target in ./$$pkg for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
+
+## tools: install the npm tools from the lock file (once; again when the lock file changes)
+tools: $(TOOLS_OK)
+
+$(TOOLS_OK): .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 clean:
 	rm -rf $(BUILD) cdk.out
