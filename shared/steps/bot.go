@@ -22,6 +22,9 @@ type BotInput struct {
 	Execution string `json:"execution,omitempty"`
 	// DryRun is the workflow-wide switch; an action's DRYRUN mode also makes it a dry run.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Index is the action's position in the decision ($$.Map.Item.Index): an action with
+	// onError "stop" that fails ends the actions after it, and only those.
+	Index int `json:"index"`
 }
 
 // ConfigResolver gives a bot the AWS configuration for the finding's account and region
