@@ -5,6 +5,7 @@
 package main
 
 //go:generate go run . gen-functions
+//go:generate go run . gen-catalogue
 
 import (
 	"fmt"
@@ -24,6 +25,8 @@ const usage = `usage:
       the bot registry: name, resource kinds, parameters, impact, IAM actions.
   local gen-functions
       writes functions/bots/<bot>/main.go for every registered bot (go generate ./...).
+  local gen-catalogue
+      rewrites the bot catalogue in README.md from the registry (go generate ./...).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -38,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return listBots(args[1:], stdout, stderr)
 	case "gen-functions":
 		return genFunctions(args[1:], stdout, stderr)
+	case "gen-catalogue":
+		return genCatalogue(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -156,3 +156,17 @@ func TestBots_JSONListsEveryRegisteredBotWithItsIAMActions(t *testing.T) {
 		t.Errorf("table:\n%s", table)
 	}
 }
+
+func TestReadme_BotCatalogueMatchesTheRegistry(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := withCatalogue(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readme, want) {
+		t.Fatal("README.md's bot catalogue is stale: run go generate ./statemachine/local")
+	}
+}
