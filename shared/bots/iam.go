@@ -16,6 +16,19 @@ var ec2Operations = map[string][]string{
 	"ec2:DescribeInstances": {"ec2:DescribeInstances"},
 	"ec2:StopInstances":     {"ec2:StopInstances"},
 	"ec2:CreateTags":        {"ec2:CreateTags"},
+	// Evidence and detachment bots. Tag-on-create needs ec2:CreateTags beside ec2:CreateSnapshot.
+	"ec2:DescribeSnapshots":                      {"ec2:DescribeSnapshots"},
+	"ec2:CreateSnapshot":                         {"ec2:CreateSnapshot", "ec2:CreateTags"},
+	"ec2:DescribeIamInstanceProfileAssociations": {"ec2:DescribeIamInstanceProfileAssociations"},
+	"ec2:DisassociateIamInstanceProfile":         {"ec2:DisassociateIamInstanceProfile"},
+	"ec2:DescribeInstanceAttribute":              {"ec2:DescribeInstanceAttribute"},
+	"ec2:ModifyInstanceAttribute":                {"ec2:ModifyInstanceAttribute"},
+	"ec2:TerminateInstances":                     {"ec2:TerminateInstances"},
+	"autoscaling:DescribeAutoScalingInstances":   {"autoscaling:DescribeAutoScalingInstances"},
+	"autoscaling:DetachInstances":                {"autoscaling:DetachInstances"},
+	"elasticloadbalancing:DescribeTargetGroups":  {"elasticloadbalancing:DescribeTargetGroups"},
+	"elasticloadbalancing:DescribeTargetHealth":  {"elasticloadbalancing:DescribeTargetHealth"},
+	"elasticloadbalancing:DeregisterTargets":     {"elasticloadbalancing:DeregisterTargets"},
 }
 
 func mergeOperations(tables ...map[string][]string) map[string][]string {
