@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/guardbots/guardbots/shared/faults"
@@ -315,6 +316,11 @@ func (s *undoStateFake) Delete(_ context.Context, k string) error {
 	defer s.mu.Unlock()
 	delete(s.m, k)
 	return nil
+}
+
+// stubAPIError is an AWS error of that code, as the service returns it.
+func stubAPIError(code, message string) error {
+	return &smithy.GenericAPIError{Code: code, Message: message, Fault: smithy.FaultClient}
 }
 
 // liveInstanceStub answers DescribeInstances with in (nil: no such instance), as a bot reads it.
