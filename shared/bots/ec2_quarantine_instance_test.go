@@ -223,6 +223,7 @@ func (e *containEnv) cfg(bot string, pre ...func(*middleware.Stack) error) aws.C
 	}
 	opts := append([]func(*middleware.Stack) error{rec.Option}, pre...)
 	opts = append(opts, e.inst.stubs()...)
+	opts = append(opts, kumoGroupNameFilter)
 	// kumo's CreateTags rejects ids it does not know, such as the fake instance's: answer those here.
 	opts = append(opts, stubCall("ec2:CreateTags", func(in any) (any, error) {
 		p := in.(*ec2.CreateTagsInput)
@@ -234,6 +235,26 @@ func (e *containEnv) cfg(bot string, pre ...func(*middleware.Stack) error) aws.C
 		return &ec2.CreateTagsOutput{}, nil
 	}))
 	return testConfig(e.url, opts...)
+}
+
+// kumoGroupNameFilter moves a DescribeSecurityGroups group-name filter into GroupNames. kumo ignores
+// Filters and returns every group in the process, and its response breaks ("use of closed network
+// connection") beyond a few dozen groups; EC2 itself needs the filter (GroupNames only works in a default
+// VPC), so the bot keeps sending it and this adapter makes kumo filter as EC2 would.
+func kumoGroupNameFilter(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("kumo group-name filter", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if p, ok := in.Parameters.(*ec2.DescribeSecurityGroupsInput); ok {
+			q := *p
+			q.Filters = nil
+			for _, f := range p.Filters {
+				if aws.ToString(f.Name) == "group-name" {
+					q.GroupNames = append(q.GroupNames, f.Values...)
+				}
+			}
+			in.Parameters = &q
+		}
+		return next.HandleInitialize(ctx, in)
+	}), middleware.After)
 }
 
 func (e *containEnv) request(bot string, dryRun bool, pre ...func(*middleware.Stack) error) Request {
@@ -265,15 +286,11 @@ func (e *containEnv) group(name string) *ec2types.SecurityGroup {
 	return nil
 }
 
-func (e *containEnv) groupCount() int {
-	e.t.Helper()
-	out, err := e.setup().DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+// guardbotsGroups counts the quarantine's groups in the env's VPC.
+func (e *containEnv) guardbotsGroups() int {
 	n := 0
-	for _, sg := range out.SecurityGroups {
-		if aws.ToString(sg.VpcId) == e.vpc {
+	for _, name := range []string{isolationGroupPrefix + e.vpc, untrackGroupPrefix + e.vpc} {
+		if e.group(name) != nil {
 			n++
 		}
 	}
@@ -489,7 +506,7 @@ func TestQuarantine_RulesAddedAfterQuarantineAreRevokedOnTheNextRun(t *testing.T
 
 func TestQuarantine_DryRunReportsThePlanAndChangesNothing(t *testing.T) {
 	e := newContainEnv(t)
-	groups := e.groupCount()
+	groups := e.guardbotsGroups()
 	res, err := runBot(t, quarantineBot, e.request(quarantineBot, true))
 	if err != nil {
 		t.Fatal(err)
@@ -506,8 +523,8 @@ func TestQuarantine_DryRunReportsThePlanAndChangesNothing(t *testing.T) {
 			t.Errorf("plan %q lacks %q", res.Changes, want)
 		}
 	}
-	if e.groupCount() != groups || len(e.inst.moves()) != 0 || e.store.puts != 0 || len(e.tags) != 0 {
-		t.Errorf("dry run changed something: groups %d→%d, moves %v, puts %d, tags %d", groups, e.groupCount(), e.inst.moves(), e.store.puts, len(e.tags))
+	if e.guardbotsGroups() != groups || len(e.inst.moves()) != 0 || e.store.puts != 0 || len(e.tags) != 0 {
+		t.Errorf("dry run changed something: groups %d→%d, moves %v, puts %d, tags %d", groups, e.guardbotsGroups(), e.inst.moves(), e.store.puts, len(e.tags))
 	}
 	if ops := e.ops(quarantineBot); slices.ContainsFunc(ops, func(op string) bool { return !strings.Contains(op, ":Describe") }) {
 		t.Errorf("dry run called %v, want reads only", ops)
