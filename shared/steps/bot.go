@@ -40,6 +40,9 @@ type BotRunner struct {
 	Resolver ConfigResolver
 	// DryRun forces dry-run for every action (the deployment's global switch).
 	DryRun bool
+	// State is the orchestrator's state table (nil when not configured: bots that must remember how to
+	// undo their work then fail, naming the variable to set).
+	State bots.StateStore
 }
 
 // Run validates the action, resolves credentials for the finding's account and runs the bot.
@@ -69,6 +72,7 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		Params:    params,
 		DryRun:    r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN",
 		Execution: in.Execution,
+		State:     r.State,
 	}
 	if len(b.Operations) > 0 {
 		cfg, role, err := r.Resolver.ForBot(ctx, b.Name, f.ID, f.AccountID, f.Region, f.Partition)

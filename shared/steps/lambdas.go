@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 // Environment variables the Lambdas read (the CDK app sets them; the local harness too).
@@ -71,6 +73,11 @@ func BotLambda(ctx context.Context, name string) (lambda.Handler, error) {
 		return nil, err
 	}
 	r := BotRunner{Bot: b, Resolver: resolver, DryRun: dry}
+	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
+	// never the member role's.
+	if table := os.Getenv(statetable.EnvTable); table != "" {
+		r.State = &statetable.Table{Client: dynamodb.NewFromConfig(cfg), Name: table}
+	}
 	return Lambda(name, r.Run), nil
 }
 
