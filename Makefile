@@ -29,7 +29,7 @@ build:
 	@echo "built $(words $(FUNCTIONS)) Lambda bootstraps under $(BUILD)/"
 
 ## test: vet, formatting, and every test (fuzz seeds included)
-test: lint
+test: lint tools
 	$(GO) test -count=1 ./...
 
 ## lint: gofmt and go vet
