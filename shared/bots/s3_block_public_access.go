@@ -140,11 +140,11 @@ func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req Request) (
 // exists is false when the bucket is gone.
 func bucketPublicAccessBlock(ctx context.Context, api s3BlockAPI, bucket, owner string) (cfg *s3types.PublicAccessBlockConfiguration, exists bool, err error) {
 	out, err := api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner)})
-	switch apiErrorCode(err) {
-	case "":
-	case "NoSuchPublicAccessBlockConfiguration":
+	switch {
+	case err == nil:
+	case apiErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
 		return &s3types.PublicAccessBlockConfiguration{}, true, nil
-	case "NoSuchBucket":
+	case apiErrorCode(err) == "NoSuchBucket":
 		return nil, false, nil
 	default:
 		return nil, false, err
