@@ -87,9 +87,10 @@ type Job struct {
 	// InstantRetries sets every Retry pause to 0 ms (RetryIntervalOverrides wins per state).
 	InstantRetries         bool           `json:"instantRetries,omitempty"`
 	RetryIntervalOverrides map[string]any `json:"retryIntervalOverrides,omitempty"`
-	// LambdaRegion is the region for real Lambda invocations (Tasks without an override).
-	LambdaRegion string `json:"-"`
-	// Env is added to the runner's environment, e.g. AWS_ENDPOINT_URL_LAMBDA and static credentials.
+	// Env is added to the runner's environment. Tasks without an override invoke the Lambda function
+	// their Resource names through the AWS SDK for JavaScript: pass AWS_ENDPOINT_URL_LAMBDA (an
+	// emulator on 127.0.0.1), AWS_REGION and static AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. The
+	// caller's own AWS_* variables are not inherited, so nothing reaches real AWS by accident.
 	Env []string `json:"-"`
 }
 
@@ -177,12 +178,8 @@ func (t Tools) Run(ctx context.Context, job Job) (*Execution, error) {
 
 	payload := struct {
 		Job
-		ToolsDir string            `json:"toolsDir"`
-		Lambda   map[string]string `json:"lambda,omitempty"`
+		ToolsDir string `json:"toolsDir"`
 	}{Job: job, ToolsDir: t.Dir}
-	if job.LambdaRegion != "" {
-		payload.Lambda = map[string]string{"region": job.LambdaRegion}
-	}
 	in, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("aslrun: encode job: %w", err)

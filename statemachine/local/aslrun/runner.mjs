@@ -1,10 +1,11 @@
 // Runs one execution of an ASL definition with aws-local-stepfunctions and prints a JSON report.
 // Driven by the Go package aslrun (Node 22). Job on stdin:
 //   {toolsDir, definition, input, context?, overrides?: {state: [response…]}, instantRetries?,
-//    retryIntervalOverrides?: {state: ms | [ms…]}, lambda?: {region}}
+//    retryIntervalOverrides?: {state: ms | [ms…]}}
 // A response is {return: value} | {error, cause} | {js: "(input) => value"}: each Task state named in
 // overrides consumes its responses in turn (the last one repeats); other Task states invoke the real
-// Lambda function named by Resource (set AWS_ENDPOINT_URL_LAMBDA to an emulator).
+// Lambda function named by Resource, configured from the environment (AWS_REGION, credentials and
+// AWS_ENDPOINT_URL_LAMBDA pointing at an emulator).
 // Report on stdout: {status, output?, error?, cause?, invocations: [{state, input, error?}], events}.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -37,7 +38,9 @@ if (job.instantRetries) {
   for (const name of statesWithRetry(job.definition)) retryIntervalOverrides[name] ??= 0;
 }
 
-const sm = new StateMachine(job.definition, job.lambda ? { awsConfig: { region: job.lambda.region } } : {});
+// No awsConfig: aws-local-stepfunctions then uses the SDK's default chain (the environment), which is
+// the only way to reach an endpoint override; awsConfig demands credentials of its own.
+const sm = new StateMachine(job.definition);
 const execution = sm.run(job.input, {
   overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
   context: job.context,

@@ -1,0 +1,137 @@
+package aslrun_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+)
+
+const twoTasks = `{
+  "StartAt": "First",
+  "States": {
+    "First": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111122223333:function:first", "Next": "Second"},
+    "Second": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111122223333:function:second",
+      "Retry": [{"ErrorEquals": ["Guardbots.Throttled"], "IntervalSeconds": 30, "MaxAttempts": 2}],
+      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}], "End": true},
+    "Caught": {"Type": "Pass", "End": true}
+  }
+}`
+
+func tools(t *testing.T) aslrun.Tools {
+	t.Helper()
+	tl, err := aslrun.FindTools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+func run(t *testing.T, job aslrun.Job) *aslrun.Execution {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := tools(t).Run(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func TestRun_OverridesAnswerInTurnAndRetriesAreInstant(t *testing.T) {
+	start := time.Now()
+	ex := run(t, aslrun.Job{
+		Definition: json.RawMessage(twoTasks),
+		Input:      map[string]any{"n": 1},
+		Overrides: map[string][]aslrun.Response{
+			"First":  {{JS: "(x) => ({n: x.n + 1})"}},
+			"Second": {aslrun.Fails("Guardbots.Throttled", "slow down"), aslrun.Returns("done")},
+		},
+		InstantRetries: true,
+	})
+	if ex.Status != "SUCCEEDED" || string(ex.Output) != `"done"` {
+		t.Fatalf("execution %s %s %s output %s", ex.Status, ex.Error, ex.Cause, ex.Output)
+	}
+	if got := ex.Calls(); !slices.Equal(got, []string{"First", "Second", "Second"}) {
+		t.Errorf("calls %v", got)
+	}
+	if string(ex.Invocations[1].Input) != `{"n":2}` || ex.Invocations[1].Error != "Guardbots.Throttled" {
+		t.Errorf("second invocation %+v", ex.Invocations[1])
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v: the 30 s retry interval was not overridden", d)
+	}
+}
+
+// Without an override a Task invokes its Lambda through the SDK: this fake Lambda endpoint checks the
+// runner reaches an emulator and that a function error becomes a state error named by its errorType.
+func TestRun_TasksWithoutOverrideInvokeTheLambdaEndpoint(t *testing.T) {
+	var mu sync.Mutex
+	var invoked []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// POST /2015-03-31/functions/{name}/invocations
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/2015-03-31/functions/"), "/invocations")
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		invoked = append(invoked, name+" "+string(body))
+		mu.Unlock()
+		if strings.HasSuffix(name, ":second") {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			io.WriteString(w, `{"errorType": "Guardbots.Rejected", "errorMessage": "no"}`)
+			return
+		}
+		io.WriteString(w, `{"from": "lambda"}`)
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+
+	ex := run(t, aslrun.Job{
+		Definition: json.RawMessage(twoTasks),
+		Input:      map[string]any{"n": 1},
+		Env: []string{"AWS_ENDPOINT_URL_LAMBDA=" + srv.URL, "AWS_REGION=us-east-1",
+			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"},
+	})
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	var out struct {
+		From   string `json:"from"`
+		Caught struct{ Error, Cause string }
+	}
+	if err := json.Unmarshal(ex.Output, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.From != "lambda" || out.Caught.Error != "Guardbots.Rejected" {
+		t.Errorf("output %s", ex.Output)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`arn:aws:lambda:us-east-1:111122223333:function:first {"n":1}`,
+		`arn:aws:lambda:us-east-1:111122223333:function:second {"from":"lambda"}`}
+	if !slices.Equal(invoked, want) {
+		t.Errorf("invoked\n %q\nwant %q", invoked, want)
+	}
+}
+
+func TestRun_InvalidDefinitionIsAnError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := tools(t).Run(ctx, aslrun.Job{Definition: json.RawMessage(`{"StartAt": "Nowhere", "States": {}}`), Input: 1})
+	if err == nil {
+		t.Fatal("an invalid definition ran")
+	}
+}
