@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"go/format"
 	"io"
 	"os"
 	"path/filepath"
@@ -37,7 +38,11 @@ func botFunctions() (map[string][]byte, error) {
 		if err := botMain.Execute(&b, name); err != nil {
 			return nil, err
 		}
-		out[filepath.Join("functions", "bots", name, "main.go")] = b.Bytes()
+		src, err := format.Source(b.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("format main.go of %s: %w", name, err)
+		}
+		out[filepath.Join("functions", "bots", name, "main.go")] = src
 	}
 	return out, nil
 }
