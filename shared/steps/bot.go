@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -67,6 +68,35 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		res.Reason = fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind)
 		return res, nil
 	}
+	stop, err := r.stopRecord(ctx, in.Execution)
+	if err != nil {
+		return bots.Result{}, err
+	}
+	if stop != nil && stop.Index < in.Index {
+		res.Status = bots.StatusSkipped
+		res.Reason = fmt.Sprintf("not run: action %d (%s) failed and its onError is stop", stop.Index+1, stop.Bot)
+		return res, nil
+	}
+	out, err := r.run(ctx, in, params, res)
+	if err != nil {
+		if in.Action.OnError == mapping.Stop {
+			err = r.recordStop(ctx, in, err)
+		}
+		return bots.Result{}, err
+	}
+	if stop != nil && stop.Index == in.Index {
+		// An earlier attempt of this same action failed and Retry ran it again: it succeeded, so the
+		// actions after it may run.
+		if err := r.State.Delete(ctx, stopKey(in.Execution)); err != nil {
+			return bots.Result{}, fmt.Errorf("bot %s: clear the stop record of execution %s: %w", b.Name, in.Execution, err)
+		}
+	}
+	return out, nil
+}
+
+// run resolves credentials for the finding's account and runs the bot.
+func (r BotRunner) run(ctx context.Context, in BotInput, params bots.Params, res bots.Result) (bots.Result, error) {
+	b, f := r.Bot, in.Finding
 	req := bots.Request{
 		Finding:   f,
 		Params:    params,
@@ -101,4 +131,49 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		"reason", out.Reason, "account", out.Account, "region", out.Region, "dryRun", out.DryRun,
 		"durationMs", time.Since(start).Milliseconds())
 	return out, nil
+}
+
+// stopped is the state-table record an action with onError "stop" leaves when it fails: the actions
+// after it in the same execution are skipped. Iterations of the state machine's Map cannot see each
+// other's results, so the record is how a later iteration learns of an earlier failure.
+type stopped struct {
+	Index int    `json:"index"`
+	Bot   string `json:"bot"`
+	Error string `json:"error"`
+}
+
+func stopKey(execution string) string { return "stop#" + execution }
+
+func (r BotRunner) stopRecord(ctx context.Context, execution string) (*stopped, error) {
+	if r.State == nil || execution == "" {
+		return nil, nil
+	}
+	b, found, err := r.State.Get(ctx, stopKey(execution))
+	if err != nil {
+		return nil, fmt.Errorf("bot %s: read the stop record of execution %s: %w", r.Bot.Name, execution, err)
+	}
+	if !found {
+		return nil, nil
+	}
+	var s stopped
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, faults.Fail(fmt.Errorf("bot %s: stop record of execution %s is not valid: %w", r.Bot.Name, execution, err))
+	}
+	return &s, nil
+}
+
+// recordStop leaves the stop record for the actions after this one and returns the bot's error (with
+// any failure to record it: the notification must not claim the remaining actions were stopped).
+func (r BotRunner) recordStop(ctx context.Context, in BotInput, botErr error) error {
+	if r.State == nil || in.Execution == "" {
+		return fmt.Errorf("%w (onError stop could not be recorded: no state table or execution id)", botErr)
+	}
+	b, err := json.Marshal(stopped{Index: in.Index, Bot: r.Bot.Name, Error: botErr.Error()})
+	if err == nil {
+		err = r.State.Put(ctx, stopKey(in.Execution), b)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (and recording onError stop failed: %v)", botErr, err)
+	}
+	return botErr
 }

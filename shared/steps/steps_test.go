@@ -329,3 +329,83 @@ func TestNotifier_FailedOutcomesEndTheExecutionFailed(t *testing.T) {
 		})
 	}
 }
+
+// memState is an in-memory StateStore.
+type memState map[string][]byte
+
+func (m memState) Put(_ context.Context, k string, v []byte) error { m[k] = v; return nil }
+func (m memState) Get(_ context.Context, k string) ([]byte, bool, error) {
+	v, ok := m[k]
+	return v, ok, nil
+}
+func (m memState) Delete(_ context.Context, k string) error { delete(m, k); return nil }
+
+func TestBotRunner_OnErrorStopSkipsOnlyTheActionsAfterTheFailedOne(t *testing.T) {
+	state := memState{}
+	fail := true
+	runner := BotRunner{Resolver: &fakeResolver{}, State: state, Bot: testBot(func(_ context.Context, req bots.Request) (bots.Result, error) {
+		if fail {
+			return bots.Result{}, faults.Fail(errors.New("boom"))
+		}
+		return bots.Result{Status: bots.StatusRemediated}, nil
+	})}
+	in := func(i int, onError mapping.OnError) BotInput {
+		return BotInput{Finding: ec2Finding(), Execution: "arn:exec:1", Index: i,
+			Action: mapping.Action{Bot: "test_bot", OnError: onError, Mode: "AUTO"}}
+	}
+	// Action 0 fails with onError stop: its error is returned, and action 1 of the same execution is skipped.
+	if _, err := runner.Run(context.Background(), in(0, mapping.Stop)); err == nil {
+		t.Fatal("action 0 did not fail")
+	}
+	fail = false
+	res, err := runner.Run(context.Background(), in(1, mapping.Continue))
+	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "action 1 (test_bot) failed and its onError is stop") {
+		t.Fatalf("action 1 = %+v, %v", res, err)
+	}
+	// Another execution is not affected.
+	other := in(1, mapping.Continue)
+	other.Execution = "arn:exec:2"
+	if res, err := runner.Run(context.Background(), other); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("other execution = %+v, %v", res, err)
+	}
+}
+
+func TestBotRunner_OnErrorStopIsClearedWhenTheRetrySucceeds(t *testing.T) {
+	state := memState{}
+	attempts := 0
+	runner := BotRunner{Resolver: &fakeResolver{}, State: state, Bot: testBot(func(context.Context, bots.Request) (bots.Result, error) {
+		attempts++
+		if attempts == 1 {
+			return bots.Result{}, &smithy.GenericAPIError{Code: "RequestLimitExceeded"}
+		}
+		return bots.Result{Status: bots.StatusRemediated}, nil
+	})}
+	first := BotInput{Finding: ec2Finding(), Execution: "arn:exec:1", Index: 0, Action: mapping.Action{Bot: "test_bot", OnError: mapping.Stop}}
+	if _, err := runner.Run(context.Background(), first); faults.Classify(err) != faults.Throttled {
+		t.Fatalf("first attempt: %v", err)
+	}
+	// The state machine's Retry runs the same action (same index) again: it runs, and clears the record.
+	if res, err := runner.Run(context.Background(), first); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("retry = %+v, %v", res, err)
+	}
+	if len(state) != 0 {
+		t.Fatalf("stop record left after a successful retry: %v", state)
+	}
+	next := first
+	next.Index, next.Action.OnError = 1, mapping.Continue
+	if res, err := runner.Run(context.Background(), next); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("next action = %+v, %v", res, err)
+	}
+}
+
+func TestBotRunner_OnErrorContinueLeavesNoStopRecord(t *testing.T) {
+	state := memState{}
+	runner := BotRunner{Resolver: &fakeResolver{}, State: state, Bot: testBot(func(context.Context, bots.Request) (bots.Result, error) {
+		return bots.Result{}, faults.Fail(errors.New("boom"))
+	})}
+	_, err := runner.Run(context.Background(), BotInput{Finding: ec2Finding(), Execution: "arn:exec:1",
+		Action: mapping.Action{Bot: "test_bot", OnError: mapping.Continue}})
+	if err == nil || len(state) != 0 {
+		t.Fatalf("err = %v, state = %v", err, state)
+	}
+}
