@@ -152,15 +152,20 @@ func Definition() ([]byte, error) {
 	// Nobody was told what happened: fail loudly with notify's own error as the cause.
 	s[StateNotifyFailed] = &state{Type: "Fail", Error: ErrorNotifyFailed, CausePath: "$.caught.Cause"}
 
+	// notify judges the actions' results (a JSONPath Choice cannot look inside an array); a caught
+	// step error fails the execution whatever notify says.
 	s[StateOutcome] = &state{
 		Type: "Choice",
-		Choices: []choice{{
-			And: []choice{
-				{Variable: "$.notified.failed", IsPresent: ptr(true)},
-				{Variable: "$.notified.failed", BooleanEquals: ptr(true)},
+		Choices: []choice{
+			{Variable: "$.error", IsPresent: ptr(true), Next: StateFailed},
+			{
+				And: []choice{
+					{Variable: "$.notified.failed", IsPresent: ptr(true)},
+					{Variable: "$.notified.failed", BooleanEquals: ptr(true)},
+				},
+				Next: StateFailed,
 			},
-			Next: StateFailed,
-		}},
+		},
 		Default: StateDone,
 	}
 	s[StateFailed] = &state{

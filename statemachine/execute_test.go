@@ -375,3 +375,12 @@ func TestExecute_NotifyThrottledIsRetried(t *testing.T) {
 	wantStatus(t, ex, "SUCCEEDED", "")
 	wantCalls(t, ex, "Parse", "Transform", "Match", "Notify", "Notify")
 }
+
+func TestExecute_StepErrorFailsTheExecutionEvenIfNotifyCallsItFine(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("skip"))
+	o[statemachine.StateParse] = []aslrun.Response{aslrun.Fails("Guardbots.Rejected", "not a finding")}
+	o[statemachine.StateNotify] = []aslrun.Response{aslrun.Returns(obj{"outcome": "skipped", "messageId": "m", "failed": false})}
+	ex := execute(t, o)
+	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
+}
