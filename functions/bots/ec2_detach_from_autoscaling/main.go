@@ -10,4 +10,6 @@ import (
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
-func main() { lambda.Start(steps.Must(steps.BotLambda(context.Background(), "ec2_detach_from_autoscaling"))) }
+func main() {
+	lambda.Start(steps.Must(steps.BotLambda(context.Background(), "ec2_detach_from_autoscaling")))
+}
