@@ -96,12 +96,20 @@ func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t 
 	if got := targetsOf(t, c, unrelated); len(got) != 1 {
 		t.Errorf("an unrelated group changed: %v", got)
 	}
-	// One DeregisterTargets per group, with the exact ports registered.
-	if len(deregs) != 2 || aws.ToString(deregs[0].TargetGroupArn) != web || aws.ToString(deregs[1].TargetGroupArn) != api {
-		t.Fatalf("deregistrations %+v", deregs)
+	// One DeregisterTargets per group, with the exact ports registered (kumo lists groups in no fixed
+	// order, so they are matched by ARN).
+	byGroup := map[string][]elbtypes.TargetDescription{}
+	for _, d := range deregs {
+		byGroup[aws.ToString(d.TargetGroupArn)] = d.Targets
 	}
-	if got := deregs[0].Targets; len(got) != 2 || aws.ToInt32(got[0].Port) != 8080 || aws.ToInt32(got[1].Port) != 8443 || aws.ToString(got[0].Id) != e.id {
+	if len(deregs) != 2 || len(byGroup[web]) != 2 || len(byGroup[api]) != 1 {
+		t.Fatalf("deregistrations %+v", byGroup)
+	}
+	if got := byGroup[web]; aws.ToInt32(got[0].Port) != 8080 || aws.ToInt32(got[1].Port) != 8443 || aws.ToString(got[0].Id) != e.id {
 		t.Errorf("web deregistration %+v", got)
+	}
+	if got := byGroup[api]; aws.ToInt32(got[0].Port) != 9000 || aws.ToString(got[0].Id) != e.id {
+		t.Errorf("api deregistration %+v", got)
 	}
 	// ip-type groups are not read at all: the instance id cannot be registered there.
 	if slices.Contains(healthReads, ips) || !slices.Contains(healthReads, unrelated) {
