@@ -1,7 +1,6 @@
 package bots
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -15,28 +14,6 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
-// s3controlRecorder records S3 Control calls as "s3control:Operation" for bot. The shared recorder names
-// them "s3:Operation" (the IAM prefix), which collides with S3's bucket-level operations of the same
-// names and would make the account-level bot look as if it called the bucket-level ones.
-type s3controlRecorder struct {
-	bot string
-	ops []string
-}
-
-func (r *s3controlRecorder) Option(st *middleware.Stack) error {
-	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("s3controlRecorder", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		op := strings.Replace(operationName(ctx), "s3:", "s3control:", 1)
-		r.ops = append(r.ops, op)
-		exercised.Lock()
-		if exercised.ops[r.bot] == nil {
-			exercised.ops[r.bot] = map[string]bool{}
-		}
-		exercised.ops[r.bot][op] = true
-		exercised.Unlock()
-		return next.HandleInitialize(ctx, in)
-	}), middleware.After)
-}
-
 // accountBlockFake stands in for S3 Control's account-level public access block. kumo serves the
 // routes but is not usable from the SDK: a Get for an account without a block answers 404 with a bare
 // <Error> body the SDK cannot parse (UnknownError), and a Put answers 200 without storing the settings.
@@ -47,14 +24,14 @@ type accountBlockFake struct {
 
 func (a *accountBlockFake) options() []func(*middleware.Stack) error {
 	return []func(*middleware.Stack) error{
-		stubCall("s3:GetPublicAccessBlock", func(in any) (any, error) {
+		stubCall("s3control:GetPublicAccessBlock", func(in any) (any, error) {
 			c, ok := a.blocks[aws.ToString(in.(*s3control.GetPublicAccessBlockInput).AccountId)]
 			if !ok {
 				return nil, &smithy.GenericAPIError{Code: "NoSuchPublicAccessBlockConfiguration", Message: "The public access block configuration was not found", Fault: smithy.FaultClient}
 			}
 			return &s3control.GetPublicAccessBlockOutput{PublicAccessBlockConfiguration: c}, nil
 		}),
-		stubCall("s3:PutPublicAccessBlock", func(in any) (any, error) {
+		stubCall("s3control:PutPublicAccessBlock", func(in any) (any, error) {
 			p := in.(*s3control.PutPublicAccessBlockInput)
 			a.puts = append(a.puts, p)
 			a.blocks[aws.ToString(p.AccountId)] = p.PublicAccessBlockConfiguration
@@ -65,13 +42,13 @@ func (a *accountBlockFake) options() []func(*middleware.Stack) error {
 
 type accountBlockEnv struct {
 	cfg  aws.Config
-	rec  *s3controlRecorder
+	rec  *opRecorder
 	fake *accountBlockFake
 }
 
 func newAccountBlockEnv(t *testing.T, stubs ...func(*middleware.Stack) error) accountBlockEnv {
 	t.Helper()
-	rec := &s3controlRecorder{bot: "s3_block_account_public_access"}
+	rec := newRecorder("s3_block_account_public_access")
 	fake := &accountBlockFake{blocks: map[string]*s3ctypes.PublicAccessBlockConfiguration{}}
 	return accountBlockEnv{
 		cfg:  testConfig("", append(append([]func(*middleware.Stack) error{rec.Option}, stubs...), fake.options()...)...),
@@ -165,7 +142,7 @@ func TestS3BlockAccountPublicAccess_MalformedAccountIsRejected(t *testing.T) {
 }
 
 func TestS3BlockAccountPublicAccess_AccessDeniedIsAFailedError(t *testing.T) {
-	e := newAccountBlockEnv(t, stubError("s3:PutPublicAccessBlock", "AccessDenied", "Access Denied"))
+	e := newAccountBlockEnv(t, stubError("s3control:PutPublicAccessBlock", "AccessDenied", "Access Denied"))
 	e.seed(t, "444455556669")
 	_, err := e.run(t, "444455556669", false)
 	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), "444455556669") {
@@ -174,7 +151,7 @@ func TestS3BlockAccountPublicAccess_AccessDeniedIsAFailedError(t *testing.T) {
 }
 
 func TestS3BlockAccountPublicAccess_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newAccountBlockEnv(t, stubError("s3:GetPublicAccessBlock", "SlowDown", "Please reduce your request rate."))
+	e := newAccountBlockEnv(t, stubError("s3control:GetPublicAccessBlock", "SlowDown", "Please reduce your request rate."))
 	_, err := e.run(t, "444455556670", false)
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s", err, k)

@@ -115,7 +115,9 @@ func serviceName(serviceID string) string {
 	case "S3":
 		return "s3"
 	case "S3 Control":
-		return "s3"
+		// Not "s3": S3 Control's GetPublicAccessBlock/PutPublicAccessBlock share their names with S3's
+		// bucket-level operations but need other IAM actions (s3:…AccountPublicAccessBlock).
+		return "s3control"
 	case "STS":
 		return "sts"
 	case "SNS":
