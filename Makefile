@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 FUNCTIONS := $(patsubst %/main.go,%,$(shell find functions -name main.go | sort))
 BUILD     := build
 
-.PHONY: all build test lint vet fmt-check explain bots bench fuzz clean tools
+.PHONY: all build test lint vet fmt-check explain bots bench fuzz clean tools synth deploy
 
 all: build
 
@@ -70,6 +70,16 @@ tools: $(TOOLS_OK)
 $(TOOLS_OK): .tools/package.json .tools/package-lock.json
 	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## synth: every CloudFormation template into cdk.out/ with cdk.json's context (offline; no AWS credentials needed)
+synth: tools build
+	cdk synth --quiet --no-notices $(CDK_ARGS)
+	@ls -1 cdk.out/*.template.json
+
+## deploy: cdk deploy to real accounts (credentials needed). STACKS="guardbots-orchestrator …" (default
+## all), context with CDK_ARGS="-c externalId=… -c orchestratorAccount=…"; see infra/README.md
+deploy: tools
+	cdk deploy $(or $(STACKS),--all) --no-notices --require-approval broadening $(CDK_ARGS)
 
 clean:
 	rm -rf $(BUILD) cdk.out

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/mapping"
+)
+
+// Config is the app's configuration, read from CDK context (cdk.json, `-c key=value`). Every field has a
+// documented default (infra/README.md); FromContext fills them and Validate rejects what would deploy
+// something broken.
+type Config struct {
+	// RolePrefix names member roles "<prefix>-<bot>" and the bot Lambdas' roles "<prefix>-lambda-<bot>".
+	RolePrefix string
+	// ExternalID is sent with every AssumeRole into a member account; "" leaves the member template's
+	// ExternalId parameter without a default (a deploy must then supply it) and bots act only in the
+	// orchestrator's own account.
+	ExternalID string
+	// OrchestratorAccount is the account the orchestrator runs in (the member roles trust it); "" falls
+	// back to CDK_DEFAULT_ACCOUNT, then to a member-template parameter without a default.
+	OrchestratorAccount string
+	// OrganizationID adds an aws:PrincipalOrgID condition to every member trust policy when set.
+	OrganizationID string
+	// SeverityFloor is the lowest GuardDuty severity the rule passes to the workflow.
+	SeverityFloor float64
+	// DryRun makes every bot a dry run (GUARDBOTS_DRY_RUN): the switch for a first rollout.
+	DryRun bool
+	// AllowSampleFindings lets GuardDuty's sample findings through match.
+	AllowSampleFindings bool
+	// NotificationEmail subscribes an address to the topic when set.
+	NotificationEmail string
+	// HomeRegion is where the orchestrator runs and the only region the member StackSet deploys to.
+	HomeRegion string
+	// OtherRegions each get a forwarder stack; none gives one region-agnostic forwarder template.
+	OtherRegions []string
+	// SecurityHubRule adds the rule for GuardDuty findings imported into Security Hub.
+	SecurityHubRule bool
+	// MappingFile is the mapping deployed to SSM; MappingParameter its parameter name.
+	MappingFile      string
+	MappingParameter string
+	// MappingTTL is how long match reuses a fetched mapping (GUARDBOTS_MAPPING_TTL).
+	MappingTTL time.Duration
+	// LogRetentionDays applies to every log group.
+	LogRetentionDays int
+	// OrganizationalUnits are the StackSet's deployment targets.
+	OrganizationalUnits []string
+	// StackSetCallAs is SELF (management account) or DELEGATED_ADMIN.
+	StackSetCallAs string
+	// StackSetFailureTolerance and StackSetMaxConcurrent are percentages of accounts per operation.
+	StackSetFailureTolerance int
+	StackSetMaxConcurrent    int
+}
+
+// Context keys. They are the documented interface of the app: keep infra/README.md in step.
+const (
+	ctxRolePrefix          = "rolePrefix"
+	ctxExternalID          = "externalId"
+	ctxOrchestratorAccount = "orchestratorAccount"
+	ctxOrganizationID      = "organizationId"
+	ctxSeverityFloor       = "severityFloor"
+	ctxDryRun              = "dryRun"
+	ctxAllowSamples        = "allowSampleFindings"
+	ctxNotificationEmail   = "notificationEmail"
+	ctxHomeRegion          = "homeRegion"
+	ctxOtherRegions        = "otherRegions"
+	ctxSecurityHubRule     = "securityHubRule"
+	ctxMappingFile         = "mappingFile"
+	ctxMappingParameter    = "mappingParameter"
+	ctxMappingTTL          = "mappingTtl"
+	ctxLogRetentionDays    = "logRetentionDays"
+	ctxOrganizationalUnits = "organizationalUnits"
+	ctxStackSetCallAs      = "stackSetCallAs"
+	ctxStackSetTolerance   = "stackSetFailureTolerancePercentage"
+	ctxStackSetConcurrent  = "stackSetMaxConcurrentPercentage"
+)
+
+// DefaultConfig is the configuration with no context at all.
+func DefaultConfig() Config {
+	return Config{
+		RolePrefix:               awsenv.DefaultRolePrefix,
+		SeverityFloor:            4, // GuardDuty's Medium band starts at 4.0
+		DryRun:                   true,
+		HomeRegion:               "us-east-1",
+		MappingFile:              "", // the embedded shared/mapping/default.json
+		MappingParameter:         mapping.DefaultParameterName,
+		MappingTTL:               mapping.DefaultTTL,
+		LogRetentionDays:         365,
+		StackSetCallAs:           "SELF",
+		StackSetFailureTolerance: 10,
+		StackSetMaxConcurrent:    25,
+	}
+}
+
+// ContextReader is the part of a construct node FromContext needs (tests pass a map).
+type ContextReader func(key string) any
+
+// FromContext reads every key, falling back to DefaultConfig and, for the account and region, to the
+// CLI's CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION.
+func FromContext(get ContextReader) (Config, error) {
+	c := DefaultConfig()
+	if r := os.Getenv("CDK_DEFAULT_REGION"); r != "" {
+		c.HomeRegion = r
+	}
+	c.OrchestratorAccount = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	var errs []string
+	fail := func(key string, err error) { errs = append(errs, fmt.Sprintf("context %s: %v", key, err)) }
+
+	str := func(key string, dst *string) {
+		// "" in cdk.json means "the default", so the file can list every key.
+		if v := get(key); v != nil && strings.TrimSpace(fmt.Sprint(v)) != "" {
+			*dst = strings.TrimSpace(fmt.Sprint(v))
+		}
+	}
+	boolean := func(key string, dst *bool) {
+		if v := get(key); v != nil {
+			b, err := strconv.ParseBool(strings.TrimSpace(fmt.Sprint(v)))
+			if err != nil {
+				fail(key, fmt.Errorf("%v is not true or false", v))
+				return
+			}
+			*dst = b
+		}
+	}
+	number := func(key string, dst *float64) {
+		if v := get(key); v != nil {
+			f, err := strconv.ParseFloat(strings.TrimSpace(fmt.Sprint(v)), 64)
+			if err != nil {
+				fail(key, fmt.Errorf("%v is not a number", v))
+				return
+			}
+			*dst = f
+		}
+	}
+	integer := func(key string, dst *int) {
+		var f float64 = float64(*dst)
+		number(key, &f)
+		if f != float64(int(f)) {
+			fail(key, fmt.Errorf("%v is not a whole number", f))
+		}
+		*dst = int(f)
+	}
+	list := func(key string, dst *[]string) {
+		v := get(key)
+		switch v := v.(type) {
+		case nil:
+		case []any: // a JSON array in cdk.json
+			*dst = nil
+			for _, e := range v {
+				if s := strings.TrimSpace(fmt.Sprint(e)); s != "" {
+					*dst = append(*dst, s)
+				}
+			}
+		default: // -c key=a,b on the command line
+			*dst = nil
+			s := strings.TrimSpace(fmt.Sprint(v))
+			if strings.HasPrefix(s, "[") {
+				if err := json.Unmarshal([]byte(s), dst); err != nil {
+					fail(key, fmt.Errorf("%s is not a JSON list of strings", s))
+				}
+				return
+			}
+			for _, e := range strings.Split(s, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					*dst = append(*dst, e)
+				}
+			}
+		}
+	}
+
+	str(ctxRolePrefix, &c.RolePrefix)
+	str(ctxExternalID, &c.ExternalID)
+	str(ctxOrchestratorAccount, &c.OrchestratorAccount)
+	str(ctxOrganizationID, &c.OrganizationID)
+	number(ctxSeverityFloor, &c.SeverityFloor)
+	boolean(ctxDryRun, &c.DryRun)
+	boolean(ctxAllowSamples, &c.AllowSampleFindings)
+	str(ctxNotificationEmail, &c.NotificationEmail)
+	str(ctxHomeRegion, &c.HomeRegion)
+	list(ctxOtherRegions, &c.OtherRegions)
+	boolean(ctxSecurityHubRule, &c.SecurityHubRule)
+	str(ctxMappingFile, &c.MappingFile)
+	str(ctxMappingParameter, &c.MappingParameter)
+	if v := get(ctxMappingTTL); v != nil {
+		d, err := time.ParseDuration(strings.TrimSpace(fmt.Sprint(v)))
+		if err != nil {
+			fail(ctxMappingTTL, fmt.Errorf("%v is not a Go duration such as 60s", v))
+		} else {
+			c.MappingTTL = d
+		}
+	}
+	integer(ctxLogRetentionDays, &c.LogRetentionDays)
+	list(ctxOrganizationalUnits, &c.OrganizationalUnits)
+	str(ctxStackSetCallAs, &c.StackSetCallAs)
+	integer(ctxStackSetTolerance, &c.StackSetFailureTolerance)
+	integer(ctxStackSetConcurrent, &c.StackSetMaxConcurrent)
+
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return c, c.Validate()
+}
+
+var (
+	accountRE    = regexp.MustCompile(`^\d{12}$`)
+	orgRE        = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	ouRE         = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
+	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]{1,32}$`)
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	paramNameRE  = regexp.MustCompile(`^/?[a-zA-Z0-9_.\-/]+$`)
+)
+
+// Validate reports every setting that would synthesize a template that cannot deploy or would not work.
+func (c Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Sprintf("context %s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if !rolePrefixRE.MatchString(c.RolePrefix) {
+		bad(ctxRolePrefix, "%q: 1–32 characters of [A-Za-z0-9+=,.@_-]", c.RolePrefix)
+	}
+	if c.ExternalID != "" && (len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDRE.MatchString(c.ExternalID)) {
+		bad(ctxExternalID, "2–1224 characters of [A-Za-z0-9+=,.@:/_-] (STS's rule)")
+	}
+	if c.OrchestratorAccount != "" && !accountRE.MatchString(c.OrchestratorAccount) {
+		bad(ctxOrchestratorAccount, "%q is not a 12-digit account id", c.OrchestratorAccount)
+	}
+	if c.OrganizationID != "" && !orgRE.MatchString(c.OrganizationID) {
+		bad(ctxOrganizationID, "%q is not an organization id (o-…)", c.OrganizationID)
+	}
+	if c.SeverityFloor < 0 || c.SeverityFloor > 10 {
+		bad(ctxSeverityFloor, "%v: GuardDuty severities run from 0 to 10", c.SeverityFloor)
+	}
+	if !regionRE.MatchString(c.HomeRegion) {
+		bad(ctxHomeRegion, "%q is not a region name", c.HomeRegion)
+	}
+	seen := map[string]bool{}
+	for _, r := range c.OtherRegions {
+		switch {
+		case !regionRE.MatchString(r):
+			bad(ctxOtherRegions, "%q is not a region name", r)
+		case r == c.HomeRegion:
+			// A forwarder in the home region would send the bus's events back to itself.
+			bad(ctxOtherRegions, "%q is the home region", r)
+		case seen[r]:
+			bad(ctxOtherRegions, "%q is listed twice", r)
+		}
+		seen[r] = true
+	}
+	if c.NotificationEmail != "" && !strings.Contains(c.NotificationEmail, "@") {
+		bad(ctxNotificationEmail, "%q is not an email address", c.NotificationEmail)
+	}
+	if len(c.MappingParameter) > 1011 || !paramNameRE.MatchString(c.MappingParameter) {
+		bad(ctxMappingParameter, "%q is not an SSM parameter name", c.MappingParameter)
+	}
+	if c.MappingTTL < 0 {
+		bad(ctxMappingTTL, "%v is negative", c.MappingTTL)
+	}
+	if _, ok := retentionByDays[c.LogRetentionDays]; !ok {
+		bad(ctxLogRetentionDays, "%d is not a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)", c.LogRetentionDays)
+	}
+	for _, ou := range c.OrganizationalUnits {
+		if !ouRE.MatchString(ou) && !regexp.MustCompile(`^r-[0-9a-z]{4,32}$`).MatchString(ou) {
+			bad(ctxOrganizationalUnits, "%q is not an OU id (ou-…) or root id (r-…)", ou)
+		}
+	}
+	if c.StackSetCallAs != "SELF" && c.StackSetCallAs != "DELEGATED_ADMIN" {
+		bad(ctxStackSetCallAs, "%q: SELF or DELEGATED_ADMIN", c.StackSetCallAs)
+	}
+	if c.StackSetFailureTolerance < 0 || c.StackSetFailureTolerance > 100 {
+		bad(ctxStackSetTolerance, "%d is not a percentage", c.StackSetFailureTolerance)
+	}
+	if c.StackSetMaxConcurrent < 1 || c.StackSetMaxConcurrent > 100 {
+		bad(ctxStackSetConcurrent, "%d is not a percentage from 1 to 100", c.StackSetMaxConcurrent)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// MappingDocument is the mapping a deploy writes to SSM, validated against the bot registry, and the
+// parameter tier it needs. An invalid or oversized mapping is an error naming each key and reason, so
+// synth fails before anything deploys.
+func (c Config) MappingDocument(root string) ([]byte, mapping.Tier, error) {
+	doc, source := mapping.Default(), "shared/mapping/default.json (embedded)"
+	if c.MappingFile != "" {
+		path := c.MappingFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("context %s: %w", ctxMappingFile, err)
+		}
+		doc, source = b, c.MappingFile
+	}
+	// The Standard tier is free; Advanced (up to 8 KB) is charged per parameter, so only a mapping that
+	// needs it gets it.
+	tier := mapping.TierStandard
+	if len(doc) > mapping.TierStandard.Limit() {
+		tier = mapping.TierAdvanced
+	}
+	if _, err := mapping.Parse(doc, mapping.WithTier(tier)); err != nil {
+		return nil, "", fmt.Errorf("mapping %s is invalid: %w", source, err)
+	}
+	return doc, tier, nil
+}

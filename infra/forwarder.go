@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// NewForwarderStack sends a region's GuardDuty findings to the home region's default event bus, where
+// the orchestrator's rule picks them up (forwarded events keep their source and detail-type). region ""
+// makes a region-agnostic template. GuardDuty's delegated administrator is set per region, so each
+// forwarded region needs it too.
+func NewForwarderStack(scope constructs.Construct, id string, cfg Config, region string) awscdk.Stack {
+	props := &awscdk.StackProps{
+		Description: jsii.String(fmt.Sprintf("guardbots: forward GuardDuty findings to %s", cfg.HomeRegion)),
+		// No assets: deployable in every region without bootstrapping it.
+		Synthesizer: awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{}),
+	}
+	if region != "" {
+		props.Env = &awscdk.Environment{Region: jsii.String(region)}
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), props)
+
+	// Deployed in the home region, the rule would send the bus's findings back to itself.
+	awscdk.NewCfnRule(stack, jsii.String("NotInHomeRegion"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(awscdk.Aws_REGION(), jsii.String(cfg.HomeRegion))),
+			AssertDescription: jsii.String("The forwarder belongs in the other regions, not in the home region " + cfg.HomeRegion),
+		}},
+	})
+
+	busArn := fmt.Sprintf("arn:%s:events:%s:%s:event-bus/default", *awscdk.Aws_PARTITION(), cfg.HomeRegion, *awscdk.Aws_ACCOUNT_ID())
+	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("HomeBus"), jsii.String(busArn))
+	role := awsiam.NewRole(stack, jsii.String("ForwardRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: EventBridge puts GuardDuty findings on the home region's default bus"),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("PutOnHomeBus"),
+		Actions:   jsii.Strings("events:PutEvents"),
+		Resources: jsii.Strings(busArn),
+	}))
+	awsevents.NewRule(stack, jsii.String("ForwardGuardDutyFindings"), &awsevents.RuleProps{
+		Description:  jsii.String("guardbots: forward GuardDuty findings to the home region " + cfg.HomeRegion),
+		EventPattern: guardDutyPattern(cfg.SeverityFloor),
+		Targets:      &[]awsevents.IRuleTarget{awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: role})},
+	})
+	return stack
+}

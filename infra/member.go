@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
+)
+
+// Member template parameters. Their defaults come from context when it is given; without it a deploy
+// must supply them, so a forgotten setting fails the deploy instead of trusting the wrong account.
+const (
+	paramOrchestratorAccount = "OrchestratorAccountId"
+	paramExternalID          = "ExternalId"
+)
+
+// memberStackProps keeps the member template deployable by StackSets: no assets, no CDK metadata, no
+// bootstrap-version rule or parameter (member accounts are never bootstrapped).
+func memberStackProps(description string) *awscdk.StackProps {
+	return &awscdk.StackProps{
+		Description:        jsii.String(description),
+		AnalyticsReporting: jsii.Bool(false),
+		Synthesizer:        awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{}),
+	}
+}
+
+// NewMemberStack is the flat template every member account gets: one role per bot that calls AWS,
+// with exactly that bot's actions, assumable only by that bot's Lambda role in the orchestrator
+// account, with the ExternalId (and from inside the organization when an id is configured).
+func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bots.Bot) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), memberStackProps(
+		"guardbots member roles: one least-privilege role per bot, assumable by that bot's orchestrator Lambda only"))
+
+	account := awscdk.NewCfnParameter(stack, jsii.String(paramOrchestratorAccount), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("Account id of the guardbots orchestrator (the security / GuardDuty delegated-admin account)"),
+		AllowedPattern:        jsii.String(`^\d{12}$`),
+		ConstraintDescription: jsii.String("a 12-digit account id"),
+	})
+	if cfg.OrchestratorAccount != "" {
+		account.SetDefault(jsii.String(cfg.OrchestratorAccount))
+	}
+	external := awscdk.NewCfnParameter(stack, jsii.String(paramExternalID), &awscdk.CfnParameterProps{
+		Type:        jsii.String("String"),
+		Description: jsii.String("ExternalId the orchestrator sends with sts:AssumeRole"),
+		MinLength:   jsii.Number(2),
+	})
+	if cfg.ExternalID != "" {
+		external.SetDefault(jsii.String(cfg.ExternalID))
+	}
+
+	for _, b := range all {
+		actions := b.IAMActions()
+		if len(actions) == 0 {
+			continue // never assumed: the runner resolves no credentials for a bot without operations
+		}
+		lambdaRole, _ := lambdaRoleName(cfg.RolePrefix, b.Name) // checked when the orchestrator was built
+		// Fn::Sub rather than the Fn::Join a formatted token becomes: the TemplateBody limit is 51,200 bytes.
+		principalArn := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${"+paramOrchestratorAccount+"}:role/"+lambdaRole), nil)
+		// Trust the orchestrator account's root narrowed by aws:PrincipalArn rather than naming the role
+		// as principal: IAM turns a named principal into an unmatchable id when that role is recreated.
+		onlyThatLambda := map[string]any{"ArnEquals": map[string]any{"aws:PrincipalArn": principalArn}}
+		assume := map[string]any{
+			"ArnEquals":    map[string]any{"aws:PrincipalArn": principalArn},
+			"StringEquals": map[string]any{"sts:ExternalId": external.ValueAsString()},
+		}
+		source := map[string]any{
+			"ArnEquals":    onlyThatLambda["ArnEquals"],
+			"StringEquals": map[string]any{"sts:SourceIdentity": awsenv.SourceIdentity(b.Name)},
+		}
+		if cfg.OrganizationID != "" {
+			assume["StringEquals"].(map[string]any)["aws:PrincipalOrgID"] = cfg.OrganizationID
+			source["StringEquals"].(map[string]any)["aws:PrincipalOrgID"] = cfg.OrganizationID
+		}
+		orchestrator := awsiam.NewArnPrincipal(awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${"+paramOrchestratorAccount+"}:root"), nil))
+		role := awsiam.NewRole(stack, jsii.String("Bot-"+b.Name), &awsiam.RoleProps{
+			RoleName:    jsii.String(cfg.RolePrefix + "-" + b.Name),
+			Description: jsii.String(fmt.Sprintf("guardbots bot %s (%s)", b.Name, b.Impact)),
+			AssumedBy:   awsiam.NewPrincipalWithConditions(orchestrator, &assume),
+			// A bot runs for seconds; awsenv asks for 15-minute sessions.
+			MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+			InlinePolicies: &map[string]awsiam.PolicyDocument{
+				"actions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+					Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+						Sid:       jsii.String("DeclaredActions"),
+						Actions:   jsii.Strings(actions...),
+						Resources: jsii.Strings("*"),
+					})},
+				}),
+			},
+		})
+		role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("SourceIdentityOfThisBot"),
+			Principals: &[]awsiam.IPrincipal{orchestrator},
+			Actions:    jsii.Strings("sts:SetSourceIdentity"),
+			Conditions: &source,
+		}))
+		suppress(role, "AwsSolutions-IAM5",
+			"The bot acts on whichever resource a GuardDuty finding names in this account, so its exact, "+
+				"declared actions (no wildcard action) apply to any resource; Describe* calls support no "+
+				"resource-level permissions. Only this bot's orchestrator Lambda can assume the role.",
+			"Resource::*")
+	}
+	return stack
+}
+
+// MemberTemplate synthesizes the member stack on its own, with cdk-nag, and returns its template as
+// compact JSON for a StackSet's TemplateBody. A nag error fails here, before the template is embedded.
+func MemberTemplate(cfg Config, all []bots.Bot) (string, error) {
+	dir, err := os.MkdirTemp("", "guardbots-member-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Outdir:             jsii.String(dir),
+		AnalyticsReporting: jsii.Bool(false),
+		// After the CLI's context, so `cdk synth`'s path metadata never reaches the embedded template.
+		PostCliContext: &map[string]any{"aws:cdk:enable-path-metadata": false},
+	})
+	NewMemberStack(app, "Member", cfg, all)
+	checkWithNag(app)
+	asm := app.Synth(nil)
+	if errs := synthErrors(asm); len(errs) > 0 {
+		return "", fmt.Errorf("member template fails cdk-nag:\n%s", errorList(errs))
+	}
+	tmpl, ok := asm.GetStackArtifact(jsii.String("Member")).Template().(map[string]any)
+	if !ok {
+		return "", fmt.Errorf("member template is not a JSON object")
+	}
+	// cdk-nag records its suppressions as resource Metadata; they have done their job by now and
+	// would only spend the TemplateBody's 51,200 bytes.
+	if res, ok := tmpl["Resources"].(map[string]any); ok {
+		for _, r := range res {
+			if r, ok := r.(map[string]any); ok {
+				delete(r, "Metadata")
+			}
+		}
+	}
+	b, err := json.Marshal(tmpl)
+	if err != nil {
+		return "", fmt.Errorf("member template: %w", err)
+	}
+	return string(b), nil
+}

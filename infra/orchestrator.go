@@ -1,0 +1,377 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/statemachine"
+)
+
+// Workflow is the state machine's definition with ${…} placeholders and what each placeholder names
+// (statemachine.Definition and statemachine.Placeholders).
+type Workflow struct {
+	Definition   []byte
+	Placeholders map[string]string
+}
+
+// Step Lambdas, by function name (their build/ directories).
+var stepFunctions = []string{"parse", "transform", "match", "notify"}
+
+// Lambda timeouts sit below the Task timeouts of the definition, so a Lambda's own timeout error
+// (which Retry and Catch can classify) arrives before the state's States.Timeout.
+var (
+	stepLambdaTimeout = awscdk.Duration_Seconds(jsii.Number(statemachine.StepTimeoutSeconds - 10))
+	botLambdaTimeout  = awscdk.Duration_Seconds(jsii.Number(statemachine.BotTimeoutSeconds - 30))
+)
+
+// OrchestratorProps is what the orchestrator stack is built from.
+type OrchestratorProps struct {
+	awscdk.StackProps
+	Config   Config
+	Bots     []bots.Bot
+	Workflow Workflow
+	// AssetDir holds build/<function>/bootstrap for every step and bot.
+	AssetDir string
+	// Mapping is the validated mapping document and the tier it needs.
+	Mapping     []byte
+	MappingTier mapping.Tier
+}
+
+// Orchestrator is the stack in the security (GuardDuty delegated-admin) account's home region.
+type Orchestrator struct {
+	awscdk.Stack
+	Functions    map[string]goFunction
+	StateMachine awsstepfunctions.StateMachine
+}
+
+// NewOrchestrator builds rule → state machine → Lambdas, with the mapping parameter, the state table,
+// the topic and the alarms.
+func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps) (*Orchestrator, error) {
+	cfg := p.Config
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	o := &Orchestrator{Stack: stack, Functions: map[string]goFunction{}}
+	retention := retentionByDays[cfg.LogRetentionDays]
+
+	alerts := newNotifications(stack, "Notifications", cfg.NotificationEmail)
+
+	// The repository's mapping file is the source of truth and every deploy writes it. An emergency
+	// edit in SSM takes effect within match's TTL and lasts until the next deploy (commit it first).
+	param := awsssm.NewStringParameter(stack, jsii.String("Mapping"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(cfg.MappingParameter),
+		StringValue:   jsii.String(string(p.Mapping)),
+		Tier:          ssmTier(p.MappingTier),
+		Description:   jsii.String("guardbots finding-type → bot mapping; deployed from the repository, validated at synth"),
+	})
+
+	table := awsdynamodb.NewTable(stack, jsii.String("State"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(statetable.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		TimeToLiveAttribute: jsii.String(statetable.TTLAttribute),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		// Undo records (a quarantined instance's original security groups) must survive the stack.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
+	// Step Lambdas: each role holds only what its handler calls.
+	stepEnv := map[string]map[string]string{
+		"match": {
+			mapping.EnvParameter:    cfg.MappingParameter,
+			mapping.EnvTTL:          cfg.MappingTTL.String(),
+			mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
+		},
+		"notify": {steps.EnvTopicArn: *alerts.Topic.TopicArn()},
+	}
+	for _, name := range stepFunctions {
+		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
+			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
+			Environment: stepEnv[name],
+			Description: "guardbots workflow step: " + name,
+		})
+	}
+	o.Functions["match"].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadMapping"),
+		Actions:   jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(*param.ParameterArn()),
+	}))
+	notifyRole := o.Functions["notify"].Role
+	notifyRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("Publish"),
+		Actions:   jsii.Strings("sns:Publish"),
+		Resources: jsii.Strings(*alerts.Topic.TopicArn()),
+	}))
+	// Publishing to a KMS-encrypted topic needs a data key; exact actions, not kms:GenerateDataKey*.
+	notifyRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("EncryptForTopic"),
+		Actions:   jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
+		Resources: jsii.Strings(*alerts.Key.KeyArn()),
+	}))
+
+	// Bot Lambdas: one each, with a role named so member trust policies can name it.
+	for _, b := range p.Bots {
+		roleName, err := lambdaRoleName(cfg.RolePrefix, b.Name)
+		if err != nil {
+			return nil, err
+		}
+		env := map[string]string{
+			awsenv.EnvRolePrefix: cfg.RolePrefix,
+			// Its own account, so a bot never calls STS to learn it.
+			awsenv.EnvAccountID: *awscdk.Aws_ACCOUNT_ID(),
+			steps.EnvDryRun:     strconv.FormatBool(cfg.DryRun),
+			statetable.EnvTable: *table.TableName(),
+		}
+		if cfg.ExternalID != "" {
+			env[awsenv.EnvExternalID] = cfg.ExternalID
+		}
+		fn := newGoFunction(stack, "Bot-"+b.Name, goFunctionProps{
+			Name: b.Name, AssetDir: p.AssetDir, RoleName: roleName, Timeout: botLambdaTimeout,
+			Retention: retention, Environment: env,
+			Description: "guardbots bot: " + b.Name,
+		})
+		o.Functions[b.Name] = fn
+		grantBot(fn, b, cfg.RolePrefix, table)
+	}
+
+	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
+	if err != nil {
+		return nil, err
+	}
+	o.StateMachine = sm
+
+	// Failed, timed-out and aborted executions: each one is a finding nobody acted on.
+	failures := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("failed + timedOut + aborted"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"failed":   sm.MetricFailed(nil),
+			"timedOut": sm.MetricTimedOut(nil),
+			"aborted":  sm.MetricAborted(nil),
+		},
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+		Label:  jsii.String("executions failed, timed out or aborted"),
+	})
+	alarm := failures.CreateAlarm(stack, jsii.String("ExecutionsFailedAlarm"), &awscloudwatch.CreateAlarmOptions{
+		AlarmDescription:   jsii.String("guardbots: a remediation workflow execution failed, timed out or was aborted"),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+
+	newFindingRules(stack, cfg, sm, alerts)
+	return o, nil
+}
+
+// lambdaRoleName is the bot Lambda's role name, "<prefix>-lambda-<bot>": deterministic, so a member
+// trust policy can name it in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
+// which a StackSet may also create in this very account.
+func lambdaRoleName(prefix, bot string) (string, error) {
+	name := prefix + "-lambda-" + bot
+	if len(name) > 64 { // IAM's limit on role names
+		return "", fmt.Errorf("bot %s: role name %q is %d characters, IAM allows 64: shorten context %s", bot, name, len(name), ctxRolePrefix)
+	}
+	return name, nil
+}
+
+// grantBot gives a bot Lambda exactly what the bot declares. Bots without operations never call AWS
+// (the runner does not even resolve credentials for them), so they get nothing beyond their logs.
+func grantBot(fn goFunction, b bots.Bot, prefix string, table awsdynamodb.Table) {
+	actions := b.IAMActions()
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("StateTable"),
+		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+		Resources: jsii.Strings(*table.TableArn()),
+	}))
+	if len(actions) == 0 {
+		return
+	}
+	memberRole := fmt.Sprintf("arn:%s:iam::*:role/%s-%s", *awscdk.Aws_PARTITION(), prefix, b.Name)
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AssumeOwnMemberRole"),
+		// SetSourceIdentity: awsenv sends one, so the member account's CloudTrail names the bot.
+		Actions:   jsii.Strings("sts:AssumeRole", "sts:SetSourceIdentity"),
+		Resources: jsii.Strings(memberRole),
+	}))
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ActInOwnAccount"),
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings("*"),
+	}))
+	suppress(fn.Role, "AwsSolutions-IAM5",
+		"The bot acts on whichever resource a finding names, so its exact, declared actions (no wildcard action) "+
+			"apply to any resource; an identity policy reaches only this account. Describe* calls support no "+
+			"resource-level permissions. Other accounts are reached through the member role, whose name is fixed; "+
+			"the account is a wildcard because any member account may own the finding.",
+		"Resource::*", fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s-%s", prefix, b.Name))
+}
+
+// newWorkflow deploys the generated definition inline, each placeholder replaced by its function's
+// ARN, and lets the state machine invoke exactly those functions.
+func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[string]goFunction, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
+	subs := map[string]*string{}
+	var arns []*string
+	var keys []string
+	for k := range wf.Placeholders {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	used := map[string]bool{}
+	for _, key := range keys {
+		name := wf.Placeholders[key]
+		fn, ok := fns[name]
+		if !ok {
+			return nil, fmt.Errorf("state machine placeholder %s names function %q, which the stack does not build", key, name)
+		}
+		subs[key] = fn.Function.FunctionArn()
+		if !used[name] {
+			arns = append(arns, fn.Function.FunctionArn())
+		}
+		used[name] = true
+	}
+	var unused []string
+	for name := range fns {
+		if !used[name] {
+			unused = append(unused, name)
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		return nil, fmt.Errorf("functions %v have no Task in the state machine definition (run go generate ./statemachine)", unused)
+	}
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
+		StateMachineName:        jsii.String("guardbots-remediation"),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(wf.Definition))),
+		DefinitionSubstitutions: &subs,
+		TracingEnabled:          jsii.Bool(true),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(true),
+		},
+	})
+	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("InvokeWorkflowFunctions"),
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: &arns,
+	}))
+	suppress(sm, "AwsSolutions-IAM5",
+		"CDK's grants for execution logging (logs:CreateLogDelivery and friends) and X-Ray tracing "+
+			"(xray:PutTraceSegments and friends): these APIs support no resource-level permissions, so AWS "+
+			"documents Resource \"*\" for them; the actions are exact.",
+		"Resource::*")
+	return sm, nil
+}
+
+func ssmTier(t mapping.Tier) awsssm.ParameterTier {
+	if t == mapping.TierAdvanced {
+		return awsssm.ParameterTier_ADVANCED
+	}
+	return awsssm.ParameterTier_STANDARD
+}
+
+// newFindingRules routes GuardDuty findings at or above the severity floor to the workflow, with
+// retries and a dead-letter queue for events EventBridge could not deliver.
+func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMachine, alerts notifications) {
+	dlq := awssqs.NewQueue(stack, jsii.String("FindingsDLQ"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	suppress(dlq, "AwsSolutions-SQS3",
+		"This queue is itself the dead-letter queue of the EventBridge targets; a DLQ of a DLQ would only move the problem.")
+	depth := dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+	})
+	dlqAlarm := depth.CreateAlarm(stack, jsii.String("FindingsDLQAlarm"), &awscloudwatch.CreateAlarmOptions{
+		AlarmDescription:   jsii.String("guardbots: GuardDuty findings could not start the remediation workflow (see the dead-letter queue)"),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	dlqAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+
+	target := func() awsevents.IRuleTarget {
+		return awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+			DeadLetterQueue: dlq,
+			RetryAttempts:   jsii.Number(8),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		})
+	}
+	awsevents.NewRule(stack, jsii.String("GuardDutyFindings"), &awsevents.RuleProps{
+		Description:  jsii.String(fmt.Sprintf("guardbots: GuardDuty findings of severity %v or more start the remediation workflow", cfg.SeverityFloor)),
+		EventPattern: guardDutyPattern(cfg.SeverityFloor),
+		Targets:      &[]awsevents.IRuleTarget{target()},
+	})
+	// Off by default: with GuardDuty findings also arriving directly, this rule would run every finding
+	// twice. It is for accounts that only see GuardDuty through Security Hub's aggregation.
+	awsevents.NewRule(stack, jsii.String("SecurityHubGuardDutyFindings"), &awsevents.RuleProps{
+		Description: jsii.String("guardbots: GuardDuty findings imported into Security Hub (enable with context securityHubRule=true)"),
+		Enabled:     jsii.Bool(cfg.SecurityHubRule),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.securityhub"),
+			DetailType: jsii.Strings("Security Hub Findings - Imported"),
+			Detail: &map[string]any{
+				"findings": map[string]any{
+					"ProductName": []string{"GuardDuty"},
+					"Severity":    map[string]any{"Label": securityHubLabels(cfg.SeverityFloor)},
+				},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{target()},
+	})
+}
+
+// guardDutyPattern matches GuardDuty findings at or above floor; the floor is in the pattern, so
+// lower findings never start (or bill) an execution.
+func guardDutyPattern(floor float64) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.guardduty"),
+		DetailType: jsii.Strings("GuardDuty Finding"),
+		Detail: &map[string]any{
+			"severity": []any{map[string]any{"numeric": []any{">=", floor}}},
+		},
+	}
+}
+
+// securityHubLabels are the ASFF severity labels at or above a GuardDuty severity floor (GuardDuty maps
+// 1–3.9 to LOW, 4–6.9 to MEDIUM, 7–8.9 to HIGH, 9–10 to CRITICAL); the floor rounds down to its band.
+func securityHubLabels(floor float64) []string {
+	switch {
+	case floor >= 9:
+		return []string{"CRITICAL"}
+	case floor >= 7:
+		return []string{"HIGH", "CRITICAL"}
+	case floor >= 4:
+		return []string{"MEDIUM", "HIGH", "CRITICAL"}
+	default:
+		return []string{"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+	}
+}
