@@ -1,7 +1,12 @@
 // Package statemachine generates the guardbots workflow — an Amazon States Language definition in
 // JSONPath, so that aws-local-stepfunctions can execute it — from the bot registry: one Choice branch
 // and one Task per registered bot. `go generate ./statemachine` writes it to remediation.asl.json;
-// CDK deploys the same bytes inline with DefinitionSubstitutions for the Lambda ARNs (Placeholders).
+// CDK deploys the same bytes inline with DefinitionSubstitutions for the Lambda ARNs (Placeholders:
+// ${ParseFunctionArn}, ${TransformFunctionArn}, ${MatchFunctionArn}, ${NotifyFunctionArn} and
+// ${Bot_<bot>_FunctionArn}).
+//
+// The tests execute it locally with aws-local-stepfunctions (statemachine/local/aslrun, Node 22 from
+// `make tools`), each Lambda replaced by canned responses: go test ./statemachine -run Execute -v.
 package statemachine
 
 //go:generate go run ./internal/gen
