@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/guardbots/guardbots/shared/bots"
@@ -53,14 +54,24 @@ func TestDefault_Decisions(t *testing.T) {
 		want Outcome
 		bots []string
 	}{
-		{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", finding.KindInstance, Remediate, []string{"ec2_stop_instance"}},
-		{"Backdoor:EC2/C&CActivity.B!DNS", finding.KindInstance, Remediate, []string{"notify_only"}},
-		{"UnauthorizedAccess:EC2/SSHBruteForce", finding.KindInstance, Remediate, []string{"notify_only"}},
-		{"Recon:EC2/PortProbeUnprotectedPort", finding.KindInstance, NotifyOnly, nil},
-		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", finding.KindAccessKey, NotifyOnly, nil},
-		{"Policy:S3/BucketBlockPublicAccessDisabled", finding.KindAccessKey, NotifyOnly, nil},
-		{"AttackSequence:EKS/CompromisedCluster", finding.KindAttackSequence, NotifyOnly, nil},
-		{"PrivilegeEscalation:Runtime/DockerSocketAccessed", finding.KindContainer, NotifyOnly, nil},
+		{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_stop_instance"}},
+		{"Backdoor:EC2/C&CActivity.B!DNS", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_create_snapshot",
+			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
+		{"UnauthorizedAccess:EC2/SSHBruteForce", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_block_remote_ip"}},
+		{"Recon:EC2/PortProbeUnprotectedPort", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_block_remote_ip"}},
+		{"Recon:EC2/Portscan", finding.KindInstance, Remediate, []string{"notify_only"}},
+		{"UnauthorizedAccess:IAMUser/TorIPCaller", finding.KindAccessKey, Remediate, []string{"iam_deactivate_access_key"}},
+		// A shared instance role means a fleet: revoking its sessions is never automatic by default.
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", finding.KindAccessKey, Remediate, []string{"notify_only"}},
+		{"Policy:IAMUser/RootCredentialUsage", finding.KindAccessKey, Remediate, []string{"notify_only"}},
+		{"Policy:S3/BucketBlockPublicAccessDisabled", finding.KindS3Bucket, Remediate, []string{"s3_block_public_access"}},
+		// Account-wide settings can be intentional (a public website account): notify only.
+		{"Policy:S3/AccountBlockPublicAccessDisabled", finding.KindS3Bucket, Remediate, []string{"notify_only"}},
+		{"Backdoor:Lambda/C&CActivity.B", finding.KindLambdaFunction, Remediate, []string{"lambda_disable_function"}},
+		{"CredentialAccess:RDS/MaliciousIPCaller.SuccessfulLogin", finding.KindRDSDBInstance, Remediate, []string{"rds_disable_public_access"}},
+		{"Discovery:RDS/TorIPCaller", finding.KindRDSDBInstance, Remediate, []string{"notify_only"}},
+		{"AttackSequence:EKS/CompromisedCluster", finding.KindAttackSequence, Remediate, []string{"notify_only"}},
+		{"PrivilegeEscalation:Runtime/DockerSocketAccessed", finding.KindContainer, Remediate, []string{"notify_only"}},
 		{"Some:New/TypeNotYetKnown", finding.KindOther, Skip, nil},
 	}
 	for _, tt := range tests {
@@ -69,7 +80,7 @@ func TestDefault_Decisions(t *testing.T) {
 		for _, a := range d.Actions {
 			names = append(names, a.Bot)
 		}
-		if d.Outcome != tt.want || len(names) != len(tt.bots) || (len(names) > 0 && names[0] != tt.bots[0]) {
+		if d.Outcome != tt.want || !slices.Equal(names, tt.bots) {
 			t.Errorf("%s: %s %v (%s), want %s %v", tt.typ, d.Outcome, names, d.Reason, tt.want, tt.bots)
 		}
 	}
