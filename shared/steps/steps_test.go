@@ -47,8 +47,8 @@ func TestDecide_SNSWrappedEC2FindingIsRemediatedByStopInstance(t *testing.T) {
 	if f.Source != "sns" || f.AccountID != "111122223333" {
 		t.Errorf("finding source/account = %q/%q", f.Source, f.AccountID)
 	}
-	if d.Outcome != mapping.Remediate || len(d.Actions) != 1 || d.Actions[0].Bot != "ec2_stop_instance" {
-		t.Fatalf("decision = %+v, want remediate with ec2_stop_instance", d)
+	if d.Outcome != mapping.Remediate || len(d.Actions) != 2 || d.Actions[1].Bot != "ec2_stop_instance" {
+		t.Fatalf("decision = %+v, want remediate with ec2_tag_instance, ec2_stop_instance", d)
 	}
 }
 

@@ -52,7 +52,7 @@ func TestExplain_RemediatesEC2FindingWithTheDefaultMapping(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Decision != "remediate" || len(got.Actions) != 1 || got.Actions[0].Bot != "ec2_stop_instance" {
+	if got.Decision != "remediate" || len(got.Actions) != 2 || got.Actions[0].Bot != "ec2_tag_instance" || got.Actions[1].Bot != "ec2_stop_instance" {
 		t.Fatalf("got %+v", got)
 	}
 	if got.Finding == nil || got.Finding.Instance == nil || got.Finding.Instance.ID != "i-0abc1234def567890" {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -143,7 +144,11 @@ func botInput(t *testing.T, instanceID string) []byte {
 		t.Fatal(err)
 	}
 	f.Instance.ID = instanceID
-	b, err := json.Marshal(steps.BotInput{Finding: f, Action: d.Actions[0], Execution: "local:test"})
+	i := slices.IndexFunc(d.Actions, func(a mapping.Action) bool { return a.Bot == "ec2_stop_instance" })
+	if i < 0 {
+		t.Fatalf("the default mapping does not stop this instance: %+v", d)
+	}
+	b, err := json.Marshal(steps.BotInput{Finding: f, Action: d.Actions[i], Index: i, Execution: "local:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
