@@ -1,0 +1,353 @@
+package main
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/statemachine"
+)
+
+const orch = orchestratorStackID
+
+func TestOrchestrator_RuleStartsWorkflowForGuardDutyFindingsAtOrAboveTheFloor(t *testing.T) {
+	assertCDK(t, "GuardDuty rule", func() {
+		fixtureAssert[orch].HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"State": "ENABLED",
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.guardduty"},
+				"detail-type": []any{"GuardDuty Finding"},
+				"detail":      map[string]any{"severity": []any{map[string]any{"numeric": []any{">=", fixtureCfg.SeverityFloor}}}},
+			},
+			"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Arn":              map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Workflow"))},
+				"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^FindingsDLQ")), "Arn"}}},
+				"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 7200},
+			})}),
+		})
+	})
+}
+
+func TestOrchestrator_SecurityHubRuleIsOffByDefault(t *testing.T) {
+	if DefaultConfig().SecurityHubRule {
+		t.Fatal("the Security Hub rule must default to off")
+	}
+	assertCDK(t, "Security Hub rule", func() {
+		fixtureAssert[orch].HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"State": "DISABLED",
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.securityhub"},
+				"detail-type": []any{"Security Hub Findings - Imported"},
+				"detail": map[string]any{"findings": map[string]any{
+					"ProductName": []any{"GuardDuty"},
+					"Severity":    map[string]any{"Label": []any{"MEDIUM", "HIGH", "CRITICAL"}},
+				}},
+			},
+		})
+	})
+}
+
+func TestOrchestrator_DeadLetterQueueIsEncryptedTLSOnlyAndAlarmed(t *testing.T) {
+	id, q := only(t, orch, "AWS::SQS::Queue")
+	if props(q)["SqsManagedSseEnabled"] != true {
+		t.Errorf("DLQ not encrypted: %s", js(props(q)))
+	}
+	policy := js(resources(t, orch, "AWS::SQS::QueuePolicy"))
+	if !strings.Contains(policy, `"aws:SecureTransport":"false"`) {
+		t.Errorf("DLQ policy does not deny plain HTTP: %s", policy)
+	}
+	found := false
+	for _, a := range resources(t, orch, "AWS::CloudWatch::Alarm") {
+		p := props(a)
+		if p["MetricName"] == "ApproximateNumberOfMessagesVisible" && strings.Contains(js(p["Dimensions"]), id) {
+			found = p["Threshold"] == float64(1) && strings.Contains(js(p["AlarmActions"]), "NotificationsTopic")
+		}
+	}
+	if !found {
+		t.Error("no alarm at depth 1 on the DLQ notifying the topic")
+	}
+}
+
+func TestOrchestrator_WorkflowIsStandardTracedAndLogsAllEventsWithRetention(t *testing.T) {
+	_, sm := only(t, orch, "AWS::StepFunctions::StateMachine")
+	p := props(sm)
+	if p["StateMachineType"] != "STANDARD" {
+		t.Errorf("type %v, want STANDARD", p["StateMachineType"])
+	}
+	if js(p["TracingConfiguration"]) != `{"Enabled":true}` {
+		t.Errorf("tracing %s", js(p["TracingConfiguration"]))
+	}
+	logging := p["LoggingConfiguration"].(map[string]any)
+	if logging["Level"] != "ALL" || logging["IncludeExecutionData"] != true {
+		t.Errorf("logging %s, want ALL with execution data", js(logging))
+	}
+	group := js(logging["Destinations"])
+	for id, lg := range resources(t, orch, "AWS::Logs::LogGroup") {
+		if props(lg)["RetentionInDays"] != float64(fixtureCfg.LogRetentionDays) {
+			t.Errorf("log group %s retention %v", id, props(lg)["RetentionInDays"])
+		}
+		if strings.Contains(group, id) {
+			group = ""
+		}
+	}
+	if group != "" {
+		t.Errorf("state machine logs to %s, not a log group of the stack", group)
+	}
+	if !strings.Contains(js(p["DefinitionString"]), fmt.Sprintf(`\"TimeoutSeconds\":%d`, statemachine.ExecutionTimeoutSeconds)) &&
+		!strings.Contains(js(p["DefinitionString"]), fmt.Sprintf(`\"TimeoutSeconds\": %d`, statemachine.ExecutionTimeoutSeconds)) {
+		t.Errorf("the definition has no execution timeout of %ds", statemachine.ExecutionTimeoutSeconds)
+	}
+}
+
+func TestOrchestrator_DefinitionIsTheGeneratedOneWithEveryFunctionArnSubstituted(t *testing.T) {
+	_, sm := only(t, orch, "AWS::StepFunctions::StateMachine")
+	p := props(sm)
+	def, err := statemachine.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["DefinitionString"] != string(def) {
+		t.Error("DefinitionString is not statemachine.Definition() verbatim")
+	}
+	subs := p["DefinitionSubstitutions"].(map[string]any)
+	want := statemachine.Placeholders()
+	if len(subs) != len(want) {
+		t.Errorf("%d substitutions, want %d", len(subs), len(want))
+	}
+	for key, fn := range want {
+		got := js(subs[key])
+		if !regexp.MustCompile(`^\{"Fn::GetAtt":\["(Step|Bot)-?` + regexp.QuoteMeta(strings.ReplaceAll(fn, "_", "")) + `[A-Za-z]*Function[0-9A-F]{8}","Arn"\]\}$`).MatchString(got) {
+			t.Errorf("%s = %s, want the ARN of function %s", key, got, fn)
+		}
+	}
+	// The workflow may invoke exactly the stack's functions, with no wildcard.
+	pol := js(resources(t, orch, "AWS::IAM::Policy"))
+	if strings.Contains(pol, `lambda:InvokeFunction","Effect":"Allow","Resource":"*"`) || strings.Contains(pol, `:*"]]}`) {
+		t.Error("lambda:InvokeFunction granted on a wildcard")
+	}
+}
+
+func TestOrchestrator_ExecutionFailureAlarmCoversFailedTimedOutAndAborted(t *testing.T) {
+	found := false
+	for _, a := range resources(t, orch, "AWS::CloudWatch::Alarm") {
+		p := props(a)
+		m := js(p["Metrics"])
+		if strings.Contains(m, "failed + timedOut + aborted") {
+			found = true
+			for _, metric := range []string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} {
+				if !strings.Contains(m, metric) {
+					t.Errorf("alarm lacks %s", metric)
+				}
+			}
+			if p["Threshold"] != float64(1) || !strings.Contains(js(p["AlarmActions"]), "NotificationsTopic") {
+				t.Errorf("alarm %s", js(p))
+			}
+		}
+	}
+	if !found {
+		t.Error("no alarm on failed + timed-out + aborted executions")
+	}
+}
+
+func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(t *testing.T) {
+	fns := resources(t, orch, "AWS::Lambda::Function")
+	if want := len(stepFunctions) + len(bots.Registered()); len(fns) != want {
+		t.Fatalf("%d functions, want %d (4 steps + every registered bot)", len(fns), want)
+	}
+	roles := map[string]string{}
+	for id, f := range fns {
+		p := props(f)
+		if p["Runtime"] != "provided.al2023" || js(p["Architectures"]) != `["arm64"]` || p["Handler"] != "bootstrap" {
+			t.Errorf("%s: runtime %v, architectures %v", id, p["Runtime"], p["Architectures"])
+		}
+		role := js(p["Role"])
+		if other, dup := roles[role]; dup {
+			t.Errorf("%s and %s share role %s", id, other, role)
+		}
+		roles[role] = id
+		if !strings.Contains(js(p["LoggingConfig"]), "LogGroup") {
+			t.Errorf("%s: no log group of its own", id)
+		}
+	}
+	assertCDK(t, "no managed policies", func() {
+		fixtureAssert[orch].AllResourcesProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"ManagedPolicyArns": assertions.Match_Absent(),
+		})
+	})
+}
+
+// functionRole finds the logical id of the role of a function built by newGoFunction.
+func functionRole(t *testing.T, fn string) string {
+	t.Helper()
+	prefix := "Bot" + strings.ReplaceAll(fn, "_", "")
+	for _, s := range stepFunctions {
+		if s == fn {
+			prefix = "Step" + fn
+		}
+	}
+	for id := range resources(t, orch, "AWS::IAM::Role") {
+		if regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `Role[0-9A-F]{8}$`).MatchString(id) {
+			return id
+		}
+	}
+	t.Fatalf("no role for function %s", fn)
+	return ""
+}
+
+var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
+	actions := rolePolicyActions(t, orch)
+	want := map[string][]string{
+		"parse":     logActions,
+		"transform": logActions,
+		"match":     append([]string{"ssm:GetParameter"}, logActions...),
+		"notify":    append([]string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}, logActions...),
+	}
+	for fn, w := range want {
+		if got := actions[functionRole(t, fn)]; !reflect.DeepEqual(sortedUnique(got), sortedUnique(w)) {
+			t.Errorf("%s role: %v, want %v", fn, got, sortedUnique(w))
+		}
+	}
+}
+
+func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t *testing.T) {
+	actions := rolePolicyActions(t, orch)
+	policies := resources(t, orch, "AWS::IAM::Policy")
+	for _, b := range bots.Registered() {
+		roleID := functionRole(t, b.Name)
+		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"}, logActions...)
+		if len(b.IAMActions()) > 0 {
+			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity")
+			want = append(want, b.IAMActions()...)
+		}
+		if got := sortedUnique(actions[roleID]); !reflect.DeepEqual(got, sortedUnique(want)) {
+			t.Errorf("%s: %v\nwant %v", b.Name, got, sortedUnique(want))
+		}
+		for _, p := range policies {
+			if !strings.Contains(js(props(p)["Roles"]), roleID) {
+				continue
+			}
+			for _, s := range statements(props(p)["PolicyDocument"]) {
+				if strs(s["Action"])[0] == "sts:AssumeRole" {
+					wantRes := fmt.Sprintf(`:iam::*:role/%s-%s"]]}`, fixtureCfg.RolePrefix, b.Name)
+					if !strings.HasSuffix(js(s["Resource"]), wantRes) {
+						t.Errorf("%s assumes %s, want only its own member role", b.Name, js(s["Resource"]))
+					}
+				}
+			}
+		}
+		_, r := findResource(t, orch, roleID)
+		if name, _ := lambdaRoleName(fixtureCfg.RolePrefix, b.Name); props(r)["RoleName"] != name {
+			t.Errorf("%s: role name %v, want %s", b.Name, props(r)["RoleName"], name)
+		}
+	}
+}
+
+func findResource(t *testing.T, stack, id string) (string, map[string]any) {
+	t.Helper()
+	r, ok := fixtureTmpl[stack]["Resources"].(map[string]any)[id].(map[string]any)
+	if !ok {
+		t.Fatalf("%s: no resource %s", stack, id)
+	}
+	return r["Type"].(string), r
+}
+
+func TestAllStacks_NoWildcardActionInAnyIdentityPolicy(t *testing.T) {
+	for stack := range fixtureTmpl {
+		for role, actions := range rolePolicyActions(t, stack) {
+			for _, a := range actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("%s/%s allows %s", stack, role, a)
+				}
+			}
+		}
+	}
+}
+
+func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
+	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
+		env, _ := props(f)["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		switch {
+		case strings.HasPrefix(id, "Stepmatch"):
+			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m0s" || vars[mapping.EnvAllowSamples] != "false" {
+				t.Errorf("match env %s", js(vars))
+			}
+		case strings.HasPrefix(id, "Stepnotify"):
+			if !strings.Contains(js(vars[steps.EnvTopicArn]), "NotificationsTopic") {
+				t.Errorf("notify env %s", js(vars))
+			}
+		case strings.HasPrefix(id, "Bot"):
+			if vars[awsenv.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[awsenv.EnvExternalID] != fixtureCfg.ExternalID ||
+				vars[steps.EnvDryRun] != "false" || js(vars[awsenv.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
+				!strings.Contains(js(vars[statetable.EnvTable]), "State") {
+				t.Errorf("%s env %s", id, js(vars))
+			}
+		}
+	}
+}
+
+func TestOrchestrator_StateTableIsEncryptedWithPointInTimeRecoveryAndTTL(t *testing.T) {
+	assertCDK(t, "state table", func() {
+		fixtureAssert[orch].HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"KeySchema":                        []any{map[string]any{"AttributeName": statetable.PartitionKey, "KeyType": "HASH"}},
+			"AttributeDefinitions":             []any{map[string]any{"AttributeName": statetable.PartitionKey, "AttributeType": "S"}},
+			"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": statetable.TTLAttribute, "Enabled": true},
+		})
+	})
+}
+
+func TestOrchestrator_MappingParameterHoldsTheValidatedMappingInTheSmallestTier(t *testing.T) {
+	_, p := only(t, orch, "AWS::SSM::Parameter")
+	if props(p)["Value"] != string(mapping.Default()) || props(p)["Tier"] != "Standard" || props(p)["Name"] != fixtureCfg.MappingParameter {
+		t.Errorf("mapping parameter %s", js(props(p)))
+	}
+}
+
+func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) {
+	keyID, key := only(t, orch, "AWS::KMS::Key")
+	if props(key)["EnableKeyRotation"] != true {
+		t.Error("key rotation off")
+	}
+	cw := false
+	for _, s := range statements(props(key)["KeyPolicy"]) {
+		if js(s["Principal"]) == `{"Service":"cloudwatch.amazonaws.com"}` {
+			cw = reflect.DeepEqual(strs(s["Action"]), []string{"kms:Decrypt", "kms:GenerateDataKey*"})
+		}
+	}
+	if !cw {
+		t.Error("key policy does not let CloudWatch alarms encrypt for the topic")
+	}
+	_, topic := only(t, orch, "AWS::SNS::Topic")
+	if !strings.Contains(js(props(topic)["KmsMasterKeyId"]), keyID) {
+		t.Errorf("topic key %s, want %s", js(props(topic)["KmsMasterKeyId"]), keyID)
+	}
+	_, tp := only(t, orch, "AWS::SNS::TopicPolicy")
+	if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
+		t.Errorf("topic policy does not deny plain HTTP: %s", js(props(tp)))
+	}
+	_, sub := only(t, orch, "AWS::SNS::Subscription")
+	if props(sub)["Protocol"] != "email" || props(sub)["Endpoint"] != fixtureCfg.NotificationEmail {
+		t.Errorf("subscription %s", js(props(sub)))
+	}
+}
+
+func TestOrchestrator_TemplateNamesNoAccount(t *testing.T) {
+	// Environment-agnostic in the account: synth needs no credentials, and one template fits any account.
+	if strings.Contains(js(fixtureTmpl[orch]), fixtureCfg.OrchestratorAccount) {
+		t.Error("the orchestrator template hard-codes an account id")
+	}
+}
