@@ -202,10 +202,14 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxStackSetTolerance, &c.StackSetFailureTolerance)
 	integer(ctxStackSetConcurrent, &c.StackSetMaxConcurrent)
 
+	// Report every problem at once: one edit of cdk.json should fix them all.
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 var (

@@ -40,11 +40,7 @@ func NewForwarderStack(scope constructs.Construct, id string, cfg Config, region
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
 		Description: jsii.String("guardbots: EventBridge puts GuardDuty findings on the home region's default bus"),
 	})
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("PutOnHomeBus"),
-		Actions:   jsii.Strings("events:PutEvents"),
-		Resources: jsii.Strings(busArn),
-	}))
+	// The EventBus target grants this role events:PutEvents on the home bus, and nothing else.
 	awsevents.NewRule(stack, jsii.String("ForwardGuardDutyFindings"), &awsevents.RuleProps{
 		Description:  jsii.String("guardbots: forward GuardDuty findings to the home region " + cfg.HomeRegion),
 		EventPattern: guardDutyPattern(cfg.SeverityFloor),

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+)
+
+func contextOf(m map[string]any) ContextReader { return func(k string) any { return m[k] } }
+
+func TestFromContext_NoContextGivesTheDocumentedDefaults(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "")
+	t.Setenv("CDK_DEFAULT_REGION", "")
+	c, err := FromContext(contextOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RolePrefix != "guardbots" || c.SeverityFloor != 4 || !c.DryRun || c.HomeRegion != "us-east-1" ||
+		c.SecurityHubRule || c.ExternalID != "" || c.OrchestratorAccount != "" || c.MappingTTL != time.Minute ||
+		c.StackSetCallAs != "SELF" || c.LogRetentionDays != 365 || c.MappingParameter != "/guardbots/mapping" {
+		t.Errorf("defaults %+v", c)
+	}
+}
+
+func TestFromContext_EmptyStringsInCdkJSONMeanTheDefaultAndCLIValuesFillThem(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "444455556666")
+	t.Setenv("CDK_DEFAULT_REGION", "eu-north-1")
+	c, err := FromContext(contextOf(map[string]any{"homeRegion": "", "orchestratorAccount": "", "rolePrefix": ""}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HomeRegion != "eu-north-1" || c.OrchestratorAccount != "444455556666" || c.RolePrefix != "guardbots" {
+		t.Errorf("%+v", c)
+	}
+}
+
+func TestFromContext_ReadsListsAsJSONArraysOrCommaSeparatedStrings(t *testing.T) {
+	for _, v := range []any{[]any{"eu-west-1", "ap-south-1"}, "eu-west-1, ap-south-1", `["eu-west-1","ap-south-1"]`} {
+		c, err := FromContext(contextOf(map[string]any{"otherRegions": v, "dryRun": "false", "severityFloor": "7"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c.OtherRegions, []string{"eu-west-1", "ap-south-1"}) || c.DryRun || c.SeverityFloor != 7 {
+			t.Errorf("%v: %+v", v, c)
+		}
+	}
+}
+
+func TestFromContext_RejectsEveryBadSettingByKey(t *testing.T) {
+	_, err := FromContext(contextOf(map[string]any{
+		"homeRegion": "us-east-1", "otherRegions": "us-east-1", "organizationId": "acme",
+		"orchestratorAccount": "12345", "severityFloor": 11, "stackSetCallAs": "ADMIN", "dryRun": "maybe",
+		"logRetentionDays": 42, "organizationalUnits": "engineering",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, key := range []string{"otherRegions", "organizationId", "orchestratorAccount", "severityFloor",
+		"stackSetCallAs", "dryRun", "logRetentionDays", "organizationalUnits"} {
+		if !strings.Contains(err.Error(), "context "+key+":") {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}
+
+func TestMappingDocument_InvalidMappingFailsSynthNamingTheKeyAndReason(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.json")
+	os.WriteFile(path, []byte(`{"Backdoor:EC2/Spambot": "AUTO: no_such_bot"}`), 0o644)
+	c := DefaultConfig()
+	c.MappingFile = path
+	_, _, err := c.MappingDocument(dir)
+	if err == nil || !strings.Contains(err.Error(), "Backdoor:EC2/Spambot") || !strings.Contains(err.Error(), "no_such_bot") {
+		t.Fatalf("error %v, want the key and the unknown bot", err)
+	}
+}
+
+func TestMappingDocument_OversizedMappingFailsAndALargeOneGetsTheAdvancedTier(t *testing.T) {
+	dir := t.TempDir()
+	doc := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := 0; b.Len() < n; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`"Recon:EC2/PortProbeUnprotectedPort` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.Repeat("y", i/26) + `": "AUTO: notify_only"`)
+		}
+		b.WriteString("}")
+		return []byte(b.String())
+	}
+	c := DefaultConfig()
+	c.MappingFile = "m.json"
+	os.WriteFile(filepath.Join(dir, "m.json"), doc(6000), 0o644)
+	if _, tier, err := c.MappingDocument(dir); err != nil || tier != mapping.TierAdvanced {
+		t.Errorf("6 KB mapping: tier %v, err %v; want Advanced", tier, err)
+	}
+	os.WriteFile(filepath.Join(dir, "m.json"), doc(9000), 0o644)
+	if _, _, err := c.MappingDocument(dir); err == nil {
+		t.Error("a 9 KB mapping must fail: SSM parameters hold at most 8 KB")
+	}
+	if _, tier, err := DefaultConfig().MappingDocument(dir); err != nil || tier != mapping.TierStandard {
+		t.Errorf("default mapping: tier %v, err %v", tier, err)
+	}
+}
+
+func TestLambdaRoleName_TooLongForIAMFailsNamingTheBot(t *testing.T) {
+	if _, err := lambdaRoleName(strings.Repeat("p", 32), "ec2_deregister_from_load_balancers"); err == nil ||
+		!strings.Contains(err.Error(), "ec2_deregister_from_load_balancers") {
+		t.Errorf("err %v", err)
+	}
+	for _, b := range bots.Registered() {
+		if _, err := lambdaRoleName(DefaultConfig().RolePrefix, b.Name); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestBuild_FailsWhenTheDefinitionAndTheFunctionsDisagree(t *testing.T) {
+	assets, err := fakeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(assets)
+	wf, err := currentWorkflow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := map[string]string{"GhostFunctionArn": "ghost"}
+	for k, v := range wf.Placeholders {
+		extra[k] = v
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: extra}, Bots: bots.Registered()})
+	if err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Errorf("unknown function: err %v", err)
+	}
+	missing := map[string]string{}
+	for k, v := range wf.Placeholders {
+		if v != "notify_only" {
+			missing[k] = v
+		}
+	}
+	app = awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: missing}, Bots: bots.Registered()})
+	if err == nil || !strings.Contains(err.Error(), "notify_only") {
+		t.Errorf("bot without a Task: err %v", err)
+	}
+}
+
+func TestBuild_FailsWhenLambdaCodeIsMissing(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err := Build(app, DefaultConfig(), BuildOptions{AssetDir: t.TempDir(), Bots: bots.Registered()})
+	if err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Errorf("err %v", err)
+	}
+}
