@@ -21,11 +21,13 @@ all: build
 
 ## build: every Lambda as build/<function>/bootstrap for provided.al2023 on arm64
 build:
+	@rm -rf $(BUILD)/.bin
+	@GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	  -o $(BUILD)/.bin/ $(addprefix ./,$(FUNCTIONS))
+	@# one go build links every function in parallel; each then becomes build/<function>/bootstrap
 	@for dir in $(FUNCTIONS); do \
-	  name=$$(basename $$dir); \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-	    -o $(BUILD)/$$name/bootstrap ./$$dir || exit 1; \
-	done
+	  name=$$(basename $$dir); mkdir -p $(BUILD)/$$name && mv $(BUILD)/.bin/$$name $(BUILD)/$$name/bootstrap || exit 1; \
+	done; rm -rf $(BUILD)/.bin
 	@echo "built $(words $(FUNCTIONS)) Lambda bootstraps under $(BUILD)/"
 
 ## test: vet, formatting, and every test (fuzz seeds included)
@@ -71,8 +73,9 @@ $(TOOLS_OK): .tools/package.json .tools/package-lock.json
 	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## synth: every CloudFormation template into cdk.out/ with cdk.json's context (offline; no AWS credentials needed)
-synth: tools build
+## synth: every CloudFormation template into cdk.out/ with cdk.json's context (offline; no AWS credentials
+## needed); cdk.json's app command builds the Lambdas first
+synth: tools
 	cdk synth --quiet --no-notices $(CDK_ARGS)
 	@ls -1 cdk.out/*.template.json
 
