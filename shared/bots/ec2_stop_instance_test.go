@@ -311,7 +311,8 @@ func TestEC2StopInstance_OperationsMatchDeclaration(t *testing.T) {
 		}
 	}
 	for _, op := range b.Operations {
-		if !seen[op] {
+		// The runner's exemption read (added by Register) is exercised by shared/exempt's tests.
+		if !seen[op] && !slices.Contains(b.ExemptionOperations, op) {
 			t.Errorf("declared %s but never called it", op)
 		}
 		if acts, ok := OperationActions(op); !ok || slices.ContainsFunc(acts, func(a string) bool { return strings.Contains(a, "*") }) {

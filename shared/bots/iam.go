@@ -14,6 +14,7 @@ var operationActions = mergeOperations(ec2Operations, iamOperations, s3Operation
 // ec2Operations are the EC2 (and EC2-adjacent: Auto Scaling, ELB) operations bots call.
 var ec2Operations = map[string][]string{
 	"ec2:DescribeInstances": {"ec2:DescribeInstances"},
+	"ec2:DescribeTags":      {"ec2:DescribeTags"}, // exemption check
 	"ec2:StopInstances":     {"ec2:StopInstances"},
 	"ec2:CreateTags":        {"ec2:CreateTags"},
 	// Containment bots (quarantine, remote-IP block). Groups are created with tags: ec2:CreateTags too.

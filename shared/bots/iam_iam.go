@@ -15,4 +15,7 @@ var iamOperations = map[string][]string{
 	"iam:GetRolePolicy":      {"iam:GetRolePolicy"},
 	"iam:PutRolePolicy":      {"iam:PutRolePolicy"},
 	"iam:GetInstanceProfile": {"iam:GetInstanceProfile"},
+	// Exemption check.
+	"iam:ListUserTags": {"iam:ListUserTags"},
+	"iam:ListRoleTags": {"iam:ListRoleTags"},
 }

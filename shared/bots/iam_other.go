@@ -8,4 +8,7 @@ var otherOperations = map[string][]string{
 	"rds:DescribeDBInstances":       {"rds:DescribeDBInstances"},
 	"rds:ModifyDBInstance":          {"rds:ModifyDBInstance"},
 	"rds:AddTagsToResource":         {"rds:AddTagsToResource"},
+	// Exemption check.
+	"lambda:ListTags":         {"lambda:ListTags"},
+	"rds:ListTagsForResource": {"rds:ListTagsForResource"},
 }

@@ -40,6 +40,11 @@ type Bot struct {
 	// Operations are the AWS API operations the bot calls, as "service:Operation" in the SDK's names
 	// (e.g. "ec2:StopInstances"). IAMActions maps them to the IAM actions they need.
 	Operations []string
+	// ExemptionOperations are set by Register, never by a bot file: the tag reads of the runner's
+	// exemption check (ExemptionOperationsFor) for the bot's resource kinds that the bot does not call
+	// itself. Register appends them to Operations, so the roles grant them; the permissions test leaves
+	// them to shared/exempt's tests, which exercise each per resource kind.
+	ExemptionOperations []string
 	// Run performs the remediation. It must read the live resource first, be idempotent, honour
 	// req.DryRun and return an error (never a Result) when it could not do its job.
 	Run func(ctx context.Context, req Request) (Result, error)
@@ -71,12 +76,52 @@ func Register(b Bot) {
 	if err := b.validate(); err != nil {
 		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
 	}
+	b.addExemptionOperations()
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := registry[b.Name]; dup {
 		panic(fmt.Sprintf("bots: %q registered twice", b.Name))
 	}
 	registry[b.Name] = b
+}
+
+// ExemptionTag exempts a resource from every bot that changes something: with any value (even empty),
+// on the instance, IAM user or role, bucket, Lambda function or RDS DB instance, read live.
+const ExemptionTag = "guardbots:exempt"
+
+// exemptionOperations are the tag reads the runner's exemption check makes, per resource kind
+// (shared/exempt implements them; its tests check it calls exactly these). An access key's principal
+// is a user or a role session, so both reads are granted.
+var exemptionOperations = map[finding.ResourceKind][]string{
+	finding.KindInstance:       {"ec2:DescribeTags"},
+	finding.KindAccessKey:      {"iam:ListUserTags", "iam:ListRoleTags"},
+	finding.KindS3Bucket:       {"s3:GetBucketTagging"},
+	finding.KindLambdaFunction: {"lambda:ListTags"},
+	finding.KindRDSDBInstance:  {"rds:ListTagsForResource"},
+}
+
+// ExemptionOperationsFor returns the operations the exemption check makes for resources of kind k.
+func ExemptionOperationsFor(k finding.ResourceKind) []string {
+	return slices.Clone(exemptionOperations[k])
+}
+
+// ChecksExemption reports whether the runner checks the exemption tag before running b: every bot that
+// changes something (impact other than none).
+func (b Bot) ChecksExemption() bool { return b.Impact != ImpactNone }
+
+func (b *Bot) addExemptionOperations() {
+	if !b.ChecksExemption() {
+		return
+	}
+	b.Operations = slices.Clone(b.Operations)
+	for _, k := range b.Resources {
+		for _, op := range exemptionOperations[k] {
+			if !slices.Contains(b.Operations, op) {
+				b.Operations = append(b.Operations, op)
+				b.ExemptionOperations = append(b.ExemptionOperations, op)
+			}
+		}
+	}
 }
 
 // Lookup returns the bot with that name.
