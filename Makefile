@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 FUNCTIONS := $(patsubst %/main.go,%,$(shell find functions -name main.go | sort))
 BUILD     := build
 
-.PHONY: all build test lint vet fmt-check explain bots bench fuzz clean tools synth deploy
+.PHONY: all build test lint vet fmt-check explain bots bench fuzz clean tools synth deploy demo replay
 
 all: build
 
@@ -52,6 +52,20 @@ explain:
 ## bots: the bot registry as a table
 bots:
 	@$(GO) run ./statemachine/local bots
+
+## demo: the workflow end to end on this machine (kumo, real bootstraps, the committed ASL) on the demo
+## findings; exits non-zero if an expected outcome did not happen. EVENT=file runs one finding of yours,
+## DRYRUN=1 shows what would be done, ALLOW_SAMPLES=1 lets GuardDuty sample findings through.
+DEMO_FLAGS = $(if $(EVENT),--event "$(EVENT)") $(if $(DRYRUN),--dry-run) $(if $(ALLOW_SAMPLES),--allow-samples)
+demo: tools
+	@$(GO) build -o $(BUILD)/local ./statemachine/local
+	@$(BUILD)/local demo $(DEMO_FLAGS)
+
+## replay: one event through the local stack. make replay EVENT=file [DRYRUN=1] [ALLOW_SAMPLES=1]
+replay: tools
+	@test -n "$(EVENT)" || { echo "usage: make replay EVENT=path/to/event.json [DRYRUN=1] [ALLOW_SAMPLES=1]"; exit 2; }
+	@$(GO) build -o $(BUILD)/local ./statemachine/local
+	@$(BUILD)/local replay $(DEMO_FLAGS)
 
 ## bench: parse → transform → match per finding (ns and allocations)
 bench:

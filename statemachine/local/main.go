@@ -2,6 +2,8 @@
 //
 //	go run ./statemachine/local explain --event FILE [--mapping FILE] [--allow-samples]
 //	go run ./statemachine/local bots [--json]
+//	go run ./statemachine/local demo [--event FILE] [--dry-run] [--allow-samples]
+//	go run ./statemachine/local replay --event FILE [--dry-run] [--allow-samples]
 package main
 
 //go:generate go run . gen-functions
@@ -23,6 +25,11 @@ const usage = `usage:
       exit 0: remediate, notify or skip; 2: the event is rejected; 1: bad mapping or usage.
   local bots [--json]
       the bot registry: name, resource kinds, parameters, impact, IAM actions.
+  local demo [--event FILE] [--dry-run] [--allow-samples] [--build-dir DIR]
+      the workflow end to end on this machine: real bootstraps behind kumo, the committed ASL run by
+      aws-local-stepfunctions, on the demo findings; exit 1 if an expected outcome did not happen.
+  local replay --event FILE [--dry-run] [--allow-samples] [--build-dir DIR]
+      one event of yours through the same local stack.
   local gen-functions
       writes functions/bots/<bot>/main.go for every registered bot (go generate ./...).
   local gen-catalogue
@@ -39,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return explain(args[1:], stdout, stderr)
 	case "bots":
 		return listBots(args[1:], stdout, stderr)
+	case "demo", "replay":
+		return runDemo(args[0], args[1:], stdout, stderr)
 	case "gen-functions":
 		return genFunctions(args[1:], stdout, stderr)
 	case "gen-catalogue":

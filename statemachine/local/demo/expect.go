@@ -1,0 +1,91 @@
+package demo
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/notify"
+)
+
+// Expected is what a demo finding must lead to.
+type Expected struct {
+	Status string
+	// Bots are the bots that must run, in order, each with Result.
+	Bots   []string
+	Result bots.Status
+	// Outcome is the notification's outcome.
+	Outcome string
+	// Resource checks the read-back state ("" when it holds); nil for findings that change nothing.
+	Resource func(State) string
+}
+
+// Expectations are the demo findings' expected outcomes, by finding name; dry run expects every bot to
+// report dry-run and every resource to be unchanged.
+func Expectations(dryRun bool) map[string]Expected {
+	result, outcome := bots.StatusRemediated, notify.OutcomeRemediated
+	if dryRun {
+		result, outcome = bots.StatusDryRun, notify.OutcomeDryRun
+	}
+	check := func(changed bool, what, got string) string {
+		if changed != dryRun {
+			return ""
+		}
+		if dryRun {
+			return fmt.Sprintf("dry run changed the %s: %s", what, got)
+		}
+		return fmt.Sprintf("the %s did not change: %s", what, got)
+	}
+	return map[string]Expected{
+		"ec2_malicious_ip_caller_custom": {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string {
+				return check(s.Instance == "stopped" || s.Instance == "stopping", "instance", "state "+s.Instance)
+			}},
+		"iam_instance_credential_exfiltration": {Status: "SUCCEEDED", Bots: []string{"iam_revoke_role_sessions"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string {
+				return check(s.RevokedBefore != "", "role", "revoke policy "+orNone(s.RevokedBefore))
+			}},
+		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
+		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Check lists how the execution differs from e (nil when it does not). The resource is checked by
+// the caller once every execution has run.
+func (e Expected) Check(ex *Execution) []string {
+	var bad []string
+	if ex.Status != e.Status {
+		bad = append(bad, fmt.Sprintf("execution %s (%s: %s), want %s", ex.Status, ex.Error, ex.Cause, e.Status))
+	}
+	var ran []string
+	for _, in := range ex.BotInvokes() {
+		ran = append(ran, in.Function)
+		var r bots.Result
+		if in.ErrorType != "" || json.Unmarshal(in.Output, &r) != nil {
+			bad = append(bad, fmt.Sprintf("bot %s failed: %s %s", in.Function, in.ErrorType, errorMessage(in.Output)))
+			continue
+		}
+		if r.Status != e.Result {
+			bad = append(bad, fmt.Sprintf("bot %s reported %s (%s), want %s", in.Function, r.Status, r.Reason, e.Result))
+		}
+	}
+	if !slices.Equal(ran, e.Bots) {
+		bad = append(bad, fmt.Sprintf("bots ran %v, want %v", ran, e.Bots))
+	}
+	switch {
+	case len(ex.Notifications) != 1:
+		bad = append(bad, fmt.Sprintf("%d notifications received, want 1", len(ex.Notifications)))
+	case ex.Notifications[0].Outcome != e.Outcome:
+		bad = append(bad, fmt.Sprintf("notified outcome %s, want %s", ex.Notifications[0].Outcome, e.Outcome))
+	}
+	return bad
+}

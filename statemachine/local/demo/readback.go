@@ -1,0 +1,83 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// RevokePolicyName is the inline policy iam_revoke_role_sessions puts on the role.
+const RevokePolicyName = "guardbots-revoke-older-sessions"
+
+// State is the demo resources as read back from kumo.
+type State struct {
+	Instance string // EC2 state name: running, stopping, stopped, …
+	// RevokedBefore is the aws:TokenIssueTime of the role's revoke policy, "" when the role has none.
+	RevokedBefore string
+	// BucketBlocked tells whether all four public access block settings are on.
+	BucketBlocked bool
+	BucketBlock   string
+}
+
+// ReadBack reads the instance, the role's policy and the bucket's public access block from kumo.
+func (s *Stack) ReadBack(ctx context.Context) (State, error) {
+	var st State
+	r := s.Resources
+	d, err := ec2.NewFromConfig(s.AWS).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{r.InstanceID}})
+	if err != nil {
+		return st, fmt.Errorf("demo: read back instance %s: %w", r.InstanceID, err)
+	}
+	for _, res := range d.Reservations {
+		for _, in := range res.Instances {
+			if in.State != nil {
+				st.Instance = string(in.State.Name)
+			}
+		}
+	}
+	p, err := iam.NewFromConfig(s.AWS).GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(r.RoleName), PolicyName: aws.String(RevokePolicyName)})
+	switch {
+	case err == nil:
+		doc := aws.ToString(p.PolicyDocument)
+		if u, uerr := url.QueryUnescape(doc); uerr == nil {
+			doc = u // IAM returns policy documents URL-encoded
+		}
+		st.RevokedBefore = "(policy present)"
+		if m := tokenIssueRE.FindStringSubmatch(doc); m != nil {
+			st.RevokedBefore = m[1]
+		}
+	case apiCode(err) == "NoSuchEntity":
+	default:
+		return st, fmt.Errorf("demo: read back the policies of role %s: %w", r.RoleName, err)
+	}
+	b, err := s3.NewFromConfig(s.AWS).GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String(r.Bucket)})
+	switch {
+	case err == nil && b.PublicAccessBlockConfiguration != nil:
+		c := b.PublicAccessBlockConfiguration
+		st.BucketBlocked = aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.BlockPublicPolicy) && aws.ToBool(c.RestrictPublicBuckets)
+		st.BucketBlock = fmt.Sprintf("BlockPublicAcls=%t IgnorePublicAcls=%t BlockPublicPolicy=%t RestrictPublicBuckets=%t",
+			aws.ToBool(c.BlockPublicAcls), aws.ToBool(c.IgnorePublicAcls), aws.ToBool(c.BlockPublicPolicy), aws.ToBool(c.RestrictPublicBuckets))
+	case err == nil, apiCode(err) == "NoSuchPublicAccessBlockConfiguration":
+		st.BucketBlock = "no public access block"
+	default:
+		return st, fmt.Errorf("demo: read back the public access block of %s: %w", r.Bucket, err)
+	}
+	return st, nil
+}
+
+var tokenIssueRE = regexp.MustCompile(`"aws:TokenIssueTime"\s*:\s*"([^"]+)"`)
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

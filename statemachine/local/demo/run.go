@@ -1,0 +1,166 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+)
+
+// Execution is one run of the workflow on the local stack.
+type Execution struct {
+	// Name and ARN are the context object's $$.Execution.Name and Id.
+	Name string
+	ARN  string
+	*aslrun.Execution
+	// Invokes are the Lambda invocations in order, timed.
+	Invokes []Invoke
+	// Notifications are the SNS messages the subscriber queue received during the execution.
+	Notifications []Notification
+	Elapsed       time.Duration
+
+	definition []byte
+}
+
+// Notification is one SNS message as the subscribed queue received it.
+type Notification struct {
+	Subject string
+	Outcome string
+	Body    notify.Body
+	Raw     string
+}
+
+// RunOptions tunes one execution.
+type RunOptions struct {
+	// InstantRetries makes every Retry pause 0 ms (tests); the demo keeps the definition's intervals.
+	InstantRetries bool
+}
+
+// Run executes the committed definition on event (placeholders already substituted) with every Task
+// invoking its real bootstrap through kumo's Lambda API, then reads the notifications back.
+func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event []byte, opts RunOptions) (*Execution, error) {
+	var input any
+	if err := json.Unmarshal(event, &input); err != nil {
+		// Not JSON: parse must reject it, so it goes in as a string, as EventBridge never would.
+		input = string(event)
+	}
+	name = executionName(name)
+	arn := fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:%s", Partition, Region, Account, StateMachineName, name)
+	started := time.Now().UTC()
+	job := aslrun.Job{
+		Definition: s.Definition,
+		Input:      input,
+		Context: map[string]any{
+			"Execution": map[string]any{
+				"Id": arn, "Name": name, "StartTime": started.Format(time.RFC3339Nano),
+				"RoleArn": fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition, Account, StateMachineName),
+			},
+			"StateMachine": map[string]any{
+				"Id":   fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", Partition, Region, Account, StateMachineName),
+				"Name": StateMachineName,
+			},
+		},
+		InstantRetries: opts.InstantRetries,
+		// Through the timing proxy to kumo; never the real Lambda endpoint.
+		Env: append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),
+	}
+	s.proxy.take()
+	ex, err := tools.Run(ctx, job)
+	if err != nil {
+		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
+	}
+	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started), definition: s.Definition}
+	if out.Notifications, err = s.receive(ctx); err != nil {
+		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// executionName is name made unique and valid as a Step Functions execution name (≤ 80 characters).
+func executionName(name string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, name)
+	if len(name) > 70 {
+		name = name[:70]
+	}
+	return name + "-" + hex.EncodeToString(b[:])
+}
+
+// receive drains the subscriber queue. kumo delivers SNS to SQS while Publish runs, so what notify
+// published is there when the execution has ended.
+func (s *Stack) receive(ctx context.Context) ([]Notification, error) {
+	sqsc := sqs.NewFromConfig(s.AWS)
+	var out []Notification
+	for {
+		got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10})
+		if err != nil {
+			return nil, fmt.Errorf("read the subscriber queue: %w", err)
+		}
+		if len(got.Messages) == 0 {
+			return out, nil
+		}
+		for _, m := range got.Messages {
+			n, err := parseNotification(aws.ToString(m.Body))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, n)
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return nil, fmt.Errorf("delete a received notification: %w", err)
+			}
+		}
+	}
+}
+
+// parseNotification reads SNS's envelope (what an SQS subscriber receives) and the body notify wrote.
+func parseNotification(raw string) (Notification, error) {
+	var env struct {
+		Subject           string
+		Message           string
+		MessageAttributes map[string]struct{ Type, Value string }
+	}
+	if err := json.Unmarshal([]byte(raw), &env); err != nil {
+		return Notification{}, fmt.Errorf("subscriber received something that is not an SNS envelope: %w", err)
+	}
+	n := Notification{Subject: env.Subject, Outcome: env.MessageAttributes[notify.AttrOutcome].Value, Raw: env.Message}
+	if err := json.Unmarshal([]byte(env.Message), &n.Body); err != nil {
+		return Notification{}, fmt.Errorf("notification body is not notify's JSON: %w", err)
+	}
+	return n, nil
+}
+
+// Calls lists the functions invoked, in order (retries included).
+func (e *Execution) Calls() []string {
+	out := make([]string, len(e.Invokes))
+	for i, c := range e.Invokes {
+		out[i] = c.Function
+	}
+	return out
+}
+
+// BotInvokes are the invocations of bots (registered bots' functions), in order.
+func (e *Execution) BotInvokes() []Invoke {
+	var out []Invoke
+	for _, c := range e.Invokes {
+		if _, ok := bots.Lookup(c.Function); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}

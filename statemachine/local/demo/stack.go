@@ -1,0 +1,425 @@
+// Package demo runs the guardbots workflow end to end on this machine: the real Lambda bootstraps
+// (built for the host) behind the in-process AWS emulator kumo, provisioned as the CDK app provisions
+// AWS, driven by the committed ASL definition with aws-local-stepfunctions. `make demo`, `make replay`
+// and the workflow tests all use it.
+package demo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/sivchari/kumo"
+
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/statemachine"
+	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
+)
+
+// Where the local stack lives: one account (the orchestrator's own, so bots act without assuming a
+// member role) in one region. The demo findings carry the same account.
+const (
+	Account   = "111122223333"
+	Region    = "us-east-1"
+	Partition = "aws"
+	// StateMachineName is the name the execution ARNs carry, as the CDK app names the workflow.
+	StateMachineName = "guardbots-remediation"
+)
+
+// childEnv keeps every process the stack starts away from real AWS: static test credentials, no
+// shared config or credentials file, no instance metadata. Endpoints are added per stack.
+var childEnv = []string{
+	"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=",
+	"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region, "AWS_PROFILE=",
+	"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	"AWS_EC2_METADATA_DISABLED=true",
+	awsenv.EnvAccountID + "=" + Account,
+}
+
+// Functions lists every Lambda function of the workflow by name with its package: the definition's
+// placeholders name them; a step lives in functions/<name>, a bot in functions/bots/<name>.
+func Functions(moduleRoot string) map[string]string {
+	out := map[string]string{}
+	for _, fn := range statemachine.Placeholders() {
+		out[fn] = "./functions/bots/" + fn
+		if _, err := os.Stat(filepath.Join(moduleRoot, "functions", fn, "main.go")); err == nil {
+			out[fn] = "./functions/" + fn
+		}
+	}
+	return out
+}
+
+// Build compiles the named functions (nil: all of them) for the host into dir/<name>/bootstrap with
+// lambdahost.Build, in parallel. When the Go sources, go.mod and go.sum are unchanged since the last
+// build into dir, it reuses the binaries: linking 25 bootstraps is most of a cold run.
+func Build(ctx context.Context, moduleRoot, dir string, names []string, log io.Writer) (map[string]string, error) {
+	all := Functions(moduleRoot)
+	if names == nil {
+		for n := range all {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	pkgs := map[string]string{}
+	for _, n := range names {
+		p, ok := all[n]
+		if !ok {
+			return nil, fmt.Errorf("demo: no function %q in the workflow", n)
+		}
+		pkgs[n] = p
+	}
+	stamp, err := sourceStamp(moduleRoot, names)
+	if err != nil {
+		return nil, err
+	}
+	stampFile := filepath.Join(dir, ".stamp")
+	if b, err := os.ReadFile(stampFile); err == nil && string(b) == stamp {
+		out, ok := existing(dir, names)
+		if ok {
+			return out, nil
+		}
+	}
+	if log != nil {
+		fmt.Fprintf(log, "building %d Lambda bootstraps for this machine into %s …\n", len(names), dir)
+	}
+	// No DWARF and no symbol table: the link is most of the build, and these binaries are never debugged.
+	if err := os.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+` "-ldflags=-s -w"`)); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, max(2, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for name, pkg := range pkgs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			bins, err := lambdahost.Build(ctx, moduleRoot, dir, map[string]string{name: pkg})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[name] = bins[name]
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("demo: build bootstraps: %w", err)
+	}
+	if err := os.WriteFile(stampFile, []byte(stamp), 0o644); err != nil {
+		return nil, fmt.Errorf("demo: write build stamp: %w", err)
+	}
+	return out, nil
+}
+
+func existing(dir string, names []string) (map[string]string, bool) {
+	out := map[string]string{}
+	for _, n := range names {
+		p := filepath.Join(dir, n, "bootstrap")
+		if _, err := os.Stat(p); err != nil {
+			return nil, false
+		}
+		out[n] = p
+	}
+	return out, true
+}
+
+// sourceStamp hashes what the bootstraps are built from: every .go file under functions/ and shared/,
+// go.mod, go.sum and the list of functions.
+func sourceStamp(root string, names []string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintln(h, runtime.Version(), strings.Join(names, ","))
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return "", fmt.Errorf("demo: stamp: %w", err)
+		}
+		h.Write(b)
+	}
+	for _, sub := range []string{"functions", "shared"} {
+		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			fmt.Fprintln(h, filepath.ToSlash(rel))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("demo: stamp: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Options configures a Stack.
+type Options struct {
+	// Mapping is the mapping document put in SSM; nil means the demo mapping (Mapping()).
+	Mapping []byte
+	// DryRun sets GUARDBOTS_DRY_RUN=true on every bot.
+	DryRun bool
+	// AllowSamples sets GUARDBOTS_ALLOW_SAMPLE_FINDINGS=true on match.
+	AllowSamples bool
+	// FunctionEnv adds environment variables to one function's bootstrap (tests point a bot at a
+	// failing endpoint with it).
+	FunctionEnv map[string][]string
+	// Suffix makes resource names unique: kumo keeps one storage for every server in a process.
+	Suffix string
+}
+
+// Stack is kumo with everything the workflow needs, and the bootstraps running against it.
+type Stack struct {
+	Kumo *kumo.Server
+	Host *lambdahost.Host
+	AWS  aws.Config
+
+	MappingParameter string
+	Table            string
+	TopicARN         string
+	QueueURL         string
+	// Functions are the function names running, sorted.
+	Functions  []string
+	Resources  Resources
+	Definition []byte
+
+	proxy *invokeProxy
+}
+
+// Resources are what the demo findings attack: their placeholders are replaced with these.
+type Resources struct {
+	InstanceID         string
+	RoleName           string
+	InstanceProfileArn string
+	Bucket             string
+}
+
+// Start starts kumo, provisions it and starts each built bootstrap. Close stops all of it; on an
+// error Start has already stopped what it started.
+func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack, err error) {
+	srv := kumo.NewServer()
+	s := &Stack{Kumo: srv, AWS: Config(srv.URL)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	sfx := opts.Suffix
+	s.MappingParameter = mapping.DefaultParameterName + sfx
+	s.Table = "guardbots-state" + sfx
+	doc := opts.Mapping
+	if doc == nil {
+		doc = Mapping()
+	}
+	if err := s.provision(ctx, doc, sfx); err != nil {
+		return nil, err
+	}
+	if s.proxy, err = newInvokeProxy(srv.URL); err != nil {
+		return nil, err
+	}
+	def, err := statemachine.Definition()
+	if err != nil {
+		return nil, err
+	}
+	if s.Definition, err = statemachine.Render(def, statemachine.LambdaARNs(Partition, Region, Account)); err != nil {
+		return nil, err
+	}
+
+	s.Host = &lambdahost.Host{
+		Endpoint: srv.URL,
+		Lambda:   lambda.NewFromConfig(s.AWS),
+		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+srv.URL),
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for name, bin := range bins {
+		s.Functions = append(s.Functions, name)
+		env := append(s.functionEnv(name, opts), opts.FunctionEnv[name]...)
+		wg.Go(func() {
+			if _, err := s.Host.Start(ctx, name, bin, env...); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	sort.Strings(s.Functions)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("demo: start bootstraps: %w", err)
+	}
+	return s, nil
+}
+
+// functionEnv is what the CDK app sets on each function (infra/orchestrator.go), with local values.
+func (s *Stack) functionEnv(name string, opts Options) []string {
+	switch name {
+	case "parse", "transform":
+		return nil
+	case "match":
+		return []string{
+			mapping.EnvParameter + "=" + s.MappingParameter,
+			// Read every time: tests change the mapping between executions.
+			mapping.EnvTTL + "=0s",
+			fmt.Sprintf("%s=%t", mapping.EnvAllowSamples, opts.AllowSamples),
+		}
+	case "notify":
+		return []string{steps.EnvTopicArn + "=" + s.TopicARN}
+	}
+	return []string{
+		fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
+		statetable.EnvTable + "=" + s.Table,
+	}
+}
+
+// Close stops every bootstrap, the proxy and kumo.
+func (s *Stack) Close() {
+	if s.Host != nil {
+		s.Host.Stop()
+	}
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
+	s.Kumo.Close()
+}
+
+// Config is a client configuration for kumo: static test credentials, the endpoint always set.
+func Config(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+// SetMapping replaces the mapping in SSM (match reads it on every invocation here).
+func (s *Stack) SetMapping(ctx context.Context, doc []byte) error {
+	if _, err := mapping.Parse(doc); err != nil {
+		return fmt.Errorf("demo: mapping: %w", err)
+	}
+	_, err := ssm.NewFromConfig(s.AWS).PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String(s.MappingParameter), Value: aws.String(string(doc)),
+		Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("demo: put the mapping parameter %s: %w", s.MappingParameter, err)
+	}
+	return nil
+}
+
+// provision creates what the CDK orchestrator stack creates (mapping parameter, state table, topic with
+// a subscriber) and the resources the findings are about.
+func (s *Stack) provision(ctx context.Context, doc []byte, sfx string) error {
+	if err := s.SetMapping(ctx, doc); err != nil {
+		return err
+	}
+	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(s.Table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(statetable.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(statetable.PartitionKey), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		return fmt.Errorf("demo: create the state table %s: %w", s.Table, err)
+	}
+	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(s.Table),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(statetable.TTLAttribute), Enabled: aws.Bool(true)},
+	}); err != nil {
+		return fmt.Errorf("demo: state table TTL: %w", err)
+	}
+
+	snsc, sqsc := sns.NewFromConfig(s.AWS), sqs.NewFromConfig(s.AWS)
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("guardbots-notifications" + sfx)})
+	if err != nil {
+		return fmt.Errorf("demo: create the topic: %w", err)
+	}
+	s.TopicARN = aws.ToString(topic.TopicArn)
+	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("security-team-inbox" + sfx)})
+	if err != nil {
+		return fmt.Errorf("demo: create the subscriber queue: %w", err)
+	}
+	s.QueueURL = aws.ToString(q.QueueUrl)
+	qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("demo: subscriber queue ARN: %w", err)
+	}
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"])}); err != nil {
+		return fmt.Errorf("demo: subscribe the queue to the topic: %w", err)
+	}
+	return s.provisionTargets(ctx, sfx)
+}
+
+const trustEC2 = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// provisionTargets creates the instance (running, with the role's instance profile), the role and the
+// bucket (no public access block: what Policy:S3/BucketBlockPublicAccessDisabled reports).
+func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
+	r := &s.Resources
+	r.RoleName = "web-app-role" + sfx
+	iamc := iam.NewFromConfig(s.AWS)
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2)}); err != nil {
+		return fmt.Errorf("demo: create role %s: %w", r.RoleName, err)
+	}
+	profile := "web-app-profile" + sfx
+	ip, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(profile)})
+	if err != nil {
+		return fmt.Errorf("demo: create instance profile %s: %w", profile, err)
+	}
+	r.InstanceProfileArn = aws.ToString(ip.InstanceProfile.Arn)
+	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(profile), RoleName: aws.String(r.RoleName)}); err != nil {
+		return fmt.Errorf("demo: add role %s to %s: %w", r.RoleName, profile, err)
+	}
+	run, err := ec2.NewFromConfig(s.AWS).RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0c55b159cbfafe1f0"), InstanceType: ec2types.InstanceTypeM6iLarge,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Arn: aws.String(r.InstanceProfileArn)},
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
+			Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("web-app-01")}}}},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: run the instance: %w", err)
+	}
+	r.InstanceID = aws.ToString(run.Instances[0].InstanceId)
+	r.Bucket = "payments-exports-" + Account + sfx
+	if _, err := s3.NewFromConfig(s.AWS).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Bucket)}); err != nil {
+		return fmt.Errorf("demo: create bucket %s: %w", r.Bucket, err)
+	}
+	return nil
+}
