@@ -19,26 +19,28 @@ type processor struct {
 }
 
 type state struct {
-	Type           string          `json:"Type"`
-	Comment        string          `json:"Comment,omitempty"`
-	Resource       string          `json:"Resource,omitempty"`
-	TimeoutSeconds int             `json:"TimeoutSeconds,omitempty"`
-	ItemsPath      string          `json:"ItemsPath,omitempty"`
-	MaxConcurrency int             `json:"MaxConcurrency,omitempty"`
-	ItemSelector   map[string]any  `json:"ItemSelector,omitempty"`
-	ItemProcessor  *processor      `json:"ItemProcessor,omitempty"`
-	Parameters     map[string]any  `json:"Parameters,omitempty"`
-	Result         json.RawMessage `json:"Result,omitempty"`
-	ResultPath     string          `json:"ResultPath,omitempty"`
-	Choices        []choice        `json:"Choices,omitempty"`
-	Default        string          `json:"Default,omitempty"`
-	Retry          []retrier       `json:"Retry,omitempty"`
-	Catch          []catcher       `json:"Catch,omitempty"`
-	Error          string          `json:"Error,omitempty"`
-	Cause          string          `json:"Cause,omitempty"`
-	CausePath      string          `json:"CausePath,omitempty"`
-	Next           string          `json:"Next,omitempty"`
-	End            bool            `json:"End,omitempty"`
+	Type           string `json:"Type"`
+	Comment        string `json:"Comment,omitempty"`
+	Resource       string `json:"Resource,omitempty"`
+	TimeoutSeconds int    `json:"TimeoutSeconds,omitempty"`
+	// TimeoutSecondsPath reads the timeout from the state's input (an approval's, from the mapping).
+	TimeoutSecondsPath string          `json:"TimeoutSecondsPath,omitempty"`
+	ItemsPath          string          `json:"ItemsPath,omitempty"`
+	MaxConcurrency     int             `json:"MaxConcurrency,omitempty"`
+	ItemSelector       map[string]any  `json:"ItemSelector,omitempty"`
+	ItemProcessor      *processor      `json:"ItemProcessor,omitempty"`
+	Parameters         map[string]any  `json:"Parameters,omitempty"`
+	Result             json.RawMessage `json:"Result,omitempty"`
+	ResultPath         string          `json:"ResultPath,omitempty"`
+	Choices            []choice        `json:"Choices,omitempty"`
+	Default            string          `json:"Default,omitempty"`
+	Retry              []retrier       `json:"Retry,omitempty"`
+	Catch              []catcher       `json:"Catch,omitempty"`
+	Error              string          `json:"Error,omitempty"`
+	Cause              string          `json:"Cause,omitempty"`
+	CausePath          string          `json:"CausePath,omitempty"`
+	Next               string          `json:"Next,omitempty"`
+	End                bool            `json:"End,omitempty"`
 }
 
 // choice is a Choice rule: a leaf comparison, or an And/Or of them.
@@ -47,6 +49,8 @@ type choice struct {
 	StringEquals  string   `json:"StringEquals,omitempty"`
 	BooleanEquals *bool    `json:"BooleanEquals,omitempty"`
 	IsPresent     *bool    `json:"IsPresent,omitempty"`
+	IsBoolean     *bool    `json:"IsBoolean,omitempty"`
+	IsString      *bool    `json:"IsString,omitempty"`
 	And           []choice `json:"And,omitempty"`
 	Or            []choice `json:"Or,omitempty"`
 	Next          string   `json:"Next,omitempty"`

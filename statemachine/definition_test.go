@@ -146,18 +146,27 @@ func TestEveryTaskRetriesTransientErrorsWithJitterAndHasATimeout(t *testing.T) {
 			checkTask(t, name, s)
 		}
 	})
-	if want := 4 + len(bots.Names()); n != want {
-		t.Errorf("%d Tasks, want %d (4 steps and one per bot)", n, want)
+	if want := 6 + len(bots.Names()); n != want {
+		t.Errorf("%d Tasks, want %d (5 steps, the approval wait and one per bot)", n, want)
 	}
 }
 
 func checkTask(t *testing.T, name string, s obj) {
 	t.Helper()
-	if to, _ := s["TimeoutSeconds"].(float64); to <= 0 {
-		t.Errorf("%s: no TimeoutSeconds", name)
-	}
-	if r, _ := s["Resource"].(string); !regexp.MustCompile(`^\$\{[A-Za-z0-9_]+FunctionArn\}$`).MatchString(r) {
-		t.Errorf("%s: Resource %q is not a function-ARN placeholder", name, r)
+	placeholder := regexp.MustCompile(`^\$\{[A-Za-z0-9_]+FunctionArn\}$`)
+	if s["Resource"] == statemachine.WaitForTaskToken {
+		// The approval wait: its function is a parameter and its timeout comes from the action.
+		fn, _ := s["Parameters"].(obj)["FunctionName"].(string)
+		if !placeholder.MatchString(fn) || s["TimeoutSecondsPath"] != "$.action.approvalTimeoutSeconds" {
+			t.Errorf("%s: FunctionName %q, TimeoutSecondsPath %v", name, fn, s["TimeoutSecondsPath"])
+		}
+	} else {
+		if to, _ := s["TimeoutSeconds"].(float64); to <= 0 {
+			t.Errorf("%s: no TimeoutSeconds", name)
+		}
+		if r, _ := s["Resource"].(string); !placeholder.MatchString(r) {
+			t.Errorf("%s: Resource %q is not a function-ARN placeholder", name, r)
+		}
 	}
 	retried := map[string]bool{}
 	for _, r := range s["Retry"].([]any) {
@@ -240,8 +249,15 @@ func TestEveryTransitionTargetsAStateInItsScopeAndEveryStateIsReachable(t *testi
 func TestPathsFromMatchToNotify(t *testing.T) {
 	s := states(definition(t))
 	decide := s[statemachine.StateDecide].(obj)
-	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateRemediate, statemachine.StateNothingToRun, statemachine.StateUnknownOutcome}) {
+	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateVerify, statemachine.StateNothingToRun, statemachine.StateUnknownOutcome}) {
 		t.Errorf("Decide leads to %v", got)
+	}
+	// Only a verified remediate decision reaches the bots.
+	if got := targets(s[statemachine.StateVerify].(obj)); !slices.Equal(got, []string{statemachine.StateVerifyFailed, statemachine.StateVerified}) {
+		t.Errorf("Verify leads to %v", got)
+	}
+	if got := targets(s[statemachine.StateVerified].(obj)); !slices.Equal(got, []string{statemachine.StateRemediate, statemachine.StateNothingToRun, statemachine.StateUnknownOutcome}) {
+		t.Errorf("Verified? leads to %v", got)
 	}
 	if nothing := s[statemachine.StateNothingToRun].(obj); nothing["ResultPath"] != "$.results" || !equalJSON(nothing["Result"], []any{}) {
 		t.Errorf("%s = %v, want results []", statemachine.StateNothingToRun, nothing)
@@ -254,7 +270,7 @@ func TestPathsFromMatchToNotify(t *testing.T) {
 	if !equalJSON(mp["ItemSelector"], wantSel) {
 		t.Errorf("ItemSelector = %v", mp["ItemSelector"])
 	}
-	for _, n := range []string{statemachine.StateParseFailed, statemachine.StateTransformFail, statemachine.StateMatchFailed,
+	for _, n := range []string{statemachine.StateParseFailed, statemachine.StateTransformFail, statemachine.StateMatchFailed, statemachine.StateVerifyFailed,
 		statemachine.StateNothingToRun, statemachine.StateUnknownOutcome, statemachine.StateRemediate, statemachine.StateRemediateFail} {
 		if s[n].(obj)["Next"] != statemachine.StateDescribe {
 			t.Errorf("%s does not join at %s", n, statemachine.StateDescribe)
@@ -296,7 +312,8 @@ func TestPlaceholdersMatchTheDefinition(t *testing.T) {
 		}
 	}
 	for k, fn := range map[string]string{"ParseFunctionArn": "parse", "TransformFunctionArn": "transform",
-		"MatchFunctionArn": "match", "NotifyFunctionArn": "notify"} {
+		"MatchFunctionArn": "match", "NotifyFunctionArn": "notify", "VerifyFunctionArn": "verify",
+		"RequestApprovalFunctionArn": "request_approval"} {
 		if ph[k] != fn {
 			t.Errorf("Placeholders[%s] = %q, want %q", k, ph[k], fn)
 		}

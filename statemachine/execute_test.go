@@ -59,6 +59,8 @@ func pipeline(m obj) map[string][]aslrun.Response {
 		statemachine.StateTransform: {aslrun.Returns(obj{"finding": theFinding})},
 		statemachine.StateMatch:     {aslrun.Returns(m)},
 		statemachine.StateNotify:    {{JS: notifyJS}},
+		// GuardDuty confirms the finding: the decision passes unchanged.
+		statemachine.StateVerify: {{JS: `(x) => x`}},
 	}
 	for bot := range botStates() {
 		o[bot] = []aslrun.Response{{JS: botJS}}
@@ -70,7 +72,7 @@ func botStates() map[string]bool {
 	out := map[string]bool{}
 	for _, fn := range statemachine.Placeholders() {
 		switch fn {
-		case "parse", "transform", "match", "notify":
+		case "parse", "transform", "match", "notify", "verify", "request_approval":
 		default:
 			out[fn] = true
 		}
@@ -186,7 +188,7 @@ func TestExecute_RemediateRunsActionsInDeclaredOrderAndNotifiesBothResults(t *te
 	// Declared order is the reverse of the registry's alphabetical order, so order comes from the mapping.
 	ex := execute(t, pipeline(matched("remediate", action("notify_only"), action("ec2_stop_instance"))))
 	wantStatus(t, ex, "SUCCEEDED", "")
-	wantCalls(t, ex, "Parse", "Transform", "Match", "notify_only", "ec2_stop_instance", "Notify")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "notify_only", "ec2_stop_instance", "Notify")
 
 	if in := input(t, ex, statemachine.StateTransform, 0); !equalJSON(in, parsed) {
 		t.Errorf("Transform got %v, want Parse's output alone", in)
@@ -282,7 +284,7 @@ func TestExecute_ThrottledBotIsRetriedAndSucceeds(t *testing.T) {
 	o["ec2_stop_instance"] = []aslrun.Response{aslrun.Fails("Guardbots.Throttled", "ec2 StopInstances: RequestLimitExceeded"), {JS: botJS}}
 	ex := execute(t, o)
 	wantStatus(t, ex, "SUCCEEDED", "")
-	wantCalls(t, ex, "Parse", "Transform", "Match", "ec2_stop_instance", "ec2_stop_instance", "Notify")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "ec2_stop_instance", "ec2_stop_instance", "Notify")
 	retried := 0
 	for _, ev := range ex.Events {
 		if ev.Type == "StateRetried" && ev.State == "ec2_stop_instance" {
@@ -306,7 +308,7 @@ func TestExecute_BotThatKeepsFailingIsRecordedAndTheOtherResultKept(t *testing.T
 	// 1 call and 4 retries (the retrier's MaxAttempts), then the Catch; the next action still runs and
 	// notify runs once.
 	stops := slices.Repeat([]string{"ec2_stop_instance"}, 5)
-	wantCalls(t, ex, slices.Concat([]string{"Parse", "Transform", "Match"}, stops, []string{"notify_only", "Notify"})...)
+	wantCalls(t, ex, slices.Concat([]string{"Parse", "Transform", "Match", "Verify finding"}, stops, []string{"notify_only", "Notify"})...)
 	rs := results(t, input(t, ex, statemachine.StateNotify, 0))
 	if len(rs) != 2 {
 		t.Fatalf("results = %v", rs)
@@ -326,7 +328,7 @@ func TestExecute_NonRetryableBotErrorIsCaughtWithoutRetry(t *testing.T) {
 	o["ec2_stop_instance"] = []aslrun.Response{aslrun.Fails("Guardbots.Failed", "AccessDenied: ec2:StopInstances")}
 	ex := execute(t, o)
 	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
-	wantCalls(t, ex, "Parse", "Transform", "Match", "ec2_stop_instance", "Notify")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "ec2_stop_instance", "Notify")
 	if rs := results(t, input(t, ex, statemachine.StateNotify, 0)); rs[0]["error"] != "Guardbots.Failed" {
 		t.Errorf("results = %v", rs)
 	}
@@ -336,7 +338,7 @@ func TestExecute_UnknownBotIsRecordedFailed(t *testing.T) {
 	t.Parallel()
 	ex := execute(t, pipeline(matched("remediate", action("no_such_bot"), action("notify_only"))))
 	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
-	wantCalls(t, ex, "Parse", "Transform", "Match", "notify_only", "Notify")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "notify_only", "Notify")
 	rs := results(t, input(t, ex, statemachine.StateNotify, 0))
 	if len(rs) != 2 || rs[0]["bot"] != "no_such_bot" || rs[0]["status"] != "failed" || rs[0]["error"] != "Guardbots.Rejected" ||
 		!strings.Contains(rs[0]["cause"].(string), "no_such_bot is not deployed") {

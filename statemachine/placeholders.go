@@ -16,6 +16,9 @@ const (
 	stepTransform = "transform"
 	stepMatch     = "match"
 	stepNotify    = "notify"
+	// stepVerify re-reads the finding from GuardDuty; stepRequestApproval asks a person to approve.
+	stepVerify          = "verify"
+	stepRequestApproval = "request_approval"
 )
 
 // Placeholder scheme: a step's Task Resource is ${<Step>FunctionArn} (ParseFunctionArn, …), a bot's is
@@ -24,7 +27,14 @@ const (
 func stepPlaceholder(fn string) string { return "${" + stepKey(fn) + "}" }
 func botPlaceholder(bot string) string { return "${" + botKey(bot) + "}" }
 
-func stepKey(fn string) string { return strings.ToUpper(fn[:1]) + fn[1:] + "FunctionArn" }
+// stepKey: "request_approval" → "RequestApprovalFunctionArn".
+func stepKey(fn string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(fn, "_") {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String() + "FunctionArn"
+}
 func botKey(bot string) string { return "Bot_" + bot + "_FunctionArn" }
 
 // Placeholders maps every placeholder name in Definition (without "${}") to the function it stands for,
@@ -32,7 +42,7 @@ func botKey(bot string) string { return "Bot_" + bot + "_FunctionArn" }
 // CDK fills them with DefinitionSubstitutions; a local run with LambdaARNs.
 func Placeholders() map[string]string {
 	out := map[string]string{}
-	for _, fn := range []string{stepParse, stepTransform, stepMatch, stepNotify} {
+	for _, fn := range []string{stepParse, stepTransform, stepMatch, stepNotify, stepVerify, stepRequestApproval} {
 		out[stepKey(fn)] = fn
 	}
 	for _, b := range bots.Names() {

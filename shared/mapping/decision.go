@@ -9,7 +9,7 @@
 //	{"version": 1,
 //	 "defaults": {"minSeverity": 4, "onError": "continue", "mode": "AUTO"},
 //	 "rules": [{"match": "UnauthorizedAccess:EC2/*" | [patterns…], "minSeverity": 7,
-//	            "mode": "AUTO" | "NOTIFY" | "DRYRUN", "note": "…",
+//	            "mode": "AUTO" | "NOTIFY" | "DRYRUN" | "APPROVE", "approvalTimeoutSeconds": 3600, "note": "…",
 //	            "actions": [{"bot": "ec2_stop_instance", "params": {…}, "onError": "stop"}]}]}
 //
 // CloudBots keys are exact types. Rich patterns use '*' for any run of characters. One rule decides a
@@ -44,6 +44,9 @@ type Decision struct {
 	// Key is the mapping entry that matched ("" when none did).
 	Key     string   `json:"mappingKey,omitempty"`
 	Actions []Action `json:"actions"`
+	// Verification says whether GuardDuty confirmed the finding before any action ran (the verify step
+	// sets it on a remediate decision).
+	Verification string `json:"verification,omitempty"`
 }
 
 // Action is one bot to run, with validated parameters in their JSON form.
@@ -51,6 +54,21 @@ type Action struct {
 	Bot     string         `json:"bot"`
 	Params  map[string]any `json:"params"`
 	OnError OnError        `json:"onError"`
-	// Mode is AUTO (act) or DRYRUN (plan only, the bot reports what it would do).
+	// Mode is AUTO (act), DRYRUN (plan only, the bot reports what it would do) or APPROVE (act once a
+	// person approves; the state machine waits for the approval before the bot's Task).
 	Mode string `json:"mode"`
+	// ApprovalTimeoutSeconds is how long an APPROVE action waits for a decision (the Task's
+	// TimeoutSecondsPath); set only in APPROVE mode.
+	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds,omitempty"`
+	// Approval is what the approver sent (send-task-success output), added by the state machine after
+	// approval so the bot's input and the execution history carry it. Informational: the authenticated
+	// identity of the sender is in CloudTrail (SendTaskSuccess).
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is the task output an approver sends: {"approved": true, "approver": "alice", "comment": "…"}.
+type Approval struct {
+	Approved bool   `json:"approved"`
+	Approver string `json:"approver,omitempty"`
+	Comment  string `json:"comment,omitempty"`
 }

@@ -21,8 +21,8 @@ const (
 	// ModeDryRun runs the rule's actions in dry-run: each bot reads the live resource and reports what
 	// it would change.
 	ModeDryRun Mode = "DRYRUN"
-	// ModeApprove is reserved for human approval before acting; it is rejected until that exists so a
-	// mapping that asks for approval is never silently treated as AUTO.
+	// ModeApprove runs each action only after a person approves it: the state machine waits with a task
+	// token (timeout: the rule's approvalTimeoutSeconds) and a timeout or a denial means no action.
 	ModeApprove Mode = "APPROVE"
 )
 
@@ -81,10 +81,12 @@ func WithTier(t Tier) ParseOption { return func(c *parseConfig) { c.tier = t } }
 
 // Mapping is a validated, compiled mapping document. It is immutable and safe for concurrent use.
 type Mapping struct {
-	form  Form
-	rules []*rule          // document order
-	exact map[string]entry // exact finding type → rule
-	wild  []entry          // wildcard patterns, most specific first
+	form Form
+	// protected are accounts no action may change (defaults.protectedAccounts).
+	protected map[string]bool
+	rules     []*rule          // document order
+	exact     map[string]entry // exact finding type → rule
+	wild      []entry          // wildcard patterns, most specific first
 }
 
 // entry is one pattern of one rule.
@@ -102,6 +104,8 @@ type rule struct {
 	mode        Mode
 	note        string
 	actions     []compiledAction
+	// approvalTimeout is how long an APPROVE rule's actions wait for a person, in seconds.
+	approvalTimeout int
 }
 
 type compiledAction struct {
@@ -141,7 +145,7 @@ func Parse(doc []byte, opts ...ParseOption) (*Mapping, error) {
 	m := &Mapping{form: FormCloudBots}
 	if isRich(keys) {
 		m.form = FormRich
-		m.rules = parseRich(doc, &ps)
+		m.rules, m.protected = parseRich(doc, &ps)
 	} else {
 		m.rules = parseCloudBots(doc, keys, &ps)
 	}
@@ -199,6 +203,11 @@ func (m *Mapping) index(ps *problems) {
 	}
 	// Stable sort keeps document order among equally specific patterns.
 	sort.SliceStable(m.wild, func(i, j int) bool { return m.wild[i].pat.moreSpecific(&m.wild[j].pat) })
+}
+
+// ProtectedAccounts lists defaults.protectedAccounts, sorted.
+func (m *Mapping) ProtectedAccounts() []string {
+	return slices.Sorted(maps.Keys(m.protected))
 }
 
 // Form reports the syntax the document was written in.

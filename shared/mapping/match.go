@@ -15,6 +15,29 @@ const EnvAllowSamples = "GUARDBOTS_ALLOW_SAMPLE_FINDINGS"
 type MatchOptions struct {
 	// AllowSamples acts on GuardDuty sample findings (CreateSampleFindings), for demos and tests.
 	AllowSamples bool
+	// ProtectedAccounts are never changed, in addition to the mapping's defaults.protectedAccounts
+	// (the deployment's list, EnvProtectedAccounts).
+	ProtectedAccounts map[string]bool
+}
+
+// EnvProtectedAccounts is the comma-separated list of accounts no bot may change, set per deployment
+// (CDK context); the mapping's defaults.protectedAccounts adds to it without a redeploy.
+const EnvProtectedAccounts = "GUARDBOTS_PROTECTED_ACCOUNTS"
+
+// ParseAccountList reads EnvProtectedAccounts' value: 12-digit account ids separated by commas.
+func ParseAccountList(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for a := range strings.SplitSeq(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !IsAccountID(a) {
+			return nil, fmt.Errorf("%q is not a 12-digit AWS account id", clip(a))
+		}
+		out[a] = true
+	}
+	return out, nil
 }
 
 // Match decides what to do with a finding. Precedence when several entries match: an exact finding
@@ -45,6 +68,11 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 	if r.mode == ModeNotify {
 		return Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY: notify only", Key: key, Actions: []Action{}}
 	}
+	// A protected account is still notified (above), never changed: not even a dry run, whose reads
+	// would need the member role there.
+	if m.protected[f.AccountID] || opts.ProtectedAccounts[f.AccountID] {
+		return skip(key, "exempt: account "+f.AccountID+" is protected")
+	}
 
 	actions := make([]Action, 0, len(r.actions))
 	var names, refused []string
@@ -55,6 +83,9 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 		}
 		act := cloneAction(a.action)
 		act.Mode = string(r.mode)
+		if r.mode == ModeApprove {
+			act.ApprovalTimeoutSeconds = r.approvalTimeout
+		}
 		actions = append(actions, act)
 		names = append(names, a.bot.Name)
 	}
@@ -62,8 +93,11 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 		return skip(key, "mapping entry "+key+": "+strings.Join(refused, "; ")+"; no action left to run")
 	}
 	reason := "mapping entry " + key + " is " + string(r.mode) + ": " + strings.Join(names, ", ")
-	if r.mode == ModeDryRun {
+	switch r.mode {
+	case ModeDryRun:
 		reason += " (dry run: the bots report what they would do and change nothing)"
+	case ModeApprove:
+		reason += fmt.Sprintf(" (each action waits up to %ds for an approver; a denial or a timeout changes nothing)", r.approvalTimeout)
 	}
 	if len(refused) > 0 {
 		reason += "; skipped: " + strings.Join(refused, "; ")

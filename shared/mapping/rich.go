@@ -29,17 +29,29 @@ type richDoc struct {
 }
 
 type richDefaults struct {
-	MinSeverity *float64 `json:"minSeverity"`
-	OnError     *string  `json:"onError"`
-	Mode        *string  `json:"mode"`
+	MinSeverity            *float64 `json:"minSeverity"`
+	OnError                *string  `json:"onError"`
+	Mode                   *string  `json:"mode"`
+	ApprovalTimeoutSeconds *int     `json:"approvalTimeoutSeconds"`
+	// ProtectedAccounts are never changed: a remediate decision there becomes a skip ("exempt").
+	ProtectedAccounts []string `json:"protectedAccounts"`
 }
 
+// Approval timeouts, in seconds. The floor leaves a person time to read the message; the ceiling keeps
+// an execution (which waits for each APPROVE action in turn) inside the state machine's timeout.
+const (
+	DefaultApprovalTimeoutSeconds = 3600
+	MinApprovalTimeoutSeconds     = 60
+	MaxApprovalTimeoutSeconds     = 86400
+)
+
 type richRule struct {
-	Match       patternList       `json:"match"`
-	MinSeverity *float64          `json:"minSeverity"`
-	Mode        *string           `json:"mode"`
-	Note        string            `json:"note"`
-	Actions     []json.RawMessage `json:"actions"`
+	Match                  patternList       `json:"match"`
+	MinSeverity            *float64          `json:"minSeverity"`
+	Mode                   *string           `json:"mode"`
+	ApprovalTimeoutSeconds *int              `json:"approvalTimeoutSeconds"`
+	Note                   string            `json:"note"`
+	Actions                []json.RawMessage `json:"actions"`
 }
 
 type richAction struct {
@@ -77,11 +89,11 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-func parseRich(doc []byte, ps *problems) []*rule {
+func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 	var d richDoc
 	if err := decodeStrict(doc, &d); err != nil {
 		ps.add("", "%v", err)
-		return nil
+		return nil, nil
 	}
 	switch {
 	case d.Version == nil:
@@ -90,8 +102,24 @@ func parseRich(doc []byte, ps *problems) []*rule {
 		ps.add("version", "unsupported version %d (this release reads version 1)", *d.Version)
 	}
 
-	defSeverity, defOnError, defMode := 0.0, Continue, ModeAuto
+	defSeverity, defOnError, defMode, defTimeout := 0.0, Continue, ModeAuto, DefaultApprovalTimeoutSeconds
+	var protected map[string]bool
 	if d.Defaults != nil {
+		if d.Defaults.ApprovalTimeoutSeconds != nil {
+			if t, ok := checkApprovalTimeout(ps, "defaults.approvalTimeoutSeconds", *d.Defaults.ApprovalTimeoutSeconds); ok {
+				defTimeout = t
+			}
+		}
+		if d.Defaults.ProtectedAccounts != nil {
+			protected = map[string]bool{}
+			for i, a := range d.Defaults.ProtectedAccounts {
+				if !IsAccountID(a) {
+					ps.add(fmt.Sprintf("defaults.protectedAccounts[%d]", i), "%q is not a 12-digit AWS account id", clip(a))
+					continue
+				}
+				protected[a] = true
+			}
+		}
 		if d.Defaults.MinSeverity != nil {
 			if s, ok := checkSeverity(ps, "defaults.minSeverity", *d.Defaults.MinSeverity); ok {
 				defSeverity = s
@@ -120,7 +148,7 @@ func parseRich(doc []byte, ps *problems) []*rule {
 			ps.add(path, "%v", err)
 			continue
 		}
-		r := &rule{index: i, path: path, patterns: rr.Match, minSeverity: defSeverity, mode: defMode, note: rr.Note}
+		r := &rule{index: i, path: path, patterns: rr.Match, minSeverity: defSeverity, mode: defMode, note: rr.Note, approvalTimeout: defTimeout}
 		if len(rr.Match) == 0 {
 			ps.add(path+".match", "missing: every rule needs a finding-type pattern such as \"Backdoor:EC2/*\"")
 		}
@@ -133,7 +161,12 @@ func parseRich(doc []byte, ps *problems) []*rule {
 		if rr.Mode != nil {
 			r.mode, modeOK = checkMode(ps, path+".mode", *rr.Mode)
 		}
-		if modeOK && len(rr.Actions) == 0 && (r.mode == ModeAuto || r.mode == ModeDryRun) {
+		if rr.ApprovalTimeoutSeconds != nil {
+			if t, ok := checkApprovalTimeout(ps, path+".approvalTimeoutSeconds", *rr.ApprovalTimeoutSeconds); ok {
+				r.approvalTimeout = t
+			}
+		}
+		if modeOK && len(rr.Actions) == 0 && (r.mode == ModeAuto || r.mode == ModeDryRun || r.mode == ModeApprove) {
 			ps.add(path+".actions", "empty in %s mode: add actions, or set \"mode\": \"NOTIFY\"", r.mode)
 		}
 		// Actions of a NOTIFY rule are validated too, so switching it back to AUTO cannot surprise.
@@ -170,7 +203,36 @@ func parseRich(doc []byte, ps *problems) []*rule {
 		}
 		rules = append(rules, r)
 	}
-	return rules
+	return rules, protected
+}
+
+func checkApprovalTimeout(ps *problems, key string, t int) (int, bool) {
+	if t < MinApprovalTimeoutSeconds || t > MaxApprovalTimeoutSeconds {
+		ps.add(key, "%d is outside %d–%d seconds", t, MinApprovalTimeoutSeconds, MaxApprovalTimeoutSeconds)
+		return 0, false
+	}
+	return t, true
+}
+
+// IsAccountID reports whether s is a 12-digit AWS account id.
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// clip bounds a value quoted back in a message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 func checkSeverity(ps *problems, key string, s float64) (float64, bool) {
@@ -192,12 +254,9 @@ func checkOnError(ps *problems, key, s string) (OnError, bool) {
 
 func checkMode(ps *problems, key, s string) (Mode, bool) {
 	switch Mode(s) {
-	case ModeAuto, ModeNotify, ModeDryRun:
+	case ModeAuto, ModeNotify, ModeDryRun, ModeApprove:
 		return Mode(s), true
-	case ModeApprove:
-		ps.add(key, "mode APPROVE is reserved: human approval before acting is not available yet; use DRYRUN to see what the bots would do, or NOTIFY")
-		return "", false
 	}
-	ps.add(key, "%q is not AUTO, NOTIFY or DRYRUN (modes are upper case)", s)
+	ps.add(key, "%q is not AUTO, NOTIFY, DRYRUN or APPROVE (modes are upper case)", s)
 	return "", false
 }

@@ -18,6 +18,9 @@ type Input struct {
 	// Error is set by a Catch: the step that failed, its error name and cause.
 	Error     *StepError `json:"error,omitempty"`
 	Execution Execution  `json:"execution"`
+	// Closure is set by the notify step itself (not the state machine) when it closed the loop on the
+	// finding before publishing.
+	Closure *Closure `json:"closure,omitempty"`
 }
 
 // StepError is a caught state error (Step Functions' {Error, Cause}) and the step it came from.
@@ -32,4 +35,13 @@ type Execution struct {
 	ID        string `json:"id"`
 	Name      string `json:"name,omitempty"`
 	StartTime string `json:"startTime,omitempty"`
+}
+
+// Closure is what the notify step recorded on the finding itself (GUARDBOTS_CLOSE_FINDINGS): GuardDuty
+// feedback and archive, or the Security Hub workflow status.
+type Closure struct {
+	// Done lists what was recorded, e.g. "GuardDuty feedback USEFUL", "Security Hub workflow RESOLVED".
+	Done []string `json:"done,omitempty"`
+	// Error says what could not be recorded; the notification still goes out.
+	Error string `json:"error,omitempty"`
 }

@@ -68,6 +68,8 @@ type Body struct {
 	Actions   []bots.Result     `json:"actions"`
 	Error     *StepError        `json:"error,omitempty"`
 	Execution ExecutionLink     `json:"execution"`
+	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
+	Closure *Closure `json:"closure,omitempty"`
 	// Truncated says bulky parts were dropped or cut to stay under SNS's size limit; Omitted says which.
 	Truncated bool     `json:"truncated,omitempty"`
 	Omitted   []string `json:"omitted,omitempty"`
@@ -95,6 +97,7 @@ func Build(in Input) (Message, error) {
 		Decision: in.Decision,
 		Actions:  in.Results,
 		Error:    in.Error,
+		Closure:  in.Closure,
 		Execution: ExecutionLink{
 			ARN:        in.Execution.ID,
 			Name:       in.Execution.Name,

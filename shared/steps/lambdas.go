@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/guardduty"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Environment variables the Lambdas read (the CDK app sets them; the local harness too).
@@ -26,6 +29,10 @@ const (
 	EnvDryRun = "GUARDBOTS_DRY_RUN"
 	// EnvTopicArn is the SNS topic notify publishes to.
 	EnvTopicArn = "GUARDBOTS_TOPIC_ARN"
+	// EnvCloseFindings makes notify record a remediation on the finding: false (default), true
+	// (GuardDuty feedback USEFUL, Security Hub workflow RESOLVED/NOTIFIED) or archive (and archive the
+	// GuardDuty finding).
+	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
 )
 
 // ParseLambda is the parse step's Lambda handler.
@@ -49,8 +56,55 @@ func MatchLambda(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := Matcher{Mappings: store, Options: mapping.MatchOptions{AllowSamples: allow}}
+	protected, err := mapping.ParseAccountList(os.Getenv(mapping.EnvProtectedAccounts))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mapping.EnvProtectedAccounts, err)
+	}
+	m := Matcher{Mappings: store, Options: mapping.MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}}
 	return Lambda("match", m.Match), nil
+}
+
+// VerifyLambda builds the verify step's handler: GuardDuty clients per region, detector ids cached.
+func VerifyLambda(ctx context.Context) (lambda.Handler, error) {
+	setupLogging()
+	on, err := envBoolDefault(EnvVerifyFindings, true)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clients := perRegion(func(region string) verify.GuardDutyAPI {
+		return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
+	})
+	v := Verifier{Checker: &verify.Checker{Client: clients}, Disabled: !on}
+	return Lambda("verify", v.Verify), nil
+}
+
+// RequestApprovalLambda builds the request_approval step's handler.
+func RequestApprovalLambda(ctx context.Context) (lambda.Handler, error) {
+	setupLogging()
+	topic := os.Getenv(EnvApprovalTopicArn)
+	if topic == "" {
+		topic = os.Getenv(EnvTopicArn)
+	}
+	if topic == "" {
+		return nil, fmt.Errorf("%s or %s must be set: request_approval needs the SNS topic ARN", EnvApprovalTopicArn, EnvTopicArn)
+	}
+	dry, err := envBool(EnvDryRun)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := Approver{
+		Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic},
+		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(EnvApproverRoleArn), DryRun: dry},
+	}
+	return Lambda("request_approval", a.Request), nil
 }
 
 // BotLambda builds the handler of one bot's Lambda.
@@ -93,6 +147,21 @@ func NotifyLambda(ctx context.Context) (lambda.Handler, error) {
 		return nil, err
 	}
 	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
+	switch mode := os.Getenv(EnvCloseFindings); mode {
+	case "", verify.CloseOff:
+	case verify.CloseFeedback, verify.CloseArchive:
+		n.Closer = &verify.Closer{
+			GuardDuty: perRegion(func(region string) verify.GuardDutyWriter {
+				return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
+			}),
+			SecurityHub: perRegion(func(region string) verify.SecurityHubAPI {
+				return securityhub.NewFromConfig(cfg, func(o *securityhub.Options) { o.Region = region })
+			}),
+			Archive: mode == verify.CloseArchive,
+		}
+	default:
+		return nil, fmt.Errorf("%s=%q: want false, true or archive", EnvCloseFindings, mode)
+	}
 	return Lambda("notify", n.Notify), nil
 }
 
@@ -114,6 +183,29 @@ func setupLogging() {
 	logOnce.Do(func() {
 		slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 	})
+}
+
+// perRegion builds one client per region on first use (the finding's region picks it).
+func perRegion[C any](build func(region string) C) func(region string) C {
+	var mu sync.Mutex
+	clients := map[string]C{}
+	return func(region string) C {
+		mu.Lock()
+		defer mu.Unlock()
+		c, ok := clients[region]
+		if !ok {
+			c = build(region)
+			clients[region] = c
+		}
+		return c
+	}
+}
+
+func envBoolDefault(name string, def bool) (bool, error) {
+	if os.Getenv(name) == "" {
+		return def, nil
+	}
+	return envBool(name)
 }
 
 func envBool(name string) (bool, error) {

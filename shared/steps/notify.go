@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
@@ -21,13 +22,33 @@ type MessagePublisher interface {
 	Publish(ctx context.Context, m notify.Message) (string, error)
 }
 
+// FindingCloser records the outcome on the finding itself (verify.Closer).
+type FindingCloser interface {
+	Close(ctx context.Context, f *finding.Finding, outcome, execution string) ([]string, error)
+}
+
 // Notifier is the notify step.
 type Notifier struct {
 	Publisher MessagePublisher
+	// Closer, when set (GUARDBOTS_CLOSE_FINDINGS), closes the loop on the finding before the message is
+	// built, so the message says what was recorded.
+	Closer FindingCloser
 }
 
 // Notify builds the execution's one message and publishes it.
 func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error) {
+	if n.Closer != nil && in.Finding != nil {
+		// A failure to record the outcome on the finding is reported, not fatal: the notification
+		// matters more, and the finding can be closed by hand.
+		done, err := n.Closer.Close(ctx, in.Finding, notify.OutcomeOf(in), in.Execution.ID)
+		if len(done) > 0 || err != nil {
+			in.Closure = &notify.Closure{Done: done}
+			if err != nil {
+				in.Closure.Error = err.Error()
+				slog.WarnContext(ctx, "close finding failed", "findingId", in.Finding.ID, "error", err.Error())
+			}
+		}
+	}
 	msg, err := notify.Build(in)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)

@@ -1,0 +1,12 @@
+// Command verify is the verify step's Lambda: it re-reads the finding from GuardDuty before any bot runs.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+func main() { lambda.Start(steps.Must(steps.VerifyLambda(context.Background()))) }

@@ -1,0 +1,157 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
+)
+
+// OutcomeApprovalRequested is the outcome attribute of an approval request, so a subscription filter
+// policy can send requests to the approvers only.
+const OutcomeApprovalRequested = "approval-requested"
+
+// DeniedError is the error name an approver sends with send-task-failure; the state machine records the
+// action as skipped "denied by <cause>".
+const DeniedError = "Guardbots.Denied"
+
+// ApprovalRequest is the request_approval step's input: one Map iteration of an APPROVE action and the
+// task token the state machine waits on.
+type ApprovalRequest struct {
+	Finding   *finding.Finding `json:"finding"`
+	Action    mapping.Action   `json:"action"`
+	Index     int              `json:"index"`
+	Execution string           `json:"execution"`
+	TaskToken string           `json:"taskToken"`
+}
+
+// ApprovalOptions are the deployment's settings for approval messages.
+type ApprovalOptions struct {
+	// ApproverRoleArn is the only role allowed to send the task result (the CDK app grants
+	// states:SendTaskSuccess/SendTaskFailure to it alone).
+	ApproverRoleArn string
+	// DryRun is the deployment's GUARDBOTS_DRY_RUN: an approved action still changes nothing.
+	DryRun bool
+	// Now stamps the deadline.
+	Now time.Time
+}
+
+// ApprovalBody is the approval request's JSON body.
+type ApprovalBody struct {
+	Summary string `json:"summary"`
+	// Instructions say, line by line, exactly how to approve or deny.
+	Instructions   []string         `json:"instructions"`
+	ApproveCommand string           `json:"approveCommand"`
+	DenyCommand    string           `json:"denyCommand"`
+	Deadline       string           `json:"deadline"`
+	DryRun         bool             `json:"dryRun,omitempty"`
+	Action         mapping.Action   `json:"action"`
+	Finding        *finding.Finding `json:"finding"`
+	Execution      ExecutionLink    `json:"execution"`
+}
+
+// taskTokenRE: Step Functions tokens are base64 text. Anything else is refused, since the token is
+// pasted into a shell command.
+var taskTokenRE = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]+$`)
+
+// ValidTaskToken reports whether tok can be quoted in the approval commands (SendTaskSuccess takes
+// at most 2048 characters).
+func ValidTaskToken(tok string) bool { return len(tok) <= 2048 && taskTokenRE.MatchString(tok) }
+
+// BuildApprovalRequest is the message that asks a person to approve one action, with the exact
+// commands to approve or deny it.
+func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error) {
+	f := r.Finding
+	if f == nil {
+		return Message{}, fmt.Errorf("notify: approval request has no finding")
+	}
+	if !ValidTaskToken(r.TaskToken) {
+		return Message{}, fmt.Errorf("notify: approval request's task token is missing or not base64 text")
+	}
+	timeout := r.Action.ApprovalTimeoutSeconds
+	if timeout <= 0 {
+		return Message{}, fmt.Errorf("notify: approval request for %s has no approvalTimeoutSeconds", r.Action.Bot)
+	}
+	impact := "unknown impact"
+	if b, ok := bots.Lookup(r.Action.Bot); ok {
+		impact = string(b.Impact)
+	}
+	res := clean(resourceID(f))
+	where := clean(f.AccountID) + "/" + clean(f.Region)
+	deadline := o.Now.UTC().Add(time.Duration(timeout) * time.Second).Format(time.RFC3339)
+
+	regionFlag := ""
+	if a, err := arn.Parse(r.Execution); err == nil && regionRE.MatchString(a.Region) {
+		regionFlag = " --region " + a.Region
+	}
+	approve := fmt.Sprintf(`aws stepfunctions send-task-success%s --task-token '%s' --task-output '{"approved":true,"approver":"YOUR-NAME","comment":"why"}'`,
+		regionFlag, r.TaskToken)
+	deny := fmt.Sprintf(`aws stepfunctions send-task-failure%s --task-token '%s' --error %s --cause 'YOUR-NAME: why not'`,
+		regionFlag, r.TaskToken, DeniedError)
+	role := o.ApproverRoleArn
+	if role == "" {
+		role = "the approver role configured in the deployment"
+	}
+
+	summary := fmt.Sprintf("approval needed: %s (%s) on %s in %s for %s %s (action %d)",
+		r.Action.Bot, impact, orDefault(res, "the finding's resource"), where, f.SeverityLabel, f.Type, r.Index+1)
+	lines := []string{
+		fmt.Sprintf("guardbots wants to run %s (%s) on %s in %s because of GuardDuty finding %s (%s).",
+			r.Action.Bot, impact, orDefault(res, "the finding's resource"), where, f.ID, f.Type),
+		fmt.Sprintf("To APPROVE, replace YOUR-NAME and run, with the credentials of %s:", role),
+		"  " + approve,
+		fmt.Sprintf("To DENY, run, with the credentials of %s:", role),
+		"  " + deny,
+		fmt.Sprintf("Only %s may send these commands; anyone else gets AccessDenied. Your identity is recorded by CloudTrail (SendTaskSuccess/SendTaskFailure); the approver you type is recorded in the execution.", role),
+		fmt.Sprintf("If nobody answers by %s (%d seconds), nothing is done and the action is recorded as skipped: approval timed out.", deadline, timeout),
+		"After approval the bot re-reads the resource from AWS and acts only on its live state.",
+	}
+	if o.DryRun {
+		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run (GUARDBOTS_DRY_RUN=true): approving only reports what the bot would change.")
+	}
+	body := ApprovalBody{
+		Summary:        ellipsize(clean(summary), 500),
+		Instructions:   lines,
+		ApproveCommand: approve,
+		DenyCommand:    deny,
+		Deadline:       deadline,
+		DryRun:         o.DryRun,
+		Action:         r.Action,
+		Finding:        slimFinding(f),
+		Execution:      ExecutionLink{ARN: r.Execution, ConsoleURL: ConsoleURL(r.Execution)},
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Message{}, fmt.Errorf("notify: encode approval request: %w", err)
+	}
+	if len(b) > MaxBody {
+		body.Finding = coreFinding(f)
+		if b, err = json.Marshal(body); err != nil {
+			return Message{}, fmt.Errorf("notify: encode approval request: %w", err)
+		}
+	}
+	subject := "[guardbots] APPROVE? " + strings.Join(nonEmpty(clean(r.Action.Bot), res, clean(f.AccountID)), " ")
+	return Message{
+		Subject:  ellipsize(subject, MaxSubject),
+		Body:     b,
+		Outcome:  OutcomeApprovalRequested,
+		Severity: clean(string(f.SeverityLabel)),
+	}, nil
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
