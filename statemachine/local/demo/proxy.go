@@ -34,14 +34,19 @@ type invokeProxy struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	log []Invoke
+	// fail holds, per function, error types to answer its next invokes with (Options.InvokeErrors).
+	fail map[string][]string
 }
 
-func newInvokeProxy(target string) (*invokeProxy, error) {
+func newInvokeProxy(target string, fail map[string][]string) (*invokeProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("demo: kumo URL %q: %w", target, err)
 	}
-	p := &invokeProxy{}
+	p := &invokeProxy{fail: map[string][]string{}}
+	for fn, errs := range fail {
+		p.fail[fn] = append([]string(nil), errs...)
+	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	// httptest binds 127.0.0.1.
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +59,13 @@ func newInvokeProxy(target string) (*invokeProxy, error) {
 		// names, so the ARN is shortened here.
 		r.URL.Path = "/2015-03-31/functions/" + url.PathEscape(fn) + "/invocations"
 		r.URL.RawPath = ""
+		if errType, ok := p.injected(fn); ok {
+			body, _ := json.Marshal(map[string]string{"errorType": errType, "errorMessage": "injected by the demo's Lambda API proxy"})
+			p.record(Invoke{Function: fn, Start: time.Now(), Output: body, ErrorType: errType, Status: http.StatusOK})
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			_, _ = w.Write(body)
+			return
+		}
 		in, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(in))
 		r.ContentLength = int64(len(in))
@@ -72,9 +84,7 @@ func newInvokeProxy(target string) (*invokeProxy, error) {
 				inv.ErrorType = "Unhandled"
 			}
 		}
-		p.mu.Lock()
-		p.log = append(p.log, inv)
-		p.mu.Unlock()
+		p.record(inv)
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
@@ -82,6 +92,23 @@ func newInvokeProxy(target string) (*invokeProxy, error) {
 		_, _ = w.Write(rec.Body.Bytes())
 	}))
 	return p, nil
+}
+
+func (p *invokeProxy) record(inv Invoke) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = append(p.log, inv)
+}
+
+func (p *invokeProxy) injected(fn string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.fail[fn]
+	if len(q) == 0 {
+		return "", false
+	}
+	p.fail[fn] = q[1:]
+	return q[0], true
 }
 
 func (p *invokeProxy) URL() string { return p.srv.URL }

@@ -199,6 +199,10 @@ type Options struct {
 	// FunctionEnv adds environment variables to one function's bootstrap (tests point a bot at a
 	// failing endpoint with it).
 	FunctionEnv map[string][]string
+	// InvokeErrors answers the next invokes of a function with these errorTypes at the Lambda API, before
+	// its bootstrap sees them (what a Lambda error looks like to the state machine). For a throttle:
+	// a real one inside the bootstrap costs the SDK's own five jittered attempts first.
+	InvokeErrors map[string][]string
 	// Suffix makes resource names unique: kumo keeps one storage for every server in a process.
 	Suffix string
 }
@@ -249,7 +253,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	if err := s.provision(ctx, doc, sfx); err != nil {
 		return nil, err
 	}
-	if s.proxy, err = newInvokeProxy(srv.URL); err != nil {
+	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
 		return nil, err
 	}
 	def, err := statemachine.Definition()

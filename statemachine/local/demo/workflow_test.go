@@ -1,0 +1,321 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+)
+
+// The workflow tests run the committed definition with aws-local-stepfunctions, every Task calling the
+// real bootstrap through kumo's Lambda API. One build per test binary (reused across runs when the
+// sources are unchanged, like make demo's); one stack per test, since a stack's bootstraps carry its
+// configuration.
+
+var (
+	buildOnce sync.Once
+	bins      map[string]string
+	buildErr  error
+	stackN    atomic.Int32
+)
+
+const moduleRoot = "../../.."
+
+func built(t *testing.T) map[string]string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs every Lambda bootstrap")
+	}
+	buildOnce.Do(func() {
+		bins, buildErr = Build(context.Background(), moduleRoot, filepath.Join(moduleRoot, "build", "host"), nil, nil)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bins
+}
+
+func newStack(t *testing.T, opts Options) *Stack {
+	t.Helper()
+	b := built(t)
+	opts.Suffix = fmt.Sprintf("-t%d-%d", os.Getpid()%10000, stackN.Add(1))
+	s, err := Start(context.Background(), b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func tools(t *testing.T) aslrun.Tools {
+	t.Helper()
+	tl, err := aslrun.FindTools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+func run(t *testing.T, s *Stack, name string, event []byte) *Execution {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := s.Run(ctx, tools(t), name, s.Resources.Substitute(event), RunOptions{InstantRetries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func runFinding(t *testing.T, s *Stack, name string) *Execution {
+	t.Helper()
+	f, err := FindingNamed(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run(t, s, name, f.Event)
+}
+
+func readBack(t *testing.T, s *Stack) State {
+	t.Helper()
+	st, err := s.ReadBack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// oneNotification is the single message the subscriber got.
+func oneNotification(t *testing.T, ex *Execution) Notification {
+	t.Helper()
+	if len(ex.Notifications) != 1 {
+		t.Fatalf("%d notifications received, want exactly 1 (calls %v)", len(ex.Notifications), ex.Calls())
+	}
+	return ex.Notifications[0]
+}
+
+func wantCalls(t *testing.T, ex *Execution, want ...string) {
+	t.Helper()
+	if got := ex.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("functions invoked %v, want %v", got, want)
+	}
+}
+
+func wantClean(t *testing.T, ex *Execution, e Expected) {
+	t.Helper()
+	if bad := e.Check(ex); len(bad) > 0 {
+		t.Fatalf("execution: %s\ncalls %v", strings.Join(bad, "; "), ex.Calls())
+	}
+}
+
+func TestWorkflow_EC2FindingTagsThenStopsTheInstanceAndNotifiesOnce(t *testing.T) {
+	s := newStack(t, Options{})
+	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	wantClean(t, ex, Expectations(false)["ec2_malicious_ip_caller_custom"])
+	// Evidence before containment: the declared order, one action at a time.
+	wantCalls(t, ex, "parse", "transform", "match", "ec2_tag_instance", "ec2_stop_instance", "notify")
+	if st := readBack(t, s); st.Instance != "stopped" && st.Instance != "stopping" {
+		t.Errorf("instance is %s after the workflow", st.Instance)
+	}
+	n := oneNotification(t, ex)
+	if len(n.Body.Actions) != 2 || n.Body.Actions[0].Bot != "ec2_tag_instance" || n.Body.Actions[1].Bot != "ec2_stop_instance" {
+		t.Errorf("notified actions %+v, want tag then stop", n.Body.Actions)
+	}
+	if n.Body.Execution.ARN != ex.ARN {
+		t.Errorf("notification links execution %q, want %q (the context object)", n.Body.Execution.ARN, ex.ARN)
+	}
+}
+
+func TestWorkflow_CredentialExfiltrationRevokesTheInstanceRolesSessions(t *testing.T) {
+	s := newStack(t, Options{})
+	ex := runFinding(t, s, "iam_instance_credential_exfiltration")
+	wantClean(t, ex, Expectations(false)["iam_instance_credential_exfiltration"])
+	if st := readBack(t, s); st.RevokedBefore == "" {
+		t.Errorf("role %s has no %s policy after the workflow", s.Resources.RoleName, RevokePolicyName)
+	}
+}
+
+func TestWorkflow_S3FindingBlocksThePublicAccessOfTheBucket(t *testing.T) {
+	s := newStack(t, Options{})
+	ex := runFinding(t, s, "s3_bucket_block_public_access_disabled")
+	wantClean(t, ex, Expectations(false)["s3_bucket_block_public_access_disabled"])
+	if st := readBack(t, s); !st.BucketBlocked {
+		t.Errorf("bucket %s: %s after the workflow", s.Resources.Bucket, st.BucketBlock)
+	}
+}
+
+func TestWorkflow_NoMatchingActionSkipsNotifiesAndRunsNoBot(t *testing.T) {
+	s := newStack(t, Options{})
+	ex := runFinding(t, s, "unmapped_bedrock_model_invocation")
+	wantCalls(t, ex, "parse", "transform", "match", "notify")
+	if ex.Status != "SUCCEEDED" || !slices.Contains(ex.Entered(), "Nothing to remediate") {
+		t.Fatalf("execution %s through %v", ex.Status, ex.Entered())
+	}
+	if n := oneNotification(t, ex); n.Outcome != notify.OutcomeSkipped || !strings.Contains(n.Body.Summary, "no mapping entry") {
+		t.Errorf("notified %s: %s", n.Outcome, n.Body.Summary)
+	}
+}
+
+func TestWorkflow_MalformedEventIsRejectedNotifiedWithTheParseErrorAndFails(t *testing.T) {
+	s := newStack(t, Options{})
+	ex := run(t, s, "malformed", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`))
+	wantCalls(t, ex, "parse", "notify")
+	if ex.Status != "FAILED" {
+		t.Fatalf("execution %s, want FAILED", ex.Status)
+	}
+	n := oneNotification(t, ex)
+	if n.Outcome != notify.OutcomeRejected || n.Body.Error == nil || n.Body.Error.Step != "parse" || n.Body.Error.Error != "Guardbots.Rejected" {
+		t.Fatalf("notified %s with error %+v", n.Outcome, n.Body.Error)
+	}
+	if !strings.Contains(n.Body.Error.Cause, "aws.ec2") {
+		t.Errorf("cause %q does not say what was wrong with the event", n.Body.Error.Cause)
+	}
+}
+
+func TestWorkflow_ThrottledBotIsRetriedAndSucceeds(t *testing.T) {
+	s := newStack(t, Options{InvokeErrors: map[string][]string{"ec2_stop_instance": {"Guardbots.Throttled"}}})
+	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	wantCalls(t, ex, "parse", "transform", "match", "ec2_tag_instance", "ec2_stop_instance", "ec2_stop_instance", "notify")
+	if ex.Status != "SUCCEEDED" || !slices.ContainsFunc(ex.Events, func(e aslrun.Event) bool { return e.Type == "StateRetried" && e.State == "ec2_stop_instance" }) {
+		t.Fatalf("execution %s (%s), events %+v: want the throttle retried", ex.Status, ex.Cause, ex.Events)
+	}
+	n := oneNotification(t, ex)
+	if n.Outcome != notify.OutcomeRemediated || len(n.Body.Actions) != 2 || n.Body.Actions[1].Status != bots.StatusRemediated {
+		t.Errorf("notified %s with %+v, want the retried stop remediated", n.Outcome, n.Body.Actions)
+	}
+	if st := readBack(t, s); st.Instance != "stopped" && st.Instance != "stopping" {
+		t.Errorf("instance is %s after the retry", st.Instance)
+	}
+}
+
+// deniedEC2 answers every EC2 call as AWS does when the role lacks the permission: a bootstrap pointed
+// at it fails for real, with Guardbots.Failed and no retry.
+func deniedEC2(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// failingStopMapping runs ec2_stop_instance (failing) before ec2_tag_instance, with onError as given.
+func failingStopMapping(onError string) []byte {
+	return []byte(`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom",
+	  "actions": [{"bot": "ec2_stop_instance", "onError": "` + onError + `"}, {"bot": "ec2_tag_instance"}]}]}`)
+}
+
+func TestWorkflow_BotThatKeepsFailingIsRecordedFailedOtherOutcomesKeptNotifiedAndFails(t *testing.T) {
+	s := newStack(t, Options{Mapping: failingStopMapping("continue"),
+		FunctionEnv: map[string][]string{"ec2_stop_instance": {"AWS_ENDPOINT_URL_EC2=" + deniedEC2(t)}}})
+	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	wantCalls(t, ex, "parse", "transform", "match", "ec2_stop_instance", "ec2_tag_instance", "notify")
+	if ex.Status != "FAILED" {
+		t.Fatalf("execution %s, want FAILED", ex.Status)
+	}
+	n := oneNotification(t, ex)
+	if n.Outcome != notify.OutcomePartial || len(n.Body.Actions) != 2 {
+		t.Fatalf("notified %s with actions %+v", n.Outcome, n.Body.Actions)
+	}
+	stop, tag := n.Body.Actions[0], n.Body.Actions[1]
+	if stop.Status != bots.StatusFailed || stop.Error != "Guardbots.Failed" || !strings.Contains(stop.Cause, "UnauthorizedOperation") {
+		t.Errorf("stop action %+v, want failed with the UnauthorizedOperation cause", stop)
+	}
+	if tag.Status != bots.StatusRemediated {
+		t.Errorf("tag action %+v: onError continue must let it run", tag)
+	}
+	if st := readBack(t, s); st.Instance != "running" {
+		t.Errorf("instance is %s, but the stop failed", st.Instance)
+	}
+}
+
+func TestWorkflow_OnErrorStopSkipsTheRemainingActions(t *testing.T) {
+	s := newStack(t, Options{Mapping: failingStopMapping("stop"),
+		FunctionEnv: map[string][]string{"ec2_stop_instance": {"AWS_ENDPOINT_URL_EC2=" + deniedEC2(t)}}})
+	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	if ex.Status != "FAILED" {
+		t.Fatalf("execution %s, want FAILED", ex.Status)
+	}
+	n := oneNotification(t, ex)
+	if len(n.Body.Actions) != 2 {
+		t.Fatalf("notified actions %+v", n.Body.Actions)
+	}
+	if tag := n.Body.Actions[1]; tag.Status != bots.StatusSkipped || !strings.Contains(tag.Reason, "onError is stop") {
+		t.Errorf("tag action %+v, want skipped because the stop failed with onError stop", tag)
+	}
+	if n.Outcome != notify.OutcomeFailed {
+		t.Errorf("notified outcome %s, want %s", n.Outcome, notify.OutcomeFailed)
+	}
+}
+
+func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
+	s := newStack(t, Options{DryRun: true})
+	want := Expectations(true)
+	for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
+		ex := runFinding(t, s, name)
+		wantClean(t, ex, want[name])
+		n := oneNotification(t, ex)
+		for _, a := range n.Body.Actions {
+			if a.Status != bots.StatusDryRun || len(a.Changes) == 0 || !strings.HasPrefix(a.Changes[0], "would ") {
+				t.Errorf("%s: notified action %+v, want dry-run with what would be done", name, a)
+			}
+		}
+	}
+	st := readBack(t, s)
+	for name, e := range want {
+		if e.Resource != nil {
+			if p := e.Resource(st); p != "" {
+				t.Errorf("%s: %s", name, p)
+			}
+		}
+	}
+}
+
+func TestDemoMapping_IsTheDefaultMappingPlusTheRevokeRule(t *testing.T) {
+	var demo, def struct{ Rules []map[string]any }
+	if err := json.Unmarshal(Mapping(), &demo); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(mapping.Default(), &def); err != nil {
+		t.Fatal(err)
+	}
+	if len(demo.Rules) != len(def.Rules)+1 || demo.Rules[0]["match"] != "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS" {
+		t.Fatalf("demo mapping has %d rules (first %v), want the default's %d plus the revoke rule first", len(demo.Rules), demo.Rules[0]["match"], len(def.Rules))
+	}
+	if fmt.Sprint(demo.Rules[1:]) != fmt.Sprint(def.Rules) {
+		t.Error("the demo mapping's other rules differ from mapping.Default(): copy the default again and keep the revoke rule")
+	}
+}
+
+func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
+	fs, err := Findings()
+	if err != nil || len(fs) != 4 {
+		t.Fatalf("%d findings, %v", len(fs), err)
+	}
+	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", Bucket: "b-b-b"}
+	for _, f := range fs {
+		e := string(r.Substitute(f.Event))
+		if strings.Contains(e, "{{") {
+			t.Errorf("%s: a placeholder is left after substitution", f.Name)
+		}
+		if strings.Contains(strings.ToLower(e), "sample") {
+			t.Errorf("%s: mentions sample: the demo findings must not be GuardDuty samples", f.Name)
+		}
+	}
+}
