@@ -36,6 +36,13 @@ type Result struct {
 	Before map[string]string `json:"before,omitempty"`
 	After  map[string]string `json:"after,omitempty"`
 	DryRun bool              `json:"dryRun,omitempty"`
+	// Held is set by the runner when the blast-radius limit stopped the action: it was NOT run (Status
+	// skipped) and waits for a person to approve it by hand.
+	Held bool `json:"held,omitempty"`
+	// Warnings are set by the runner when a rail's bookkeeping failed after the action ran (the audit
+	// record or the duplicate-suppression claim could not be written): the outcome stands, but a person
+	// should know.
+	Warnings []string `json:"warnings,omitempty"`
 	// Error and Cause are set by the state machine when the bot failed (Status is then "failed").
 	Error string `json:"error,omitempty"`
 	Cause string `json:"cause,omitempty"`

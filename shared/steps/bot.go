@@ -10,9 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 // BotInput is one iteration of the state machine's Map over the decision's actions.
@@ -26,6 +28,9 @@ type BotInput struct {
 	// Index is the action's position in the decision ($$.Map.Item.Index): an action with
 	// onError "stop" that fails ends the actions after it, and only those.
 	Index int `json:"index"`
+	// MappingKey is the mapping entry that chose the action, for the audit record (empty until the
+	// state machine passes it).
+	MappingKey string `json:"mappingKey,omitempty"`
 }
 
 // ConfigResolver gives a bot the AWS configuration for the finding's account and region
@@ -44,9 +49,24 @@ type BotRunner struct {
 	// State is the orchestrator's state table (nil when not configured: bots that must remember how to
 	// undo their work then fail, naming the variable to set).
 	State bots.StateStore
+	// Rails are exemption, duplicate suppression, the blast-radius limit and the audit trail.
+	Rails Rails
 }
 
-// Run validates the action, resolves credentials for the finding's account and runs the bot.
+// Run applies the rails around the bot, in this order (each one only when the earlier let the action
+// through; a rail whose own read fails stops the action with that error — fail closed):
+//
+//  1. validate the input (bot name, finding, parameters) and the resource kind;
+//  2. the stop record: an earlier action of this execution failed with onError stop;
+//  3. exemption, read live in the finding's account (bots that change something);
+//  4. duplicate suppression: claim (finding, bot, resource) for this execution (not on dry-run);
+//  5. the blast-radius count (disruptive and destructive bots, not on dry-run): past it, held;
+//  6. run the bot;
+//  7. audit the outcome — every outcome, skips and failures included;
+//  8. mark the claim done, or release it (failure, skip) so a later delivery may act.
+//
+// The exemption comes before the claim so an exempt resource leaves no claim; the claim before the
+// count so a duplicate never uses up the blast radius.
 func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 	b := r.Bot
 	if in.Action.Bot != b.Name {
@@ -62,27 +82,105 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 	if err != nil {
 		return bots.Result{}, faults.Reject(err)
 	}
-	res := bots.Result{Bot: b.Name, Account: f.AccountID, Region: f.Region}
+	rails := r.Rails
+	now := rails.now()
+	dry := r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN"
+	res := bots.Result{Bot: b.Name, Account: f.AccountID, Region: f.Region, DryRun: dry}
 	if !b.Handles(f.ResourceKind) {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind)
-		return res, nil
+		return r.skip(ctx, in, res, fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind), now)
 	}
 	stop, err := r.stopRecord(ctx, in.Execution)
 	if err != nil {
-		return bots.Result{}, err
+		return bots.Result{}, r.failed(ctx, in, res, err, now)
 	}
 	if stop != nil && stop.Index < in.Index {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("not run: action %d (%s) failed and its onError is stop", stop.Index+1, stop.Bot)
-		return res, nil
+		return r.skip(ctx, in, res, fmt.Sprintf("not run: action %d (%s) failed and its onError is stop", stop.Index+1, stop.Bot), now)
 	}
-	out, err := r.run(ctx, in, params, res)
+	req := bots.Request{Finding: f, Params: params, DryRun: dry, Execution: in.Execution, State: r.State}
+	if len(b.Operations) > 0 {
+		cfg, role, err := r.Resolver.ForBot(ctx, b.Name, f.ID, f.AccountID, f.Region, f.Partition)
+		if err != nil {
+			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: credentials for account %s in %s: %w", b.Name, f.AccountID, f.Region, err), now)
+		}
+		req.AWS, res.Role = cfg, role
+	}
+
+	if rails.Exempt != nil && b.ChecksExemption() {
+		t, exempted, err := rails.Exempt(ctx, req.AWS, f)
+		if err != nil {
+			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
+		}
+		if exempted {
+			return r.skip(ctx, in, res, fmt.Sprintf("exempt: %s is tagged %s", t, bots.ExemptionTag), now)
+		}
+	}
+
+	claim := ""
+	if rails.Claims != nil && b.ChecksExemption() && !dry {
+		key := claimKey(f, b.Name, exempt.Targets(f))
+		holder, granted, err := rails.Claims.Claim(ctx, key, in.Execution, now, rails.DedupLease)
+		if err != nil {
+			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: duplicate-suppression claim: %w", b.Name, err), now)
+		}
+		if !granted {
+			return r.skip(ctx, in, res, alreadyHandled(holder), now)
+		}
+		claim = key
+	}
+	release := func() {
+		if claim == "" {
+			return
+		}
+		if err := rails.Claims.Release(ctx, claim, in.Execution); err != nil {
+			// The claim then lapses with its lease: later deliveries wait at most that long.
+			slog.ErrorContext(ctx, "duplicate-suppression claim not released", "key", claim, "error", err.Error())
+		}
+	}
+
+	var counted []string
+	if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
+		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
+		if err != nil {
+			release()
+			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
+		}
+		if held != "" {
+			release()
+			res.Held = true
+			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", EventBlastRadiusHeld, "bot", b.Name,
+				"findingId", f.ID, "account", f.AccountID, "region", f.Region, "execution", in.Execution, "reason", held)
+			return r.skip(ctx, in, res, held, now)
+		}
+		counted = taken
+	}
+
+	out, err := r.run(ctx, req, res)
 	if err != nil {
+		release()
+		if counted != nil {
+			rails.giveBlast(ctx, counted)
+		}
 		if in.Action.OnError == mapping.Stop {
 			err = r.recordStop(ctx, in, err)
 		}
-		return bots.Result{}, err
+		return bots.Result{}, r.failed(ctx, in, res, err, rails.now())
+	}
+	if counted != nil && out.Status != bots.StatusRemediated {
+		// Nothing was changed (already done, gone): it does not use up the blast radius.
+		rails.giveBlast(ctx, counted)
+	}
+	done := rails.now()
+	if aerr := rails.audit(ctx, in, b, out, nil, done); aerr != nil {
+		// The action happened and cannot be undone by failing: report it, with the audit gap named.
+		out.Warnings = append(out.Warnings, "audit record not written: "+aerr.Error())
+	}
+	if claim != "" {
+		if out.Status == bots.StatusSkipped {
+			release()
+		} else if err := rails.Claims.Finish(ctx, claim, in.Execution, done, rails.DedupWindow); err != nil {
+			slog.ErrorContext(ctx, "duplicate-suppression claim not marked done", "key", claim, "error", err.Error())
+			out.Warnings = append(out.Warnings, "duplicate suppression not recorded (a re-delivery may run it again): "+err.Error())
+		}
 	}
 	if stop != nil && stop.Index == in.Index {
 		// An earlier attempt of this same action failed and Retry ran it again: it succeeded, so the
@@ -94,24 +192,37 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 	return out, nil
 }
 
-// run resolves credentials for the finding's account and runs the bot.
-func (r BotRunner) run(ctx context.Context, in BotInput, params bots.Params, res bots.Result) (bots.Result, error) {
-	b, f := r.Bot, in.Finding
-	req := bots.Request{
-		Finding:   f,
-		Params:    params,
-		DryRun:    r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN",
-		Execution: in.Execution,
-		State:     r.State,
+// alreadyHandled is the skip reason naming the execution that holds the claim.
+func alreadyHandled(c statetable.Claim) string {
+	if c.State == statetable.ClaimDone {
+		return fmt.Sprintf("already handled by execution %s at %s", c.Execution, c.DoneAt.UTC().Format(time.RFC3339))
 	}
-	if len(b.Operations) > 0 {
-		cfg, role, err := r.Resolver.ForBot(ctx, b.Name, f.ID, f.AccountID, f.Region, f.Partition)
-		if err != nil {
-			return bots.Result{}, fmt.Errorf("bot %s: credentials for account %s in %s: %w", b.Name, f.AccountID, f.Region, err)
-		}
-		req.AWS = cfg
-		res.Role = role
+	return fmt.Sprintf("already handled by execution %s at %s (still in progress)", c.Execution, c.ClaimedAt.UTC().Format(time.RFC3339))
+}
+
+// skip returns a skipped result, audited.
+func (r BotRunner) skip(ctx context.Context, in BotInput, res bots.Result, reason string, now time.Time) (bots.Result, error) {
+	res.Status, res.Reason = bots.StatusSkipped, reason
+	slog.InfoContext(ctx, "bot result", "bot", r.Bot.Name, "findingId", in.Finding.ID, "status", string(res.Status),
+		"reason", res.Reason, "account", res.Account, "region", res.Region, "dryRun", res.DryRun, "held", res.Held)
+	if err := r.Rails.audit(ctx, in, r.Bot, res, nil, now); err != nil {
+		res.Warnings = append(res.Warnings, "audit record not written: "+err.Error())
 	}
+	return res, nil
+}
+
+// failed audits a failure and returns its error, with the audit's own failure added (the error chain,
+// and so its fault kind, is kept).
+func (r BotRunner) failed(ctx context.Context, in BotInput, res bots.Result, err error, now time.Time) error {
+	if aerr := r.Rails.audit(ctx, in, r.Bot, res, err, now); aerr != nil {
+		return fmt.Errorf("%w (and its audit record was not written: %v)", err, aerr)
+	}
+	return err
+}
+
+// run runs the bot with the resolved request and completes its result.
+func (r BotRunner) run(ctx context.Context, req bots.Request, res bots.Result) (bots.Result, error) {
+	b, f := r.Bot, req.Finding
 	start := time.Now()
 	out, err := b.Run(ctx, req)
 	if err != nil {

@@ -132,6 +132,9 @@ func BotLambda(ctx context.Context, name string) (lambda.Handler, error) {
 	if table := os.Getenv(statetable.EnvTable); table != "" {
 		r.State = &statetable.Table{Client: dynamodb.NewFromConfig(cfg), Name: table}
 	}
+	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {
+		return nil, err
+	}
 	return Lambda(name, r.Run), nil
 }
 

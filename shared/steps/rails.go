@@ -1,0 +1,255 @@
+package steps
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/statetable"
+)
+
+// Environment variables of the safety rails in the bot Lambdas.
+const (
+	// EnvDedupWindow is how long an action done for (finding, bot, resource) suppresses the same action
+	// of another execution (Go duration; default 24h).
+	EnvDedupWindow = "GUARDBOTS_DEDUP_WINDOW"
+	// EnvDedupLease is how long an in-progress claim blocks others before it counts as abandoned (a
+	// crashed Lambda); longer than the bot Lambda's timeout. Default 15m.
+	EnvDedupLease = "GUARDBOTS_DEDUP_LEASE"
+	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account per hour
+	// and over all accounts per hour (defaults 10 and 50).
+	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
+	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
+)
+
+// Defaults of the rails.
+const (
+	DefaultDedupWindow   = 24 * time.Hour
+	DefaultDedupLease    = 15 * time.Minute
+	DefaultBlastPerAcct  = 10
+	DefaultBlastGlobal   = 50
+	blastCounterLifetime = 25 * time.Hour // the hour, then a day for whoever investigates (clean-up only)
+)
+
+// Log events the CDK app's metric filters match ({ $.event = "…" }).
+const (
+	// EventBlastRadiusHeld: an action was held by the blast-radius limit (error level): alarm on it.
+	EventBlastRadiusHeld = "guardbots.blast_radius_held"
+	// EventAuditFailed: an action's audit record could not be written (error level): alarm on it.
+	EventAuditFailed = "guardbots.audit_write_failed"
+	// EventAudit is every action's audit record, also in the log (the table is the queryable copy).
+	EventAudit = "guardbots.audit"
+)
+
+// Rails are the safety rails the runner applies around a bot (see BotRunner.Run for their order). A nil
+// store disables its rail: tests of other behaviour leave them out, and RailsFromEnv, which BotLambda
+// uses, sets every one.
+type Rails struct {
+	// Exempt reads the exemption tag on the finding's live resources (exempt.Check).
+	Exempt func(ctx context.Context, cfg aws.Config, f *finding.Finding) (exempt.Target, bool, error)
+	// Claims is the duplicate-suppression store; Counter the blast-radius counters (both the state table).
+	Claims  ClaimStore
+	Counter ActionCounter
+	// Audit is the audit table; nil writes the audit record to the log only.
+	Audit AuditWriter
+
+	DedupWindow, DedupLease time.Duration
+	PerAccount, Global      int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ClaimStore is implemented by statetable.Rails.
+type ClaimStore interface {
+	Claim(ctx context.Context, key, execution string, now time.Time, lease time.Duration) (statetable.Claim, bool, error)
+	Finish(ctx context.Context, key, execution string, now time.Time, window time.Duration) error
+	Release(ctx context.Context, key, execution string) error
+}
+
+// ActionCounter is implemented by statetable.Rails.
+type ActionCounter interface {
+	Take(ctx context.Context, key string, max int, expires time.Time) (bool, error)
+	Give(ctx context.Context, key string) error
+}
+
+// AuditWriter is implemented by statetable.Audit.
+type AuditWriter interface {
+	Write(ctx context.Context, rec statetable.AuditRecord) error
+}
+
+// RailsFromEnv builds every rail from the Lambda's environment. The state table is required for a bot
+// that changes something: without it there is no duplicate suppression and no blast-radius limit, and
+// such a bot must not run at all (fail at init, naming the variable).
+func RailsFromEnv(cfg aws.Config, b bots.Bot) (Rails, error) {
+	r := Rails{Exempt: exempt.Check}
+	var err error
+	if r.DedupWindow, err = envDuration(EnvDedupWindow, DefaultDedupWindow); err != nil {
+		return Rails{}, err
+	}
+	if r.DedupLease, err = envDuration(EnvDedupLease, DefaultDedupLease); err != nil {
+		return Rails{}, err
+	}
+	if r.PerAccount, err = envPositive(EnvBlastPerAccount, DefaultBlastPerAcct); err != nil {
+		return Rails{}, err
+	}
+	if r.Global, err = envPositive(EnvBlastGlobal, DefaultBlastGlobal); err != nil {
+		return Rails{}, err
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	if table := os.Getenv(statetable.EnvTable); table != "" {
+		st := &statetable.Rails{Client: ddb, Name: table}
+		r.Claims, r.Counter = st, st
+	} else if b.ChecksExemption() {
+		return Rails{}, fmt.Errorf("%s is not set: bot %s changes resources and needs the state table for duplicate suppression and the blast-radius limit", statetable.EnvTable, b.Name)
+	}
+	retention, err := statetable.ParseRetention(os.Getenv(statetable.EnvAuditRetention))
+	if err != nil {
+		return Rails{}, err
+	}
+	if table := os.Getenv(statetable.EnvAuditTable); table != "" {
+		r.Audit = &statetable.Audit{Client: ddb, Name: table, Retention: retention}
+	} else {
+		slog.Warn("audit table not configured: audit records go to the log only", "variable", statetable.EnvAuditTable, "bot", b.Name)
+	}
+	return r, nil
+}
+
+func (r Rails) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// claimKey names (finding, bot, resources) in the state table; see statetable/rails.go for the layout.
+func claimKey(f *finding.Finding, bot string, targets []exempt.Target) string {
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = t.String()
+	}
+	res := strings.Join(ids, ",")
+	if res == "" {
+		res = string(f.ResourceKind)
+	}
+	// DynamoDB keys are bounded (2 KB); a finding naming many buckets is keyed by their digest.
+	if len(res) > 512 {
+		sum := sha256.Sum256([]byte(res))
+		res = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return "claim#" + f.AccountID + "#" + f.ID + "#" + bot + "#" + res
+}
+
+func blastKeys(account string, now time.Time) (acct, global string) {
+	hour := now.UTC().Format("2006-01-02T15")
+	return "blast#" + account + "#" + hour, "blast#global#" + hour
+}
+
+// countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act.
+func countsAgainstBlastRadius(b bots.Bot, dryRun bool) bool {
+	return !dryRun && (b.Impact == bots.ImpactDisruptive || b.Impact == bots.ImpactDestructive)
+}
+
+// takeBlast counts one action against the account's and the global hourly limits. held names the limit
+// reached ("" when the action may run); taken are the counters to give back if the action then does
+// not change anything.
+func (r Rails) takeBlast(ctx context.Context, account string, now time.Time) (held string, taken []string, err error) {
+	acctKey, globalKey := blastKeys(account, now)
+	exp := now.Truncate(time.Hour).Add(blastCounterLifetime)
+	ok, err := r.Counter.Take(ctx, acctKey, r.PerAccount, exp)
+	if err != nil {
+		return "", nil, fmt.Errorf("blast-radius counter of account %s: %w", account, err)
+	}
+	if !ok {
+		return fmt.Sprintf("blast-radius limit reached (%d disruptive actions in account %s this hour): approve it by hand", r.PerAccount, account), nil, nil
+	}
+	ok, err = r.Counter.Take(ctx, globalKey, r.Global, exp)
+	if err == nil && !ok {
+		held = fmt.Sprintf("blast-radius limit reached (%d disruptive actions in all accounts this hour): approve it by hand", r.Global)
+	}
+	if err != nil || !ok {
+		if gerr := r.Counter.Give(ctx, acctKey); gerr != nil {
+			// Only errs toward holding more actions this hour: logged, not fatal.
+			slog.ErrorContext(ctx, "blast-radius counter not given back", "key", acctKey, "error", gerr.Error())
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("global blast-radius counter: %w", err)
+		}
+		return held, nil, nil
+	}
+	return "", []string{acctKey, globalKey}, nil
+}
+
+func (r Rails) giveBlast(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		if err := r.Counter.Give(ctx, k); err != nil {
+			slog.ErrorContext(ctx, "blast-radius counter not given back", "key", k, "error", err.Error())
+		}
+	}
+}
+
+// audit writes one action's record (the table when configured, always the log). It returns the
+// write's error; the caller decides what it means for the outcome.
+func (r Rails) audit(ctx context.Context, in BotInput, b bots.Bot, res bots.Result, actErr error, now time.Time) error {
+	f := in.Finding
+	rec := statetable.AuditRecord{
+		FindingID: f.ID, FindingType: f.Type, MappingKey: in.MappingKey, Execution: in.Execution,
+		Bot: b.Name, Role: res.Role, Impact: string(b.Impact), Account: f.AccountID, Region: f.Region,
+		Kind: string(f.ResourceKind), Status: string(res.Status), Reason: res.Reason, DryRun: res.DryRun,
+		Held: res.Held, Changes: res.Changes, Before: res.Before, After: res.After, Time: now,
+	}
+	for _, t := range exempt.Targets(f) {
+		rec.ResourceIDs = append(rec.ResourceIDs, t.ID)
+	}
+	if actErr != nil {
+		rec.Status, rec.Error = string(bots.StatusFailed), actErr.Error()
+	}
+	slog.InfoContext(ctx, "audit", "event", EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
+		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
+		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
+		"reason", rec.Reason, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
+	if r.Audit == nil {
+		return nil
+	}
+	if err := r.Audit.Write(ctx, rec); err != nil {
+		slog.ErrorContext(ctx, "audit record not written", "event", EventAuditFailed, "bot", b.Name, "findingId", f.ID,
+			"execution", in.Execution, "status", rec.Status, "error", err.Error())
+		return err
+	}
+	return nil
+}
+
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as 24h", name, v)
+	}
+	return d, nil
+}
+
+func envPositive(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
+	}
+	return n, nil
+}
