@@ -11,12 +11,13 @@ import (
 	"github.com/guardbots/guardbots/statemachine"
 )
 
-// kumoLacks lists operations kumo v0.33.1 does not serve (../shared/local-aws.md, and the bots' tests):
+// kumoLacks lists operations kumo v0.33.1 does not serve (../shared/local-aws.md, the bots' tests, and replays of the default mapping's EC2 rules):
 // a bot that needs one cannot act locally, and the trace says so instead of showing a bare failure.
 var kumoLacks = map[string]bool{
 	"ec2:ModifyInstanceAttribute": true, "ec2:ModifyNetworkInterfaceAttribute": true,
 	"ec2:CreateSnapshot": true, "ec2:CreateVolume": true, "ec2:DescribeVolumes": true,
 	"ec2:DescribeNetworkAcls": true, "ec2:CreateNetworkAclEntry": true, "ec2:DeleteNetworkAclEntry": true,
+	"ec2:DescribeInstanceAttribute": true, "autoscaling:DescribeAutoScalingInstances": true,
 	"ec2:DescribeIamInstanceProfileAssociations": true, "ec2:DisassociateIamInstanceProfile": true,
 	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteLoginProfile": true,
 	"s3:GetAccountPublicAccessBlock": true, "s3:PutAccountPublicAccessBlock": true,
