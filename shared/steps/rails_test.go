@@ -263,7 +263,11 @@ type syncWriter struct {
 	w  *bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
 
 func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *testing.T) {
 	e := newRailsEnv(t)
@@ -407,7 +411,11 @@ func (l *opLog) option(st *middleware.Stack) error {
 	}), middleware.After)
 }
 
-func (l *opLog) list() []string { l.mu.Lock(); defer l.mu.Unlock(); return append([]string{}, l.ops...) }
+func (l *opLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string{}, l.ops...)
+}
 
 // kumoResolver hands every bot a configuration on kumo.
 type kumoResolver struct{ cfg aws.Config }
