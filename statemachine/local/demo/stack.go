@@ -306,9 +306,11 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 	case "notify":
 		return []string{steps.EnvTopicArn + "=" + s.TopicARN}
 	}
+	// Bots and the newer steps (verify, request_approval): the table, the dry-run switch and the topic.
 	return []string{
 		fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
 		statetable.EnvTable + "=" + s.Table,
+		steps.EnvTopicArn + "=" + s.TopicARN,
 	}
 }
 
