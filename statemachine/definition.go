@@ -44,6 +44,9 @@ const (
 	ExecutionTimeoutSeconds = 7 * 24 * 3600
 )
 
+// ApprovalTimeoutPath is the approval wait's TimeoutSecondsPath (the action's approvalTimeoutSeconds).
+const ApprovalTimeoutPath = "$.Payload.action.approvalTimeoutSeconds"
+
 // WaitForTaskToken is the Lambda integration that passes $$.Task.Token and waits for
 // SendTaskSuccess/SendTaskFailure (the aws partition's ARN; other partitions use their own).
 const WaitForTaskToken = "arn:aws:states:::lambda:invoke.waitForTaskToken"
@@ -69,6 +72,7 @@ const (
 	StateBotNotDeployed = "Bot not deployed"
 	// The approval path of an APPROVE action, inside the Map.
 	StateNeedsApproval    = "Needs approval?"
+	StatePrepareApproval  = "Prepare approval"
 	StateWaitForApproval  = "Wait for approval"
 	StateApproved         = "Approved?"
 	StateRunApproved      = "Run approved action"
@@ -292,8 +296,24 @@ func approval() map[string]*state {
 	s := map[string]*state{}
 	s[StateNeedsApproval] = &state{
 		Type:    "Choice",
-		Choices: []choice{{Variable: "$.action.mode", StringEquals: "APPROVE", Next: StateWaitForApproval}},
+		Choices: []choice{{Variable: "$.action.mode", StringEquals: "APPROVE", Next: StatePrepareApproval}},
 		Default: StateWhichBot,
+	}
+	// TimeoutSecondsPath is read from the state input on AWS but from the Parameters' result by
+	// aws-local-stepfunctions; mirroring the timeout at Payload.action in the input makes one path
+	// right for both.
+	s[StatePrepareApproval] = &state{
+		Type: "Pass",
+		Parameters: map[string]any{
+			"finding.$":   "$.finding",
+			"action.$":    "$.action",
+			"index.$":     "$.index",
+			"execution.$": "$.execution",
+			"Payload": map[string]any{
+				"action": map[string]any{"approvalTimeoutSeconds.$": "$.action.approvalTimeoutSeconds"},
+			},
+		},
+		Next: StateWaitForApproval,
 	}
 	// ResultPath keeps the iteration's input: the bot needs it after the approval.
 	s[StateWaitForApproval] = &state{
@@ -310,7 +330,7 @@ func approval() map[string]*state {
 			},
 		},
 		// No HeartbeatSeconds: a person answers once, they do not send heartbeats.
-		TimeoutSecondsPath: "$.action.approvalTimeoutSeconds",
+		TimeoutSecondsPath: ApprovalTimeoutPath,
 		ResultPath:         "$.approval",
 		Retry:              retriers(),
 		Catch: []catcher{

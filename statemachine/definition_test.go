@@ -157,7 +157,7 @@ func checkTask(t *testing.T, name string, s obj) {
 	if s["Resource"] == statemachine.WaitForTaskToken {
 		// The approval wait: its function is a parameter and its timeout comes from the action.
 		fn, _ := s["Parameters"].(obj)["FunctionName"].(string)
-		if !placeholder.MatchString(fn) || s["TimeoutSecondsPath"] != "$.action.approvalTimeoutSeconds" {
+		if !placeholder.MatchString(fn) || s["TimeoutSecondsPath"] != statemachine.ApprovalTimeoutPath {
 			t.Errorf("%s: FunctionName %q, TimeoutSecondsPath %v", name, fn, s["TimeoutSecondsPath"])
 		}
 	} else {

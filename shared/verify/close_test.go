@@ -1,0 +1,102 @@
+package verify
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/guardduty"
+	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+)
+
+const execARN = "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:run-1"
+
+func closer(s *sdkStub, archive bool) *Closer {
+	s.respond["UpdateFindingsFeedback"] = func(any) (any, error) { return &guardduty.UpdateFindingsFeedbackOutput{}, nil }
+	s.respond["ArchiveFindings"] = func(any) (any, error) { return &guardduty.ArchiveFindingsOutput{}, nil }
+	s.respond["BatchUpdateFindings"] = func(any) (any, error) { return &securityhub.BatchUpdateFindingsOutput{}, nil }
+	return &Closer{
+		GuardDuty:   func(r string) GuardDutyWriter { return s.guardDuty(r) },
+		SecurityHub: func(r string) SecurityHubAPI { return s.securityHub(r) },
+		Archive:     archive,
+	}
+}
+
+func TestClose_RemediatedGuardDutyFindingGetsUsefulFeedbackAndIsArchived(t *testing.T) {
+	s := world(gdFinding())
+	done, err := closer(s, true).Close(context.Background(), inputFinding(), "remediated", execARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(done, []string{"GuardDuty feedback USEFUL", "GuardDuty finding archived"}) {
+		t.Errorf("done %v", done)
+	}
+	if !slices.Equal(s.calls, []string{"ListDetectors", "UpdateFindingsFeedback", "ArchiveFindings"}) {
+		t.Fatalf("calls %v", s.calls)
+	}
+	fb := s.inputs[1].(*guardduty.UpdateFindingsFeedbackInput)
+	if aws.ToString(fb.DetectorId) != detector || fb.Feedback != gdtypes.FeedbackUseful || fb.FindingIds[0] != "f-1" ||
+		!strings.Contains(aws.ToString(fb.Comments), execARN) {
+		t.Errorf("feedback input %+v", fb)
+	}
+}
+
+func TestClose_WithoutArchiveOnlyGivesFeedback(t *testing.T) {
+	s := world(gdFinding())
+	if _, err := closer(s, false).Close(context.Background(), inputFinding(), "remediated", execARN); err != nil {
+		t.Fatal(err)
+	}
+	if s.count("ArchiveFindings") != 0 || s.count("UpdateFindingsFeedback") != 1 {
+		t.Errorf("calls %v", s.calls)
+	}
+}
+
+func TestClose_NothingIsRecordedUnlessRemediated(t *testing.T) {
+	for _, outcome := range []string{"failed", "dry-run", "skipped", "rejected", "notify-only", "partially-remediated"} {
+		s := world(gdFinding())
+		done, err := closer(s, true).Close(context.Background(), inputFinding(), outcome, execARN)
+		if err != nil || len(done) != 0 || len(s.calls) != 0 {
+			t.Errorf("%s: done %v err %v calls %v", outcome, done, err, s.calls)
+		}
+	}
+}
+
+func TestClose_SecurityHubInputGetsItsWorkflowStatus(t *testing.T) {
+	f := inputFinding()
+	f.Source = "securityhub"
+	f.Arn = "arn:aws:guardduty:us-east-1:111122223333:detector/" + detector + "/finding/f-1"
+	for outcome, status := range map[string]shtypes.WorkflowStatus{"remediated": shtypes.WorkflowStatusResolved, "notify-only": shtypes.WorkflowStatusNotified} {
+		s := world(gdFinding())
+		done, err := closer(s, true).Close(context.Background(), f, outcome, execARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.calls, []string{"BatchUpdateFindings"}) || !slices.Equal(done, []string{"Security Hub workflow " + string(status)}) {
+			t.Fatalf("%s: calls %v done %v", outcome, s.calls, done)
+		}
+		in := s.inputs[0].(*securityhub.BatchUpdateFindingsInput)
+		id := in.FindingIdentifiers[0]
+		if aws.ToString(id.Id) != f.Arn || aws.ToString(id.ProductArn) != "arn:aws:securityhub:us-east-1::product/aws/guardduty" ||
+			in.Workflow.Status != status || !strings.Contains(aws.ToString(in.Note.Text), execARN) {
+			t.Errorf("%s: input %+v %+v %+v", outcome, id, in.Workflow, in.Note)
+		}
+	}
+}
+
+func TestClose_SecurityHubUnprocessedFindingIsAnError(t *testing.T) {
+	f := inputFinding()
+	f.Source, f.Arn = "securityhub", "arn:aws:guardduty:us-east-1:111122223333:detector/d/finding/f-1"
+	s := world()
+	c := closer(s, false)
+	s.respond["BatchUpdateFindings"] = func(any) (any, error) {
+		return &securityhub.BatchUpdateFindingsOutput{UnprocessedFindings: []shtypes.BatchUpdateFindingsUnprocessedFinding{
+			{ErrorCode: aws.String("FindingNotFound"), ErrorMessage: aws.String("no such finding")}}}, nil
+	}
+	if _, err := c.Close(context.Background(), f, "remediated", execARN); err == nil || !strings.Contains(err.Error(), "FindingNotFound") {
+		t.Fatalf("err %v", err)
+	}
+}

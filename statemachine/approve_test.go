@@ -1,0 +1,206 @@
+package statemachine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guardbots/guardbots/statemachine"
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+)
+
+// The approval Task (lambda:invoke.waitForTaskToken) cannot run locally: its override stands for what
+// the approver sends — the task output of send-task-success, or the error of send-task-failure, or
+// States.Timeout when nobody answers.
+
+// taskToken stands for $$.Task.Token, which aws-local-stepfunctions does not generate.
+const taskToken = "AQCEAAAAKgAAAAMAAAAAtesttoken=="
+
+// executeWithToken is execute with a task token in the context object.
+func executeWithToken(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execution {
+	t.Helper()
+	tl := tools(t)
+	def, err := statemachine.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := statemachine.Render(def, statemachine.LambdaARNs("aws", "us-east-1", "111122223333"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := tl.Run(ctx, aslrun.Job{
+		Definition: rendered,
+		Input:      rawEvent,
+		Context: obj{"Execution": obj{"Id": execID, "Name": execName, "StartTime": execTime, "Input": rawEvent},
+			"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"},
+			"Task":         obj{"Token": taskToken}},
+		Overrides:      overrides,
+		InstantRetries: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("status %s %s %s; calls %v", ex.Status, ex.Error, ex.Cause, ex.Calls())
+	return ex
+}
+
+func approveAction(bot string) obj {
+	a := action(bot)
+	a["mode"] = "APPROVE"
+	a["approvalTimeoutSeconds"] = 900
+	return a
+}
+
+func approvalRun(t *testing.T, answer aslrun.Response) *aslrun.Execution {
+	t.Helper()
+	o := pipeline(matched("remediate", approveAction("ec2_stop_instance")))
+	o[statemachine.StateWaitForApproval] = []aslrun.Response{answer}
+	return executeWithToken(t, o)
+}
+
+func onlyResult(t *testing.T, ex *aslrun.Execution) obj {
+	t.Helper()
+	rs := results(t, input(t, ex, statemachine.StateNotify, 0))
+	if len(rs) != 1 {
+		t.Fatalf("results = %v", rs)
+	}
+	return rs[0]
+}
+
+func TestExecute_ApprovedActionRunsTheBotWithTheApprovalRecorded(t *testing.T) {
+	t.Parallel()
+	ex := approvalRun(t, aslrun.Returns(obj{"approved": true, "approver": "alice", "comment": "go"}))
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "ec2_stop_instance", "Notify")
+
+	// The approval request carries the iteration and the task token.
+	req := input(t, ex, statemachine.StateWaitForApproval, 0)
+	if p, _ := req["Payload"].(obj); p == nil {
+		// aws-local-stepfunctions hands the override the Task's effective input (its Parameters).
+		t.Fatalf("Wait for approval input = %v", req)
+	} else {
+		wantKeys(t, "approval payload", p, "finding", "action", "index", "execution", "taskToken")
+		if !equalJSON(p["action"], approveAction("ec2_stop_instance")) || p["execution"] != execID || p["taskToken"] != taskToken {
+			t.Errorf("approval payload = %v", p)
+		}
+	}
+	in := input(t, ex, "ec2_stop_instance", 0)
+	wantKeys(t, "bot input", in, "finding", "action", "index", "execution")
+	act, _ := in["action"].(obj)
+	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || ap["approved"] != true || act["mode"] != "APPROVE" || act["bot"] != "ec2_stop_instance" {
+		t.Errorf("bot action = %v", act)
+	}
+	if r := onlyResult(t, ex); r["status"] != "remediated" {
+		t.Errorf("result = %v", r)
+	}
+}
+
+func TestExecute_DeniedActionRunsNothingAndIsSkippedNamingTheApprover(t *testing.T) {
+	t.Parallel()
+	ex := approvalRun(t, aslrun.Fails("Guardbots.Denied", "bob: that is the payment server"))
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "Notify")
+	want := obj{"bot": "ec2_stop_instance", "status": "skipped", "reason": "denied by bob: that is the payment server"}
+	if r := onlyResult(t, ex); !equalJSON(r, want) {
+		t.Errorf("result = %v, want %v", r, want)
+	}
+}
+
+func TestExecute_ApprovedFalseRunsNothing(t *testing.T) {
+	t.Parallel()
+	ex := approvalRun(t, aslrun.Returns(obj{"approved": false, "approver": "carol"}))
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "Notify")
+	if r := onlyResult(t, ex); r["status"] != "skipped" || r["reason"] != "denied by carol" {
+		t.Errorf("result = %v", r)
+	}
+}
+
+func TestExecute_AnswerThatIsNotAnApprovalRunsNothing(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []any{obj{"approved": true}, obj{"approved": "true", "approver": 7}, "yes"} {
+		ex := approvalRun(t, aslrun.Returns(answer))
+		wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "Notify")
+		if r := onlyResult(t, ex); r["status"] != "skipped" || !strings.HasPrefix(r["reason"].(string), "not approved") {
+			t.Errorf("answer %v: result = %v", answer, r)
+		}
+	}
+}
+
+func TestExecute_ApprovalTimeoutRunsNothing(t *testing.T) {
+	t.Parallel()
+	ex := approvalRun(t, aslrun.Fails("States.Timeout", "Task timed out"))
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "Notify")
+	want := obj{"bot": "ec2_stop_instance", "status": "skipped", "reason": "approval timed out after 900 seconds: no action"}
+	if r := onlyResult(t, ex); !equalJSON(r, want) {
+		t.Errorf("result = %v, want %v", r, want)
+	}
+}
+
+func TestExecute_ApprovalRequestThatCannotBeSentFailsTheAction(t *testing.T) {
+	t.Parallel()
+	ex := approvalRun(t, aslrun.Fails("Guardbots.Failed", "request_approval: publish: AuthorizationError"))
+	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Wait for approval", "Notify")
+	if r := onlyResult(t, ex); r["status"] != "failed" || r["error"] != "Guardbots.Failed" {
+		t.Errorf("result = %v", r)
+	}
+}
+
+func TestExecute_OnlyAPPROVEActionsWaitForApproval(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("remediate", action("ec2_create_snapshot"), approveAction("ec2_stop_instance")))
+	o[statemachine.StateWaitForApproval] = []aslrun.Response{aslrun.Returns(obj{"approved": true, "approver": "alice"})}
+	ex := executeWithToken(t, o)
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "ec2_create_snapshot", "Wait for approval", "ec2_stop_instance", "Notify")
+}
+
+func TestExecute_ForgedFindingRunsNoBotAndIsNotifiedAsRejected(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("remediate", action("ec2_stop_instance")))
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Fails("Guardbots.Rejected",
+		`verify: finding gd-1 disagrees with GuardDuty (detector d in us-east-1): account: input "111122223333", GuardDuty "999988887777"`)}
+	ex := execute(t, o)
+	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
+	// Not retried, no bot, one notification.
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Notify")
+	n := input(t, ex, statemachine.StateNotify, 0)
+	wantKeys(t, "notify input", n, "finding", "decision", "error", "execution")
+	if e, _ := n["error"].(obj); e["step"] != "verify" || e["Error"] != "Guardbots.Rejected" || !strings.Contains(e["Cause"].(string), "disagrees with GuardDuty") {
+		t.Errorf("notify error = %v", n["error"])
+	}
+}
+
+func TestExecute_ThrottledVerifyIsRetried(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("remediate", action("ec2_stop_instance")))
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Fails("Guardbots.Throttled", "GetFindings: ThrottlingException"), {JS: `(x) => x`}}
+	ex := execute(t, o)
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Verify finding", "ec2_stop_instance", "Notify")
+}
+
+func TestExecute_FindingArchivedInGuardDutyIsSkipped(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("remediate", action("ec2_stop_instance")))
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Returns(obj{"finding": theFinding,
+		"decision": obj{"decision": "skip", "reason": "finding is archived in GuardDuty", "actions": []obj{}}})}
+	ex := execute(t, o)
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Notify")
+	if rs := results(t, input(t, ex, statemachine.StateNotify, 0)); len(rs) != 0 {
+		t.Errorf("results = %v", rs)
+	}
+}
+
+func TestExecute_SkipAndNotifyDecisionsAreNotVerified(t *testing.T) {
+	t.Parallel()
+	for _, outcome := range []string{"skip", "notify"} {
+		ex := execute(t, pipeline(matched(outcome)))
+		wantCalls(t, ex, "Parse", "Transform", "Match", "Notify")
+	}
+}
