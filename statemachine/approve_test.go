@@ -188,7 +188,7 @@ func TestExecute_FindingArchivedInGuardDutyIsSkipped(t *testing.T) {
 	t.Parallel()
 	o := pipeline(matched("remediate", action("ec2_stop_instance")))
 	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Returns(obj{"finding": theFinding,
-		"decision": obj{"decision": "skip", "reason": "finding is archived in GuardDuty", "actions": []obj{}}})}
+		"decision": obj{"decision": "skip", "reason": "finding is archived in GuardDuty", "mappingKey": "UnauthorizedAccess:EC2/*", "actions": []obj{}}})}
 	ex := execute(t, o)
 	wantStatus(t, ex, "SUCCEEDED", "")
 	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Notify")

@@ -273,10 +273,11 @@ func remediate(names []string) *state {
 		ItemsPath:      "$.decision.actions",
 		MaxConcurrency: 1,
 		ItemSelector: map[string]any{
-			"finding.$":   "$.finding",
-			"action.$":    "$$.Map.Item.Value",
-			"index.$":     "$$.Map.Item.Index",
-			"execution.$": "$$.Execution.Id",
+			"finding.$":    "$.finding",
+			"action.$":     "$$.Map.Item.Value",
+			"index.$":      "$$.Map.Item.Index",
+			"execution.$":  "$$.Execution.Id",
+			"mappingKey.$": "$.decision.mappingKey",
 		},
 		ItemProcessor: &processor{
 			ProcessorConfig: map[string]string{"Mode": "INLINE"},

@@ -48,7 +48,7 @@ func matched(outcome string, actions ...obj) obj {
 	if actions == nil {
 		actions = []obj{}
 	}
-	return obj{"finding": theFinding, "decision": obj{"decision": outcome, "reason": "test", "actions": actions}}
+	return obj{"finding": theFinding, "decision": obj{"decision": outcome, "reason": "test", "mappingKey": "UnauthorizedAccess:EC2/*", "actions": actions}}
 }
 
 // pipeline gives parse, transform and match canned successes, bots botJS and notify notifyJS; each
@@ -195,8 +195,8 @@ func TestExecute_RemediateRunsActionsInDeclaredOrderAndNotifiesBothResults(t *te
 	}
 	for i, bot := range []string{"notify_only", "ec2_stop_instance"} {
 		in := input(t, ex, bot, 0)
-		wantKeys(t, bot+" input", in, "finding", "action", "index", "execution")
-		if in["index"] != float64(i) || in["execution"] != execID || !equalJSON(in["finding"], theFinding) ||
+		wantKeys(t, bot+" input", in, "finding", "action", "index", "execution", "mappingKey")
+		if in["index"] != float64(i) || in["execution"] != execID || in["mappingKey"] != "UnauthorizedAccess:EC2/*" || !equalJSON(in["finding"], theFinding) ||
 			!equalJSON(in["action"], action(bot)) {
 			t.Errorf("%s input = %v", bot, in)
 		}

@@ -42,7 +42,7 @@ type Decision struct {
 	Outcome Outcome `json:"decision"`
 	Reason  string  `json:"reason"`
 	// Key is the mapping entry that matched ("" when none did).
-	Key     string   `json:"mappingKey,omitempty"`
+	Key     string   `json:"mappingKey"`
 	Actions []Action `json:"actions"`
 	// Verification says whether GuardDuty confirmed the finding before any action ran (the verify step
 	// sets it on a remediate decision).

@@ -25,6 +25,8 @@ const (
 	OutcomePartial = "partially-remediated"
 	// OutcomeFailed: a step or an action failed and nothing was remediated.
 	OutcomeFailed = "failed"
+	// OutcomeHeld: the blast-radius limit held an action back (not run); a person must approve it by hand.
+	OutcomeHeld = "held"
 	// OutcomeRemediated: at least one action changed a resource, none failed.
 	OutcomeRemediated = "remediated"
 	// OutcomeDryRun: actions ran in dry-run and report what they would have done.
@@ -38,7 +40,7 @@ const (
 )
 
 // Outcomes lists every outcome, for tests and filter-policy documentation.
-var Outcomes = []string{OutcomeRejected, OutcomePartial, OutcomeFailed, OutcomeRemediated, OutcomeDryRun, OutcomeAlreadyDone, OutcomeNotifyOnly, OutcomeSkipped}
+var Outcomes = []string{OutcomeRejected, OutcomePartial, OutcomeFailed, OutcomeHeld, OutcomeRemediated, OutcomeDryRun, OutcomeAlreadyDone, OutcomeNotifyOnly, OutcomeSkipped}
 
 const (
 	// MaxSubject: SNS subjects must be under 100 characters, without line breaks or control characters.
@@ -119,8 +121,12 @@ func Build(in Input) (Message, error) {
 // OutcomeOf derives the outcome from the input (see the order of the Outcome constants).
 func OutcomeOf(in Input) string {
 	count := map[bots.Status]int{}
+	held := 0
 	for _, r := range in.Results {
 		count[r.Status]++
+		if r.Held {
+			held++
+		}
 	}
 	failed := in.Error != nil || count[bots.StatusFailed] > 0
 	switch {
@@ -130,6 +136,9 @@ func OutcomeOf(in Input) string {
 		return OutcomePartial
 	case failed:
 		return OutcomeFailed
+	case held > 0:
+		// Ahead of remediated: the subject must tell a person that something still waits for them.
+		return OutcomeHeld
 	case count[bots.StatusRemediated] > 0:
 		return OutcomeRemediated
 	case count[bots.StatusDryRun] > 0:
@@ -334,10 +343,22 @@ func summary(in Input, outcome string) string {
 	}
 	if len(in.Results) > 0 {
 		acts := make([]string, len(in.Results))
+		var warnings []string
 		for i, r := range in.Results {
-			acts[i] = fmt.Sprintf("%s %s", r.Bot, r.Status)
+			status := string(r.Status)
+			if r.Held {
+				status = "held"
+			}
+			acts[i] = fmt.Sprintf("%s %s", r.Bot, status)
+			if (r.Status == bots.StatusSkipped || r.Held) && r.Reason != "" {
+				acts[i] += " (" + r.Reason + ")"
+			}
+			warnings = append(warnings, r.Warnings...)
 		}
 		fmt.Fprintf(&b, "; actions: %s", strings.Join(acts, ", "))
+		if len(warnings) > 0 {
+			fmt.Fprintf(&b, "; warnings: %s", strings.Join(warnings, "; "))
+		}
 	} else if in.Decision != nil && in.Decision.Reason != "" {
 		fmt.Fprintf(&b, "; %s", in.Decision.Reason)
 	}

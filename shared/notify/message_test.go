@@ -318,3 +318,22 @@ func TestBody_ThousandsOfActionsStillFit(t *testing.T) {
 		t.Errorf("body %d bytes, truncated %t", len(m.Body), b.Truncated)
 	}
 }
+
+func TestHeldAction_OutcomeIsHeldAndTheSummarySaysWhyAndWarns(t *testing.T) {
+	in := remediated()
+	in.Results = append(in.Results, bots.Result{Bot: "ec2_quarantine_instance", Status: bots.StatusSkipped, Held: true,
+		Reason:   "blast-radius limit reached (10 disruptive actions in account 111122223333 this hour): approve it by hand",
+		Warnings: []string{"audit record not written: throttled"}})
+	m, b := build(t, in)
+	if m.Outcome != OutcomeHeld || b.Outcome != OutcomeHeld {
+		t.Fatalf("outcome = %q / %q, want %q", m.Outcome, b.Outcome, OutcomeHeld)
+	}
+	for _, want := range []string{"ec2_quarantine_instance held (blast-radius limit reached", "warnings: audit record not written"} {
+		if !strings.Contains(b.Summary, want) {
+			t.Errorf("summary %q does not contain %q", b.Summary, want)
+		}
+	}
+	if !strings.HasSuffix(m.Subject, ": held") && !strings.Contains(m.Subject, ": held (") {
+		t.Errorf("subject %q does not end with the held outcome", m.Subject)
+	}
+}

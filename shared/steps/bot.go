@@ -28,8 +28,7 @@ type BotInput struct {
 	// Index is the action's position in the decision ($$.Map.Item.Index): an action with
 	// onError "stop" that fails ends the actions after it, and only those.
 	Index int `json:"index"`
-	// MappingKey is the mapping entry that chose the action, for the audit record (empty until the
-	// state machine passes it).
+	// MappingKey is the mapping entry that chose the action ($.decision.mappingKey), for the audit record.
 	MappingKey string `json:"mappingKey,omitempty"`
 }
 

@@ -140,7 +140,7 @@ func TestBots_JSONListsEveryRegisteredBotWithItsIAMActions(t *testing.T) {
 	for _, e := range got {
 		names = append(names, e.Name)
 		if e.Name == "ec2_stop_instance" {
-			if e.Impact != "disruptive" || !slices.Equal(e.IAMActions, []string{"ec2:CreateTags", "ec2:DescribeInstances", "ec2:StopInstances"}) {
+			if e.Impact != "disruptive" || !slices.Equal(e.IAMActions, []string{"ec2:CreateTags", "ec2:DescribeInstances", "ec2:DescribeTags", "ec2:StopInstances"}) {
 				t.Errorf("ec2_stop_instance = %+v", e)
 			}
 			if len(e.Params) != 1 || e.Params[0].Name != "force" || e.Params[0].Type != "bool" {
