@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 //go:embed runner.mjs
@@ -132,12 +133,22 @@ type Invocation struct {
 
 // Event is an execution event, without inputs and outputs.
 type Event struct {
-	Type        string `json:"type"`
+	Type string `json:"type"`
+	// Timestamp is when aws-local-stepfunctions emitted the event, in ms since the epoch.
+	Timestamp   int64  `json:"timestamp,omitempty"`
 	State       string `json:"state,omitempty"`
 	ParentState string `json:"parentState,omitempty"`
 	Index       *int   `json:"index,omitempty"`
 	Error       string `json:"error,omitempty"`
 	Attempt     int    `json:"attempt,omitempty"`
+}
+
+// Time is the event's timestamp (zero when the runner gave none).
+func (e Event) Time() time.Time {
+	if e.Timestamp == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(e.Timestamp)
 }
 
 // Calls lists the overridden Task states in the order they were invoked.

@@ -70,6 +70,15 @@ func TestRun_OverridesAnswerInTurnAndRetriesAreInstant(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v: the 30 s retry interval was not overridden", d)
 	}
+	// Every event keeps its time, in order, within the run: a trace derives each state's duration from it.
+	var last time.Time
+	for _, ev := range ex.Events {
+		at := ev.Time()
+		if at.IsZero() || at.Before(start.Add(-time.Second)) || at.After(time.Now()) || at.Before(last) {
+			t.Fatalf("event %+v has time %v (run started %v, previous event %v)", ev, at, start, last)
+		}
+		last = at
+	}
 }
 
 // Without an override a Task invokes its Lambda through the SDK: this fake Lambda endpoint checks the

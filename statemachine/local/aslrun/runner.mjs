@@ -85,9 +85,11 @@ function statesWithRetry(def) {
   return out;
 }
 
-// The event log without the bulky inputs and outputs: type, state, index, retry attempt, error.
+// The event log without the bulky inputs and outputs: type, time (ms since the epoch: a trace derives
+// each state's duration from it, Pass/Choice/Map included), state, index, retry attempt, error.
 function compact(ev) {
   const out = { type: ev.type };
+  if (ev.timestamp !== undefined) out.timestamp = ev.timestamp;
   if (ev.state) out.state = ev.state.name;
   if (ev.parentState) out.parentState = ev.parentState.name;
   if (ev.index !== undefined) out.index = ev.index;
