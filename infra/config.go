@@ -12,6 +12,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Config is the app's configuration, read from CDK context (cdk.json, `-c key=value`). Every field has a
@@ -57,6 +60,25 @@ type Config struct {
 	// StackSetFailureTolerance and StackSetMaxConcurrent are percentages of accounts per operation.
 	StackSetFailureTolerance int
 	StackSetMaxConcurrent    int
+
+	// VerifyFindings makes the verify step re-read every finding from GuardDuty before any bot runs
+	// (GUARDBOTS_VERIFY_FINDINGS). Off only for demos: a forged event could then drive a bot.
+	VerifyFindings bool
+	// ApproverPrincipalArn may assume the approver role; "" trusts the orchestrator account's
+	// principals that signed in with MFA (its IAM policies then decide who).
+	ApproverPrincipalArn string
+	// ProtectedAccounts are never changed by any bot (GUARDBOTS_PROTECTED_ACCOUNTS in match).
+	ProtectedAccounts []string
+	// CloseFindings is notify's close-the-loop mode: false, true or archive (GUARDBOTS_CLOSE_FINDINGS).
+	CloseFindings string
+	// DedupWindow and DedupLease are the duplicate-suppression window and in-progress lease of the bots.
+	DedupWindow time.Duration
+	DedupLease  time.Duration
+	// BlastRadiusPerAccount and BlastRadiusGlobal cap disruptive actions per account and overall per hour.
+	BlastRadiusPerAccount int
+	BlastRadiusGlobal     int
+	// AuditRetention is how long audit records live: days ("365d") or a Go duration (GUARDBOTS_AUDIT_RETENTION).
+	AuditRetention string
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -80,6 +102,15 @@ const (
 	ctxStackSetCallAs      = "stackSetCallAs"
 	ctxStackSetTolerance   = "stackSetFailureTolerancePercentage"
 	ctxStackSetConcurrent  = "stackSetMaxConcurrentPercentage"
+	ctxVerifyFindings      = "verifyFindings"
+	ctxApproverPrincipal   = "approverPrincipalArn"
+	ctxProtectedAccounts   = "protectedAccounts"
+	ctxCloseFindings       = "closeFindings"
+	ctxDedupWindow         = "dedupWindow"
+	ctxDedupLease          = "dedupLease"
+	ctxBlastPerAccount     = "blastRadiusPerAccount"
+	ctxBlastGlobal         = "blastRadiusGlobal"
+	ctxAuditRetention      = "auditRetention"
 )
 
 // DefaultConfig is the configuration with no context at all.
@@ -96,6 +127,13 @@ func DefaultConfig() Config {
 		StackSetCallAs:           "SELF",
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
+		VerifyFindings:           true,
+		CloseFindings:            verify.CloseOff,
+		DedupWindow:              steps.DefaultDedupWindow,
+		DedupLease:               steps.DefaultDedupLease,
+		BlastRadiusPerAccount:    steps.DefaultBlastPerAcct,
+		BlastRadiusGlobal:        steps.DefaultBlastGlobal,
+		AuditRetention:           "365d",
 	}
 }
 
@@ -188,19 +226,32 @@ func FromContext(get ContextReader) (Config, error) {
 	boolean(ctxSecurityHubRule, &c.SecurityHubRule)
 	str(ctxMappingFile, &c.MappingFile)
 	str(ctxMappingParameter, &c.MappingParameter)
-	if v := get(ctxMappingTTL); v != nil {
-		d, err := time.ParseDuration(strings.TrimSpace(fmt.Sprint(v)))
-		if err != nil {
-			fail(ctxMappingTTL, fmt.Errorf("%v is not a Go duration such as 60s", v))
-		} else {
-			c.MappingTTL = d
+	duration := func(key string, dst *time.Duration) {
+		if v := get(key); v != nil && strings.TrimSpace(fmt.Sprint(v)) != "" {
+			d, err := time.ParseDuration(strings.TrimSpace(fmt.Sprint(v)))
+			if err != nil {
+				fail(key, fmt.Errorf("%v is not a Go duration such as 60s", v))
+			} else {
+				*dst = d
+			}
 		}
 	}
+	duration(ctxMappingTTL, &c.MappingTTL)
 	integer(ctxLogRetentionDays, &c.LogRetentionDays)
 	list(ctxOrganizationalUnits, &c.OrganizationalUnits)
 	str(ctxStackSetCallAs, &c.StackSetCallAs)
 	integer(ctxStackSetTolerance, &c.StackSetFailureTolerance)
 	integer(ctxStackSetConcurrent, &c.StackSetMaxConcurrent)
+	boolean(ctxVerifyFindings, &c.VerifyFindings)
+	str(ctxApproverPrincipal, &c.ApproverPrincipalArn)
+	list(ctxProtectedAccounts, &c.ProtectedAccounts)
+	str(ctxCloseFindings, &c.CloseFindings)
+	c.CloseFindings = strings.ToLower(c.CloseFindings)
+	duration(ctxDedupWindow, &c.DedupWindow)
+	duration(ctxDedupLease, &c.DedupLease)
+	integer(ctxBlastPerAccount, &c.BlastRadiusPerAccount)
+	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
+	str(ctxAuditRetention, &c.AuditRetention)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -220,6 +271,8 @@ var (
 	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]{1,32}$`)
 	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	paramNameRE  = regexp.MustCompile(`^/?[a-zA-Z0-9_.\-/]+$`)
+	// An IAM user or role (paths allowed) or an account root, in any partition.
+	principalArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
 )
 
 // Validate reports every setting that would synthesize a template that cannot deploy or would not work.
@@ -284,6 +337,35 @@ func (c Config) Validate() error {
 	}
 	if c.StackSetMaxConcurrent < 1 || c.StackSetMaxConcurrent > 100 {
 		bad(ctxStackSetConcurrent, "%d is not a percentage from 1 to 100", c.StackSetMaxConcurrent)
+	}
+	if c.ApproverPrincipalArn != "" && !principalArnRE.MatchString(c.ApproverPrincipalArn) {
+		bad(ctxApproverPrincipal, "%q is not the ARN of an IAM role, user or account root", c.ApproverPrincipalArn)
+	}
+	for _, a := range c.ProtectedAccounts {
+		if !accountRE.MatchString(a) {
+			bad(ctxProtectedAccounts, "%q is not a 12-digit account id", a)
+		}
+	}
+	switch c.CloseFindings {
+	case verify.CloseOff, verify.CloseFeedback, verify.CloseArchive:
+	default:
+		bad(ctxCloseFindings, "%q: false, true or archive", c.CloseFindings)
+	}
+	if c.DedupWindow <= 0 {
+		bad(ctxDedupWindow, "%v: want a positive duration", c.DedupWindow)
+	}
+	// A lease shorter than a bot's run would let a second execution act while the first still runs.
+	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {
+		bad(ctxDedupLease, "%v must exceed the bot Lambda timeout (%ds)", c.DedupLease, botLambdaTimeoutSeconds)
+	}
+	if c.BlastRadiusPerAccount < 1 {
+		bad(ctxBlastPerAccount, "%d: want at least 1", c.BlastRadiusPerAccount)
+	}
+	if c.BlastRadiusGlobal < 1 {
+		bad(ctxBlastGlobal, "%d: want at least 1", c.BlastRadiusGlobal)
+	}
+	if _, err := statetable.ParseRetention(c.AuditRetention); err != nil {
+		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

@@ -60,6 +60,14 @@ func fixtureConfig() Config {
 	c.StackSetCallAs = "DELEGATED_ADMIN"
 	c.SeverityFloor = 5
 	c.DryRun = false
+	// Every rail away from its default, so the tests see the context reach the Lambdas.
+	c.ProtectedAccounts = []string{"210987654321", "123456789012"}
+	c.CloseFindings = "archive"
+	c.DedupWindow = 12 * time.Hour
+	c.DedupLease = 20 * time.Minute
+	c.BlastRadiusPerAccount = 7
+	c.BlastRadiusGlobal = 30
+	c.AuditRetention = "400d"
 	return c
 }
 

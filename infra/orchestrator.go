@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -35,13 +36,15 @@ type Workflow struct {
 }
 
 // Step Lambdas, by function name (their build/ directories).
-var stepFunctions = []string{"parse", "transform", "match", "notify"}
+var stepFunctions = []string{"parse", "transform", "match", "verify", "request_approval", "notify"}
 
 // Lambda timeouts sit below the Task timeouts of the definition, so a Lambda's own timeout error
 // (which Retry and Catch can classify) arrives before the state's States.Timeout.
+const botLambdaTimeoutSeconds = statemachine.BotTimeoutSeconds - 30
+
 var (
 	stepLambdaTimeout = awscdk.Duration_Seconds(jsii.Number(statemachine.StepTimeoutSeconds - 10))
-	botLambdaTimeout  = awscdk.Duration_Seconds(jsii.Number(statemachine.BotTimeoutSeconds - 30))
+	botLambdaTimeout  = awscdk.Duration_Seconds(jsii.Number(botLambdaTimeoutSeconds))
 )
 
 // OrchestratorProps is what the orchestrator stack is built from.
@@ -62,6 +65,9 @@ type Orchestrator struct {
 	awscdk.Stack
 	Functions    map[string]goFunction
 	StateMachine awsstepfunctions.StateMachine
+	AuditTable   awsdynamodb.Table
+	// ApproverRole is the only role meant to answer approval requests (see newApproverRole).
+	ApproverRole awsiam.Role
 }
 
 // NewOrchestrator builds rule → state machine → Lambdas, with the mapping parameter, the state table,
@@ -95,14 +101,49 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// The audit trail: append-only for the bots (PutItem under attribute_not_exists), queryable by
+	// finding (pk) and by resource (GSI); TTL only cleans up after the configured retention.
+	audit := awsdynamodb.NewTable(stack, jsii.String("Audit"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(statetable.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(statetable.AuditSortKey), Type: awsdynamodb.AttributeType_STRING},
+		TimeToLiveAttribute: jsii.String(statetable.TTLAttribute),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		// Evidence of what the bots did: it outlives the stack.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	audit.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(statetable.AuditResourceGSI),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(statetable.AuditResourceKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(statetable.AuditSortKey), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	o.AuditTable = audit
+
+	approver := newApproverRole(stack, "Approver", cfg)
+	o.ApproverRole = approver
+
 	// Step Lambdas: each role holds only what its handler calls.
 	stepEnv := map[string]map[string]string{
 		"match": {
-			mapping.EnvParameter:    cfg.MappingParameter,
-			mapping.EnvTTL:          cfg.MappingTTL.String(),
-			mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
+			mapping.EnvParameter:         cfg.MappingParameter,
+			mapping.EnvTTL:               cfg.MappingTTL.String(),
+			mapping.EnvAllowSamples:      strconv.FormatBool(cfg.AllowSampleFindings),
+			mapping.EnvProtectedAccounts: strings.Join(cfg.ProtectedAccounts, ","),
 		},
-		"notify": {steps.EnvTopicArn: *alerts.Topic.TopicArn()},
+		"verify": {steps.EnvVerifyFindings: strconv.FormatBool(cfg.VerifyFindings)},
+		"request_approval": {
+			steps.EnvApprovalTopicArn: *alerts.Topic.TopicArn(),
+			steps.EnvApproverRoleArn:  *approver.RoleArn(),
+			steps.EnvDryRun:           strconv.FormatBool(cfg.DryRun),
+		},
+		"notify": {
+			steps.EnvTopicArn:      *alerts.Topic.TopicArn(),
+			steps.EnvCloseFindings: cfg.CloseFindings,
+		},
 	}
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
@@ -116,20 +157,13 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		Actions:   jsii.Strings("ssm:GetParameter"),
 		Resources: jsii.Strings(*param.ParameterArn()),
 	}))
-	notifyRole := o.Functions["notify"].Role
-	notifyRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("Publish"),
-		Actions:   jsii.Strings("sns:Publish"),
-		Resources: jsii.Strings(*alerts.Topic.TopicArn()),
-	}))
-	// Publishing to a KMS-encrypted topic needs a data key; exact actions, not kms:GenerateDataKey*.
-	notifyRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("EncryptForTopic"),
-		Actions:   jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
-		Resources: jsii.Strings(*alerts.Key.KeyArn()),
-	}))
+	grantPublish(o.Functions["notify"].Role, alerts)
+	grantPublish(o.Functions["request_approval"].Role, alerts)
+	grantVerify(o.Functions["verify"].Role)
+	grantCloseFindings(o.Functions["notify"].Role, cfg.CloseFindings)
 
 	// Bot Lambdas: one each, with a role named so member trust policies can name it.
+	botLogs := map[string]awslogs.LogGroup{}
 	for _, b := range p.Bots {
 		roleName, err := lambdaRoleName(cfg.RolePrefix, b.Name)
 		if err != nil {
@@ -140,7 +174,14 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			// Its own account, so a bot never calls STS to learn it.
 			awsenv.EnvAccountID: *awscdk.Aws_ACCOUNT_ID(),
 			steps.EnvDryRun:     strconv.FormatBool(cfg.DryRun),
-			statetable.EnvTable: *table.TableName(),
+			// Required by every bot that changes something: the rails refuse to start without it.
+			statetable.EnvTable:          *table.TableName(),
+			statetable.EnvAuditTable:     *audit.TableName(),
+			statetable.EnvAuditRetention: cfg.AuditRetention,
+			steps.EnvDedupWindow:         cfg.DedupWindow.String(),
+			steps.EnvDedupLease:          cfg.DedupLease.String(),
+			steps.EnvBlastPerAccount:     strconv.Itoa(cfg.BlastRadiusPerAccount),
+			steps.EnvBlastGlobal:         strconv.Itoa(cfg.BlastRadiusGlobal),
 		}
 		if cfg.ExternalID != "" {
 			env[awsenv.EnvExternalID] = cfg.ExternalID
@@ -151,8 +192,10 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			Description: "guardbots bot: " + b.Name,
 		})
 		o.Functions[b.Name] = fn
-		grantBot(fn, b, cfg.RolePrefix, table)
+		grantBot(fn, b, cfg.RolePrefix, table, audit)
+		botLogs[b.Name] = fn.LogGroup
 	}
+	newRailAlarms(stack, botLogs, alerts)
 
 	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
 	if err != nil {
@@ -197,12 +240,19 @@ func lambdaRoleName(prefix, bot string) (string, error) {
 
 // grantBot gives a bot Lambda exactly what the bot declares. Bots without operations never call AWS
 // (the runner does not even resolve credentials for them), so they get nothing beyond their logs.
-func grantBot(fn goFunction, b bots.Bot, prefix string, table awsdynamodb.Table) {
+func grantBot(fn goFunction, b bots.Bot, prefix string, table, audit awsdynamodb.Table) {
 	actions := b.IAMActions()
+	// UpdateItem: the duplicate-suppression claims and blast-radius counters are conditional updates.
 	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("StateTable"),
-		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 		Resources: jsii.Strings(*table.TableArn()),
+	}))
+	// Append only: a bot must not be able to rewrite or erase its own audit trail.
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AppendAudit"),
+		Actions:   jsii.Strings("dynamodb:PutItem"),
+		Resources: jsii.Strings(*audit.TableArn()),
 	}))
 	if len(actions) == 0 {
 		return

@@ -162,7 +162,7 @@ func TestOrchestrator_ExecutionFailureAlarmCoversFailedTimedOutAndAborted(t *tes
 func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(t *testing.T) {
 	fns := resources(t, orch, "AWS::Lambda::Function")
 	if want := len(stepFunctions) + len(bots.Registered()); len(fns) != want {
-		t.Fatalf("%d functions, want %d (4 steps + every registered bot)", len(fns), want)
+		t.Fatalf("%d functions, want %d (%d steps + every registered bot)", len(fns), want, len(stepFunctions))
 	}
 	roles := map[string]string{}
 	for id, f := range fns {
@@ -192,7 +192,7 @@ func functionRole(t *testing.T, fn string) string {
 	prefix := "Bot" + strings.ReplaceAll(fn, "_", "")
 	for _, s := range stepFunctions {
 		if s == fn {
-			prefix = "Step" + fn
+			prefix = "Step" + strings.ReplaceAll(fn, "_", "")
 		}
 	}
 	for id := range resources(t, orch, "AWS::IAM::Role") {
@@ -208,11 +208,19 @@ var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 
 func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 	actions := rolePolicyActions(t, orch)
+	publish := []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
 	want := map[string][]string{
-		"parse":     logActions,
-		"transform": logActions,
-		"match":     append([]string{"ssm:GetParameter"}, logActions...),
-		"notify":    append([]string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}, logActions...),
+		"parse":            logActions,
+		"transform":        logActions,
+		"match":            append([]string{"ssm:GetParameter"}, logActions...),
+		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors"}, logActions...),
+		"request_approval": append(append([]string{}, publish...), logActions...),
+		// The fixture's closeFindings is archive.
+		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
+			"securityhub:BatchUpdateFindings"}, publish...), logActions...),
+	}
+	if len(want) != len(stepFunctions) {
+		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(stepFunctions))
 	}
 	for fn, w := range want {
 		if got := actions[functionRole(t, fn)]; !reflect.DeepEqual(sortedUnique(got), sortedUnique(w)) {
@@ -226,7 +234,7 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 	policies := resources(t, orch, "AWS::IAM::Policy")
 	for _, b := range bots.Registered() {
 		roleID := functionRole(t, b.Name)
-		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"}, logActions...)
+		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, logActions...)
 		if len(b.IAMActions()) > 0 {
 			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity")
 			want = append(want, b.IAMActions()...)
@@ -239,6 +247,9 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 				continue
 			}
 			for _, s := range statements(props(p)["PolicyDocument"]) {
+				if strings.Contains(js(s["Resource"]), "Audit") && js(s["Action"]) != `"dynamodb:PutItem"` {
+					t.Errorf("%s may %s on the audit table, want only dynamodb:PutItem", b.Name, js(s["Action"]))
+				}
 				if strs(s["Action"])[0] == "sts:AssumeRole" {
 					wantRes := fmt.Sprintf(`:iam::*:role/%s-%s"]]}`, fixtureCfg.RolePrefix, b.Name)
 					if !strings.HasSuffix(js(s["Resource"]), wantRes) {
@@ -281,18 +292,40 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 		vars, _ := env["Variables"].(map[string]any)
 		switch {
 		case strings.HasPrefix(id, "Stepmatch"):
-			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m0s" || vars[mapping.EnvAllowSamples] != "false" {
+			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m0s" || vars[mapping.EnvAllowSamples] != "false" ||
+				vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("match env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepnotify"):
-			if !strings.Contains(js(vars[steps.EnvTopicArn]), "NotificationsTopic") {
+			if !strings.Contains(js(vars[steps.EnvTopicArn]), "NotificationsTopic") || vars[steps.EnvCloseFindings] != "archive" {
 				t.Errorf("notify env %s", js(vars))
+			}
+		case strings.HasPrefix(id, "Stepverify"):
+			if vars[steps.EnvVerifyFindings] != "true" {
+				t.Errorf("verify env %s", js(vars))
+			}
+		case strings.HasPrefix(id, "Steprequestapproval"):
+			if !strings.Contains(js(vars[steps.EnvApprovalTopicArn]), "NotificationsTopic") ||
+				!strings.HasPrefix(js(vars[steps.EnvApproverRoleArn]), `{"Fn::GetAtt":["Approver`) || vars[steps.EnvDryRun] != "false" {
+				t.Errorf("request_approval env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Bot"):
 			if vars[awsenv.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[awsenv.EnvExternalID] != fixtureCfg.ExternalID ||
 				vars[steps.EnvDryRun] != "false" || js(vars[awsenv.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
 				!strings.Contains(js(vars[statetable.EnvTable]), "State") {
 				t.Errorf("%s env %s", id, js(vars))
+			}
+			rails := map[string]string{
+				steps.EnvDedupWindow: "12h0m0s", steps.EnvDedupLease: "20m0s",
+				steps.EnvBlastPerAccount: "7", steps.EnvBlastGlobal: "30", statetable.EnvAuditRetention: "400d",
+			}
+			for k, v := range rails {
+				if vars[k] != v {
+					t.Errorf("%s: %s = %v, want %s", id, k, vars[k], v)
+				}
+			}
+			if !strings.Contains(js(vars[statetable.EnvAuditTable]), `{"Ref":"Audit`) {
+				t.Errorf("%s: %s = %s, want the audit table", id, statetable.EnvAuditTable, js(vars[statetable.EnvAuditTable]))
 			}
 		}
 	}
@@ -301,6 +334,7 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 func TestOrchestrator_StateTableIsEncryptedWithPointInTimeRecoveryAndTTL(t *testing.T) {
 	assertCDK(t, "state table", func() {
 		fixtureAssert[orch].HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"GlobalSecondaryIndexes":           assertions.Match_Absent(),
 			"KeySchema":                        []any{map[string]any{"AttributeName": statetable.PartitionKey, "KeyType": "HASH"}},
 			"AttributeDefinitions":             []any{map[string]any{"AttributeName": statetable.PartitionKey, "AttributeType": "S"}},
 			"SSESpecification":                 map[string]any{"SSEEnabled": true},
