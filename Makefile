@@ -67,9 +67,11 @@ replay: tools
 	@$(GO) build -o $(BUILD)/local ./statemachine/local
 	@$(BUILD)/local replay $(DEMO_FLAGS)
 
-## bench: parse → transform → match per finding (ns and allocations)
+## bench: parse → transform → match per finding (ns and allocations), then every bootstrap's cold start,
+## warm latency, peak memory and zipped artifact size (perf; PERF_ARGS="--starts 20 --invocations 1000")
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/...
+	$(GO) run ./statemachine/local perf $(PERF_ARGS)
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)
 FUZZTIME ?= 60s

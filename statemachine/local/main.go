@@ -32,6 +32,8 @@ const usage = `usage:
       one event of yours through the same local stack.
   local gen-functions
       writes functions/bots/<bot>/main.go for every registered bot (go generate ./...).
+  local perf [--starts N] [--invocations N]
+      every bootstrap's cold start, warm latency, peak memory and zipped artifact size.
   local gen-catalogue
       rewrites the bot catalogue in README.md from the registry (go generate ./...).
 `
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDemo(args[0], args[1:], stdout, stderr)
 	case "gen-functions":
 		return genFunctions(args[1:], stdout, stderr)
+	case "perf":
+		return perfCmd(args[1:], stdout, stderr)
 	case "gen-catalogue":
 		return genCatalogue(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -1,0 +1,110 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env keeps a measured bootstrap away from real AWS and gives it the configuration its init reads.
+var Env = []string{
+	"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=", "AWS_REGION=us-east-1",
+	"AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=http://127.0.0.1:1",
+	"GUARDBOTS_ACCOUNT_ID=111122223333", "GUARDBOTS_TOPIC_ARN=arn:aws:sns:us-east-1:111122223333:guardbots",
+	"GUARDBOTS_STATE_TABLE=guardbots-state", "GUARDBOTS_AUDIT_TABLE=guardbots-audit",
+}
+
+// Process is one bootstrap started against its own Runtime API.
+type Process struct {
+	API     *RuntimeAPI
+	Cmd     *exec.Cmd
+	Started time.Time
+}
+
+// Start runs bootstrap with the environment and a fresh Runtime API.
+func Start(bootstrap string, env ...string) (*Process, error) {
+	api := NewRuntimeAPI()
+	cmd := exec.Command(bootstrap)
+	cmd.Env = append(append(append([]string{"PATH=" + os.Getenv("PATH")}, Env...), env...),
+		"AWS_LAMBDA_RUNTIME_API="+api.Addr(), "AWS_LAMBDA_FUNCTION_NAME=perf", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
+	p := &Process{API: api, Cmd: cmd, Started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		api.Close()
+		return nil, fmt.Errorf("start %s: %w", bootstrap, err)
+	}
+	return p, nil
+}
+
+// WaitFirstNext waits until the process asked the Runtime API for work: its cold start.
+func (p *Process) WaitFirstNext(ctx context.Context) (time.Duration, error) {
+	for {
+		if t := p.API.FirstNext(); !t.IsZero() {
+			return t.Sub(p.Started), nil
+		}
+		if p.Cmd.ProcessState != nil {
+			return 0, fmt.Errorf("bootstrap exited before polling")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+}
+
+// PeakRSS is the process's peak resident set (VmHWM), in bytes.
+func (p *Process) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.Cmd.Process.Pid)
+}
+
+// Stop kills the process and closes its API.
+func (p *Process) Stop() {
+	_ = p.Cmd.Process.Kill()
+	_ = p.Cmd.Wait()
+	p.API.Close()
+}
+
+// ColdStarts starts bootstrap n times and returns each start → first poll duration.
+func ColdStarts(ctx context.Context, bootstrap string, n int, env ...string) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, n)
+	for range n {
+		p, err := Start(bootstrap, env...)
+		if err != nil {
+			return nil, err
+		}
+		d, err := p.WaitFirstNext(ctx)
+		p.Stop()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", bootstrap, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Percentile of ds (p in 0..100), nearest rank.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s))*p/100+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}

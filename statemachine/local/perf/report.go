@@ -1,0 +1,133 @@
+package perf
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// BuildHost builds every function under functions/ for this machine, as the Lambda build does
+// (lambda.norpc, trimmed, stripped), into dir/<function>/bootstrap.
+func BuildHost(ctx context.Context, root, dir string) (map[string]string, error) {
+	var pkgs []string
+	err := filepath.WalkDir(filepath.Join(root, "functions"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "main.go" {
+			rel, _ := filepath.Rel(root, filepath.Dir(p))
+			pkgs = append(pkgs, "./"+rel)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(dir, ".bin") + string(filepath.Separator)
+	args := append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", tmp}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	bins := map[string]string{}
+	for _, p := range pkgs {
+		name := filepath.Base(p)
+		dst := filepath.Join(dir, name, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(filepath.Join(tmp, name), dst); err != nil {
+			return nil, err
+		}
+		bins[name] = dst
+	}
+	return bins, os.RemoveAll(tmp)
+}
+
+// ZipSize is the size of bootstrap zipped as a Lambda deployment package (deflate).
+func ZipSize(bootstrap string) (int64, error) {
+	f, err := os.Open(bootstrap)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, err
+	}
+	return int64(buf.Len()), nil
+}
+
+// Warm is a bootstrap invoked many times with one payload.
+type Warm struct {
+	Median, P90       time.Duration
+	RSSAfter1, RSSEnd int64
+	N                 int
+}
+
+// InvokeWarm starts bootstrap, invokes it n times with payload (which must succeed), and reports the
+// invocation latency from the Runtime API's side and the peak RSS after the first and the last call.
+func InvokeWarm(ctx context.Context, bootstrap string, payload []byte, n int, env ...string) (Warm, error) {
+	p, err := Start(bootstrap, env...)
+	if err != nil {
+		return Warm{}, err
+	}
+	defer p.Stop()
+	if _, err := p.WaitFirstNext(ctx); err != nil {
+		return Warm{}, err
+	}
+	var w Warm
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		start := time.Now()
+		body, errored, err := p.API.Invoke(ctx, payload)
+		if err != nil {
+			return Warm{}, err
+		}
+		if errored {
+			return Warm{}, fmt.Errorf("%s: invocation %d failed: %s", bootstrap, i+1, body)
+		}
+		lat = append(lat, time.Since(start))
+		if i == 0 {
+			if w.RSSAfter1, err = p.PeakRSS(); err != nil {
+				return Warm{}, err
+			}
+		}
+	}
+	if w.RSSEnd, err = p.PeakRSS(); err != nil {
+		return Warm{}, err
+	}
+	// The first call includes one-time work (lazy initialisation); the warm figure is the rest.
+	w.Median, w.P90, w.N = Percentile(lat[1:], 50), Percentile(lat[1:], 90), n
+	return w, nil
+}
+
+// Machine names what the figures were measured on.
+func Machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}
+
+// SortedNames returns the keys of m in order.
+func SortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
