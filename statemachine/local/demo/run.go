@@ -14,6 +14,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
 
@@ -27,7 +28,12 @@ type Execution struct {
 	Invokes []Invoke
 	// Notifications are the SNS messages the subscriber queue received during the execution.
 	Notifications []Notification
-	Elapsed       time.Duration
+	// StandIns are the calls the demo's stand-ins answered instead of kumo (GuardDuty, IAM tag reads).
+	StandIns []string
+	// FindingID is the event's finding id; Audit its audit records after the execution, oldest first.
+	FindingID string
+	Audit     []statetable.AuditRecord
+	Elapsed   time.Duration
 
 	definition []byte
 }
@@ -44,6 +50,9 @@ type Notification struct {
 type RunOptions struct {
 	// InstantRetries makes every Retry pause 0 ms (tests); the demo keeps the definition's intervals.
 	InstantRetries bool
+	// NotInGuardDuty runs the event without publishing its finding to the GuardDuty stand-in first: a
+	// forged event, which verify must reject.
+	NotInGuardDuty bool
 }
 
 // Run executes the committed definition on event (placeholders already substituted) with every Task
@@ -74,16 +83,51 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		// Through the timing proxy to kumo; never the real Lambda endpoint.
 		Env: append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),
 	}
+	findingID := findingIDOf(event)
+	// GuardDuty holds every finding it sends: the demo publishes the event's finding to the stand-in
+	// before the execution, so verify can re-read it.
+	if !opts.NotInGuardDuty && findingID != "" {
+		if err := s.guardDuty.Hold(event); err != nil {
+			return nil, err
+		}
+	}
 	s.proxy.take()
+	s.guardDuty.take()
+	s.iamShim.take()
 	ex, err := tools.Run(ctx, job)
 	if err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
 	}
-	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started), definition: s.Definition}
+	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
+		FindingID: findingID, definition: s.Definition}
+	out.StandIns = append(s.guardDuty.take(), s.iamShim.take()...)
 	if out.Notifications, err = s.receive(ctx); err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
 	}
+	if findingID != "" {
+		all, err := s.AuditRecords(ctx, findingID)
+		if err != nil {
+			return nil, fmt.Errorf("demo: execution %s: %w", name, err)
+		}
+		// The finding's trail holds earlier executions too (a duplicate delivery): keep this one's.
+		for _, r := range all {
+			if r.Execution == arn {
+				out.Audit = append(out.Audit, r)
+			}
+		}
+	}
 	return out, nil
+}
+
+// findingIDOf is the GuardDuty finding id of an EventBridge event ("" when it has none).
+func findingIDOf(event []byte) string {
+	var e struct {
+		Detail struct {
+			ID string `json:"id"`
+		} `json:"detail"`
+	}
+	_ = json.Unmarshal(event, &e)
+	return e.Detail.ID
 }
 
 // executionName is name made unique and valid as a Step Functions execution name (≤ 80 characters).

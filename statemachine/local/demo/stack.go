@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -215,14 +216,31 @@ type Stack struct {
 
 	MappingParameter string
 	Table            string
-	TopicARN         string
-	QueueURL         string
+	// AuditTable is the audit trail (pk, sk, GSI byResource), as the CDK app creates it.
+	AuditTable string
+	TopicARN   string
+	QueueURL   string
 	// Functions are the function names running, sorted.
 	Functions  []string
 	Resources  Resources
 	Definition []byte
 
 	proxy *invokeProxy
+	// guardDuty and iamShim serve what kumo lacks (standins.go).
+	guardDuty *guardDutyStandIn
+	iamShim   *iamShim
+}
+
+// ApproverRoleARN is the role the local stack names as the only one allowed to answer an approval
+// request (request_approval puts it in the message; nothing local waits for a task token).
+const ApproverRoleARN = "arn:" + Partition + ":iam::" + Account + ":role/guardbots-approver"
+
+// StandIns says what the local stack serves itself instead of kumo, for the demo's output.
+func (s *Stack) StandIns() []string {
+	return []string{
+		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it), for the verify step only", s.guardDuty.URL()),
+		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
+	}
 }
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
@@ -246,6 +264,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	sfx := opts.Suffix
 	s.MappingParameter = mapping.DefaultParameterName + sfx
 	s.Table = "guardbots-state" + sfx
+	s.AuditTable = "guardbots-audit" + sfx
 	doc := opts.Mapping
 	if doc == nil {
 		doc = Mapping()
@@ -254,6 +273,10 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		return nil, err
 	}
 	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
+		return nil, err
+	}
+	s.guardDuty = newGuardDutyStandIn()
+	if s.iamShim, err = newIAMShim(srv.URL, s.AWS); err != nil {
 		return nil, err
 	}
 	def, err := statemachine.Definition()
@@ -305,12 +328,27 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		}
 	case "notify":
 		return []string{steps.EnvTopicArn + "=" + s.TopicARN}
+	case "verify":
+		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
+		return []string{
+			steps.EnvVerifyFindings + "=true",
+			"AWS_ENDPOINT_URL_GUARDDUTY=" + s.guardDuty.URL(),
+		}
+	case "request_approval":
+		return []string{
+			steps.EnvTopicArn + "=" + s.TopicARN,
+			steps.EnvApproverRoleArn + "=" + ApproverRoleARN,
+			fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
+		}
 	}
-	// Bots and the newer steps (verify, request_approval): the table, the dry-run switch and the topic.
+	// Bots: the dry-run switch, the rails' tables and the topic; IAM through the shim, for the
+	// exemption rail's tag reads.
 	return []string{
 		fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
 		statetable.EnvTable + "=" + s.Table,
+		statetable.EnvAuditTable + "=" + s.AuditTable,
 		steps.EnvTopicArn + "=" + s.TopicARN,
+		"AWS_ENDPOINT_URL_IAM=" + s.iamShim.URL(),
 	}
 }
 
@@ -321,6 +359,12 @@ func (s *Stack) Close() {
 	}
 	if s.proxy != nil {
 		s.proxy.Close()
+	}
+	if s.guardDuty != nil {
+		s.guardDuty.Close()
+	}
+	if s.iamShim != nil {
+		s.iamShim.Close()
 	}
 	s.Kumo.Close()
 }
@@ -370,6 +414,9 @@ func (s *Stack) provision(ctx context.Context, doc []byte, sfx string) error {
 	}); err != nil {
 		return fmt.Errorf("demo: state table TTL: %w", err)
 	}
+	if err := s.createAuditTable(ctx, ddb); err != nil {
+		return err
+	}
 
 	snsc, sqsc := sns.NewFromConfig(s.AWS), sqs.NewFromConfig(s.AWS)
 	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("guardbots-notifications" + sfx)})
@@ -392,6 +439,44 @@ func (s *Stack) provision(ctx context.Context, doc []byte, sfx string) error {
 	return s.provisionTargets(ctx, sfx)
 }
 
+// createAuditTable creates the audit table as the CDK app does: pk and sk, GSI byResource on resource
+// and sk, TTL on expiresAt.
+func (s *Stack) createAuditTable(ctx context.Context, ddb *dynamodb.Client) error {
+	str := func(n string) ddbtypes.AttributeDefinition {
+		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
+	}
+	key := func(hash, rng string) []ddbtypes.KeySchemaElement {
+		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(hash), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: ddbtypes.KeyTypeRange}}
+	}
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(s.AuditTable),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{str(statetable.PartitionKey), str(statetable.AuditSortKey), str(statetable.AuditResourceKey)},
+		KeySchema:            key(statetable.PartitionKey, statetable.AuditSortKey),
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{
+			IndexName:  aws.String(statetable.AuditResourceGSI),
+			KeySchema:  key(statetable.AuditResourceKey, statetable.AuditSortKey),
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+		}},
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		return fmt.Errorf("demo: create the audit table %s: %w", s.AuditTable, err)
+	}
+	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(s.AuditTable),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(statetable.TTLAttribute), Enabled: aws.Bool(true)},
+	}); err != nil {
+		return fmt.Errorf("demo: audit table TTL: %w", err)
+	}
+	return nil
+}
+
+// AuditRecords reads the audit trail of a finding back, oldest first.
+func (s *Stack) AuditRecords(ctx context.Context, findingID string) ([]statetable.AuditRecord, error) {
+	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	return (&statetable.Audit{Client: ddb, Name: s.AuditTable}).ByFinding(ctx, findingID)
+}
+
 const trustEC2 = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
 // provisionTargets creates the instance (running, with the role's instance profile), the role and the
@@ -400,7 +485,8 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	r := &s.Resources
 	r.RoleName = "web-app-role" + sfx
 	iamc := iam.NewFromConfig(s.AWS)
-	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2)}); err != nil {
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2),
+		Tags: []iamtypes.Tag{{Key: aws.String("app"), Value: aws.String("web-app")}}}); err != nil {
 		return fmt.Errorf("demo: create role %s: %w", r.RoleName, err)
 	}
 	profile := "web-app-profile" + sfx

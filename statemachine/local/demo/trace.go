@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/statemachine"
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
 
 // kumoLacks lists operations kumo v0.33.1 does not serve (../shared/local-aws.md, the bots' tests, and replays of the default mapping's EC2 rules):
@@ -38,9 +40,10 @@ func KumoLacks(bot string) []string {
 	return out
 }
 
-// PrintTrace writes the execution as a readable trace: each state entered (→) and left (←), with the
-// Lambda round trip of each Task attempt measured at kumo's Lambda API (Pass and Choice states run
-// inside aws-local-stepfunctions and take no measurable time), and each step's and bot's result.
+// PrintTrace writes the execution as a readable trace: each state entered (→) and left (←) with its
+// duration from aws-local-stepfunctions' event times (ms resolution, so Pass and Choice states mostly
+// show 0 ms), each step's and bot's result; then what the demo's stand-ins answered instead of kumo and
+// the audit records the execution left.
 func PrintTrace(w io.Writer, ex *Execution) {
 	queues := map[string][]Invoke{}
 	for _, in := range ex.Invokes {
@@ -60,6 +63,16 @@ func PrintTrace(w io.Writer, ex *Execution) {
 	indent := func() string { return strings.Repeat("  ", depth) }
 	failed := map[string]bool{}
 	attempts := map[string]int{}
+	// entered is when each state (or its current attempt) began; states run one at a time here.
+	entered := map[string]time.Time{}
+	took := func(ev aslrun.Event) string {
+		start, ok := entered[ev.State]
+		if !ok || start.IsZero() || ev.Time().IsZero() {
+			return "?"
+		}
+		entered[ev.State] = ev.Time() // a retry's attempt starts when the previous one failed
+		return ms(ev.Time().Sub(start))
+	}
 	for _, ev := range ex.Events {
 		fn := taskFunction(ev.State)
 		switch ev.Type {
@@ -71,18 +84,19 @@ func PrintTrace(w io.Writer, ex *Execution) {
 			depth -= 2
 		case "StateEntered":
 			attempts[ev.State] = 0
-			if fn == "" {
+			entered[ev.State] = ev.Time()
+			if ev.State == statemachine.StateRemediate {
 				fmt.Fprintf(w, "%s→ %s\n", indent(), ev.State)
 			}
 		case "StateFailed":
 			if fn == "" {
-				fmt.Fprintf(w, "%s✗ %s: %s\n", indent(), ev.State, ev.Error)
+				fmt.Fprintf(w, "%s→ %-28s ← %8s  ✗ %s\n", indent(), ev.State, took(ev), ev.Error)
 				continue
 			}
 			failed[ev.State] = true
 			attempts[ev.State]++
 			in, _ := next(fn)
-			fmt.Fprintf(w, "%s→ %-28s ← %8s  ✗ %s%s\n", indent(), ev.State, ms(in.Duration), ev.Error, attemptNote(attempts[ev.State]))
+			fmt.Fprintf(w, "%s→ %-28s ← %8s  ✗ %s%s\n", indent(), ev.State, took(ev), ev.Error, attemptNote(attempts[ev.State]))
 			if msg := errorMessage(in.Output); msg != "" {
 				fmt.Fprintf(w, "%s    %s\n", indent(), msg)
 			}
@@ -96,15 +110,16 @@ func PrintTrace(w io.Writer, ex *Execution) {
 			fmt.Fprintf(w, "%s  ⤷ caught: the error goes to the notification\n", indent())
 		case "StateExited":
 			switch {
-			case fn == "" && (ev.State == statemachine.StateRemediate):
-				fmt.Fprintf(w, "%s← %s\n", indent(), ev.State)
+			case ev.State == statemachine.StateRemediate:
+				fmt.Fprintf(w, "%s← %-28s   %8s\n", indent(), ev.State, took(ev))
 			case fn == "":
+				fmt.Fprintf(w, "%s→ %-28s ← %8s\n", indent(), ev.State, took(ev))
 			case failed[ev.State]:
 				failed[ev.State] = false
 			default:
 				attempts[ev.State]++
 				in, _ := next(fn)
-				fmt.Fprintf(w, "%s→ %-28s ← %8s  %s%s\n", indent(), ev.State, ms(in.Duration), summarize(fn, in.Output), attemptNote(attempts[ev.State]))
+				fmt.Fprintf(w, "%s→ %-28s ← %8s  %s%s\n", indent(), ev.State, took(ev), summarize(fn, in.Output), attemptNote(attempts[ev.State]))
 				for _, c := range changes(fn, in.Output) {
 					fmt.Fprintf(w, "%s    · %s\n", indent(), c)
 				}
@@ -116,6 +131,52 @@ func PrintTrace(w io.Writer, ex *Execution) {
 		status += " (" + ex.Error + ")"
 	}
 	fmt.Fprintf(w, "  %s in %s (%d Lambda invocations)\n", status, ex.Elapsed.Round(time.Millisecond), len(ex.Invokes))
+	for _, c := range ex.StandIns {
+		fmt.Fprintf(w, "  stood in by the demo, not kumo or AWS: %s\n", c)
+	}
+	printAudit(w, ex)
+}
+
+// printAudit lists the execution's audit records (the audit table queried by finding id).
+func printAudit(w io.Writer, ex *Execution) {
+	if ex.FindingID == "" {
+		return
+	}
+	if len(ex.Audit) == 0 {
+		fmt.Fprintf(w, "  audit: no record for finding %s from this execution (no bot ran)\n", ex.FindingID)
+		return
+	}
+	fmt.Fprintf(w, "  audit (table queried by finding id %s): %d record(s)\n", ex.FindingID, len(ex.Audit))
+	for _, r := range ex.Audit {
+		line := fmt.Sprintf("%s %s on %s %s: %s", r.Time.UTC().Format("15:04:05.000"), r.Bot, r.Kind, strings.Join(r.ResourceIDs, ","), r.Status)
+		if r.Reason != "" {
+			line += " (" + r.Reason + ")"
+		}
+		if r.Error != "" {
+			line += " error: " + r.Error
+		}
+		fmt.Fprintf(w, "    · %s\n", line)
+		if len(r.Before) > 0 || len(r.After) > 0 {
+			fmt.Fprintf(w, "      before %s → after %s\n", kv(r.Before), kv(r.After))
+		}
+	}
+}
+
+// kv prints a before/after map in key order.
+func kv(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return "{" + strings.Join(parts, " ") + "}"
 }
 
 func attemptNote(n int) string {
@@ -210,6 +271,17 @@ func summarize(fn string, out json.RawMessage) string {
 			return fmt.Sprintf("%s: %s", d.Decision, strings.Join(names, " → "))
 		}
 		return fmt.Sprintf("%s: %s", d.Decision, d.Reason)
+	case "verify":
+		var v struct {
+			Decision struct {
+				Decision, Reason, Verification string
+			} `json:"decision"`
+		}
+		_ = json.Unmarshal(out, &v)
+		if v.Decision.Verification == "" {
+			return v.Decision.Decision + ": " + v.Decision.Reason
+		}
+		return v.Decision.Verification
 	case "notify":
 		var n struct {
 			Outcome   string `json:"outcome"`

@@ -1,11 +1,15 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,7 +131,7 @@ func TestWorkflow_EC2FindingTagsThenStopsTheInstanceAndNotifiesOnce(t *testing.T
 	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
 	wantClean(t, ex, Expectations(false)["ec2_malicious_ip_caller_custom"])
 	// Evidence before containment: the declared order, one action at a time.
-	wantCalls(t, ex, "parse", "transform", "match", "ec2_tag_instance", "ec2_stop_instance", "notify")
+	wantCalls(t, ex, "parse", "transform", "match", "verify", "ec2_tag_instance", "ec2_stop_instance", "notify")
 	if st := readBack(t, s); st.Instance != "stopped" && st.Instance != "stopping" {
 		t.Errorf("instance is %s after the workflow", st.Instance)
 	}
@@ -189,7 +193,7 @@ func TestWorkflow_MalformedEventIsRejectedNotifiedWithTheParseErrorAndFails(t *t
 func TestWorkflow_ThrottledBotIsRetriedAndSucceeds(t *testing.T) {
 	s := newStack(t, Options{InvokeErrors: map[string][]string{"ec2_stop_instance": {"Guardbots.Throttled"}}})
 	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
-	wantCalls(t, ex, "parse", "transform", "match", "ec2_tag_instance", "ec2_stop_instance", "ec2_stop_instance", "notify")
+	wantCalls(t, ex, "parse", "transform", "match", "verify", "ec2_tag_instance", "ec2_stop_instance", "ec2_stop_instance", "notify")
 	if ex.Status != "SUCCEEDED" || !slices.ContainsFunc(ex.Events, func(e aslrun.Event) bool { return e.Type == "StateRetried" && e.State == "ec2_stop_instance" }) {
 		t.Fatalf("execution %s (%s), events %+v: want the throttle retried", ex.Status, ex.Cause, ex.Events)
 	}
@@ -202,17 +206,36 @@ func TestWorkflow_ThrottledBotIsRetriedAndSucceeds(t *testing.T) {
 	}
 }
 
-// deniedEC2 answers every EC2 call as AWS does when the role lacks the permission: a bootstrap pointed
-// at it fails for real, with Guardbots.Failed and no retry.
-func deniedEC2(t *testing.T) string {
+// deniedEC2 answers StopInstances as AWS does when the role lacks the permission, so a bootstrap pointed
+// at it fails for real in the bot's own call, with Guardbots.Failed and no retry. Every other EC2 call
+// (the exemption rail's DescribeTags) goes on to kumo once the test sets kumo's URL.
+func deniedEC2(t *testing.T) (string, *atomic.Pointer[string]) {
 	t.Helper()
+	var kumoURL atomic.Pointer[string]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		if target := kumoURL.Load(); target != nil && form.Get("Action") != "StopInstances" {
+			u, _ := url.Parse(*target)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`))
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, &kumoURL
+}
+
+// stackDenyingStop is a stack whose ec2_stop_instance is denied StopInstances, with mapping.
+func stackDenyingStop(t *testing.T, mapping []byte) *Stack {
+	t.Helper()
+	denied, forward := deniedEC2(t)
+	s := newStack(t, Options{Mapping: mapping, FunctionEnv: map[string][]string{"ec2_stop_instance": {"AWS_ENDPOINT_URL_EC2=" + denied}}})
+	forward.Store(&s.Kumo.URL)
+	return s
 }
 
 // failingStopMapping runs ec2_stop_instance (failing) before ec2_tag_instance, with onError as given.
@@ -222,10 +245,9 @@ func failingStopMapping(onError string) []byte {
 }
 
 func TestWorkflow_BotThatKeepsFailingIsRecordedFailedOtherOutcomesKeptNotifiedAndFails(t *testing.T) {
-	s := newStack(t, Options{Mapping: failingStopMapping("continue"),
-		FunctionEnv: map[string][]string{"ec2_stop_instance": {"AWS_ENDPOINT_URL_EC2=" + deniedEC2(t)}}})
+	s := stackDenyingStop(t, failingStopMapping("continue"))
 	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
-	wantCalls(t, ex, "parse", "transform", "match", "ec2_stop_instance", "ec2_tag_instance", "notify")
+	wantCalls(t, ex, "parse", "transform", "match", "verify", "ec2_stop_instance", "ec2_tag_instance", "notify")
 	if ex.Status != "FAILED" {
 		t.Fatalf("execution %s, want FAILED", ex.Status)
 	}
@@ -246,8 +268,7 @@ func TestWorkflow_BotThatKeepsFailingIsRecordedFailedOtherOutcomesKeptNotifiedAn
 }
 
 func TestWorkflow_OnErrorStopSkipsTheRemainingActions(t *testing.T) {
-	s := newStack(t, Options{Mapping: failingStopMapping("stop"),
-		FunctionEnv: map[string][]string{"ec2_stop_instance": {"AWS_ENDPOINT_URL_EC2=" + deniedEC2(t)}}})
+	s := stackDenyingStop(t, failingStopMapping("stop"))
 	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
 	if ex.Status != "FAILED" {
 		t.Fatalf("execution %s, want FAILED", ex.Status)
