@@ -164,3 +164,63 @@ func TestBuild_FailsWhenLambdaCodeIsMissing(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+func TestFromContext_RailsAndApprovalDefaultsAreTheDocumentedOnes(t *testing.T) {
+	c, err := FromContext(contextOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.VerifyFindings || c.ApproverPrincipalArn != "" || c.ProtectedAccounts != nil || c.CloseFindings != "false" ||
+		c.DedupWindow != 24*time.Hour || c.DedupLease != 15*time.Minute || c.BlastRadiusPerAccount != 10 ||
+		c.BlastRadiusGlobal != 50 || c.AuditRetention != "365d" {
+		t.Errorf("defaults %+v", c)
+	}
+}
+
+func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
+	c, err := FromContext(contextOf(map[string]any{
+		"verifyFindings": false, "approverPrincipalArn": "arn:aws:iam::999988887777:role/path/SecOps",
+		"protectedAccounts": []any{"123456789012"}, "closeFindings": true, "dedupWindow": "6h", "dedupLease": "10m",
+		"blastRadiusPerAccount": 3, "blastRadiusGlobal": 9, "auditRetention": "2557d",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VerifyFindings || c.ApproverPrincipalArn != "arn:aws:iam::999988887777:role/path/SecOps" ||
+		!reflect.DeepEqual(c.ProtectedAccounts, []string{"123456789012"}) || c.CloseFindings != "true" ||
+		c.DedupWindow != 6*time.Hour || c.DedupLease != 10*time.Minute || c.BlastRadiusPerAccount != 3 ||
+		c.BlastRadiusGlobal != 9 || c.AuditRetention != "2557d" {
+		t.Errorf("%+v", c)
+	}
+	if c, err := FromContext(contextOf(map[string]any{"closeFindings": "ARCHIVE"})); err != nil || c.CloseFindings != "archive" {
+		t.Errorf("closeFindings ARCHIVE: %q, %v", c.CloseFindings, err)
+	}
+}
+
+func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
+	_, err := FromContext(contextOf(map[string]any{
+		"approverPrincipalArn": "SecOps", "protectedAccounts": "prod", "closeFindings": "resolve",
+		"dedupWindow": "0s", "blastRadiusPerAccount": 0, "blastRadiusGlobal": -1, "auditRetention": "forever",
+		"verifyFindings": "perhaps",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, key := range []string{"approverPrincipalArn", "protectedAccounts", "closeFindings", "dedupWindow",
+		"blastRadiusPerAccount", "blastRadiusGlobal", "auditRetention", "verifyFindings"} {
+		if !strings.Contains(err.Error(), "context "+key+":") {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}
+
+func TestValidate_DedupLeaseMustOutlastTheBotLambdaTimeout(t *testing.T) {
+	c := DefaultConfig()
+	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {
+		t.Fatalf("the default lease %v does not outlast the bot timeout %ds", c.DedupLease, botLambdaTimeoutSeconds)
+	}
+	c.DedupLease = botLambdaTimeoutSeconds * time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "context dedupLease:") {
+		t.Errorf("a lease equal to the bot timeout: err %v", err)
+	}
+}

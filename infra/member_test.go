@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,5 +128,48 @@ func TestMember_TemplateIsFlatWithNoCDKMetadataOrBootstrapCheck(t *testing.T) {
 	}
 	if js(own) != js(body["Resources"]) {
 		t.Error("the StackSet's member template differs from the guardbots-member stack")
+	}
+}
+
+// tagReads are the exemption-tag reads of the runner, one per resource kind it checks.
+var tagReads = []string{"ec2:DescribeTags", "iam:ListUserTags", "iam:ListRoleTags", "s3:GetBucketTagging", "lambda:ListTags", "rds:ListTagsForResource"}
+
+func TestMember_RolesOfBotsThatChangeThingsMayReadTheExemptionTag(t *testing.T) {
+	byName := map[string]map[string]any{}
+	for _, r := range resources(t, memberStackID, "AWS::IAM::Role") {
+		byName[props(r)["RoleName"].(string)] = r
+	}
+	for _, b := range bots.Registered() {
+		if !b.ChecksExemption() {
+			continue
+		}
+		r, ok := byName[fixtureCfg.RolePrefix+"-"+b.Name]
+		if !ok {
+			t.Errorf("%s changes resources but has no member role", b.Name)
+			continue
+		}
+		var got []string
+		for _, p := range asSlice(props(r)["Policies"]) {
+			for _, s := range statements(p.(map[string]any)["PolicyDocument"]) {
+				got = append(got, strs(s["Action"])...)
+			}
+		}
+		reads := 0
+		for _, a := range got {
+			if slices.Contains(tagReads, a) {
+				reads++
+			}
+		}
+		for _, op := range b.ExemptionOperations {
+			actions, _ := bots.OperationActions(op)
+			for _, a := range actions {
+				if !slices.Contains(got, a) {
+					t.Errorf("%s: member role lacks %s (exemption check %s)", b.Name, a, op)
+				}
+			}
+		}
+		if reads == 0 {
+			t.Errorf("%s: member role may read no exemption tag: %v", b.Name, got)
+		}
 	}
 }
