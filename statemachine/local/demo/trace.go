@@ -71,7 +71,7 @@ func PrintTrace(w io.Writer, ex *Execution) {
 			return "?"
 		}
 		entered[ev.State] = ev.Time() // a retry's attempt starts when the previous one failed
-		return ms(ev.Time().Sub(start))
+		return fmt.Sprintf("%d ms", ev.Time().Sub(start).Milliseconds())
 	}
 	for _, ev := range ex.Events {
 		fn := taskFunction(ev.State)
@@ -191,10 +191,6 @@ func deref(p *int) int {
 		return 0
 	}
 	return *p
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 }
 
 // taskFunctions maps each Task state of the rendered definition (Map bodies included) to the function

@@ -19,6 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
@@ -338,5 +344,123 @@ func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
 		if strings.Contains(strings.ToLower(e), "sample") {
 			t.Errorf("%s: mentions sample: the demo findings must not be GuardDuty samples", f.Name)
 		}
+	}
+}
+
+// forgedEC2 is the demo EC2 finding with its instance id replaced: what someone able to start an
+// execution would send to stop an instance of their choosing.
+func forgedEC2(t *testing.T, s *Stack, instanceID string) []byte {
+	t.Helper()
+	f, err := FindingNamed("ec2_malicious_ip_caller_custom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.ReplaceAll(s.Resources.Substitute(f.Event), []byte(s.Resources.InstanceID), []byte(instanceID))
+}
+
+func TestWorkflow_ForgedFindingIsRejectedAtVerifyAndNoBotRuns(t *testing.T) {
+	s := newStack(t, Options{})
+	// GuardDuty holds the real finding, about another instance; the input names the demo's instance.
+	if err := s.guardDuty.Hold(forgedEC2(t, s, "i-0aaaaaaaaaaaaaaaa")); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := FindingNamed("ec2_malicious_ip_caller_custom")
+	forged := s.Resources.Substitute(f.Event)
+	// And a finding id GuardDuty never held.
+	unknown := bytes.ReplaceAll(forged, []byte(findingIDOf(forged)), []byte("0123456789abcdef0123456789abcdef"))
+	for name, event := range map[string][]byte{"other-instance": forged, "unknown-id": unknown} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ex, err := s.Run(ctx, tools(t), "forged-"+name, event, RunOptions{InstantRetries: true, NotInGuardDuty: true})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, ex, "parse", "transform", "match", "verify", "notify")
+		if ex.Status != "FAILED" || len(ex.Audit) != 0 {
+			t.Errorf("%s: execution %s with %d audit records, want FAILED and none", name, ex.Status, len(ex.Audit))
+		}
+		n := oneNotification(t, ex)
+		if n.Outcome != notify.OutcomeRejected || n.Body.Error == nil || n.Body.Error.Step != "verify" {
+			t.Fatalf("%s: notified %s with error %+v, want rejected at verify", name, n.Outcome, n.Body.Error)
+		}
+		want := map[string]string{"other-instance": "disagrees with GuardDuty", "unknown-id": "GuardDuty has no finding"}[name]
+		if !strings.Contains(n.Body.Error.Cause, want) {
+			t.Errorf("%s: cause %q does not say %q", name, n.Body.Error.Cause, want)
+		}
+	}
+	if st := readBack(t, s); st.Instance != "running" {
+		t.Errorf("instance is %s after forged findings", st.Instance)
+	}
+}
+
+func TestWorkflow_ExemptInstanceIsLeftRunningAndTheNotificationSaysExempt(t *testing.T) {
+	s := newStack(t, Options{})
+	if _, err := ec2.NewFromConfig(s.AWS).CreateTags(context.Background(), &ec2.CreateTagsInput{
+		Resources: []string{s.Resources.InstanceID},
+		Tags:      []ec2types.Tag{{Key: aws.String(bots.ExemptionTag), Value: aws.String("payments on-call")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ex := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s (%s)", ex.Status, ex.Cause)
+	}
+	n := oneNotification(t, ex)
+	if len(n.Body.Actions) != 2 {
+		t.Fatalf("notified actions %+v", n.Body.Actions)
+	}
+	for _, a := range n.Body.Actions {
+		if a.Status != bots.StatusSkipped || !strings.Contains(a.Reason, "exempt") || !strings.Contains(a.Reason, s.Resources.InstanceID) {
+			t.Errorf("action %+v, want skipped: exempt naming the instance", a)
+		}
+	}
+	if !strings.Contains(n.Raw, "exempt") {
+		t.Errorf("notification does not say exempt: %s", n.Raw)
+	}
+	if st := readBack(t, s); st.Instance != "running" {
+		t.Errorf("exempt instance is %s", st.Instance)
+	}
+}
+
+func TestWorkflow_DuplicateDeliveryRunsTheBotOnceAndNamesTheFirstExecution(t *testing.T) {
+	s := newStack(t, Options{})
+	first := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	wantClean(t, first, Expectations(false)["ec2_malicious_ip_caller_custom"])
+	if len(first.Audit) != 2 || first.Audit[1].Bot != "ec2_stop_instance" || first.Audit[1].Before["state"] != "running" || first.Audit[1].After["state"] != "stopped" {
+		t.Fatalf("first execution's audit records %+v, want tag then stop with before and after state", first.Audit)
+	}
+	// EventBridge delivers the same finding again: a new execution, same finding id.
+	second := runFinding(t, s, "ec2_malicious_ip_caller_custom")
+	if second.Status != "SUCCEEDED" {
+		t.Fatalf("second execution %s (%s)", second.Status, second.Cause)
+	}
+	n := oneNotification(t, second)
+	for _, a := range n.Body.Actions {
+		if a.Status != bots.StatusSkipped || !strings.Contains(a.Reason, "already handled by execution "+first.ARN) {
+			t.Errorf("second delivery: action %+v, want skipped: already handled by execution %s", a, first.ARN)
+		}
+	}
+	if len(second.Audit) != 2 || second.Audit[1].Status != string(bots.StatusSkipped) {
+		t.Errorf("second execution's audit records %+v, want both actions recorded skipped", second.Audit)
+	}
+}
+
+func TestWorkflow_ExemptRoleKeepsItsSessionsTagsReadThroughTheIAMShim(t *testing.T) {
+	s := newStack(t, Options{})
+	// Tagged after creation: the shim answers ListRoleTags from kumo's live role, not from a snapshot.
+	if _, err := iam.NewFromConfig(s.AWS).TagRole(context.Background(), &iam.TagRoleInput{RoleName: aws.String(s.Resources.RoleName),
+		Tags: []iamtypes.Tag{{Key: aws.String(bots.ExemptionTag), Value: aws.String("break-glass")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ex := runFinding(t, s, "iam_instance_credential_exfiltration")
+	if !slices.ContainsFunc(ex.StandIns, func(c string) bool { return strings.HasPrefix(c, "iam:ListRoleTags "+s.Resources.RoleName) }) {
+		t.Errorf("the exemption rail did not read the role's tags through the shim: %v", ex.StandIns)
+	}
+	n := oneNotification(t, ex)
+	if len(n.Body.Actions) != 1 || n.Body.Actions[0].Status != bots.StatusSkipped || !strings.Contains(n.Body.Actions[0].Reason, "exempt") {
+		t.Fatalf("notified actions %+v, want the revoke skipped: exempt", n.Body.Actions)
+	}
+	if st := readBack(t, s); st.RevokedBefore != "" {
+		t.Errorf("exempt role got the revoke policy (%s)", st.RevokedBefore)
 	}
 }
