@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -222,5 +223,31 @@ func TestValidate_DedupLeaseMustOutlastTheBotLambdaTimeout(t *testing.T) {
 	c.DedupLease = botLambdaTimeoutSeconds * time.Second
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "context dedupLease:") {
 		t.Errorf("a lease equal to the bot timeout: err %v", err)
+	}
+}
+
+func TestCdkJSON_ListsEveryKeyAndItsValuesAreTheDefaults(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "")
+	t.Setenv("CDK_DEFAULT_REGION", "")
+	b, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Context map[string]any }
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromContext(contextOf(f.Context))
+	if err != nil {
+		t.Fatalf("cdk.json's context: %v", err)
+	}
+	if d := DefaultConfig(); !reflect.DeepEqual(c, d) {
+		t.Errorf("cdk.json's context gives\n%+v\nthe defaults are\n%+v", c, d)
+	}
+	for _, key := range []string{ctxVerifyFindings, ctxApproverPrincipal, ctxProtectedAccounts, ctxCloseFindings,
+		ctxDedupWindow, ctxDedupLease, ctxBlastPerAccount, ctxBlastGlobal, ctxAuditRetention} {
+		if _, ok := f.Context[key]; !ok {
+			t.Errorf("cdk.json does not list %s", key)
+		}
 	}
 }
