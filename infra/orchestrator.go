@@ -131,8 +131,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		"match": {
 			mapping.EnvParameter:         cfg.MappingParameter,
 			mapping.EnvTTL:               cfg.MappingTTL.String(),
-			mapping.EnvAllowSamples:      strconv.FormatBool(cfg.AllowSampleFindings),
-			mapping.EnvProtectedAccounts: strings.Join(cfg.ProtectedAccounts, ","),
+			mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
 		},
 		"verify": {steps.EnvVerifyFindings: strconv.FormatBool(cfg.VerifyFindings)},
 		"request_approval": {
@@ -144,6 +143,10 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			steps.EnvTopicArn:      *alerts.Topic.TopicArn(),
 			steps.EnvCloseFindings: cfg.CloseFindings,
 		},
+	}
+	// Unset rather than empty when none: match reads both as "no protected accounts".
+	if len(cfg.ProtectedAccounts) > 0 {
+		stepEnv["match"][mapping.EnvProtectedAccounts] = strings.Join(cfg.ProtectedAccounts, ",")
 	}
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
