@@ -159,9 +159,6 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		if counted != nil {
 			rails.giveBlast(ctx, counted)
 		}
-		if in.Action.OnError == mapping.Stop {
-			err = r.recordStop(ctx, in, err)
-		}
 		return bots.Result{}, r.failed(ctx, in, res, err, rails.now())
 	}
 	if counted != nil && out.Status != bots.StatusRemediated {
@@ -210,9 +207,14 @@ func (r BotRunner) skip(ctx context.Context, in BotInput, res bots.Result, reaso
 	return res, nil
 }
 
-// failed audits a failure and returns its error, with the audit's own failure added (the error chain,
-// and so its fault kind, is kept).
+// failed records onError stop, audits a failure and returns its error, with the audit's own failure
+// added (the error chain, and so its fault kind, is kept).
 func (r BotRunner) failed(ctx context.Context, in BotInput, res bots.Result, err error, now time.Time) error {
+	// Every failure after validation counts for onError stop, not only the bot's own: an action whose
+	// exemption read, credentials or claim failed did not run either.
+	if in.Action.OnError == mapping.Stop {
+		err = r.recordStop(ctx, in, err)
+	}
 	if aerr := r.Rails.audit(ctx, in, r.Bot, res, err, now); aerr != nil {
 		return fmt.Errorf("%w (and its audit record was not written: %v)", err, aerr)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -407,5 +408,24 @@ func TestBotRunner_OnErrorContinueLeavesNoStopRecord(t *testing.T) {
 		Action: mapping.Action{Bot: "test_bot", OnError: mapping.Continue}})
 	if err == nil || len(state) != 0 {
 		t.Fatalf("err = %v, state = %v", err, state)
+	}
+}
+
+func TestBotRunner_OnErrorStopIsRecordedWhenARailFailsBeforeTheBot(t *testing.T) {
+	state := memState{}
+	runner := BotRunner{Resolver: &fakeResolver{}, State: state,
+		Rails: Rails{Exempt: func(context.Context, aws.Config, *finding.Finding) (exempt.Target, bool, error) {
+			return exempt.Target{}, false, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no ec2:DescribeTags"}
+		}},
+		Bot: testBot(func(context.Context, bots.Request) (bots.Result, error) {
+			t.Fatal("the bot ran although its exemption could not be read")
+			return bots.Result{}, nil
+		})}
+	in := BotInput{Finding: ec2Finding(), Execution: "arn:exec:1", Index: 0, Action: mapping.Action{Bot: "test_bot", OnError: mapping.Stop}}
+	if _, err := runner.Run(context.Background(), in); faults.Classify(err) != faults.Failed {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := state[stopKey("arn:exec:1")]; !ok {
+		t.Fatal("no stop record after the exemption read failed")
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -84,8 +88,20 @@ func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Ho
 	bins := built(t)
 	srv := kumo.NewServer()
 	t.Cleanup(srv.Close)
+	// Bot bootstraps refuse to start without the state table their rails use.
+	table := "guardbots-state-" + strings.ReplaceAll(strings.ToLower(t.Name()), "_", "-")
+	ddb := dynamodb.NewFromConfig(testConfig(srv.URL), func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	if _, err := ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(statetable.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(statetable.PartitionKey), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	h := &Host{Endpoint: srv.URL, Lambda: lambda.NewFromConfig(testConfig(srv.URL)),
-		Env: append(append([]string{}, testEnv...), env(srv.URL)...)}
+		// Every service at kumo unless a test points one elsewhere: nothing may reach real AWS.
+		Env: append(append([]string{}, testEnv...), append([]string{"AWS_ENDPOINT_URL=" + srv.URL, statetable.EnvTable + "=" + table}, env(srv.URL)...)...)}
 	t.Cleanup(h.Stop)
 	for _, name := range names {
 		if _, err := h.Start(context.Background(), name, bins[name]); err != nil {
@@ -156,7 +172,7 @@ func botInput(t *testing.T, instanceID string) []byte {
 }
 
 func TestBotBootstrap_StopsAKumoInstanceAndReportsTheResult(t *testing.T) {
-	h, srv := start(t, []string{"ec2_stop_instance"}, func(u string) []string { return []string{"AWS_ENDPOINT_URL=" + u} })
+	h, srv := start(t, []string{"ec2_stop_instance"}, noEnv)
 	ec2c := ec2.NewFromConfig(testConfig(srv.URL))
 	run, err := ec2c.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
 		InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
