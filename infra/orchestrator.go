@@ -129,8 +129,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	// Step Lambdas: each role holds only what its handler calls.
 	stepEnv := map[string]map[string]string{
 		"match": {
-			mapping.EnvParameter:         cfg.MappingParameter,
-			mapping.EnvTTL:               cfg.MappingTTL.String(),
+			mapping.EnvParameter:    cfg.MappingParameter,
+			mapping.EnvTTL:          cfg.MappingTTL.String(),
 			mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
 		},
 		"verify": {steps.EnvVerifyFindings: strconv.FormatBool(cfg.VerifyFindings)},
