@@ -92,8 +92,11 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	defer stack.Close()
 	fmt.Fprintf(w, "kumo (in-process AWS emulator) on %s; %d Lambda bootstraps built in %s, started in %s\n",
 		stack.Kumo.URL, len(stack.Functions), built.Round(time.Millisecond), time.Since(t).Round(time.Millisecond))
-	fmt.Fprintf(w, "provisioned as the CDK app does: SSM %s (demo mapping), DynamoDB table %s, SNS topic %s → SQS subscriber\n",
-		stack.MappingParameter, stack.Table, stack.TopicARN)
+	fmt.Fprintf(w, "provisioned as the CDK app does: SSM %s (demo mapping), DynamoDB tables %s (state) and %s (audit), SNS topic %s → SQS subscriber\n",
+		stack.MappingParameter, stack.Table, stack.AuditTable, stack.TopicARN)
+	for _, s := range stack.StandIns() {
+		fmt.Fprintf(w, "stood in by the demo (kumo does not serve it): %s\n", s)
+	}
 	r := stack.Resources
 	fmt.Fprintf(w, "resources to attack: instance %s (running, profile of role %s), role %s, bucket %s (no public access block)\n",
 		r.InstanceID, r.RoleName, r.RoleName, r.Bucket)
