@@ -109,7 +109,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		"  " + approve,
 		fmt.Sprintf("To DENY, run, with the credentials of %s:", role),
 		"  " + deny,
-		fmt.Sprintf("Only %s may send these commands; anyone else gets AccessDenied. Your identity is recorded by CloudTrail (SendTaskSuccess/SendTaskFailure); the approver you type is recorded in the execution.", role),
+		fmt.Sprintf("Send them as %s: guardbots grants these commands to no other role it creates (an SCP can deny them to everyone else). Your identity is recorded by CloudTrail (SendTaskSuccess/SendTaskFailure); the approver you type is recorded in the execution.", role),
 		fmt.Sprintf("If nobody answers by %s (%d seconds), nothing is done and the action is recorded as skipped: approval timed out.", deadline, timeout),
 		"After approval the bot re-reads the resource from AWS and acts only on its live state.",
 	}
