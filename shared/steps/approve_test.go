@@ -63,7 +63,7 @@ func TestApprover_MessageSaysExactlyHowToApproveOrDenyAndWho(t *testing.T) {
 	text := strings.Join(body.Instructions, "\n")
 	for _, want := range []string{
 		"  " + wantApprove, "  " + wantDeny,
-		"Only " + approverRole + " may send these commands",
+		"Send them as " + approverRole + ":",
 		"CloudTrail",
 		"If nobody answers by 2026-01-02T03:30:00Z (1800 seconds), nothing is done",
 		"re-reads the resource",
