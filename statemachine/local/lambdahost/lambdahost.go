@@ -25,6 +25,11 @@ import (
 // Build compiles each package (import path or ./dir, keyed by function name) for the host into
 // dir/<name>/bootstrap, with the same tags as the Lambda build.
 func Build(ctx context.Context, moduleRoot, dir string, pkgs map[string]string) (map[string]string, error) {
+	// go build runs in moduleRoot: a relative dir must not be resolved from there.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(pkgs))
 	for name, pkg := range pkgs {
 		bin := filepath.Join(dir, name, "bootstrap")
