@@ -73,13 +73,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/...
 	$(GO) run ./statemachine/local perf $(PERF_ARGS)
 
-## fuzz: each fuzz target for FUZZTIME (default 60s)
-FUZZTIME ?= 60s
+## fuzz: each fuzz target for FUZZTIME (default 5m: the hardening goal); failing inputs land in testdata/fuzz
+FUZZTIME ?= 5m
 fuzz:
 	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' shared | sed 's/func //'); do \
 	  pkg=$$(dirname $$(grep -rlE "^func $$target\(" --include='*_test.go' shared | head -1)); \
 	  echo "fuzz $$target in ./$$pkg for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./$$pkg || exit 1; \
 	done
 
 ## tools: install the npm tools from the lock file (once; again when the lock file changes)
