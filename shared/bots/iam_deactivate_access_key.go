@@ -202,3 +202,27 @@ func rawUserType(k *finding.AccessKey) string {
 	}
 	return string(k.UserType)
 }
+
+// iamUserGetter reads an IAM user.
+type iamUserGetter interface {
+	GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
+}
+
+// liveIAMUser is iamUserTarget plus a live read of the user: done is true when res is already the
+// bot's answer (the finding is not an IAM user's, or the user no longer exists).
+func liveIAMUser(ctx context.Context, api iamUserGetter, bot string, req Request) (res Result, user, where string, done bool, err error) {
+	res, user, err = iamUserTarget(bot, req)
+	if err != nil || res.Status != "" {
+		return res, "", "", true, err
+	}
+	f := req.Finding
+	res.Resources = []string{user}
+	where = fmt.Sprintf("user %s in %s/%s", user, f.AccountID, f.Region)
+	if _, err := api.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); err != nil {
+		if apiErrorCode(err) == "NoSuchEntity" {
+			return skipBecause(res, fmt.Sprintf("user %s no longer exists", user)), "", "", true, nil
+		}
+		return Result{}, "", "", true, fmt.Errorf("%s: read %s: %w", bot, where, err)
+	}
+	return res, user, where, false, nil
+}

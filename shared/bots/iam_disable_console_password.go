@@ -38,22 +38,13 @@ func runIAMDisableConsolePassword(ctx context.Context, req Request) (Result, err
 
 func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req Request) (Result, error) {
 	const bot = "iam_disable_console_password"
-	res, user, err := iamUserTarget(bot, req)
-	if err != nil || res.Status != "" {
+	// GetLoginProfile answers NoSuchEntity both for a user without a password and for a missing user:
+	// the live read of the user tells the two apart.
+	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
+	if done {
 		return res, err
 	}
 	f := req.Finding
-	res.Resources = []string{user}
-	where := fmt.Sprintf("user %s in %s/%s", user, f.AccountID, f.Region)
-
-	// GetLoginProfile answers NoSuchEntity both for a user without a password and for a missing user:
-	// GetUser tells the two apart.
-	if _, err := api.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); err != nil {
-		if apiErrorCode(err) == "NoSuchEntity" {
-			return skipBecause(res, fmt.Sprintf("user %s no longer exists", user)), nil
-		}
-		return Result{}, fmt.Errorf("%s: read %s: %w", bot, where, err)
-	}
 	lp, err := api.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
 	if err != nil {
 		if apiErrorCode(err) == "NoSuchEntity" {

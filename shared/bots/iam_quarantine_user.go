@@ -47,20 +47,11 @@ func runIAMQuarantineUser(ctx context.Context, req Request) (Result, error) {
 
 func quarantineUser(ctx context.Context, api iamQuarantineAPI, req Request) (Result, error) {
 	const bot = "iam_quarantine_user"
-	res, user, err := iamUserTarget(bot, req)
-	if err != nil || res.Status != "" {
+	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
+	if done {
 		return res, err
 	}
 	f := req.Finding
-	res.Resources = []string{user}
-	where := fmt.Sprintf("user %s in %s/%s", user, f.AccountID, f.Region)
-
-	if _, err := api.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); err != nil {
-		if apiErrorCode(err) == "NoSuchEntity" {
-			return skipBecause(res, fmt.Sprintf("user %s no longer exists", user)), nil
-		}
-		return Result{}, fmt.Errorf("%s: read %s: %w", bot, where, err)
-	}
 	current, err := userInlinePolicy(ctx, api, user, quarantinePolicyName)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: read policy %s of %s: %w", bot, quarantinePolicyName, where, err)
