@@ -88,7 +88,7 @@ func TestExecute_ApprovedActionRunsTheBotWithTheApprovalRecorded(t *testing.T) {
 		}
 	}
 	in := input(t, ex, "ec2_stop_instance", 0)
-	wantKeys(t, "bot input", in, "finding", "action", "index", "execution")
+	wantKeys(t, "bot input", in, "finding", "action", "index", "execution", "mappingKey")
 	act, _ := in["action"].(obj)
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || ap["approved"] != true || act["mode"] != "APPROVE" || act["bot"] != "ec2_stop_instance" {
 		t.Errorf("bot action = %v", act)

@@ -32,6 +32,7 @@ type state struct {
 	Parameters         map[string]any  `json:"Parameters,omitempty"`
 	Result             json.RawMessage `json:"Result,omitempty"`
 	ResultPath         string          `json:"ResultPath,omitempty"`
+	OutputPath         string          `json:"OutputPath,omitempty"`
 	Choices            []choice        `json:"Choices,omitempty"`
 	Default            string          `json:"Default,omitempty"`
 	Retry              []retrier       `json:"Retry,omitempty"`

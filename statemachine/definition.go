@@ -22,6 +22,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
@@ -81,12 +82,17 @@ const (
 	StateApprovalUnclear  = "Approval not understood"
 	StateApprovalTimedOut = "Approval timed out"
 	StateApprovalFailed   = "Approval request failed"
-	StateDescribe         = "Describe execution"
-	StateNotify           = "Notify"
-	StateNotifyFailed     = "Notification failed"
-	StateOutcome          = "Outcome?"
-	StateFailed           = "Remediation failed"
-	StateDone             = "Done"
+	// After every bot Task: an action the blast-radius limit held becomes an approval; any other result
+	// is the iteration's result.
+	StateHeld         = "Held by blast-radius limit?"
+	StateApproveHeld  = "Ask to approve held action"
+	StateRecordResult = "Record result"
+	StateDescribe     = "Describe execution"
+	StateNotify       = "Notify"
+	StateNotifyFailed = "Notification failed"
+	StateOutcome      = "Outcome?"
+	StateFailed       = "Remediation failed"
+	StateDone         = "Done"
 )
 
 // Error names of the Fail states, for alarms and for whoever reads DescribeExecution.
@@ -239,9 +245,10 @@ func remediate(names []string) *state {
 	var branches []choice
 	for _, b := range names {
 		branches = append(branches, choice{Variable: "$.action.bot", StringEquals: b, Next: b})
-		t := task(botPlaceholder(b), BotTimeoutSeconds, "",
+		// The result goes beside the iteration's input, which the held path needs to ask for approval.
+		t := task(botPlaceholder(b), BotTimeoutSeconds, StateHeld,
 			catcher{ErrorEquals: []string{"States.ALL"}, Next: BotFailedState(b)})
-		t.End = true
+		t.ResultPath = "$.result"
 		inner[b] = t
 		inner[BotFailedState(b)] = &state{
 			Type: "Pass",
@@ -256,6 +263,7 @@ func remediate(names []string) *state {
 	}
 	inner[StateWhichBot] = &state{Type: "Choice", Choices: branches, Default: StateBotNotDeployed}
 	maps.Copy(inner, approval())
+	maps.Copy(inner, held())
 	// The mapping validator should make this unreachable; a mapping edited in SSM after the deploy can
 	// still name a bot this definition has no Lambda for.
 	inner[StateBotNotDeployed] = &state{
@@ -306,17 +314,19 @@ func approval() map[string]*state {
 	s[StatePrepareApproval] = &state{
 		Type: "Pass",
 		Parameters: map[string]any{
-			"finding.$":   "$.finding",
-			"action.$":    "$.action",
-			"index.$":     "$.index",
-			"execution.$": "$.execution",
+			"finding.$":    "$.finding",
+			"action.$":     "$.action",
+			"index.$":      "$.index",
+			"execution.$":  "$.execution",
+			"mappingKey.$": "$.mappingKey",
 			"Payload": map[string]any{
 				"action": map[string]any{"approvalTimeoutSeconds.$": "$.action.approvalTimeoutSeconds"},
 			},
 		},
 		Next: StateWaitForApproval,
 	}
-	// ResultPath keeps the iteration's input: the bot needs it after the approval.
+	// The answer is written into the action (ResultPath $.action.approval), so the bot's input and the
+	// execution history carry it, next to action.held when the blast-radius limit was the reason.
 	s[StateWaitForApproval] = &state{
 		Type:     "Task",
 		Resource: WaitForTaskToken,
@@ -332,7 +342,7 @@ func approval() map[string]*state {
 		},
 		// No HeartbeatSeconds: a person answers once, they do not send heartbeats.
 		TimeoutSecondsPath: ApprovalTimeoutPath,
-		ResultPath:         "$.approval",
+		ResultPath:         "$.action.approval",
 		Retry:              retriers(),
 		Catch: []catcher{
 			{ErrorEquals: []string{"States.Timeout"}, ResultPath: "$.approvalError", Next: StateApprovalTimedOut},
@@ -345,35 +355,30 @@ func approval() map[string]*state {
 		Type: "Choice",
 		Choices: []choice{
 			{And: []choice{
-				{Variable: "$.approval.approved", IsPresent: ptr(true)},
-				{Variable: "$.approval.approved", IsBoolean: ptr(true)},
-				{Variable: "$.approval.approved", BooleanEquals: ptr(true)},
-				{Variable: "$.approval.approver", IsPresent: ptr(true)},
-				{Variable: "$.approval.approver", IsString: ptr(true)},
+				{Variable: "$.action.approval.approved", IsPresent: ptr(true)},
+				{Variable: "$.action.approval.approved", IsBoolean: ptr(true)},
+				{Variable: "$.action.approval.approved", BooleanEquals: ptr(true)},
+				{Variable: "$.action.approval.approver", IsPresent: ptr(true)},
+				{Variable: "$.action.approval.approver", IsString: ptr(true)},
 			}, Next: StateRunApproved},
 			{And: []choice{
-				{Variable: "$.approval.approver", IsPresent: ptr(true)},
-				{Variable: "$.approval.approver", IsString: ptr(true)},
+				{Variable: "$.action.approval.approver", IsPresent: ptr(true)},
+				{Variable: "$.action.approval.approver", IsString: ptr(true)},
 			}, Next: StateApprovalRefused},
 		},
 		Default: StateApprovalUnclear,
 	}
-	// The approval travels with the action, so the bot's input and the execution history record who
+	// The approval travels in the action, so the bot's input and the execution history record who
 	// (by their own account) approved; CloudTrail's SendTaskSuccess event is the authenticated record.
+	// The Pass drops the Payload mirror: the bot gets the iteration's own shape back.
 	s[StateRunApproved] = &state{
 		Type: "Pass",
 		Parameters: map[string]any{
-			"finding.$":   "$.finding",
-			"index.$":     "$.index",
-			"execution.$": "$.execution",
-			"action": map[string]any{
-				"bot.$":                    "$.action.bot",
-				"params.$":                 "$.action.params",
-				"onError.$":                "$.action.onError",
-				"mode.$":                   "$.action.mode",
-				"approvalTimeoutSeconds.$": "$.action.approvalTimeoutSeconds",
-				"approval.$":               "$.approval",
-			},
+			"finding.$":    "$.finding",
+			"index.$":      "$.index",
+			"execution.$":  "$.execution",
+			"mappingKey.$": "$.mappingKey",
+			"action.$":     "$.action",
 		},
 		Next: StateWhichBot,
 	}
@@ -389,7 +394,7 @@ func approval() map[string]*state {
 		}
 	}
 	s[StateApprovalDenied] = skipped("States.Format('denied by {}', $.approvalError.Cause)")
-	s[StateApprovalRefused] = skipped("States.Format('denied by {}', $.approval.approver)")
+	s[StateApprovalRefused] = skipped("States.Format('denied by {}', $.action.approval.approver)")
 	s[StateApprovalUnclear] = skipped(`not approved: the answer was not {"approved": true, "approver": "<name>"}; no action`)
 	s[StateApprovalTimedOut] = skipped("States.Format('approval timed out after {} seconds: no action', $.action.approvalTimeoutSeconds)")
 	s[StateApprovalFailed] = &state{
@@ -402,6 +407,50 @@ func approval() map[string]*state {
 		},
 		End: true,
 	}
+	return s
+}
+
+// held turns an action the blast-radius limit held into an approval: the same Prepare approval → Wait
+// for approval → Approved? → Run approved action path APPROVE actions take, then the bot again. The
+// bot's held reason goes into action.held, so the approval message says why a person is asked, and an
+// approved action with held set is let past the limit by the bot (steps.BotRunner.Run). An action
+// that already went through the held path is never asked about again: its second result, held or
+// not, is recorded, so the loop runs at most once per action.
+func held() map[string]*state {
+	s := map[string]*state{}
+	s[StateHeld] = &state{
+		Type: "Choice",
+		Choices: []choice{
+			{Variable: "$.action.held", IsPresent: ptr(true), Next: StateRecordResult},
+			{And: []choice{
+				{Variable: "$.result.held", IsPresent: ptr(true)},
+				{Variable: "$.result.held", IsBoolean: ptr(true)},
+				{Variable: "$.result.held", BooleanEquals: ptr(true)},
+			}, Next: StateApproveHeld},
+		},
+		Default: StateRecordResult,
+	}
+	// The action is rebuilt, not copied: an earlier APPROVE-mode approval is dropped (the approver
+	// did not know of the limit), and an AUTO action gets the default approval timeout.
+	s[StateApproveHeld] = &state{
+		Type: "Pass",
+		Parameters: map[string]any{
+			"finding.$":    "$.finding",
+			"index.$":      "$.index",
+			"execution.$":  "$.execution",
+			"mappingKey.$": "$.mappingKey",
+			"action": map[string]any{
+				"bot.$":                  "$.action.bot",
+				"params.$":               "$.action.params",
+				"onError.$":              "$.action.onError",
+				"mode.$":                 "$.action.mode",
+				"approvalTimeoutSeconds": mapping.DefaultApprovalTimeoutSeconds,
+				"held.$":                 "$.result.reason",
+			},
+		},
+		Next: StatePrepareApproval,
+	}
+	s[StateRecordResult] = &state{Type: "Pass", OutputPath: "$.result", End: true}
 	return s
 }
 

@@ -111,8 +111,9 @@ func TestEveryRegisteredBotHasABranchAndATaskNamedAfterIt(t *testing.T) {
 			continue
 		}
 		task := inner[b].(obj)
-		if task["Type"] != "Task" || task["End"] != true {
-			t.Errorf("bot %s: state is %v (End %v), want an End Task", b, task["Type"], task["End"])
+		// Every bot's result goes to the held check, which records it or asks for approval.
+		if task["Type"] != "Task" || task["Next"] != statemachine.StateHeld || task["ResultPath"] != "$.result" {
+			t.Errorf("bot %s: state is %v (Next %v, ResultPath %v), want a Task into %q", b, task["Type"], task["Next"], task["ResultPath"], statemachine.StateHeld)
 		}
 		if want := "${Bot_" + b + "_FunctionArn}"; task["Resource"] != want {
 			t.Errorf("bot %s: Resource = %v, want %s", b, task["Resource"], want)

@@ -64,6 +64,10 @@ type Action struct {
 	// approval so the bot's input and the execution history carry it. Informational: the authenticated
 	// identity of the sender is in CloudTrail (SendTaskSuccess).
 	Approval *Approval `json:"approval,omitempty"`
+	// Held is the reason the blast-radius limit held this action (the bot's own held result), set by
+	// the state machine when it turns the held action into an approval. Never set by Match, so neither
+	// the mapping nor the event can carry it. With an Approval it lets the action past the limit.
+	Held string `json:"held,omitempty"`
 }
 
 // Approval is the task output an approver sends: {"approved": true, "approver": "alice", "comment": "…"}.

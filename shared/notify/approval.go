@@ -105,14 +105,23 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	lines := []string{
 		fmt.Sprintf("guardbots wants to run %s (%s) on %s in %s because of GuardDuty finding %s (%s).",
 			r.Action.Bot, impact, orDefault(res, "the finding's resource"), where, f.ID, f.Type),
+	}
+	// The approver must know why they are asked: a mapping's APPROVE mode, or the blast-radius limit
+	// (the bot's own reason, e.g. "held by the blast-radius limit: 10 disruptive actions in account X
+	// this hour"), where approving lets this one action past the limit.
+	if held := ellipsize(clean(r.Action.Held), 300); held != "" {
+		summary = "approval needed, " + held + ": " + strings.TrimPrefix(summary, "approval needed: ")
+		lines = append(lines, fmt.Sprintf("Why you are asked: %s. Approving lets this one action past the limit; it is still checked for exemption and duplicates.", held))
+	}
+	lines = append(lines,
 		fmt.Sprintf("To APPROVE, replace YOUR-NAME and run, with the credentials of %s:", role),
-		"  " + approve,
+		"  "+approve,
 		fmt.Sprintf("To DENY, run, with the credentials of %s:", role),
-		"  " + deny,
+		"  "+deny,
 		fmt.Sprintf("Send them as %s: guardbots grants these commands to no other role it creates (an SCP can deny them to everyone else). Your identity is recorded by CloudTrail (SendTaskSuccess/SendTaskFailure); the approver you type is recorded in the execution.", role),
 		fmt.Sprintf("If nobody answers by %s (%d seconds), nothing is done and the action is recorded as skipped: approval timed out.", deadline, timeout),
 		"After approval the bot re-reads the resource from AWS and acts only on its live state.",
-	}
+	)
 	if o.DryRun {
 		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run (GUARDBOTS_DRY_RUN=true): approving only reports what the bot would change.")
 	}
@@ -137,7 +146,11 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 			return Message{}, fmt.Errorf("notify: encode approval request: %w", err)
 		}
 	}
-	subject := "[guardbots] APPROVE? " + strings.Join(nonEmpty(clean(r.Action.Bot), res, clean(f.AccountID)), " ")
+	prefix := "[guardbots] APPROVE? "
+	if r.Action.Held != "" {
+		prefix = "[guardbots] APPROVE (held by blast-radius limit)? "
+	}
+	subject := prefix + strings.Join(nonEmpty(clean(r.Action.Bot), res, clean(f.AccountID)), " ")
 	return Message{
 		Subject:  ellipsize(subject, MaxSubject),
 		Body:     b,

@@ -39,8 +39,9 @@ func (a Approver) Request(ctx context.Context, in notify.ApprovalRequest) (Appro
 	switch {
 	case in.Finding == nil || in.Finding.ID == "":
 		return ApprovalRequested{}, faults.Rejectf("request_approval: input has no finding")
-	case in.Action.Mode != string(mapping.ModeApprove):
-		return ApprovalRequested{}, faults.Rejectf("request_approval: action %s is in mode %q, not APPROVE", in.Action.Bot, in.Action.Mode)
+	// An action the blast-radius limit held is asked about whatever its mode (the state machine set held).
+	case in.Action.Mode != string(mapping.ModeApprove) && in.Action.Held == "":
+		return ApprovalRequested{}, faults.Rejectf("request_approval: action %s is in mode %q, not APPROVE, and was not held", in.Action.Bot, in.Action.Mode)
 	case !notify.ValidTaskToken(in.TaskToken):
 		return ApprovalRequested{}, faults.Rejectf("request_approval: no valid task token (the Task must pass $$.Task.Token)")
 	}
@@ -61,6 +62,6 @@ func (a Approver) Request(ctx context.Context, in notify.ApprovalRequest) (Appro
 		return ApprovalRequested{}, fmt.Errorf("request_approval: publish %q: %w", msg.Subject, err)
 	}
 	slog.InfoContext(ctx, "approval requested", "findingId", in.Finding.ID, "bot", in.Action.Bot, "index", in.Index,
-		"timeoutSeconds", in.Action.ApprovalTimeoutSeconds, "messageId", id, "execution", in.Execution)
+		"timeoutSeconds", in.Action.ApprovalTimeoutSeconds, "held", in.Action.Held, "messageId", id, "execution", in.Execution)
 	return ApprovalRequested{MessageID: id}, nil
 }

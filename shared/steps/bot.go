@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,7 +60,9 @@ type BotRunner struct {
 //  2. the stop record: an earlier action of this execution failed with onError stop;
 //  3. exemption, read live in the finding's account (bots that change something);
 //  4. duplicate suppression: claim (finding, bot, resource) for this execution (not on dry-run);
-//  5. the blast-radius count (disruptive and destructive bots, not on dry-run): past it, held;
+//  5. the blast-radius count (disruptive and destructive bots, not on dry-run): past it, held — the
+//     state machine then asks a person, and an action it held that a person approved is not counted
+//     again (see approvedPastLimit);
 //  6. run the bot;
 //  7. audit the outcome — every outcome, skips and failures included;
 //  8. mark the claim done, or release it (failure, skip) so a later delivery may act.
@@ -137,7 +140,12 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 	}
 
 	var counted []string
-	if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
+	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
+		// The person is the override: the limit asked for them, so it must not refuse their answer.
+		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
+			"findingId", f.ID, "account", f.AccountID, "execution", in.Execution, "approver", in.Action.Approval.Approver,
+			"held", in.Action.Held)
+	} else if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
 		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
 		if err != nil {
 			release()
@@ -186,6 +194,23 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// approvedPastLimit reports whether the action is one the blast-radius limit held and a person then
+// approved, which the limit lets through. APPROVE-mode approvals (no Held) still count and can be held:
+// their approver was not told about the limit, so the state machine asks again, naming it.
+//
+// Trust: action.held and action.approval are never set by Match (the mapping and the event cannot carry
+// them; an execution's input is the raw event, which Parse replaces). Only the state machine writes
+// them — held from this bot's own held result ("Ask to approve held action"), approval from the task
+// result of "Wait for approval", which only the approver role may send (SendTaskSuccess, in CloudTrail).
+// Whoever can invoke a bot Lambda directly could forge both, but could equally skip verify, the
+// mapping and every other step: the boundary is that only the state machine's role may invoke bots.
+// Within it the check is strict: a held reason, approved exactly true, a named approver and an
+// execution to audit it under; exemption, duplicate suppression and the stop record still apply.
+func approvedPastLimit(in BotInput) bool {
+	a := in.Action.Approval
+	return in.Action.Held != "" && a != nil && a.Approved && strings.TrimSpace(a.Approver) != "" && in.Execution != ""
 }
 
 // alreadyHandled is the skip reason naming the execution that holds the claim.

@@ -172,11 +172,11 @@ func (r Rails) takeBlast(ctx context.Context, account string, now time.Time) (he
 		return "", nil, fmt.Errorf("blast-radius counter of account %s: %w", account, err)
 	}
 	if !ok {
-		return fmt.Sprintf("blast-radius limit reached (%d disruptive actions in account %s this hour): approve it by hand", r.PerAccount, account), nil, nil
+		return fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in account %s this hour", r.PerAccount, account), nil, nil
 	}
 	ok, err = r.Counter.Take(ctx, globalKey, r.Global, exp)
 	if err == nil && !ok {
-		held = fmt.Sprintf("blast-radius limit reached (%d disruptive actions in all accounts this hour): approve it by hand", r.Global)
+		held = fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in all accounts this hour", r.Global)
 	}
 	if err != nil || !ok {
 		if gerr := r.Counter.Give(ctx, acctKey); gerr != nil {
@@ -215,10 +215,21 @@ func (r Rails) audit(ctx context.Context, in BotInput, b bots.Bot, res bots.Resu
 	if actErr != nil {
 		rec.Status, rec.Error = string(bots.StatusFailed), actErr.Error()
 	}
+	approver := ""
+	if a := in.Action.Approval; a != nil && a.Approved {
+		// The audit record has no approver column: the reason names them, and why they were asked.
+		approver = a.Approver
+		why := ""
+		if in.Action.Held != "" {
+			why = " (" + in.Action.Held + ")"
+		}
+		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + why)
+		rec.Reason = strings.TrimPrefix(rec.Reason, "; ")
+	}
 	slog.InfoContext(ctx, "audit", "event", EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
 		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
 		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
-		"reason", rec.Reason, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
+		"reason", rec.Reason, "approver", approver, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
 	if r.Audit == nil {
 		return nil
 	}

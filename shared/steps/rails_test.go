@@ -296,7 +296,7 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	}
 	held := runOK(t, rd, inFor("444455556666", "i-3", "arn:exec:i-3"))
 	if held.Status != bots.StatusSkipped || !held.Held ||
-		held.Reason != "blast-radius limit reached (2 disruptive actions in account 444455556666 this hour): approve it by hand" {
+		held.Reason != "held by the blast-radius limit: 2 disruptive actions in account 444455556666 this hour" {
 		t.Fatalf("3rd disruptive action in the account = %+v", held)
 	}
 	if disruptive.count() != 3 { // the dry run and two real runs
