@@ -145,7 +145,7 @@ func newApproverRole(scope constructs.Construct, id string, cfg Config) awsiam.R
 // alarm on the topic.
 var railEvents = []struct{ Event, Metric, Description string }{
 	{steps.EventBlastRadiusHeld, "BlastRadiusHeld",
-		"guardbots: an action was held by the blast-radius limit (too many disruptive actions this hour); approve it by hand if it is wanted"},
+		"guardbots: an action was held by the blast-radius limit (too many disruptive actions this hour); the execution asks for an approval (see the approval request on the topic)"},
 	{steps.EventAuditFailed, "AuditWriteFailed",
 		"guardbots: a bot could not write an audit record; the action is in the bot's log but not in the audit table"},
 }

@@ -37,7 +37,7 @@ type Result struct {
 	After  map[string]string `json:"after,omitempty"`
 	DryRun bool              `json:"dryRun,omitempty"`
 	// Held is set by the runner when the blast-radius limit stopped the action: it was NOT run (Status
-	// skipped) and waits for a person to approve it by hand.
+	// skipped); the state machine then asks a person to approve it past the limit.
 	Held bool `json:"held,omitempty"`
 	// Warnings are set by the runner when a rail's bookkeeping failed after the action ran (the audit
 	// record or the duplicate-suppression claim could not be written): the outcome stands, but a person

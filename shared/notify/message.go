@@ -25,7 +25,7 @@ const (
 	OutcomePartial = "partially-remediated"
 	// OutcomeFailed: a step or an action failed and nothing was remediated.
 	OutcomeFailed = "failed"
-	// OutcomeHeld: the blast-radius limit held an action back (not run); a person must approve it by hand.
+	// OutcomeHeld: the blast-radius limit held an action back (not run) and it was not approved.
 	OutcomeHeld = "held"
 	// OutcomeRemediated: at least one action changed a resource, none failed.
 	OutcomeRemediated = "remediated"
