@@ -13,6 +13,8 @@ import (
 
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+	"github.com/guardbots/guardbots/statemachine/local/demo"
 	"github.com/guardbots/guardbots/statemachine/local/perf"
 )
 
@@ -29,10 +31,17 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	starts := fs.Int("starts", 20, "cold starts per bootstrap")
 	invocations := fs.Int("invocations", 1000, "warm invocations of the pure-CPU bootstraps")
+	e2e := fs.Int("e2e", 0, "end-to-end runs of one remediation on the local stack (0: skip; the issue asks ≥ 50)")
+	throughput := fs.Int("throughput", 0, "distinct findings through the local workflow (0: skip; the issue asks 1000)")
+	concurrency := fs.Int("concurrency", 4, "executions in flight during --throughput")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
 	if err := runPerf(context.Background(), stdout, *starts, *invocations); err != nil {
+		fmt.Fprintf(stderr, "perf: %v\n", err)
+		return 1
+	}
+	if err := runStackPerf(context.Background(), stdout, *e2e, *throughput, *concurrency); err != nil {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
 	}
@@ -124,4 +133,99 @@ func warmPayloads(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 	return map[string][]byte{"parse": raw, "transform": parsedJSON, "notify_only": bot}, nil
+}
+
+// runStackPerf measures the whole workflow on the local stack (demo.Stack: kumo, the real bootstraps,
+// aws-local-stepfunctions), started before any timing: end-to-end latency of one remediation and
+// throughput. Both are off unless asked: the stack and 1,000 findings take minutes.
+func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurrency int) error {
+	if e2e <= 0 && throughput <= 0 {
+		return nil
+	}
+	tools, err := aslrun.FindTools()
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	bins, err := demo.Build(ctx, root, filepath.Join(root, "build", "host"), nil, nil)
+	if err != nil {
+		return err
+	}
+	stack, err := demo.Start(ctx, bins, demo.Options{FunctionEnv: perf.StackEnv()})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	row := func(tw io.Writer, name string, ds []time.Duration) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, ms(perf.Percentile(ds, 50)), ms(perf.Percentile(ds, 90)))
+	}
+
+	if e2e > 0 {
+		const warmup = 3
+		in, err := perf.E2EInRunner(ctx, stack, tools, e2e, warmup)
+		if err != nil {
+			return fmt.Errorf("e2e: %w", err)
+		}
+		fmt.Fprintf(out, "\nEnd to end, one remediation (%s: tag then stop the instance, stop not waiting for stopped), %d runs after %d warm-up,\n"+
+			"one long-lived Node process (aws-local-stepfunctions), kumo and bootstraps already running (CloudBots: %v median warm call, p90 224 ms;\n"+
+			"target: median < 67 ms, p90 < 100 ms)\n\n", perf.E2EFinding, e2e, warmup, cloudbotsWarm)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "part\tmedian\tp90\t")
+		row(tw, "whole execution (event in Node → execution end)", in.InNode)
+		row(tw, "  + Go↔Node pipe and JSON", in.RoundTrip)
+		for _, fn := range perf.E2EFunctions {
+			row(tw, "  Lambda "+fn, in.Hops[fn])
+		}
+		row(tw, "  interpreter (Pass/Choice/Map, JSONPath, SDK)", in.Interpreter)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "(Node runner start-up, once: %s; each Lambda hop is timed at kumo's Lambda API: the SDK call from Node excluded)\n",
+			ms(in.Startup))
+
+		pe, err := perf.E2EPerExec(ctx, stack, tools, e2e)
+		if err != nil {
+			return fmt.Errorf("e2e per execution: %w", err)
+		}
+		fmt.Fprintf(out, "\nThe same, %d runs with aslrun as make demo runs it: one Node process per execution\n\n", e2e)
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "part\tmedian\tp90\t")
+		row(tw, "Node start → report read", pe.Total)
+		row(tw, "  Node start-up (→ first event)", pe.NodeStart)
+		row(tw, "  execution (first → last event, ms clock)", pe.Execution)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	if throughput > 0 {
+		t, err := perf.RunThroughput(ctx, stack, tools, throughput, concurrency)
+		if err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+		verdict := "none lost, none handled twice"
+		if !t.OK() {
+			verdict = "FAILED: some finding was lost or handled twice"
+		}
+		fmt.Fprintf(out, "\nThroughput: %d distinct %s findings, each about its own instance, ≤ %d in flight in one Node process\n\n",
+			t.N, perf.E2EFinding, t.Concurrency)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "findings\telapsed\tfindings/s\tlatency median\tp90\t")
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%s\t%s\t\n", t.N, t.Elapsed.Round(time.Millisecond), t.PerSecond,
+			ms(perf.Percentile(t.Latency, 50)), ms(perf.Percentile(t.Latency, 90)))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "proof (%s): executions SUCCEEDED %d/%d; notifications: exactly one %d, none %d, more than one %d, unknown finding %d;\n"+
+			"  audit: tag + stop records of its own execution %d/%d; instances stopped and tagged with their finding's id %d/%d\n",
+			verdict, t.Succeeded, t.N, t.Once, t.Missing, t.Duplicated, t.Strays, t.AuditOK, t.N, t.Stopped, t.N)
+		if !t.OK() {
+			return fmt.Errorf("throughput: a finding was lost or handled twice")
+		}
+	}
+	return nil
 }

@@ -1,0 +1,57 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/guardbots/guardbots/statemachine/local/aslrun"
+)
+
+// The perf harness runs many executions in one long-lived Node process, some concurrently, which Run
+// (one Node process per execution, one execution at a time) cannot do. These hooks give it the pieces
+// Run is made of, unchanged.
+
+// Prepare holds event's finding in the GuardDuty stand-in (verify re-reads it) and returns the job Run
+// would execute for it, Env included (the timing proxy to kumo), with the execution's ARN.
+func (s *Stack) Prepare(name string, event []byte, opts RunOptions) (aslrun.Job, string, error) {
+	var input any
+	if err := json.Unmarshal(event, &input); err != nil {
+		input = string(event)
+	}
+	name = executionName(name)
+	arn := fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:%s", Partition, Region, Account, StateMachineName, name)
+	if !opts.NotInGuardDuty && findingIDOf(event) != "" {
+		if err := s.guardDuty.Hold(event); err != nil {
+			return aslrun.Job{}, "", err
+		}
+	}
+	job := aslrun.Job{
+		Definition: s.Definition,
+		Input:      input,
+		Context: map[string]any{
+			"Execution": map[string]any{
+				"Id": arn, "Name": name, "StartTime": time.Now().UTC().Format(time.RFC3339Nano),
+				"RoleArn": fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition, Account, StateMachineName),
+			},
+			"StateMachine": map[string]any{
+				"Id":   fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", Partition, Region, Account, StateMachineName),
+				"Name": StateMachineName,
+			},
+		},
+		InstantRetries: opts.InstantRetries,
+		Env:            append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),
+	}
+	return job, arn, nil
+}
+
+// TakeInvokes returns the Lambda invocations the proxy recorded since the last take, and forgets them.
+func (s *Stack) TakeInvokes() []Invoke {
+	s.guardDuty.take()
+	s.iamShim.take()
+	return s.proxy.take()
+}
+
+// Receive drains the subscriber queue (waiting up to 2 s for a first message, as Run does).
+func (s *Stack) Receive(ctx context.Context) ([]Notification, error) { return s.receive(ctx) }
