@@ -313,16 +313,12 @@ func approval() map[string]*state {
 	// right for both.
 	s[StatePrepareApproval] = &state{
 		Type: "Pass",
-		Parameters: map[string]any{
-			"finding.$":    "$.finding",
-			"action.$":     "$.action",
-			"index.$":      "$.index",
-			"execution.$":  "$.execution",
-			"mappingKey.$": "$.mappingKey",
+		Parameters: iteration(map[string]any{
+			"action.$": "$.action",
 			"Payload": map[string]any{
 				"action": map[string]any{"approvalTimeoutSeconds.$": "$.action.approvalTimeoutSeconds"},
 			},
-		},
+		}),
 		Next: StateWaitForApproval,
 	}
 	// The answer is written into the action (ResultPath $.action.approval), so the bot's input and the
@@ -372,15 +368,9 @@ func approval() map[string]*state {
 	// (by their own account) approved; CloudTrail's SendTaskSuccess event is the authenticated record.
 	// The Pass drops the Payload mirror: the bot gets the iteration's own shape back.
 	s[StateRunApproved] = &state{
-		Type: "Pass",
-		Parameters: map[string]any{
-			"finding.$":    "$.finding",
-			"index.$":      "$.index",
-			"execution.$":  "$.execution",
-			"mappingKey.$": "$.mappingKey",
-			"action.$":     "$.action",
-		},
-		Next: StateWhichBot,
+		Type:       "Pass",
+		Parameters: iteration(map[string]any{"action.$": "$.action"}),
+		Next:       StateWhichBot,
 	}
 	skipped := func(reason string) *state {
 		key := "reason.$"
@@ -434,11 +424,7 @@ func held() map[string]*state {
 	// did not know of the limit), and an AUTO action gets the default approval timeout.
 	s[StateApproveHeld] = &state{
 		Type: "Pass",
-		Parameters: map[string]any{
-			"finding.$":    "$.finding",
-			"index.$":      "$.index",
-			"execution.$":  "$.execution",
-			"mappingKey.$": "$.mappingKey",
+		Parameters: iteration(map[string]any{
 			"action": map[string]any{
 				"bot.$":                  "$.action.bot",
 				"params.$":               "$.action.params",
@@ -447,11 +433,26 @@ func held() map[string]*state {
 				"approvalTimeoutSeconds": mapping.DefaultApprovalTimeoutSeconds,
 				"held.$":                 "$.result.reason",
 			},
-		},
+		}),
 		Next: StatePrepareApproval,
 	}
 	s[StateRecordResult] = &state{Type: "Pass", OutputPath: "$.result", End: true}
 	return s
+}
+
+// iteration is a Map iteration's own fields (finding, index, execution, mapping key) plus extra: the
+// shape every state inside the iteration passes on, so the bot always gets the same input.
+func iteration(extra map[string]any) map[string]any {
+	out := map[string]any{
+		"finding.$":    "$.finding",
+		"index.$":      "$.index",
+		"execution.$":  "$.execution",
+		"mappingKey.$": "$.mappingKey",
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
 }
 
 // task is a Lambda Task on a direct function ARN (the form aws-local-stepfunctions can run), retrying
