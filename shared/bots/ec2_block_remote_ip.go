@@ -47,7 +47,7 @@ const (
 
 // ec2NACLAPI is what the NACL bots call.
 type ec2NACLAPI interface {
-	containDescriber
+	liveInstanceReader
 	DescribeNetworkAcls(context.Context, *ec2.DescribeNetworkAclsInput, ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
 	CreateNetworkAclEntry(context.Context, *ec2.CreateNetworkAclEntryInput, ...func(*ec2.Options)) (*ec2.CreateNetworkAclEntryOutput, error)
 	DeleteNetworkAclEntry(context.Context, *ec2.DeleteNetworkAclEntryInput, ...func(*ec2.Options)) (*ec2.DeleteNetworkAclEntryOutput, error)
@@ -114,11 +114,11 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req Request) (Result, er
 		return Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the added ACL entries in: set %s", bot, statetable.EnvTable))
 	}
 	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
-	inst, err := containDescribeInstance(ctx, api, id)
+	inst, err := readInstance(ctx, api, id)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := containGoneReason(inst, id); skip != "" {
+	if skip := instanceGoneReason(inst, id); skip != "" {
 		res.Status, res.Reason = StatusSkipped, skip
 		return res, nil
 	}

@@ -49,7 +49,7 @@ const (
 
 // ec2QuarantineAPI is what ec2_quarantine_instance calls.
 type ec2QuarantineAPI interface {
-	containDescriber
+	liveInstanceReader
 	DescribeSecurityGroups(context.Context, *ec2.DescribeSecurityGroupsInput, ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
 	CreateSecurityGroup(context.Context, *ec2.CreateSecurityGroupInput, ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
 	AuthorizeSecurityGroupIngress(context.Context, *ec2.AuthorizeSecurityGroupIngressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
@@ -105,11 +105,11 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req Request) 
 	f := req.Finding
 	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
 
-	inst, err := containDescribeInstance(ctx, api, id)
+	inst, err := readInstance(ctx, api, id)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := containGoneReason(inst, id); skip != "" {
+	if skip := instanceGoneReason(inst, id); skip != "" {
 		res.Status, res.Reason = StatusSkipped, skip
 		return res, nil
 	}
@@ -467,11 +467,6 @@ func containDoneSoFar(changes []string) string {
 
 // Helpers shared by the EC2 bots that act on a live instance and its network interfaces.
 
-// containDescriber reads an instance.
-type containDescriber interface {
-	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
-}
-
 // containTagger tags an instance.
 type containTagger interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
@@ -500,39 +495,6 @@ func containStart(bot string, req Request) (Result, string, error) {
 		return Result{}, "", faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
 	}
 	return res, id, nil
-}
-
-// containDescribeInstance reads the instance live; nil means it does not exist (any more).
-func containDescribeInstance(ctx context.Context, api containDescriber, id string) (*ec2types.Instance, error) {
-	out, err := api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil {
-		if apiErrorCode(err) == "InvalidInstanceID.NotFound" {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for _, r := range out.Reservations {
-		for i := range r.Instances {
-			if aws.ToString(r.Instances[i].InstanceId) == id {
-				return &r.Instances[i], nil
-			}
-		}
-	}
-	return nil, nil
-}
-
-// containGoneReason is the skip reason for a missing, terminated or terminating instance, or "".
-func containGoneReason(inst *ec2types.Instance, id string) string {
-	if inst == nil {
-		return fmt.Sprintf("instance %s no longer exists", id)
-	}
-	if inst.State != nil {
-		switch inst.State.Name {
-		case ec2types.InstanceStateNameTerminated, ec2types.InstanceStateNameShuttingDown:
-			return fmt.Sprintf("instance %s is %s", id, inst.State.Name)
-		}
-	}
-	return ""
 }
 
 // containENIs lists every ENI of the instance with its current groups, in device order.

@@ -31,7 +31,7 @@ func init() {
 
 // ec2ReleaseAPI is what ec2_release_quarantine calls.
 type ec2ReleaseAPI interface {
-	containDescriber
+	liveInstanceReader
 	containTagger
 	ModifyNetworkInterfaceAttribute(context.Context, *ec2.ModifyNetworkInterfaceAttributeInput, ...func(*ec2.Options)) (*ec2.ModifyNetworkInterfaceAttributeOutput, error)
 }
@@ -64,11 +64,11 @@ func releaseQuarantine(ctx context.Context, api ec2ReleaseAPI, req Request) (Res
 		return Result{}, faults.Fail(fmt.Errorf("%s: %s: quarantine record %s is not valid JSON: %w", bot, where, key, err))
 	}
 
-	inst, err := containDescribeInstance(ctx, api, id)
+	inst, err := readInstance(ctx, api, id)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := containGoneReason(inst, id); skip != "" {
+	if skip := instanceGoneReason(inst, id); skip != "" {
 		// The record stays: it is the only account of what the instance's groups were.
 		res.Status, res.Reason = StatusSkipped, skip+"; quarantine record kept"
 		return res, nil
