@@ -152,21 +152,11 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req Request) (Result, err
 
 // instanceState reads the instance's state live; "" means it does not exist (any more).
 func instanceState(ctx context.Context, api ec2StopAPI, id string) (ec2types.InstanceStateName, error) {
-	out, err := api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil {
-		if apiErrorCode(err) == "InvalidInstanceID.NotFound" {
-			return "", nil
-		}
+	in, err := readInstance(ctx, api, id)
+	if err != nil || in == nil || in.State == nil {
 		return "", err
 	}
-	for _, r := range out.Reservations {
-		for _, in := range r.Instances {
-			if aws.ToString(in.InstanceId) == id && in.State != nil {
-				return in.State.Name, nil
-			}
-		}
-	}
-	return "", nil
+	return in.State.Name, nil
 }
 
 // apiErrorCode is the AWS error code of err, or "".
