@@ -42,19 +42,11 @@ func runEC2CreateSnapshot(ctx context.Context, req Request) (Result, error) {
 
 func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req Request) (Result, error) {
 	const bot = "ec2_create_snapshot"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
-		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
 	// A shutting-down instance's volumes may still be there, but the ones marked DeleteOnTermination
 	// are about to go: a snapshot started now is not guaranteed, so say so rather than half-try.
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
+	res, t, in, stop, err := liveInstanceBot(ctx, api, bot, req)
+	if stop {
+		return res, err
 	}
 	type volume struct{ id, device string }
 	var vols []volume

@@ -58,17 +58,9 @@ func runEC2DeregisterFromLoadBalancers(ctx context.Context, req Request) (Result
 
 func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb elbDeregisterAPI, req Request) (Result, error) {
 	const bot = "ec2_deregister_from_load_balancers"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
+	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	if done {
 		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
 	}
 
 	// ELBv2 cannot be asked "where is this instance registered": list every target group and read each

@@ -54,17 +54,9 @@ func runEC2DetachFromAutoScaling(ctx context.Context, req Request) (Result, erro
 
 func detachFromAutoScaling(ctx context.Context, api ec2DetachASGAPI, as autoScalingDetachAPI, req Request) (Result, error) {
 	const bot = "ec2_detach_from_autoscaling"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
+	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	if done {
 		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
 	}
 	out, err := as.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{t.id}})
 	if err != nil {

@@ -47,17 +47,9 @@ func runEC2DetachInstanceProfile(ctx context.Context, req Request) (Result, erro
 
 func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req Request) (Result, error) {
 	const bot = "ec2_detach_instance_profile"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
+	res, t, _, done, err := liveInstanceBot(ctx, api, bot, req)
+	if done {
 		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
 	}
 
 	var assocs []ec2types.IamInstanceProfileAssociation

@@ -38,17 +38,9 @@ func runEC2EnableTerminationProtection(ctx context.Context, req Request) (Result
 
 func protectInstance(ctx context.Context, api ec2ProtectAPI, req Request) (Result, error) {
 	const bot = "ec2_enable_termination_protection"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
+	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	if done {
 		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
 	}
 	if in.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
 		// EC2 refuses termination protection on Spot Instances, and the Spot service reclaims them anyway.

@@ -48,17 +48,9 @@ func runEC2TagInstance(ctx context.Context, req Request) (Result, error) {
 
 func tagWithFinding(ctx context.Context, api ec2TagAPI, req Request) (Result, error) {
 	const bot = "ec2_tag_instance"
-	res, t, ok, err := beginInstanceBot(bot, req)
-	if !ok {
+	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	if done {
 		return res, err
-	}
-	in, err := readInstance(ctx, api, t.id)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
-	}
-	if reason := instanceGoneReason(in, t.id); reason != "" {
-		res.Status, res.Reason = StatusSkipped, reason
-		return res, nil
 	}
 
 	// Only the finding's own tags are compared: the bot and execution tags are rewritten by other bots
@@ -155,6 +147,23 @@ func beginInstanceBot(bot string, req Request) (res Result, t targetInstance, ok
 	}
 	res.Resources = []string{id}
 	return res, targetInstance{id: id, where: fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)}, true, nil
+}
+
+// liveInstanceBot is beginInstanceBot plus the live read of the instance: done is true when res (or
+// err) is already the bot's answer — not an instance finding, the read failed, or the instance is gone.
+func liveInstanceBot(ctx context.Context, api liveInstanceReader, bot string, req Request) (res Result, t targetInstance, in *ec2types.Instance, done bool, err error) {
+	res, t, ok, err := beginInstanceBot(bot, req)
+	if !ok {
+		return res, t, nil, true, err
+	}
+	if in, err = readInstance(ctx, api, t.id); err != nil {
+		return Result{}, t, nil, true, fmt.Errorf("%s: describe %s: %w", bot, t.where, err)
+	}
+	if reason := instanceGoneReason(in, t.id); reason != "" {
+		res.Status, res.Reason = StatusSkipped, reason
+		return res, t, nil, true, nil
+	}
+	return res, t, in, false, nil
 }
 
 type liveInstanceReader interface {
