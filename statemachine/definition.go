@@ -403,7 +403,7 @@ func approval() map[string]*state {
 // held turns an action the blast-radius limit held into an approval: the same Prepare approval → Wait
 // for approval → Approved? → Run approved action path APPROVE actions take, then the bot again. The
 // bot's held reason goes into action.held, so the approval message says why a person is asked, and an
-// approved action with held set is let past the limit by the bot (steps.BotRunner.Run). An action
+// approved action with held set is let past the limit by the bot (botstep.Runner.Run). An action
 // that already went through the held path is never asked about again: its second result, held or
 // not, is recorded, so the loop runs at most once per action.
 func held() map[string]*state {

@@ -31,7 +31,7 @@ var (
 		"accountId": "111122223333", "region": "us-east-1", "resourceKind": "Instance"}
 )
 
-// Notify's override mimics steps.Notifier: failed when the event was rejected or any action failed.
+// Notify's override mimics notifystep.Notifier: failed when the event was rejected or any action failed.
 const notifyJS = `(x) => {
   const failed = !!x.error || (x.results ?? []).some(r => r.status === 'failed');
   return {outcome: failed ? 'failed' : 'ok', messageId: 'msg-1', failed};

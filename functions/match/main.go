@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/matchstep"
 )
 
-func main() { lambda.Start(steps.Must(steps.MatchLambda(context.Background()))) }
+func main() { lambda.Start(steps.Must(matchstep.Handler(context.Background()))) }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/notifystep"
 )
 
-func main() { lambda.Start(steps.Must(steps.NotifyLambda(context.Background()))) }
+func main() { lambda.Start(steps.Must(notifystep.Handler(context.Background()))) }

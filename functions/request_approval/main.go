@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/notifystep"
 )
 
-func main() { lambda.Start(steps.Must(steps.RequestApprovalLambda(context.Background()))) }
+func main() { lambda.Start(steps.Must(notifystep.ApprovalHandler(context.Background()))) }

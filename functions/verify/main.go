@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/verifystep"
 )
 
-func main() { lambda.Start(steps.Must(steps.VerifyLambda(context.Background()))) }
+func main() { lambda.Start(steps.Must(verifystep.Handler(context.Background()))) }

@@ -42,6 +42,21 @@ func Transform(ctx context.Context, in *guardduty.Parsed) (Transformed, error) {
 	return Transformed{Finding: f}, nil
 }
 
+// BotInput is one iteration of the state machine's Map over the decision's actions.
+type BotInput struct {
+	Finding *finding.Finding `json:"finding"`
+	Action  mapping.Action   `json:"action"`
+	// Execution is the execution ARN ($$.Execution.Id), recorded in tags and results.
+	Execution string `json:"execution,omitempty"`
+	// DryRun is the workflow-wide switch; an action's DRYRUN mode also makes it a dry run.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Index is the action's position in the decision ($$.Map.Item.Index): an action with
+	// onError "stop" that fails ends the actions after it, and only those.
+	Index int `json:"index"`
+	// MappingKey is the mapping entry that chose the action ($.decision.mappingKey), for the audit record.
+	MappingKey string `json:"mappingKey,omitempty"`
+}
+
 // MappingSource yields the current mapping (mapping.Store in Lambda, a fixed mapping locally).
 type MappingSource interface {
 	Mapping(ctx context.Context) (*mapping.Mapping, error)

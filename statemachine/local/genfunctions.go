@@ -25,9 +25,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/botstep"
 )
 
-func main() { lambda.Start(steps.Must(steps.BotLambda(context.Background(), "{{.}}"))) }
+func main() { lambda.Start(steps.Must(botstep.Handler(context.Background(), "{{.}}"))) }
 `))
 
 // botFunctions renders functions/bots/<bot>/main.go for every registered bot, keyed by path.

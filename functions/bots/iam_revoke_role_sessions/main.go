@@ -8,8 +8,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/botstep"
 )
 
 func main() {
-	lambda.Start(steps.Must(steps.BotLambda(context.Background(), "iam_revoke_role_sessions")))
+	lambda.Start(steps.Must(botstep.Handler(context.Background(), "iam_revoke_role_sessions")))
 }

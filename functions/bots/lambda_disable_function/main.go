@@ -8,8 +8,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/steps/botstep"
 )
 
 func main() {
-	lambda.Start(steps.Must(steps.BotLambda(context.Background(), "lambda_disable_function")))
+	lambda.Start(steps.Must(botstep.Handler(context.Background(), "lambda_disable_function")))
 }

@@ -1,4 +1,4 @@
-package steps
+package verifystep
 
 import (
 	"context"
@@ -8,12 +8,9 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
-
-// EnvVerifyFindings switches the verify step's GuardDuty check (default true). Only the local demo
-// turns it off: its emulator has no GuardDuty.
-const EnvVerifyFindings = "GUARDBOTS_VERIFY_FINDINGS"
 
 // FindingChecker re-reads a finding from GuardDuty (verify.Checker).
 type FindingChecker interface {
@@ -30,10 +27,10 @@ type Verifier struct {
 }
 
 // Verify confirms the finding with GuardDuty and returns the decision to carry out.
-func (v Verifier) Verify(ctx context.Context, in Matched) (Matched, error) {
+func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, error) {
 	f := in.Finding
 	if f == nil {
-		return Matched{}, faults.Rejectf("verify: input has no finding")
+		return steps.Matched{}, faults.Rejectf("verify: input has no finding")
 	}
 	if in.Decision.Outcome != mapping.Remediate {
 		return in, nil
@@ -42,7 +39,7 @@ func (v Verifier) Verify(ctx context.Context, in Matched) (Matched, error) {
 		in.Decision.Actions = []mapping.Action{}
 	}
 	if v.Disabled {
-		in.Decision.Verification = "not checked: " + EnvVerifyFindings + "=false"
+		in.Decision.Verification = "not checked: " + steps.EnvVerifyFindings + "=false"
 		slog.WarnContext(ctx, "finding not verified", "findingId", f.ID, "reason", in.Decision.Verification)
 		return in, nil
 	}
@@ -50,7 +47,7 @@ func (v Verifier) Verify(ctx context.Context, in Matched) (Matched, error) {
 	if err != nil {
 		slog.WarnContext(ctx, "finding not confirmed", "findingId", f.ID, "type", f.Type, "account", f.AccountID,
 			"region", f.Region, "errorType", string(faults.Classify(err)), "error", err.Error())
-		return Matched{}, err
+		return steps.Matched{}, err
 	}
 	if verdict.Archived {
 		// The input may say otherwise; GuardDuty's copy is the one that counts.

@@ -1,4 +1,7 @@
-package mapping
+// Package ssmstore reads the mapping document from SSM Parameter Store for the match Lambda. It is apart
+// from package mapping so that the Lambdas which only carry a decision (bots, notify) do not link the
+// SSM client: every AWS SDK service linked costs cold-start time in its package initialisation.
+package ssmstore
 
 import (
 	"context"
@@ -13,16 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/guardbots/guardbots/shared/faults"
-)
-
-const (
-	// EnvParameter names the SSM parameter holding the mapping.
-	EnvParameter = "GUARDBOTS_MAPPING_PARAMETER"
-	// EnvTTL is how long a fetched mapping is reused, as a Go duration ("60s", "5m"; "0s" reads every time).
-	EnvTTL = "GUARDBOTS_MAPPING_TTL"
-
-	DefaultParameterName = "/guardbots/mapping"
-	DefaultTTL           = 60 * time.Second
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // ParameterGetter is the one SSM call the Store makes.
@@ -44,7 +38,7 @@ type Store struct {
 	now    func() time.Time
 
 	mu        sync.Mutex
-	cached    *Mapping
+	cached    *mapping.Mapping
 	version   int64
 	value     string
 	fetchedAt time.Time
@@ -62,20 +56,20 @@ func WithTTL(d time.Duration) StoreOption { return func(s *Store) { s.ttl = d } 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
 
-// NewStore builds a Store from GUARDBOTS_MAPPING_PARAMETER and GUARDBOTS_MAPPING_TTL (defaults
+// New builds a Store from GUARDBOTS_MAPPING_PARAMETER and GUARDBOTS_MAPPING_TTL (defaults
 // /guardbots/mapping and 60s) and the options.
-func NewStore(client ParameterGetter, opts ...StoreOption) (*Store, error) {
+func New(client ParameterGetter, opts ...StoreOption) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("mapping store: nil SSM client")
 	}
-	s := &Store{client: client, name: DefaultParameterName, ttl: DefaultTTL, now: time.Now}
-	if v := os.Getenv(EnvParameter); v != "" {
+	s := &Store{client: client, name: mapping.DefaultParameterName, ttl: mapping.DefaultTTL, now: time.Now}
+	if v := os.Getenv(mapping.EnvParameter); v != "" {
 		s.name = v
 	}
-	if v := os.Getenv(EnvTTL); v != "" {
+	if v := os.Getenv(mapping.EnvTTL); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("mapping store: %s=%q is not a non-negative Go duration such as \"60s\"", EnvTTL, v)
+			return nil, fmt.Errorf("mapping store: %s=%q is not a non-negative Go duration such as \"60s\"", mapping.EnvTTL, v)
 		}
 		s.ttl = d
 	}
@@ -96,7 +90,7 @@ func (s *Store) ParameterName() string { return s.name }
 
 // Mapping returns the current mapping, fetching and parsing the parameter when the cached one is older
 // than the TTL.
-func (s *Store) Mapping(ctx context.Context) (*Mapping, error) {
+func (s *Store) Mapping(ctx context.Context) (*mapping.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -121,7 +115,7 @@ func (s *Store) Mapping(ctx context.Context) (*Mapping, error) {
 		s.fetchedAt = now
 		return s.cached, nil
 	}
-	m, err := Parse([]byte(value))
+	m, err := mapping.Parse([]byte(value))
 	if err != nil {
 		return nil, faults.Fail(fmt.Errorf("mapping parameter %s (version %d): %w", s.name, version, err))
 	}

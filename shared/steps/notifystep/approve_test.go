@@ -1,4 +1,4 @@
-package steps
+package notifystep
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 const (
@@ -116,7 +117,7 @@ func TestApprover_RefusesBadTokensAndNonApproveActionsWithoutPublishing(t *testi
 
 func TestApprover_HandlerDecodesTheWaitForTaskTokenPayload(t *testing.T) {
 	p := &fakePublisher{}
-	h := Lambda("request_approval", approver(p, false).Request)
+	h := steps.Lambda("request_approval", approver(p, false).Request)
 	// The Payload the "Wait for approval" Task sends (statemachine.approval).
 	payload := `{"finding": {"id": "f1", "type": "UnauthorizedAccess:EC2/TorClient", "accountId": "111122223333", "region": "us-east-1",
 	  "resourceKind": "Instance", "instance": {"id": "i-0123456789abcdef0"}},
@@ -130,3 +131,38 @@ func TestApprover_HandlerDecodesTheWaitForTaskTokenPayload(t *testing.T) {
 		t.Errorf("out %s, messages %d", out, len(p.msgs))
 	}
 }
+
+func TestApprover_HeldActionMessageSaysTheBlastRadiusLimitIsWhy(t *testing.T) {
+	p := &fakePublisher{}
+	in := approvalRequest()
+	in.Action.Mode, in.Action.Held, in.Action.ApprovalTimeoutSeconds = "AUTO", heldReason, mapping.DefaultApprovalTimeoutSeconds
+	if _, err := approver(p, false).Request(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	m := p.msgs[0]
+	var body notify.ApprovalBody
+	if err := json.Unmarshal(m.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(m.Subject, "[guardbots] APPROVE (held by blast-radius limit)? ec2_stop_instance") {
+		t.Errorf("subject %q", m.Subject)
+	}
+	if !strings.Contains(body.Summary, heldReason) {
+		t.Errorf("summary %q does not say why", body.Summary)
+	}
+	if text := strings.Join(body.Instructions, "\n"); !strings.Contains(text, "Why you are asked: "+heldReason+".") {
+		t.Errorf("instructions do not say why:\n%s", text)
+	}
+}
+
+func TestApprover_AUTOActionThatWasNotHeldIsRejected(t *testing.T) {
+	in := approvalRequest()
+	in.Action.Mode = "AUTO"
+	_, err := approver(&fakePublisher{}, false).Request(context.Background(), in)
+	if faults.Classify(err) != faults.Rejected {
+		t.Errorf("err = %v, want rejected", err)
+	}
+}
+
+// heldReason is what the bot runner writes when the blast-radius limit holds an action.
+const heldReason = "held by the blast-radius limit: 1 disruptive actions in account 111122223333 this hour"

@@ -1,28 +1,25 @@
-package steps
+package botstep
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
-	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 const heldReason = "held by the blast-radius limit: 1 disruptive actions in account 111122223333 this hour"
 
 // heldAt is a runner whose account limit (1) is used up by one disruptive action.
-func heldAt(t *testing.T) (*railsEnv, *countingBot, BotRunner) {
+func heldAt(t *testing.T) (*railsEnv, *countingBot, Runner) {
 	t.Helper()
 	e := newRailsEnv(t)
 	rails := e.rails()
 	rails.PerAccount = 1
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	first := input("arn:exec:first")
 	first.Finding.ID, first.Finding.Instance.ID = "f-first", "i-first"
 	if res := runOK(t, r, first); res.Status != bots.StatusRemediated {
@@ -31,7 +28,7 @@ func heldAt(t *testing.T) (*railsEnv, *countingBot, BotRunner) {
 	return e, c, r
 }
 
-func heldInput(exec string, held string, a *mapping.Approval) BotInput {
+func heldInput(exec string, held string, a *mapping.Approval) steps.BotInput {
 	in := input(exec)
 	in.Finding.ID, in.Finding.Instance.ID = "f-second", "i-second"
 	in.Action.Held, in.Action.Approval = held, a
@@ -73,7 +70,7 @@ func TestHeldApproval_ApprovedHeldActionRunsDespiteTheLimitAndIsAuditedWithTheAp
 }
 
 func TestHeldApproval_ApprovalThatIsNotAnApprovedHoldStillCounts(t *testing.T) {
-	for name, in := range map[string]BotInput{
+	for name, in := range map[string]steps.BotInput{
 		// APPROVE mode: the approver was not told of the limit; the state machine asks again.
 		"APPROVE-mode approval":   heldInput("arn:exec:a", "", &mapping.Approval{Approved: true, Approver: "alice"}),
 		"held, not approved":      heldInput("arn:exec:b", heldReason, nil),
@@ -101,37 +98,5 @@ func TestHeldApproval_ApprovedHeldActionStillGoesThroughDuplicateSuppression(t *
 	}
 	if c.count() != 1 {
 		t.Errorf("bot runs = %d, want 1", c.count())
-	}
-}
-
-func TestApprover_HeldActionMessageSaysTheBlastRadiusLimitIsWhy(t *testing.T) {
-	p := &fakePublisher{}
-	in := approvalRequest()
-	in.Action.Mode, in.Action.Held, in.Action.ApprovalTimeoutSeconds = "AUTO", heldReason, mapping.DefaultApprovalTimeoutSeconds
-	if _, err := approver(p, false).Request(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-	m := p.msgs[0]
-	var body notify.ApprovalBody
-	if err := json.Unmarshal(m.Body, &body); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(m.Subject, "[guardbots] APPROVE (held by blast-radius limit)? ec2_stop_instance") {
-		t.Errorf("subject %q", m.Subject)
-	}
-	if !strings.Contains(body.Summary, heldReason) {
-		t.Errorf("summary %q does not say why", body.Summary)
-	}
-	if text := strings.Join(body.Instructions, "\n"); !strings.Contains(text, "Why you are asked: "+heldReason+".") {
-		t.Errorf("instructions do not say why:\n%s", text)
-	}
-}
-
-func TestApprover_AUTOActionThatWasNotHeldIsRejected(t *testing.T) {
-	in := approvalRequest()
-	in.Action.Mode = "AUTO"
-	_, err := approver(&fakePublisher{}, false).Request(context.Background(), in)
-	if faults.Classify(err) != faults.Rejected {
-		t.Errorf("err = %v, want rejected", err)
 	}
 }

@@ -1,4 +1,4 @@
-package steps
+package botstep
 
 import (
 	"bytes"
@@ -30,6 +30,7 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // railsEnv is kumo with the state table and the audit table laid out as the CDK app creates them, and
@@ -120,11 +121,11 @@ func (c *countingBot) bot(impact bots.Impact) bots.Bot {
 
 func (c *countingBot) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.runs }
 
-func input(exec string) BotInput {
-	return BotInput{Finding: ec2Finding(), Execution: exec, Action: mapping.Action{Bot: "test_bot", Mode: "AUTO"}}
+func input(exec string) steps.BotInput {
+	return steps.BotInput{Finding: ec2Finding(), Execution: exec, Action: mapping.Action{Bot: "test_bot", Mode: "AUTO"}}
 }
 
-func runOK(t *testing.T, r BotRunner, in BotInput) bots.Result {
+func runOK(t *testing.T, r Runner, in steps.BotInput) bots.Result {
 	t.Helper()
 	res, err := r.Run(context.Background(), in)
 	if err != nil {
@@ -136,7 +137,7 @@ func runOK(t *testing.T, r BotRunner, in BotInput) bots.Result {
 func TestRails_DuplicateDeliveryIsSkippedNamingTheExecutionThatHandledIt(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	if res := runOK(t, r, input("arn:exec:1")); res.Status != bots.StatusRemediated {
 		t.Fatalf("first = %+v", res)
 	}
@@ -153,7 +154,7 @@ func TestRails_DuplicateDeliveryIsSkippedNamingTheExecutionThatHandledIt(t *test
 func TestRails_RetryOfTheSameExecutionStillRunsAndAnotherWaits(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	// The first attempt of exec-1 claimed, then its Lambda died (timeout) before finishing.
 	key := claimKey(ec2Finding(), "test_bot", exempt.Targets(ec2Finding()))
 	if _, ok, err := e.state.Claim(context.Background(), key, "arn:exec:1", e.now, 15*time.Minute); err != nil || !ok {
@@ -175,7 +176,7 @@ func TestRails_RetryOfTheSameExecutionStillRunsAndAnotherWaits(t *testing.T) {
 func TestRails_AbandonedClaimIsTakenOverAfterTheLease(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	key := claimKey(ec2Finding(), "test_bot", exempt.Targets(ec2Finding()))
 	e.state.Claim(context.Background(), key, "arn:crashed", e.now, 15*time.Minute)
 	e.now = e.now.Add(16 * time.Minute)
@@ -189,7 +190,7 @@ func TestRails_FailedActionReleasesItsClaimSoTheNextExecutionRuns(t *testing.T) 
 	c := &countingBot{next: func(bots.Request) (bots.Result, error) {
 		return bots.Result{}, &smithy.GenericAPIError{Code: "RequestLimitExceeded"}
 	}}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	if _, err := r.Run(context.Background(), input("arn:exec:1")); faults.Classify(err) != faults.Throttled {
 		t.Fatalf("first: %v (%s): a rail must keep the failure and its kind", err, faults.Classify(err))
 	}
@@ -204,7 +205,7 @@ func TestRails_SkippedResultAndDryRunLeaveNoClaim(t *testing.T) {
 	c := &countingBot{next: func(bots.Request) (bots.Result, error) {
 		return bots.Result{Status: bots.StatusSkipped, Reason: "instance i-1 no longer exists"}, nil
 	}}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	runOK(t, r, input("arn:exec:1"))
 	dry := input("arn:exec:2")
 	dry.Action.Mode = "DRYRUN"
@@ -221,7 +222,7 @@ func TestRails_ExpiredWindowLetsTheActionRunAgain(t *testing.T) {
 	c := &countingBot{}
 	rails := e.rails()
 	rails.DedupWindow = 2 * time.Hour
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	runOK(t, r, input("arn:exec:1"))
 	e.now = e.now.Add(119 * time.Minute)
 	if res := runOK(t, r, input("arn:exec:2")); res.Status != bots.StatusSkipped {
@@ -239,7 +240,7 @@ func TestRails_ClaimStoreErrorRunsNothing(t *testing.T) {
 	c := &countingBot{}
 	rails := e.rails()
 	rails.Claims = &statetable.Rails{Client: e.ddb, Name: "no-such-table"}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	if _, err := r.Run(context.Background(), input("arn:exec:1")); err == nil || !strings.Contains(err.Error(), "no-such-table") {
 		t.Fatalf("err = %v", err)
 	}
@@ -275,9 +276,9 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	rails := e.rails()
 	rails.PerAccount, rails.Global = 2, 3
 	disruptive, evidence := &countingBot{}, &countingBot{}
-	rd := BotRunner{Resolver: &fakeResolver{}, Bot: disruptive.bot(bots.ImpactDisruptive), Rails: rails}
-	re := BotRunner{Resolver: &fakeResolver{}, Bot: evidence.bot(bots.ImpactEvidence), Rails: rails}
-	inFor := func(account, instance, exec string) BotInput {
+	rd := Runner{Resolver: &fakeResolver{}, Bot: disruptive.bot(bots.ImpactDisruptive), Rails: rails}
+	re := Runner{Resolver: &fakeResolver{}, Bot: evidence.bot(bots.ImpactEvidence), Rails: rails}
+	inFor := func(account, instance, exec string) steps.BotInput {
 		in := input(exec)
 		in.Finding.AccountID, in.Finding.Instance.ID, in.Finding.ID = account, instance, "f-"+instance
 		return in
@@ -302,8 +303,8 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	if disruptive.count() != 3 { // the dry run and two real runs
 		t.Fatalf("disruptive runs = %d", disruptive.count())
 	}
-	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+EventBlastRadiusHeld+`"`) {
-		t.Errorf("no error-level %s event in the log:\n%s", EventBlastRadiusHeld, logs)
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+steps.EventBlastRadiusHeld+`"`) {
+		t.Errorf("no error-level %s event in the log:\n%s", steps.EventBlastRadiusHeld, logs)
 	}
 	// The held action left no claim: once the limit allows, the same finding runs.
 	// Another account still has room, until the global cap (3).
@@ -327,7 +328,7 @@ func TestRails_ActionThatChangedNothingDoesNotUseUpTheBlastRadius(t *testing.T) 
 	rails := e.rails()
 	rails.PerAccount = 1
 	c := &countingBot{next: func(bots.Request) (bots.Result, error) { return bots.Result{Status: bots.StatusAlreadyDone}, nil }}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	runOK(t, r, input("arn:exec:1"))
 	c.next = nil
 	other := input("arn:exec:2")
@@ -340,7 +341,7 @@ func TestRails_ActionThatChangedNothingDoesNotUseUpTheBlastRadius(t *testing.T) 
 func TestRails_EveryOutcomeLeavesExactlyOneAuditRecordWithBeforeAndAfter(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	in := input("arn:exec:1")
 	in.MappingKey = "UnauthorizedAccess:EC2/*"
 	in.Finding.Type = "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
@@ -382,7 +383,7 @@ func TestRails_AuditFailureAfterTheActionIsReportedNotHidden(t *testing.T) {
 	rails := e.rails()
 	rails.Audit = &statetable.Audit{Client: e.ddb, Name: "no-such-audit-table"}
 	c := &countingBot{}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	res := runOK(t, r, input("arn:exec:1"))
 	if res.Status != bots.StatusRemediated || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "audit record not written") {
 		t.Fatalf("result = %+v: the action happened, and the audit gap must be named", res)
@@ -443,10 +444,10 @@ func TestRails_ExemptInstanceIsUntouchedInTheEmulator(t *testing.T) {
 	b, _ := bots.Lookup("ec2_stop_instance")
 	rails := e.rails()
 	rails.Exempt = exempt.Check
-	r := BotRunner{Bot: b, Resolver: kumoResolver{cfg}, Rails: rails}
+	r := Runner{Bot: b, Resolver: kumoResolver{cfg}, Rails: rails}
 	f := &finding.Finding{ID: "f-exempt", AccountID: "111122223333", Region: "us-east-1", Partition: "aws",
 		ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: id}}
-	res, err := r.Run(ctx, BotInput{Finding: f, Execution: "arn:exec:1", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}})
+	res, err := r.Run(ctx, steps.BotInput{Finding: f, Execution: "arn:exec:1", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +471,7 @@ func TestRails_ExemptInstanceIsUntouchedInTheEmulator(t *testing.T) {
 	if _, err := api.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{id}, Tags: []ec2types.Tag{{Key: aws.String(bots.ExemptionTag)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := r.Run(ctx, BotInput{Finding: f, Execution: "arn:exec:2", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}}); err != nil || res.Status != bots.StatusRemediated {
+	if res, err := r.Run(ctx, steps.BotInput{Finding: f, Execution: "arn:exec:2", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}}); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("after the tag was removed = %+v, %v", res, err)
 	}
 }
@@ -492,10 +493,10 @@ func TestRails_ExemptBucketIsUntouchedInTheEmulator(t *testing.T) {
 	b, _ := bots.Lookup("s3_block_public_access")
 	rails := e.rails()
 	rails.Exempt = exempt.Check
-	r := BotRunner{Bot: b, Resolver: kumoResolver{cfg}, Rails: rails}
+	r := Runner{Bot: b, Resolver: kumoResolver{cfg}, Rails: rails}
 	f := &finding.Finding{ID: "f-bucket", AccountID: "111122223333", Region: "us-east-1", Partition: "aws",
 		ResourceKind: finding.KindS3Bucket, Buckets: []finding.Bucket{{Name: bucket}}}
-	res, err := r.Run(ctx, BotInput{Finding: f, Execution: "arn:exec:1", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}})
+	res, err := r.Run(ctx, steps.BotInput{Finding: f, Execution: "arn:exec:1", Action: mapping.Action{Bot: b.Name, Mode: "AUTO"}})
 	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "exempt: bucket "+bucket+" is tagged guardbots:exempt" {
 		t.Fatalf("result = %+v, %v", res, err)
 	}
@@ -514,7 +515,7 @@ func TestRails_ExemptionReadErrorRunsNothing(t *testing.T) {
 	rails.Exempt = func(context.Context, aws.Config, *finding.Finding) (exempt.Target, bool, error) {
 		return exempt.Target{}, false, faults.Fail(&smithy.GenericAPIError{Code: "UnauthorizedOperation"})
 	}
-	r := BotRunner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	if _, err := r.Run(context.Background(), input("arn:exec:1")); err == nil || faults.Classify(err) != faults.Failed {
 		t.Fatalf("err = %v", err)
 	}
@@ -534,9 +535,9 @@ func TestRails_NotifyOnlyIsAuditedButNeitherClaimedNorCounted(t *testing.T) {
 		t.Fatal("exemption read for a bot that changes nothing")
 		return exempt.Target{}, false, nil
 	}
-	r := BotRunner{Bot: b, Resolver: &fakeResolver{}, Rails: rails}
+	r := Runner{Bot: b, Resolver: &fakeResolver{}, Rails: rails}
 	for _, exec := range []string{"arn:exec:1", "arn:exec:2"} {
-		res, err := r.Run(context.Background(), BotInput{Finding: ec2Finding(), Execution: exec, Action: mapping.Action{Bot: "notify_only", Mode: "AUTO"}})
+		res, err := r.Run(context.Background(), steps.BotInput{Finding: ec2Finding(), Execution: exec, Action: mapping.Action{Bot: "notify_only", Mode: "AUTO"}})
 		if err != nil || res.Status != bots.StatusNotified {
 			t.Fatalf("%s = %+v, %v", exec, res, err)
 		}
@@ -562,16 +563,16 @@ func TestRailsFromEnv_DefaultsAndTheStateTableIsRequiredForBotsThatChangeThings(
 		r.Claims == nil || r.Counter == nil || r.Exempt == nil || r.Audit != nil {
 		t.Fatalf("rails = %+v", r)
 	}
-	t.Setenv(EnvDedupWindow, "1h")
-	t.Setenv(EnvBlastPerAccount, "3")
+	t.Setenv(steps.EnvDedupWindow, "1h")
+	t.Setenv(steps.EnvBlastPerAccount, "3")
 	t.Setenv(statetable.EnvAuditTable, "guardbots-audit")
 	t.Setenv(statetable.EnvAuditRetention, "30d")
 	if r, err = RailsFromEnv(aws.Config{}, stop); err != nil || r.DedupWindow != time.Hour || r.PerAccount != 3 ||
 		r.Audit.(*statetable.Audit).Retention != 30*24*time.Hour {
 		t.Fatalf("rails = %+v, %v", r, err)
 	}
-	t.Setenv(EnvBlastGlobal, "none")
-	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), EnvBlastGlobal) {
+	t.Setenv(steps.EnvBlastGlobal, "none")
+	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), steps.EnvBlastGlobal) {
 		t.Fatalf("err = %v", err)
 	}
 }

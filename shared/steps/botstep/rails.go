@@ -1,4 +1,4 @@
-package steps
+package botstep
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,42 +17,13 @@ import (
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
-// Environment variables of the safety rails in the bot Lambdas.
-const (
-	// EnvDedupWindow is how long an action done for (finding, bot, resource) suppresses the same action
-	// of another execution (Go duration; default 24h).
-	EnvDedupWindow = "GUARDBOTS_DEDUP_WINDOW"
-	// EnvDedupLease is how long an in-progress claim blocks others before it counts as abandoned (a
-	// crashed Lambda); longer than the bot Lambda's timeout. Default 15m.
-	EnvDedupLease = "GUARDBOTS_DEDUP_LEASE"
-	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account per hour
-	// and over all accounts per hour (defaults 10 and 50).
-	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
-	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
-)
+// blastCounterLifetime: the hour, then a day for whoever investigates (clean-up only).
+const blastCounterLifetime = 25 * time.Hour
 
-// Defaults of the rails.
-const (
-	DefaultDedupWindow   = 24 * time.Hour
-	DefaultDedupLease    = 15 * time.Minute
-	DefaultBlastPerAcct  = 10
-	DefaultBlastGlobal   = 50
-	blastCounterLifetime = 25 * time.Hour // the hour, then a day for whoever investigates (clean-up only)
-)
-
-// Log events the CDK app's metric filters match ({ $.event = "…" }).
-const (
-	// EventBlastRadiusHeld: an action was held by the blast-radius limit (error level): alarm on it.
-	EventBlastRadiusHeld = "guardbots.blast_radius_held"
-	// EventAuditFailed: an action's audit record could not be written (error level): alarm on it.
-	EventAuditFailed = "guardbots.audit_write_failed"
-	// EventAudit is every action's audit record, also in the log (the table is the queryable copy).
-	EventAudit = "guardbots.audit"
-)
-
-// Rails are the safety rails the runner applies around a bot (see BotRunner.Run for their order). A nil
+// Rails are the safety rails the runner applies around a bot (see Runner.Run for their order). A nil
 // store disables its rail: tests of other behaviour leave them out, and RailsFromEnv, which BotLambda
 // uses, sets every one.
 type Rails struct {
@@ -95,16 +65,16 @@ type AuditWriter interface {
 func RailsFromEnv(cfg aws.Config, b bots.Bot) (Rails, error) {
 	r := Rails{Exempt: exempt.Check}
 	var err error
-	if r.DedupWindow, err = envDuration(EnvDedupWindow, DefaultDedupWindow); err != nil {
+	if r.DedupWindow, err = steps.EnvDuration(steps.EnvDedupWindow, steps.DefaultDedupWindow); err != nil {
 		return Rails{}, err
 	}
-	if r.DedupLease, err = envDuration(EnvDedupLease, DefaultDedupLease); err != nil {
+	if r.DedupLease, err = steps.EnvDuration(steps.EnvDedupLease, steps.DefaultDedupLease); err != nil {
 		return Rails{}, err
 	}
-	if r.PerAccount, err = envPositive(EnvBlastPerAccount, DefaultBlastPerAcct); err != nil {
+	if r.PerAccount, err = steps.EnvPositive(steps.EnvBlastPerAccount, steps.DefaultBlastPerAcct); err != nil {
 		return Rails{}, err
 	}
-	if r.Global, err = envPositive(EnvBlastGlobal, DefaultBlastGlobal); err != nil {
+	if r.Global, err = steps.EnvPositive(steps.EnvBlastGlobal, steps.DefaultBlastGlobal); err != nil {
 		return Rails{}, err
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
@@ -201,7 +171,7 @@ func (r Rails) giveBlast(ctx context.Context, keys []string) {
 
 // audit writes one action's record (the table when configured, always the log). It returns the
 // write's error; the caller decides what it means for the outcome.
-func (r Rails) audit(ctx context.Context, in BotInput, b bots.Bot, res bots.Result, actErr error, now time.Time) error {
+func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, now time.Time) error {
 	f := in.Finding
 	rec := statetable.AuditRecord{
 		FindingID: f.ID, FindingType: f.Type, MappingKey: in.MappingKey, Execution: in.Execution,
@@ -226,7 +196,7 @@ func (r Rails) audit(ctx context.Context, in BotInput, b bots.Bot, res bots.Resu
 		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + why)
 		rec.Reason = strings.TrimPrefix(rec.Reason, "; ")
 	}
-	slog.InfoContext(ctx, "audit", "event", EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
+	slog.InfoContext(ctx, "audit", "event", steps.EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
 		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
 		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
 		"reason", rec.Reason, "approver", approver, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
@@ -234,33 +204,9 @@ func (r Rails) audit(ctx context.Context, in BotInput, b bots.Bot, res bots.Resu
 		return nil
 	}
 	if err := r.Audit.Write(ctx, rec); err != nil {
-		slog.ErrorContext(ctx, "audit record not written", "event", EventAuditFailed, "bot", b.Name, "findingId", f.ID,
+		slog.ErrorContext(ctx, "audit record not written", "event", steps.EventAuditFailed, "bot", b.Name, "findingId", f.ID,
 			"execution", in.Execution, "status", rec.Status, "error", err.Error())
 		return err
 	}
 	return nil
-}
-
-func envDuration(name string, def time.Duration) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as 24h", name, v)
-	}
-	return d, nil
-}
-
-func envPositive(name string, def int) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
-	}
-	return n, nil
 }

@@ -1,4 +1,4 @@
-package steps
+package notifystep
 
 import (
 	"context"
@@ -10,14 +10,6 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
-)
-
-// Environment of the request_approval Lambda.
-const (
-	// EnvApproverRoleArn is the role allowed to send the task result; the message names it.
-	EnvApproverRoleArn = "GUARDBOTS_APPROVER_ROLE_ARN"
-	// EnvApprovalTopicArn is where approval requests go (default: GUARDBOTS_TOPIC_ARN).
-	EnvApprovalTopicArn = "GUARDBOTS_APPROVAL_TOPIC_ARN"
 )
 
 // ApprovalRequested is request_approval's output. The state machine ignores it (a waitForTaskToken

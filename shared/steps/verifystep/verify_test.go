@@ -1,4 +1,4 @@
-package steps
+package verifystep
 
 import (
 	"context"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
-	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
 
@@ -26,8 +26,8 @@ func (c *fakeChecker) Check(context.Context, *finding.Finding) (verify.Verdict, 
 	return c.verdict, c.err
 }
 
-func remediateDecision() Matched {
-	return Matched{Finding: ec2Finding(), Decision: mapping.Decision{Outcome: mapping.Remediate, Key: "k", Reason: "mapping entry k is AUTO",
+func remediateDecision() steps.Matched {
+	return steps.Matched{Finding: ec2Finding(), Decision: mapping.Decision{Outcome: mapping.Remediate, Key: "k", Reason: "mapping entry k is AUTO",
 		Actions: []mapping.Action{{Bot: "ec2_stop_instance", Mode: "AUTO"}}}}
 }
 
@@ -39,10 +39,11 @@ func TestVerifier_ForgedFindingIsRejectedSoNoBotRuns(t *testing.T) {
 	}
 	// At the Lambda boundary the rejection is Guardbots.Rejected: the state machine's Verify failed →
 	// Notify path, which runs no bot (statemachine TestExecute_ForgedFindingRunsNoBot).
-	h := Lambda("verify", Verifier{Checker: c}.Verify)
+	h := steps.Lambda("verify", Verifier{Checker: c}.Verify)
 	_, err = h.Invoke(context.Background(), mustJSON(t, remediateDecision()))
-	if ie := invokeErr(t, err); ie.Type != string(faults.Rejected) {
-		t.Errorf("errorType %s", ie.Type)
+	var ie messages.InvokeResponse_Error
+	if !errors.As(err, &ie) || ie.Type != string(faults.Rejected) {
+		t.Errorf("error %T %v, want an InvokeResponse_Error of type %s", err, err, faults.Rejected)
 	}
 }
 
@@ -88,63 +89,10 @@ func TestVerifier_DisabledSaysSoAndCallsNothing(t *testing.T) {
 func TestVerifier_NotifyAndSkipDecisionsNeedNoCheck(t *testing.T) {
 	c := &fakeChecker{err: errors.New("must not be called")}
 	for _, o := range []mapping.Outcome{mapping.NotifyOnly, mapping.Skip} {
-		in := Matched{Finding: ec2Finding(), Decision: mapping.Decision{Outcome: o, Actions: []mapping.Action{}}}
+		in := steps.Matched{Finding: ec2Finding(), Decision: mapping.Decision{Outcome: o, Actions: []mapping.Action{}}}
 		if _, err := (Verifier{Checker: c}).Verify(context.Background(), in); err != nil || c.calls != 0 {
 			t.Errorf("%s: err %v calls %d", o, err, c.calls)
 		}
-	}
-}
-
-type fakeCloser struct {
-	outcome string
-	done    []string
-	err     error
-}
-
-func (c *fakeCloser) Close(_ context.Context, _ *finding.Finding, outcome, _ string) ([]string, error) {
-	c.outcome = outcome
-	return c.done, c.err
-}
-
-func TestNotifier_ClosedFindingIsReportedInTheMessage(t *testing.T) {
-	p := &fakePublisher{}
-	c := &fakeCloser{done: []string{"GuardDuty feedback USEFUL"}}
-	in := notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Remediate},
-		Results: []bots.Result{{Bot: "ec2_stop_instance", Status: "remediated"}}, Execution: notify.Execution{ID: "x"}}
-	if _, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-	if c.outcome != notify.OutcomeRemediated || !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"closure":{"done":["GuardDuty feedback USEFUL"]}`) {
-		t.Errorf("outcome %s, body %s", c.outcome, p.msgs[len(p.msgs)-1].Body)
-	}
-}
-
-func TestNotifier_FailureToCloseIsReportedNotFatal(t *testing.T) {
-	p := &fakePublisher{}
-	c := &fakeCloser{err: errors.New("close: AccessDenied")}
-	in := notify.Input{Finding: ec2Finding(), Results: []bots.Result{{Bot: "ec2_stop_instance", Status: "remediated"}}}
-	out, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in)
-	if err != nil || out.Failed {
-		t.Fatalf("out %+v err %v", out, err)
-	}
-	if !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"error":"close: AccessDenied"`) {
-		t.Errorf("body %s", p.msgs[len(p.msgs)-1].Body)
-	}
-}
-
-func TestMatcher_ProtectedAccountFromTheEnvironmentIsExempt(t *testing.T) {
-	prot, _ := mapping.ParseAccountList("111122223333")
-	m := Matcher{Mappings: StaticMapping{M: defaultMapping(t)}, Options: mapping.MatchOptions{ProtectedAccounts: prot}}
-	f, d, err := Decide(context.Background(), fixture(t, "envelope_sns_string.json"), defaultMapping(t), mapping.MatchOptions{})
-	if err != nil || d.Outcome != mapping.Remediate {
-		t.Fatalf("fixture decision %+v %v", d, err)
-	}
-	out, err := m.Match(context.Background(), Transformed{Finding: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Decision.Outcome != mapping.Skip || out.Decision.Reason != "exempt: account 111122223333 is protected" {
-		t.Errorf("decision %+v", out.Decision)
 	}
 }
 
@@ -155,4 +103,9 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func ec2Finding() *finding.Finding {
+	return &finding.Finding{ID: "f1", AccountID: "444455556666", Region: "eu-west-1", Partition: "aws",
+		ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: "i-1"}}
 }

@@ -1,4 +1,4 @@
-package mapping
+package ssmstore
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // kumoSSM returns an SSM client for an in-process kumo emulator: static test credentials and an
@@ -58,7 +59,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
-func keys(m *Mapping) []string {
+func keys(m *mapping.Mapping) []string {
 	var out []string
 	for _, r := range m.Rules() {
 		out = append(out, r.Match...)
@@ -68,9 +69,9 @@ func keys(m *Mapping) []string {
 
 func TestStore_ReadsTheParameterAndSeesAnEditOnlyAfterTheTTL(t *testing.T) {
 	c := kumoSSM(t)
-	putParam(t, c, DefaultParameterName, `{"Backdoor:EC2/Spambot": "AUTO: test_snapshot"}`, types.ParameterTypeString)
+	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot"}`, types.ParameterTypeString)
 	clock := newClock()
-	s, err := NewStore(c, WithClock(clock.Now))
+	s, err := New(c, WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestStore_ReadsTheParameterAndSeesAnEditOnlyAfterTheTTL(t *testing.T) {
 		t.Fatalf("first read: %v", got)
 	}
 
-	putParam(t, c, DefaultParameterName, `{"version": 1, "rules": [{"match": "Recon:*", "mode": "NOTIFY"}]}`, types.ParameterTypeString)
+	putParam(t, c, mapping.DefaultParameterName, `{"version": 1, "rules": [{"match": "Recon:*", "mode": "NOTIFY"}]}`, types.ParameterTypeString)
 	clock.Advance(59 * time.Second)
 	if m, err := s.Mapping(t.Context()); err != nil || m != m1 {
 		t.Fatalf("within the TTL: got a different mapping (%v) or error %v", keys(m), err)
@@ -100,7 +101,7 @@ func TestStore_ReadsTheParameterAndSeesAnEditOnlyAfterTheTTL(t *testing.T) {
 func TestStore_ReadsASecureStringParameter(t *testing.T) {
 	c := kumoSSM(t)
 	putParam(t, c, "/sec/mapping", `{"Backdoor:EC2/Spambot": "NOTIFY"}`, types.ParameterTypeSecureString)
-	s, err := NewStore(c, WithParameterName("/sec/mapping"))
+	s, err := New(c, WithParameterName("/sec/mapping"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestStore_ReadsASecureStringParameter(t *testing.T) {
 }
 
 func TestStore_MissingParameterSaysHowToCreateIt(t *testing.T) {
-	s, err := NewStore(kumoSSM(t), WithParameterName("/nowhere/mapping"))
+	s, err := New(kumoSSM(t), WithParameterName("/nowhere/mapping"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,17 +135,17 @@ func TestStore_MissingParameterSaysHowToCreateIt(t *testing.T) {
 
 func TestStore_InvalidDocumentNamesTheParameterAndTheKey(t *testing.T) {
 	c := kumoSSM(t)
-	putParam(t, c, "/guardbots/bad", `{"Backdoor:EC2/Spambot": "AUTO: test_stpo"}`, types.ParameterTypeString)
-	s, err := NewStore(c, WithParameterName("/guardbots/bad"))
+	putParam(t, c, "/guardbots/bad", `{"Backdoor:EC2/Spambot": "AUTO: ec2_stpo"}`, types.ParameterTypeString)
+	s, err := New(c, WithParameterName("/guardbots/bad"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Mapping(t.Context())
-	var inv *InvalidError
+	var inv *mapping.InvalidError
 	if !errors.As(err, &inv) {
-		t.Fatalf("want an *InvalidError, got %v", err)
+		t.Fatalf("want an *mapping.InvalidError, got %v", err)
 	}
-	for _, want := range []string{"mapping parameter /guardbots/bad (version 1)", "Backdoor:EC2/Spambot", `unknown bot "test_stpo"`} {
+	for _, want := range []string{"mapping parameter /guardbots/bad (version 1)", "Backdoor:EC2/Spambot", `unknown bot "ec2_stpo"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -156,22 +157,22 @@ func TestStore_InvalidDocumentNamesTheParameterAndTheKey(t *testing.T) {
 
 func TestStore_BrokenEditIsReportedNotHiddenByTheCachedMapping(t *testing.T) {
 	c := kumoSSM(t)
-	putParam(t, c, DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY"}`, types.ParameterTypeString)
+	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY"}`, types.ParameterTypeString)
 	clock := newClock()
-	s, err := NewStore(c, WithClock(clock.Now), WithTTL(10*time.Second))
+	s, err := New(c, WithClock(clock.Now), WithTTL(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Mapping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	putParam(t, c, DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY",`, types.ParameterTypeString)
+	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY",`, types.ParameterTypeString)
 	clock.Advance(10 * time.Second)
 	if m, err := s.Mapping(t.Context()); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Fatalf("a broken edit returned mapping %v, error %v", m, err)
 	}
 	// Errors are not cached: the fix is picked up on the next call.
-	putParam(t, c, DefaultParameterName, `{"Recon:EC2/Portscan": "NOTIFY"}`, types.ParameterTypeString)
+	putParam(t, c, mapping.DefaultParameterName, `{"Recon:EC2/Portscan": "NOTIFY"}`, types.ParameterTypeString)
 	m, err := s.Mapping(t.Context())
 	if err != nil || keys(m)[0] != "Recon:EC2/Portscan" {
 		t.Fatalf("after the fix: %v, %v", m, err)
@@ -199,7 +200,7 @@ func (s *stubSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ .
 }
 
 func TestStore_ThrottlingStaysRetryable(t *testing.T) {
-	s, err := NewStore(&stubSSM{err: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}})
+	s, err := New(&stubSSM{err: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,19 +208,19 @@ func TestStore_ThrottlingStaysRetryable(t *testing.T) {
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("classified %s (%v), want %s", k, err, faults.Throttled)
 	}
-	if !strings.Contains(err.Error(), DefaultParameterName) {
+	if !strings.Contains(err.Error(), mapping.DefaultParameterName) {
 		t.Errorf("error %q does not name the parameter", err)
 	}
 }
 
 func TestStore_AsksForDecryptionOfTheConfiguredParameter(t *testing.T) {
-	t.Setenv(EnvParameter, "/team/mapping")
+	t.Setenv(mapping.EnvParameter, "/team/mapping")
 	stub := &stubSSM{value: `{}`, check: func(in *ssm.GetParameterInput) {
 		if aws.ToString(in.Name) != "/team/mapping" || !aws.ToBool(in.WithDecryption) {
 			t.Errorf("GetParameter(%s, WithDecryption=%v)", aws.ToString(in.Name), aws.ToBool(in.WithDecryption))
 		}
 	}}
-	s, err := NewStore(stub)
+	s, err := New(stub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +230,9 @@ func TestStore_AsksForDecryptionOfTheConfiguredParameter(t *testing.T) {
 }
 
 func TestStore_ConcurrentCallersShareOneFetch(t *testing.T) {
-	stub := &stubSSM{value: `{"Backdoor:EC2/Spambot": "AUTO: test_snapshot"}`}
+	stub := &stubSSM{value: `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot"}`}
 	clock := newClock()
-	s, err := NewStore(stub, WithClock(clock.Now))
+	s, err := New(stub, WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,38 +250,38 @@ func TestStore_ConcurrentCallersShareOneFetch(t *testing.T) {
 	}
 	// After the TTL an unchanged version is fetched again but not re-parsed.
 	m, _ := s.Mapping(t.Context())
-	clock.Advance(DefaultTTL)
+	clock.Advance(mapping.DefaultTTL)
 	if m2, err := s.Mapping(t.Context()); err != nil || m2 != m || stub.calls.Load() != 2 {
 		t.Errorf("refresh of an unchanged parameter: same=%v calls=%d err=%v", m2 == m, stub.calls.Load(), err)
 	}
 }
 
-func TestNewStore_Environment(t *testing.T) {
+func TestNew_Environment(t *testing.T) {
 	stub := &stubSSM{value: `{}`}
-	t.Setenv(EnvTTL, "5m")
-	s, err := NewStore(stub)
-	if err != nil || s.ttl != 5*time.Minute || s.ParameterName() != DefaultParameterName {
+	t.Setenv(mapping.EnvTTL, "5m")
+	s, err := New(stub)
+	if err != nil || s.ttl != 5*time.Minute || s.ParameterName() != mapping.DefaultParameterName {
 		t.Fatalf("ttl %v name %q err %v", s.ttl, s.ParameterName(), err)
 	}
-	if s, _ := NewStore(stub, WithTTL(time.Second), WithParameterName("/x")); s.ttl != time.Second || s.ParameterName() != "/x" {
+	if s, _ := New(stub, WithTTL(time.Second), WithParameterName("/x")); s.ttl != time.Second || s.ParameterName() != "/x" {
 		t.Errorf("options do not override the environment")
 	}
-	t.Setenv(EnvTTL, "soon")
-	if _, err := NewStore(stub); err == nil || !strings.Contains(err.Error(), EnvTTL) {
+	t.Setenv(mapping.EnvTTL, "soon")
+	if _, err := New(stub); err == nil || !strings.Contains(err.Error(), mapping.EnvTTL) {
 		t.Errorf("bad TTL: %v", err)
 	}
-	t.Setenv(EnvTTL, "-1s")
-	if _, err := NewStore(stub); err == nil {
+	t.Setenv(mapping.EnvTTL, "-1s")
+	if _, err := New(stub); err == nil {
 		t.Error("negative TTL accepted")
 	}
-	if _, err := NewStore(nil); err == nil {
+	if _, err := New(nil); err == nil {
 		t.Error("nil client accepted")
 	}
 }
 
 func TestStore_ZeroTTLReadsEveryTime(t *testing.T) {
 	stub := &stubSSM{value: `{}`}
-	s, _ := NewStore(stub, WithTTL(0))
+	s, _ := New(stub, WithTTL(0))
 	for range 3 {
 		if _, err := s.Mapping(t.Context()); err != nil {
 			t.Fatal(err)

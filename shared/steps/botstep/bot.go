@@ -1,4 +1,4 @@
-package steps
+package botstep
 
 import (
 	"context"
@@ -13,25 +13,10 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 )
-
-// BotInput is one iteration of the state machine's Map over the decision's actions.
-type BotInput struct {
-	Finding *finding.Finding `json:"finding"`
-	Action  mapping.Action   `json:"action"`
-	// Execution is the execution ARN ($$.Execution.Id), recorded in tags and results.
-	Execution string `json:"execution,omitempty"`
-	// DryRun is the workflow-wide switch; an action's DRYRUN mode also makes it a dry run.
-	DryRun bool `json:"dryRun,omitempty"`
-	// Index is the action's position in the decision ($$.Map.Item.Index): an action with
-	// onError "stop" that fails ends the actions after it, and only those.
-	Index int `json:"index"`
-	// MappingKey is the mapping entry that chose the action ($.decision.mappingKey), for the audit record.
-	MappingKey string `json:"mappingKey,omitempty"`
-}
 
 // ConfigResolver gives a bot the AWS configuration for the finding's account and region
 // (awsenv.Resolver: the member role when the account is not the orchestrator's).
@@ -39,9 +24,9 @@ type ConfigResolver interface {
 	ForBot(ctx context.Context, bot, findingID, account, region, partition string) (aws.Config, string, error)
 }
 
-// BotRunner is the handler of one bot's Lambda. Each bot Lambda runs only its own bot: its role holds
+// Runner is the handler of one bot's Lambda. Each bot Lambda runs only its own bot: its role holds
 // only that bot's permissions, so an input naming another bot is rejected rather than trusted.
-type BotRunner struct {
+type Runner struct {
 	Bot      bots.Bot
 	Resolver ConfigResolver
 	// DryRun forces dry-run for every action (the deployment's global switch).
@@ -69,7 +54,7 @@ type BotRunner struct {
 //
 // The exemption comes before the claim so an exempt resource leaves no claim; the claim before the
 // count so a duplicate never uses up the blast radius.
-func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
+func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error) {
 	b := r.Bot
 	if in.Action.Bot != b.Name {
 		return bots.Result{}, faults.Rejectf("bot %s was asked to run %q", b.Name, in.Action.Bot)
@@ -154,7 +139,7 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 		if held != "" {
 			release()
 			res.Held = true
-			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", EventBlastRadiusHeld, "bot", b.Name,
+			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", steps.EventBlastRadiusHeld, "bot", b.Name,
 				"findingId", f.ID, "account", f.AccountID, "region", f.Region, "execution", in.Execution, "reason", held)
 			return r.skip(ctx, in, res, held, now)
 		}
@@ -201,14 +186,14 @@ func (r BotRunner) Run(ctx context.Context, in BotInput) (bots.Result, error) {
 // their approver was not told about the limit, so the state machine asks again, naming it.
 //
 // Trust: action.held and action.approval are never set by Match (the mapping and the event cannot carry
-// them; an execution's input is the raw event, which Parse replaces). Only the state machine writes
+// them; an execution's input is the raw event, which steps.Parse replaces). Only the state machine writes
 // them — held from this bot's own held result ("Ask to approve held action"), approval from the task
 // result of "Wait for approval", which only the approver role may send (SendTaskSuccess, in CloudTrail).
 // Whoever can invoke a bot Lambda directly could forge both, but could equally skip verify, the
 // mapping and every other step: the boundary is that only the state machine's role may invoke bots.
 // Within it the check is strict: a held reason, approved exactly true, a named approver and an
 // execution to audit it under; exemption, duplicate suppression and the stop record still apply.
-func approvedPastLimit(in BotInput) bool {
+func approvedPastLimit(in steps.BotInput) bool {
 	a := in.Action.Approval
 	return in.Action.Held != "" && a != nil && a.Approved && strings.TrimSpace(a.Approver) != "" && in.Execution != ""
 }
@@ -222,7 +207,7 @@ func alreadyHandled(c statetable.Claim) string {
 }
 
 // skip returns a skipped result, audited.
-func (r BotRunner) skip(ctx context.Context, in BotInput, res bots.Result, reason string, now time.Time) (bots.Result, error) {
+func (r Runner) skip(ctx context.Context, in steps.BotInput, res bots.Result, reason string, now time.Time) (bots.Result, error) {
 	res.Status, res.Reason = bots.StatusSkipped, reason
 	slog.InfoContext(ctx, "bot result", "bot", r.Bot.Name, "findingId", in.Finding.ID, "status", string(res.Status),
 		"reason", res.Reason, "account", res.Account, "region", res.Region, "dryRun", res.DryRun, "held", res.Held)
@@ -234,7 +219,7 @@ func (r BotRunner) skip(ctx context.Context, in BotInput, res bots.Result, reaso
 
 // failed records onError stop, audits a failure and returns its error, with the audit's own failure
 // added (the error chain, and so its fault kind, is kept).
-func (r BotRunner) failed(ctx context.Context, in BotInput, res bots.Result, err error, now time.Time) error {
+func (r Runner) failed(ctx context.Context, in steps.BotInput, res bots.Result, err error, now time.Time) error {
 	// Every failure after validation counts for onError stop, not only the bot's own: an action whose
 	// exemption read, credentials or claim failed did not run either.
 	if in.Action.OnError == mapping.Stop {
@@ -247,7 +232,7 @@ func (r BotRunner) failed(ctx context.Context, in BotInput, res bots.Result, err
 }
 
 // run runs the bot with the resolved request and completes its result.
-func (r BotRunner) run(ctx context.Context, req bots.Request, res bots.Result) (bots.Result, error) {
+func (r Runner) run(ctx context.Context, req bots.Request, res bots.Result) (bots.Result, error) {
 	b, f := r.Bot, req.Finding
 	start := time.Now()
 	out, err := b.Run(ctx, req)
@@ -281,7 +266,7 @@ type stopped struct {
 
 func stopKey(execution string) string { return "stop#" + execution }
 
-func (r BotRunner) stopRecord(ctx context.Context, execution string) (*stopped, error) {
+func (r Runner) stopRecord(ctx context.Context, execution string) (*stopped, error) {
 	if r.State == nil || execution == "" {
 		return nil, nil
 	}
@@ -301,7 +286,7 @@ func (r BotRunner) stopRecord(ctx context.Context, execution string) (*stopped, 
 
 // recordStop leaves the stop record for the actions after this one and returns the bot's error (with
 // any failure to record it: the notification must not claim the remaining actions were stopped).
-func (r BotRunner) recordStop(ctx context.Context, in BotInput, botErr error) error {
+func (r Runner) recordStop(ctx context.Context, in steps.BotInput, botErr error) error {
 	if r.State == nil || in.Execution == "" {
 		return fmt.Errorf("%w (onError stop could not be recorded: no state table or execution id)", botErr)
 	}

@@ -1,4 +1,4 @@
-package steps
+package botstep
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // signerKeys records the access key id each request was signed with (from the Authorization header).
@@ -86,7 +87,7 @@ func TestBotRunner_ForeignAccountFindingActsThroughTheMemberRole(t *testing.T) {
 	}
 	f := &finding.Finding{ID: "a2c4e6f8a0b2c4e6f8a0b2c4e6f8a0b2", AccountID: "444455556666", Region: "us-east-1",
 		Partition: "aws", ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: id}}
-	res, err := BotRunner{Bot: b, Resolver: resolver}.Run(context.Background(), BotInput{Finding: f,
+	res, err := Runner{Bot: b, Resolver: resolver}.Run(context.Background(), steps.BotInput{Finding: f,
 		Action: mapping.Action{Bot: "ec2_stop_instance", Mode: "AUTO"}, Execution: "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:x"})
 	if err != nil {
 		t.Fatal(err)

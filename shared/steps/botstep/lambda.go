@@ -1,0 +1,45 @@
+package botstep
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+// Handler builds the handler of one bot's Lambda.
+func Handler(ctx context.Context, name string) (lambda.Handler, error) {
+	steps.SetupLogging()
+	b, ok := bots.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("bot %q is not registered", name)
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := awsenv.NewResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dry, err := steps.EnvBool(steps.EnvDryRun)
+	if err != nil {
+		return nil, err
+	}
+	r := Runner{Bot: b, Resolver: resolver, DryRun: dry}
+	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
+	// never the member role's.
+	if table := os.Getenv(statetable.EnvTable); table != "" {
+		r.State = &statetable.Table{Client: dynamodb.NewFromConfig(cfg), Name: table}
+	}
+	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {
+		return nil, err
+	}
+	return steps.Lambda(name, r.Run), nil
+}

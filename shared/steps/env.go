@@ -1,0 +1,114 @@
+package steps
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// The Lambdas' environment, their defaults and the log events the CDK app's metric filters match: the
+// contract between infra/ (which sets and watches them) and the step packages (which read and write them).
+
+// Environment variables the Lambdas read (the CDK app sets them; the local harness too).
+const (
+	// EnvDryRun makes every bot a dry run: the deployment-wide switch for a first rollout.
+	EnvDryRun = "GUARDBOTS_DRY_RUN"
+	// EnvTopicArn is the SNS topic notify publishes to.
+	EnvTopicArn = "GUARDBOTS_TOPIC_ARN"
+	// EnvCloseFindings makes notify record a remediation on the finding: false (default), true
+	// (GuardDuty feedback USEFUL, Security Hub workflow RESOLVED/NOTIFIED) or archive (and archive the
+	// GuardDuty finding).
+	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
+)
+
+// EnvVerifyFindings switches the verify step's GuardDuty check (default true). Only the local demo
+// turns it off: its emulator has no GuardDuty.
+const EnvVerifyFindings = "GUARDBOTS_VERIFY_FINDINGS"
+
+// Environment of the request_approval Lambda.
+const (
+	// EnvApproverRoleArn is the role allowed to send the task result; the message names it.
+	EnvApproverRoleArn = "GUARDBOTS_APPROVER_ROLE_ARN"
+	// EnvApprovalTopicArn is where approval requests go (default: GUARDBOTS_TOPIC_ARN).
+	EnvApprovalTopicArn = "GUARDBOTS_APPROVAL_TOPIC_ARN"
+)
+
+// Environment variables of the safety rails in the bot Lambdas.
+const (
+	// EnvDedupWindow is how long an action done for (finding, bot, resource) suppresses the same action
+	// of another execution (Go duration; default 24h).
+	EnvDedupWindow = "GUARDBOTS_DEDUP_WINDOW"
+	// EnvDedupLease is how long an in-progress claim blocks others before it counts as abandoned (a
+	// crashed Lambda); longer than the bot Lambda's timeout. Default 15m.
+	EnvDedupLease = "GUARDBOTS_DEDUP_LEASE"
+	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account per hour
+	// and over all accounts per hour (defaults 10 and 50).
+	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
+	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
+)
+
+// Defaults of the rails.
+const (
+	DefaultDedupWindow  = 24 * time.Hour
+	DefaultDedupLease   = 15 * time.Minute
+	DefaultBlastPerAcct = 10
+	DefaultBlastGlobal  = 50
+)
+
+// Log events the CDK app's metric filters match ({ $.event = "…" }).
+const (
+	// EventBlastRadiusHeld: an action was held by the blast-radius limit (error level): alarm on it.
+	EventBlastRadiusHeld = "guardbots.blast_radius_held"
+	// EventAuditFailed: an action's audit record could not be written (error level): alarm on it.
+	EventAuditFailed = "guardbots.audit_write_failed"
+	// EventAudit is every action's audit record, also in the log (the table is the queryable copy).
+	EventAudit = "guardbots.audit"
+)
+
+// EnvBoolDefault reads a true/false variable, def when unset.
+func EnvBoolDefault(name string, def bool) (bool, error) {
+	if os.Getenv(name) == "" {
+		return def, nil
+	}
+	return EnvBool(name)
+}
+
+// EnvBool reads a true/false variable (unset is false); anything else is an error naming it.
+func EnvBool(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// EnvDuration reads a positive Go duration, def when unset.
+func EnvDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as 24h", name, v)
+	}
+	return d, nil
+}
+
+// EnvPositive reads a positive whole number, def when unset.
+func EnvPositive(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,37 @@
+package matchstep
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+// Handler builds the match step's handler: the mapping from SSM, cached with a short TTL.
+func Handler(ctx context.Context) (lambda.Handler, error) {
+	steps.SetupLogging()
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := steps.EnvBool(mapping.EnvAllowSamples)
+	if err != nil {
+		return nil, err
+	}
+	store, err := ssmstore.New(ssm.NewFromConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	protected, err := mapping.ParseAccountList(os.Getenv(mapping.EnvProtectedAccounts))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mapping.EnvProtectedAccounts, err)
+	}
+	m := steps.Matcher{Mappings: store, Options: mapping.MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}}
+	return steps.Lambda("match", m.Match), nil
+}

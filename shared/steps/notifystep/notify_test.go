@@ -1,0 +1,90 @@
+package notifystep
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/notify"
+)
+
+type fakePublisher struct{ msgs []notify.Message }
+
+func (p *fakePublisher) Publish(_ context.Context, m notify.Message) (string, error) {
+	p.msgs = append(p.msgs, m)
+	return "msg-1", nil
+}
+
+func TestNotifier_FailedOutcomesEndTheExecutionFailed(t *testing.T) {
+	f := ec2Finding()
+	d := &mapping.Decision{Outcome: mapping.Remediate, Actions: []mapping.Action{{Bot: "a"}, {Bot: "b"}}}
+	cases := map[string]struct {
+		in         notify.Input
+		wantFailed bool
+	}{
+		"remediated": {notify.Input{Finding: f, Decision: d, Results: []bots.Result{{Bot: "a", Status: bots.StatusRemediated}}}, false},
+		"one action failed": {notify.Input{Finding: f, Decision: d, Results: []bots.Result{
+			{Bot: "a", Status: bots.StatusRemediated}, {Bot: "b", Status: bots.StatusFailed, Error: "Guardbots.Failed"}}}, true},
+		"rejected": {notify.Input{Error: &notify.StepError{Step: "parse", Error: "Guardbots.Rejected", Cause: "not JSON"}}, true},
+		"skipped":  {notify.Input{Finding: f, Decision: &mapping.Decision{Outcome: mapping.Skip, Reason: "no mapping entry"}}, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := &fakePublisher{}
+			c.in.Execution = notify.Execution{ID: "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:x"}
+			out, err := Notifier{Publisher: p}.Notify(context.Background(), c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Failed != c.wantFailed || out.MessageID != "msg-1" || len(p.msgs) != 1 {
+				t.Fatalf("out = %+v, messages = %d", out, len(p.msgs))
+			}
+		})
+	}
+}
+
+func ec2Finding() *finding.Finding {
+	return &finding.Finding{ID: "f1", AccountID: "444455556666", Region: "eu-west-1", Partition: "aws",
+		ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: "i-1"}}
+}
+
+type fakeCloser struct {
+	outcome string
+	done    []string
+	err     error
+}
+
+func (c *fakeCloser) Close(_ context.Context, _ *finding.Finding, outcome, _ string) ([]string, error) {
+	c.outcome = outcome
+	return c.done, c.err
+}
+
+func TestNotifier_ClosedFindingIsReportedInTheMessage(t *testing.T) {
+	p := &fakePublisher{}
+	c := &fakeCloser{done: []string{"GuardDuty feedback USEFUL"}}
+	in := notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Remediate},
+		Results: []bots.Result{{Bot: "ec2_stop_instance", Status: "remediated"}}, Execution: notify.Execution{ID: "x"}}
+	if _, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if c.outcome != notify.OutcomeRemediated || !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"closure":{"done":["GuardDuty feedback USEFUL"]}`) {
+		t.Errorf("outcome %s, body %s", c.outcome, p.msgs[len(p.msgs)-1].Body)
+	}
+}
+
+func TestNotifier_FailureToCloseIsReportedNotFatal(t *testing.T) {
+	p := &fakePublisher{}
+	c := &fakeCloser{err: errors.New("close: AccessDenied")}
+	in := notify.Input{Finding: ec2Finding(), Results: []bots.Result{{Bot: "ec2_stop_instance", Status: "remediated"}}}
+	out, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in)
+	if err != nil || out.Failed {
+		t.Fatalf("out %+v err %v", out, err)
+	}
+	if !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"error":"close: AccessDenied"`) {
+		t.Errorf("body %s", p.msgs[len(p.msgs)-1].Body)
+	}
+}
