@@ -69,8 +69,12 @@ replay: tools
 
 ## bench: parse → transform → match per finding (ns and allocations), then every bootstrap's cold start,
 ## warm latency, peak memory and zipped artifact size (perf; PERF_ARGS="--starts 20 --invocations 1000")
+BENCH_COUNT ?= 10
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/...
+	@mkdir -p $(BUILD)
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./shared/... | tee $(BUILD)/bench.txt
+	@echo; echo "benchstat (median and 95% confidence interval of $(BENCH_COUNT) runs; raw runs in $(BUILD)/bench.txt):"
+	@$(GO) tool benchstat $(BUILD)/bench.txt
 	$(GO) run ./statemachine/local perf $(PERF_ARGS)
 
 ## fuzz: each fuzz target for FUZZTIME (default 5m: the hardening goal); failing inputs land in testdata/fuzz
