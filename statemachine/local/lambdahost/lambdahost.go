@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +73,31 @@ func (p *Process) Logs() string {
 	p.logs.mu.Lock()
 	defer p.logs.mu.Unlock()
 	return p.logs.w.String()
+}
+
+// PeakRSS is the bootstrap's peak resident set so far (VmHWM), in bytes.
+func (p *Process) PeakRSS() (int64, error) { return PeakRSS(p.cmd.Process.Pid) }
+
+// PeakRSS reads a process's peak resident set (VmHWM in /proc/<pid>/status), in bytes.
+func PeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// Processes returns the bootstraps this host started, in start order.
+func (h *Host) Processes() []*Process {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.procs)
 }
 
 // Start registers the function with the emulator and starts its bootstrap, then waits until it

@@ -6,9 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
 )
 
 // Env keeps a measured bootstrap away from real AWS and gives it the configuration its init reads.
@@ -59,19 +59,7 @@ func (p *Process) WaitFirstNext(ctx context.Context) (time.Duration, error) {
 }
 
 // PeakRSS is the process's peak resident set (VmHWM), in bytes.
-func (p *Process) PeakRSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.Cmd.Process.Pid)
-}
+func (p *Process) PeakRSS() (int64, error) { return lambdahost.PeakRSS(p.Cmd.Process.Pid) }
 
 // Stop kills the process and closes its API.
 func (p *Process) Stop() {
