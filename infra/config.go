@@ -79,6 +79,9 @@ type Config struct {
 	BlastRadiusGlobal     int
 	// AuditRetention is how long audit records live: days ("365d") or a Go duration (GUARDBOTS_AUDIT_RETENTION).
 	AuditRetention string
+	// LambdaMemoryMiB is every Lambda's memory size; the default comes from the measured peak
+	// (memory.go). More memory buys more CPU (Lambda allots CPU in proportion), not correctness.
+	LambdaMemoryMiB int
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -111,6 +114,7 @@ const (
 	ctxBlastPerAccount     = "blastRadiusPerAccount"
 	ctxBlastGlobal         = "blastRadiusGlobal"
 	ctxAuditRetention      = "auditRetention"
+	ctxLambdaMemory        = "lambdaMemoryMiB"
 )
 
 // DefaultConfig is the configuration with no context at all.
@@ -134,6 +138,7 @@ func DefaultConfig() Config {
 		BlastRadiusPerAccount:    steps.DefaultBlastPerAcct,
 		BlastRadiusGlobal:        steps.DefaultBlastGlobal,
 		AuditRetention:           "365d",
+		LambdaMemoryMiB:          memorySizeFor(measuredPeakRSSMiB),
 	}
 }
 
@@ -252,6 +257,7 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxBlastPerAccount, &c.BlastRadiusPerAccount)
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
+	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -366,6 +372,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := statetable.ParseRetention(c.AuditRetention); err != nil {
 		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)
+	}
+	// A size under three times the measured peak risks an out-of-memory kill on a large finding.
+	if floor := 3 * measuredPeakRSSMiB; c.LambdaMemoryMiB < max(lambdaMinMemoryMiB, floor) || c.LambdaMemoryMiB > lambdaMaxMemoryMiB {
+		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
+			c.LambdaMemoryMiB, max(lambdaMinMemoryMiB, floor), lambdaMaxMemoryMiB, measuredPeakRSSMiB)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

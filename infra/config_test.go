@@ -215,6 +215,25 @@ func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
 	}
 }
 
+func TestMemorySize_ComesFromTheMeasuredPeakWithHeadroom(t *testing.T) {
+	for peak, want := range map[int]int{35: 128, 42: 128, 43: 192, 100: 320} {
+		if got := memorySizeFor(peak); got != want {
+			t.Errorf("memorySizeFor(%d MB) = %d, want %d", peak, got, want)
+		}
+	}
+	if c := DefaultConfig(); c.LambdaMemoryMiB != memorySizeFor(measuredPeakRSSMiB) || c.LambdaMemoryMiB < 3*measuredPeakRSSMiB {
+		t.Errorf("default memory %d MB for a measured peak of %d MB", c.LambdaMemoryMiB, measuredPeakRSSMiB)
+	}
+	if c, err := FromContext(contextOf(map[string]any{"lambdaMemoryMiB": 512})); err != nil || c.LambdaMemoryMiB != 512 {
+		t.Errorf("lambdaMemoryMiB 512: %d, %v", c.LambdaMemoryMiB, err)
+	}
+	for _, bad := range []any{64, 3*measuredPeakRSSMiB - 1, 10241, "lots"} {
+		if _, err := FromContext(contextOf(map[string]any{"lambdaMemoryMiB": bad})); err == nil || !strings.Contains(err.Error(), "context lambdaMemoryMiB:") {
+			t.Errorf("lambdaMemoryMiB %v: err %v", bad, err)
+		}
+	}
+}
+
 func TestValidate_DedupLeaseMustOutlastTheBotLambdaTimeout(t *testing.T) {
 	c := DefaultConfig()
 	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {

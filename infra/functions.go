@@ -23,6 +23,8 @@ type goFunctionProps struct {
 	Timeout     awscdk.Duration
 	Environment map[string]string
 	Retention   awslogs.RetentionDays
+	// MemoryMiB is the function's memory size (Config.LambdaMemoryMiB, from the measured peak: memory.go).
+	MemoryMiB int
 }
 
 // goFunction is a provided.al2023/arm64 Lambda with its own role and log group. The role holds only
@@ -54,7 +56,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn()),
 	}))
-	env := map[string]*string{}
+	env := map[string]*string{"GOMEMLIMIT": jsii.String(goMemLimit(p.MemoryMiB))}
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
 	}
@@ -66,7 +68,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Role:          role,
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON, // the handlers log JSON lines with slog
-		MemorySize:    jsii.Number(256),
+		MemorySize:    jsii.Number(p.MemoryMiB),
 		Timeout:       p.Timeout,
 		Environment:   &env,
 		Description:   jsii.String(p.Description),

@@ -151,7 +151,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
 			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
-			Environment: stepEnv[name],
+			Environment: stepEnv[name], MemoryMiB: cfg.LambdaMemoryMiB,
 			Description: "guardbots workflow step: " + name,
 		})
 	}
@@ -191,7 +191,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		}
 		fn := newGoFunction(stack, "Bot-"+b.Name, goFunctionProps{
 			Name: b.Name, AssetDir: p.AssetDir, RoleName: roleName, Timeout: botLambdaTimeout,
-			Retention: retention, Environment: env,
+			Retention: retention, Environment: env, MemoryMiB: cfg.LambdaMemoryMiB,
 			Description: "guardbots bot: " + b.Name,
 		})
 		o.Functions[b.Name] = fn

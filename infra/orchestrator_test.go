@@ -170,6 +170,10 @@ func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(
 		if p["Runtime"] != "provided.al2023" || js(p["Architectures"]) != `["arm64"]` || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v", id, p["Runtime"], p["Architectures"])
 		}
+		// Sized from the measured peak (memory.go), with a Go soft memory limit under it.
+		if js(p["MemorySize"]) != "128" || !strings.Contains(js(p["Environment"]), `"GOMEMLIMIT":"115MiB"`) {
+			t.Errorf("%s: memory %v, environment %s: want 128 MB and GOMEMLIMIT 115MiB", id, p["MemorySize"], js(p["Environment"]))
+		}
 		role := js(p["Role"])
 		if other, dup := roles[role]; dup {
 			t.Errorf("%s and %s share role %s", id, other, role)

@@ -1,0 +1,31 @@
+package main
+
+import "fmt"
+
+// measuredPeakRSSMiB is the largest peak resident memory of any guardbots bootstrap, measured by
+// `go run ./statemachine/local perf --e2e 50 --throughput 1000` (README, Performance): every function
+// of the workflow after 1,000+ real invocations on the local stack, the others after start-up and their
+// warm calls. Re-measure and update it when a change adds a dependency or a cache.
+const measuredPeakRSSMiB = 35
+
+// Lambda's memory sizes: at least 128 MB, at most 10,240 MB, in 1 MB steps.
+const (
+	lambdaMinMemoryMiB = 128
+	lambdaMaxMemoryMiB = 10240
+)
+
+// memorySizeFor is the memory size for a function whose measured peak is peakMiB: three times the peak
+// (a larger finding, the SDK's buffers on a slow network and Go's heap growing to twice its live size
+// between collections all fit), rounded up to 64 MB, never under Lambda's minimum. Every guardbots
+// function peaks far below 128/3 MB, so each gets the minimum, which is also the cheapest.
+func memorySizeFor(peakMiB int) int {
+	need := (3*peakMiB + 63) / 64 * 64
+	return max(lambdaMinMemoryMiB, need)
+}
+
+// goMemLimit is GOMEMLIMIT for a function of memoryMiB: a soft limit 10% under the function's memory,
+// so the Go collector works harder as the heap nears it instead of the runtime being killed out of
+// memory (Lambda's own runtime client shares the memory).
+func goMemLimit(memoryMiB int) string {
+	return fmt.Sprintf("%dMiB", memoryMiB*9/10)
+}
