@@ -34,6 +34,7 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 	e2e := fs.Int("e2e", 0, "end-to-end runs of one remediation on the local stack (0: skip; the issue asks ≥ 50)")
 	throughput := fs.Int("throughput", 0, "distinct findings through the local workflow (0: skip; the issue asks 1000)")
 	concurrency := fs.Int("concurrency", 4, "executions in flight during --throughput")
+	warmBots := fs.Int("bots", 0, "dry-run invocations of every bot Lambda on the local stack (0: skip)")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -41,7 +42,7 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
 	}
-	if err := runStackPerf(context.Background(), stdout, *e2e, *throughput, *concurrency); err != nil {
+	if err := runStackPerf(context.Background(), stdout, *e2e, *throughput, *concurrency, *warmBots); err != nil {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
 	}
@@ -140,8 +141,8 @@ func warmPayloads(root string) (map[string][]byte, error) {
 // runStackPerf measures the whole workflow on the local stack (demo.Stack: kumo, the real bootstraps,
 // aws-local-stepfunctions), started before any timing: end-to-end latency of one remediation and
 // throughput. Both are off unless asked: the stack and 1,000 findings take minutes.
-func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurrency int) error {
-	if e2e <= 0 && throughput <= 0 {
+func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurrency, warmBots int) error {
+	if e2e <= 0 && throughput <= 0 && warmBots <= 0 {
 		return nil
 	}
 	tools, err := aslrun.FindTools()
@@ -168,6 +169,28 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 	defer func() { printPeaks(out, peaks) }()
 	row := func(tw io.Writer, name string, ds []time.Duration) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, ms(perf.Percentile(ds, 50)), ms(perf.Percentile(ds, 90)))
+	}
+
+	if warmBots > 0 {
+		ws, err := perf.WarmBots(ctx, stack, warmBots)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nEvery bot Lambda warm on the local stack: %d dry-run calls each after one unmeasured (kumo Lambda API → Runtime API →\n"+
+			"the bootstrap, which reads the live resource from kumo); the outcome column says what the call did\n\n", warmBots)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "bot\tmedian\tp90\tdemo finding\toutcome of the last call\t")
+		for _, w := range ws {
+			o := w.Outcome
+			if len(o) > 90 {
+				o = o[:87] + "..."
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", w.Name, ms(w.Median), ms(w.P90), w.Finding, o)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		peaks = append(peaks, rssSnapshot{fmt.Sprintf("after %d bot calls", warmBots+1), stackPeakRSS(stack)})
 	}
 
 	if e2e > 0 {

@@ -1,0 +1,130 @@
+package perf
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/statemachine/local/demo"
+)
+
+// BotWarm is one bot Lambda invoked many times in dry run on the local stack.
+type BotWarm struct {
+	Name string
+	// Finding is the demo finding it was given; Outcome what the last call reported ("dry-run",
+	// "skipped: …", or the error), so a figure is never read as more work than it was.
+	Finding, Outcome string
+	Median, P90      time.Duration
+}
+
+// WarmBots invokes every bot Lambda of the stack n times (after one unmeasured call) through kumo's
+// Lambda API, in dry run — the bot reads the live resource and reports what it would change, so nothing
+// changes between calls — on the demo finding that names a resource of the bot's kind (the EC2 finding
+// when none does: the runner then skips it as another resource kind, and the outcome says so).
+func WarmBots(ctx context.Context, stack *demo.Stack, n int) ([]BotWarm, error) {
+	byKind, err := demoFindingsByKind(ctx, stack.Resources)
+	if err != nil {
+		return nil, err
+	}
+	var out []BotWarm
+	for _, b := range bots.Registered() {
+		f, ok := byKind[finding.KindInstance]
+		for _, k := range b.Resources {
+			if g, found := byKind[k]; found {
+				f, ok = g, true
+				break
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("warm bots: no demo finding for instances")
+		}
+		w, err := warmBot(ctx, stack, b.Name, f, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+type demoFinding struct {
+	name string
+	f    *finding.Finding
+}
+
+// demoFindingsByKind transforms the demo findings (filled with the stack's resources) in process.
+func demoFindingsByKind(ctx context.Context, r demo.Resources) (map[finding.ResourceKind]demoFinding, error) {
+	all, err := demo.Findings()
+	if err != nil {
+		return nil, err
+	}
+	out := map[finding.ResourceKind]demoFinding{}
+	for _, df := range all {
+		p, err := steps.Parse(ctx, r.Substitute(df.Event))
+		if err != nil {
+			return nil, fmt.Errorf("demo finding %s: %w", df.Name, err)
+		}
+		t, err := steps.Transform(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("demo finding %s: %w", df.Name, err)
+		}
+		if _, seen := out[t.Finding.ResourceKind]; !seen {
+			out[t.Finding.ResourceKind] = demoFinding{name: df.Name, f: t.Finding}
+		}
+	}
+	return out, nil
+}
+
+func warmBot(ctx context.Context, stack *demo.Stack, bot string, f demoFinding, n int) (BotWarm, error) {
+	w := BotWarm{Name: bot, Finding: f.name}
+	lat := make([]time.Duration, 0, n)
+	for i := range n + 1 {
+		payload, err := json.Marshal(steps.BotInput{Finding: f.f, Execution: fmt.Sprintf("perf-warm-%s-%d", bot, i),
+			Action: mapping.Action{Bot: bot, Mode: string(mapping.ModeDryRun), Params: map[string]any{}}})
+		if err != nil {
+			return w, err
+		}
+		start := time.Now()
+		resp, err := stack.Host.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(bot), Payload: payload})
+		d := time.Since(start)
+		if err != nil {
+			return w, fmt.Errorf("invoke %s: %w", bot, err)
+		}
+		if i > 0 {
+			lat = append(lat, d)
+		}
+		w.Outcome = outcome(bot, resp)
+	}
+	w.Median, w.P90 = Percentile(lat, 50), Percentile(lat, 90)
+	return w, nil
+}
+
+// outcome is a bot call's result in a few words: its status (and reason when skipped) or its error —
+// named as kumo's gap when the bot needs an operation the emulator does not serve.
+func outcome(bot string, resp *lambda.InvokeOutput) string {
+	if resp.FunctionError != nil {
+		if lacks := demo.KumoLacks(bot); len(lacks) > 0 {
+			return "failed: kumo does not serve " + strings.Join(lacks, ", ") + " (AWS does)"
+		}
+		var e struct{ ErrorType, ErrorMessage string }
+		_ = json.Unmarshal(resp.Payload, &e)
+		return "failed: " + e.ErrorType + ": " + e.ErrorMessage
+	}
+	var r bots.Result
+	if err := json.Unmarshal(resp.Payload, &r); err != nil {
+		return "unreadable result: " + err.Error()
+	}
+	if r.Reason != "" {
+		return string(r.Status) + ": " + r.Reason
+	}
+	return string(r.Status)
+}
