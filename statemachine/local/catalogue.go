@@ -51,21 +51,31 @@ func orDash(s string) string {
 
 // withCatalogue returns readme with the catalogue between the markers replaced.
 func withCatalogue(readme []byte) ([]byte, error) {
-	start := bytes.Index(readme, []byte(catalogueBegin))
-	end := bytes.Index(readme, []byte(catalogueEnd))
-	if start < 0 || end < start {
-		return nil, fmt.Errorf("README.md has no %q … %q section", catalogueBegin, catalogueEnd)
+	return withSection(readme, catalogueBegin, catalogueEnd, catalogueMarkdown())
+}
+
+// withSection returns readme with what stands between the begin and end markers replaced by body.
+func withSection(readme []byte, begin, end, body string) ([]byte, error) {
+	start := bytes.Index(readme, []byte(begin))
+	stop := bytes.Index(readme, []byte(end))
+	if start < 0 || stop < start {
+		return nil, fmt.Errorf("README.md has no %q … %q section", begin, end)
 	}
 	var out bytes.Buffer
-	out.Write(readme[:start+len(catalogueBegin)])
-	out.WriteString("\n\n" + catalogueMarkdown() + "\n")
-	out.Write(readme[end:])
+	out.Write(readme[:start+len(begin)])
+	out.WriteString("\n\n" + body + "\n")
+	out.Write(readme[stop:])
 	return out.Bytes(), nil
 }
 
 // genCatalogue rewrites the README's bot catalogue from the registry.
 func genCatalogue(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gen-catalogue", flag.ContinueOnError)
+	return rewriteReadme("gen-catalogue", args, withCatalogue, "wrote the bot catalogue in README.md", stdout, stderr)
+}
+
+// rewriteReadme rewrites README.md (under --root, or the module root) with rewrite.
+func rewriteReadme(name string, args []string, rewrite func([]byte) ([]byte, error), done string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("root", "", "the repository root (default: found from the working directory)")
 	if err := fs.Parse(args); err != nil {
@@ -85,7 +95,7 @@ func genCatalogue(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	out, err := withCatalogue(readme)
+	out, err := rewrite(readme)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -94,6 +104,6 @@ func genCatalogue(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "wrote the bot catalogue in README.md")
+	fmt.Fprintln(stdout, done)
 	return 0
 }

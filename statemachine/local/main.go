@@ -4,10 +4,12 @@
 //	go run ./statemachine/local bots [--json]
 //	go run ./statemachine/local demo [--event FILE] [--dry-run] [--allow-samples]
 //	go run ./statemachine/local replay --event FILE [--dry-run] [--allow-samples]
+//	go run ./statemachine/local cost [--findings N,…] [--shape S|all] [--memory MB] [--measure RUNS]
 package main
 
 //go:generate go run . gen-functions
 //go:generate go run . gen-catalogue
+//go:generate go run . gen-cost
 
 import (
 	"fmt"
@@ -36,6 +38,12 @@ const usage = `usage:
       every bootstrap's cold start, warm latency, peak memory and zipped artifact size.
   local gen-catalogue
       rewrites the bot catalogue in README.md from the registry (go generate ./...).
+  local cost [--findings N,…] [--shape S|all] [--memory MB] [--api-ms MS] [--init-ms MS] [--cold F] [--traced F]
+      the monthly AWS cost of N findings a month on Standard and on Express, item by item, at list prices.
+  local cost --measure RUNS
+      runs every shape on the local stack (API calls counted) and prints the counts the model uses.
+  local gen-cost
+      rewrites the cost tables in README.md from the model (go generate ./...).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return perfCmd(args[1:], stdout, stderr)
 	case "gen-catalogue":
 		return genCatalogue(args[1:], stdout, stderr)
+	case "cost":
+		return costCmd(args[1:], stdout, stderr)
+	case "gen-cost":
+		return genCost(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

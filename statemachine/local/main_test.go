@@ -170,3 +170,37 @@ func TestReadme_BotCatalogueMatchesTheRegistry(t *testing.T) {
 		t.Fatal("README.md's bot catalogue is stale: run go generate ./statemachine/local")
 	}
 }
+
+func TestReadme_CostTablesMatchTheModel(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := withCost(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readme, want) {
+		t.Fatal("README.md's cost tables are stale: run go generate ./statemachine/local")
+	}
+}
+
+// The README's monthly figures are what `cost` prints for the same volume.
+func TestCost_PrintsTheReadmeFigures(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"cost", "--findings", "1000000"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fig := range []string{"$525.00", "$131.05", "$672.52"} {
+		if !strings.Contains(out.String(), fig) || !strings.Contains(string(readme), fig) {
+			t.Errorf("%s: in cost's output %t, in the README %t", fig, strings.Contains(out.String(), fig), strings.Contains(string(readme), fig))
+		}
+	}
+	if code := run([]string{"cost", "--shape", "nope"}, &out, &errb); code != 1 {
+		t.Errorf("an unknown shape: exit %d", code)
+	}
+}

@@ -138,6 +138,25 @@ func warmPayloads(root string) (map[string][]byte, error) {
 	return map[string][]byte{"parse": raw, "transform": parsedJSON, "notify_only": bot}, nil
 }
 
+// startStack builds the bootstraps for this machine and starts the local stack with opts, for the
+// measurements that need it.
+func startStack(ctx context.Context, opts demo.Options) (aslrun.Tools, string, *demo.Stack, error) {
+	tools, err := aslrun.FindTools()
+	if err != nil {
+		return tools, "", nil, err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return tools, "", nil, err
+	}
+	bins, err := demo.Build(ctx, root, filepath.Join(root, "build", "host"), nil, nil)
+	if err != nil {
+		return tools, "", nil, err
+	}
+	stack, err := demo.Start(ctx, bins, opts)
+	return tools, root, stack, err
+}
+
 // runStackPerf measures the whole workflow on the local stack (demo.Stack: kumo, the real bootstraps,
 // aws-local-stepfunctions), started before any timing: end-to-end latency of one remediation and
 // throughput. Both are off unless asked: the stack and 1,000 findings take minutes.
@@ -145,19 +164,7 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 	if e2e <= 0 && throughput <= 0 && warmBots <= 0 {
 		return nil
 	}
-	tools, err := aslrun.FindTools()
-	if err != nil {
-		return err
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	bins, err := demo.Build(ctx, root, filepath.Join(root, "build", "host"), nil, nil)
-	if err != nil {
-		return err
-	}
-	stack, err := demo.Start(ctx, bins, demo.Options{FunctionEnv: perf.StackEnv()})
+	tools, _, stack, err := startStack(ctx, demo.Options{FunctionEnv: perf.StackEnv()})
 	if err != nil {
 		return err
 	}

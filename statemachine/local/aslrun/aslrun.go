@@ -141,6 +141,10 @@ type Event struct {
 	Index       *int   `json:"index,omitempty"`
 	Error       string `json:"error,omitempty"`
 	Attempt     int    `json:"attempt,omitempty"`
+	// InBytes and OutBytes are the sizes of the event's input and output as JSON text escaped into a
+	// JSON string, as a Step Functions log event carries them (0: none).
+	InBytes  int `json:"inBytes,omitempty"`
+	OutBytes int `json:"outBytes,omitempty"`
 }
 
 // Time is the event's timestamp (zero when the runner gave none).

@@ -85,8 +85,9 @@ function statesWithRetry(def) {
   return out;
 }
 
-// The event log without the bulky inputs and outputs: type, time (ms since the epoch: a trace derives
-// each state's duration from it, Pass/Choice/Map included), state, index, retry attempt, error.
+// The event log without the bulky inputs and outputs (their sizes only): type, time (ms since the
+// epoch: a trace derives each state's duration from it, Pass/Choice/Map included), state, index, retry
+// attempt, error.
 function compact(ev) {
   const out = { type: ev.type };
   if (ev.timestamp !== undefined) out.timestamp = ev.timestamp;
@@ -95,7 +96,16 @@ function compact(ev) {
   if (ev.index !== undefined) out.index = ev.index;
   if (ev.Error !== undefined) out.error = ev.Error;
   if (ev.retry) out.attempt = ev.retry.attempt;
+  // Sizes of the data the event carries, as a log at level ALL with execution data records it: JSON
+  // text escaped into a JSON string.
+  const input = ev.state?.input ?? ev.input, output = ev.state?.output ?? ev.output;
+  if (input !== undefined) out.inBytes = jsonBytes(input);
+  if (output !== undefined) out.outBytes = jsonBytes(output);
   return out;
+}
+
+function jsonBytes(v) {
+  return Buffer.byteLength(JSON.stringify(JSON.stringify(v) ?? ''), 'utf8') - 2;
 }
 
 async function readStdin() {

@@ -55,3 +55,19 @@ func (s *Stack) TakeInvokes() []Invoke {
 
 // Receive drains the subscriber queue (waiting up to 2 s for a first message, as Run does).
 func (s *Stack) Receive(ctx context.Context) ([]Notification, error) { return s.receive(ctx) }
+
+// TakeAPICalls returns the AWS API calls the bootstraps made to kumo (IAM's through the shim included)
+// since the last take, and forgets them; nil unless the stack was started with Options.CountAPICalls.
+// GuardDuty's calls and the IAM tag reads the shim answers itself are in Execution.StandIns.
+func (s *Stack) TakeAPICalls() []APICall {
+	if s.calls == nil {
+		return nil
+	}
+	return s.calls.take()
+}
+
+// LogBytes is how many bytes each bootstrap has written to stdout and stderr so far (its JSON log
+// lines; Lambda's own platform lines are not included).
+func (s *Stack) LogBytes() map[string]int {
+	return s.Host.LogBytes()
+}

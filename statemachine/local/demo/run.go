@@ -30,6 +30,8 @@ type Execution struct {
 	Notifications []Notification
 	// StandIns are the calls the demo's stand-ins answered instead of kumo (GuardDuty, IAM tag reads).
 	StandIns []string
+	// APICalls are the bootstraps' AWS API calls to kumo (Options.CountAPICalls; nil otherwise).
+	APICalls []APICall
 	// FindingID is the event's finding id; Audit its audit records after the execution, oldest first.
 	FindingID string
 	Audit     []statetable.AuditRecord
@@ -94,6 +96,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	s.proxy.take()
 	s.guardDuty.take()
 	s.iamShim.take()
+	s.TakeAPICalls()
 	ex, err := tools.Run(ctx, job)
 	if err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
@@ -101,6 +104,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
 		FindingID: findingID, definition: s.Definition}
 	out.StandIns = append(s.guardDuty.take(), s.iamShim.take()...)
+	out.APICalls = s.TakeAPICalls()
 	if out.Notifications, err = s.receive(ctx); err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
 	}

@@ -206,6 +206,9 @@ type Options struct {
 	InvokeErrors map[string][]string
 	// Suffix makes resource names unique: kumo keeps one storage for every server in a process.
 	Suffix string
+	// CountAPICalls puts a counting proxy between the bootstraps and kumo (TakeAPICalls): the cost
+	// model's API calls per remediation. Off by default: it adds a hop to every call.
+	CountAPICalls bool
 }
 
 // Stack is kumo with everything the workflow needs, and the bootstraps running against it.
@@ -226,6 +229,8 @@ type Stack struct {
 	Definition []byte
 
 	proxy *invokeProxy
+	// calls counts the bootstraps' AWS API requests when Options.CountAPICalls is set.
+	calls *apiCounter
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
@@ -275,8 +280,16 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
 		return nil, err
 	}
+	endpoint := srv.URL
+	if opts.CountAPICalls {
+		if s.calls, err = newAPICounter(srv.URL); err != nil {
+			return nil, err
+		}
+		endpoint = s.calls.URL()
+	}
 	s.guardDuty = newGuardDutyStandIn()
-	if s.iamShim, err = newIAMShim(srv.URL, s.AWS); err != nil {
+	// The shim passes IAM calls on through the counter, when there is one.
+	if s.iamShim, err = newIAMShim(endpoint, s.AWS); err != nil {
 		return nil, err
 	}
 	def, err := statemachine.Definition()
@@ -290,14 +303,15 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	s.Host = &lambdahost.Host{
 		Endpoint: srv.URL,
 		Lambda:   lambda.NewFromConfig(s.AWS),
-		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+srv.URL),
+		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
 	}
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
 	for name, bin := range bins {
 		s.Functions = append(s.Functions, name)
-		env := append(s.functionEnv(name, opts), opts.FunctionEnv[name]...)
+		// The SDK's user agent names the function (app/<name>), so a counted call says whose it is.
+		env := append(append(s.functionEnv(name, opts), "AWS_SDK_UA_APP_ID="+name), opts.FunctionEnv[name]...)
 		wg.Go(func() {
 			if _, err := s.Host.Start(ctx, name, bin, env...); err != nil {
 				mu.Lock()
@@ -359,6 +373,9 @@ func (s *Stack) Close() {
 	}
 	if s.proxy != nil {
 		s.proxy.Close()
+	}
+	if s.calls != nil {
+		s.calls.Close()
 	}
 	if s.guardDuty != nil {
 		s.guardDuty.Close()

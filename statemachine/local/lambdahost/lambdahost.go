@@ -100,6 +100,19 @@ func (h *Host) Processes() []*Process {
 	return slices.Clone(h.procs)
 }
 
+// LogBytes is how many bytes each running bootstrap has written to stdout and stderr, by name.
+func (h *Host) LogBytes() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range h.procs {
+		p.logs.mu.Lock()
+		out[p.Name] += p.logs.w.Len()
+		p.logs.mu.Unlock()
+	}
+	return out
+}
+
 // Start registers the function with the emulator and starts its bootstrap, then waits until it
 // answers a warm-up invoke, so the first real invoke cannot race the bootstrap's start.
 func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string) (*Process, error) {
