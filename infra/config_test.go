@@ -14,6 +14,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/statemachine/local/perf"
 )
 
 func contextOf(m map[string]any) ContextReader { return func(k string) any { return m[k] } }
@@ -268,5 +269,11 @@ func TestCdkJSON_ListsEveryKeyAndItsValuesAreTheDefaults(t *testing.T) {
 		if _, ok := f.Context[key]; !ok {
 			t.Errorf("cdk.json does not list %s", key)
 		}
+	}
+}
+
+func TestMemorySize_IsWhatTheCostModelPrices(t *testing.T) {
+	if got, want := perf.DefaultAssumptions.MemoryMB, float64(DefaultConfig().LambdaMemoryMiB); got != want {
+		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./statemachine/local", got, want)
 	}
 }

@@ -117,7 +117,7 @@ var MonthlyFree = FreeTier{Transitions: 4000, LambdaRequests: 1e6, LambdaGBSecon
 
 // Assumptions are the inputs the local stack cannot measure.
 type Assumptions struct {
-	// MemoryMB is every function's memory size (infra/functions.go: 256).
+	// MemoryMB is every function's memory size (infra/memory.go: 128, from the measured peak; an infra test keeps them equal).
 	MemoryMB float64
 	// APILatencyMs is the billed time one AWS API call adds in AWS (kumo answers in microseconds).
 	APILatencyMs float64
@@ -136,7 +136,7 @@ type Assumptions struct {
 }
 
 // DefaultAssumptions are the values the README's tables use.
-var DefaultAssumptions = Assumptions{MemoryMB: 256, APILatencyMs: 20, InitMs: 16, ColdShare: 1,
+var DefaultAssumptions = Assumptions{MemoryMB: 128, APILatencyMs: 20, InitMs: 16, ColdShare: 1,
 	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 1, Traced: 1}
 
 // Line is one priced item of a month.
@@ -316,7 +316,7 @@ func CostMarkdown() string {
 		fmt.Fprintf(&b, "| `%s` | $%.6f | $%.6f | %s / %s | %s / %s |\n", s.Name, PerExecution(m1.Standard, 1e4),
 			PerExecution(m1.Express, 1e4), usd(s1), usd(e1), usd(s2), usd(e2))
 	}
-	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; infra/functions.go), %g ms billed per AWS API call "+
+	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; infra/memory.go), %g ms billed per AWS API call "+
 		"(`--api-ms`; kumo answers in µs, so this is not measured), every invocation cold with a %g ms init (`--init-ms`, `--cold`; the "+
 		"local cold start is 13–16 ms on amd64), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
 		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
