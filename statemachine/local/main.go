@@ -6,6 +6,7 @@
 //	go run ./statemachine/local replay --event FILE [--dry-run] [--allow-samples]
 package main
 
+//go:generate go run -tags gencatalogue . gen-bot-catalogue
 //go:generate go run . gen-functions
 //go:generate go run . gen-catalogue
 
@@ -36,6 +37,9 @@ const usage = `usage:
       every bootstrap's cold start, warm latency, peak memory and zipped artifact size.
   local gen-catalogue
       rewrites the bot catalogue in README.md from the registry (go generate ./...).
+  local gen-bot-catalogue
+      writes shared/bots/catalogue.json, every bot's declaration, from the implementations; build it
+      with -tags gencatalogue when a declaration changed (go generate ./... does).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return perfCmd(args[1:], stdout, stderr)
 	case "gen-catalogue":
 		return genCatalogue(args[1:], stdout, stderr)
+	case "gen-bot-catalogue":
+		return genBotCatalogue(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
