@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,26 +18,16 @@ var botCatalogueFile = filepath.Join("shared", "bots", "catalogue.json")
 // them. Register refuses a declaration that differs from the committed catalogue, so this runs built
 // with -tags gencatalogue (as go generate does), which lets it link the new declarations.
 func genBotCatalogue(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gen-bot-catalogue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "", "the repository root (default: found from the working directory)")
-	if err := fs.Parse(args); err != nil {
+	root, ok := rootFlag("gen-bot-catalogue", args, stderr)
+	if !ok {
 		return 1
-	}
-	if *root == "" {
-		r, err := moduleRoot()
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		*root = r
 	}
 	data, err := bots.MarshalCatalogue(bots.Implemented())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	path := filepath.Join(*root, botCatalogueFile)
+	path := filepath.Join(root, botCatalogueFile)
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		fmt.Fprintf(stdout, "%s is up to date (%d bots)\n", botCatalogueFile, len(bots.Implemented()))
 		return 0

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,21 +64,11 @@ func withCatalogue(readme []byte) ([]byte, error) {
 
 // genCatalogue rewrites the README's bot catalogue from the registry.
 func genCatalogue(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gen-catalogue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "", "the repository root (default: found from the working directory)")
-	if err := fs.Parse(args); err != nil {
+	root, ok := rootFlag("gen-catalogue", args, stderr)
+	if !ok {
 		return 1
 	}
-	if *root == "" {
-		r, err := moduleRoot()
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		*root = r
-	}
-	path := filepath.Join(*root, "README.md")
+	path := filepath.Join(root, "README.md")
 	readme, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -51,28 +51,18 @@ func botFunctions() (map[string][]byte, error) {
 
 // genFunctions writes the bot Lambdas' main.go files and removes those of bots no longer registered.
 func genFunctions(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gen-functions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "", "the repository root (default: found from the working directory)")
-	if err := fs.Parse(args); err != nil {
+	root, ok := rootFlag("gen-functions", args, stderr)
+	if !ok {
 		return 1
-	}
-	if *root == "" {
-		r, err := moduleRoot()
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		*root = r
 	}
 	files, err := botFunctions()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	existing, _ := filepath.Glob(filepath.Join(*root, "functions", "bots", "*", "main.go"))
+	existing, _ := filepath.Glob(filepath.Join(root, "functions", "bots", "*", "main.go"))
 	for _, path := range existing {
-		rel, _ := filepath.Rel(*root, path)
+		rel, _ := filepath.Rel(root, path)
 		if _, ok := files[rel]; !ok {
 			if err := os.RemoveAll(filepath.Dir(path)); err != nil {
 				fmt.Fprintln(stderr, err)
@@ -82,7 +72,7 @@ func genFunctions(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for rel, content := range files {
-		path := filepath.Join(*root, rel)
+		path := filepath.Join(root, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -94,6 +84,26 @@ func genFunctions(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %d bot functions\n", len(files))
 	return 0
+}
+
+// rootFlag parses the generators' one flag, -root, defaulting to the module root; ok is false when it
+// already told stderr why not.
+func rootFlag(name string, args []string, stderr io.Writer) (root string, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&root, "root", "", "the repository root (default: found from the working directory)")
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	if root != "" {
+		return root, true
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return "", false
+	}
+	return root, true
 }
 
 // moduleRoot walks up from the working directory to the directory holding go.mod.

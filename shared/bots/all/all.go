@@ -3,7 +3,9 @@
 package all
 
 import (
+	_ "github.com/guardbots/guardbots/shared/bots/autoscalingbots"
 	_ "github.com/guardbots/guardbots/shared/bots/ec2bots"
+	_ "github.com/guardbots/guardbots/shared/bots/elbbots"
 	_ "github.com/guardbots/guardbots/shared/bots/iambots"
 	_ "github.com/guardbots/guardbots/shared/bots/lambdabots"
 	_ "github.com/guardbots/guardbots/shared/bots/rdsbots"

@@ -157,9 +157,7 @@ func StubCall(op string, respond func(input any) (any, error)) func(*middleware.
 
 // StubError makes op fail with an AWS error of that code, as the service would return it.
 func StubError(op, code, message string) func(*middleware.Stack) error {
-	return StubCall(op, func(any) (any, error) {
-		return nil, &smithy.GenericAPIError{Code: code, Message: message, Fault: smithy.FaultClient}
-	})
+	return StubCall(op, func(any) (any, error) { return nil, APIError(code, message) })
 }
 
 // Execution and FindingID are the execution ARN and finding id test requests carry.
@@ -203,12 +201,20 @@ func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), uniqueSeq.Add(1))
 }
 
-// Run runs the registered bot name, which must be linked into the test.
+// Run runs the registered bot name, which must be linked into the test, with its default parameters
+// when req has none.
 func Run(t *testing.T, name string, req bots.Request) (bots.Result, error) {
 	t.Helper()
 	b, ok := bots.Lookup(name)
 	if !ok || b.Run == nil {
 		t.Fatalf("%s is not registered in this test binary", name)
+	}
+	if req.Params == nil {
+		p, err := b.ParseParams(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Params = p
 	}
 	return b.Run(context.Background(), req)
 }
@@ -223,4 +229,9 @@ func ObserveOp(op string, seen func(input any)) func(*middleware.Stack) error {
 			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 	}
+}
+
+// APIError is an AWS error of that code, as the service returns it.
+func APIError(code, message string) error {
+	return &smithy.GenericAPIError{Code: code, Message: message, Fault: smithy.FaultClient}
 }

@@ -15,6 +15,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -48,7 +49,7 @@ const (
 
 // ec2NACLAPI is what the NACL bots call.
 type ec2NACLAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	DescribeNetworkAcls(context.Context, *ec2.DescribeNetworkAclsInput, ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
 	CreateNetworkAclEntry(context.Context, *ec2.CreateNetworkAclEntryInput, ...func(*ec2.Options)) (*ec2.CreateNetworkAclEntryOutput, error)
 	DeleteNetworkAclEntry(context.Context, *ec2.DeleteNetworkAclEntryInput, ...func(*ec2.Options)) (*ec2.DeleteNetworkAclEntryOutput, error)
@@ -115,11 +116,11 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the added ACL entries in: set %s", bot, statetable.EnvTable))
 	}
 	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
-	inst, err := readInstance(ctx, api, id)
+	inst, err := ec2instance.Read(ctx, api, id)
 	if err != nil {
 		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := instanceGoneReason(inst, id); skip != "" {
+	if skip := ec2instance.GoneReason(inst, id); skip != "" {
 		res.Status, res.Reason = bots.StatusSkipped, skip
 		return res, nil
 	}

@@ -115,7 +115,7 @@ func blockRequest(e *containEnv, acl *fakeACL, bot string, dryRun bool, ips []st
 func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
 	acl.add(1, false, ec2types.RuleActionDeny, "203.0.113.0/24") // someone's rule: number 1 inbound is taken
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "2001:db8::1"}))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "2001:db8::1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +144,11 @@ func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *tes
 func TestBlockRemoteIP_SecondRunIsAlreadyDone(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
 	ips := []string{"198.51.100.7"}
-	if _, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, ips)); err != nil {
+	if _, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, ips)); err != nil {
 		t.Fatal(err)
 	}
 	calls, puts := len(acl.callLog()), e.store.puts
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, ips))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, ips))
 	if err != nil || res.Status != bots.StatusAlreadyDone {
 		t.Fatalf("second run %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -159,7 +159,7 @@ func TestBlockRemoteIP_SecondRunIsAlreadyDone(t *testing.T) {
 
 func TestBlockRemoteIP_DryRunChangesNothing(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, true, []string{"198.51.100.7"}))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, true, []string{"198.51.100.7"}))
 	if err != nil || res.Status != bots.StatusDryRun {
 		t.Fatalf("%+v, %v", res, err)
 	}
@@ -177,7 +177,7 @@ func TestBlockRemoteIP_FullACLIsSkippedNamingIt(t *testing.T) {
 	for n := int32(1); n <= 18; n++ {
 		acl.add(n, false, ec2types.RuleActionDeny, fmt.Sprintf("192.0.2.%d/32", n))
 	}
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "198.51.100.8"}))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "198.51.100.8"}))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "network ACL acl-0123456789abcdef0 is full") {
 		t.Fatalf("result %s %q, %v; want skipped naming the full ACL", res.Status, res.Reason, err)
 	}
@@ -189,7 +189,7 @@ func TestBlockRemoteIP_FullACLIsSkippedNamingIt(t *testing.T) {
 func TestBlockRemoteIP_NoFreeNumberBelowFirstAllowIsSkipped(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
 	acl.add(1, false, ec2types.RuleActionAllow, "10.0.0.0/8")
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no free inbound rule number below its first allow rule 1") {
 		t.Fatalf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -199,7 +199,7 @@ func TestBlockRemoteIP_ActorInstanceIsSkipped(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
 	req := blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"})
 	req.Finding.ResourceRole = "ACTOR"
-	res, err := runBot(t, blockBot, req)
+	res, err := bottest.Run(t, blockBot, req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "ACTOR") {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -207,7 +207,7 @@ func TestBlockRemoteIP_ActorInstanceIsSkipped(t *testing.T) {
 
 func TestBlockRemoteIP_NoRemoteIPIsSkipped(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, nil))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, nil))
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -222,7 +222,7 @@ func TestBlockRemoteIP_MoreIPsThanMaxRemoteIpsIsSkipped(t *testing.T) {
 	}
 	req := blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "198.51.100.8"})
 	req.Params = p
-	res, err := runBot(t, blockBot, req)
+	res, err := bottest.Run(t, blockBot, req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "maxRemoteIps=1") {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -234,7 +234,7 @@ func TestBlockRemoteIP_MoreIPsThanMaxRemoteIpsIsSkipped(t *testing.T) {
 func TestBlockRemoteIP_MissingInstanceIsSkipped(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
 	e.inst.gone = true
-	res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
+	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -242,7 +242,7 @@ func TestBlockRemoteIP_MissingInstanceIsSkipped(t *testing.T) {
 
 func TestBlockRemoteIP_AccessDeniedIsAFailedError(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
-	_, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
+	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
 		bottest.StubError("ec2:CreateNetworkAclEntry", "UnauthorizedOperation", "not authorized")))
 	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "UnauthorizedOperation") {
 		t.Errorf("err = %v, want Failed", err)
@@ -251,7 +251,7 @@ func TestBlockRemoteIP_AccessDeniedIsAFailedError(t *testing.T) {
 
 func TestBlockRemoteIP_ThrottlingIsAThrottledError(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
-	_, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
+	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
 		bottest.StubError("ec2:DescribeNetworkAcls", "RequestLimitExceeded", "Request limit exceeded.")))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s", err, k)
@@ -260,7 +260,7 @@ func TestBlockRemoteIP_ThrottlingIsAThrottledError(t *testing.T) {
 
 func TestBlockRemoteIP_MalformedRemoteIPIsRejected(t *testing.T) {
 	e, acl := newContainEnv(t), newFakeACL()
-	_, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"not-an-ip"}))
+	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"not-an-ip"}))
 	if faults.Classify(err) != faults.Rejected {
 		t.Errorf("err = %v, want a rejection", err)
 	}

@@ -9,6 +9,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -32,7 +33,7 @@ const (
 
 // ec2SnapshotAPI is what ec2_create_snapshot calls.
 type ec2SnapshotAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	ec2.DescribeSnapshotsAPIClient
 	CreateSnapshot(context.Context, *ec2.CreateSnapshotInput, ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error)
 }
@@ -45,7 +46,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 	const bot = "ec2_create_snapshot"
 	// A shutting-down instance's volumes may still be there, but the ones marked DeleteOnTermination
 	// are about to go: a snapshot started now is not guaranteed, so say so rather than half-try.
-	res, t, in, stop, err := liveInstanceBot(ctx, api, bot, req)
+	res, t, in, stop, err := ec2instance.Live(ctx, api, bot, req)
 	if stop {
 		return res, err
 	}
@@ -58,7 +59,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 	}
 	if len(vols) == 0 {
 		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s has no EBS volume attached (instance store cannot be snapshotted)", t.id)
+		res.Reason = fmt.Sprintf("instance %s has no EBS volume attached (instance store cannot be snapshotted)", t.ID)
 		return res, nil
 	}
 	res.Before = map[string]string{}
@@ -82,7 +83,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: look up existing snapshots of %s: %w", bot, t.where, err)
+			return bots.Result{}, fmt.Errorf("%s: look up existing snapshots of %s: %w", bot, t.Where, err)
 		}
 		for _, s := range page.Snapshots {
 			// A failed snapshot is no evidence: take another.
@@ -104,17 +105,17 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 			res.Changes = append(res.Changes, fmt.Sprintf("would snapshot %s (%s)", v.id, v.device))
 			continue
 		}
-		tags := actedTags(bot, req,
-			ec2types.Tag{Key: aws.String(TagSnapshotInstance), Value: aws.String(t.id)},
+		tags := ec2instance.ActedTags(bot, req,
+			ec2types.Tag{Key: aws.String(TagSnapshotInstance), Value: aws.String(t.ID)},
 			ec2types.Tag{Key: aws.String(TagSnapshotDevice), Value: aws.String(bots.TruncateTag(v.device))})
 		out, err := api.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:          aws.String(v.id),
-			Description:       aws.String(bots.TruncateTag(fmt.Sprintf("guardbots evidence: finding %s, %s %s", req.Finding.ID, t.id, v.device))),
+			Description:       aws.String(bots.TruncateTag(fmt.Sprintf("guardbots evidence: finding %s, %s %s", req.Finding.ID, t.ID, v.device))),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags}},
 		})
 		if err != nil {
 			// Say what was already taken: the retry only snapshots what is missing.
-			return bots.Result{}, fmt.Errorf("%s: snapshot %s (%s) of %s (snapshots taken so far: %v): %w", bot, v.id, v.device, t.where, res.After, err)
+			return bots.Result{}, fmt.Errorf("%s: snapshot %s (%s) of %s (snapshots taken so far: %v): %w", bot, v.id, v.device, t.Where, res.After, err)
 		}
 		snap := aws.ToString(out.SnapshotId)
 		res.After[v.id] = snap
@@ -129,7 +130,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 		res.Status = bots.StatusRemediated
 	default:
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("every EBS volume of %s already has a snapshot for finding %s", t.id, req.Finding.ID)
+		res.Reason = fmt.Sprintf("every EBS volume of %s already has a snapshot for finding %s", t.ID, req.Finding.ID)
 	}
 	return res, nil
 }

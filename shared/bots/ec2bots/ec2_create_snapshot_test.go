@@ -14,6 +14,8 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -39,7 +41,7 @@ func newSnapshotWorld(id string) *snapshotWorld {
 
 func (w *snapshotWorld) stubs() []func(*middleware.Stack) error {
 	return []func(*middleware.Stack) error{
-		liveInstanceStub(func() *ec2types.Instance { return w.instance }),
+		ec2test.LiveInstanceStub(func() *ec2types.Instance { return w.instance }),
 		bottest.StubCall("ec2:DescribeSnapshots", func(in any) (any, error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -76,7 +78,7 @@ func snapshotMatches(s ec2types.Snapshot, filters []ec2types.Filter) bool {
 		case name == "volume-id":
 			have = aws.ToString(s.VolumeId)
 		case strings.HasPrefix(name, "tag:"):
-			have = ec2TagValues(s.Tags)[strings.TrimPrefix(name, "tag:")]
+			have = ec2instance.TagValues(s.Tags)[strings.TrimPrefix(name, "tag:")]
 		default:
 			panic("unexpected filter " + name)
 		}
@@ -87,18 +89,18 @@ func snapshotMatches(s ec2types.Snapshot, filters []ec2types.Filter) bool {
 	return true
 }
 
-func newSnapshotEnv(t *testing.T, extra ...func(*middleware.Stack) error) (instanceBotEnv, *snapshotWorld) {
+func newSnapshotEnv(t *testing.T, extra ...func(*middleware.Stack) error) (ec2test.Env, *snapshotWorld) {
 	t.Helper()
 	// kumo assigns the instance id: the world learns it once the env is up.
 	w := newSnapshotWorld("")
-	e := newInstanceBotEnv(t, "ec2_create_snapshot", append(extra, w.stubs()...)...)
-	w.instance.InstanceId = aws.String(e.id)
+	e := ec2test.NewEnv(t, "ec2_create_snapshot", append(extra, w.stubs()...)...)
+	w.instance.InstanceId = aws.String(e.ID)
 	return e, w
 }
 
 func TestEC2CreateSnapshot_SnapshotsEveryVolumeTaggedWithFindingAndDevice(t *testing.T) {
 	e, w := newSnapshotEnv(t)
-	res, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
+	res, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,17 +110,17 @@ func TestEC2CreateSnapshot_SnapshotsEveryVolumeTaggedWithFindingAndDevice(t *tes
 	if want := map[string]string{"vol-0aaa": "snap-0001", "vol-0bbb": "snap-0002"}; fmt.Sprint(res.After) != fmt.Sprint(want) {
 		t.Errorf("after = %v, want %v", res.After, want)
 	}
-	if want := []string{e.id, "vol-0aaa", "vol-0bbb", "snap-0001", "snap-0002"}; !slices.Equal(res.Resources, want) {
+	if want := []string{e.ID, "vol-0aaa", "vol-0bbb", "snap-0001", "snap-0002"}; !slices.Equal(res.Resources, want) {
 		t.Errorf("resources = %v, want %v", res.Resources, want)
 	}
-	if ops := e.rec.Ops(); !slices.Equal(ops, []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshot", "ec2:CreateSnapshot"}) {
+	if ops := e.Rec.Ops(); !slices.Equal(ops, []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshot", "ec2:CreateSnapshot"}) {
 		t.Errorf("calls %v", ops)
 	}
 	// The exact requests: one lookup over both volumes filtered by this finding's tag, then one
 	// tagged snapshot per volume in device order.
 	q := w.requests[0].(*ec2.DescribeSnapshotsInput)
 	if !slices.Equal(q.OwnerIds, []string{"self"}) || len(q.Filters) != 2 ||
-		aws.ToString(q.Filters[0].Name) != "tag:"+bots.TagFindingID || !slices.Equal(q.Filters[0].Values, []string{instanceFindingID}) ||
+		aws.ToString(q.Filters[0].Name) != "tag:"+bots.TagFindingID || !slices.Equal(q.Filters[0].Values, []string{ec2test.FindingID}) ||
 		aws.ToString(q.Filters[1].Name) != "volume-id" || !slices.Equal(q.Filters[1].Values, []string{"vol-0aaa", "vol-0bbb"}) {
 		t.Errorf("DescribeSnapshots input %+v", q)
 	}
@@ -128,13 +130,13 @@ func TestEC2CreateSnapshot_SnapshotsEveryVolumeTaggedWithFindingAndDevice(t *tes
 			t.Errorf("CreateSnapshot %d: %+v", i, c)
 			continue
 		}
-		tags := ec2TagValues(c.TagSpecifications[0].Tags)
-		for k, v := range map[string]string{bots.TagFindingID: instanceFindingID, bots.TagBot: "ec2_create_snapshot", TagSnapshotInstance: e.id, TagSnapshotDevice: want.dev, bots.TagExecution: bottest.Execution} {
+		tags := ec2instance.TagValues(c.TagSpecifications[0].Tags)
+		for k, v := range map[string]string{bots.TagFindingID: ec2test.FindingID, bots.TagBot: "ec2_create_snapshot", TagSnapshotInstance: e.ID, TagSnapshotDevice: want.dev, bots.TagExecution: bottest.Execution} {
 			if tags[k] != v {
 				t.Errorf("snapshot of %s: tag %s = %q, want %q", want.vol, k, tags[k], v)
 			}
 		}
-		if !strings.Contains(aws.ToString(c.Description), instanceFindingID) {
+		if !strings.Contains(aws.ToString(c.Description), ec2test.FindingID) {
 			t.Errorf("description %q does not name the finding", aws.ToString(c.Description))
 		}
 	}
@@ -142,10 +144,10 @@ func TestEC2CreateSnapshot_SnapshotsEveryVolumeTaggedWithFindingAndDevice(t *tes
 
 func TestEC2CreateSnapshot_SecondRunIsAlreadyDone(t *testing.T) {
 	e, w := newSnapshotEnv(t)
-	if _, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false)); err != nil {
+	if _, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
+	res, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,53 +163,53 @@ func TestEC2CreateSnapshot_OnlyTheVolumeWithoutASnapshotIsSnapshotted(t *testing
 	e, w := newSnapshotEnv(t)
 	w.snapshots = []ec2types.Snapshot{
 		{SnapshotId: aws.String("snap-old"), VolumeId: aws.String("vol-0aaa"), State: ec2types.SnapshotStateCompleted,
-			Tags: []ec2types.Tag{{Key: aws.String(bots.TagFindingID), Value: aws.String(instanceFindingID)}}},
+			Tags: []ec2types.Tag{{Key: aws.String(bots.TagFindingID), Value: aws.String(ec2test.FindingID)}}},
 		// Another finding's snapshot and a failed one are not this finding's evidence.
 		{SnapshotId: aws.String("snap-other"), VolumeId: aws.String("vol-0bbb"), State: ec2types.SnapshotStateCompleted,
 			Tags: []ec2types.Tag{{Key: aws.String(bots.TagFindingID), Value: aws.String("another-finding")}}},
 		{SnapshotId: aws.String("snap-err"), VolumeId: aws.String("vol-0bbb"), State: ec2types.SnapshotStateError,
-			Tags: []ec2types.Tag{{Key: aws.String(bots.TagFindingID), Value: aws.String(instanceFindingID)}}},
+			Tags: []ec2types.Tag{{Key: aws.String(bots.TagFindingID), Value: aws.String(ec2test.FindingID)}}},
 	}
-	res, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
+	res, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != bots.StatusRemediated || res.After["vol-0aaa"] != "snap-old" || res.After["vol-0bbb"] != "snap-0004" {
 		t.Errorf("result %s %v, want remediated with snap-old kept and a new snapshot of vol-0bbb", res.Status, res.After)
 	}
-	if n := strings.Count(strings.Join(e.rec.Ops(), " "), "ec2:CreateSnapshot"); n != 1 {
+	if n := strings.Count(strings.Join(e.Rec.Ops(), " "), "ec2:CreateSnapshot"); n != 1 {
 		t.Errorf("%d CreateSnapshot calls, want 1", n)
 	}
 }
 
 func TestEC2CreateSnapshot_DryRunChangesNothing(t *testing.T) {
 	e, w := newSnapshotEnv(t)
-	res, err := runInstanceBot(t, "ec2_create_snapshot", e.request(true))
+	res, err := bottest.Run(t, "ec2_create_snapshot", e.Request(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"would snapshot vol-0aaa (/dev/xvda)", "would snapshot vol-0bbb (/dev/sdf)"}; res.Status != bots.StatusDryRun || !slices.Equal(res.Changes, want) {
 		t.Errorf("result %s %q, want dry-run %q", res.Status, res.Changes, want)
 	}
-	if len(w.snapshots) != 0 || slices.Contains(e.rec.Ops(), "ec2:CreateSnapshot") {
-		t.Errorf("dry run created snapshots: %v", e.rec.Ops())
+	if len(w.snapshots) != 0 || slices.Contains(e.Rec.Ops(), "ec2:CreateSnapshot") {
+		t.Errorf("dry run created snapshots: %v", e.Rec.Ops())
 	}
 }
 
 func TestEC2CreateSnapshot_MissingInstanceIsSkipped(t *testing.T) {
 	// No DescribeInstances stub: kumo answers InvalidInstanceID.NotFound.
-	e := newInstanceBotEnv(t, "ec2_create_snapshot")
-	req := e.request(false)
+	e := ec2test.NewEnv(t, "ec2_create_snapshot")
+	req := e.Request(false)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runInstanceBot(t, "ec2_create_snapshot", req)
+	res, err := bottest.Run(t, "ec2_create_snapshot", req)
 	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "instance i-0123456789abcdef0 no longer exists" {
 		t.Errorf("result %s %q, err %v; want skipped, no longer exists", res.Status, res.Reason, err)
 	}
 }
 
 func TestEC2CreateSnapshot_InstanceWithoutEBSVolumesIsSkipped(t *testing.T) {
-	e := newInstanceBotEnv(t, "ec2_create_snapshot") // kumo's instances have no block devices
-	res, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
+	e := ec2test.NewEnv(t, "ec2_create_snapshot") // kumo's instances have no block devices
+	res, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no EBS volume") {
 		t.Errorf("result %s %q, err %v; want skipped, no EBS volume", res.Status, res.Reason, err)
 	}
@@ -220,11 +222,11 @@ func TestEC2CreateSnapshot_AccessDeniedIsAFailedErrorNamingSnapshotsTakenSoFar(t
 		if calls == 1 {
 			return &ec2.CreateSnapshotOutput{SnapshotId: aws.String("snap-first")}, nil
 		}
-		return nil, stubAPIError("UnauthorizedOperation", "You are not authorized to perform this operation.")
+		return nil, bottest.APIError("UnauthorizedOperation", "You are not authorized to perform this operation.")
 	})
 	e, _ := newSnapshotEnv(t, deny)
-	_, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
-	assertInstanceBotFailed(t, err, e.id, "UnauthorizedOperation")
+	_, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
+	ec2test.AssertFailed(t, err, e.ID, "UnauthorizedOperation")
 	if err != nil && !strings.Contains(err.Error(), "snap-first") {
 		t.Errorf("error %q does not say which snapshot was taken", err)
 	}
@@ -232,7 +234,7 @@ func TestEC2CreateSnapshot_AccessDeniedIsAFailedErrorNamingSnapshotsTakenSoFar(t
 
 func TestEC2CreateSnapshot_ThrottlingIsAThrottledError(t *testing.T) {
 	e, _ := newSnapshotEnv(t, bottest.StubError("ec2:DescribeSnapshots", "RequestLimitExceeded", "Request limit exceeded."))
-	_, err := runInstanceBot(t, "ec2_create_snapshot", e.request(false))
+	_, err := bottest.Run(t, "ec2_create_snapshot", e.Request(false))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}

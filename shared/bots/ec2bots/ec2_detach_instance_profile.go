@@ -9,6 +9,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -28,7 +29,7 @@ func init() {
 
 // ec2ProfileAPI is what ec2_detach_instance_profile calls.
 type ec2ProfileAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	ec2.DescribeIamInstanceProfileAssociationsAPIClient
 	DisassociateIamInstanceProfile(context.Context, *ec2.DisassociateIamInstanceProfileInput, ...func(*ec2.Options)) (*ec2.DisassociateIamInstanceProfileOutput, error)
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
@@ -48,7 +49,7 @@ func runEC2DetachInstanceProfile(ctx context.Context, req bots.Request) (bots.Re
 
 func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_detach_instance_profile"
-	res, t, _, done, err := liveInstanceBot(ctx, api, bot, req)
+	res, t, _, done, err := ec2instance.Live(ctx, api, bot, req)
 	if done {
 		return res, err
 	}
@@ -56,20 +57,20 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	var assocs []ec2types.IamInstanceProfileAssociation
 	pages := ec2.NewDescribeIamInstanceProfileAssociationsPaginator(api, &ec2.DescribeIamInstanceProfileAssociationsInput{
 		Filters: []ec2types.Filter{
-			{Name: aws.String("instance-id"), Values: []string{t.id}},
+			{Name: aws.String("instance-id"), Values: []string{t.ID}},
 			{Name: aws.String("state"), Values: []string{string(ec2types.IamInstanceProfileAssociationStateAssociated)}},
 		},
 	})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", bot, t.where, err)
+			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", bot, t.Where, err)
 		}
 		assocs = append(assocs, page.IamInstanceProfileAssociations...)
 	}
 	if len(assocs) == 0 {
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("instance %s has no instance profile associated", t.id)
+		res.Reason = fmt.Sprintf("instance %s has no instance profile associated", t.ID)
 		return res, nil
 	}
 	res.Before = map[string]string{}
@@ -84,7 +85,7 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	}
 	if req.DryRun {
 		res.Status = bots.StatusDryRun
-		res.Changes = []string{fmt.Sprintf("would remove instance profile %s from %s", res.Before["instanceProfileArn"], t.id)}
+		res.Changes = []string{fmt.Sprintf("would remove instance profile %s from %s", res.Before["instanceProfileArn"], t.ID)}
 		return res, nil
 	}
 
@@ -96,30 +97,30 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 			arn = aws.ToString(a.IamInstanceProfile.Arn)
 		}
 		// Remember first: once the association is gone, nothing in AWS says which profile it was.
-		undo := removedProfile{FindingID: req.Finding.ID, InstanceID: t.id, ProfileArn: arn, AssociationID: aws.ToString(a.AssociationId)}
-		if err := rememberUndo(ctx, req, bot, t.id, undo); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", bot, arn, t.where, err)
+		undo := removedProfile{FindingID: req.Finding.ID, InstanceID: t.ID, ProfileArn: arn, AssociationID: aws.ToString(a.AssociationId)}
+		if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, undo); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", bot, arn, t.Where, err)
 		}
 		_, err := api.DisassociateIamInstanceProfile(ctx, &ec2.DisassociateIamInstanceProfileInput{AssociationId: a.AssociationId})
 		if err != nil {
 			if bots.APIErrorCode(err) == "InvalidAssociationID.NotFound" {
 				continue // removed by someone else since the read
 			}
-			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", bot, arn, t.where, err)
+			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", bot, arn, t.Where, err)
 		}
 		removed++
-		res.Changes = append(res.Changes, fmt.Sprintf("removed instance profile %s (association %s) from %s", arn, aws.ToString(a.AssociationId), t.id))
+		res.Changes = append(res.Changes, fmt.Sprintf("removed instance profile %s (association %s) from %s", arn, aws.ToString(a.AssociationId), t.ID))
 	}
 	if removed == 0 {
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("the instance profile of %s was removed by someone else meanwhile", t.id)
+		res.Reason = fmt.Sprintf("the instance profile of %s was removed by someone else meanwhile", t.ID)
 		return res, nil
 	}
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"instanceProfileArn": ""}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.id}, Tags: actedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", bot, res.Before["instanceProfileArn"], t.where, err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", bot, res.Before["instanceProfileArn"], t.Where, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.id, bots.TagFindingID, bots.TagBot))
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -27,7 +28,7 @@ func init() {
 
 // ec2ProtectAPI is what ec2_enable_termination_protection calls.
 type ec2ProtectAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	DescribeInstanceAttribute(context.Context, *ec2.DescribeInstanceAttributeInput, ...func(*ec2.Options)) (*ec2.DescribeInstanceAttributeOutput, error)
 	ModifyInstanceAttribute(context.Context, *ec2.ModifyInstanceAttributeInput, ...func(*ec2.Options)) (*ec2.ModifyInstanceAttributeOutput, error)
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
@@ -39,24 +40,24 @@ func runEC2EnableTerminationProtection(ctx context.Context, req bots.Request) (b
 
 func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_enable_termination_protection"
-	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
 	if done {
 		return res, err
 	}
 	if in.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
 		// EC2 refuses termination protection on Spot Instances, and the Spot service reclaims them anyway.
 		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s is a Spot Instance, which cannot be protected from termination", t.id)
+		res.Reason = fmt.Sprintf("instance %s is a Spot Instance, which cannot be protected from termination", t.ID)
 		return res, nil
 	}
 
-	protected, err := describeAttr(ctx, api, t.id, ec2types.InstanceAttributeNameDisableApiTermination)
+	protected, err := describeAttr(ctx, api, t.ID, ec2types.InstanceAttributeNameDisableApiTermination)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", bot, t.where, err)
+		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", bot, t.Where, err)
 	}
-	shutdown, err := describeAttr(ctx, api, t.id, ec2types.InstanceAttributeNameInstanceInitiatedShutdownBehavior)
+	shutdown, err := describeAttr(ctx, api, t.ID, ec2types.InstanceAttributeNameInstanceInitiatedShutdownBehavior)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read shutdown behavior of %s: %w", bot, t.where, err)
+		return bots.Result{}, fmt.Errorf("%s: read shutdown behavior of %s: %w", bot, t.Where, err)
 	}
 	res.Before = map[string]string{"disableApiTermination": protected, "instanceInitiatedShutdownBehavior": shutdown}
 	res.After = map[string]string{"disableApiTermination": protected, "instanceInitiatedShutdownBehavior": shutdown}
@@ -65,16 +66,16 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 	var changes []*ec2.ModifyInstanceAttributeInput
 	var lines []string
 	if protected != "true" {
-		changes = append(changes, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(t.id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}})
-		lines = append(lines, fmt.Sprintf("termination protection on %s (was %s)", t.id, protected))
+		changes = append(changes, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(t.ID), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}})
+		lines = append(lines, fmt.Sprintf("termination protection on %s (was %s)", t.ID, protected))
 	}
 	if shutdown != "stop" {
-		changes = append(changes, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(t.id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("stop")}})
-		lines = append(lines, fmt.Sprintf("shutdown behavior of %s: stop (was %s)", t.id, shutdown))
+		changes = append(changes, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(t.ID), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("stop")}})
+		lines = append(lines, fmt.Sprintf("shutdown behavior of %s: stop (was %s)", t.ID, shutdown))
 	}
 	if len(changes) == 0 {
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("instance %s is already protected from termination and stops on shutdown", t.id)
+		res.Reason = fmt.Sprintf("instance %s is already protected from termination and stops on shutdown", t.ID)
 		return res, nil
 	}
 	if req.DryRun {
@@ -86,7 +87,7 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 	}
 	for i, c := range changes {
 		if _, err := api.ModifyInstanceAttribute(ctx, c); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: set %s (done so far: %v): %w", bot, t.where, lines[i], res.Changes, err)
+			return bots.Result{}, fmt.Errorf("%s: %s: set %s (done so far: %v): %w", bot, t.Where, lines[i], res.Changes, err)
 		}
 		res.Changes = append(res.Changes, "set "+lines[i])
 		if c.DisableApiTermination != nil {
@@ -96,10 +97,10 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 		}
 	}
 	res.Status = bots.StatusRemediated
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.id}, Tags: actedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was protected but tagging it failed: %w", bot, t.where, err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was protected but tagging it failed: %w", bot, t.Where, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.id, bots.TagFindingID, bots.TagBot))
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -54,15 +55,15 @@ func (w *attrWorld) stubs() []func(*middleware.Stack) error {
 	}
 }
 
-func newProtectEnv(t *testing.T, w *attrWorld, extra ...func(*middleware.Stack) error) instanceBotEnv {
+func newProtectEnv(t *testing.T, w *attrWorld, extra ...func(*middleware.Stack) error) ec2test.Env {
 	t.Helper()
-	return newInstanceBotEnv(t, "ec2_enable_termination_protection", append(extra, w.stubs()...)...)
+	return ec2test.NewEnv(t, "ec2_enable_termination_protection", append(extra, w.stubs()...)...)
 }
 
 func TestEC2EnableTerminationProtection_ProtectsAndStopsOnShutdownInOrder(t *testing.T) {
 	w := &attrWorld{shutdown: "terminate"}
 	e := newProtectEnv(t, w)
-	res, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false))
+	res, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +75,14 @@ func TestEC2EnableTerminationProtection_ProtectsAndStopsOnShutdownInOrder(t *tes
 	}
 	if len(w.modifies) != 2 || w.modifies[0].DisableApiTermination == nil || w.modifies[0].InstanceInitiatedShutdownBehavior != nil ||
 		w.modifies[1].InstanceInitiatedShutdownBehavior == nil || w.modifies[1].DisableApiTermination != nil ||
-		aws.ToString(w.modifies[0].InstanceId) != e.id || aws.ToString(w.modifies[1].InstanceId) != e.id {
+		aws.ToString(w.modifies[0].InstanceId) != e.ID || aws.ToString(w.modifies[1].InstanceId) != e.ID {
 		t.Errorf("modify requests %+v, want protection then shutdown behavior, one attribute each", w.modifies)
 	}
 	if res.Before["disableApiTermination"] != "false" || res.Before["instanceInitiatedShutdownBehavior"] != "terminate" ||
 		res.After["disableApiTermination"] != "true" || res.After["instanceInitiatedShutdownBehavior"] != "stop" {
 		t.Errorf("before %v after %v", res.Before, res.After)
 	}
-	if tags := e.kumoTags(t); tags[bots.TagFindingID] != instanceFindingID {
+	if tags := e.KumoTags(t); tags[bots.TagFindingID] != ec2test.FindingID {
 		t.Errorf("instance tags %v", tags)
 	}
 }
@@ -89,7 +90,7 @@ func TestEC2EnableTerminationProtection_ProtectsAndStopsOnShutdownInOrder(t *tes
 func TestEC2EnableTerminationProtection_ModifiesOnlyWhatDiffers(t *testing.T) {
 	w := &attrWorld{protected: true, shutdown: "terminate"}
 	e := newProtectEnv(t, w)
-	if _, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false)); err != nil {
+	if _, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false)); err != nil {
 		t.Fatal(err)
 	}
 	if len(w.modifies) != 1 || w.modifies[0].InstanceInitiatedShutdownBehavior == nil {
@@ -100,10 +101,10 @@ func TestEC2EnableTerminationProtection_ModifiesOnlyWhatDiffers(t *testing.T) {
 func TestEC2EnableTerminationProtection_SecondRunIsAlreadyDone(t *testing.T) {
 	w := &attrWorld{shutdown: "terminate"}
 	e := newProtectEnv(t, w)
-	if _, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false)); err != nil {
+	if _, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false))
+	res, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false))
 	if err != nil || res.Status != bots.StatusAlreadyDone || len(w.modifies) != 2 {
 		t.Errorf("second run %+v, %v, %d modifies; want already-done with no new change", res, err, len(w.modifies))
 	}
@@ -112,7 +113,7 @@ func TestEC2EnableTerminationProtection_SecondRunIsAlreadyDone(t *testing.T) {
 func TestEC2EnableTerminationProtection_DryRunChangesNothing(t *testing.T) {
 	w := &attrWorld{shutdown: "terminate"}
 	e := newProtectEnv(t, w)
-	res, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(true))
+	res, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +124,9 @@ func TestEC2EnableTerminationProtection_DryRunChangesNothing(t *testing.T) {
 
 func TestEC2EnableTerminationProtection_MissingInstanceIsSkipped(t *testing.T) {
 	e := newProtectEnv(t, &attrWorld{})
-	req := e.request(false)
+	req := e.Request(false)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runInstanceBot(t, "ec2_enable_termination_protection", req)
+	res, err := bottest.Run(t, "ec2_enable_termination_protection", req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
 		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
 	}
@@ -133,13 +134,13 @@ func TestEC2EnableTerminationProtection_MissingInstanceIsSkipped(t *testing.T) {
 
 func TestEC2EnableTerminationProtection_SpotInstanceIsSkipped(t *testing.T) {
 	w := &attrWorld{}
-	e := newProtectEnv(t, w, liveInstanceStub(func() *ec2types.Instance {
+	e := newProtectEnv(t, w, ec2test.LiveInstanceStub(func() *ec2types.Instance {
 		return &ec2types.Instance{InstanceId: aws.String("i-0123456789abcdef0"), InstanceLifecycle: ec2types.InstanceLifecycleTypeSpot,
 			State: &ec2types.InstanceState{Name: ec2types.InstanceStateNameRunning}}
 	}))
-	req := e.request(false)
+	req := e.Request(false)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runInstanceBot(t, "ec2_enable_termination_protection", req)
+	res, err := bottest.Run(t, "ec2_enable_termination_protection", req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "Spot") || len(w.described) != 0 {
 		t.Errorf("result %s %q, err %v; want skipped as Spot before any attribute call", res.Status, res.Reason, err)
 	}
@@ -147,13 +148,13 @@ func TestEC2EnableTerminationProtection_SpotInstanceIsSkipped(t *testing.T) {
 
 func TestEC2EnableTerminationProtection_AccessDeniedIsAFailedError(t *testing.T) {
 	e := newProtectEnv(t, &attrWorld{shutdown: "stop"}, bottest.StubError("ec2:ModifyInstanceAttribute", "UnauthorizedOperation", "not authorized"))
-	_, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false))
-	assertInstanceBotFailed(t, err, e.id, "UnauthorizedOperation")
+	_, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false))
+	ec2test.AssertFailed(t, err, e.ID, "UnauthorizedOperation")
 }
 
 func TestEC2EnableTerminationProtection_ThrottlingIsAThrottledError(t *testing.T) {
 	e := newProtectEnv(t, &attrWorld{}, bottest.StubError("ec2:DescribeInstanceAttribute", "RequestLimitExceeded", "slow down"))
-	_, err := runInstanceBot(t, "ec2_enable_termination_protection", e.request(false))
+	_, err := bottest.Run(t, "ec2_enable_termination_protection", e.Request(false))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}

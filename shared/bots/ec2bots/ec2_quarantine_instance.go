@@ -15,6 +15,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -50,7 +51,7 @@ const (
 
 // ec2QuarantineAPI is what ec2_quarantine_instance calls.
 type ec2QuarantineAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	DescribeSecurityGroups(context.Context, *ec2.DescribeSecurityGroupsInput, ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
 	CreateSecurityGroup(context.Context, *ec2.CreateSecurityGroupInput, ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
 	AuthorizeSecurityGroupIngress(context.Context, *ec2.AuthorizeSecurityGroupIngressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
@@ -106,11 +107,11 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 	f := req.Finding
 	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
 
-	inst, err := readInstance(ctx, api, id)
+	inst, err := ec2instance.Read(ctx, api, id)
 	if err != nil {
 		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := instanceGoneReason(inst, id); skip != "" {
+	if skip := ec2instance.GoneReason(inst, id); skip != "" {
 		res.Status, res.Reason = bots.StatusSkipped, skip
 		return res, nil
 	}
@@ -492,7 +493,7 @@ func containStart(bot string, req bots.Request) (bots.Result, string, error) {
 		return res, "", nil
 	}
 	id := f.Instance.ID
-	if !instanceIDRE.MatchString(id) {
+	if !ec2instance.IDPattern.MatchString(id) {
 		return bots.Result{}, "", faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
 	}
 	return res, id, nil

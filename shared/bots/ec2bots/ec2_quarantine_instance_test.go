@@ -306,22 +306,6 @@ func (e *containEnv) ops(bot string) []string {
 	return nil
 }
 
-func runBot(t *testing.T, name string, req bots.Request) (bots.Result, error) {
-	t.Helper()
-	b, ok := bots.Lookup(name)
-	if !ok {
-		t.Fatalf("%s is not registered", name)
-	}
-	if req.Params == nil {
-		p, err := b.ParseParams(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Params = p
-	}
-	return b.Run(context.Background(), req)
-}
-
 const quarantineBot = "ec2_quarantine_instance"
 
 func TestQuarantine_MovesEveryENIThroughUntrackToIsolationAndRecordsOriginals(t *testing.T) {
@@ -333,7 +317,7 @@ func TestQuarantine_MovesEveryENIThroughUntrackToIsolationAndRecordsOriginals(t 
 		}
 		return nil
 	}
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,12 +386,12 @@ func missingAllowAll4(perms []ec2types.IpPermission) bool {
 
 func TestQuarantine_SecondRunIsAlreadyDoneAndKeepsTheRecord(t *testing.T) {
 	e := newContainEnv(t)
-	if _, err := runBot(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
+	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
 		t.Fatal(err)
 	}
 	before, puts, moves := len(e.ops(quarantineBot)), e.store.puts, len(e.inst.moves())
 	record := e.store.snapshot()
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +421,7 @@ func TestQuarantine_NewGroupsDefaultEgressRuleIsRevoked(t *testing.T) {
 			return out, md, err
 		}), middleware.After)
 	}
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false, awsDefaultEgress))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false, awsDefaultEgress))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +446,7 @@ func TestQuarantine_ReusedIsolationGroupWithAddedRulesHasThemRevoked(t *testing.
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +469,7 @@ func TestQuarantine_ReusedIsolationGroupWithAddedRulesHasThemRevoked(t *testing.
 
 func TestQuarantine_RulesAddedAfterQuarantineAreRevokedOnTheNextRun(t *testing.T) {
 	e := newContainEnv(t)
-	if _, err := runBot(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
+	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
 		t.Fatal(err)
 	}
 	iso := e.group(isolationGroupPrefix + e.vpc)
@@ -494,7 +478,7 @@ func TestQuarantine_RulesAddedAfterQuarantineAreRevokedOnTheNextRun(t *testing.T
 		t.Fatal(err)
 	}
 	moves := len(e.inst.moves())
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +493,7 @@ func TestQuarantine_RulesAddedAfterQuarantineAreRevokedOnTheNextRun(t *testing.T
 func TestQuarantine_DryRunReportsThePlanAndChangesNothing(t *testing.T) {
 	e := newContainEnv(t)
 	groups := e.guardbotsGroups()
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, true))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +521,7 @@ func TestQuarantine_DryRunNeedsNoStateTable(t *testing.T) {
 	e := newContainEnv(t)
 	req := e.request(quarantineBot, true)
 	req.State = nil
-	if res, err := runBot(t, quarantineBot, req); err != nil || res.Status != bots.StatusDryRun {
+	if res, err := bottest.Run(t, quarantineBot, req); err != nil || res.Status != bots.StatusDryRun {
 		t.Errorf("result %+v, err %v; want a dry-run plan", res, err)
 	}
 }
@@ -546,7 +530,7 @@ func TestQuarantine_WithoutStateTableFailsNamingTheVariableBeforeAnyCall(t *test
 	e := newContainEnv(t)
 	req := e.request(quarantineBot, false)
 	req.State = nil
-	_, err := runBot(t, quarantineBot, req)
+	_, err := bottest.Run(t, quarantineBot, req)
 	if err == nil || !strings.Contains(err.Error(), statetable.EnvTable) || faults.Classify(err) != faults.Failed {
 		t.Fatalf("err = %v, want a Failed error naming %s", err, statetable.EnvTable)
 	}
@@ -558,7 +542,7 @@ func TestQuarantine_WithoutStateTableFailsNamingTheVariableBeforeAnyCall(t *test
 func TestQuarantine_MissingInstanceIsSkipped(t *testing.T) {
 	e := newContainEnv(t)
 	e.inst.gone = true
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "instance "+e.inst.id+" no longer exists" {
 		t.Errorf("result %s %q, err %v; want skipped because it no longer exists", res.Status, res.Reason, err)
 	}
@@ -572,7 +556,7 @@ func TestQuarantine_InstanceUnknownToKumoIsSkipped(t *testing.T) {
 		AWS:   bottest.Config(srv.URL, bottest.NewRecorder(quarantineBot).Option),
 		State: newMemStore(),
 	}
-	res, err := runBot(t, quarantineBot, req)
+	res, err := bottest.Run(t, quarantineBot, req)
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result %+v, err %v; want skipped", res, err)
 	}
@@ -581,7 +565,7 @@ func TestQuarantine_InstanceUnknownToKumoIsSkipped(t *testing.T) {
 func TestQuarantine_TerminatedInstanceIsSkipped(t *testing.T) {
 	e := newContainEnv(t)
 	e.inst.state = ec2types.InstanceStateNameTerminated
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "terminated") {
 		t.Errorf("result %s %q, err %v; want skipped naming the state", res.Status, res.Reason, err)
 	}
@@ -589,7 +573,7 @@ func TestQuarantine_TerminatedInstanceIsSkipped(t *testing.T) {
 
 func TestQuarantine_AccessDeniedIsAFailedErrorSayingWhatWasDone(t *testing.T) {
 	e := newContainEnv(t)
-	_, err := runBot(t, quarantineBot, e.request(quarantineBot, false,
+	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false,
 		bottest.StubError("ec2:ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", "You are not authorized to perform this operation.")))
 	if err == nil {
 		t.Fatal("want an error")
@@ -606,7 +590,7 @@ func TestQuarantine_AccessDeniedIsAFailedErrorSayingWhatWasDone(t *testing.T) {
 
 func TestQuarantine_ThrottlingIsAThrottledError(t *testing.T) {
 	e := newContainEnv(t)
-	_, err := runBot(t, quarantineBot, e.request(quarantineBot, false, bottest.StubError("ec2:DescribeSecurityGroups", "RequestLimitExceeded", "Request limit exceeded.")))
+	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false, bottest.StubError("ec2:DescribeSecurityGroups", "RequestLimitExceeded", "Request limit exceeded.")))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
@@ -615,7 +599,7 @@ func TestQuarantine_ThrottlingIsAThrottledError(t *testing.T) {
 func TestQuarantine_StateTableFailureStopsBeforeAnyENIChange(t *testing.T) {
 	e := newContainEnv(t)
 	e.store.putErr = fmt.Errorf("dynamodb: %w", &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "slow down"})
-	_, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err == nil || !strings.Contains(err.Error(), "record original groups") {
 		t.Fatalf("err = %v, want a record failure", err)
 	}
@@ -635,10 +619,10 @@ func TestQuarantine_RerunAfterPartialFailureKeepsTheRecordedOriginals(t *testing
 		}
 		return nil
 	}
-	if _, err := runBot(t, quarantineBot, e.request(quarantineBot, false)); err == nil {
+	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err == nil {
 		t.Fatal("first run: want an error")
 	}
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("re-run: %+v, %v", res, err)
 	}
@@ -659,7 +643,7 @@ func TestQuarantine_RerunAfterPartialFailureKeepsTheRecordedOriginals(t *testing
 func TestQuarantine_InstanceWithoutENIsIsSkipped(t *testing.T) {
 	e := newContainEnv(t)
 	e.inst.enis = nil
-	res, err := runBot(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no network interfaces") {
 		t.Errorf("result %s %q, err %v", res.Status, res.Reason, err)
 	}
@@ -669,7 +653,7 @@ func TestQuarantine_MalformedInstanceIDIsRejected(t *testing.T) {
 	e := newContainEnv(t)
 	req := e.request(quarantineBot, false)
 	req.Finding.Instance.ID = "i-99999999; drop"
-	if _, err := runBot(t, quarantineBot, req); faults.Classify(err) != faults.Rejected {
+	if _, err := bottest.Run(t, quarantineBot, req); faults.Classify(err) != faults.Rejected {
 		t.Errorf("err = %v, want a rejection", err)
 	}
 }

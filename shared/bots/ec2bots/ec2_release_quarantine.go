@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -32,7 +33,7 @@ func init() {
 
 // ec2ReleaseAPI is what ec2_release_quarantine calls.
 type ec2ReleaseAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	containTagger
 	ModifyNetworkInterfaceAttribute(context.Context, *ec2.ModifyNetworkInterfaceAttributeInput, ...func(*ec2.Options)) (*ec2.ModifyNetworkInterfaceAttributeOutput, error)
 }
@@ -65,11 +66,11 @@ func releaseQuarantine(ctx context.Context, api ec2ReleaseAPI, req bots.Request)
 		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: quarantine record %s is not valid JSON: %w", bot, where, key, err))
 	}
 
-	inst, err := readInstance(ctx, api, id)
+	inst, err := ec2instance.Read(ctx, api, id)
 	if err != nil {
 		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
 	}
-	if skip := instanceGoneReason(inst, id); skip != "" {
+	if skip := ec2instance.GoneReason(inst, id); skip != "" {
 		// The record stays: it is the only account of what the instance's groups were.
 		res.Status, res.Reason = bots.StatusSkipped, skip+"; quarantine record kept"
 		return res, nil

@@ -24,7 +24,7 @@ const releaseBot = "ec2_release_quarantine"
 func quarantined(t *testing.T) (*containEnv, string) {
 	t.Helper()
 	e := newContainEnv(t)
-	if res, err := runBot(t, quarantineBot, e.request(quarantineBot, false)); err != nil || res.Status != bots.StatusRemediated {
+	if res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("quarantine: %+v, %v", res, err)
 	}
 	return e, aws.ToString(e.group(isolationGroupPrefix + e.vpc).GroupId)
@@ -33,7 +33,7 @@ func quarantined(t *testing.T) (*containEnv, string) {
 func TestRelease_RestoresRecordedGroupsAndDeletesTheRecord(t *testing.T) {
 	e, iso := quarantined(t)
 	moves := len(e.inst.moves())
-	res, err := runBot(t, releaseBot, e.request(releaseBot, false))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestRelease_ENIChangedByOthersIsLeftAndReported(t *testing.T) {
 	e, _ := quarantined(t)
 	e.inst.setGroups("eni-0000000000000000b", e.db)
 	moves := len(e.inst.moves())
-	res, err := runBot(t, releaseBot, e.request(releaseBot, false))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,11 @@ func TestRelease_ENIChangedByOthersIsLeftAndReported(t *testing.T) {
 
 func TestRelease_SecondRunIsSkippedForNoRecord(t *testing.T) {
 	e, _ := quarantined(t)
-	if _, err := runBot(t, releaseBot, e.request(releaseBot, false)); err != nil {
+	if _, err := bottest.Run(t, releaseBot, e.request(releaseBot, false)); err != nil {
 		t.Fatal(err)
 	}
 	moves := len(e.inst.moves())
-	res, err := runBot(t, releaseBot, e.request(releaseBot, false))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no quarantine record for "+e.inst.id) {
 		t.Errorf("second release = %s %q, %v; want skipped for no record", res.Status, res.Reason, err)
 	}
@@ -93,7 +93,7 @@ func TestRelease_AllENIsRestoredByHandIsAlreadyDoneAndClearsTheRecord(t *testing
 	e, _ := quarantined(t)
 	e.inst.setGroups("eni-0000000000000000a", e.web)
 	e.inst.setGroups("eni-0000000000000000b", e.web, e.db)
-	res, err := runBot(t, releaseBot, e.request(releaseBot, false))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, false))
 	if err != nil || res.Status != bots.StatusAlreadyDone {
 		t.Fatalf("result %s %q, %v; want already-done", res.Status, res.Reason, err)
 	}
@@ -105,7 +105,7 @@ func TestRelease_AllENIsRestoredByHandIsAlreadyDoneAndClearsTheRecord(t *testing
 func TestRelease_DryRunChangesNothing(t *testing.T) {
 	e, iso := quarantined(t)
 	moves, record := len(e.inst.moves()), e.store.snapshot()
-	res, err := runBot(t, releaseBot, e.request(releaseBot, true))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, true))
 	if err != nil || res.Status != bots.StatusDryRun {
 		t.Fatalf("result %+v, %v; want dry-run", res, err)
 	}
@@ -120,7 +120,7 @@ func TestRelease_DryRunChangesNothing(t *testing.T) {
 func TestRelease_MissingInstanceIsSkippedAndKeepsTheRecord(t *testing.T) {
 	e, _ := quarantined(t)
 	e.inst.gone = true
-	res, err := runBot(t, releaseBot, e.request(releaseBot, false))
+	res, err := bottest.Run(t, releaseBot, e.request(releaseBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
 	}
@@ -133,14 +133,14 @@ func TestRelease_WithoutStateTableFailsNamingTheVariable(t *testing.T) {
 	e := newContainEnv(t)
 	req := e.request(releaseBot, false)
 	req.State = nil
-	if _, err := runBot(t, releaseBot, req); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
+	if _, err := bottest.Run(t, releaseBot, req); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
 		t.Errorf("err = %v, want one naming %s", err, statetable.EnvTable)
 	}
 }
 
 func TestRelease_AccessDeniedIsAFailedErrorAndKeepsTheRecord(t *testing.T) {
 	e, _ := quarantined(t)
-	_, err := runBot(t, releaseBot, e.request(releaseBot, false, bottest.StubError("ec2:ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", "not authorized")))
+	_, err := bottest.Run(t, releaseBot, e.request(releaseBot, false, bottest.StubError("ec2:ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", "not authorized")))
 	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "UnauthorizedOperation") {
 		t.Errorf("err = %v, want Failed", err)
 	}
@@ -151,7 +151,7 @@ func TestRelease_AccessDeniedIsAFailedErrorAndKeepsTheRecord(t *testing.T) {
 
 func TestRelease_ThrottlingIsAThrottledError(t *testing.T) {
 	e, _ := quarantined(t)
-	_, err := runBot(t, releaseBot, e.request(releaseBot, false, bottest.StubError("ec2:DescribeInstances", "RequestLimitExceeded", "Request limit exceeded.")))
+	_, err := bottest.Run(t, releaseBot, e.request(releaseBot, false, bottest.StubError("ec2:DescribeInstances", "RequestLimitExceeded", "Request limit exceeded.")))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
@@ -175,12 +175,12 @@ func TestRelease_RoundTripThroughStateTableOnKumo(t *testing.T) {
 	table := &statetable.Table{Client: db, Name: name}
 	q := e.request(quarantineBot, false)
 	q.State = table
-	if res, err := runBot(t, quarantineBot, q); err != nil || res.Status != bots.StatusRemediated {
+	if res, err := bottest.Run(t, quarantineBot, q); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("quarantine: %+v, %v", res, err)
 	}
 	r := e.request(releaseBot, false)
 	r.State = table
-	if res, err := runBot(t, releaseBot, r); err != nil || res.Status != bots.StatusRemediated {
+	if res, err := bottest.Run(t, releaseBot, r); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("release: %+v, %v", res, err)
 	}
 	if got := e.inst.groupsOf("eni-0000000000000000b"); !slices.Equal(got, []string{e.web, e.db}) {

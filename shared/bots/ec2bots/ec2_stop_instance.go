@@ -3,13 +3,13 @@ package ec2bots
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -31,10 +31,6 @@ func init() {
 		Run:        runEC2StopInstance,
 	})
 }
-
-// instanceIDRE is loose on purpose: real ids are i- and 8 or 17 hex digits, kumo's contain hyphens. It
-// only has to keep garbage (a sample finding's placeholder, an injected string) out of the API call.
-var instanceIDRE = regexp.MustCompile(`^i-[0-9a-f-]{8,32}$`)
 
 // ec2StopAPI is what ec2_stop_instance calls.
 type ec2StopAPI interface {
@@ -60,7 +56,7 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 		return res, nil
 	}
 	id := f.Instance.ID
-	if !instanceIDRE.MatchString(id) {
+	if !ec2instance.IDPattern.MatchString(id) {
 		return bots.Result{}, faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
 	}
 	res.Resources = []string{id}
@@ -142,7 +138,7 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 
 // instanceState reads the instance's state live; "" means it does not exist (any more).
 func instanceState(ctx context.Context, api ec2StopAPI, id string) (ec2types.InstanceStateName, error) {
-	in, err := readInstance(ctx, api, id)
+	in, err := ec2instance.Read(ctx, api, id)
 	if err != nil || in == nil || in.State == nil {
 		return "", err
 	}

@@ -19,7 +19,7 @@ const unblockBot = "ec2_unblock_remote_ip"
 func blocked(t *testing.T) (*containEnv, *fakeACL) {
 	t.Helper()
 	e, acl := newContainEnv(t), newFakeACL()
-	if res, err := runBot(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"})); err != nil || res.Status != bots.StatusRemediated {
+	if res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"})); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("block: %+v, %v", res, err)
 	}
 	return e, acl
@@ -28,7 +28,7 @@ func blocked(t *testing.T) (*containEnv, *fakeACL) {
 func TestUnblockRemoteIP_RemovesExactlyTheRecordedEntries(t *testing.T) {
 	e, acl := blocked(t)
 	before := len(acl.callLog())
-	res, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
+	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
 	if err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("%+v, %v", res, err)
 	}
@@ -52,7 +52,7 @@ func TestUnblockRemoteIP_EntryReplacedBySomeoneElseIsLeftAlone(t *testing.T) {
 	})
 	acl.add(1, false, ec2types.RuleActionAllow, "10.1.0.0/16")
 	before := len(acl.callLog())
-	res, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
+	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +68,10 @@ func TestUnblockRemoteIP_EntryReplacedBySomeoneElseIsLeftAlone(t *testing.T) {
 
 func TestUnblockRemoteIP_SecondRunIsSkippedForNoRecord(t *testing.T) {
 	e, acl := blocked(t)
-	if _, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil)); err != nil {
+	if _, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
+	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("%s %q, %v", res.Status, res.Reason, err)
 	}
@@ -80,7 +80,7 @@ func TestUnblockRemoteIP_SecondRunIsSkippedForNoRecord(t *testing.T) {
 func TestUnblockRemoteIP_DryRunChangesNothing(t *testing.T) {
 	e, acl := blocked(t)
 	before := len(acl.callLog())
-	res, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, true, nil))
+	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, true, nil))
 	if err != nil || res.Status != bots.StatusDryRun || len(acl.callLog()) != before {
 		t.Fatalf("%+v, %v", res, err)
 	}
@@ -91,11 +91,11 @@ func TestUnblockRemoteIP_DryRunChangesNothing(t *testing.T) {
 
 func TestUnblockRemoteIP_AccessDeniedIsAFailedErrorAndThrottlingThrottled(t *testing.T) {
 	e, acl := blocked(t)
-	_, err := runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DeleteNetworkAclEntry", "UnauthorizedOperation", "no")))
+	_, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DeleteNetworkAclEntry", "UnauthorizedOperation", "no")))
 	if faults.Classify(err) != faults.Failed {
 		t.Errorf("err = %v, want Failed", err)
 	}
-	_, err = runBot(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DescribeNetworkAcls", "RequestLimitExceeded", "slow")))
+	_, err = bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DescribeNetworkAcls", "RequestLimitExceeded", "slow")))
 	if faults.Classify(err) != faults.Throttled {
 		t.Errorf("err = %v, want Throttled", err)
 	}

@@ -21,37 +21,31 @@ func principalExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool
 	client := iam.NewFromConfig(cfg)
 	switch t.Kind {
 	case "iam-user":
-		p := iam.NewListUserTagsPaginator(client, &iam.ListUserTagsInput{UserName: aws.String(t.ID)})
-		return anyPage(p.HasMorePages, func() ([]iamtypes.Tag, error) {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return page.Tags, nil
-		})
+		return tagged(ctx, iam.NewListUserTagsPaginator(client, &iam.ListUserTagsInput{UserName: aws.String(t.ID)}),
+			func(o *iam.ListUserTagsOutput) []iamtypes.Tag { return o.Tags })
 	case "iam-role":
-		p := iam.NewListRoleTagsPaginator(client, &iam.ListRoleTagsInput{RoleName: aws.String(t.ID)})
-		return anyPage(p.HasMorePages, func() ([]iamtypes.Tag, error) {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return page.Tags, nil
-		})
+		return tagged(ctx, iam.NewListRoleTagsPaginator(client, &iam.ListRoleTagsInput{RoleName: aws.String(t.ID)}),
+			func(o *iam.ListRoleTagsOutput) []iamtypes.Tag { return o.Tags })
 	}
 	// An access key of a root or federated principal: nothing taggable to read.
 	return false, nil
 }
 
-// anyPage reports whether a page of tags holds the exemption tag; a principal gone (NoSuchEntity) is
+// pager is IAM's ListUserTags and ListRoleTags paginators.
+type pager[T any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*iam.Options)) (T, error)
+}
+
+// tagged reports whether a page of tags holds the exemption tag; a principal gone (NoSuchEntity) is
 // not exempt.
-func anyPage(more func() bool, next func() ([]iamtypes.Tag, error)) (bool, error) {
-	for more() {
-		tags, err := next()
+func tagged[T any](ctx context.Context, p pager[T], tags func(T) []iamtypes.Tag) (bool, error) {
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return false, exempt.Ignore(err, "NoSuchEntity")
 		}
-		for _, tag := range tags {
+		for _, tag := range tags(page) {
 			if aws.ToString(tag.Key) == bots.ExemptionTag {
 				return true, nil
 			}

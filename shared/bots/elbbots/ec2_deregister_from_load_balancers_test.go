@@ -1,4 +1,4 @@
-package ec2bots
+package elbbots
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -24,10 +25,10 @@ import (
 
 var targetGroupSeq atomic.Int64
 
-func newDeregisterEnv(t *testing.T, extra ...func(*middleware.Stack) error) (instanceBotEnv, *elbv2.Client) {
+func newDeregisterEnv(t *testing.T, extra ...func(*middleware.Stack) error) (ec2test.Env, *elbv2.Client) {
 	t.Helper()
-	e := newInstanceBotEnv(t, "ec2_deregister_from_load_balancers", extra...)
-	return e, elbv2.NewFromConfig(bottest.Config(e.endpoint))
+	e := ec2test.NewEnv(t, "ec2_deregister_from_load_balancers", extra...)
+	return e, elbv2.NewFromConfig(bottest.Config(e.Endpoint))
 }
 
 func createTargetGroup(t *testing.T, c *elbv2.Client, name string, targetType elbtypes.TargetTypeEnum, targets ...elbtypes.TargetDescription) string {
@@ -67,7 +68,7 @@ func target(id string, port int32) elbtypes.TargetDescription {
 func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t *testing.T) {
 	var deregs []*elbv2.DeregisterTargetsInput
 	var healthReads []string
-	e, c := newDeregisterEnv(t, observeInput(func(in any) {
+	e, c := newDeregisterEnv(t, ec2test.ObserveInput(func(in any) {
 		switch d := in.(type) {
 		case *elbv2.DeregisterTargetsInput:
 			deregs = append(deregs, d)
@@ -75,12 +76,12 @@ func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t 
 			healthReads = append(healthReads, aws.ToString(d.TargetGroupArn))
 		}
 	}))
-	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.id, 8080), target(e.id, 8443), target("i-0other000000000000", 8080))
-	api := createTargetGroup(t, c, "api", elbtypes.TargetTypeEnumInstance, target(e.id, 9000))
+	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 8080), target(e.ID, 8443), target("i-0other000000000000", 8080))
+	api := createTargetGroup(t, c, "api", elbtypes.TargetTypeEnumInstance, target(e.ID, 9000))
 	unrelated := createTargetGroup(t, c, "batch", elbtypes.TargetTypeEnumInstance, target("i-0other000000000000", 80))
 	ips := createTargetGroup(t, c, "ips", elbtypes.TargetTypeEnumIp)
 
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t 
 		t.Fatalf("result %s before %v", res.Status, res.Before)
 	}
 	for _, arn := range []string{web, api} {
-		if slices.Contains(targetsOf(t, c, arn), e.id) {
+		if slices.Contains(targetsOf(t, c, arn), e.ID) {
 			t.Errorf("%s still holds the instance", arn)
 		}
 	}
@@ -107,28 +108,28 @@ func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t 
 	if len(deregs) != 2 || len(byGroup[web]) != 2 || len(byGroup[api]) != 1 {
 		t.Fatalf("deregistrations %+v", byGroup)
 	}
-	if got := byGroup[web]; aws.ToInt32(got[0].Port) != 8080 || aws.ToInt32(got[1].Port) != 8443 || aws.ToString(got[0].Id) != e.id {
+	if got := byGroup[web]; aws.ToInt32(got[0].Port) != 8080 || aws.ToInt32(got[1].Port) != 8443 || aws.ToString(got[0].Id) != e.ID {
 		t.Errorf("web deregistration %+v", got)
 	}
-	if got := byGroup[api]; aws.ToInt32(got[0].Port) != 9000 || aws.ToString(got[0].Id) != e.id {
+	if got := byGroup[api]; aws.ToInt32(got[0].Port) != 9000 || aws.ToString(got[0].Id) != e.ID {
 		t.Errorf("api deregistration %+v", got)
 	}
 	// ip-type groups are not read at all: the instance id cannot be registered there.
 	if slices.Contains(healthReads, ips) || !slices.Contains(healthReads, unrelated) {
 		t.Errorf("read targets of %v, want every instance-type group and no ip-type one", healthReads)
 	}
-	if tags := e.kumoTags(t); tags[bots.TagFindingID] != instanceFindingID {
+	if tags := e.KumoTags(t); tags[bots.TagFindingID] != ec2test.FindingID {
 		t.Errorf("instance tags %v", tags)
 	}
 }
 
 func TestEC2DeregisterFromLoadBalancers_SecondRunIsAlreadyDone(t *testing.T) {
 	e, c := newDeregisterEnv(t)
-	createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.id, 80))
-	if _, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false)); err != nil {
+	createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
+	if _, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
 	if err != nil || res.Status != bots.StatusAlreadyDone {
 		t.Fatalf("second run %+v, %v; want already-done", res, err)
 	}
@@ -137,7 +138,7 @@ func TestEC2DeregisterFromLoadBalancers_SecondRunIsAlreadyDone(t *testing.T) {
 func TestEC2DeregisterFromLoadBalancers_NeverRegisteredIsSkippedWithReason(t *testing.T) {
 	e, c := newDeregisterEnv(t)
 	createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target("i-0other000000000000", 80))
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "not registered in any ELBv2 target group") {
 		t.Errorf("result %s %q, %v; want skipped", res.Status, res.Reason, err)
 	}
@@ -173,8 +174,8 @@ func TestEC2DeregisterFromLoadBalancers_ReadsEveryPageAndTreatsDrainingAsDeregis
 			return &elbv2.DeregisterTargetsOutput{}, nil
 		}),
 	)
-	id = e.id
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
+	id = e.ID
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,24 +189,24 @@ func TestEC2DeregisterFromLoadBalancers_ReadsEveryPageAndTreatsDrainingAsDeregis
 
 func TestEC2DeregisterFromLoadBalancers_DryRunChangesNothing(t *testing.T) {
 	e, c := newDeregisterEnv(t)
-	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.id, 80))
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(true))
+	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"would deregister " + e.id + " (port 80) from " + web}; res.Status != bots.StatusDryRun || !slices.Equal(res.Changes, want) {
+	if want := []string{"would deregister " + e.ID + " (port 80) from " + web}; res.Status != bots.StatusDryRun || !slices.Equal(res.Changes, want) {
 		t.Errorf("result %s %q, want %q", res.Status, res.Changes, want)
 	}
-	if !slices.Contains(targetsOf(t, c, web), e.id) {
+	if !slices.Contains(targetsOf(t, c, web), e.ID) {
 		t.Error("dry run deregistered the instance")
 	}
 }
 
 func TestEC2DeregisterFromLoadBalancers_MissingInstanceIsSkipped(t *testing.T) {
 	e, _ := newDeregisterEnv(t)
-	req := e.request(false)
+	req := e.Request(false)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", req)
+	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
 		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
 	}
@@ -213,17 +214,17 @@ func TestEC2DeregisterFromLoadBalancers_MissingInstanceIsSkipped(t *testing.T) {
 
 func TestEC2DeregisterFromLoadBalancers_AccessDeniedIsAFailedError(t *testing.T) {
 	e, c := newDeregisterEnv(t, bottest.StubError("elasticloadbalancing:DeregisterTargets", "AccessDenied", "not authorized"))
-	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.id, 80))
-	_, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
-	assertInstanceBotFailed(t, err, e.id, "AccessDenied")
-	if !slices.Contains(targetsOf(t, c, web), e.id) {
+	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
+	_, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
+	ec2test.AssertFailed(t, err, e.ID, "AccessDenied")
+	if !slices.Contains(targetsOf(t, c, web), e.ID) {
 		t.Error("deregistered despite the error")
 	}
 }
 
 func TestEC2DeregisterFromLoadBalancers_ThrottlingIsAThrottledError(t *testing.T) {
 	e, _ := newDeregisterEnv(t, bottest.StubError("elasticloadbalancing:DescribeTargetGroups", "Throttling", "Rate exceeded"))
-	_, err := runInstanceBot(t, "ec2_deregister_from_load_balancers", e.request(false))
+	_, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}

@@ -1,4 +1,4 @@
-package ec2bots
+package elbbots
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -31,7 +32,7 @@ func init() {
 }
 
 type ec2DeregisterAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
@@ -59,7 +60,7 @@ func runEC2DeregisterFromLoadBalancers(ctx context.Context, req bots.Request) (b
 
 func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb elbDeregisterAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_deregister_from_load_balancers"
-	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
 	if done {
 		return res, err
 	}
@@ -72,7 +73,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", bot, t.where, err)
+			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", bot, t.Where, err)
 		}
 		for _, tg := range page.TargetGroups {
 			if tg.TargetType != elbtypes.TargetTypeEnumInstance {
@@ -84,11 +85,11 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 				if bots.APIErrorCode(err) == "TargetGroupNotFound" {
 					continue // deleted since the listing
 				}
-				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", bot, arn, t.where, err)
+				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", bot, arn, t.Where, err)
 			}
 			var ports []int32
 			for _, d := range health.TargetHealthDescriptions {
-				if d.Target == nil || aws.ToString(d.Target.Id) != t.id {
+				if d.Target == nil || aws.ToString(d.Target.Id) != t.ID {
 					continue
 				}
 				// Draining is what a deregistered target looks like for the deregistration delay.
@@ -103,13 +104,13 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 		}
 	}
 	if len(registered) == 0 {
-		if actedOn(in, bot, req.Finding) {
+		if ec2instance.ActedOn(in, bot, req.Finding) {
 			res.Status = bots.StatusAlreadyDone
-			res.Reason = fmt.Sprintf("instance %s was already deregistered from its target groups for this finding", t.id)
+			res.Reason = fmt.Sprintf("instance %s was already deregistered from its target groups for this finding", t.ID)
 			return res, nil
 		}
 		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s is not registered in any ELBv2 target group", t.id)
+		res.Reason = fmt.Sprintf("instance %s is not registered in any ELBv2 target group", t.ID)
 		return res, nil
 	}
 	res.Before = map[string]string{}
@@ -120,29 +121,29 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 	if req.DryRun {
 		res.Status = bots.StatusDryRun
 		for _, r := range registered {
-			res.Changes = append(res.Changes, fmt.Sprintf("would deregister %s (port %s) from %s", t.id, portList(r.Ports), r.TargetGroupArn))
+			res.Changes = append(res.Changes, fmt.Sprintf("would deregister %s (port %s) from %s", t.ID, portList(r.Ports), r.TargetGroupArn))
 		}
 		return res, nil
 	}
-	if err := rememberUndo(ctx, req, bot, t.id, leftTargetGroups{FindingID: req.Finding.ID, InstanceID: t.id, Targets: registered}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", bot, t.where, err)
+	if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, leftTargetGroups{FindingID: req.Finding.ID, InstanceID: t.ID, Targets: registered}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", bot, t.Where, err)
 	}
 	for _, r := range registered {
 		targets := make([]elbtypes.TargetDescription, len(r.Ports))
 		for i, p := range r.Ports {
 			// The exact port: a deregistration without one means the group's default port.
-			targets[i] = elbtypes.TargetDescription{Id: aws.String(t.id), Port: aws.Int32(p)}
+			targets[i] = elbtypes.TargetDescription{Id: aws.String(t.ID), Port: aws.Int32(p)}
 		}
 		if _, err := elb.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(r.TargetGroupArn), Targets: targets}); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", bot, t.where, r.TargetGroupArn, res.Changes, err)
+			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", bot, t.Where, r.TargetGroupArn, res.Changes, err)
 		}
-		res.Changes = append(res.Changes, fmt.Sprintf("deregistered %s (port %s) from %s", t.id, portList(r.Ports), r.TargetGroupArn))
+		res.Changes = append(res.Changes, fmt.Sprintf("deregistered %s (port %s) from %s", t.ID, portList(r.Ports), r.TargetGroupArn))
 	}
 	res.Status = bots.StatusRemediated
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.id}, Tags: actedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", bot, t.where, len(registered), err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", bot, t.Where, len(registered), err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.id, bots.TagFindingID, bots.TagBot))
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil
 }
 

@@ -1,4 +1,4 @@
-package ec2bots
+package autoscalingbots
 
 import (
 	"slices"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -48,64 +49,64 @@ func (w *asgWorld) stubs(id func() string) []func(*middleware.Stack) error {
 	}
 }
 
-func newASGEnv(t *testing.T, lifecycle astypes.LifecycleState, extra ...func(*middleware.Stack) error) (instanceBotEnv, *asgWorld) {
+func newASGEnv(t *testing.T, lifecycle astypes.LifecycleState, extra ...func(*middleware.Stack) error) (ec2test.Env, *asgWorld) {
 	t.Helper()
 	w := &asgWorld{group: "web-asg", lifecycle: lifecycle}
 	var id string
-	e := newInstanceBotEnv(t, "ec2_detach_from_autoscaling", append(extra, w.stubs(func() string { return id })...)...)
-	id = e.id
+	e := ec2test.NewEnv(t, "ec2_detach_from_autoscaling", append(extra, w.stubs(func() string { return id })...)...)
+	id = e.ID
 	return e, w
 }
 
 func TestEC2DetachFromAutoScaling_DetachesWithoutDecrementingCapacity(t *testing.T) {
 	e, w := newASGEnv(t, astypes.LifecycleStateInService)
-	state := &undoStateFake{}
-	req := e.request(false)
+	state := &ec2test.UndoState{}
+	req := e.Request(false)
 	req.State = state
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", req)
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != bots.StatusRemediated || w.group != "" || res.Before["autoScalingGroup"] != "web-asg" {
 		t.Fatalf("result %s %v, group %q; want remediated from web-asg", res.Status, res.Before, w.group)
 	}
-	if ops := e.rec.Ops(); !slices.Equal(ops, []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances", "ec2:CreateTags"}) {
+	if ops := e.Rec.Ops(); !slices.Equal(ops, []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances", "ec2:CreateTags"}) {
 		t.Errorf("calls %v", ops)
 	}
-	if q := w.requests[0].(*autoscaling.DescribeAutoScalingInstancesInput); !slices.Equal(q.InstanceIds, []string{e.id}) {
+	if q := w.requests[0].(*autoscaling.DescribeAutoScalingInstancesInput); !slices.Equal(q.InstanceIds, []string{e.ID}) {
 		t.Errorf("DescribeAutoScalingInstances %+v", q)
 	}
 	d := w.requests[1].(*autoscaling.DetachInstancesInput)
-	if aws.ToString(d.AutoScalingGroupName) != "web-asg" || !slices.Equal(d.InstanceIds, []string{e.id}) ||
+	if aws.ToString(d.AutoScalingGroupName) != "web-asg" || !slices.Equal(d.InstanceIds, []string{e.ID}) ||
 		d.ShouldDecrementDesiredCapacity == nil || *d.ShouldDecrementDesiredCapacity {
 		t.Errorf("DetachInstances %+v, want web-asg, the instance, ShouldDecrementDesiredCapacity=false", d)
 	}
-	if tags := e.kumoTags(t); tags[TagAutoScalingGroup] != "web-asg" || tags[bots.TagFindingID] != instanceFindingID {
+	if tags := e.KumoTags(t); tags[TagAutoScalingGroup] != "web-asg" || tags[bots.TagFindingID] != ec2test.FindingID {
 		t.Errorf("instance tags %v", tags)
 	}
-	if _, found, _ := state.Get(t.Context(), "ec2_detach_from_autoscaling#"+bottest.Account+"#"+bottest.Region+"#"+e.id); !found {
+	if _, found, _ := state.Get(t.Context(), "ec2_detach_from_autoscaling#"+bottest.Account+"#"+bottest.Region+"#"+e.ID); !found {
 		t.Error("the group was not recorded in the state table")
 	}
 }
 
 func TestEC2DetachFromAutoScaling_SecondRunIsAlreadyDone(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStateInService)
-	if _, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false)); err != nil {
+	if _, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false)); err != nil {
 		t.Fatal(err)
 	}
-	before := len(e.rec.Ops())
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
+	before := len(e.Rec.Ops())
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if err != nil || res.Status != bots.StatusAlreadyDone || !strings.Contains(res.Reason, "web-asg") {
 		t.Fatalf("second run %+v, %v; want already-done naming the group", res, err)
 	}
-	if ops := e.rec.Ops()[before:]; !slices.Equal(ops, []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"}) {
+	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"}) {
 		t.Errorf("second run called %v, want only reads", ops)
 	}
 }
 
 func TestEC2DetachFromAutoScaling_DetachingInstanceIsAlreadyDone(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStateDetaching)
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if err != nil || res.Status != bots.StatusAlreadyDone {
 		t.Errorf("result %+v, %v; want already-done", res, err)
 	}
@@ -114,7 +115,7 @@ func TestEC2DetachFromAutoScaling_DetachingInstanceIsAlreadyDone(t *testing.T) {
 func TestEC2DetachFromAutoScaling_InstanceOutsideAnyGroupIsSkippedWithReason(t *testing.T) {
 	e, w := newASGEnv(t, astypes.LifecycleStateInService)
 	w.group = ""
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "not in an Auto Scaling group") {
 		t.Errorf("result %s %q, %v; want skipped, not in a group", res.Status, res.Reason, err)
 	}
@@ -122,7 +123,7 @@ func TestEC2DetachFromAutoScaling_InstanceOutsideAnyGroupIsSkippedWithReason(t *
 
 func TestEC2DetachFromAutoScaling_PendingInstanceIsARetryableError(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStatePending)
-	_, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
+	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if k := faults.Classify(err); k != faults.Retryable {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Retryable)
 	}
@@ -130,20 +131,20 @@ func TestEC2DetachFromAutoScaling_PendingInstanceIsARetryableError(t *testing.T)
 
 func TestEC2DetachFromAutoScaling_DryRunChangesNothing(t *testing.T) {
 	e, w := newASGEnv(t, astypes.LifecycleStateInService)
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(true))
-	if err != nil || res.Status != bots.StatusDryRun || len(res.Changes) != 1 || !strings.HasPrefix(res.Changes[0], "would detach "+e.id+" from Auto Scaling group web-asg") {
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(true))
+	if err != nil || res.Status != bots.StatusDryRun || len(res.Changes) != 1 || !strings.HasPrefix(res.Changes[0], "would detach "+e.ID+" from Auto Scaling group web-asg") {
 		t.Fatalf("result %+v, %v; want a dry run", res, err)
 	}
-	if w.group != "web-asg" || slices.Contains(e.rec.Ops(), "autoscaling:DetachInstances") || len(e.kumoTags(t)) != 0 {
+	if w.group != "web-asg" || slices.Contains(e.Rec.Ops(), "autoscaling:DetachInstances") || len(e.KumoTags(t)) != 0 {
 		t.Error("dry run changed something")
 	}
 }
 
 func TestEC2DetachFromAutoScaling_MissingInstanceIsSkipped(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStateInService)
-	req := e.request(false)
+	req := e.Request(false)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runInstanceBot(t, "ec2_detach_from_autoscaling", req)
+	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", req)
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
 		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
 	}
@@ -151,8 +152,8 @@ func TestEC2DetachFromAutoScaling_MissingInstanceIsSkipped(t *testing.T) {
 
 func TestEC2DetachFromAutoScaling_AccessDeniedIsAFailedError(t *testing.T) {
 	e, w := newASGEnv(t, astypes.LifecycleStateInService, bottest.StubError("autoscaling:DetachInstances", "AccessDenied", "User is not authorized to perform: autoscaling:DetachInstances"))
-	_, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
-	assertInstanceBotFailed(t, err, e.id, "AccessDenied")
+	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
+	ec2test.AssertFailed(t, err, e.ID, "AccessDenied")
 	if w.group != "web-asg" {
 		t.Error("detached despite the error")
 	}
@@ -160,7 +161,7 @@ func TestEC2DetachFromAutoScaling_AccessDeniedIsAFailedError(t *testing.T) {
 
 func TestEC2DetachFromAutoScaling_ThrottlingIsAThrottledError(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStateInService, bottest.StubError("autoscaling:DescribeAutoScalingInstances", "Throttling", "Rate exceeded"))
-	_, err := runInstanceBot(t, "ec2_detach_from_autoscaling", e.request(false))
+	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}

@@ -1,4 +1,4 @@
-package ec2bots
+package autoscalingbots
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -33,7 +34,7 @@ func init() {
 const TagAutoScalingGroup = "guardbots:autoscaling-group"
 
 type ec2DetachASGAPI interface {
-	liveInstanceReader
+	ec2instance.Reader
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
@@ -55,28 +56,28 @@ func runEC2DetachFromAutoScaling(ctx context.Context, req bots.Request) (bots.Re
 
 func detachFromAutoScaling(ctx context.Context, api ec2DetachASGAPI, as autoScalingDetachAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_detach_from_autoscaling"
-	res, t, in, done, err := liveInstanceBot(ctx, api, bot, req)
+	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
 	if done {
 		return res, err
 	}
-	out, err := as.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{t.id}})
+	out, err := as.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{t.ID}})
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe Auto Scaling membership of %s: %w", bot, t.where, err)
+		return bots.Result{}, fmt.Errorf("%s: describe Auto Scaling membership of %s: %w", bot, t.Where, err)
 	}
 	var member *astypes.AutoScalingInstanceDetails
 	for i := range out.AutoScalingInstances {
-		if aws.ToString(out.AutoScalingInstances[i].InstanceId) == t.id {
+		if aws.ToString(out.AutoScalingInstances[i].InstanceId) == t.ID {
 			member = &out.AutoScalingInstances[i]
 		}
 	}
 	if member == nil {
-		if actedOn(in, bot, req.Finding) {
+		if ec2instance.ActedOn(in, bot, req.Finding) {
 			res.Status = bots.StatusAlreadyDone
-			res.Reason = fmt.Sprintf("instance %s was already detached from %s for this finding", t.id, ec2TagValues(in.Tags)[TagAutoScalingGroup])
+			res.Reason = fmt.Sprintf("instance %s was already detached from %s for this finding", t.ID, ec2instance.TagValues(in.Tags)[TagAutoScalingGroup])
 			return res, nil
 		}
 		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s is not in an Auto Scaling group", t.id)
+		res.Reason = fmt.Sprintf("instance %s is not in an Auto Scaling group", t.ID)
 		return res, nil
 	}
 	group := aws.ToString(member.AutoScalingGroupName)
@@ -87,40 +88,40 @@ func detachFromAutoScaling(ctx context.Context, api ec2DetachASGAPI, as autoScal
 	case astypes.LifecycleStateInService, astypes.LifecycleStateStandby:
 	case astypes.LifecycleStateDetaching, astypes.LifecycleStateDetached:
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("instance %s is already %s from %s", t.id, lifecycle, group)
+		res.Reason = fmt.Sprintf("instance %s is already %s from %s", t.ID, lifecycle, group)
 		return res, nil
 	case astypes.LifecycleStatePending, astypes.LifecycleStatePendingWait, astypes.LifecycleStatePendingProceed,
 		astypes.LifecycleStateEnteringStandby:
 		// DetachInstances wants InService or Standby; these states pass within minutes, so let the
 		// state machine retry rather than give up on containment.
-		return bots.Result{}, &faults.Error{Kind: faults.Retryable, Err: fmt.Errorf("%s: %s is %s in Auto Scaling group %s; detach once it is InService", bot, t.where, lifecycle, group)}
+		return bots.Result{}, &faults.Error{Kind: faults.Retryable, Err: fmt.Errorf("%s: %s is %s in Auto Scaling group %s; detach once it is InService", bot, t.Where, lifecycle, group)}
 	default:
 		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s is %s in Auto Scaling group %s, which cannot be detached", t.id, lifecycle, group)
+		res.Reason = fmt.Sprintf("instance %s is %s in Auto Scaling group %s, which cannot be detached", t.ID, lifecycle, group)
 		return res, nil
 	}
 	if req.DryRun {
 		res.Status = bots.StatusDryRun
-		res.Changes = []string{fmt.Sprintf("would detach %s from Auto Scaling group %s (desired capacity kept, a replacement launches)", t.id, group)}
+		res.Changes = []string{fmt.Sprintf("would detach %s from Auto Scaling group %s (desired capacity kept, a replacement launches)", t.ID, group)}
 		return res, nil
 	}
-	if err := rememberUndo(ctx, req, bot, t.id, detachedFromGroup{FindingID: req.Finding.ID, InstanceID: t.id, Group: group}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: record Auto Scaling group %s of %s in the state table: %w", bot, group, t.where, err)
+	if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, detachedFromGroup{FindingID: req.Finding.ID, InstanceID: t.ID, Group: group}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: record Auto Scaling group %s of %s in the state table: %w", bot, group, t.Where, err)
 	}
 	if _, err := as.DetachInstances(ctx, &autoscaling.DetachInstancesInput{
 		AutoScalingGroupName:           aws.String(group),
-		InstanceIds:                    []string{t.id},
+		InstanceIds:                    []string{t.ID},
 		ShouldDecrementDesiredCapacity: aws.Bool(false),
 	}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: detach %s from Auto Scaling group %s: %w", bot, t.where, group, err)
+		return bots.Result{}, fmt.Errorf("%s: detach %s from Auto Scaling group %s: %w", bot, t.Where, group, err)
 	}
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"autoScalingGroup": "", "lifecycleState": string(astypes.LifecycleStateDetaching)}
-	res.Changes = []string{fmt.Sprintf("detached %s from Auto Scaling group %s (desired capacity kept)", t.id, group)}
-	tags := actedTags(bot, req, ec2types.Tag{Key: aws.String(TagAutoScalingGroup), Value: aws.String(bots.TruncateTag(group))})
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.id}, Tags: tags}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was detached from %s but tagging it failed: %w", bot, t.where, group, err)
+	res.Changes = []string{fmt.Sprintf("detached %s from Auto Scaling group %s (desired capacity kept)", t.ID, group)}
+	tags := ec2instance.ActedTags(bot, req, ec2types.Tag{Key: aws.String(TagAutoScalingGroup), Value: aws.String(bots.TruncateTag(group))})
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: tags}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was detached from %s but tagging it failed: %w", bot, t.Where, group, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s", t.id, tagKeys(tags)))
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s", t.ID, ec2instance.TagKeys(tags)))
 	return res, nil
 }

@@ -1,7 +1,0 @@
-package ec2bots
-
-// The runner checks the exemption tag on the resources of every kind the family's bots act on (instances)
-// before running one: these link the tag reads into the family's Lambdas.
-import (
-	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
-)
