@@ -69,22 +69,6 @@ func (e stopEnv) state(t *testing.T) ec2types.InstanceStateName {
 	return out.Reservations[0].Instances[0].State.Name
 }
 
-func runStop(t *testing.T, req bots.Request) (bots.Result, error) {
-	t.Helper()
-	b, ok := bots.Lookup("ec2_stop_instance")
-	if !ok {
-		t.Fatal("ec2_stop_instance is not registered")
-	}
-	if req.Params == nil {
-		p, err := b.ParseParams(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Params = p
-	}
-	return b.Run(context.Background(), req)
-}
-
 func TestEC2StopInstance_StopsRunningInstanceAndTagsIt(t *testing.T) {
 	var tagged *ec2.CreateTagsInput
 	var stopped *ec2.StopInstancesInput
@@ -102,7 +86,7 @@ func TestEC2StopInstance_StopsRunningInstanceAndTagsIt(t *testing.T) {
 		}), middleware.After)
 	}
 	e := newStopEnv(t, observe)
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +134,7 @@ func TestEC2StopInstance_ForceParameterIsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runStop(t, e.request(false, p)); err != nil {
+	if _, err := bottest.Run(t, "ec2_stop_instance", e.request(false, p)); err != nil {
 		t.Fatal(err)
 	}
 	if stopped == nil || !aws.ToBool(stopped.Force) {
@@ -160,11 +144,11 @@ func TestEC2StopInstance_ForceParameterIsSent(t *testing.T) {
 
 func TestEC2StopInstance_SecondRunIsAlreadyDone(t *testing.T) {
 	e := newStopEnv(t)
-	if _, err := runStop(t, e.request(false, nil)); err != nil {
+	if _, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil)); err != nil {
 		t.Fatal(err)
 	}
 	before := len(e.rec.Ops())
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +162,7 @@ func TestEC2StopInstance_SecondRunIsAlreadyDone(t *testing.T) {
 
 func TestEC2StopInstance_DryRunChangesNothing(t *testing.T) {
 	e := newStopEnv(t)
-	res, err := runStop(t, e.request(true, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(true, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +184,7 @@ func TestEC2StopInstance_MissingInstanceIsSkipped(t *testing.T) {
 	e := newStopEnv(t)
 	req := e.request(false, nil)
 	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := runStop(t, req)
+	res, err := bottest.Run(t, "ec2_stop_instance", req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +197,7 @@ func TestEC2StopInstance_EmptyReservationIsSkipped(t *testing.T) {
 	e := newStopEnv(t, bottest.StubCall("ec2:DescribeInstances", func(any) (any, error) {
 		return &ec2.DescribeInstancesOutput{}, nil
 	}))
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result = %+v, err %v; want skipped", res, err)
 	}
@@ -224,7 +208,7 @@ func TestEC2StopInstance_TerminatedInstanceIsSkippedWithItsState(t *testing.T) {
 	if _, err := ec2.NewFromConfig(bottest.Config(aws.ToString(e.cfg.BaseEndpoint))).TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: []string{e.id}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +219,7 @@ func TestEC2StopInstance_TerminatedInstanceIsSkippedWithItsState(t *testing.T) {
 
 func TestEC2StopInstance_AccessDeniedIsAFailedError(t *testing.T) {
 	e := newStopEnv(t, bottest.StubError("ec2:StopInstances", "UnauthorizedOperation", "You are not authorized to perform this operation."))
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err == nil {
 		t.Fatalf("got result %+v, want an error", res)
 	}
@@ -254,7 +238,7 @@ func TestEC2StopInstance_AccessDeniedIsAFailedError(t *testing.T) {
 
 func TestEC2StopInstance_ThrottlingIsAThrottledError(t *testing.T) {
 	e := newStopEnv(t, bottest.StubError("ec2:DescribeInstances", "RequestLimitExceeded", "Request limit exceeded."))
-	_, err := runStop(t, e.request(false, nil))
+	_, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
@@ -262,7 +246,7 @@ func TestEC2StopInstance_ThrottlingIsAThrottledError(t *testing.T) {
 
 func TestEC2StopInstance_TaggingFailureIsAnErrorThatSaysItStopped(t *testing.T) {
 	e := newStopEnv(t, bottest.StubError("ec2:CreateTags", "UnauthorizedOperation", "not authorized"))
-	_, err := runStop(t, e.request(false, nil))
+	_, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err == nil || !strings.Contains(err.Error(), "was stopped but tagging it failed") {
 		t.Fatalf("err = %v, want a tagging failure that says the instance was stopped", err)
 	}
@@ -272,7 +256,7 @@ func TestEC2StopInstance_MalformedInstanceIDIsRejected(t *testing.T) {
 	e := newStopEnv(t)
 	req := e.request(false, nil)
 	req.Finding.Instance.ID = "i-99999999; rm -rf"
-	_, err := runStop(t, req)
+	_, err := bottest.Run(t, "ec2_stop_instance", req)
 	if faults.Classify(err) != faults.Rejected {
 		t.Errorf("err = %v, want a rejection", err)
 	}
@@ -285,7 +269,7 @@ func TestEC2StopInstance_OtherResourceKindIsSkipped(t *testing.T) {
 	e := newStopEnv(t)
 	req := e.request(false, nil)
 	req.Finding.ResourceKind, req.Finding.Instance = finding.KindAccessKey, nil
-	res, err := runStop(t, req)
+	res, err := bottest.Run(t, "ec2_stop_instance", req)
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result %+v, err %v; want skipped", res, err)
 	}
@@ -298,7 +282,7 @@ func TestEC2StopInstance_OperationsMatchDeclaration(t *testing.T) {
 	seen := map[string]bool{}
 	for _, dry := range []bool{false, true, false} { // stop, dry run (already done), already done
 		e := newStopEnv(t)
-		if _, err := runStop(t, e.request(dry, nil)); err != nil {
+		if _, err := bottest.Run(t, "ec2_stop_instance", e.request(dry, nil)); err != nil {
 			t.Fatal(err)
 		}
 		for _, op := range e.rec.Ops() {
@@ -337,7 +321,7 @@ func TestEC2StopInstance_StoppedByOthersMeanwhileIsAlreadyDone(t *testing.T) {
 		}),
 		bottest.StubError("ec2:StopInstances", "IncorrectInstanceState", "The instance is not in a state from which it can be stopped."),
 	)
-	res, err := runStop(t, e.request(false, nil))
+	res, err := bottest.Run(t, "ec2_stop_instance", e.request(false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
