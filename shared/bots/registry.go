@@ -1,12 +1,17 @@
 // Package bots is the bot registry — the single source of truth for what each remediation does, the
-// parameters it takes, how disruptive it is and exactly which AWS operations it calls — and the bots
-// themselves, one file each. The mapping validator, the state machine's branches, IAM policies and the
-// README catalogue are all derived from Registered().
+// parameters it takes, how disruptive it is and exactly which AWS operations it calls. The bots
+// themselves live in one package per AWS service family (ec2bots, iambots, …), one file each, so a bot's
+// Lambda links only its family's SDK clients; this package imports no AWS service package.
+//
+// Every bot's declaration is also in catalogue.json, generated from the implementations: the mapping
+// validator, the state machine's branches, IAM policies and the README catalogue are derived from
+// Registered(), which answers from it without linking any implementation.
 package bots
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -45,8 +50,12 @@ type Bot struct {
 	// itself. Register appends them to Operations, so the roles grant them; the permissions test leaves
 	// them to shared/exempt's tests, which exercise each per resource kind.
 	ExemptionOperations []string
+	// Package is set by Register, never by a bot file: the import path of the package implementing Run,
+	// which a bot's Lambda main imports to link it.
+	Package string
 	// Run performs the remediation. It must read the live resource first, be idempotent, honour
-	// req.DryRun and return an error (never a Result) when it could not do its job.
+	// req.DryRun and return an error (never a Result) when it could not do its job. Lookup leaves it nil
+	// when the implementation is not linked into the binary.
 	Run func(ctx context.Context, req Request) (Result, error)
 }
 
@@ -65,24 +74,31 @@ type Request struct {
 }
 
 var (
-	mu       sync.RWMutex
-	registry = map[string]Bot{}
-	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
+	mu sync.RWMutex
+	// implemented are the bots whose implementation is linked into this binary.
+	implemented = map[string]Bot{}
+	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
 )
 
-// Register adds a bot; each bot file calls it from init. It panics on a malformed declaration so a bad
-// bot cannot ship: every binary and test would fail at start.
+// Register adds a bot's implementation; each bot file calls it from init. It panics on a malformed
+// declaration, and on one that differs from the bot's catalogue entry (or has none), so a binary can
+// never run a bot whose IAM policy, state machine branch or mapping validation was generated from
+// another declaration: every binary and test fails at start until the catalogue is regenerated.
 func Register(b Bot) {
 	if err := b.validate(); err != nil {
 		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
 	}
 	b.addExemptionOperations()
+	b.Package = packageOf(b.Run)
+	if err := checkCatalogued(b); err != nil {
+		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if _, dup := registry[b.Name]; dup {
+	if _, dup := implemented[b.Name]; dup {
 		panic(fmt.Sprintf("bots: %q registered twice", b.Name))
 	}
-	registry[b.Name] = b
+	implemented[b.Name] = b
 }
 
 // ExemptionTag exempts a resource from every bot that changes something: with any value (even empty),
@@ -124,20 +140,40 @@ func (b *Bot) addExemptionOperations() {
 	}
 }
 
-// Lookup returns the bot with that name.
+// Lookup returns the bot with that name: its declaration, with Run when its implementation is linked
+// into this binary (Register checked the two agree) and a nil Run otherwise.
 func Lookup(name string) (Bot, bool) {
 	mu.RLock()
-	defer mu.RUnlock()
-	b, ok := registry[name]
+	b, ok := implemented[name]
+	mu.RUnlock()
+	if ok {
+		return b, true
+	}
+	b, ok = catalogued()[name]
 	return b, ok
 }
 
-// Registered returns every bot, sorted by name.
+// Registered returns every bot, sorted by name: the catalogue's, and those registered in this binary
+// (tests' own test_ bots, which are never catalogued). Run is set only for the linked ones.
 func Registered() []Bot {
+	all := maps.Clone(catalogued())
+	mu.RLock()
+	maps.Copy(all, implemented)
+	mu.RUnlock()
+	return sortedBots(all)
+}
+
+// Implemented returns the bots whose implementation is linked into this binary, sorted by name: what
+// the catalogue is generated from.
+func Implemented() []Bot {
 	mu.RLock()
 	defer mu.RUnlock()
-	out := make([]Bot, 0, len(registry))
-	for _, b := range registry {
+	return sortedBots(implemented)
+}
+
+func sortedBots(m map[string]Bot) []Bot {
+	out := make([]Bot, 0, len(m))
+	for _, b := range m {
 		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

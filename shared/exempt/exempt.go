@@ -4,7 +4,10 @@
 // resource since, or removed the tag, must be obeyed, so they are never used here.
 //
 // The reads per resource kind are exactly bots.ExemptionOperationsFor(kind); the registry adds them to
-// every bot that changes something, so the member roles grant them.
+// every bot that changes something, so the member roles grant them. Each kind's read lives in a small
+// package beside its AWS service (ec2tags, iamtags, s3tags, lambdatags, rdstags) that registers it with
+// RegisterReader: a bot family imports those of the kinds its bots act on, so a bot's Lambda links only
+// the SDK clients it needs. This package imports none.
 package exempt
 
 import (
@@ -14,15 +17,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/rds"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -37,6 +33,28 @@ type Target struct {
 
 // String reads well in a notification: "instance i-0abc", "bucket logs".
 func (t Target) String() string { return t.Kind + " " + t.ID }
+
+// ARN is the resource's ARN where its tag read needs one (Lambda, RDS), else "".
+func (t Target) ARN() string { return t.arn }
+
+// Reader reports whether target t, named by a finding of the kind the reader is registered for,
+// carries the exemption tag now. A resource that no longer exists is not exempt (no error).
+type Reader func(ctx context.Context, cfg aws.Config, t Target) (bool, error)
+
+// readers are the tag reads linked into this binary, by resource kind; registered at init only.
+var readers = map[finding.ResourceKind]Reader{}
+
+// RegisterReader links the exemption tag read of resources of kind k; the per-kind packages call it
+// from init.
+func RegisterReader(k finding.ResourceKind, r Reader) {
+	if _, dup := readers[k]; dup {
+		panic(fmt.Sprintf("exempt: a reader for %s resources is registered twice", k))
+	}
+	readers[k] = r
+}
+
+// ReaderLinked reports whether the exemption tag read of resources of kind k is linked into this binary.
+func ReaderLinked(k finding.ResourceKind) bool { return readers[k] != nil }
 
 // Targets returns the resources the finding names for its resource kind, in a stable order. A root or
 // federated principal has no taggable resource: it is named by its access key.
@@ -99,10 +117,15 @@ func Targets(f *finding.Finding) []Target {
 
 // Check returns the first of the finding's resources that carries the exemption tag now, or ok=false.
 // A resource that no longer exists is not exempt (the bot then finds it gone and skips); any other
-// read error is returned, and the caller must not act (fail closed).
+// read error is returned, and the caller must not act (fail closed) — as when the binary links no
+// reader for the finding's resource kind.
 func Check(ctx context.Context, cfg aws.Config, f *finding.Finding) (exempt Target, ok bool, err error) {
 	for _, t := range Targets(f) {
-		tagged, err := tagged(ctx, cfg, t)
+		read := readers[f.ResourceKind]
+		if read == nil {
+			return Target{}, false, fmt.Errorf("exemption check of %s in account %s (%s): no exemption tag reader for %s resources is linked into this binary (import its shared/exempt/… package)", t, f.AccountID, f.Region, f.ResourceKind)
+		}
+		tagged, err := read(ctx, cfg, t)
 		if err != nil {
 			return Target{}, false, fmt.Errorf("exemption check of %s in account %s (%s): %w", t, f.AccountID, f.Region, err)
 		}
@@ -113,87 +136,8 @@ func Check(ctx context.Context, cfg aws.Config, f *finding.Finding) (exempt Targ
 	return Target{}, false, nil
 }
 
-func tagged(ctx context.Context, cfg aws.Config, t Target) (bool, error) {
-	switch t.Kind {
-	case "instance":
-		out, err := ec2.NewFromConfig(cfg).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
-			{Name: aws.String("resource-id"), Values: []string{t.ID}},
-			{Name: aws.String("key"), Values: []string{bots.ExemptionTag}},
-		}})
-		if err != nil {
-			return false, err
-		}
-		for _, tag := range out.Tags {
-			if aws.ToString(tag.Key) == bots.ExemptionTag && aws.ToString(tag.ResourceId) == t.ID {
-				return true, nil
-			}
-		}
-		return false, nil
-	case "iam-user":
-		p := iam.NewListUserTagsPaginator(iam.NewFromConfig(cfg), &iam.ListUserTagsInput{UserName: aws.String(t.ID)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return false, ignore(err, "NoSuchEntity")
-			}
-			for _, tag := range page.Tags {
-				if aws.ToString(tag.Key) == bots.ExemptionTag {
-					return true, nil
-				}
-			}
-		}
-		return false, nil
-	case "iam-role":
-		p := iam.NewListRoleTagsPaginator(iam.NewFromConfig(cfg), &iam.ListRoleTagsInput{RoleName: aws.String(t.ID)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return false, ignore(err, "NoSuchEntity")
-			}
-			for _, tag := range page.Tags {
-				if aws.ToString(tag.Key) == bots.ExemptionTag {
-					return true, nil
-				}
-			}
-		}
-		return false, nil
-	case "bucket":
-		out, err := s3.NewFromConfig(cfg).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(t.ID)})
-		if err != nil {
-			// NoSuchTagSet is S3's answer for a bucket without tags.
-			return false, ignore(err, "NoSuchTagSet", "NoSuchBucket")
-		}
-		for _, tag := range out.TagSet {
-			if aws.ToString(tag.Key) == bots.ExemptionTag {
-				return true, nil
-			}
-		}
-		return false, nil
-	case "lambda-function":
-		out, err := lambda.NewFromConfig(cfg).ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(t.arn)})
-		if err != nil {
-			return false, ignore(err, "ResourceNotFoundException")
-		}
-		_, ok := out.Tags[bots.ExemptionTag]
-		return ok, nil
-	case "rds-db", "rds-cluster":
-		out, err := rds.NewFromConfig(cfg).ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(t.arn)})
-		if err != nil {
-			return false, ignore(err, "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault")
-		}
-		for _, tag := range out.TagList {
-			if aws.ToString(tag.Key) == bots.ExemptionTag {
-				return true, nil
-			}
-		}
-		return false, nil
-	}
-	// An access key of a root or federated principal: nothing taggable to read.
-	return false, nil
-}
-
-// ignore turns the listed "resource is gone / has no tags" error codes into no error.
-func ignore(err error, codes ...string) error {
+// Ignore turns the listed "resource is gone / has no tags" error codes into no error, for readers.
+func Ignore(err error, codes ...string) error {
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		for _, c := range codes {

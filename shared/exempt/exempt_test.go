@@ -1,4 +1,4 @@
-package exempt
+package exempt_test
 
 import (
 	"context"
@@ -24,6 +24,12 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
+	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
+	_ "github.com/guardbots/guardbots/shared/exempt/iamtags"
+	_ "github.com/guardbots/guardbots/shared/exempt/lambdatags"
+	_ "github.com/guardbots/guardbots/shared/exempt/rdstags"
+	_ "github.com/guardbots/guardbots/shared/exempt/s3tags"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -127,12 +133,12 @@ func TestCheck_InstanceTaggedNowIsExemptWhateverTheSnapshotSays(t *testing.T) {
 	f := newFinding(finding.KindInstance)
 	// The finding's snapshot says the opposite of the live tags: the live ones decide.
 	f.Instance = &finding.Instance{ID: ids[0]}
-	got, ok, err := Check(ctx, cfg, f)
+	got, ok, err := exempt.Check(ctx, cfg, f)
 	if err != nil || !ok || got.String() != "instance "+ids[0] {
 		t.Fatalf("tagged instance: %v %v %v", got, ok, err)
 	}
 	f.Instance = &finding.Instance{ID: ids[1], Tags: map[string]string{bots.ExemptionTag: "yes"}}
-	if _, ok, err := Check(ctx, cfg, f); err != nil || ok {
+	if _, ok, err := exempt.Check(ctx, cfg, f); err != nil || ok {
 		t.Fatalf("untagged instance with a stale exempt tag in the finding: exempt %v, %v", ok, err)
 	}
 	wantOps(t, rec, finding.KindInstance, "ec2:DescribeTags")
@@ -158,7 +164,7 @@ func TestCheck_BucketTaggedIsExemptAndABucketWithoutTagsIsNot(t *testing.T) {
 	rec.ops = nil
 	f := newFinding(finding.KindS3Bucket)
 	f.Buckets = []finding.Bucket{{Name: "plain-data"}, {Name: "exempt-logs"}}
-	got, ok, err := Check(ctx, cfg, f)
+	got, ok, err := exempt.Check(ctx, cfg, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +172,7 @@ func TestCheck_BucketTaggedIsExemptAndABucketWithoutTagsIsNot(t *testing.T) {
 		t.Fatalf("buckets = %v %v", got, ok)
 	}
 	f.Buckets = []finding.Bucket{{Name: "plain-data"}}
-	if _, ok, err := Check(ctx, cfg, f); err != nil || ok {
+	if _, ok, err := exempt.Check(ctx, cfg, f); err != nil || ok {
 		t.Fatalf("bucket without tags: exempt %v, %v", ok, err)
 	}
 	wantOps(t, rec, finding.KindS3Bucket, "s3:GetBucketTagging")
@@ -209,7 +215,7 @@ func TestCheck_IAMUserAndRoleTagsAreReadPerPrincipalType(t *testing.T) {
 	for _, c := range cases {
 		f := newFinding(finding.KindAccessKey)
 		f.AccessKey = &c.key
-		got, ok, err := Check(ctx, cfg, f)
+		got, ok, err := exempt.Check(ctx, cfg, f)
 		if err != nil || ok != (c.want != "") || (ok && got.String() != c.want) {
 			t.Errorf("%+v: %v %v %v, want %q", c.key, got, ok, err, c.want)
 		}
@@ -235,12 +241,12 @@ func TestCheck_LambdaAndRDSAreReadByTheirUnqualifiedARN(t *testing.T) {
 	ctx := context.Background()
 	fl := newFinding(finding.KindLambdaFunction)
 	fl.Lambda = &finding.Lambda{FunctionName: "payments", FunctionArn: "arn:aws:lambda:us-east-1:111122223333:function:payments:prod"}
-	if got, ok, err := Check(ctx, cfg, fl); err != nil || !ok || got.String() != "lambda-function payments" {
+	if got, ok, err := exempt.Check(ctx, cfg, fl); err != nil || !ok || got.String() != "lambda-function payments" {
 		t.Fatalf("lambda: %v %v %v", got, ok, err)
 	}
 	fr := newFinding(finding.KindRDSDBInstance)
 	fr.RDS = &finding.RDS{InstanceID: "orders-db"}
-	if _, ok, err := Check(ctx, cfg, fr); err != nil || ok {
+	if _, ok, err := exempt.Check(ctx, cfg, fr); err != nil || ok {
 		t.Fatalf("rds without the tag: %v %v", ok, err)
 	}
 	want := []string{"arn:aws:lambda:us-east-1:111122223333:function:payments", "arn:aws:rds:us-east-1:111122223333:db:orders-db"}
@@ -255,7 +261,7 @@ func TestCheck_AReadErrorIsAnErrorNeverNotExempt(t *testing.T) {
 	cfg := config("", stub("ec2:DescribeTags", func(any) (any, error) { return nil, apiErr("UnauthorizedOperation") }))
 	f := newFinding(finding.KindInstance)
 	f.Instance = &finding.Instance{ID: "i-1"}
-	_, ok, err := Check(context.Background(), cfg, f)
+	_, ok, err := exempt.Check(context.Background(), cfg, f)
 	if err == nil || ok || !strings.Contains(err.Error(), "instance i-1") || !strings.Contains(err.Error(), "111122223333") {
 		t.Fatalf("exempt %v, err %v: want an error naming the resource and account", ok, err)
 	}

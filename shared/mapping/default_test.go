@@ -9,8 +9,7 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-// requireDefaultBots skips when the bots the default mapping names are not registered yet (they are
-// written in shared/bots alongside this package).
+// requireDefaultBots skips when the bots the default mapping names are not in the registry's catalogue.
 func requireDefaultBots(tb testing.TB) {
 	tb.Helper()
 	for _, name := range []string{"ec2_stop_instance", "notify_only"} {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -75,21 +74,11 @@ func genCatalogue(args []string, stdout, stderr io.Writer) int {
 
 // rewriteReadme rewrites README.md (under --root, or the module root) with rewrite.
 func rewriteReadme(name string, args []string, rewrite func([]byte) ([]byte, error), done string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "", "the repository root (default: found from the working directory)")
-	if err := fs.Parse(args); err != nil {
+	root, ok := rootFlag(name, args, stderr)
+	if !ok {
 		return 1
 	}
-	if *root == "" {
-		r, err := moduleRoot()
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		*root = r
-	}
-	path := filepath.Join(*root, "README.md")
+	path := filepath.Join(root, "README.md")
 	readme, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -7,6 +7,7 @@
 //	go run ./statemachine/local cost [--findings N,…] [--shape S|all] [--memory MB] [--measure RUNS]
 package main
 
+//go:generate go run -tags gencatalogue . gen-bot-catalogue
 //go:generate go run . gen-functions
 //go:generate go run . gen-catalogue
 //go:generate go run . gen-cost
@@ -44,6 +45,9 @@ const usage = `usage:
       runs every shape on the local stack (API calls counted) and prints the counts the model uses.
   local gen-cost
       rewrites the cost tables in README.md from the model (go generate ./...).
+  local gen-bot-catalogue
+      writes shared/bots/catalogue.json, every bot's declaration, from the implementations; build it
+      with -tags gencatalogue when a declaration changed (go generate ./... does).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return costCmd(args[1:], stdout, stderr)
 	case "gen-cost":
 		return genCost(args[1:], stdout, stderr)
+	case "gen-bot-catalogue":
+		return genBotCatalogue(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

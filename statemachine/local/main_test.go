@@ -44,6 +44,20 @@ func TestGenFunctions_CommittedBotMainsMatchTheRegistry(t *testing.T) {
 	}
 }
 
+func TestGenBotCatalogue_CommittedCatalogueMatchesTheImplementations(t *testing.T) {
+	want, err := bots.MarshalCatalogue(bots.Implemented())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", "..", botCatalogueFile))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s is missing or stale: run go generate ./statemachine/local", botCatalogueFile)
+	}
+	if n := len(bots.Implemented()); n != len(bots.Registered()) {
+		t.Errorf("%d bots are linked here but %d catalogued: shared/bots/all must link every family", n, len(bots.Registered()))
+	}
+}
+
 func TestExplain_RemediatesEC2FindingWithTheDefaultMapping(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "explain", "--event", events("ec2_malicious_ip_caller_custom.json"))
 	if code != 0 {

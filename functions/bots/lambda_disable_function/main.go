@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	_ "github.com/guardbots/guardbots/shared/bots/lambdabots" // links the bot's implementation
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/steps/botstep"
 )

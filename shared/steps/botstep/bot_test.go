@@ -239,3 +239,10 @@ func TestBotRunner_OnErrorStopIsRecordedWhenARailFailsBeforeTheBot(t *testing.T)
 		t.Fatal("no stop record after the exemption read failed")
 	}
 }
+
+func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	if _, err := Handler(t.Context(), "no_such_bot"); err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Errorf("unknown bot: err %v", err)
+	}
+}

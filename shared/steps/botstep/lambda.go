@@ -20,6 +20,10 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("bot %q is not registered", name)
 	}
+	// The catalogue knows every bot; only the implementation linked into this binary can run.
+	if b.Run == nil {
+		return nil, fmt.Errorf("bot %s is not linked into this binary: import %s (go generate ./statemachine/local writes the mains)", name, b.Package)
+	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, err

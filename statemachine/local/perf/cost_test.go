@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -163,17 +164,17 @@ func TestMonthly_PricesTheCounts(t *testing.T) {
 	near("transitions free", lines["Step Functions Standard transitions"].Free, 4000*0.025/1000)
 	near("Lambda requests", lines["Lambda requests"].Cost, float64(s.Invocations)*1e6*0.20/1e6)
 	sec := math.Ceil(float64(s.HandlerMs)+float64(s.Calls)*a.APILatencyMs+float64(s.Invocations)*a.InitMs) / 1000
-	near("Lambda GB-s", lines["Lambda arm64 duration"].Quantity, sec*0.25*1e6)
+	near("Lambda GB-s", lines["Lambda arm64 duration"].Quantity, sec*a.MemoryMB/1024*1e6)
 	near("DynamoDB writes", lines["DynamoDB writes"].Cost, s.WriteUnits*1e6*0.625/1e6)
 	near("DynamoDB free", lines["DynamoDB writes"].Free, 0)
 	near("KMS requests", lines["KMS"].Quantity, 2*30*24*3600/300)
 	near("logs GB", lines["CloudWatch Logs ingestion"].Quantity, (float64(s.SFNLogBytes+s.LambdaLogBytes)+7*a.PlatformLogBytes)*1e6/1e9)
 
-	a.MemoryMB = 128
-	half := Monthly(s, 1e6, ListPrices, a)
-	near("128 MB halves the GB-s", half.Standard[2].Quantity, lines["Lambda arm64 duration"].Quantity/2)
-	if !strings.Contains(half.Standard[2].Item, "128 MB") {
-		t.Errorf("the line does not say the memory size: %q", half.Standard[2].Item)
+	a.MemoryMB *= 2
+	double := Monthly(s, 1e6, ListPrices, a)
+	near("twice the memory doubles the GB-s", double.Standard[2].Quantity, lines["Lambda arm64 duration"].Quantity*2)
+	if !strings.Contains(double.Standard[2].Item, fmt.Sprintf("%g MB", a.MemoryMB)) {
+		t.Errorf("the line does not say the memory size: %q", double.Standard[2].Item)
 	}
 
 	// Express drops the transitions for a request and a duration in 100 ms and 64 MB steps.

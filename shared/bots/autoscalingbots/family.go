@@ -1,0 +1,9 @@
+// Package autoscalingbots holds the bots that act on an EC2 instance through Auto Scaling, apart from
+// ec2bots so that the plain EC2 bots' Lambdas do not link the Auto Scaling client.
+package autoscalingbots
+
+// The runner checks the exemption tag of the resources the bots act on before running one: these
+// link the tag reads into the family's Lambdas (bottest.Main checks none is missing).
+import (
+	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
+)

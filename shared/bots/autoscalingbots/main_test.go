@@ -1,0 +1,10 @@
+package autoscalingbots
+
+import (
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/bots/bottest"
+)
+
+// TestMain checks the declarations of the family's bots against what their tests called.
+func TestMain(m *testing.M) { bottest.Main(m) }

@@ -1,0 +1,80 @@
+package bottest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
+)
+
+// Main is a bot family's TestMain: it runs the package's tests, then checks the declarations of the
+// family's bots (the catalogued bots implemented in the calling package) against what their tests
+// actually called, recorded by NewRecorder: an operation called but not declared, a declared operation
+// never exercised, an IAM action with a wildcard, a catalogued bot the package does not implement or an
+// exemption tag reader the package does not link fails the run. The check needs the whole suite, so it
+// is skipped when -run selects a subset.
+func Main(m *testing.M) {
+	pc, _, _, _ := runtime.Caller(1)
+	dir, base := path.Split(runtime.FuncForPC(pc).Name()) // ".../shared/bots/", "ec2bots.TestMain"
+	pkg, _, _ := strings.Cut(base, ".")
+	family := strings.TrimSuffix(dir+pkg, "_test")
+	code := m.Run()
+	if f := flag.Lookup("test.run"); code == 0 && (f == nil || f.Value.String() == "") {
+		if problems := Problems(family); len(problems) > 0 {
+			fmt.Fprintln(os.Stderr, "--- FAIL: permissions check of "+family+"\n    "+strings.Join(problems, "\n    "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Problems lists what is wrong with the declarations of the bots implemented in package family, given
+// the operations their tests exercised so far.
+func Problems(family string) []string {
+	exercised.Lock()
+	defer exercised.Unlock()
+	var problems []string
+	for _, b := range bots.Registered() {
+		if b.Package != family {
+			continue
+		}
+		if b.Run == nil {
+			problems = append(problems, fmt.Sprintf("%s is catalogued in %s but not registered there: run go generate ./statemachine/local", b.Name, family))
+		}
+		called := exercised.ops[b.Name]
+		for op := range called {
+			if !slices.Contains(b.Operations, op) {
+				problems = append(problems, fmt.Sprintf("%s calls %s but does not declare it", b.Name, op))
+			}
+		}
+		for _, op := range b.Operations {
+			// The runner's exemption reads, added by Register, are exercised per resource kind by
+			// shared/exempt's tests (which check it calls exactly ExemptionOperationsFor), not by
+			// each bot's. Only those added ones are left out: a bot's own operations are still checked.
+			if !called[op] && !slices.Contains(b.ExemptionOperations, op) {
+				problems = append(problems, fmt.Sprintf("%s declares %s but no test exercised it", b.Name, op))
+			}
+		}
+		for _, a := range b.IAMActions() {
+			if strings.ContainsAny(a, "*?") {
+				problems = append(problems, fmt.Sprintf("%s needs wildcard IAM action %s", b.Name, a))
+			}
+		}
+		if b.ChecksExemption() {
+			for _, k := range b.Resources {
+				if len(bots.ExemptionOperationsFor(k)) > 0 && !exempt.ReaderLinked(k) {
+					problems = append(problems, fmt.Sprintf("%s acts on %s resources but %s links no exemption tag reader for them (a shared/exempt/… package)", b.Name, k, family))
+				}
+			}
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}

@@ -1,0 +1,147 @@
+package ec2bots
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/statetable"
+)
+
+func init() {
+	bots.Register(bots.Bot{
+		Name: "ec2_release_quarantine",
+		Summary: "Undo ec2_quarantine_instance: put each network interface still on the isolation group back on " +
+			"its recorded security groups, then delete the record.",
+		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Impact:     bots.ImpactDisruptive,
+		Operations: []string{"ec2:DescribeInstances", "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags"},
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return releaseQuarantine(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
+	})
+}
+
+// ec2ReleaseAPI is what ec2_release_quarantine calls.
+type ec2ReleaseAPI interface {
+	ec2instance.Reader
+	containTagger
+	ModifyNetworkInterfaceAttribute(context.Context, *ec2.ModifyNetworkInterfaceAttributeInput, ...func(*ec2.Options)) (*ec2.ModifyNetworkInterfaceAttributeOutput, error)
+}
+
+// releaseQuarantine restores only ENIs still on the isolation group alone: an ENI someone changed since
+// the quarantine is left as they set it and reported, since restoring would undo their decision.
+func releaseQuarantine(ctx context.Context, api ec2ReleaseAPI, req bots.Request) (bots.Result, error) {
+	const bot = "ec2_release_quarantine"
+	res, id, err := containStart(bot, req)
+	if err != nil || res.Status != "" {
+		return res, err
+	}
+	if req.State == nil {
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to read the original security groups from: set %s", bot, statetable.EnvTable))
+	}
+	f := req.Finding
+	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
+	key := quarantineKey(f.AccountID, f.Region, id)
+	raw, found, err := req.State.Get(ctx, key)
+	if err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s: read quarantine record: %w", bot, where, err)
+	}
+	if !found {
+		res.Status = bots.StatusSkipped
+		res.Reason = fmt.Sprintf("no quarantine record for %s (not quarantined by guardbots, or already released)", id)
+		return res, nil
+	}
+	var rec quarantineRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: quarantine record %s is not valid JSON: %w", bot, where, key, err))
+	}
+
+	inst, err := ec2instance.Read(ctx, api, id)
+	if err != nil {
+		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
+	}
+	if skip := ec2instance.GoneReason(inst, id); skip != "" {
+		// The record stays: it is the only account of what the instance's groups were.
+		res.Status, res.Reason = bots.StatusSkipped, skip+"; quarantine record kept"
+		return res, nil
+	}
+	live := map[string]containENI{}
+	for _, e := range containENIs(inst) {
+		live[e.ID] = e
+	}
+	type restore struct {
+		eni    eniRecord
+		isoGrp string
+	}
+	var todo []restore
+	var notes []string
+	res.Before, res.After = map[string]string{}, map[string]string{}
+	for _, r := range rec.ENIs {
+		res.Resources = append(res.Resources, r.ID)
+		e, ok := live[r.ID]
+		if !ok {
+			notes = append(notes, fmt.Sprintf("%s is no longer attached to %s", r.ID, id))
+			continue
+		}
+		res.Before[r.ID] = strings.Join(e.Groups, ",")
+		res.After[r.ID] = res.Before[r.ID]
+		iso := rec.IsolationGroups[r.VpcID]
+		switch {
+		case iso != "" && slices.Equal(e.Groups, []string{iso}):
+			todo = append(todo, restore{r, iso})
+		case slices.Equal(e.Groups, r.Groups):
+			notes = append(notes, fmt.Sprintf("%s is already on its original groups [%s]", r.ID, strings.Join(r.Groups, ",")))
+		default:
+			notes = append(notes, fmt.Sprintf("%s was changed by someone else since the quarantine (now [%s]); left as is",
+				r.ID, strings.Join(e.Groups, ",")))
+		}
+	}
+
+	if req.DryRun {
+		res.Status = bots.StatusDryRun
+		for _, r := range todo {
+			res.Changes = append(res.Changes, fmt.Sprintf("would move %s from %s back to [%s]", r.eni.ID, r.isoGrp, strings.Join(r.eni.Groups, ",")))
+		}
+		res.Changes = append(res.Changes, notes...)
+		res.Changes = append(res.Changes, "would delete quarantine record "+key)
+		return res, nil
+	}
+
+	for _, r := range todo {
+		if _, err := api.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
+			NetworkInterfaceId: aws.String(r.eni.ID), Groups: r.eni.Groups,
+		}); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: %s: restore groups of %s: %w (done so far: %s)", bot, where, r.eni.ID, err, containDoneSoFar(res.Changes))
+		}
+		res.After[r.eni.ID] = strings.Join(r.eni.Groups, ",")
+		res.Changes = append(res.Changes, fmt.Sprintf("moved %s from %s back to [%s]", r.eni.ID, r.isoGrp, strings.Join(r.eni.Groups, ",")))
+	}
+	if len(todo) > 0 {
+		if err := containTagInstance(ctx, api, id, bot, req); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: %s was released but tagging it failed: %w", bot, where, err)
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
+	}
+	if err := req.State.Delete(ctx, key); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s: groups restored but deleting the quarantine record failed: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+	}
+	res.Changes = append(res.Changes, "deleted quarantine record "+key)
+	res.Changes = append(res.Changes, notes...)
+	if len(todo) == 0 {
+		res.Status = bots.StatusAlreadyDone
+		res.Reason = "no network interface was still on its isolation group: " + strings.Join(notes, "; ")
+		return res, nil
+	}
+	res.Status = bots.StatusRemediated
+	return res, nil
+}

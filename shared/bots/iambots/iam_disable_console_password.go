@@ -1,0 +1,85 @@
+package iambots
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+func init() {
+	bots.Register(bots.Bot{
+		Name: "iam_disable_console_password",
+		Summary: "Delete the IAM user's console password (login profile) and tag the user " +
+			"(IAM users only; never root).",
+		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Impact:     bots.ImpactDisruptive,
+		Operations: []string{"iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile", "iam:TagUser"},
+		Run:        runIAMDisableConsolePassword,
+	})
+}
+
+// iamLoginProfileAPI is what iam_disable_console_password calls.
+type iamLoginProfileAPI interface {
+	GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
+	GetLoginProfile(context.Context, *iam.GetLoginProfileInput, ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
+	DeleteLoginProfile(context.Context, *iam.DeleteLoginProfileInput, ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error)
+	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
+}
+
+func runIAMDisableConsolePassword(ctx context.Context, req bots.Request) (bots.Result, error) {
+	return disableConsolePassword(ctx, iam.NewFromConfig(req.AWS), req)
+}
+
+func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bots.Request) (bots.Result, error) {
+	const bot = "iam_disable_console_password"
+	// GetLoginProfile answers NoSuchEntity both for a user without a password and for a missing user:
+	// the live read of the user tells the two apart.
+	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
+	if done {
+		return res, err
+	}
+	f := req.Finding
+	lp, err := api.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
+	if err != nil {
+		if bots.APIErrorCode(err) == "NoSuchEntity" {
+			res.Status = bots.StatusAlreadyDone
+			res.Reason = fmt.Sprintf("user %s has no console password", user)
+			res.Before = map[string]string{"loginProfile": "absent"}
+			return res, nil
+		}
+		return bots.Result{}, fmt.Errorf("%s: read the login profile of %s: %w", bot, where, err)
+	}
+	res.Before = map[string]string{"loginProfile": "present"}
+	if p := lp.LoginProfile; p != nil && p.CreateDate != nil {
+		res.Before["created"] = p.CreateDate.UTC().Format(time.RFC3339)
+	}
+	if req.DryRun {
+		res.Status = bots.StatusDryRun
+		res.Changes = []string{fmt.Sprintf("would delete the console password of user %s", user)}
+		return res, nil
+	}
+	if _, err := api.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(user)}); err != nil {
+		if bots.APIErrorCode(err) == "NoSuchEntity" {
+			res.Status = bots.StatusAlreadyDone
+			res.Reason = fmt.Sprintf("the console password of user %s was deleted meanwhile", user)
+			return res, nil
+		}
+		return bots.Result{}, fmt.Errorf("%s: delete the login profile of %s: %w", bot, where, err)
+	}
+	slog.InfoContext(ctx, "console password deleted", "bot", bot, "finding", f.ID, "account", f.AccountID, "user", user)
+	res.Status = bots.StatusRemediated
+	res.After = map[string]string{"loginProfile": "absent"}
+	res.Changes = []string{fmt.Sprintf("deleted the console password of user %s (an administrator can set a new one)", user)}
+	if err := tagIAMUser(ctx, api, user, bot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: the console password of %s was deleted but tagging the user failed: %w", bot, where, err)
+	}
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))
+	return res, nil
+}

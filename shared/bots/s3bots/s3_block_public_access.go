@@ -1,0 +1,174 @@
+package s3bots
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+// s3_block_public_access does not tag buckets: PutBucketTagging replaces the whole tag set, and a
+// read-modify-write could drop tags the owner wrote meanwhile (or break tag-based access control). The
+// notification and CloudTrail record the change.
+func init() {
+	bots.Register(bots.Bot{
+		Name:       "s3_block_public_access",
+		Summary:    "Turn on all four bucket-level public access block settings on every bucket in the finding.",
+		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
+		Impact:     bots.ImpactDisruptive,
+		Operations: []string{"s3:GetPublicAccessBlock", "s3:PutPublicAccessBlock"},
+		Run:        runS3BlockPublicAccess,
+	})
+}
+
+// bucketNameRE is S3's bucket naming rule, loosely (3–63 lower-case letters, digits, dots, hyphens).
+var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// s3BlockAPI is what s3_block_public_access calls.
+type s3BlockAPI interface {
+	GetPublicAccessBlock(context.Context, *s3.GetPublicAccessBlockInput, ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
+	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+}
+
+func runS3BlockPublicAccess(ctx context.Context, req bots.Request) (bots.Result, error) {
+	return blockBucketPublicAccess(ctx, s3.NewFromConfig(req.AWS), req)
+}
+
+func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Request) (bots.Result, error) {
+	const bot = "s3_block_public_access"
+	f := req.Finding
+	if f == nil {
+		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	}
+	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
+	var buckets []string
+	for _, b := range f.Buckets {
+		if b.Name != "" && !slices.Contains(buckets, b.Name) {
+			buckets = append(buckets, b.Name)
+		}
+	}
+	if len(buckets) == 0 {
+		return bots.SkipBecause(res, fmt.Sprintf("finding (%s) names no S3 bucket", f.ResourceKind)), nil
+	}
+	for _, b := range buckets {
+		if !bucketNameRE.MatchString(b) {
+			return bots.Result{}, faults.Rejectf("%s: %q is not an S3 bucket name", bot, b)
+		}
+	}
+	res.Resources = buckets
+	res.Before, res.After = map[string]string{}, map[string]string{}
+
+	var gone, blocked, changed []string
+	for _, b := range buckets {
+		where := fmt.Sprintf("bucket %s in %s", b, f.AccountID)
+		cfg, exists, err := bucketPublicAccessBlock(ctx, api, b, f.AccountID)
+		if err != nil {
+			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+		}
+		if !exists {
+			gone = append(gone, b)
+			res.Before[b] = "bucket gone"
+			continue
+		}
+		res.Before[b] = describeBlock(cfg)
+		if fullyBlocked(cfg) {
+			blocked = append(blocked, b)
+			continue
+		}
+		if req.DryRun {
+			changed = append(changed, b)
+			res.Changes = append(res.Changes, fmt.Sprintf("would block all public access to bucket %s (now %s)", b, res.Before[b]))
+			continue
+		}
+		if _, err := api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+			Bucket: aws.String(b), ExpectedBucketOwner: aws.String(f.AccountID),
+			PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+				BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
+				BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+			},
+		}); err != nil {
+			if bots.APIErrorCode(err) == "NoSuchBucket" {
+				gone = append(gone, b)
+				res.Before[b] = "bucket gone"
+				continue
+			}
+			return bots.Result{}, fmt.Errorf("%s: block public access to %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+		}
+		slog.InfoContext(ctx, "bucket public access blocked", "bot", bot, "finding", f.ID, "account", f.AccountID, "bucket", b)
+		changed = append(changed, b)
+		res.After[b] = describeBlock(&s3types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+		})
+		res.Changes = append(res.Changes, fmt.Sprintf("blocked all public access to bucket %s (was %s)", b, res.Before[b]))
+	}
+	for _, b := range blocked {
+		res.Changes = append(res.Changes, fmt.Sprintf("bucket %s already blocks all public access", b))
+	}
+	for _, b := range gone {
+		res.Changes = append(res.Changes, fmt.Sprintf("bucket %s no longer exists", b))
+	}
+	switch {
+	case len(changed) > 0 && req.DryRun:
+		res.Status = bots.StatusDryRun
+	case len(changed) > 0:
+		res.Status = bots.StatusRemediated
+	case len(blocked) > 0:
+		res.Status = bots.StatusAlreadyDone
+		res.Reason = "every bucket in the finding already blocks all public access"
+		if len(gone) > 0 {
+			res.Reason += fmt.Sprintf("; gone: %s", strings.Join(gone, ", "))
+		}
+	default:
+		return bots.SkipBecause(res, fmt.Sprintf("no bucket in the finding exists any more: %s", strings.Join(gone, ", "))), nil
+	}
+	if len(res.After) == 0 {
+		res.After = nil
+	}
+	return res, nil
+}
+
+// bucketPublicAccessBlock reads the bucket's block; a bucket without one has every setting off.
+// exists is false when the bucket is gone.
+func bucketPublicAccessBlock(ctx context.Context, api s3BlockAPI, bucket, owner string) (cfg *s3types.PublicAccessBlockConfiguration, exists bool, err error) {
+	out, err := api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner)})
+	switch {
+	case err == nil:
+	case bots.APIErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
+		return &s3types.PublicAccessBlockConfiguration{}, true, nil
+	case bots.APIErrorCode(err) == "NoSuchBucket":
+		return nil, false, nil
+	default:
+		return nil, false, err
+	}
+	if out.PublicAccessBlockConfiguration == nil {
+		return &s3types.PublicAccessBlockConfiguration{}, true, nil
+	}
+	return out.PublicAccessBlockConfiguration, true, nil
+}
+
+func fullyBlocked(c *s3types.PublicAccessBlockConfiguration) bool {
+	return aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.BlockPublicPolicy) && aws.ToBool(c.RestrictPublicBuckets)
+}
+
+func describeBlock(c *s3types.PublicAccessBlockConfiguration) string {
+	return fmt.Sprintf("BlockPublicAcls=%t IgnorePublicAcls=%t BlockPublicPolicy=%t RestrictPublicBuckets=%t",
+		aws.ToBool(c.BlockPublicAcls), aws.ToBool(c.IgnorePublicAcls), aws.ToBool(c.BlockPublicPolicy), aws.ToBool(c.RestrictPublicBuckets))
+}
+
+// doneSoFar tells, in an error, which buckets were already blocked before the failure.
+func doneSoFar(dryRun bool, changed []string) string {
+	if dryRun || len(changed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (after blocking %s)", strings.Join(changed, ", "))
+}

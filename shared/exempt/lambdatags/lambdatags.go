@@ -1,0 +1,25 @@
+// Package lambdatags reads the exemption tag of the Lambda functions findings name. A bot family
+// acting on functions imports it, so the runner's exemption check works in its Lambdas.
+package lambdatags
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/exempt"
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+func init() { exempt.RegisterReader(finding.KindLambdaFunction, functionExempt) }
+
+func functionExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool, error) {
+	out, err := lambda.NewFromConfig(cfg).ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(t.ARN())})
+	if err != nil {
+		return false, exempt.Ignore(err, "ResourceNotFoundException")
+	}
+	_, ok := out.Tags[bots.ExemptionTag]
+	return ok, nil
+}
