@@ -17,7 +17,7 @@ import (
 // a bot that needs one cannot act locally, and the trace says so instead of showing a bare failure.
 var kumoLacks = map[string]bool{
 	"ec2:ModifyInstanceAttribute": true, "ec2:ModifyNetworkInterfaceAttribute": true,
-	"ec2:CreateSnapshot": true,
+	"ec2:CreateSnapshot":      true,
 	"ec2:DescribeNetworkAcls": true, "ec2:CreateNetworkAclEntry": true, "ec2:DeleteNetworkAclEntry": true,
 	"ec2:DescribeInstanceAttribute": true, "autoscaling:DescribeAutoScalingInstances": true,
 	"ec2:DescribeIamInstanceProfileAssociations": true, "ec2:DisassociateIamInstanceProfile": true,
