@@ -88,7 +88,14 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 	fmt.Fprintf(out, "\nWarm invocations through the Runtime API, %d each (CloudBots: %v median warm call, %d MB after one call)\n\n",
 		invocations, cloudbotsWarm, cloudbotsRSS>>20)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "function\tmedian\tp90\tpeak RSS after 1\tafter all\t")
+	header := "function\tmedian\tp90\t"
+	for calls := 1; calls <= invocations; calls *= 10 {
+		header += fmt.Sprintf("peak RSS after %d\t", calls)
+	}
+	if !perf.IsPowerOfTen(invocations) {
+		header += fmt.Sprintf("after %d\t", invocations)
+	}
+	fmt.Fprintln(tw, header)
 	for _, name := range []string{"parse", "transform", "notify_only"} {
 		// No AWS answers here: notify_only writes its audit record to the log only (no audit table), or
 		// each call would time the SDK's retries against an endpoint that refuses connections.
@@ -96,8 +103,11 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%v\t%.1f MB\t%.1f MB\t\n", name, w.Median.Round(time.Microsecond), w.P90.Round(time.Microsecond),
-			float64(w.RSSAfter1)/(1<<20), float64(w.RSSEnd)/(1<<20))
+		fmt.Fprintf(tw, "%s\t%v\t%v\t", name, w.Median.Round(time.Microsecond), w.P90.Round(time.Microsecond))
+		for _, r := range w.RSS {
+			fmt.Fprintf(tw, "%.1f MB\t", float64(r.Bytes)/(1<<20))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -75,13 +75,20 @@ func ZipSize(bootstrap string) (int64, error) {
 
 // Warm is a bootstrap invoked many times with one payload.
 type Warm struct {
-	Median, P90       time.Duration
-	RSSAfter1, RSSEnd int64
-	N                 int
+	Median, P90 time.Duration
+	// RSS is the peak resident set after 1, 10, 100, … calls (each power of ten up to N) and after N.
+	RSS []RSSAt
+	N   int
+}
+
+// RSSAt is a process's peak resident set after Calls invocations.
+type RSSAt struct {
+	Calls int
+	Bytes int64
 }
 
 // InvokeWarm starts bootstrap, invokes it n times with payload (which must succeed), and reports the
-// invocation latency from the Runtime API's side and the peak RSS after the first and the last call.
+// invocation latency from the Runtime API's side and the peak RSS after 1, 10, 100, … and n calls.
 func InvokeWarm(ctx context.Context, bootstrap string, payload []byte, n int, env ...string) (Warm, error) {
 	p, err := Start(bootstrap, env...)
 	if err != nil {
@@ -103,18 +110,25 @@ func InvokeWarm(ctx context.Context, bootstrap string, payload []byte, n int, en
 			return Warm{}, fmt.Errorf("%s: invocation %d failed: %s", bootstrap, i+1, body)
 		}
 		lat = append(lat, time.Since(start))
-		if i == 0 {
-			if w.RSSAfter1, err = p.PeakRSS(); err != nil {
+		if calls := i + 1; IsPowerOfTen(calls) || calls == n {
+			rss, err := p.PeakRSS()
+			if err != nil {
 				return Warm{}, err
 			}
+			w.RSS = append(w.RSS, RSSAt{Calls: calls, Bytes: rss})
 		}
-	}
-	if w.RSSEnd, err = p.PeakRSS(); err != nil {
-		return Warm{}, err
 	}
 	// The first call includes one-time work (lazy initialisation); the warm figure is the rest.
 	w.Median, w.P90, w.N = Percentile(lat[1:], 50), Percentile(lat[1:], 90), n
 	return w, nil
+}
+
+// IsPowerOfTen reports whether n is 1, 10, 100, …
+func IsPowerOfTen(n int) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 // Machine names what the figures were measured on.
