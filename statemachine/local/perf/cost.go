@@ -136,7 +136,7 @@ type Assumptions struct {
 }
 
 // DefaultAssumptions are the values the README's tables use.
-var DefaultAssumptions = Assumptions{MemoryMB: 128, APILatencyMs: 20, InitMs: 16, ColdShare: 1,
+var DefaultAssumptions = Assumptions{MemoryMB: 128, APILatencyMs: 20, InitMs: 50, ColdShare: 1,
 	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 1, Traced: 1}
 
 // Line is one priced item of a month.
@@ -318,7 +318,7 @@ func CostMarkdown() string {
 	}
 	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; infra/memory.go), %g ms billed per AWS API call "+
 		"(`--api-ms`; kumo answers in µs, so this is not measured), every invocation cold with a %g ms init (`--init-ms`, `--cold`; the "+
-		"local cold start is 13–16 ms on amd64), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
+		"local cold start is 2–5 ms on a full amd64 core, and a 128 MB function gets about a fourteenth of a vCPU), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
 		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
 		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.InvokeOverheadMs, large.ExpressMB)
 
