@@ -90,7 +90,11 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "function\tmedian\tp90\t"
 	for calls := 1; calls <= invocations; calls *= 10 {
-		header += fmt.Sprintf("peak RSS after %d\t", calls)
+		if calls == 1 {
+			header += "peak RSS after 1\t"
+			continue
+		}
+		header += fmt.Sprintf("after %d\t", calls)
 	}
 	if !perf.IsPowerOfTen(invocations) {
 		header += fmt.Sprintf("after %d\t", invocations)
