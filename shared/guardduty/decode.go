@@ -6,8 +6,9 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/valyala/fastjson"
+
+	"github.com/guardbots/guardbots/shared/faults"
 )
 
 // Bounds on what we keep. Everything is attacker-influenced somewhere (tags, names, user agents), and a

@@ -29,8 +29,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/valyala/fastjson"
+
+	"github.com/guardbots/guardbots/shared/faults"
 )
 
 // MaxInputBytes is the Step Functions payload limit; a larger input could not be passed between states.

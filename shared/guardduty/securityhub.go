@@ -8,8 +8,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/valyala/fastjson"
+
+	"github.com/guardbots/guardbots/shared/faults"
 )
 
 // GuardDuty's product in Security Hub; the ARN's region varies, its path does not.
