@@ -1,10 +1,8 @@
 package statemachine_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
@@ -20,31 +18,7 @@ const taskToken = "AQCEAAAAKgAAAAMAAAAAtesttoken=="
 // executeWithToken is execute with a task token in the context object.
 func executeWithToken(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execution {
 	t.Helper()
-	tl := tools(t)
-	def, err := statemachine.Definition()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rendered, err := statemachine.Render(def, statemachine.LambdaARNs("aws", "us-east-1", "111122223333"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ex, err := tl.Run(ctx, aslrun.Job{
-		Definition: rendered,
-		Input:      rawEvent,
-		Context: obj{"Execution": obj{"Id": execID, "Name": execName, "StartTime": execTime, "Input": rawEvent},
-			"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"},
-			"Task":         obj{"Token": taskToken}},
-		Overrides:      overrides,
-		InstantRetries: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("status %s %s %s; calls %v", ex.Status, ex.Error, ex.Cause, ex.Calls())
-	return ex
+	return executeIn(t, overrides, obj{"Task": obj{"Token": taskToken}})
 }
 
 func approveAction(bot string) obj {

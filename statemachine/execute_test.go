@@ -82,6 +82,13 @@ func botStates() map[string]bool {
 
 func execute(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execution {
 	t.Helper()
+	return executeIn(t, overrides, obj{})
+}
+
+// executeIn runs the committed definition on rawEvent with the overrides; the context object holds the
+// execution and state machine, plus extra (the approval tests' task token).
+func executeIn(t *testing.T, overrides map[string][]aslrun.Response, extra obj) *aslrun.Execution {
+	t.Helper()
 	tl := tools(t)
 	def, err := statemachine.Definition()
 	if err != nil {
@@ -91,13 +98,17 @@ func execute(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execu
 	if err != nil {
 		t.Fatal(err)
 	}
+	contextObject := obj{"Execution": obj{"Id": execID, "Name": execName, "StartTime": execTime, "Input": rawEvent},
+		"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"}}
+	for k, v := range extra {
+		contextObject[k] = v
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ex, err := tl.Run(ctx, aslrun.Job{
-		Definition: rendered,
-		Input:      rawEvent,
-		Context: obj{"Execution": obj{"Id": execID, "Name": execName, "StartTime": execTime, "Input": rawEvent},
-			"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"}},
+		Definition:     rendered,
+		Input:          rawEvent,
+		Context:        contextObject,
 		Overrides:      overrides,
 		InstantRetries: true,
 	})
