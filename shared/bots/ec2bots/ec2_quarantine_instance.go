@@ -480,23 +480,14 @@ type containENI struct {
 	Groups              []string
 }
 
-// containStart validates the finding of an instance bot. A non-empty res.Status is a skip to return.
+// containStart validates the finding of an instance bot (ec2instance.Begin). A non-empty res.Status is a
+// skip to return. These bots list the ENIs or ACLs they change as their resources, not the instance.
 func containStart(bot string, req bots.Request) (bots.Result, string, error) {
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, "", faults.Rejectf("%s: no finding in the request", bot)
+	res, t, ok, err := ec2instance.Begin(bot, req)
+	if ok {
+		res.Resources = nil
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	if f.ResourceKind != finding.KindInstance || f.Instance == nil || f.Instance.ID == "" {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("finding is about a %s resource, not an EC2 instance", f.ResourceKind)
-		return res, "", nil
-	}
-	id := f.Instance.ID
-	if !ec2instance.IDPattern.MatchString(id) {
-		return bots.Result{}, "", faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
-	}
-	return res, id, nil
+	return res, t.ID, err
 }
 
 // containENIs lists every ENI of the instance with its current groups, in device order.

@@ -45,22 +45,11 @@ func runEC2StopInstance(ctx context.Context, req bots.Request) (bots.Result, err
 
 func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_stop_instance"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	res, t, ok, err := ec2instance.Begin(bot, req)
+	if !ok {
+		return res, err
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	if f.ResourceKind != finding.KindInstance || f.Instance == nil || f.Instance.ID == "" {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("finding is about a %s resource, not an EC2 instance", f.ResourceKind)
-		return res, nil
-	}
-	id := f.Instance.ID
-	if !ec2instance.IDPattern.MatchString(id) {
-		return bots.Result{}, faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
-	}
-	res.Resources = []string{id}
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
+	id, where := t.ID, t.Where
 
 	state, err := instanceState(ctx, api, id)
 	if err != nil {
@@ -121,7 +110,7 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 	res.Changes = []string{stopped}
 
 	tags := []ec2types.Tag{
-		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(f.ID))},
+		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(req.Finding.ID))},
 		{Key: aws.String(bots.TagBot), Value: aws.String(bot)},
 	}
 	if req.Execution != "" && len(req.Execution) <= bots.MaxTagValue {

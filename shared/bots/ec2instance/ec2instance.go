@@ -52,7 +52,7 @@ func Begin(bot string, req bots.Request) (res bots.Result, t Target, ok bool, er
 	return res, Target{ID: id, Where: fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)}, true, nil
 }
 
-// Live is beginInstanceBot plus the live read of the instance: done is true when res (or
+// Live is Begin plus the live read of the instance: done is true when res (or
 // err) is already the bot's answer — not an instance finding, the read failed, or the instance is gone.
 func Live(ctx context.Context, api Reader, bot string, req bots.Request) (res bots.Result, t Target, in *ec2types.Instance, done bool, err error) {
 	res, t, ok, err := Begin(bot, req)
