@@ -374,7 +374,7 @@ func (c Config) Validate() error {
 		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)
 	}
 	// A size under three times the measured peak risks an out-of-memory kill on a large finding.
-	if floor := 3 * measuredPeakRSSMiB; c.LambdaMemoryMiB < max(lambdaMinMemoryMiB, floor) || c.LambdaMemoryMiB > lambdaMaxMemoryMiB {
+	if floor := memoryHeadroom * measuredPeakRSSMiB; c.LambdaMemoryMiB < max(lambdaMinMemoryMiB, floor) || c.LambdaMemoryMiB > lambdaMaxMemoryMiB {
 		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
 			c.LambdaMemoryMiB, max(lambdaMinMemoryMiB, floor), lambdaMaxMemoryMiB, measuredPeakRSSMiB)
 	}

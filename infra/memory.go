@@ -14,12 +14,15 @@ const (
 	lambdaMaxMemoryMiB = 10240
 )
 
+// memoryHeadroom is how many times its measured peak a function's memory must hold.
+const memoryHeadroom = 3
+
 // memorySizeFor is the memory size for a function whose measured peak is peakMiB: three times the peak
 // (a larger finding, the SDK's buffers on a slow network and Go's heap growing to twice its live size
 // between collections all fit), rounded up to 64 MB, never under Lambda's minimum. Every guardbots
 // function peaks far below 128/3 MB, so each gets the minimum, which is also the cheapest.
 func memorySizeFor(peakMiB int) int {
-	need := (3*peakMiB + 63) / 64 * 64
+	need := (memoryHeadroom*peakMiB + 63) / 64 * 64
 	return max(lambdaMinMemoryMiB, need)
 }
 
