@@ -311,6 +311,41 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 	}
 }
 
+// With organizationId, a bot Lambda assumes its member role only in accounts of the organization, and it
+// may set only its own source identity.
+func TestOrchestrator_BotLambdasAssumeOnlyInsideTheOrganizationWithTheirOwnSourceIdentity(t *testing.T) {
+	for stack, org := range map[string]string{orch: fixtureCfg.OrganizationID, defaultOf(orch): ""} {
+		for _, b := range bots.Registered() {
+			if len(b.IAMActions()) == 0 {
+				continue
+			}
+			var assume, source map[string]any
+			for _, s := range roleStatements(t, stack, functionRoleIn(t, stack, b.Name)) {
+				switch s["Sid"] {
+				case "AssumeOwnMemberRole":
+					assume = s
+				case "OwnSourceIdentity":
+					source = s
+				}
+			}
+			if assume == nil || source == nil {
+				t.Fatalf("%s %s: statements AssumeOwnMemberRole %v, OwnSourceIdentity %v", stack, b.Name, assume, source)
+			}
+			wantCond := "null"
+			if org != "" {
+				wantCond = `{"StringEquals":{"aws:ResourceOrgID":"` + org + `"}}`
+			}
+			if js(assume["Action"]) != `"sts:AssumeRole"` || js(assume["Condition"]) != wantCond {
+				t.Errorf("%s %s: %s, want sts:AssumeRole with condition %s", stack, b.Name, js(assume), wantCond)
+			}
+			if js(source["Action"]) != `"sts:SetSourceIdentity"` || js(source["Resource"]) != js(assume["Resource"]) ||
+				js(source["Condition"]) != `{"StringEquals":{"sts:SourceIdentity":"`+awsenv.SourceIdentity(b.Name)+`"}}` {
+				t.Errorf("%s %s: %s, want sts:SetSourceIdentity of %s on its member role", stack, b.Name, js(source), awsenv.SourceIdentity(b.Name))
+			}
+		}
+	}
+}
+
 func findResource(t *testing.T, stack, id string) (string, map[string]any) {
 	t.Helper()
 	r, ok := template(stack)["Resources"].(map[string]any)[id].(map[string]any)
@@ -377,6 +412,32 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 				t.Errorf("%s: %s = %s, want the audit table", id, statetable.EnvAuditTable, js(vars[statetable.EnvAuditTable]))
 			}
 		}
+	}
+}
+
+func TestOrchestrator_VerifyGetsMatchsMappingSettingsAndTheDefaultAgeWithNoContext(t *testing.T) {
+	env := func(step string) map[string]any {
+		for id, f := range resources(t, defaultOf(orch), "AWS::Lambda::Function") {
+			if strings.HasPrefix(id, "Step"+step) {
+				e, _ := props(f)["Environment"].(map[string]any)
+				v, _ := e["Variables"].(map[string]any)
+				return v
+			}
+		}
+		t.Fatalf("no %s function", step)
+		return nil
+	}
+	match, verify := env("match"), env("verify")
+	for _, k := range []string{mapping.EnvParameter, mapping.EnvTTL, mapping.EnvAllowSamples, mapping.EnvProtectedAccounts} {
+		if js(verify[k]) != js(match[k]) {
+			t.Errorf("%s: verify %s, match %s", k, js(verify[k]), js(match[k]))
+		}
+	}
+	if _, ok := verify[mapping.EnvProtectedAccounts]; ok {
+		t.Errorf("no protected accounts, yet verify gets %s", js(verify[mapping.EnvProtectedAccounts]))
+	}
+	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[steps.EnvVerifyFindings] != "true" {
+		t.Errorf("verify env %s, want GUARDBOTS_MAX_FINDING_AGE 6h0m0s and verification on", js(verify))
 	}
 }
 
