@@ -347,6 +347,20 @@ async function conditionKeyProblem(key, info) {
   return info.keys.has(found.key.toLowerCase()) ? '' : `condition key ${key} does not apply to ${info.action}`
 }
 
+// IAM's condition operators; each may take ForAllValues:/ForAnyValue: and, but Null, IfExists.
+const operators = new Set([
+  'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike',
+  'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
+  'DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
+  'Bool', 'BinaryEquals', 'IpAddress', 'NotIpAddress', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike', 'Null',
+])
+
+function operatorProblem(op) {
+  const m = /^(?:ForAllValues:|ForAnyValue:)?(.+?)(IfExists)?$/.exec(op)
+  if (!operators.has(m[1]) || (m[1] === 'Null' && m[2])) return `condition operator ${op} does not exist`
+  return ''
+}
+
 // checkStatement returns what is wrong with one resolved statement.
 async function checkStatement(s, kind) {
   const out = []
@@ -393,6 +407,8 @@ async function checkStatement(s, kind) {
   // Condition keys: each must exist, and apply to every action of the statement (a key an action
   // does not have is absent from its request, so the condition fails and the action is never granted).
   for (const [op, block] of Object.entries(s.Condition ?? {})) {
+    const bad = operatorProblem(op)
+    if (bad) out.push(bad)
     for (const key of Object.keys(block ?? {})) {
       for (const g of infos) {
         const problems = await Promise.all(g.list.map((info) => conditionKeyProblem(key, info)))
