@@ -362,7 +362,7 @@ function operatorProblem(op) {
 }
 
 // checkStatement returns what is wrong with one resolved statement.
-async function checkStatement(s, kind) {
+async function checkStatement(s) {
   const out = []
   const named = [...asList(s.Action), ...asList(s.NotAction)]
   const infos = []
@@ -376,46 +376,43 @@ async function checkStatement(s, kind) {
     infos.push({ named: a, wildcard: !!r.wildcard, list: await Promise.all(r.actions.map(actionInfo)) })
   }
 
-  // Resources: each named resource must be of a type some action supports, and each action must
-  // have some resource it can apply to; "*" fits every action.
+  // Resources: each action must apply to some named resource (else it is granted on nothing), and each
+  // named resource must be of a type some action supports (else it is dead weight); "*" fits all.
   const resources = asList(s.Resource)
   if (s.Action !== undefined && resources.length && !resources.includes('*')) {
+    const fits = (info, res) => info.patterns.some((p) => matchesType(res, p.arn))
+    let failed = 0
     for (const g of infos) {
-      const fits = (info, res) => info.patterns.some((p) => matchesType(res, p.arn))
-      if (g.wildcard) {
-        for (const res of resources) {
-          if (!g.list.some((info) => fits(info, res))) out.push(`no action of ${g.named} applies to ${res}`)
-        }
-        continue
-      }
       const [info] = g.list
-      if (info.patterns.length === 0) {
+      if (!g.wildcard && info.patterns.length === 0) {
         out.push(`${info.action} supports no resource type (the Service Authorization Reference lists none), so it needs Resource "*"; naming ${resources.join(', ')} grants nothing`)
-        continue
-      }
-      if (!resources.some((res) => fits(info, res))) {
-        out.push(`${info.action} applies to ${info.patterns.map((p) => p.name).join(' or ')} (${info.patterns.map((p) => p.arn).join(', ')}), not to ${resources.join(', ')}`)
-      }
+      } else if (!g.list.some((i) => resources.some((res) => fits(i, res)))) {
+        out.push(g.wildcard
+          ? `no action of ${g.named} applies to ${resources.join(', ')}`
+          : `${info.action} applies to ${info.patterns.map((p) => p.name).join(' or ')} (${info.patterns.map((p) => p.arn).join(', ')}), not to ${resources.join(', ')}`)
+      } else continue
+      failed++
     }
-    for (const res of resources) {
-      const anyFits = infos.some((g) => g.list.some((info) => info.patterns.some((p) => matchesType(res, p.arn))))
-      const anyReported = out.some((m) => m.includes(res))
-      if (infos.length && !anyFits && !anyReported) out.push(`no action of the statement applies to ${res}`)
+    if (failed < infos.length) {
+      for (const res of resources) {
+        if (!infos.some((g) => g.list.some((i) => fits(i, res)))) out.push(`no action of the statement applies to ${res}`)
+      }
     }
   }
 
   // Condition keys: each must exist, and apply to every action of the statement (a key an action
   // does not have is absent from its request, so the condition fails and the action is never granted).
   for (const [op, block] of Object.entries(s.Condition ?? {})) {
-    const bad = operatorProblem(op)
-    if (bad) out.push(bad)
+    const opProblem = operatorProblem(op)
+    if (opProblem) out.push(opProblem)
+    // IfExists and Null are written for a key that may be absent.
+    const absentOK = /IfExists$/.test(op) || /^(ForAllValues:|ForAnyValue:)?Null$/.test(op)
     for (const key of Object.keys(block ?? {})) {
       for (const g of infos) {
         const problems = await Promise.all(g.list.map((info) => conditionKeyProblem(key, info)))
         const bad = g.wildcard ? (problems.every(Boolean) ? [problems[0]] : []) : problems.filter(Boolean)
-        const ifExists = /IfExists$/.test(op)
         for (const p of bad) {
-          if (ifExists && !p.includes('does not exist')) continue // absent is allowed by the operator
+          if (absentOK && !p.includes('does not exist')) continue
           out.push(`${op}: ${p}`)
         }
       }
@@ -450,7 +447,7 @@ async function checkTemplate(stack, problems, counts) {
     const sts = asList(doc.Statement)
     for (const [i, s] of sts.entries()) {
       counts.statements++
-      for (const m of await checkStatement(s, pol.kind)) report(statementLabel(s, i), m)
+      for (const m of await checkStatement(s)) report(statementLabel(s, i), m)
     }
   }
   for (const n of nestedTemplates(stack)) {
