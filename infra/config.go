@@ -62,7 +62,7 @@ type Config struct {
 	StackSetMaxConcurrent    int
 
 	// VerifyFindings makes the verify step re-read every finding from GuardDuty before any bot runs
-	// (GUARDBOTS_VERIFY_FINDINGS). Off only for demos: a forged event could then drive a bot.
+	// (GUARDBOTS_VERIFY_FINDINGS). Off only in a dry run (Validate): a forged event could then drive a bot.
 	VerifyFindings bool
 	// ApproverPrincipalArn may assume the approver role; "" trusts the orchestrator account's
 	// principals that signed in with MFA (its IAM policies then decide who).
