@@ -62,7 +62,7 @@ type Config struct {
 	StackSetMaxConcurrent    int
 
 	// VerifyFindings makes the verify step re-read every finding from GuardDuty before any bot runs
-	// (GUARDBOTS_VERIFY_FINDINGS). Off only for demos: a forged event could then drive a bot.
+	// (GUARDBOTS_VERIFY_FINDINGS). Off only in a dry run (Validate): a forged event could then drive a bot.
 	VerifyFindings bool
 	// ApproverPrincipalArn may assume the approver role; "" trusts the orchestrator account's
 	// principals that signed in with MFA (its IAM policies then decide who).
@@ -74,6 +74,10 @@ type Config struct {
 	// DedupWindow and DedupLease are the duplicate-suppression window and in-progress lease of the bots.
 	DedupWindow time.Duration
 	DedupLease  time.Duration
+	// MaxFindingAge is how old GuardDuty's copy of a finding (its updatedAt) may be for verify to let a
+	// bot act on it (GUARDBOTS_MAX_FINDING_AGE); older ones are skipped as stale. At most DedupWindow, so
+	// a replayed finding is either still deduplicated or already too old to act on.
+	MaxFindingAge time.Duration
 	// BlastRadiusPerAccount and BlastRadiusGlobal cap disruptive actions per account and overall per hour.
 	BlastRadiusPerAccount int
 	BlastRadiusGlobal     int
@@ -111,10 +115,19 @@ const (
 	ctxCloseFindings       = "closeFindings"
 	ctxDedupWindow         = "dedupWindow"
 	ctxDedupLease          = "dedupLease"
+	ctxMaxFindingAge       = "maxFindingAge"
 	ctxBlastPerAccount     = "blastRadiusPerAccount"
 	ctxBlastGlobal         = "blastRadiusGlobal"
 	ctxAuditRetention      = "auditRetention"
 	ctxLambdaMemory        = "lambdaMemoryMiB"
+)
+
+// The verify step's limit on a finding's age: the variable it reads and its default. verify's own
+// constants for them are being written alongside (issue 11); until infra can import them they are named
+// here, and a test pins the spelling.
+const (
+	envMaxFindingAge     = "GUARDBOTS_MAX_FINDING_AGE"
+	defaultMaxFindingAge = 6 * time.Hour
 )
 
 // DefaultConfig is the configuration with no context at all.
@@ -135,6 +148,7 @@ func DefaultConfig() Config {
 		CloseFindings:            verify.CloseOff,
 		DedupWindow:              steps.DefaultDedupWindow,
 		DedupLease:               steps.DefaultDedupLease,
+		MaxFindingAge:            defaultMaxFindingAge,
 		BlastRadiusPerAccount:    steps.DefaultBlastPerAcct,
 		BlastRadiusGlobal:        steps.DefaultBlastGlobal,
 		AuditRetention:           "365d",
@@ -254,6 +268,7 @@ func FromContext(get ContextReader) (Config, error) {
 	c.CloseFindings = strings.ToLower(c.CloseFindings)
 	duration(ctxDedupWindow, &c.DedupWindow)
 	duration(ctxDedupLease, &c.DedupLease)
+	duration(ctxMaxFindingAge, &c.MaxFindingAge)
 	integer(ctxBlastPerAccount, &c.BlastRadiusPerAccount)
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
@@ -363,6 +378,15 @@ func (c Config) Validate() error {
 	// A lease shorter than a bot's run would let a second execution act while the first still runs.
 	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {
 		bad(ctxDedupLease, "%v must exceed the bot Lambda timeout (%ds)", c.DedupLease, botLambdaTimeoutSeconds)
+	}
+	// A finding older than the dedup window could be replayed after its claim expired and act again.
+	if c.MaxFindingAge <= 0 || c.MaxFindingAge > c.DedupWindow {
+		bad(ctxMaxFindingAge, "%v: want a positive duration of at most dedupWindow (%v)", c.MaxFindingAge, c.DedupWindow)
+	}
+	// Without verify, the event is the only evidence of a finding, and anyone who can put an event on
+	// the bus or start an execution could drive a bot with a forged one: only a dry run may skip it.
+	if !c.VerifyFindings && !c.DryRun {
+		bad(ctxVerifyFindings, "false is allowed only with dryRun true (without verification a forged event could drive a bot)")
 	}
 	if c.BlastRadiusPerAccount < 1 {
 		bad(ctxBlastPerAccount, "%d: want at least 1", c.BlastRadiusPerAccount)

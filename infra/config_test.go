@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,11 +268,96 @@ func TestCdkJSON_ListsEveryKeyAndItsValuesAreTheDefaults(t *testing.T) {
 	if d := DefaultConfig(); !reflect.DeepEqual(c, d) {
 		t.Errorf("cdk.json's context gives\n%+v\nthe defaults are\n%+v", c, d)
 	}
-	for _, key := range []string{ctxVerifyFindings, ctxApproverPrincipal, ctxProtectedAccounts, ctxCloseFindings,
-		ctxDedupWindow, ctxDedupLease, ctxBlastPerAccount, ctxBlastGlobal, ctxAuditRetention} {
+	for _, key := range contextKeys(t) {
 		if _, ok := f.Context[key]; !ok {
 			t.Errorf("cdk.json does not list %s", key)
 		}
+	}
+}
+
+// contextKeys are the values of config.go's ctx… constants: every key the app reads.
+func contextKeys(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			v := spec.(*ast.ValueSpec)
+			for i, n := range v.Names {
+				if strings.HasPrefix(n.Name, "ctx") && i < len(v.Values) {
+					if lit, ok := v.Values[i].(*ast.BasicLit); ok {
+						k, _ := strconv.Unquote(lit.Value)
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+	}
+	if len(keys) < 30 {
+		t.Fatalf("found only %d context keys in config.go: %v", len(keys), keys)
+	}
+	return keys
+}
+
+func TestReadme_ContextTableListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range contextKeys(t) {
+		if !strings.Contains(string(b), "| `"+key+"`") && !strings.Contains(string(b), "/ `"+key+"` |") {
+			t.Errorf("infra/README.md's context table does not list %s", key)
+		}
+	}
+}
+
+func TestValidate_MaxFindingAgeDefaultsToSixHoursAndStaysWithinTheDedupWindow(t *testing.T) {
+	if c, err := FromContext(contextOf(nil)); err != nil || c.MaxFindingAge != 6*time.Hour {
+		t.Errorf("default maxFindingAge %v, %v; want 6h", c.MaxFindingAge, err)
+	}
+	if c, err := FromContext(contextOf(map[string]any{"maxFindingAge": "90m"})); err != nil || c.MaxFindingAge != 90*time.Minute {
+		t.Errorf("maxFindingAge 90m: %v, %v", c.MaxFindingAge, err)
+	}
+	if c, err := FromContext(contextOf(map[string]any{"maxFindingAge": "24h"})); err != nil || c.MaxFindingAge != 24*time.Hour {
+		t.Errorf("maxFindingAge equal to the dedup window: %v, %v", c.MaxFindingAge, err)
+	}
+	// Older than the dedup window, a replayed finding would act again once its claim expired.
+	for _, ctx := range []map[string]any{
+		{"maxFindingAge": "25h"},
+		{"maxFindingAge": "6h", "dedupWindow": "1h"},
+		{"maxFindingAge": "0s"},
+		{"maxFindingAge": "-1h"},
+		{"maxFindingAge": "a while"},
+	} {
+		if _, err := FromContext(contextOf(ctx)); err == nil || !strings.Contains(err.Error(), "context maxFindingAge:") {
+			t.Errorf("%v: err %v, want one naming maxFindingAge", ctx, err)
+		}
+	}
+}
+
+// Without verify, the event is all there is: a forged one could drive a bot. Only a dry run may skip it.
+func TestValidate_VerifyFindingsOffOnlyInADryRun(t *testing.T) {
+	_, err := FromContext(contextOf(map[string]any{"verifyFindings": false, "dryRun": false}))
+	if err == nil || !strings.Contains(err.Error(), "context verifyFindings:") || !strings.Contains(err.Error(), "dryRun") {
+		t.Errorf("verifyFindings false without a dry run: err %v", err)
+	}
+	for _, ctx := range []map[string]any{{"verifyFindings": false}, {"verifyFindings": "false", "dryRun": "true"}, {"dryRun": false}} {
+		if _, err := FromContext(contextOf(ctx)); err != nil {
+			t.Errorf("%v: %v", ctx, err)
+		}
+	}
+	c := DefaultConfig()
+	c.VerifyFindings, c.DryRun = false, false
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	if _, err := Build(app, c, BuildOptions{AssetDir: t.TempDir(), Bots: bots.Registered()}); err == nil || !strings.Contains(err.Error(), "context verifyFindings:") {
+		t.Errorf("Build with verifyFindings and dryRun false: err %v", err)
 	}
 }
 

@@ -36,8 +36,13 @@ func NewForwarderStack(scope constructs.Construct, id string, cfg Config, region
 
 	busArn := fmt.Sprintf("arn:%s:events:%s:%s:event-bus/default", *awscdk.Aws_PARTITION(), cfg.HomeRegion, *awscdk.Aws_ACCOUNT_ID())
 	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("HomeBus"), jsii.String(busArn))
+	// Only EventBridge acting for this account's rules: aws:SourceAccount keeps another account's rule
+	// from using the role (the confused-deputy problem).
+	eventBridge := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	})
 	role := awsiam.NewRole(stack, jsii.String("ForwardRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		AssumedBy:   eventBridge,
 		Description: jsii.String("guardbots: EventBridge puts GuardDuty findings on the home region's default bus"),
 	})
 	// The EventBus target grants this role events:PutEvents on the home bus, and nothing else.

@@ -29,8 +29,11 @@ func TestForwarder_SendsFindingsToTheHomeRegionsDefaultBusWithItsOwnRole(t *test
 			t.Errorf("%s target %s", id, target)
 		}
 		roleID, role := only(t, id, "AWS::IAM::Role")
-		if !strings.Contains(js(props(role)["AssumeRolePolicyDocument"]), "events.amazonaws.com") {
-			t.Errorf("%s: role not for EventBridge", id)
+		// Only EventBridge acting for this account's rules (the confused-deputy guard).
+		trust := statements(props(role)["AssumeRolePolicyDocument"])
+		if len(trust) != 1 || js(trust[0]["Principal"]) != `{"Service":"events.amazonaws.com"}` ||
+			js(trust[0]["Condition"]) != `{"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}` {
+			t.Errorf("%s: trust %s, want EventBridge with aws:SourceAccount this account", id, js(trust))
 		}
 		if got := rolePolicyActions(t, id)[roleID]; len(got) != 1 || got[0] != "events:PutEvents" {
 			t.Errorf("%s: role allows %v", id, got)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -17,8 +18,9 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 )
 
-// The whole app is built and synthesized once (a synth costs seconds; the jsii kernel is shared and
-// closed once, here) and every test reads the templates.
+// The whole app is built and synthesized once with every context key set (fixture) and once with no
+// context at all (defaults); a synth costs seconds, the jsii kernel is shared and closed once, here, and
+// every test reads the templates.
 var (
 	fixtureCfg    Config
 	fixture       *Stacks
@@ -26,6 +28,10 @@ var (
 	fixtureTmpl   = map[string]map[string]any{} // stack id → template JSON
 	fixtureAssert = map[string]assertions.Template{}
 	fixtureSynth  time.Duration
+
+	defaultFixture *Stacks
+	defaultErrs    []string
+	defaultTmpl    = map[string]map[string]any{}
 )
 
 func TestMain(m *testing.M) {
@@ -48,8 +54,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// fixtureConfig sets every context key away from its default (TestFixture_SetsEveryContextKey holds it
+// to that), so every branch of the templates is synthesized. The one exception is verifyFindings, which
+// may be false only in a dry run and dryRun is false here.
 func fixtureConfig() Config {
 	c := DefaultConfig()
+	c.RolePrefix = "gbtest"
 	c.OrchestratorAccount = "111122223333"
 	c.ExternalID = "guardbots-test-external-id"
 	c.OrganizationID = "o-abcdefghij"
@@ -58,17 +68,68 @@ func fixtureConfig() Config {
 	c.OtherRegions = []string{"eu-west-1", "ap-southeast-2"}
 	c.OrganizationalUnits = []string{"ou-abcd-12345678", "ou-abcd-87654321"}
 	c.StackSetCallAs = "DELEGATED_ADMIN"
+	c.StackSetFailureTolerance = 20
+	c.StackSetMaxConcurrent = 50
 	c.SeverityFloor = 5
 	c.DryRun = false
+	c.AllowSampleFindings = true
+	c.SecurityHubRule = true
+	c.MappingFile = "shared/mapping/default.json"
+	c.MappingParameter = "/gbtest/mapping"
+	c.MappingTTL = 90 * time.Second
+	c.LogRetentionDays = 400
+	c.ApproverPrincipalArn = "arn:aws:iam::999988887777:role/SecOpsOnCall"
+	c.LambdaMemoryMiB = 256
 	// Every rail away from its default, so the tests see the context reach the Lambdas.
 	c.ProtectedAccounts = []string{"210987654321", "123456789012"}
 	c.CloseFindings = "archive"
 	c.DedupWindow = 12 * time.Hour
 	c.DedupLease = 20 * time.Minute
+	c.MaxFindingAge = 3 * time.Hour
 	c.BlastRadiusPerAccount = 7
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
 	return c
+}
+
+// synthesized is one build of the app: its stacks, the synthesis errors, and every stack's template.
+type synthesized struct {
+	stacks *Stacks
+	errs   []string
+	tmpl   map[string]map[string]any
+	assert map[string]assertions.Template
+}
+
+func synthesize(cfg Config, root, assets string) (synthesized, error) {
+	out, err := os.MkdirTemp("", "guardbots-cdk-out-")
+	if err != nil {
+		return synthesized{}, err
+	}
+	defer os.RemoveAll(out)
+	wf, err := currentWorkflow()
+	if err != nil {
+		return synthesized{}, err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	s, err := Build(app, cfg, BuildOptions{Root: root, AssetDir: assets, Workflow: wf, Bots: bots.Registered()})
+	if err != nil {
+		return synthesized{}, err
+	}
+	r := synthesized{stacks: s, errs: synthErrors(app.Synth(nil)), tmpl: map[string]map[string]any{}, assert: map[string]assertions.Template{}}
+	stacks := map[string]awscdk.Stack{
+		orchestratorStackID: s.Orchestrator.Stack,
+		memberStackID:       s.Member,
+		stackSetStackID:     s.StackSet,
+	}
+	for id, st := range s.Forwarders {
+		stacks[id] = st
+	}
+	for id, st := range stacks {
+		t := assertions.Template_FromStack(st, nil)
+		r.assert[id] = t
+		r.tmpl[id] = *t.ToJSON()
+	}
+	return r, nil
 }
 
 func buildFixture() error {
@@ -83,35 +144,18 @@ func buildFixture() error {
 		return err
 	}
 	defer os.RemoveAll(assets)
-	out, err := os.MkdirTemp("", "guardbots-cdk-out-")
+	every, err := synthesize(fixtureCfg, root, assets)
 	if err != nil {
-		return err
+		return fmt.Errorf("every context key set: %w", err)
 	}
-	defer os.RemoveAll(out)
-	wf, err := currentWorkflow()
-	if err != nil {
-		return err
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
-	fixture, err = Build(app, fixtureCfg, BuildOptions{Root: root, AssetDir: assets, Workflow: wf, Bots: bots.Registered()})
-	if err != nil {
-		return err
-	}
-	fixtureErrs = synthErrors(app.Synth(nil))
-	stacks := map[string]awscdk.Stack{
-		orchestratorStackID: fixture.Orchestrator.Stack,
-		memberStackID:       fixture.Member,
-		stackSetStackID:     fixture.StackSet,
-	}
-	for id, s := range fixture.Forwarders {
-		stacks[id] = s
-	}
-	for id, s := range stacks {
-		t := assertions.Template_FromStack(s, nil)
-		fixtureAssert[id] = t
-		fixtureTmpl[id] = *t.ToJSON()
-	}
+	fixture, fixtureErrs, fixtureTmpl, fixtureAssert = every.stacks, every.errs, every.tmpl, every.assert
 	fixtureSynth = time.Since(start)
+	// The CLI's CDK_DEFAULT_ACCOUNT/REGION are not read here: DefaultConfig is no context at all.
+	defaults, err := synthesize(DefaultConfig(), root, assets)
+	if err != nil {
+		return fmt.Errorf("no context: %w", err)
+	}
+	defaultFixture, defaultErrs, defaultTmpl = defaults.stacks, defaults.errs, defaults.tmpl
 	return nil
 }
 
@@ -145,10 +189,22 @@ func assertCDK(t *testing.T, what string, f func()) {
 	f()
 }
 
+// defaultOf names a stack of the no-context build for the helpers below ("default:<stack id>"); a plain
+// stack id is the every-key build.
+func defaultOf(stack string) string { return "default:" + stack }
+
+// template is a stack's template, of either build.
+func template(stack string) map[string]any {
+	if id, ok := strings.CutPrefix(stack, "default:"); ok {
+		return defaultTmpl[id]
+	}
+	return fixtureTmpl[stack]
+}
+
 // resources returns the resources of a type in a stack's template, by logical id.
 func resources(t *testing.T, stack, typ string) map[string]map[string]any {
 	t.Helper()
-	res, _ := fixtureTmpl[stack]["Resources"].(map[string]any)
+	res, _ := template(stack)["Resources"].(map[string]any)
 	out := map[string]map[string]any{}
 	for id, r := range res {
 		r := r.(map[string]any)
@@ -271,6 +327,22 @@ func TestFixture_SynthesizesOnceQuickly(t *testing.T) {
 
 func TestNag_NoUnsuppressedErrorsInAnyStack(t *testing.T) {
 	for _, e := range fixtureErrs {
-		t.Error(e)
+		t.Error("every key set:", e)
+	}
+	for _, e := range defaultErrs {
+		t.Error("no context:", e)
+	}
+}
+
+func TestFixture_SetsEveryContextKey(t *testing.T) {
+	got, def := reflect.ValueOf(fixtureCfg), reflect.ValueOf(DefaultConfig())
+	for i := range got.NumField() {
+		name := got.Type().Field(i).Name
+		if name == "VerifyFindings" { // false needs dryRun true; the fixture is not a dry run
+			continue
+		}
+		if reflect.DeepEqual(got.Field(i).Interface(), def.Field(i).Interface()) {
+			t.Errorf("fixtureConfig leaves %s at its default %v: set it, so its templates are synthesized and checked", name, def.Field(i).Interface())
+		}
 	}
 }

@@ -126,14 +126,12 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
 
-	// Step Lambdas: each role holds only what its handler calls.
+	// Step Lambdas: each role holds only what its handler calls. Match decides on the input to route
+	// skips and notifications cheaply; verify re-makes every remediate decision on GuardDuty's copy of
+	// the finding, so both get the same mapping configuration.
 	stepEnv := map[string]map[string]string{
-		"match": {
-			mapping.EnvParameter:    cfg.MappingParameter,
-			mapping.EnvTTL:          cfg.MappingTTL.String(),
-			mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
-		},
-		"verify": {steps.EnvVerifyFindings: strconv.FormatBool(cfg.VerifyFindings)},
+		"match":  mappingEnv(cfg),
+		"verify": mappingEnv(cfg),
 		"request_approval": {
 			steps.EnvApprovalTopicArn: *alerts.Topic.TopicArn(),
 			steps.EnvApproverRoleArn:  *approver.RoleArn(),
@@ -144,10 +142,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			steps.EnvCloseFindings: cfg.CloseFindings,
 		},
 	}
-	// Unset rather than empty when none: match reads both as "no protected accounts".
-	if len(cfg.ProtectedAccounts) > 0 {
-		stepEnv["match"][mapping.EnvProtectedAccounts] = strings.Join(cfg.ProtectedAccounts, ",")
-	}
+	stepEnv["verify"][steps.EnvVerifyFindings] = strconv.FormatBool(cfg.VerifyFindings)
+	stepEnv["verify"][envMaxFindingAge] = cfg.MaxFindingAge.String()
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
 			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
@@ -155,14 +151,10 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			Description: "guardbots workflow step: " + name,
 		})
 	}
-	o.Functions["match"].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ReadMapping"),
-		Actions:   jsii.Strings("ssm:GetParameter"),
-		Resources: jsii.Strings(*param.ParameterArn()),
-	}))
+	grantReadMapping(o.Functions["match"].Role, param)
 	grantPublish(o.Functions["notify"].Role, alerts)
 	grantPublish(o.Functions["request_approval"].Role, alerts)
-	grantVerify(o.Functions["verify"].Role)
+	grantVerify(o.Functions["verify"].Role, param)
 	grantCloseFindings(o.Functions["notify"].Role, cfg.CloseFindings)
 
 	// Bot Lambdas: one each, with a role named so member trust policies can name it.
@@ -195,7 +187,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 			Description: "guardbots bot: " + b.Name,
 		})
 		o.Functions[b.Name] = fn
-		grantBot(fn, b, cfg.RolePrefix, table, audit)
+		grantBot(fn, b, cfg, table, audit)
 		botLogs[b.Name] = fn.LogGroup
 	}
 	newRailAlarms(stack, botLogs, alerts)
@@ -230,6 +222,21 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	return o, nil
 }
 
+// mappingEnv is what a step that makes the mapping decision reads: the parameter, how long to reuse it,
+// whether sample findings pass, and the protected accounts.
+func mappingEnv(cfg Config) map[string]string {
+	env := map[string]string{
+		mapping.EnvParameter:    cfg.MappingParameter,
+		mapping.EnvTTL:          cfg.MappingTTL.String(),
+		mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
+	}
+	// Unset rather than empty when none: both read as "no protected accounts".
+	if len(cfg.ProtectedAccounts) > 0 {
+		env[mapping.EnvProtectedAccounts] = strings.Join(cfg.ProtectedAccounts, ",")
+	}
+	return env
+}
+
 // lambdaRoleName is the bot Lambda's role name, "<prefix>-lambda-<bot>": deterministic, so a member
 // trust policy can name it in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
 // which a StackSet may also create in this very account.
@@ -243,7 +250,8 @@ func lambdaRoleName(prefix, bot string) (string, error) {
 
 // grantBot gives a bot Lambda exactly what the bot declares. Bots without operations never call AWS
 // (the runner does not even resolve credentials for them), so they get nothing beyond their logs.
-func grantBot(fn goFunction, b bots.Bot, prefix string, table, audit awsdynamodb.Table) {
+func grantBot(fn goFunction, b bots.Bot, cfg Config, table, audit awsdynamodb.Table) {
+	prefix := cfg.RolePrefix
 	actions := b.IAMActions()
 	// UpdateItem: the duplicate-suppression claims and blast-radius counters are conditional updates.
 	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -261,11 +269,23 @@ func grantBot(fn goFunction, b bots.Bot, prefix string, table, audit awsdynamodb
 		return
 	}
 	memberRole := fmt.Sprintf("arn:%s:iam::*:role/%s-%s", *awscdk.Aws_PARTITION(), prefix, b.Name)
-	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AssumeOwnMemberRole"),
-		// SetSourceIdentity: awsenv sends one, so the member account's CloudTrail names the bot.
-		Actions:   jsii.Strings("sts:AssumeRole", "sts:SetSourceIdentity"),
+	assume := &awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AssumeOwnMemberRole"),
+		Actions:   jsii.Strings("sts:AssumeRole"),
 		Resources: jsii.Strings(memberRole),
+	}
+	// The account is a wildcard (any member account may own the finding): with an organization, only
+	// roles of accounts inside it, so a same-named role elsewhere is never assumed.
+	if cfg.OrganizationID != "" {
+		assume.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}}
+	}
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(assume))
+	// awsenv sends a source identity, so the member account's CloudTrail names the bot; only its own.
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OwnSourceIdentity"),
+		Actions:    jsii.Strings("sts:SetSourceIdentity"),
+		Resources:  jsii.Strings(memberRole),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"sts:SourceIdentity": awsenv.SourceIdentity(b.Name)}},
 	}))
 	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ActInOwnAccount"),
@@ -393,13 +413,26 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 			DetailType: jsii.Strings("Security Hub Findings - Imported"),
 			Detail: &map[string]any{
 				"findings": map[string]any{
-					"ProductName": []string{"GuardDuty"},
-					"Severity":    map[string]any{"Label": securityHubLabels(cfg.SeverityFloor)},
+					"ProductArn": guardDutyProductArns(cfg),
+					"Severity":   map[string]any{"Label": securityHubLabels(cfg.SeverityFloor)},
 				},
 			},
 		},
 		Targets: &[]awsevents.IRuleTarget{target()},
 	})
+}
+
+// guardDutyProductArns are GuardDuty's product ARNs in Security Hub for every region findings come from
+// (the home region and, through cross-region aggregation, the other regions). A custom integration
+// may import findings only under its own account's product ARN, but may write any ProductName, so
+// "GuardDuty" proves nothing: GuardDuty's product ARN, exactly, is what the rule accepts.
+func guardDutyProductArns(cfg Config) []string {
+	regions := append([]string{cfg.HomeRegion}, cfg.OtherRegions...)
+	arns := make([]string, len(regions))
+	for i, r := range regions {
+		arns[i] = fmt.Sprintf("arn:%s:securityhub:%s::product/aws/guardduty", *awscdk.Aws_PARTITION(), r)
+	}
+	return arns
 }
 
 // guardDutyPattern matches GuardDuty findings at or above floor; the floor is in the pattern, so

@@ -38,23 +38,59 @@ func TestOrchestrator_RuleStartsWorkflowForGuardDutyFindingsAtOrAboveTheFloor(t 
 	})
 }
 
+// securityHubRule is the Security Hub rule of a build.
+func securityHubRule(t *testing.T, stack string) map[string]any {
+	t.Helper()
+	for _, r := range resources(t, stack, "AWS::Events::Rule") {
+		if strings.Contains(js(props(r)["EventPattern"]), "aws.securityhub") {
+			return props(r)
+		}
+	}
+	t.Fatalf("%s: no Security Hub rule", stack)
+	return nil
+}
+
 func TestOrchestrator_SecurityHubRuleIsOffByDefault(t *testing.T) {
 	if DefaultConfig().SecurityHubRule {
 		t.Fatal("the Security Hub rule must default to off")
 	}
-	assertCDK(t, "Security Hub rule", func() {
-		fixtureAssert[orch].HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
-			"State": "DISABLED",
-			"EventPattern": map[string]any{
-				"source":      []any{"aws.securityhub"},
-				"detail-type": []any{"Security Hub Findings - Imported"},
-				"detail": map[string]any{"findings": map[string]any{
-					"ProductName": []any{"GuardDuty"},
-					"Severity":    map[string]any{"Label": []any{"MEDIUM", "HIGH", "CRITICAL"}},
-				}},
-			},
-		})
-	})
+	if p := securityHubRule(t, defaultOf(orch)); p["State"] != "DISABLED" {
+		t.Errorf("no context: the Security Hub rule is %v", p["State"])
+	}
+	if p := securityHubRule(t, orch); p["State"] != "ENABLED" {
+		t.Errorf("securityHubRule true: the rule is %v", p["State"])
+	}
+}
+
+// A custom Security Hub integration may write any ProductName but imports only under its own product
+// ARN: the rule accepts GuardDuty's product ARN, in each region findings come from, and nothing else.
+func TestOrchestrator_SecurityHubRuleAcceptsOnlyGuardDutysProductArn(t *testing.T) {
+	arn := func(region string) any {
+		return map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":securityhub:" + region + "::product/aws/guardduty"}}}
+	}
+	for stack, want := range map[string]map[string]any{
+		orch: {
+			"ProductArn": []any{arn("eu-central-1"), arn("eu-west-1"), arn("ap-southeast-2")},
+			"Severity":   map[string]any{"Label": []any{"MEDIUM", "HIGH", "CRITICAL"}},
+		},
+		defaultOf(orch): {
+			"ProductArn": []any{arn("us-east-1")},
+			"Severity":   map[string]any{"Label": []any{"MEDIUM", "HIGH", "CRITICAL"}},
+		},
+	} {
+		p := securityHubRule(t, stack)
+		pattern := map[string]any{
+			"source":      []any{"aws.securityhub"},
+			"detail-type": []any{"Security Hub Findings - Imported"},
+			"detail":      map[string]any{"findings": want},
+		}
+		if js(p["EventPattern"]) != js(pattern) {
+			t.Errorf("%s: pattern\n%s\nwant\n%s", stack, js(p["EventPattern"]), js(pattern))
+		}
+		if strings.Contains(js(p["EventPattern"]), "ProductName") {
+			t.Errorf("%s: the pattern still reads ProductName, which any integration may set", stack)
+		}
+	}
 }
 
 func TestOrchestrator_DeadLetterQueueIsEncryptedTLSOnlyAndAlarmed(t *testing.T) {
@@ -171,8 +207,8 @@ func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(
 			t.Errorf("%s: runtime %v, architectures %v", id, p["Runtime"], p["Architectures"])
 		}
 		// Sized from the measured peak (memory.go), with a Go soft memory limit under it.
-		if js(p["MemorySize"]) != "128" || !strings.Contains(js(p["Environment"]), `"GOMEMLIMIT":"115MiB"`) {
-			t.Errorf("%s: memory %v, environment %s: want 128 MB and GOMEMLIMIT 115MiB", id, p["MemorySize"], js(p["Environment"]))
+		if js(p["MemorySize"]) != "256" || !strings.Contains(js(p["Environment"]), `"GOMEMLIMIT":"230MiB"`) {
+			t.Errorf("%s: memory %v, environment %s: want lambdaMemoryMiB's 256 MB and GOMEMLIMIT 230MiB", id, p["MemorySize"], js(p["Environment"]))
 		}
 		role := js(p["Role"])
 		if other, dup := roles[role]; dup {
@@ -193,13 +229,19 @@ func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(
 // functionRole finds the logical id of the role of a function built by newGoFunction.
 func functionRole(t *testing.T, fn string) string {
 	t.Helper()
+	return functionRoleIn(t, orch, fn)
+}
+
+// functionRoleIn is functionRole in any orchestrator build.
+func functionRoleIn(t *testing.T, stack, fn string) string {
+	t.Helper()
 	prefix := "Bot" + strings.ReplaceAll(fn, "_", "")
 	for _, s := range stepFunctions {
 		if s == fn {
 			prefix = "Step" + strings.ReplaceAll(fn, "_", "")
 		}
 	}
-	for id := range resources(t, orch, "AWS::IAM::Role") {
+	for id := range resources(t, stack, "AWS::IAM::Role") {
 		if regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `Role[0-9A-F]{8}$`).MatchString(id) {
 			return id
 		}
@@ -217,7 +259,7 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"parse":            logActions,
 		"transform":        logActions,
 		"match":            append([]string{"ssm:GetParameter"}, logActions...),
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors"}, logActions...),
+		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter"}, logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
@@ -269,9 +311,44 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 	}
 }
 
+// With organizationId, a bot Lambda assumes its member role only in accounts of the organization, and it
+// may set only its own source identity.
+func TestOrchestrator_BotLambdasAssumeOnlyInsideTheOrganizationWithTheirOwnSourceIdentity(t *testing.T) {
+	for stack, org := range map[string]string{orch: fixtureCfg.OrganizationID, defaultOf(orch): ""} {
+		for _, b := range bots.Registered() {
+			if len(b.IAMActions()) == 0 {
+				continue
+			}
+			var assume, source map[string]any
+			for _, s := range roleStatements(t, stack, functionRoleIn(t, stack, b.Name)) {
+				switch s["Sid"] {
+				case "AssumeOwnMemberRole":
+					assume = s
+				case "OwnSourceIdentity":
+					source = s
+				}
+			}
+			if assume == nil || source == nil {
+				t.Fatalf("%s %s: statements AssumeOwnMemberRole %v, OwnSourceIdentity %v", stack, b.Name, assume, source)
+			}
+			wantCond := "null"
+			if org != "" {
+				wantCond = `{"StringEquals":{"aws:ResourceOrgID":"` + org + `"}}`
+			}
+			if js(assume["Action"]) != `"sts:AssumeRole"` || js(assume["Condition"]) != wantCond {
+				t.Errorf("%s %s: %s, want sts:AssumeRole with condition %s", stack, b.Name, js(assume), wantCond)
+			}
+			if js(source["Action"]) != `"sts:SetSourceIdentity"` || js(source["Resource"]) != js(assume["Resource"]) ||
+				js(source["Condition"]) != `{"StringEquals":{"sts:SourceIdentity":"`+awsenv.SourceIdentity(b.Name)+`"}}` {
+				t.Errorf("%s %s: %s, want sts:SetSourceIdentity of %s on its member role", stack, b.Name, js(source), awsenv.SourceIdentity(b.Name))
+			}
+		}
+	}
+}
+
 func findResource(t *testing.T, stack, id string) (string, map[string]any) {
 	t.Helper()
-	r, ok := fixtureTmpl[stack]["Resources"].(map[string]any)[id].(map[string]any)
+	r, ok := template(stack)["Resources"].(map[string]any)[id].(map[string]any)
 	if !ok {
 		t.Fatalf("%s: no resource %s", stack, id)
 	}
@@ -296,7 +373,7 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 		vars, _ := env["Variables"].(map[string]any)
 		switch {
 		case strings.HasPrefix(id, "Stepmatch"):
-			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m0s" || vars[mapping.EnvAllowSamples] != "false" ||
+			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" || vars[mapping.EnvAllowSamples] != "true" ||
 				vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("match env %s", js(vars))
 			}
@@ -305,7 +382,10 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 				t.Errorf("notify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepverify"):
-			if vars[steps.EnvVerifyFindings] != "true" {
+			// verify re-makes the mapping decision on GuardDuty's copy: match's mapping settings, exactly.
+			if vars[steps.EnvVerifyFindings] != "true" || vars["GUARDBOTS_MAX_FINDING_AGE"] != "3h0m0s" ||
+				vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" ||
+				vars[mapping.EnvAllowSamples] != "true" || vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("verify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Steprequestapproval"):
@@ -332,6 +412,32 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 				t.Errorf("%s: %s = %s, want the audit table", id, statetable.EnvAuditTable, js(vars[statetable.EnvAuditTable]))
 			}
 		}
+	}
+}
+
+func TestOrchestrator_VerifyGetsMatchsMappingSettingsAndTheDefaultAgeWithNoContext(t *testing.T) {
+	env := func(step string) map[string]any {
+		for id, f := range resources(t, defaultOf(orch), "AWS::Lambda::Function") {
+			if strings.HasPrefix(id, "Step"+step) {
+				e, _ := props(f)["Environment"].(map[string]any)
+				v, _ := e["Variables"].(map[string]any)
+				return v
+			}
+		}
+		t.Fatalf("no %s function", step)
+		return nil
+	}
+	match, verify := env("match"), env("verify")
+	for _, k := range []string{mapping.EnvParameter, mapping.EnvTTL, mapping.EnvAllowSamples, mapping.EnvProtectedAccounts} {
+		if js(verify[k]) != js(match[k]) {
+			t.Errorf("%s: verify %s, match %s", k, js(verify[k]), js(match[k]))
+		}
+	}
+	if _, ok := verify[mapping.EnvProtectedAccounts]; ok {
+		t.Errorf("no protected accounts, yet verify gets %s", js(verify[mapping.EnvProtectedAccounts]))
+	}
+	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[steps.EnvVerifyFindings] != "true" {
+		t.Errorf("verify env %s, want GUARDBOTS_MAX_FINDING_AGE 6h0m0s and verification on", js(verify))
 	}
 }
 

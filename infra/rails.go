@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -16,22 +17,14 @@ import (
 	"github.com/guardbots/guardbots/shared/verify"
 )
 
-// The orchestrator account's GuardDuty detectors, in every region (the finding's region picks one),
-// and its Security Hub hubs. Both in this account only: the administrator's detector sees the members'
-// findings, so no other account is ever read or written.
-func detectorArns() string {
-	return fmt.Sprintf("arn:%s:guardduty:*:%s:detector/*", *awscdk.Aws_PARTITION(), *awscdk.Aws_ACCOUNT_ID())
-}
-
+// The orchestrator account's Security Hub hubs, in every region (the finding's region picks one): the
+// administrator's hub holds the members' findings, so no other account is ever written.
 func hubArns() string {
 	return fmt.Sprintf("arn:%s:securityhub:*:%s:hub/default", *awscdk.Aws_PARTITION(), *awscdk.Aws_ACCOUNT_ID())
 }
 
-// How cdk-nag spells those resources in IAM5 findings.
-const (
-	nagDetectorArns = "Resource::arn:<AWS::Partition>:guardduty:*:<AWS::AccountId>:detector/*"
-	nagHubArns      = "Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:hub/default"
-)
+// How cdk-nag spells the hubs in IAM5 findings.
+const nagHubArns = "Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:hub/default"
 
 // grantPublish lets a step publish to the KMS-encrypted topic: exact actions, not kms:GenerateDataKey*.
 func grantPublish(role awsiam.Role, alerts notifications) {
@@ -47,29 +40,35 @@ func grantPublish(role awsiam.Role, alerts notifications) {
 	}))
 }
 
-// grantListDetectors adds guardduty:ListDetectors, which takes no resource (it finds the detector id
-// GetFindings and the close-the-loop calls need).
-func grantListDetectors(role awsiam.Role) {
+// grantReadMapping lets a step read the mapping parameter, and only it. The parameter is a plain String
+// (SecureString cannot be created by CloudFormation), so no KMS grant goes with it.
+func grantReadMapping(role awsiam.Role, param awsssm.StringParameter) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("FindDetector"),
-		Actions:   jsii.Strings("guardduty:ListDetectors"),
-		Resources: jsii.Strings("*"),
+		Sid:       jsii.String("ReadMapping"),
+		Actions:   jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(*param.ParameterArn()),
 	}))
 }
 
-// grantVerify lets the verify step re-read a finding from the administrator's detector.
-func grantVerify(role awsiam.Role) {
-	grantListDetectors(role)
+// GuardDuty's finding APIs list no resource type in the Service Authorization Reference: a statement
+// naming detector ARNs grants nothing for them, so they take "*" (and no condition key narrows them).
+// An identity policy reaches this account's detectors only, and the administrator's detector is the one
+// that sees the members' findings.
+const guardDutyStarReason = "guardduty:ListDetectors, GetFindings, UpdateFindingsFeedback and ArchiveFindings " +
+	"support no resource-level permissions (the Service Authorization Reference lists no resource type for them), " +
+	"so AWS evaluates them only against \"*\"; a statement naming detector ARNs would grant nothing. An identity " +
+	"policy reaches only this account's detectors."
+
+// grantVerify lets the verify step find the detector and re-read a finding from it, and re-make the
+// mapping decision on GuardDuty's copy.
+func grantVerify(role awsiam.Role, param awsssm.StringParameter) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadFindings"),
-		Actions:   jsii.Strings("guardduty:GetFindings"),
-		Resources: jsii.Strings(detectorArns()),
+		Actions:   jsii.Strings("guardduty:ListDetectors", "guardduty:GetFindings"),
+		Resources: jsii.Strings("*"),
 	}))
-	suppress(role, "AwsSolutions-IAM5",
-		"guardduty:ListDetectors supports no resource-level permissions (the Service Authorization Reference "+
-			"lists no resource type), so it needs \"*\"; it only lists detector ids. GetFindings is limited to "+
-			"this account's detectors; the region is a wildcard because the finding's region picks the detector.",
-		"Resource::*", nagDetectorArns)
+	grantReadMapping(role, param)
+	suppress(role, "AwsSolutions-IAM5", guardDutyStarReason, "Resource::*")
 }
 
 // closeFindingsActions are the GuardDuty and Security Hub writes notify needs in a close-the-loop mode
@@ -90,11 +89,10 @@ func grantCloseFindings(role awsiam.Role, mode string) {
 	if len(gd) == 0 {
 		return
 	}
-	grantListDetectors(role)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("CloseGuardDutyFindings"),
-		Actions:   jsii.Strings(gd...),
-		Resources: jsii.Strings(detectorArns()),
+		Actions:   jsii.Strings(append([]string{"guardduty:ListDetectors"}, gd...)...),
+		Resources: jsii.Strings("*"),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("CloseSecurityHubFindings"),
@@ -102,10 +100,9 @@ func grantCloseFindings(role awsiam.Role, mode string) {
 		Resources: jsii.Strings(hubArns()),
 	}))
 	suppress(role, "AwsSolutions-IAM5",
-		"guardduty:ListDetectors supports no resource-level permissions, so it needs \"*\" (it only lists "+
-			"detector ids). The finding writes are limited to this account's GuardDuty detectors and Security "+
-			"Hub hub; the region is a wildcard because the finding's region picks the detector and hub.",
-		"Resource::*", nagDetectorArns, nagHubArns)
+		guardDutyStarReason+" securityhub:BatchUpdateFindings is limited to this account's hub; the region is a "+
+			"wildcard because the finding's region picks the hub.",
+		"Resource::*", nagHubArns)
 }
 
 // newApproverRole is the role an approver assumes to answer an approval request. With context

@@ -46,30 +46,44 @@ func resourceOf(t *testing.T, sts []map[string]any, action string) string {
 	return ""
 }
 
-const (
-	wantDetectors = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":guardduty:*:",{"Ref":"AWS::AccountId"},":detector/*"]]}`
-	wantHub       = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":securityhub:*:",{"Ref":"AWS::AccountId"},":hub/default"]]}`
-)
+const wantHub = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":securityhub:*:",{"Ref":"AWS::AccountId"},":hub/default"]]}`
 
-func TestOrchestrator_VerifyReadsFindingsOnlyFromThisAccountsDetectors(t *testing.T) {
-	sts := roleStatements(t, orch, functionRole(t, "verify"))
-	if got := resourceOf(t, sts, "guardduty:GetFindings"); got != wantDetectors {
-		t.Errorf("GetFindings on %s, want %s", got, wantDetectors)
-	}
-	if got := resourceOf(t, sts, "guardduty:ListDetectors"); got != `"*"` {
-		t.Errorf("ListDetectors on %s", got)
+// GuardDuty's finding APIs list no resource type in the Service Authorization Reference, so AWS grants
+// them only on "*": a statement naming detector ARNs would deny verify every finding in a real account.
+func TestOrchestrator_VerifyReadsFindingsOnStarAndTheMappingParameterOnly(t *testing.T) {
+	for _, stack := range []string{orch, defaultOf(orch)} {
+		sts := roleStatements(t, stack, functionRoleIn(t, stack, "verify"))
+		for _, a := range []string{"guardduty:GetFindings", "guardduty:ListDetectors"} {
+			if got := resourceOf(t, sts, a); got != `"*"` {
+				t.Errorf("%s: %s on %s, want \"*\"", stack, a, got)
+			}
+		}
+		param, _ := only(t, stack, "AWS::SSM::Parameter")
+		if got := resourceOf(t, sts, "ssm:GetParameter"); !strings.Contains(got, `{"Ref":"`+param+`"}`) || strings.Contains(got, "*") {
+			t.Errorf("%s: ssm:GetParameter on %s, want the mapping parameter %s only", stack, got, param)
+		}
+		match := roleStatements(t, stack, functionRoleIn(t, stack, "match"))
+		if got, want := resourceOf(t, sts, "ssm:GetParameter"), resourceOf(t, match, "ssm:GetParameter"); got != want {
+			t.Errorf("%s: verify reads %s, match reads %s: the same parameter, the same way", stack, got, want)
+		}
 	}
 }
 
-func TestOrchestrator_NotifyClosesFindingsOnlyOnThisAccountsDetectorsAndHub(t *testing.T) {
+func TestOrchestrator_NotifyClosesFindingsOnStarAndOnlyThisAccountsHub(t *testing.T) {
 	sts := roleStatements(t, orch, functionRole(t, "notify"))
-	for _, a := range []string{"guardduty:UpdateFindingsFeedback", "guardduty:ArchiveFindings"} {
-		if got := resourceOf(t, sts, a); got != wantDetectors {
-			t.Errorf("%s on %s, want %s", a, got, wantDetectors)
+	for _, a := range []string{"guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback", "guardduty:ArchiveFindings"} {
+		if got := resourceOf(t, sts, a); got != `"*"` {
+			t.Errorf("%s on %s, want \"*\"", a, got)
 		}
 	}
 	if got := resourceOf(t, sts, "securityhub:BatchUpdateFindings"); got != wantHub {
 		t.Errorf("BatchUpdateFindings on %s, want %s", got, wantHub)
+	}
+	// closeFindings off (the default): no GuardDuty or Security Hub write at all.
+	for _, a := range rolePolicyActions(t, defaultOf(orch))[functionRoleIn(t, defaultOf(orch), "notify")] {
+		if strings.HasPrefix(a, "guardduty:") || strings.HasPrefix(a, "securityhub:") {
+			t.Errorf("closeFindings off, yet notify may %s", a)
+		}
 	}
 }
 
@@ -152,20 +166,21 @@ func TestOrchestrator_ExecutionTimeoutCoversApprovalWaitsAndTheAlarmCatchesTimeo
 func TestOrchestrator_ApproverRoleNeedsMFAByDefaultAndMaySendOnlyTaskResults(t *testing.T) {
 	var id string
 	var role map[string]any
-	for rid, r := range resources(t, orch, "AWS::IAM::Role") {
-		if props(r)["RoleName"] == fixtureCfg.RolePrefix+"-approver" {
+	stack := defaultOf(orch)
+	for rid, r := range resources(t, stack, "AWS::IAM::Role") {
+		if props(r)["RoleName"] == DefaultConfig().RolePrefix+"-approver" {
 			id, role = rid, r
 		}
 	}
 	if role == nil {
-		t.Fatalf("no role %s-approver", fixtureCfg.RolePrefix)
+		t.Fatalf("no role %s-approver", DefaultConfig().RolePrefix)
 	}
 	trust := statements(props(role)["AssumeRolePolicyDocument"])
 	if len(trust) != 1 || js(trust[0]["Condition"]) != `{"Bool":{"aws:MultiFactorAuthPresent":"true"}}` ||
 		!strings.Contains(js(trust[0]["Principal"]), ":root") {
 		t.Errorf("trust %s, want this account's root with MFA", js(trust))
 	}
-	if got := rolePolicyActions(t, orch)[id]; !reflect.DeepEqual(got, []string{"states:SendTaskFailure", "states:SendTaskSuccess"}) {
+	if got := rolePolicyActions(t, stack)[id]; !reflect.DeepEqual(got, []string{"states:SendTaskFailure", "states:SendTaskSuccess"}) {
 		t.Errorf("approver may %v", got)
 	}
 }

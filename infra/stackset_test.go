@@ -14,7 +14,7 @@ func TestStackSet_IsServiceManagedNamedIAMAutoDeployedToOUsInOneRegion(t *testin
 		"AutoDeployment":       {js(p["AutoDeployment"]), `{"Enabled":true,"RetainStacksOnAccountRemoval":false}`},
 		"CallAs":               {js(p["CallAs"]), `"DELEGATED_ADMIN"`},
 		"ManagedExecution":     {js(p["ManagedExecution"]), `{"Active":true}`},
-		"OperationPreferences": {js(p["OperationPreferences"]), `{"FailureTolerancePercentage":10,"MaxConcurrentPercentage":25,"RegionConcurrencyType":"SEQUENTIAL"}`},
+		"OperationPreferences": {js(p["OperationPreferences"]), `{"FailureTolerancePercentage":20,"MaxConcurrentPercentage":50,"RegionConcurrencyType":"SEQUENTIAL"}`},
 		"StackInstancesGroup":  {js(p["StackInstancesGroup"]), `[{"DeploymentTargets":{"OrganizationalUnitIds":["ou-abcd-12345678","ou-abcd-87654321"]},"Regions":["eu-central-1"]}]`},
 		"Parameters":           {js(p["Parameters"]), `[{"ParameterKey":"OrchestratorAccountId","ParameterValue":"111122223333"},{"ParameterKey":"ExternalId","ParameterValue":"guardbots-test-external-id"}]`},
 	}
