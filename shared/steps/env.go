@@ -22,9 +22,20 @@ const (
 	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
 )
 
-// EnvVerifyFindings switches the verify step's GuardDuty check (default true). Only the local demo
-// turns it off: its emulator has no GuardDuty.
+// EnvVerifyFindings switches the verify step's GuardDuty check (default true).
 const EnvVerifyFindings = "GUARDBOTS_VERIFY_FINDINGS"
+
+// EnvMaxFindingAge is how old GuardDuty's copy of a finding (its updatedAt) may be for the verify step to
+// let a bot act on it (Go duration; default DefaultMaxFindingAge). Older is skipped "stale", so a finding
+// replayed after the duplicate-suppression window (EnvDedupWindow, which must not be shorter) cannot act
+// twice. The verify step also reads the mapping variables (mapping.EnvParameter, mapping.EnvTTL,
+// mapping.EnvAllowSamples, mapping.EnvProtectedAccounts) to decide again on GuardDuty's copy.
+const EnvMaxFindingAge = "GUARDBOTS_MAX_FINDING_AGE"
+
+// DefaultMaxFindingAge: GuardDuty sends a new finding within about 5 minutes of its updatedAt. An update
+// (more occurrences) goes out at the detector's publishing frequency, 6 hours by default, and may then be
+// close to 6 hours old: the first delivery is the one that acts, later ones are suppressed as duplicates.
+const DefaultMaxFindingAge = 6 * time.Hour
 
 // Environment of the request_approval Lambda.
 const (
