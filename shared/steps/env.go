@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // The Lambdas' environment, their defaults and the log events the CDK app's metric filters match: the
@@ -122,4 +124,19 @@ func EnvPositive(name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
 	}
 	return n, nil
+}
+
+// MatchOptionsFromEnv reads what match and verify both decide with besides the mapping itself:
+// mapping.EnvAllowSamples and mapping.EnvProtectedAccounts. Both steps read the same variables, so
+// GuardDuty's copy is decided with the rules the input was.
+func MatchOptionsFromEnv() (mapping.MatchOptions, error) {
+	allow, err := EnvBool(mapping.EnvAllowSamples)
+	if err != nil {
+		return mapping.MatchOptions{}, err
+	}
+	protected, err := mapping.ParseAccountList(os.Getenv(mapping.EnvProtectedAccounts))
+	if err != nil {
+		return mapping.MatchOptions{}, fmt.Errorf("%s: %w", mapping.EnvProtectedAccounts, err)
+	}
+	return mapping.MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}, nil
 }
