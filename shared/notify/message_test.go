@@ -24,7 +24,7 @@ func instanceFinding() *finding.Finding {
 
 func remediated() Input {
 	return Input{
-		Finding:  instanceFinding(),
+		Finding: instanceFinding(),
 		Decision: &mapping.Decision{Outcome: mapping.Remediate, Reason: "matched", Key: "UnauthorizedAccess:EC2/*", Actions: []mapping.Action{{Bot: "ec2_stop_instance", Mode: "AUTO"}},
 			Verified: true, Verification: "confirmed by GuardDuty (detector d in us-east-1)"},
 		Results: []bots.Result{{

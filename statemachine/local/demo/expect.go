@@ -55,8 +55,8 @@ func Expectations(dryRun bool) map[string]Expected {
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},
-			Result: map[bool]bots.Status{false: bots.StatusSkipped, true: bots.StatusDryRun}[dryRun],
-			Outcome: map[bool]string{false: notify.OutcomeSkipped, true: notify.OutcomeDryRun}[dryRun],
+			Result:       map[bool]bots.Status{false: bots.StatusSkipped, true: bots.StatusDryRun}[dryRun],
+			Outcome:      map[bool]string{false: notify.OutcomeSkipped, true: notify.OutcomeDryRun}[dryRun],
 			Verification: []string{`instance (input "` + ReplayInstance + `"`, `severity (input "8", GuardDuty "5")`, `resource role (input "TARGET", GuardDuty "ACTOR")`}},
 	}
 }
