@@ -178,3 +178,47 @@ func TestExecute_SkipAndNotifyDecisionsAreNotVerified(t *testing.T) {
 		wantCalls(t, ex, "Parse", "Transform", "Match", "Notify")
 	}
 }
+
+// GuardDuty's copy, as verify returns it, replaces the input for every later state: the bots, the
+// approval request and notify never see the input's finding or match's decision again.
+func TestExecute_VerifiedCopyReplacesTheInputForEveryLaterState(t *testing.T) {
+	t.Parallel()
+	copyOf := obj{"id": "gd-1", "type": "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "severity": 5.0, "resourceRole": "ACTOR",
+		"accountId": "111122223333", "region": "us-east-1", "resourceKind": "Instance", "instance": obj{"id": "i-0123456789abcdef0"}}
+	o := pipeline(matched("remediate", action("ec2_stop_instance"), obj{"bot": "ec2_tag_instance", "params": obj{}, "onError": "continue", "mode": "APPROVE", "approvalTimeoutSeconds": 900}))
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Returns(obj{"finding": copyOf,
+		"decision": obj{"decision": "remediate", "reason": "decided on GuardDuty's copy", "mappingKey": "UnauthorizedAccess:EC2/*", "verified": true,
+			"actions": []obj{action("ec2_stop_instance"), {"bot": "ec2_tag_instance", "params": obj{}, "onError": "continue", "mode": "APPROVE", "approvalTimeoutSeconds": 900}}}})}
+	o[statemachine.StateWaitForApproval] = []aslrun.Response{aslrun.Returns(obj{"approved": true, "approver": "alice"})}
+	ex := executeIn(t, o, obj{"Task": obj{"Token": "token"}})
+	wantStatus(t, ex, "SUCCEEDED", "")
+	for _, state := range []string{"ec2_stop_instance", statemachine.StateWaitForApproval, "ec2_tag_instance"} {
+		in := input(t, ex, state, 0)
+		f := in["finding"]
+		if p, ok := in["Payload"].(obj); ok {
+			f = p["finding"]
+		}
+		if !equalJSON(f, copyOf) {
+			t.Errorf("%s got finding %v, want GuardDuty's copy", state, f)
+		}
+	}
+	n := input(t, ex, statemachine.StateNotify, 0)
+	if !equalJSON(n["finding"], copyOf) || n["decision"].(obj)["verified"] != true || n["decision"].(obj)["reason"] != "decided on GuardDuty's copy" {
+		t.Errorf("notify got finding %v decision %v", n["finding"], n["decision"])
+	}
+}
+
+// Decided again on GuardDuty's copy, a remediate decision can become notify: no bot runs, the
+// notification goes out.
+func TestExecute_VerifyTurningTheDecisionIntoNotifyRunsNoBot(t *testing.T) {
+	t.Parallel()
+	o := pipeline(matched("remediate", action("ec2_stop_instance")))
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Returns(obj{"finding": theFinding,
+		"decision": obj{"decision": "notify", "reason": "mapping entry Recon:EC2/* is NOTIFY: notify only", "mappingKey": "Recon:EC2/*", "actions": []obj{}, "verified": true}})}
+	ex := execute(t, o)
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Notify")
+	if rs := results(t, input(t, ex, statemachine.StateNotify, 0)); len(rs) != 0 {
+		t.Errorf("results = %v", rs)
+	}
+}

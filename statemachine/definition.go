@@ -173,8 +173,9 @@ func Definition() ([]byte, error) {
 	}
 
 	// Only a remediate decision is verified: notify and skip change nothing, so a forged one is harmless.
-	// Verify re-reads the finding from GuardDuty; a forged finding is rejected (Verify failed → notify),
-	// an archived one becomes a skip, so its output is decided again.
+	// Verify reads the finding back from GuardDuty and its output replaces the state: GuardDuty's copy
+	// and the decision made again on it, which may be a skip or a notify. A finding GuardDuty does not
+	// hold is rejected (Verify failed → notify, the input kept only for the message).
 	s[StateVerify] = task(stepPlaceholder(stepVerify), StepTimeoutSeconds, StateVerified,
 		catcher{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateVerifyFailed})
 	s[StateVerifyFailed] = stepError("verify", "$.caught", []string{"finding", "decision"})
@@ -182,7 +183,10 @@ func Definition() ([]byte, error) {
 		Type: "Choice",
 		Choices: []choice{
 			{Variable: "$.decision.decision", StringEquals: "remediate", Next: StateRemediate},
-			{Variable: "$.decision.decision", StringEquals: "skip", Next: StateNothingToRun},
+			{Or: []choice{
+				{Variable: "$.decision.decision", StringEquals: "notify"},
+				{Variable: "$.decision.decision", StringEquals: "skip"},
+			}, Next: StateNothingToRun},
 		},
 		Default: StateUnknownOutcome,
 	}

@@ -24,9 +24,10 @@ const (
 )
 
 // decodeFinding copies the modelled members of a GuardDuty finding object and validates it; path is
-// where the object sits ("detail." for an EventBridge event) so messages name the field as sent.
-func decodeFinding(v *fastjson.Value, path string) (*Finding, error) {
-	d := decoder{path: path}
+// where the object sits ("detail." for an EventBridge event) so messages name the field as sent. pascal
+// reads the PascalCase member names the AWS CLI prints (get-findings) instead of the API's camelCase.
+func decodeFinding(v *fastjson.Value, path string, pascal bool) (*Finding, error) {
+	d := decoder{path: path, pascal: pascal}
 	f := &Finding{
 		SchemaVersion: d.str(v, "schemaVersion", maxID),
 		AccountID:     d.str(v, "accountId", maxID),
@@ -67,13 +68,18 @@ type decoder struct {
 	n     int
 	err   error
 	arena []byte
-	// pascal reads ASFF, whose Action and resource members are the GuardDuty names with a capital.
+	// pascal reads the API model's member names: the GuardDuty names with a capital, as the AWS CLI
+	// prints a finding and as ASFF's Action holds them.
 	pascal bool
 }
 
 func (d *decoder) k(key string) string {
 	if !d.pascal || key == "" || key[0] < 'a' || key[0] > 'z' {
 		return key
+	}
+	// The one member read here whose model name is not its wire name with a capital.
+	if key == "sourceIPs" {
+		return "SourceIps"
 	}
 	return string(key[0]-'a'+'A') + key[1:]
 }
@@ -189,8 +195,9 @@ func (d *decoder) tags(v *fastjson.Value, key string) []Tag {
 		return nil
 	}
 	out := make([]Tag, 0, len(a))
+	kk, vk := d.k("key"), d.k("value")
 	for _, t := range a {
-		kb, vb := t.GetStringBytes("key"), t.GetStringBytes("value")
+		kb, vb := t.GetStringBytes(kk), t.GetStringBytes(vk)
 		k, val := d.keep(kb), d.keep(vb)
 		if utf8.RuneCountInString(k) > maxTagKey || utf8.RuneCountInString(val) > maxTagVal {
 			d.failf("%s has a tag longer than AWS allows (key %d, value %d characters): %q", d.field(key), maxTagKey, maxTagVal, clip(k, 64))
@@ -456,7 +463,7 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 			FeatureName:    d.str(s, "featureName", maxID),
 		}
 		if ai := d.obj(s, "additionalInfo"); ai != nil {
-			svc.AdditionalInfo = &AdditionalInfo{Sample: sample(ai)}
+			svc.AdditionalInfo = &AdditionalInfo{Sample: sample(ai, d.k("sample"), d.k("value"))}
 		}
 		if a := d.obj(s, "action"); a != nil {
 			d.in("action", func() { svc.Action = d.action(a) })
@@ -466,12 +473,12 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 }
 
 // sample reads additionalInfo.sample; findings from GetFindings carry additionalInfo only as a JSON
-// string in "value", so that is read when the parsed key is absent.
-func sample(ai *fastjson.Value) bool {
-	if x := ai.Get("sample"); x != nil {
+// string in "value", so that is read when the parsed key is absent (keys as the finding spells them).
+func sample(ai *fastjson.Value, sampleKey, valueKey string) bool {
+	if x := ai.Get(sampleKey); x != nil {
 		return x.Type() == fastjson.TypeTrue
 	}
-	val := ai.GetStringBytes("value")
+	val := ai.GetStringBytes(valueKey)
 	if len(val) == 0 || !strings.Contains(string(val), "sample") {
 		return false
 	}

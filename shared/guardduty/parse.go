@@ -37,6 +37,9 @@ import (
 // MaxInputBytes is the Step Functions payload limit; a larger input could not be passed between states.
 const MaxInputBytes = 256 * 1024
 
+// MaxResponseBytes bounds a GetFindings response read back for one finding id (far above any one finding).
+const MaxResponseBytes = 4 << 20
+
 // Source is the route a finding arrived by.
 type Source string
 
@@ -45,7 +48,9 @@ const (
 	SourceEventBridge Source = "eventbridge"
 	// SourceSNS is an SNS Lambda record (the CloudBots route), whatever the message held.
 	SourceSNS Source = "sns"
-	// SourceDirect is a bare finding (GetFindings output, a test, a replay).
+	// SourceDirect is a bare finding (GetFindings output, a test, a replay): the camelCase JSON of the
+	// API and of an event's detail, the PascalCase JSON the AWS CLI prints for get-findings, or either
+	// response whole ({"findings": [one]} / {"Findings": [one]}).
 	SourceDirect Source = "direct"
 	// SourceSecurityHub is a Security Hub "Findings - Imported" or "Custom Action" event of a
 	// GuardDuty finding, mapped back from ASFF.
@@ -89,7 +94,7 @@ func Parse(raw []byte) (*Parsed, error) {
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(raw)
 	if err != nil {
-		return nil, faults.Rejectf("input is not JSON: %v", err)
+		return nil, faults.Rejectf("input is not JSON: %s", syntaxError(raw, err))
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, faults.Rejectf("input is a JSON %s, not an object", v.Type())
@@ -106,14 +111,74 @@ func parseObject(v *fastjson.Value, path string, allowSNS bool) (*Parsed, error)
 	case o.Get("detail-type") != nil || o.Get("source") != nil || o.Get("detail") != nil:
 		return parseEventBridge(v, path)
 	case o.Get("type") != nil && (o.Get("schemaVersion") != nil || o.Get("resource") != nil):
-		f, err := decodeFinding(v, path)
-		if err != nil {
-			return nil, err
-		}
-		return &Parsed{Source: SourceDirect, Finding: f}, nil
+		return direct(decodeFinding(v, path, false))
+	// The AWS CLI prints the API model's member names: the same finding in PascalCase.
+	case o.Get("Type") != nil && (o.Get("SchemaVersion") != nil || o.Get("Resource") != nil):
+		return direct(decodeFinding(v, path, true))
+	// A whole GetFindings response, as the API returns it or as the CLI prints it.
+	case o.Get("findings") != nil && o.Len() == 1:
+		return direct(onlyFinding(v, path, "findings", false))
+	case o.Get("Findings") != nil && o.Len() == 1:
+		return direct(onlyFinding(v, path, "Findings", true))
 	}
 	return nil, faults.Rejectf("%snot an EventBridge event, SNS record, GuardDuty finding or Security Hub event: has keys %s",
 		at(path), keyList(o))
+}
+
+func direct(f *Finding, err error) (*Parsed, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{Source: SourceDirect, Finding: f}, nil
+}
+
+// onlyFinding decodes the one finding of a GetFindings response given as input: the workflow handles one
+// finding per execution, so a response listing several is refused rather than cut down to one.
+func onlyFinding(v *fastjson.Value, path, key string, pascal bool) (*Finding, error) {
+	list := v.Get(key)
+	if list.Type() != fastjson.TypeArray {
+		return nil, faults.Rejectf("%s%s is a JSON %s, not the array of a GetFindings response", path, key, list.Type())
+	}
+	arr, _ := list.Array()
+	if len(arr) != 1 {
+		return nil, faults.Rejectf("%s%s holds %d findings; expected exactly one (the workflow handles one finding per execution: get-findings --finding-ids with one id)", path, key, len(arr))
+	}
+	if arr[0].Type() != fastjson.TypeObject {
+		return nil, faults.Rejectf("%s%s[0] is a JSON %s, not a GuardDuty finding", path, key, arr[0].Type())
+	}
+	return decodeFinding(arr[0], fmt.Sprintf("%s%s[0].", path, key), pascal)
+}
+
+// FindingFromResponse returns the finding with id from a GuardDuty GetFindings response body (the API's
+// own camelCase JSON), decoded and validated exactly as an event's detail is; found is false when the
+// response does not list it (GuardDuty omits ids it does not hold).
+func FindingFromResponse(body []byte, id string) (f *Finding, found bool, err error) {
+	if len(body) > MaxResponseBytes {
+		return nil, false, faults.Fail(fmt.Errorf("GetFindings response is %d bytes, over the %d-byte limit", len(body), MaxResponseBytes))
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, false, faults.Fail(fmt.Errorf("GetFindings response is not JSON: %s", syntaxError(body, err)))
+	}
+	list := v.Get("findings")
+	if list == nil || list.Type() != fastjson.TypeArray {
+		return nil, false, faults.Fail(fmt.Errorf("GetFindings response has no findings array (keys %s)", keyList(v.GetObject())))
+	}
+	arr, _ := list.Array()
+	for i, x := range arr {
+		if x.Type() != fastjson.TypeObject || string(x.GetStringBytes("id")) != id {
+			continue
+		}
+		f, err := decodeFinding(x, fmt.Sprintf("GetFindings findings[%d].", i), false)
+		if err != nil {
+			// GuardDuty's own copy failing validation is not the input's fault, but nothing may act on it.
+			return nil, true, err
+		}
+		return f, true, nil
+	}
+	return nil, false, nil
 }
 
 func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
@@ -155,7 +220,7 @@ func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
 		defer parsers.Put(p)
 		inner, err := p.ParseBytes(*un)
 		if err != nil {
-			return nil, faults.Rejectf("%s is not JSON: %v", mpath, err)
+			return nil, faults.Rejectf("%s is not JSON: %s of the message", mpath, syntaxError(*un, err))
 		}
 		if inner.Type() != fastjson.TypeObject {
 			return nil, faults.Rejectf("%s is a JSON %s, not an object", mpath, inner.Type())
@@ -206,7 +271,7 @@ func parseEventBridge(v *fastjson.Value, path string) (*Parsed, error) {
 		}
 		return &Parsed{Source: SourceSecurityHub, Finding: f, Event: ev}, nil
 	}
-	f, err := decodeFinding(detail, path+"detail.")
+	f, err := decodeFinding(detail, path+"detail.", false)
 	if err != nil {
 		return nil, err
 	}

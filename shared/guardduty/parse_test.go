@@ -26,7 +26,14 @@ func TestParse_RejectsNamingTheField(t *testing.T) {
 	}{
 		{"empty", "", []string{"empty input"}},
 		{"whitespace", "  \n", []string{"empty input"}},
-		{"not JSON", "{nope", []string{"not JSON"}},
+		{"not JSON", "{nope", []string{"not JSON", "line 1, column 2 (byte 1)"}},
+		// Where it broke, not fastjson's nest of "cannot parse object value".
+		{"not JSON, second line", "{\"a\": 1,\n \"b\" 2}", []string{"not JSON", "after object key at line 2, column 6 (byte 14)"}},
+		{"not JSON, cut short", "{\"detail\": {\"id\": \"x\"\n\n", []string{"not JSON", "stops after line 1, column 21 (byte 20) before the JSON is complete"}},
+		{"not JSON, trailing text", `{"a":1} x`, []string{"after top-level value at line 1, column 9"}},
+		{"GetFindings response of two", `{"findings":[` + okDetail + `,` + okDetail + `]}`, []string{"findings holds 2 findings", "exactly one"}},
+		{"CLI response of none", `{"Findings":[]}`, []string{"Findings holds 0 findings"}},
+		{"PascalCase finding missing its account", `{"Type":"Recon:EC2/Portscan","Id":"x1","Region":"us-east-1","Resource":{"ResourceType":"Instance"}}`, []string{"accountId"}},
 		{"not an object", `"GuardDuty Finding"`, []string{"JSON string, not an object"}},
 		{"oversized", `{"a":"` + strings.Repeat("x", guardduty.MaxInputBytes) + `"}`, []string{"262144", "bytes"}},
 		{"wrong source", `{"detail-type":"GuardDuty Finding","source":"aws.ec2","detail":{}}`, []string{`source "aws.ec2"`, `detail-type "GuardDuty Finding"`, `expected source "aws.guardduty"`}},
@@ -48,7 +55,7 @@ func TestParse_RejectsNamingTheField(t *testing.T) {
 		{"zero SNS records", `{"Records":[]}`, []string{"Records has 0 records"}},
 		{"SQS record", `{"Records":[{"EventSource":"aws:sqs","body":"{}"}]}`, []string{"Records[0].EventSource", "aws:sqs"}},
 		{"SNS without message", `{"Records":[{"Sns":{}}]}`, []string{"Records[0].Sns.Message is missing"}},
-		{"SNS message not JSON", `{"Records":[{"Sns":{"Message":"hello"}}]}`, []string{"Records[0].Sns.Message is not JSON"}},
+		{"SNS message not JSON", `{"Records":[{"Sns":{"Message":"hello"}}]}`, []string{"Records[0].Sns.Message is not JSON", "line 1, column 1 (byte 0) of the message"}},
 		{"SNS message a number", `{"Records":[{"Sns":{"Message":5}}]}`, []string{"Records[0].Sns.Message is a JSON number"}},
 		{"SNS message bad escape", `{"Records":[{"Sns":{"Message":"{\"a\":\"\\q\"}"}}]}`, []string{"Records[0].Sns.Message"}},
 		{"SNS message wrong finding", `{"Records":[{"Sns":{"Message":` + `"{\"type\":\"Recon:EC2/Portscan\",\"id\":\"x\",\"resource\":{}}"` + `}}]}`, []string{"Records[0].Sns.Message.accountId", "Records[0].Sns.Message.region"}},
@@ -60,9 +67,14 @@ func TestParse_RejectsNamingTheField(t *testing.T) {
 		{"security hub no findings key", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{}}`, []string{"detail.findings"}},
 		{"security hub empty", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[]}}`, []string{"detail.findings is empty"}},
 		{"security hub other product", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1::product/aws/inspector","ProductName":"Inspector"}]}}`, []string{"no GuardDuty finding", "Inspector"}},
-		{"security hub bad Id", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductName":"GuardDuty","Id":"abc"}]}}`, []string{"detail.findings[0].Id", "not a GuardDuty finding ARN"}},
-		{"security hub no type", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductName":"GuardDuty","Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["Effects/Data Exposure"]}]}}`, []string{"detail.findings[0].Types"}},
-		{"security hub bad account", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductName":"GuardDuty","Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["TTPs/Recon:EC2-Portscan"],"AwsAccountId":"12"}]}}`, []string{"detail.findings[0].AwsAccountId"}},
+		{"security hub bad Id", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","Id":"abc"}]}}`, []string{"detail.findings[0].Id", "not a GuardDuty finding ARN"}},
+		{"security hub no type", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["Effects/Data Exposure"]}]}}`, []string{"detail.findings[0].Types"}},
+		{"security hub bad account", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["TTPs/Recon:EC2-Portscan"],"AwsAccountId":"12"}]}}`, []string{"detail.findings[0].AwsAccountId"}},
+		// A custom integration may call itself GuardDuty; only GuardDuty's product ARN is GuardDuty's.
+		{"security hub custom product named GuardDuty", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1:999988887777:product/999988887777/default","ProductName":"GuardDuty","CompanyName":"Amazon","Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["TTPs/Recon:EC2-Portscan"],"AwsAccountId":"111122223333"}]}}`,
+			[]string{"no GuardDuty finding", "GuardDuty (ProductArn arn:aws:securityhub:us-east-1:999988887777:product/999988887777/default)", "::product/aws/guardduty"}},
+		{"security hub GuardDuty name without product ARN", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductName":"GuardDuty","ProductFields":{"aws/securityhub/ProductName":"GuardDuty"},"Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["TTPs/Recon:EC2-Portscan"],"AwsAccountId":"111122223333"}]}}`,
+			[]string{"no GuardDuty finding", "no ProductArn"}},
 		{"security hub finding not object", `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[3]}}`, []string{"detail.findings[0]"}},
 	}
 	for _, c := range cases {
@@ -120,5 +132,81 @@ func TestIsRegion_AcceptsEveryPartitionShape(t *testing.T) {
 		if guardduty.IsRegion(r) {
 			t.Errorf("IsRegion(%q) = true", r)
 		}
+	}
+}
+
+func TestIsGuardDutyProductArn_OnlyGuardDutysOwnProduct(t *testing.T) {
+	for _, a := range []string{"arn:aws:securityhub:us-east-1::product/aws/guardduty", "arn:aws-cn:securityhub:cn-north-1::product/aws/guardduty",
+		"arn:aws-us-gov:securityhub:us-gov-west-1::product/aws/guardduty"} {
+		if !guardduty.IsGuardDutyProductArn(a) {
+			t.Errorf("%s: not accepted", a)
+		}
+	}
+	for _, a := range []string{"", "arn:aws:securityhub:us-east-1:999988887777:product/999988887777/default",
+		"arn:aws:securityhub:us-east-1:999988887777:product/aws/guardduty", // an account in the ARN: not AWS's product
+		"arn:aws:securityhub:us-east-1::product/aws/guardduty/extra", "arn:aws:securityhub:::product/aws/guardduty",
+		"arn:evil:securityhub:us-east-1::product/aws/guardduty", "arn:aws:securityhub:us-east-1::product/aws/inspector",
+		"xarn:aws:securityhub:us-east-1::product/aws/guardduty", "arn:aws:securityhubx:us-east-1::product/aws/guardduty"} {
+		if guardduty.IsGuardDutyProductArn(a) {
+			t.Errorf("%s: accepted as GuardDuty's product", a)
+		}
+	}
+}
+
+// pascal is okDetail as the AWS CLI prints it (get-findings): the API model's member names.
+const pascal = `{"SchemaVersion":"2.0","AccountId":"111122223333","Region":"us-east-1","Id":"a2c4e6f8a0b2","Type":"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom","Severity":5,
+ "Resource":{"ResourceType":"Instance","InstanceDetails":{"InstanceId":"i-0abc1234def567890","Tags":[{"Key":"Name","Value":"web"}]}},
+ "Service":{"Count":1,"AdditionalInfo":{"Value":"{\"sample\":true}","Type":"default"},
+  "Action":{"ActionType":"KUBERNETES_API_CALL","KubernetesApiCallAction":{"SourceIps":["198.51.100.7"],"RemoteIpDetails":{"IpAddressV4":"203.0.113.9"}}}}}`
+
+func TestParse_AcceptsTheAWSCLIsPascalCaseFinding(t *testing.T) {
+	for name, in := range map[string]string{"bare": pascal, "get-findings output": `{"Findings":[` + pascal + `]}`} {
+		t.Run(name, func(t *testing.T) {
+			p, err := guardduty.Parse([]byte(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := p.Finding
+			if p.Source != guardduty.SourceDirect || f.ID != "a2c4e6f8a0b2" || f.AccountID != "111122223333" || f.Severity != 5 ||
+				f.Resource.InstanceDetails == nil || f.Resource.InstanceDetails.InstanceID != "i-0abc1234def567890" ||
+				len(f.Resource.InstanceDetails.Tags) != 1 || f.Resource.InstanceDetails.Tags[0].Value != "web" {
+				t.Fatalf("decoded %+v", f)
+			}
+			k := f.Service.Action.KubernetesAPICallAction
+			if k == nil || len(k.SourceIPs) != 1 || k.SourceIPs[0] != "198.51.100.7" || k.RemoteIPDetails.IPAddressV4 != "203.0.113.9" {
+				t.Errorf("action %+v", f.Service.Action)
+			}
+			if f.Service.AdditionalInfo == nil || !f.Service.AdditionalInfo.Sample {
+				t.Errorf("the sample marker in AdditionalInfo.Value was not read: %+v", f.Service.AdditionalInfo)
+			}
+		})
+	}
+}
+
+func TestParse_PascalCaseFindingIsValidatedLikeAnyOther(t *testing.T) {
+	bad := strings.Replace(pascal, `"IpAddressV4":"203.0.113.9"`, `"IpAddressV4":"203.0.113.999"`, 1)
+	_, err := guardduty.Parse([]byte(bad))
+	if faults.Classify(err) != faults.Rejected || !strings.Contains(err.Error(), "Service.Action.KubernetesApiCallAction.RemoteIpDetails.IpAddressV4") {
+		t.Fatalf("err %v: want a rejection naming the PascalCase field", err)
+	}
+}
+
+func TestFindingFromResponse_DecodesTheNamedFindingOnly(t *testing.T) {
+	other := strings.Replace(okDetail, `"id":"a2c4e6f8a0b2"`, `"id":"ffff"`, 1)
+	body := []byte(`{"findings":[` + other + `,` + okDetail + `]}`)
+	f, found, err := guardduty.FindingFromResponse(body, "a2c4e6f8a0b2")
+	if err != nil || !found || f.ID != "a2c4e6f8a0b2" || f.Resource.InstanceDetails.InstanceID != "i-0abc1234def567890" {
+		t.Fatalf("found %v, %+v, %v", found, f, err)
+	}
+	if _, found, err := guardduty.FindingFromResponse(body, "nope"); found || err != nil {
+		t.Errorf("unknown id: found %v, err %v", found, err)
+	}
+	if _, _, err := guardduty.FindingFromResponse([]byte(`{"unprocessedFindings":[]}`), "x"); faults.Classify(err) != faults.Failed {
+		t.Errorf("no findings array: %v", err)
+	}
+	// GuardDuty's own copy goes through the same bounds as any input: nothing may act on one that fails.
+	bad := []byte(`{"findings":[` + strings.Replace(okDetail, `"region":"us-east-1"`, `"region":"nowhere"`, 1) + `]}`)
+	if _, found, err := guardduty.FindingFromResponse(bad, "a2c4e6f8a0b2"); !found || faults.Classify(err) != faults.Rejected {
+		t.Errorf("invalid copy: found %v, err %v", found, err)
 	}
 }

@@ -56,29 +56,49 @@ func fromSecurityHub(detail *fastjson.Value, path string) (*Finding, error) {
 	case len(all) == 0:
 		return nil, faults.Rejectf("%sfindings is empty: the Security Hub event holds no finding", path)
 	case len(gd) == 0:
-		return nil, faults.Rejectf("%sfindings holds no GuardDuty finding: its %d finding(s) come from %s", path, len(all), strings.Join(products, ", "))
+		return nil, faults.Rejectf("%sfindings holds no GuardDuty finding: its %d finding(s) come from %s (only a ProductArn arn:<partition>:securityhub:<region>::product/aws/guardduty is GuardDuty's)",
+			path, len(all), strings.Join(products, ", "))
 	case len(gd) > 1:
 		return nil, faults.Rejectf("%sfindings holds %d GuardDuty findings; expected exactly one (the workflow handles one finding per execution)", path, len(gd))
 	}
 	return asffFinding(gd[0], fmt.Sprintf("%sfindings[%d].", path, gdIdx))
 }
 
+// isGuardDutyASFF: only GuardDuty's own product ARN, arn:<partition>:securityhub:<region>::product/aws/guardduty,
+// says a finding is GuardDuty's. A custom integration chooses its ProductName freely ("GuardDuty"
+// included), but it imports under its own product ARN.
 func isGuardDutyASFF(f *fastjson.Value) bool {
-	return strings.HasSuffix(string(f.GetStringBytes("ProductArn")), guardDutyProductSuffix) || productName(f) == "GuardDuty"
+	return IsGuardDutyProductArn(string(f.GetStringBytes("ProductArn")))
 }
 
-func productName(f *fastjson.Value) string {
-	if n := f.GetStringBytes("ProductName"); len(n) > 0 {
-		return clip(string(n), 64)
+// IsGuardDutyProductArn reports whether s is GuardDuty's product ARN in Security Hub, in some partition
+// and region.
+func IsGuardDutyProductArn(s string) bool {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
+		return false
 	}
-	if n := f.GetStringBytes("ProductFields", "aws/securityhub/ProductName"); len(n) > 0 {
-		return clip(string(n), 64)
+	partition, rest, ok := strings.Cut(rest, ":securityhub:")
+	if !ok || !isPartition(partition) {
+		return false
+	}
+	region, rest, ok := strings.Cut(rest, ":")
+	return ok && IsRegion(region) && rest == ":product/aws/guardduty"
+}
+
+// productName names a finding's product for a message: its name and, since the name proves nothing, its
+// product ARN.
+func productName(f *fastjson.Value) string {
+	name := "an unnamed product"
+	if n := f.GetStringBytes("ProductName"); len(n) > 0 {
+		name = clip(string(n), 64)
+	} else if n := f.GetStringBytes("ProductFields", "aws/securityhub/ProductName"); len(n) > 0 {
+		name = clip(string(n), 64)
 	}
 	if a := f.GetStringBytes("ProductArn"); len(a) > 0 {
-		_, p, _ := strings.Cut(string(a), "product/")
-		return clip(p, 64)
+		return fmt.Sprintf("%s (ProductArn %s)", name, clip(string(a), 128))
 	}
-	return "an unnamed product"
+	return name + " (no ProductArn)"
 }
 
 // findingARN is arn:<partition>:guardduty:<region>:<account>:detector/<detector>/finding/<id>.

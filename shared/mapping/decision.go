@@ -44,9 +44,13 @@ type Decision struct {
 	// Key is the mapping entry that matched ("" when none did).
 	Key     string   `json:"mappingKey"`
 	Actions []Action `json:"actions"`
-	// Verification says whether GuardDuty confirmed the finding before any action ran (the verify step
-	// sets it on a remediate decision).
+	// Verification says whether GuardDuty confirmed the finding before any action ran, and where the
+	// input differed from GuardDuty's copy (the verify step sets it on a remediate decision).
 	Verification string `json:"verification,omitempty"`
+	// Verified: the finding beside this decision is GuardDuty's own copy, read back by the verify step,
+	// and the decision was made again on it. Set only by the verify step; match never sets it (its
+	// decision is on the input), so nothing upstream of verify can.
+	Verified bool `json:"verified,omitempty"`
 }
 
 // Action is one bot to run, with validated parameters in their JSON form.

@@ -2,6 +2,9 @@ package mapping
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -56,8 +59,10 @@ func TestDefault_Decisions(t *testing.T) {
 		{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_stop_instance"}},
 		{"Backdoor:EC2/C&CActivity.B!DNS", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_create_snapshot",
 			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
-		{"UnauthorizedAccess:EC2/SSHBruteForce", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_block_remote_ip"}},
-		{"Recon:EC2/PortProbeUnprotectedPort", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_block_remote_ip"}},
+		// At the severity that reaches the workflow (HIGH), a brute-force finding is the instance attacking others.
+		{"UnauthorizedAccess:EC2/SSHBruteForce", finding.KindInstance, Remediate, []string{"ec2_tag_instance", "ec2_create_snapshot",
+			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
+		{"Recon:EC2/PortProbeUnprotectedPort", finding.KindInstance, Remediate, []string{"notify_only"}},
 		{"Recon:EC2/Portscan", finding.KindInstance, Remediate, []string{"notify_only"}},
 		{"UnauthorizedAccess:IAMUser/TorIPCaller", finding.KindAccessKey, Remediate, []string{"iam_deactivate_access_key"}},
 		// A shared instance role means a fleet: revoking its sessions is never automatic by default.
@@ -90,5 +95,99 @@ func TestDefault_ReturnsACopy(t *testing.T) {
 	d[0] = 'x'
 	if bytes.Equal(d, Default()) {
 		t.Error("Default() shares its bytes")
+	}
+}
+
+// The findings each default rule is written for, at the severity GuardDuty gives them (its finding-type
+// reference; the public samples agree), keyed by the rule's first pattern.
+var defaultRuleFindings = map[string][]struct {
+	typ      string
+	severity float64
+	kind     finding.ResourceKind
+}{
+	"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom": {{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", 5, finding.KindInstance}},
+	"Backdoor:EC2/*": {{"Backdoor:EC2/C&CActivity.B", 8, finding.KindInstance}, {"CryptoCurrency:EC2/BitcoinTool.B", 8, finding.KindInstance},
+		{"UnauthorizedAccess:EC2/TorRelay", 8, finding.KindInstance},
+		// HIGH: the instance performs the brute force (ACTOR). Attacks on it are LOW, below every floor here.
+		{"UnauthorizedAccess:EC2/SSHBruteForce", 8, finding.KindInstance}, {"UnauthorizedAccess:EC2/RDPBruteForce", 8, finding.KindInstance}},
+	"UnauthorizedAccess:IAMUser/TorIPCaller": {{"UnauthorizedAccess:IAMUser/TorIPCaller", 5, finding.KindAccessKey},
+		{"UnauthorizedAccess:IAMUser/MaliciousIPCaller", 5, finding.KindAccessKey}, {"PenTest:IAMUser/KaliLinux", 5, finding.KindAccessKey}},
+	// Policy:S3/BucketBlockPublicAccessDisabled is LOW: it reaches this rule only where severityFloor is 2 or less.
+	"Policy:S3/BucketBlockPublicAccessDisabled": {{"Policy:S3/BucketPublicAccessGranted", 8, finding.KindS3Bucket},
+		{"Policy:S3/BucketAnonymousAccessGranted", 8, finding.KindS3Bucket}},
+	"Backdoor:Lambda/*":                     {{"Backdoor:Lambda/C&CActivity.B", 8, finding.KindLambdaFunction}},
+	"CredentialAccess:RDS/*SuccessfulLogin": {{"CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", 8, finding.KindRDSDBInstance}},
+	"*:EC2/*":                               {{"Recon:EC2/Portscan", 5, finding.KindInstance}, {"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAccessKey}},
+}
+
+// A rule written only for findings the severity floor keeps out never runs: the brute-force rule that
+// blocked the attackers of a TARGET instance did nothing at the default floor 4, since GuardDuty rates
+// those findings LOW. Every default rule must decide a finding GuardDuty sends at or above the floor.
+func TestDefault_EveryRuleIsReachableAtTheDefaultFloor(t *testing.T) {
+	requireDefaultBots(t)
+	m, err := Parse(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.Rules() {
+		reps, ok := defaultRuleFindings[r.Match[0]]
+		if !ok {
+			t.Errorf("rule %v: name the GuardDuty findings (and their severity) it is written for in defaultRuleFindings", r.Match)
+			continue
+		}
+		reached := false
+		for _, f := range reps {
+			if f.severity < DefaultSeverityFloor {
+				t.Errorf("rule %v: %s at severity %g is below the default floor %d and never starts the workflow", r.Match, f.typ, f.severity, DefaultSeverityFloor)
+				continue
+			}
+			d := m.Match(&finding.Finding{Type: f.typ, Severity: f.severity, ResourceKind: f.kind}, MatchOptions{})
+			want := Remediate
+			if r.Mode == ModeNotify {
+				want = NotifyOnly
+			}
+			if d.Outcome != want || !slices.Contains(r.Match, d.Key) {
+				t.Errorf("rule %v: %s at severity %g is decided %s by %q (%s)", r.Match, f.typ, f.severity, d.Outcome, d.Key, d.Reason)
+				continue
+			}
+			reached = true
+		}
+		if !reached {
+			t.Errorf("rule %v: no finding at or above the default floor %d reaches it", r.Match, DefaultSeverityFloor)
+		}
+	}
+}
+
+// An attack on an instance (brute force, port probe with the instance as TARGET) is LOW in GuardDuty: if a
+// deployment lowers its floor to let it in, the default mapping still does not isolate the attacked
+// instance, it notifies.
+func TestDefault_LowBruteForceOnAnInstanceIsNotIsolated(t *testing.T) {
+	requireDefaultBots(t)
+	m, err := Parse(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Match(&finding.Finding{Type: "UnauthorizedAccess:EC2/SSHBruteForce", Severity: 2, ResourceKind: finding.KindInstance, ResourceRole: "TARGET"}, MatchOptions{})
+	if d.Outcome != Skip || len(d.Actions) != 0 {
+		t.Errorf("LOW brute force on an instance: %s %+v (%s)", d.Outcome, d.Actions, d.Reason)
+	}
+}
+
+// DefaultSeverityFloor is the deployment's default: cdk.json's severityFloor.
+func TestDefaultSeverityFloor_IsCDKJSONs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Context struct {
+			SeverityFloor *float64 `json:"severityFloor"`
+		} `json:"context"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.Context.SeverityFloor == nil {
+		t.Fatalf("cdk.json context.severityFloor: %v", err)
+	}
+	if *c.Context.SeverityFloor != DefaultSeverityFloor {
+		t.Errorf("cdk.json severityFloor %g, mapping.DefaultSeverityFloor %d: the default mapping is checked against the wrong floor", *c.Context.SeverityFloor, DefaultSeverityFloor)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -18,6 +19,13 @@ type MatchOptions struct {
 	// ProtectedAccounts are never changed, in addition to the mapping's defaults.protectedAccounts
 	// (the deployment's list, EnvProtectedAccounts).
 	ProtectedAccounts map[string]bool
+	// MaxAge, when set, skips a finding GuardDuty last updated (updatedAt) longer ago than MaxAge
+	// ("stale"), and one without a readable updatedAt: an old finding replayed after the duplicate-
+	// suppression window must not act again. The verify step sets it, on GuardDuty's own copy; match
+	// leaves it off, since the input's updatedAt is whatever the sender wrote.
+	MaxAge time.Duration
+	// Now is when MaxAge is measured (time.Now when zero).
+	Now time.Time
 }
 
 // EnvProtectedAccounts is the comma-separated list of accounts no bot may change, set per deployment
@@ -55,6 +63,11 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 		return skip("", "finding is archived")
 	case f.Sample && !opts.AllowSamples:
 		return skip("", "GuardDuty sample finding (set "+EnvAllowSamples+"=true to act on samples)")
+	}
+	if opts.MaxAge > 0 {
+		if reason := stale(f, opts); reason != "" {
+			return skip("", reason)
+		}
 	}
 	e, ok := m.lookup(f.Type)
 	if !ok {
@@ -103,6 +116,24 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 		reason += "; skipped: " + strings.Join(refused, "; ")
 	}
 	return Decision{Outcome: Remediate, Reason: reason, Key: key, Actions: actions}
+}
+
+// stale says why f is too old to act on ("" when it is not): updatedAt is GuardDuty's last change to the
+// finding (a new occurrence updates it, so a finding still happening stays fresh).
+func stale(f *finding.Finding, opts MatchOptions) string {
+	updated, err := time.Parse(time.RFC3339, f.UpdatedAt)
+	if err != nil {
+		return fmt.Sprintf("stale: the finding has no readable updatedAt (%q), so its age is unknown", clip(f.UpdatedAt))
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if age := now.Sub(updated); age > opts.MaxAge {
+		return fmt.Sprintf("stale: GuardDuty last updated the finding at %s, %s ago, longer than the maximum finding age of %s",
+			updated.UTC().Format(time.RFC3339), age.Round(time.Second), opts.MaxAge)
+	}
+	return ""
 }
 
 // lookup finds the most specific entry matching a finding type.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -182,5 +183,37 @@ func BenchmarkMatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestMatch_StaleFindingIsSkippedOnlyWhenAMaximumAgeIsSet(t *testing.T) {
+	m := mustParse(t, matchDoc)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(updated string) *finding.Finding {
+		f := ec2Finding("UnauthorizedAccess:EC2/TorClient", 8)
+		f.UpdatedAt = updated
+		return f
+	}
+	opts := MatchOptions{MaxAge: 6 * time.Hour, Now: now}
+	cases := []struct {
+		name, updated string
+		opts          MatchOptions
+		want          Outcome
+		reason        string
+	}{
+		{"fresh", "2026-03-01T07:00:00.123Z", opts, Remediate, ""},
+		{"exactly the maximum age", "2026-03-01T06:00:00Z", opts, Remediate, ""},
+		{"older than the maximum age", "2026-03-01T05:59:59Z", opts, Skip, "stale: GuardDuty last updated the finding at 2026-03-01T05:59:59Z, 6h0m1s ago, longer than the maximum finding age of 6h0m0s"},
+		{"no updatedAt", "", opts, Skip, "stale: the finding has no readable updatedAt"},
+		{"unreadable updatedAt", "yesterday", opts, Skip, `no readable updatedAt ("yesterday")`},
+		{"updated in the future (clock skew)", "2026-03-01T12:05:00Z", opts, Remediate, ""},
+		// match decides on the input, whose updatedAt is the sender's word: no age check there.
+		{"no maximum age", "2020-01-01T00:00:00Z", MatchOptions{}, Remediate, ""},
+	}
+	for _, c := range cases {
+		d := m.Match(at(c.updated), c.opts)
+		if d.Outcome != c.want || !strings.Contains(d.Reason, c.reason) || len(d.Actions) == 0 && d.Outcome == Remediate {
+			t.Errorf("%s: %s (%s), want %s with %q", c.name, d.Outcome, d.Reason, c.want, c.reason)
+		}
 	}
 }

@@ -63,13 +63,17 @@ type Message struct {
 
 // Body is the JSON the message carries: everything a responder needs, with a link to the execution.
 type Body struct {
-	Summary   string            `json:"summary"`
-	Outcome   string            `json:"outcome"`
-	Finding   *finding.Finding  `json:"finding,omitempty"`
-	Decision  *mapping.Decision `json:"decision,omitempty"`
-	Actions   []bots.Result     `json:"actions"`
-	Error     *StepError        `json:"error,omitempty"`
-	Execution ExecutionLink     `json:"execution"`
+	Summary string `json:"summary"`
+	Outcome string `json:"outcome"`
+	// FindingFrom says whose word Finding is: "guardduty" when the verify step read it back from
+	// GuardDuty (every decision that ran a bot), "event" when it is the input as it arrived (skip and
+	// notify decisions of match, rejections): then every field of it is the sender's claim.
+	FindingFrom string            `json:"findingFrom,omitempty"`
+	Finding     *finding.Finding  `json:"finding,omitempty"`
+	Decision    *mapping.Decision `json:"decision,omitempty"`
+	Actions     []bots.Result     `json:"actions"`
+	Error       *StepError        `json:"error,omitempty"`
+	Execution   ExecutionLink     `json:"execution"`
 	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
 	Closure *Closure `json:"closure,omitempty"`
 	// Truncated says bulky parts were dropped or cut to stay under SNS's size limit; Omitted says which.
@@ -93,13 +97,14 @@ func Build(in Input) (Message, error) {
 		m.Severity = clean(string(in.Finding.SeverityLabel))
 	}
 	body := Body{
-		Summary:  summary(in, outcome),
-		Outcome:  outcome,
-		Finding:  in.Finding,
-		Decision: in.Decision,
-		Actions:  in.Results,
-		Error:    in.Error,
-		Closure:  in.Closure,
+		Summary:     summary(in, outcome),
+		Outcome:     outcome,
+		FindingFrom: findingFrom(in),
+		Finding:     in.Finding,
+		Decision:    in.Decision,
+		Actions:     in.Results,
+		Error:       in.Error,
+		Closure:     in.Closure,
 		Execution: ExecutionLink{
 			ARN:        in.Execution.ID,
 			Name:       in.Execution.Name,
@@ -330,6 +335,17 @@ func botNames(in Input) []string {
 	return names
 }
 
+// findingFrom is Body.FindingFrom.
+func findingFrom(in Input) string {
+	switch {
+	case in.Finding == nil:
+		return ""
+	case in.Decision != nil && in.Decision.Verified:
+		return "guardduty"
+	}
+	return "event"
+}
+
 // summary is one human line for the body.
 func summary(in Input, outcome string) string {
 	var b strings.Builder
@@ -340,6 +356,9 @@ func summary(in Input, outcome string) string {
 			fmt.Fprintf(&b, " on %s", id)
 		}
 		fmt.Fprintf(&b, " in %s/%s", f.AccountID, f.Region)
+		if findingFrom(in) != "guardduty" {
+			b.WriteString(" (as the event says; not read back from GuardDuty)")
+		}
 	}
 	if len(in.Results) > 0 {
 		acts := make([]string, len(in.Results))

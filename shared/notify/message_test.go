@@ -24,8 +24,9 @@ func instanceFinding() *finding.Finding {
 
 func remediated() Input {
 	return Input{
-		Finding:  instanceFinding(),
-		Decision: &mapping.Decision{Outcome: mapping.Remediate, Reason: "matched", Key: "UnauthorizedAccess:EC2/*", Actions: []mapping.Action{{Bot: "ec2_stop_instance", Mode: "AUTO"}}},
+		Finding: instanceFinding(),
+		Decision: &mapping.Decision{Outcome: mapping.Remediate, Reason: "matched", Key: "UnauthorizedAccess:EC2/*", Actions: []mapping.Action{{Bot: "ec2_stop_instance", Mode: "AUTO"}},
+			Verified: true, Verification: "confirmed by GuardDuty (detector d in us-east-1)"},
 		Results: []bots.Result{{
 			Bot: "ec2_stop_instance", Status: bots.StatusRemediated, Account: "111122223333", Region: "us-east-1",
 			Changes: []string{"stopped i-0abc1234def567890 (running -> stopped)"},
@@ -228,6 +229,9 @@ func TestBody_RemediatedCarriesFindingDecisionActionsAndLink(t *testing.T) {
 	if b.Truncated {
 		t.Error("a small body must not be truncated")
 	}
+	if b.FindingFrom != "guardduty" {
+		t.Errorf("findingFrom %q for a verified finding", b.FindingFrom)
+	}
 }
 
 func TestBody_FailedActionCarriesErrorAndCause(t *testing.T) {
@@ -251,6 +255,10 @@ func TestBody_SkipCarriesDecisionReasonAndEmptyActions(t *testing.T) {
 	m, b := build(t, in)
 	if m.Outcome != OutcomeSkipped || !strings.Contains(b.Summary, "no mapping entry") {
 		t.Errorf("outcome %q summary %q", m.Outcome, b.Summary)
+	}
+	// Match decided on the input, which was never read back: the reader is told whose word it is.
+	if b.FindingFrom != "event" || !strings.Contains(b.Summary, "(as the event says; not read back from GuardDuty)") {
+		t.Errorf("findingFrom %q summary %q", b.FindingFrom, b.Summary)
 	}
 	if b.Actions == nil || len(b.Actions) != 0 {
 		t.Errorf("actions = %v, want an empty list", b.Actions)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // The Lambdas' environment, their defaults and the log events the CDK app's metric filters match: the
@@ -22,9 +24,20 @@ const (
 	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
 )
 
-// EnvVerifyFindings switches the verify step's GuardDuty check (default true). Only the local demo
-// turns it off: its emulator has no GuardDuty.
+// EnvVerifyFindings switches the verify step's GuardDuty check (default true).
 const EnvVerifyFindings = "GUARDBOTS_VERIFY_FINDINGS"
+
+// EnvMaxFindingAge is how old GuardDuty's copy of a finding (its updatedAt) may be for the verify step to
+// let a bot act on it (Go duration; default DefaultMaxFindingAge). Older is skipped "stale", so a finding
+// replayed after the duplicate-suppression window (EnvDedupWindow, which must not be shorter) cannot act
+// twice. The verify step also reads the mapping variables (mapping.EnvParameter, mapping.EnvTTL,
+// mapping.EnvAllowSamples, mapping.EnvProtectedAccounts) to decide again on GuardDuty's copy.
+const EnvMaxFindingAge = "GUARDBOTS_MAX_FINDING_AGE"
+
+// DefaultMaxFindingAge: GuardDuty sends a new finding within about 5 minutes of its updatedAt. An update
+// (more occurrences) goes out at the detector's publishing frequency, 6 hours by default, and may then be
+// close to 6 hours old: the first delivery is the one that acts, later ones are suppressed as duplicates.
+const DefaultMaxFindingAge = 6 * time.Hour
 
 // Environment of the request_approval Lambda.
 const (
@@ -111,4 +124,19 @@ func EnvPositive(name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
 	}
 	return n, nil
+}
+
+// MatchOptionsFromEnv reads what match and verify both decide with besides the mapping itself:
+// mapping.EnvAllowSamples and mapping.EnvProtectedAccounts. Both steps read the same variables, so
+// GuardDuty's copy is decided with the rules the input was.
+func MatchOptionsFromEnv() (mapping.MatchOptions, error) {
+	allow, err := EnvBool(mapping.EnvAllowSamples)
+	if err != nil {
+		return mapping.MatchOptions{}, err
+	}
+	protected, err := mapping.ParseAccountList(os.Getenv(mapping.EnvProtectedAccounts))
+	if err != nil {
+		return mapping.MatchOptions{}, fmt.Errorf("%s: %w", mapping.EnvProtectedAccounts, err)
+	}
+	return mapping.MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}, nil
 }

@@ -182,3 +182,20 @@ func TestMatcher_ProtectedAccountFromTheEnvironmentIsExempt(t *testing.T) {
 		t.Errorf("decision %+v", out.Decision)
 	}
 }
+
+// What the AWS CLI prints for get-findings (PascalCase, the whole response) decides as the finding's own
+// event does: make explain and make replay work on it.
+func TestDecide_AWSCLIGetFindingsOutputDecidesAsTheEvent(t *testing.T) {
+	cli, d1, err := Decide(context.Background(), fixture(t, "envelope_cli_get_findings_pascal.json"), defaultMapping(t), mapping.MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, d2, err := Decide(context.Background(), fixture(t, "ec2_malicious_ip_caller_custom.json"), defaultMapping(t), mapping.MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cli.Source != "direct" || cli.ID != ev.ID || cli.Instance.InstanceProfileArn != ev.Instance.InstanceProfileArn ||
+		d1.Outcome != d2.Outcome || d1.Key != d2.Key || len(d1.Actions) != len(d2.Actions) {
+		t.Errorf("CLI output: %+v %+v\nevent: %+v %+v", cli, d1, ev, d2)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // GuardDutyWriter is what closing a GuardDuty finding calls (ListDetectors too, through Checker).
@@ -48,22 +49,30 @@ type Closer struct {
 // Close records outcome ("remediated", "already-done", "notify-only", …) for f; it returns what it
 // recorded. Only a remediation (or a resource found already remediated) resolves a finding; a
 // notify-only outcome marks a Security Hub finding NOTIFIED; anything else records nothing.
-func (c *Closer) Close(ctx context.Context, f *finding.Finding, outcome, execution string) ([]string, error) {
+//
+// Only GuardDuty's own copy is ever touched: f must be the verify step's output, which d says
+// (d.Verified). An input finding that was not read back from GuardDuty (a notify or skip decision of
+// match, a rejection, verification switched off) could name any real finding with any type, and marking
+// it handled would hide it from the people triaging: for it Close records nothing and says so.
+func (c *Closer) Close(ctx context.Context, f *finding.Finding, d *mapping.Decision, outcome, execution string) ([]string, error) {
 	if f == nil || f.ID == "" {
 		return nil, nil
 	}
 	resolved := outcome == "remediated" || outcome == "already-done"
-	if f.Source == "securityhub" {
-		switch {
-		case resolved:
-			return c.securityHub(ctx, f, shtypes.WorkflowStatusResolved, execution)
-		case outcome == "notify-only":
-			return c.securityHub(ctx, f, shtypes.WorkflowStatusNotified, execution)
-		}
+	var status shtypes.WorkflowStatus
+	switch {
+	case f.Source == "securityhub" && resolved:
+		status = shtypes.WorkflowStatusResolved
+	case f.Source == "securityhub" && outcome == "notify-only":
+		status = shtypes.WorkflowStatusNotified
+	case f.Source == "securityhub", !resolved:
 		return nil, nil
 	}
-	if !resolved {
-		return nil, nil
+	if d == nil || !d.Verified {
+		return nil, fmt.Errorf("close: finding %s was not read back from GuardDuty in this execution (only a remediate decision is), so nothing is recorded on it", clip(f.ID))
+	}
+	if status != "" {
+		return c.securityHub(ctx, f, status, execution)
 	}
 	return c.guardDuty(ctx, f, execution)
 }

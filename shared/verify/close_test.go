@@ -11,9 +11,15 @@ import (
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 const execARN = "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:run-1"
+
+// verified is the decision the verify step returns with GuardDuty's copy.
+var verified = &mapping.Decision{Outcome: mapping.Remediate, Verified: true}
 
 func closer(s *sdkStub, archive bool) *Closer {
 	s.respond["UpdateFindingsFeedback"] = func(any) (any, error) { return &guardduty.UpdateFindingsFeedbackOutput{}, nil }
@@ -27,8 +33,8 @@ func closer(s *sdkStub, archive bool) *Closer {
 }
 
 func TestClose_RemediatedGuardDutyFindingGetsUsefulFeedbackAndIsArchived(t *testing.T) {
-	s := world(gdFinding())
-	done, err := closer(s, true).Close(context.Background(), inputFinding(), "remediated", execARN)
+	s := world()
+	done, err := closer(s, true).Close(context.Background(), inputFinding(), verified, "remediated", execARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +52,8 @@ func TestClose_RemediatedGuardDutyFindingGetsUsefulFeedbackAndIsArchived(t *test
 }
 
 func TestClose_WithoutArchiveOnlyGivesFeedback(t *testing.T) {
-	s := world(gdFinding())
-	if _, err := closer(s, false).Close(context.Background(), inputFinding(), "remediated", execARN); err != nil {
+	s := world()
+	if _, err := closer(s, false).Close(context.Background(), inputFinding(), verified, "remediated", execARN); err != nil {
 		t.Fatal(err)
 	}
 	if s.count("ArchiveFindings") != 0 || s.count("UpdateFindingsFeedback") != 1 {
@@ -57,8 +63,8 @@ func TestClose_WithoutArchiveOnlyGivesFeedback(t *testing.T) {
 
 func TestClose_NothingIsRecordedUnlessRemediated(t *testing.T) {
 	for _, outcome := range []string{"failed", "dry-run", "skipped", "rejected", "notify-only", "partially-remediated"} {
-		s := world(gdFinding())
-		done, err := closer(s, true).Close(context.Background(), inputFinding(), outcome, execARN)
+		s := world()
+		done, err := closer(s, true).Close(context.Background(), inputFinding(), verified, outcome, execARN)
 		if err != nil || len(done) != 0 || len(s.calls) != 0 {
 			t.Errorf("%s: done %v err %v calls %v", outcome, done, err, s.calls)
 		}
@@ -70,8 +76,8 @@ func TestClose_SecurityHubInputGetsItsWorkflowStatus(t *testing.T) {
 	f.Source = "securityhub"
 	f.Arn = "arn:aws:guardduty:us-east-1:111122223333:detector/" + detector + "/finding/f-1"
 	for outcome, status := range map[string]shtypes.WorkflowStatus{"remediated": shtypes.WorkflowStatusResolved, "notify-only": shtypes.WorkflowStatusNotified} {
-		s := world(gdFinding())
-		done, err := closer(s, true).Close(context.Background(), f, outcome, execARN)
+		s := world()
+		done, err := closer(s, true).Close(context.Background(), f, verified, outcome, execARN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +102,41 @@ func TestClose_SecurityHubUnprocessedFindingIsAnError(t *testing.T) {
 		return &securityhub.BatchUpdateFindingsOutput{UnprocessedFindings: []shtypes.BatchUpdateFindingsUnprocessedFinding{
 			{ErrorCode: aws.String("FindingNotFound"), ErrorMessage: aws.String("no such finding")}}}, nil
 	}
-	if _, err := c.Close(context.Background(), f, "remediated", execARN); err == nil || !strings.Contains(err.Error(), "FindingNotFound") {
+	if _, err := c.Close(context.Background(), f, verified, "remediated", execARN); err == nil || !strings.Contains(err.Error(), "FindingNotFound") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Only GuardDuty's own copy is touched. An input that was never read back (match's notify decision, a
+// rejected forgery, verification off) can name any real finding with a type of its choosing: marking it
+// handled would hide a real finding from the people triaging.
+func TestClose_FindingNotReadBackFromGuardDutyIsNeverTouched(t *testing.T) {
+	sh := inputFinding()
+	sh.Source, sh.Arn = "securityhub", "arn:aws:guardduty:us-east-1:111122223333:detector/"+detector+"/finding/f-1"
+	for _, c := range []struct {
+		name    string
+		f       *finding.Finding
+		d       *mapping.Decision
+		outcome string
+	}{
+		{"GuardDuty, no decision", inputFinding(), nil, "remediated"},
+		{"GuardDuty, match's decision", inputFinding(), &mapping.Decision{Outcome: mapping.Remediate}, "remediated"},
+		{"Security Hub, notify decision of match", sh, &mapping.Decision{Outcome: mapping.NotifyOnly, Reason: "mapping entry x is NOTIFY"}, "notify-only"},
+		{"Security Hub, verification off", sh, &mapping.Decision{Outcome: mapping.Remediate, Verification: "not checked"}, "remediated"},
+	} {
+		s := world()
+		done, err := closer(s, true).Close(context.Background(), c.f, c.d, c.outcome, execARN)
+		if len(s.calls) != 0 || len(done) != 0 {
+			t.Errorf("%s: calls %v, done %v", c.name, s.calls, done)
+		}
+		if err == nil || !strings.Contains(err.Error(), "not read back from GuardDuty") {
+			t.Errorf("%s: err %v, want it to say why nothing was recorded", c.name, err)
+		}
+	}
+	// A verified notify-only Security Hub finding (GuardDuty's copy decided notify) is marked NOTIFIED.
+	s := world()
+	done, err := closer(s, false).Close(context.Background(), sh, &mapping.Decision{Outcome: mapping.NotifyOnly, Verified: true}, "notify-only", execARN)
+	if err != nil || !slices.Equal(done, []string{"Security Hub workflow NOTIFIED"}) {
+		t.Errorf("verified notify-only: done %v err %v", done, err)
 	}
 }

@@ -70,8 +70,16 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 			return 1, fmt.Errorf("read the event: %w", err)
 		}
 		findings = []demo.Finding{{Name: strings.TrimSuffix(filepath.Base(d.event), filepath.Ext(d.event)), Event: b}}
-	} else if findings, err = demo.Findings(); err != nil {
-		return 1, err
+	} else {
+		if findings, err = demo.Findings(); err != nil {
+			return 1, err
+		}
+		// Last, the first finding replayed with edited fields: the stand-in already holds it.
+		replay, err := demo.EditedReplay()
+		if err != nil {
+			return 1, err
+		}
+		findings = append(findings, replay)
 	}
 
 	dir := d.buildDir
@@ -108,6 +116,11 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	var problems []string
 	for i, f := range findings {
 		fmt.Fprintf(w, "\n━━ %d/%d %s\n", i+1, len(findings), f.Name)
+		for _, note := range []string{f.Note, demo.FloorNote(r.Substitute(f.Event))} {
+			if note != "" {
+				fmt.Fprintf(w, "  %s\n", note)
+			}
+		}
 		ex, err := stack.Run(ctx, tools, f.Name, r.Substitute(f.Event), demo.RunOptions{})
 		if err != nil {
 			return 1, err

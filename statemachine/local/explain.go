@@ -21,7 +21,14 @@ type explanation struct {
 	Key      string           `json:"mappingKey,omitempty"`
 	Finding  *finding.Finding `json:"finding"`
 	Actions  []mapping.Action `json:"actions"`
+	// Verify says what happens to a remediate decision in the workflow: explain has no GuardDuty to ask.
+	Verify string `json:"verify,omitempty"`
 }
+
+// verifyNote is explanation.Verify.
+const verifyNote = "in the workflow, the verify step reads this finding back from GuardDuty and decides again on GuardDuty's copy " +
+	"(its fields, not this event's; skipped as stale when GuardDuty last updated it longer ago than " + steps.EnvMaxFindingAge +
+	"): explain decides on the event as if it were that copy"
 
 func explain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
@@ -57,6 +64,9 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	}
 	f, d, err := steps.Decide(context.Background(), raw, m, mapping.MatchOptions{AllowSamples: *allowSamples})
 	out := explanation{Decision: string(d.Outcome), Reason: d.Reason, Key: d.Key, Finding: f, Actions: d.Actions}
+	if d.Outcome == mapping.Remediate {
+		out.Verify = verifyNote
+	}
 	code := 0
 	if err != nil {
 		if faults.Classify(err) != faults.Rejected {

@@ -73,6 +73,24 @@ func TestExplain_RemediatesEC2FindingWithTheDefaultMapping(t *testing.T) {
 	if got.Finding == nil || got.Finding.Instance == nil || got.Finding.Instance.ID != "i-0abc1234def567890" {
 		t.Fatalf("finding = %+v", got.Finding)
 	}
+	if !strings.Contains(got.Verify, "decides again on GuardDuty's copy") {
+		t.Errorf("verify note %q", got.Verify)
+	}
+}
+
+// What the AWS CLI prints for get-findings explains as the finding's event does.
+func TestExplain_AWSCLIGetFindingsOutput(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "explain", "--event", events("envelope_cli_get_findings_pascal.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got explanation
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Decision != "remediate" || len(got.Actions) != 2 || got.Finding.Source != "direct" || got.Finding.Instance.ID != "i-0abc1234def567890" {
+		t.Fatalf("got %+v", got)
+	}
 }
 
 func TestExplain_SkipsWhenTheMappingHasNoEntry(t *testing.T) {

@@ -2,14 +2,11 @@ package matchstep
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
-	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -21,7 +18,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	allow, err := steps.EnvBool(mapping.EnvAllowSamples)
+	opts, err := steps.MatchOptionsFromEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -29,10 +26,6 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	protected, err := mapping.ParseAccountList(os.Getenv(mapping.EnvProtectedAccounts))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", mapping.EnvProtectedAccounts, err)
-	}
-	m := steps.Matcher{Mappings: store, Options: mapping.MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}}
+	m := steps.Matcher{Mappings: store, Options: opts}
 	return steps.Lambda("match", m.Match), nil
 }

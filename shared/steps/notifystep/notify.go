@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
@@ -22,9 +23,10 @@ type MessagePublisher interface {
 	Publish(ctx context.Context, m notify.Message) (string, error)
 }
 
-// FindingCloser records the outcome on the finding itself (verify.Closer).
+// FindingCloser records the outcome on the finding itself (verify.Closer), which it does only for
+// GuardDuty's own copy (the decision says whether the finding is it).
 type FindingCloser interface {
-	Close(ctx context.Context, f *finding.Finding, outcome, execution string) ([]string, error)
+	Close(ctx context.Context, f *finding.Finding, d *mapping.Decision, outcome, execution string) ([]string, error)
 }
 
 // Notifier is the notify step.
@@ -40,7 +42,7 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	if n.Closer != nil && in.Finding != nil {
 		// A failure to record the outcome on the finding is reported, not fatal: the notification
 		// matters more, and the finding can be closed by hand.
-		done, err := n.Closer.Close(ctx, in.Finding, notify.OutcomeOf(in), in.Execution.ID)
+		done, err := n.Closer.Close(ctx, in.Finding, in.Decision, notify.OutcomeOf(in), in.Execution.ID)
 		if len(done) > 0 || err != nil {
 			in.Closure = &notify.Closure{Done: done}
 			if err != nil {

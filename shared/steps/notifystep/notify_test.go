@@ -53,25 +53,27 @@ func ec2Finding() *finding.Finding {
 }
 
 type fakeCloser struct {
-	outcome string
-	done    []string
-	err     error
+	outcome  string
+	decision *mapping.Decision
+	done     []string
+	err      error
 }
 
-func (c *fakeCloser) Close(_ context.Context, _ *finding.Finding, outcome, _ string) ([]string, error) {
-	c.outcome = outcome
+func (c *fakeCloser) Close(_ context.Context, _ *finding.Finding, d *mapping.Decision, outcome, _ string) ([]string, error) {
+	c.outcome, c.decision = outcome, d
 	return c.done, c.err
 }
 
 func TestNotifier_ClosedFindingIsReportedInTheMessage(t *testing.T) {
 	p := &fakePublisher{}
 	c := &fakeCloser{done: []string{"GuardDuty feedback USEFUL"}}
-	in := notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Remediate},
+	in := notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Remediate, Verified: true},
 		Results: []bots.Result{{Bot: "ec2_stop_instance", Status: "remediated"}}, Execution: notify.Execution{ID: "x"}}
 	if _, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	if c.outcome != notify.OutcomeRemediated || !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"closure":{"done":["GuardDuty feedback USEFUL"]}`) {
+	// The closer gets the decision: it says whether the finding is GuardDuty's copy.
+	if c.outcome != notify.OutcomeRemediated || c.decision != in.Decision || !strings.Contains(string(p.msgs[len(p.msgs)-1].Body), `"closure":{"done":["GuardDuty feedback USEFUL"]}`) {
 		t.Errorf("outcome %s, body %s", c.outcome, p.msgs[len(p.msgs)-1].Body)
 	}
 }

@@ -5,26 +5,43 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
 
-// Handler builds the verify step's handler: GuardDuty clients per region, detector ids cached.
+// Handler builds the verify step's handler: GuardDuty clients per region (detector ids cached), and the
+// mapping and options match decides with (GUARDBOTS_MAPPING_PARAMETER, GUARDBOTS_MAPPING_TTL,
+// GUARDBOTS_ALLOW_SAMPLE_FINDINGS, GUARDBOTS_PROTECTED_ACCOUNTS) plus GUARDBOTS_MAX_FINDING_AGE, to decide
+// again on GuardDuty's copy. A variable it cannot read fails the init: a rail that cannot read its own
+// configuration does not run.
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
 	on, err := steps.EnvBoolDefault(steps.EnvVerifyFindings, true)
 	if err != nil {
 		return nil, err
 	}
+	opts, err := steps.MatchOptionsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxAge, err = steps.EnvDuration(steps.EnvMaxFindingAge, steps.DefaultMaxFindingAge); err != nil {
+		return nil, err
+	}
 	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := ssmstore.New(ssm.NewFromConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
 	clients := steps.PerRegion(func(region string) verify.GuardDutyAPI {
 		return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 	})
-	v := Verifier{Checker: &verify.Checker{Client: clients}, Disabled: !on}
+	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on}
 	return steps.Lambda("verify", v.Verify), nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -12,26 +14,39 @@ import (
 	"github.com/guardbots/guardbots/shared/verify"
 )
 
-// FindingChecker re-reads a finding from GuardDuty (verify.Checker).
-type FindingChecker interface {
-	Check(ctx context.Context, f *finding.Finding) (verify.Verdict, error)
+// FindingFetcher reads GuardDuty's own copy of a finding (verify.Checker).
+type FindingFetcher interface {
+	Fetch(ctx context.Context, f *finding.Finding) (verify.Copy, error)
 }
 
-// Verifier is the verify step. The state machine runs it only on a remediate decision — a notify or
-// skip decision changes nothing, so a forged one can do no harm — and before any bot: a finding
-// GuardDuty does not confirm is rejected (notified, no bot runs); one GuardDuty has archived is skipped.
+// Verifier is the verify step. The state machine runs it only on a remediate decision of match, and
+// before any bot. Match decided on the input, which is whatever the sender wrote; the verifier reads the
+// finding back from GuardDuty and decides again on GuardDuty's copy, with the same mapping logic and
+// options match used plus the maximum finding age. Its output replaces the state: from here on, bots,
+// notify and closing the loop see GuardDuty's copy and the decision made on it, never the input. A
+// finding GuardDuty does not hold, or holds for another account or region, is rejected (notified, no bot
+// runs); one whose copy decides skip or notify (below a floor, archived, a sample, stale, a protected
+// account, another type) goes no further than the notification.
 type Verifier struct {
-	Checker FindingChecker
-	// Disabled skips the check, and says so in the decision (GUARDBOTS_VERIFY_FINDINGS=false).
+	Checker  FindingFetcher
+	Mappings steps.MappingSource
+	// Options are match's (samples, protected accounts) plus MaxAge; Now is set per call.
+	Options mapping.MatchOptions
+	// Disabled skips the check, and says so in the decision (GUARDBOTS_VERIFY_FINDINGS=false): the
+	// input then acts as it is, and closing the loop records nothing on it.
 	Disabled bool
+	// Now is the clock MaxAge is measured with (time.Now when nil).
+	Now func() time.Time
 }
 
-// Verify confirms the finding with GuardDuty and returns the decision to carry out.
+// Verify reads the finding back from GuardDuty and returns GuardDuty's copy with the decision made on it.
 func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, error) {
 	f := in.Finding
 	if f == nil {
 		return steps.Matched{}, faults.Rejectf("verify: input has no finding")
 	}
+	// Whatever arrived claiming to be verified is not: only this step's own output is.
+	in.Decision.Verified = false
 	if in.Decision.Outcome != mapping.Remediate {
 		return in, nil
 	}
@@ -39,26 +54,56 @@ func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, 
 		in.Decision.Actions = []mapping.Action{}
 	}
 	if v.Disabled {
-		in.Decision.Verification = "not checked: " + steps.EnvVerifyFindings + "=false"
+		in.Decision.Verification = "not checked: " + steps.EnvVerifyFindings + "=false; the input finding acts as it came"
 		slog.WarnContext(ctx, "finding not verified", "findingId", f.ID, "reason", in.Decision.Verification)
 		return in, nil
 	}
-	verdict, err := v.Checker.Check(ctx, f)
+	c, err := v.Checker.Fetch(ctx, f)
 	if err != nil {
 		slog.WarnContext(ctx, "finding not confirmed", "findingId", f.ID, "type", f.Type, "account", f.AccountID,
 			"region", f.Region, "errorType", string(faults.Classify(err)), "error", err.Error())
 		return steps.Matched{}, err
 	}
-	if verdict.Archived {
-		// The input may say otherwise; GuardDuty's copy is the one that counts.
-		in.Decision = mapping.Decision{Outcome: mapping.Skip, Key: in.Decision.Key, Actions: []mapping.Action{},
-			Reason:       fmt.Sprintf("finding is archived in GuardDuty (detector %s in %s): no action", verdict.DetectorID, verdict.Region),
-			Verification: "archived in GuardDuty"}
-	} else {
-		in.Decision.Verification = fmt.Sprintf("confirmed by GuardDuty (detector %s in %s): type, account and resource match",
-			verdict.DetectorID, verdict.Region)
+	m, err := v.Mappings.Mapping(ctx)
+	if err != nil {
+		return steps.Matched{}, fmt.Errorf("verify: %w", err)
 	}
-	slog.InfoContext(ctx, "finding verified", "findingId", f.ID, "decision", string(in.Decision.Outcome),
-		"verification", in.Decision.Verification)
-	return in, nil
+	opts := v.Options
+	opts.Now = time.Now()
+	if v.Now != nil {
+		opts.Now = v.Now()
+	}
+	d := m.Match(c.Finding, opts)
+	d.Verified = true
+	diffs := verify.Differences(f, c.Finding)
+	d.Verification = verification(c, diffs, in.Decision, d)
+	attrs := []any{"findingId", c.Finding.ID, "decision", string(d.Outcome), "reason", d.Reason, "mappingKey", d.Key,
+		"verification", d.Verification}
+	if len(diffs) > 0 {
+		// An input that disagrees with GuardDuty was edited on its way or replayed: worth an alarm.
+		slog.WarnContext(ctx, "input differs from GuardDuty's copy", append(attrs, "differences", diffs)...)
+	} else {
+		slog.InfoContext(ctx, "finding verified", attrs...)
+	}
+	return steps.Matched{Finding: c.Finding, Decision: d}, nil
+}
+
+// verification is the decision's verification text: where the copy came from, how the input differed
+// from it, and whether the decision changed.
+func verification(c verify.Copy, diffs []string, before, after mapping.Decision) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "confirmed by GuardDuty (detector %s in %s): GuardDuty's copy of the finding replaces the input", c.DetectorID, c.Region)
+	if len(diffs) == 0 {
+		b.WriteString(", which agreed with it")
+	} else {
+		fmt.Fprintf(&b, "; the input differed from it in %s", strings.Join(diffs, ", "))
+	}
+	if after.Outcome != before.Outcome || after.Key != before.Key {
+		fmt.Fprintf(&b, "; decided again on GuardDuty's copy: %s (match decided %s on the input)", after.Outcome, before.Outcome)
+	}
+	s := b.String()
+	if len(s) > 2000 {
+		s = strings.ToValidUTF8(s[:2000], "") + "…"
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/notify"
@@ -19,6 +20,8 @@ type Expected struct {
 	Outcome string
 	// Resource checks the read-back state ("" when it holds); nil for findings that change nothing.
 	Resource func(State) string
+	// Verification, when set, must be in the notified decision's verification (what verify said).
+	Verification []string
 }
 
 // Expectations are the demo findings' expected outcomes, by finding name; dry run expects every bot to
@@ -49,6 +52,12 @@ func Expectations(dryRun bool) map[string]Expected {
 		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
+		// (a dry run claims nothing, so there it plans again).
+		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},
+			Result:       map[bool]bots.Status{false: bots.StatusSkipped, true: bots.StatusDryRun}[dryRun],
+			Outcome:      map[bool]string{false: notify.OutcomeSkipped, true: notify.OutcomeDryRun}[dryRun],
+			Verification: []string{`instance (input "` + ReplayInstance + `"`, `severity (input "8", GuardDuty "5")`, `resource role (input "TARGET", GuardDuty "ACTOR")`}},
 	}
 }
 
@@ -86,6 +95,17 @@ func (e Expected) Check(ex *Execution) []string {
 		bad = append(bad, fmt.Sprintf("%d notifications received, want 1", len(ex.Notifications)))
 	case ex.Notifications[0].Outcome != e.Outcome:
 		bad = append(bad, fmt.Sprintf("notified outcome %s, want %s", ex.Notifications[0].Outcome, e.Outcome))
+	}
+	if len(e.Verification) > 0 && len(ex.Notifications) == 1 {
+		var got string
+		if d := ex.Notifications[0].Body.Decision; d != nil {
+			got = d.Verification
+		}
+		for _, w := range e.Verification {
+			if !strings.Contains(got, w) {
+				bad = append(bad, fmt.Sprintf("verification %q does not say %s", got, w))
+			}
+		}
 	}
 	return bad
 }

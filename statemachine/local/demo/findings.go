@@ -2,10 +2,14 @@ package demo
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/guardbots/guardbots/shared/guardduty"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // The demo's findings are GuardDuty "GuardDuty Finding" EventBridge events written for this project
@@ -29,6 +33,8 @@ type Finding struct {
 	// Name is the file name without its number and extension, e.g. "ec2_malicious_ip_caller_custom".
 	Name  string
 	Event []byte
+	// Note says what the scene shows, when it needs saying.
+	Note string
 }
 
 // Findings returns the demo findings in file order.
@@ -75,4 +81,46 @@ func (r Resources) Substitute(event []byte) []byte {
 		"{{roleName}}", r.RoleName,
 		"{{bucketName}}", r.Bucket,
 	).Replace(string(event)))
+}
+
+// EditedReplay is the demo's last scene: the first demo finding sent again with fields an attacker would
+// edit (another instance, severity raised to HIGH, the instance made the TARGET). GuardDuty (the stand-in)
+// already holds that finding, so verify reads back the copy it holds and the bots act on it: on the
+// demo's instance, which the first scene already handled, never on the instance the replay names.
+func EditedReplay() (Finding, error) {
+	f, err := FindingNamed(ReplayOf)
+	if err != nil {
+		return Finding{}, err
+	}
+	var e map[string]any
+	if err := json.Unmarshal(f.Event, &e); err != nil {
+		return Finding{}, fmt.Errorf("demo: %s: %w", f.Name, err)
+	}
+	d := e["detail"].(map[string]any)
+	d["severity"] = 8.0
+	d["resource"].(map[string]any)["instanceDetails"].(map[string]any)["instanceId"] = ReplayInstance
+	d["service"].(map[string]any)["resourceRole"] = "TARGET"
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return Finding{}, err
+	}
+	return Finding{Name: "replay_edited_" + f.Name, Event: b,
+		Note: fmt.Sprintf("%s sent again, edited: instance %s, severity 8.0, resourceRole TARGET; GuardDuty (the stand-in) already holds the finding", f.Name, ReplayInstance)}, nil
+}
+
+// ReplayOf is the demo finding EditedReplay edits; ReplayInstance the instance its edit names.
+const (
+	ReplayOf       = "ec2_malicious_ip_caller_custom"
+	ReplayInstance = "i-0feedfacefeedface"
+)
+
+// FloorNote says when event's finding is under the default severityFloor ("" otherwise): the demo hands
+// each event to the execution, so the EventBridge rule that keeps such findings out in AWS is not there.
+func FloorNote(event []byte) string {
+	p, err := guardduty.Parse(event)
+	if err != nil || p.Finding.Severity >= mapping.DefaultSeverityFloor {
+		return ""
+	}
+	return fmt.Sprintf("severity %g is under the default severityFloor %d: in AWS the EventBridge rule would not start the workflow for it (the demo hands events to the execution); a deployment acts on it only with severityFloor %g or lower",
+		p.Finding.Severity, mapping.DefaultSeverityFloor, p.Finding.Severity)
 }

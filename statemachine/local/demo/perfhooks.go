@@ -22,11 +22,7 @@ func (s *Stack) Prepare(name string, event []byte, opts RunOptions) (aslrun.Job,
 	}
 	name = executionName(name)
 	arn := fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:%s", Partition, Region, Account, StateMachineName, name)
-	if !opts.NotInGuardDuty && findingIDOf(event) != "" {
-		if err := s.guardDuty.Hold(event); err != nil {
-			return aslrun.Job{}, "", err
-		}
-	}
+	s.publish(event, opts)
 	job := aslrun.Job{
 		Definition: s.Definition,
 		Input:      input,

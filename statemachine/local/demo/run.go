@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
@@ -30,6 +31,9 @@ type Execution struct {
 	Notifications []Notification
 	// StandIns are the calls the demo's stand-ins answered instead of kumo (GuardDuty, IAM tag reads).
 	StandIns []string
+	// GuardDuty is what the GuardDuty stand-in did with the event's finding before the execution: stored
+	// it (updatedAt stamped) or kept the copy it already held. Nil when it was given nothing.
+	GuardDuty *Held
 	// APICalls are the bootstraps' AWS API calls to kumo (Options.CountAPICalls; nil otherwise).
 	APICalls []APICall
 	// FindingID is the event's finding id; Audit its audit records after the execution, oldest first.
@@ -53,7 +57,8 @@ type RunOptions struct {
 	// InstantRetries makes every Retry pause 0 ms (tests); the demo keeps the definition's intervals.
 	InstantRetries bool
 	// NotInGuardDuty runs the event without publishing its finding to the GuardDuty stand-in first: a
-	// forged event, which verify must reject.
+	// forged event, which verify must reject unless the stand-in already holds the id (then its copy is
+	// what acts).
 	NotInGuardDuty bool
 }
 
@@ -86,13 +91,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		Env: append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),
 	}
 	findingID := findingIDOf(event)
-	// GuardDuty holds every finding it sends: the demo publishes the event's finding to the stand-in
-	// before the execution, so verify can re-read it.
-	if !opts.NotInGuardDuty && findingID != "" {
-		if err := s.guardDuty.Hold(event); err != nil {
-			return nil, err
-		}
-	}
+	held := s.publish(event, opts)
 	s.proxy.take()
 	s.guardDuty.take()
 	s.iamShim.take()
@@ -102,7 +101,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
 	}
 	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
-		FindingID: findingID, definition: s.Definition}
+		FindingID: findingID, GuardDuty: held, definition: s.Definition}
 	out.StandIns = append(s.guardDuty.take(), s.iamShim.take()...)
 	out.APICalls = s.TakeAPICalls()
 	if out.Notifications, err = s.receive(ctx); err != nil {
@@ -123,15 +122,26 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	return out, nil
 }
 
-// findingIDOf is the GuardDuty finding id of an EventBridge event ("" when it has none).
-func findingIDOf(event []byte) string {
-	var e struct {
-		Detail struct {
-			ID string `json:"id"`
-		} `json:"detail"`
+// publish hands the event's finding to the GuardDuty stand-in, as GuardDuty holds every finding it sends,
+// so verify can read it back; an event parse rejects holds nothing (the workflow rejects it first).
+func (s *Stack) publish(event []byte, opts RunOptions) *Held {
+	if opts.NotInGuardDuty {
+		return nil
 	}
-	_ = json.Unmarshal(event, &e)
-	return e.Detail.ID
+	h, err := s.guardDuty.Hold(event)
+	if err != nil {
+		return nil
+	}
+	return &h
+}
+
+// findingIDOf is the GuardDuty finding id of an event in any envelope parse accepts ("" when it has none).
+func findingIDOf(event []byte) string {
+	p, err := guardduty.Parse(event)
+	if err != nil {
+		return ""
+	}
+	return p.Finding.ID
 }
 
 // executionName is name made unique and valid as a Step Functions execution name (≤ 80 characters).

@@ -243,7 +243,7 @@ const ApproverRoleARN = "arn:" + Partition + ":iam::" + Account + ":role/guardbo
 // StandIns says what the local stack serves itself instead of kumo, for the demo's output.
 func (s *Stack) StandIns() []string {
 	return []string{
-		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it), for the verify step only", s.guardDuty.URL()),
+		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
 	}
 }
@@ -334,20 +334,16 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 	case "parse", "transform":
 		return nil
 	case "match":
-		return []string{
-			mapping.EnvParameter + "=" + s.MappingParameter,
-			// Read every time: tests change the mapping between executions.
-			mapping.EnvTTL + "=0s",
-			fmt.Sprintf("%s=%t", mapping.EnvAllowSamples, opts.AllowSamples),
-		}
+		return s.mappingEnv(opts)
 	case "notify":
 		return []string{steps.EnvTopicArn + "=" + s.TopicARN}
 	case "verify":
-		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
-		return []string{
-			steps.EnvVerifyFindings + "=true",
-			"AWS_ENDPOINT_URL_GUARDDUTY=" + s.guardDuty.URL(),
-		}
+		// The check stays on: GuardDuty is the demo's stand-in, for this function only. Verify decides
+		// again on GuardDuty's copy, with the mapping and options match has.
+		return append(s.mappingEnv(opts),
+			steps.EnvVerifyFindings+"=true",
+			"AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL(),
+		)
 	case "request_approval":
 		return []string{
 			steps.EnvTopicArn + "=" + s.TopicARN,
@@ -363,6 +359,16 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		statetable.EnvAuditTable + "=" + s.AuditTable,
 		steps.EnvTopicArn + "=" + s.TopicARN,
 		"AWS_ENDPOINT_URL_IAM=" + s.iamShim.URL(),
+	}
+}
+
+// mappingEnv is what match and verify decide with: the mapping parameter and the samples switch.
+func (s *Stack) mappingEnv(opts Options) []string {
+	return []string{
+		mapping.EnvParameter + "=" + s.MappingParameter,
+		// Read every time: tests change the mapping between executions.
+		mapping.EnvTTL + "=0s",
+		fmt.Sprintf("%s=%t", mapping.EnvAllowSamples, opts.AllowSamples),
 	}
 }
 

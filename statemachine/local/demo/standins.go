@@ -13,10 +13,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/guardbots/guardbots/shared/guardduty"
 )
 
 // The two stand-ins below serve what kumo v0.33.1 lacks and the safety rails need. Each is narrow,
@@ -30,17 +33,41 @@ const StandInDetector = "guardbots-demo-stand-in"
 
 // guardDutyStandIn serves GuardDuty's ListDetectors and GetFindings (REST-JSON) from the findings the
 // demo published to it: the finding GuardDuty would hold for an event it sent. A finding it does not
-// hold is not returned, as GuardDuty omits unknown ids, so verify rejects it.
+// hold is not returned, as GuardDuty omits unknown ids, so verify rejects it. What it returns is GuardDuty's
+// copy as far as the workflow can tell: verify acts on it, not on the event.
 type guardDutyStandIn struct {
 	srv *httptest.Server
 	mu  sync.Mutex
-	// held maps finding id → GuardDuty's copy (the event's detail object).
-	held  map[string]json.RawMessage
+	// held maps finding id → GuardDuty's copy (the finding's camelCase JSON, as GetFindings returns it).
+	held  map[string]heldFinding
 	calls []string
 }
 
+type heldFinding struct {
+	json      json.RawMessage
+	updatedAt time.Time
+}
+
+// Held says what the stand-in did with an execution's finding, for the trace.
+type Held struct {
+	ID string
+	// Stored: the finding was new to the stand-in and is now held, with UpdatedAt stamped. Otherwise it
+	// already held the id, and kept its copy (UpdatedAt is that copy's).
+	Stored    bool
+	UpdatedAt time.Time
+}
+
+// String is the trace's line about the finding.
+func (h Held) String() string {
+	at := h.UpdatedAt.UTC().Format(time.RFC3339)
+	if h.Stored {
+		return fmt.Sprintf("GuardDuty stand-in: stored finding %s as GuardDuty's copy, updatedAt stamped %s (the time it was stored)", h.ID, at)
+	}
+	return fmt.Sprintf("GuardDuty stand-in: already holds finding %s (updatedAt %s) and kept its copy: the event's own fields are not what verify reads", h.ID, at)
+}
+
 func newGuardDutyStandIn() *guardDutyStandIn {
-	g := &guardDutyStandIn{held: map[string]json.RawMessage{}}
+	g := &guardDutyStandIn{held: map[string]heldFinding{}}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve)) // httptest binds 127.0.0.1
 	return g
 }
@@ -63,7 +90,7 @@ func (g *guardDutyStandIn) serve(w http.ResponseWriter, r *http.Request) {
 		found := []json.RawMessage{}
 		for _, id := range in.FindingIDs {
 			if f, ok := g.held[id]; ok {
-				found = append(found, f)
+				found = append(found, f.json)
 			}
 		}
 		g.mu.Unlock()
@@ -75,25 +102,61 @@ func (g *guardDutyStandIn) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Hold makes the stand-in hold event's finding (its detail), as GuardDuty holds every finding it sends.
-// A later Hold of the same finding id replaces it (GuardDuty updates a finding in place).
-func (g *guardDutyStandIn) Hold(event []byte) error {
+// Hold makes the stand-in hold event's finding, as GuardDuty holds every finding it sends, with updatedAt
+// stamped now: GuardDuty's copy is as fresh as the event it just sent. A finding id it already holds keeps
+// its copy, whatever the event says: GuardDuty's copy does not change because someone sends an edited
+// event, so a replay acts on what the stand-in stored first. The event may be in any envelope parse
+// accepts; one parse rejects holds nothing (the workflow rejects it before verify).
+func (g *guardDutyStandIn) Hold(event []byte) (Held, error) { return g.HoldAt(event, time.Now()) }
+
+// HoldAt is Hold with updatedAt stamped at (tests hold findings GuardDuty last updated long ago).
+func (g *guardDutyStandIn) HoldAt(event []byte, at time.Time) (Held, error) {
+	p, err := guardduty.Parse(event)
+	if err != nil {
+		return Held{}, fmt.Errorf("demo: GuardDuty stand-in: nothing to hold: %w", err)
+	}
+	id := p.Finding.ID
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if h, ok := g.held[id]; ok {
+		return Held{ID: id, UpdatedAt: h.updatedAt}, nil
+	}
+	copyJSON, err := gdCopy(event, p, at.UTC())
+	if err != nil {
+		return Held{}, err
+	}
+	g.held[id] = heldFinding{json: copyJSON, updatedAt: at.UTC().Truncate(time.Millisecond)}
+	return Held{ID: id, Stored: true, UpdatedAt: at.UTC().Truncate(time.Millisecond)}, nil
+}
+
+// gdCopy is the finding as GetFindings would return it, updatedAt set to at: an EventBridge event's
+// detail verbatim (every member GuardDuty sent), else the parsed finding in GuardDuty's member names.
+func gdCopy(event []byte, p *guardduty.Parsed, at time.Time) (json.RawMessage, error) {
+	members := map[string]json.RawMessage{}
 	var e struct {
 		Detail json.RawMessage `json:"detail"`
 	}
-	if err := json.Unmarshal(event, &e); err != nil || len(e.Detail) == 0 {
-		return fmt.Errorf("demo: GuardDuty stand-in: the event has no finding detail to hold")
+	if p.Source != guardduty.SourceEventBridge || json.Unmarshal(event, &e) != nil || json.Unmarshal(e.Detail, &members) != nil {
+		b, err := json.Marshal(p.Finding)
+		if err == nil {
+			members = map[string]json.RawMessage{}
+			err = json.Unmarshal(b, &members)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo: GuardDuty stand-in: %w", err)
+		}
 	}
-	var id struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(e.Detail, &id); err != nil || id.ID == "" {
-		return fmt.Errorf("demo: GuardDuty stand-in: the finding has no id")
-	}
+	stamp, _ := json.Marshal(at.Format("2006-01-02T15:04:05.000Z07:00"))
+	members["updatedAt"] = stamp
+	return json.Marshal(members)
+}
+
+// Copy is the finding the stand-in holds for id (GuardDuty's copy), if any.
+func (g *guardDutyStandIn) Copy(id string) (json.RawMessage, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.held[id.ID] = bytes.Clone(e.Detail)
-	return nil
+	h, ok := g.held[id]
+	return h.json, ok
 }
 
 func (g *guardDutyStandIn) record(call string) {

@@ -45,6 +45,9 @@ func KumoLacks(bot string) []string {
 // show 0 ms), each step's and bot's result; then what the demo's stand-ins answered instead of kumo and
 // the audit records the execution left.
 func PrintTrace(w io.Writer, ex *Execution) {
+	if ex.GuardDuty != nil {
+		fmt.Fprintf(w, "  %s\n", ex.GuardDuty)
+	}
 	queues := map[string][]Invoke{}
 	for _, in := range ex.Invokes {
 		queues[in.Function] = append(queues[in.Function], in)
@@ -274,10 +277,14 @@ func summarize(fn string, out json.RawMessage) string {
 			} `json:"decision"`
 		}
 		_ = json.Unmarshal(out, &v)
-		if v.Decision.Verification == "" {
-			return v.Decision.Decision + ": " + v.Decision.Reason
+		d := v.Decision
+		switch {
+		case d.Verification == "":
+			return d.Decision + ": " + d.Reason
+		case d.Decision != "remediate":
+			return d.Verification + " → " + d.Decision + ": " + d.Reason
 		}
-		return v.Decision.Verification
+		return d.Verification
 	case "notify":
 		var n struct {
 			Outcome   string `json:"outcome"`

@@ -358,38 +358,61 @@ func forgedEC2(t *testing.T, s *Stack, instanceID string) []byte {
 	return bytes.ReplaceAll(s.Resources.Substitute(f.Event), []byte(s.Resources.InstanceID), []byte(instanceID))
 }
 
-func TestWorkflow_ForgedFindingIsRejectedAtVerifyAndNoBotRuns(t *testing.T) {
+// A finding id GuardDuty never held is rejected at verify and no bot runs.
+func TestWorkflow_FindingGuardDutyDoesNotHoldIsRejectedAtVerifyAndNoBotRuns(t *testing.T) {
 	s := newStack(t, Options{})
-	// GuardDuty holds the real finding, about another instance; the input names the demo's instance.
-	if err := s.guardDuty.Hold(forgedEC2(t, s, "i-0aaaaaaaaaaaaaaaa")); err != nil {
+	f, _ := FindingNamed("ec2_malicious_ip_caller_custom")
+	event := s.Resources.Substitute(f.Event)
+	unknown := bytes.ReplaceAll(event, []byte(findingIDOf(event)), []byte("0123456789abcdef0123456789abcdef"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ex, err := s.Run(ctx, tools(t), "forged-unknown-id", unknown, RunOptions{InstantRetries: true, NotInGuardDuty: true})
+	cancel()
+	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := FindingNamed("ec2_malicious_ip_caller_custom")
-	forged := s.Resources.Substitute(f.Event)
-	// And a finding id GuardDuty never held.
-	unknown := bytes.ReplaceAll(forged, []byte(findingIDOf(forged)), []byte("0123456789abcdef0123456789abcdef"))
-	for name, event := range map[string][]byte{"other-instance": forged, "unknown-id": unknown} {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		ex, err := s.Run(ctx, tools(t), "forged-"+name, event, RunOptions{InstantRetries: true, NotInGuardDuty: true})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantCalls(t, ex, "parse", "transform", "match", "verify", "notify")
-		if ex.Status != "FAILED" || len(ex.Audit) != 0 {
-			t.Errorf("%s: execution %s with %d audit records, want FAILED and none", name, ex.Status, len(ex.Audit))
-		}
-		n := oneNotification(t, ex)
-		if n.Outcome != notify.OutcomeRejected || n.Body.Error == nil || n.Body.Error.Step != "verify" {
-			t.Fatalf("%s: notified %s with error %+v, want rejected at verify", name, n.Outcome, n.Body.Error)
-		}
-		want := map[string]string{"other-instance": "disagrees with GuardDuty", "unknown-id": "GuardDuty has no finding"}[name]
-		if !strings.Contains(n.Body.Error.Cause, want) {
-			t.Errorf("%s: cause %q does not say %q", name, n.Body.Error.Cause, want)
-		}
+	wantCalls(t, ex, "parse", "transform", "match", "verify", "notify")
+	if ex.Status != "FAILED" || len(ex.Audit) != 0 {
+		t.Errorf("execution %s with %d audit records, want FAILED and none", ex.Status, len(ex.Audit))
+	}
+	n := oneNotification(t, ex)
+	if n.Outcome != notify.OutcomeRejected || n.Body.Error == nil || n.Body.Error.Step != "verify" || !strings.Contains(n.Body.Error.Cause, "GuardDuty has no finding") {
+		t.Fatalf("notified %s with error %+v, want rejected at verify", n.Outcome, n.Body.Error)
+	}
+	// The message shows the forged finding only as the sender's claim.
+	if n.Body.FindingFrom != "event" || !strings.Contains(n.Body.Summary, "not read back from GuardDuty") {
+		t.Errorf("findingFrom %q, summary %q", n.Body.FindingFrom, n.Body.Summary)
 	}
 	if st := readBack(t, s); st.Instance != "running" {
-		t.Errorf("instance is %s after forged findings", st.Instance)
+		t.Errorf("instance is %s after a forged finding", st.Instance)
+	}
+}
+
+// GuardDuty's finding is about another instance; the event names the demo's. The bots act on GuardDuty's
+// instance (not in this account's kumo, so nothing is found to stop), never on the one the event names.
+func TestWorkflow_ForgedInstanceIsReplacedByGuardDutysAndLeftRunning(t *testing.T) {
+	s := newStack(t, Options{})
+	const other = "i-0aaaaaaaaaaaaaaaa"
+	hold(t, s, forgedEC2(t, s, other))
+	f, _ := FindingNamed("ec2_malicious_ip_caller_custom")
+	ex := runRaw(t, s, "forged-instance", s.Resources.Substitute(f.Event))
+	for _, in := range ex.BotInvokes() {
+		var b struct {
+			Finding struct{ Instance struct{ ID string } } `json:"finding"`
+		}
+		_ = json.Unmarshal(in.Input, &b)
+		if b.Finding.Instance.ID != other {
+			t.Errorf("%s got instance %q, want GuardDuty's %s", in.Function, b.Finding.Instance.ID, other)
+		}
+	}
+	if len(ex.BotInvokes()) == 0 {
+		t.Fatalf("no bot ran: %v", ex.Calls())
+	}
+	if st := readBack(t, s); st.Instance != "running" {
+		t.Errorf("the instance the event named is %s", st.Instance)
+	}
+	n := oneNotification(t, ex)
+	if !strings.Contains(n.Body.Decision.Verification, `instance (input "`+s.Resources.InstanceID+`", GuardDuty "`+other+`")`) {
+		t.Errorf("verification %q does not name the difference", n.Body.Decision.Verification)
 	}
 }
 
@@ -462,5 +485,27 @@ func TestWorkflow_ExemptRoleKeepsItsSessionsTagsReadThroughTheIAMShim(t *testing
 	}
 	if st := readBack(t, s); st.RevokedBefore != "" {
 		t.Errorf("exempt role got the revoke policy (%s)", st.RevokedBefore)
+	}
+}
+
+// make demo's last scene: the first finding replayed with edited fields acts on the copy GuardDuty holds
+// (the demo's instance, already handled by the first execution), not on the instance the replay names.
+func TestWorkflow_EditedReplayActsOnTheCopyGuardDutyHolds(t *testing.T) {
+	s := newStack(t, Options{})
+	first := runFinding(t, s, ReplayOf)
+	wantClean(t, first, Expectations(false)[ReplayOf])
+	replay, err := EditedReplay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := run(t, s, replay.Name, replay.Event)
+	wantClean(t, ex, Expectations(false)[replay.Name])
+	if ex.GuardDuty == nil || ex.GuardDuty.Stored || !strings.Contains(ex.GuardDuty.String(), "already holds finding") {
+		t.Errorf("stand-in: %v", ex.GuardDuty)
+	}
+	for _, a := range oneNotification(t, ex).Body.Actions {
+		if !strings.Contains(a.Reason, "already handled by execution "+first.ARN) {
+			t.Errorf("action %+v, want skipped: already handled by the first execution", a)
+		}
 	}
 }
