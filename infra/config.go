@@ -122,19 +122,11 @@ const (
 	ctxLambdaMemory        = "lambdaMemoryMiB"
 )
 
-// The verify step's limit on a finding's age: the variable it reads and its default. verify's own
-// constants for them are being written alongside (issue 11); until infra can import them they are named
-// here, and a test pins the spelling.
-const (
-	envMaxFindingAge     = "GUARDBOTS_MAX_FINDING_AGE"
-	defaultMaxFindingAge = 6 * time.Hour
-)
-
 // DefaultConfig is the configuration with no context at all.
 func DefaultConfig() Config {
 	return Config{
 		RolePrefix:               awsenv.DefaultRolePrefix,
-		SeverityFloor:            4, // GuardDuty's Medium band starts at 4.0
+		SeverityFloor:            mapping.DefaultSeverityFloor, // GuardDuty's Medium band starts at 4.0
 		DryRun:                   true,
 		HomeRegion:               "us-east-1",
 		MappingFile:              "", // the embedded shared/mapping/default.json
@@ -148,7 +140,7 @@ func DefaultConfig() Config {
 		CloseFindings:            verify.CloseOff,
 		DedupWindow:              steps.DefaultDedupWindow,
 		DedupLease:               steps.DefaultDedupLease,
-		MaxFindingAge:            defaultMaxFindingAge,
+		MaxFindingAge:            steps.DefaultMaxFindingAge,
 		BlastRadiusPerAccount:    steps.DefaultBlastPerAcct,
 		BlastRadiusGlobal:        steps.DefaultBlastGlobal,
 		AuditRetention:           "365d",

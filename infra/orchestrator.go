@@ -143,7 +143,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		},
 	}
 	stepEnv["verify"][steps.EnvVerifyFindings] = strconv.FormatBool(cfg.VerifyFindings)
-	stepEnv["verify"][envMaxFindingAge] = cfg.MaxFindingAge.String()
+	stepEnv["verify"][steps.EnvMaxFindingAge] = cfg.MaxFindingAge.String()
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
 			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
