@@ -233,7 +233,7 @@ func Targets(f *Finding) ([]Target, error) {
 	}
 	for i := range ts {
 		ts[i].Account, ts[i].Region, ts[i].Partition = f.AccountID, f.Region, partition
-		if err := ts[i].validate(); err != nil {
+		if err := ts[i].Validate(); err != nil {
 			return nil, err
 		}
 		ts[i].ARN = ts[i].builtARN()
@@ -241,7 +241,8 @@ func Targets(f *Finding) ([]Target, error) {
 	return ts, nil
 }
 
-func (t Target) validate() error {
+// Validate checks the target's identifier against its kind's pattern.
+func (t Target) Validate() error {
 	s, ok := targetSpecs[t.Kind]
 	if !ok {
 		return faults.Rejectf("%q is not a kind of target", t.Kind)
@@ -337,7 +338,7 @@ func instanceProfile(f *Finding, from Target) (Target, string, error) {
 	}
 	via := Target{Kind: TargetInstanceProfile, ID: p[5][strings.LastIndex(p[5], "/")+1:], ARN: a,
 		Account: from.Account, Region: from.Region, Partition: from.Partition, Via: from.String()}
-	if err := via.validate(); err != nil {
+	if err := via.Validate(); err != nil {
 		return Target{}, "", err
 	}
 	return via, "", nil

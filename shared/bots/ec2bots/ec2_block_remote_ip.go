@@ -27,6 +27,7 @@ func init() {
 		Summary: "Deny the finding's remote IPs inbound and outbound in the network ACL of each subnet of the " +
 			"instance (only when the instance is the TARGET), numbered before the allow rules; what was added is recorded.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Params: []bots.Param{{
 			Name: "maxRemoteIps", Type: bots.TypeInt, Default: 5, Min: 1, Max: 20,
 			Description: "Skip (with a reason) a finding with more remote IPs than this: each IP takes two of the 20 rules per ACL.",
@@ -89,11 +90,11 @@ func naclBlockKey(account, region, instanceID string) string {
 // ACL: a partial block would look done while traffic still flows.
 func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_block_remote_ip"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(bot, req)
+	if err != nil {
 		return res, err
 	}
-	f := req.Finding
+	f, id, where := req.Finding, t.ID, t.Where()
 	if !strings.EqualFold(f.ResourceRole, "TARGET") {
 		res.Status = bots.StatusSkipped
 		res.Reason = fmt.Sprintf("instance %s is the %s of the finding, not its TARGET: blocking its peers would not contain it", id, orUnknown(f.ResourceRole))
@@ -115,14 +116,9 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 	if req.State == nil && !req.DryRun {
 		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the added ACL entries in: set %s", bot, statetable.EnvTable))
 	}
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
-	inst, err := ec2instance.Read(ctx, api, id)
+	inst, err := ec2instance.Live(ctx, api, t)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
-	}
-	if skip := ec2instance.GoneReason(inst, id); skip != "" {
-		res.Status, res.Reason = bots.StatusSkipped, skip
-		return res, nil
+		return res, err
 	}
 	var subnets []string
 	for _, e := range containENIs(inst) {

@@ -20,6 +20,7 @@ func init() {
 			"profile ARN is reported and kept in the state table to restore it. Credentials already issued " +
 			"stay valid until they expire: pair with iam_revoke_role_sessions.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations",
 			"ec2:DisassociateIamInstanceProfile", "ec2:CreateTags"},
@@ -49,8 +50,11 @@ func runEC2DetachInstanceProfile(ctx context.Context, req bots.Request) (bots.Re
 
 func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_detach_instance_profile"
-	res, t, _, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
+	if err != nil {
+		return res, err
+	}
+	if _, err := ec2instance.Live(ctx, api, t); err != nil {
 		return res, err
 	}
 
@@ -64,7 +68,7 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", bot, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", bot, t.Where(), err)
 		}
 		assocs = append(assocs, page.IamInstanceProfileAssociations...)
 	}
@@ -99,14 +103,14 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 		// Remember first: once the association is gone, nothing in AWS says which profile it was.
 		undo := removedProfile{FindingID: req.Finding.ID, InstanceID: t.ID, ProfileArn: arn, AssociationID: aws.ToString(a.AssociationId)}
 		if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, undo); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", bot, arn, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", bot, arn, t.Where(), err)
 		}
 		_, err := api.DisassociateIamInstanceProfile(ctx, &ec2.DisassociateIamInstanceProfileInput{AssociationId: a.AssociationId})
 		if err != nil {
 			if bots.APIErrorCode(err) == "InvalidAssociationID.NotFound" {
 				continue // removed by someone else since the read
 			}
-			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", bot, arn, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", bot, arn, t.Where(), err)
 		}
 		removed++
 		res.Changes = append(res.Changes, fmt.Sprintf("removed instance profile %s (association %s) from %s", arn, aws.ToString(a.AssociationId), t.ID))
@@ -118,8 +122,8 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	}
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"instanceProfileArn": ""}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", bot, res.Before["instanceProfileArn"], t.Where, err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req, t)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", bot, res.Before["instanceProfileArn"], t.Where(), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -21,6 +21,7 @@ func init() {
 		Name:       "ec2_unblock_remote_ip",
 		Summary:    "Undo ec2_block_remote_ip: remove exactly the network ACL entries it recorded (those still unchanged), then the record.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
@@ -33,24 +34,21 @@ func init() {
 // direction, deny, all protocols, same CIDR): a number reused by someone since is theirs.
 func unblockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_unblock_remote_ip"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(bot, req)
+	if err != nil {
 		return res, err
 	}
 	if req.State == nil {
 		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to read the added ACL entries from: set %s", bot, statetable.EnvTable))
 	}
-	f := req.Finding
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
+	f, id, where := req.Finding, t.ID, t.Where()
 	key := naclBlockKey(f.AccountID, f.Region, id)
 	raw, found, err := req.State.Get(ctx, key)
 	if err != nil {
 		return bots.Result{}, fmt.Errorf("%s: %s: read block record: %w", bot, where, err)
 	}
 	if !found {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("no block record for %s (nothing blocked by guardbots, or already unblocked)", id)
-		return res, nil
+		return res, bots.Skip("no block record for %s (nothing blocked by guardbots, or already unblocked)", id)
 	}
 	var rec naclBlockRecord
 	if err := json.Unmarshal(raw, &rec); err != nil {

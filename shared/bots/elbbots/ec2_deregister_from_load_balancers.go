@@ -24,6 +24,7 @@ func init() {
 			"ip-type target groups are out of scope. Not registered anywhere: skipped (already-done when " +
 			"this bot deregistered it for the finding).",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "elasticloadbalancing:DescribeTargetGroups",
 			"elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DeregisterTargets", "ec2:CreateTags"},
@@ -60,8 +61,12 @@ func runEC2DeregisterFromLoadBalancers(ctx context.Context, req bots.Request) (b
 
 func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb elbDeregisterAPI, req bots.Request) (bots.Result, error) {
 	const bot = "ec2_deregister_from_load_balancers"
-	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
+	if err != nil {
+		return res, err
+	}
+	in, err := ec2instance.Live(ctx, api, t)
+	if err != nil {
 		return res, err
 	}
 
@@ -73,7 +78,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", bot, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", bot, t.Where(), err)
 		}
 		for _, tg := range page.TargetGroups {
 			if tg.TargetType != elbtypes.TargetTypeEnumInstance {
@@ -85,7 +90,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 				if bots.APIErrorCode(err) == "TargetGroupNotFound" {
 					continue // deleted since the listing
 				}
-				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", bot, arn, t.Where, err)
+				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", bot, arn, t.Where(), err)
 			}
 			var ports []int32
 			for _, d := range health.TargetHealthDescriptions {
@@ -126,7 +131,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 		return res, nil
 	}
 	if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, leftTargetGroups{FindingID: req.Finding.ID, InstanceID: t.ID, Targets: registered}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", bot, t.Where(), err)
 	}
 	for _, r := range registered {
 		targets := make([]elbtypes.TargetDescription, len(r.Ports))
@@ -135,13 +140,13 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 			targets[i] = elbtypes.TargetDescription{Id: aws.String(t.ID), Port: aws.Int32(p)}
 		}
 		if _, err := elb.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(r.TargetGroupArn), Targets: targets}); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", bot, t.Where, r.TargetGroupArn, res.Changes, err)
+			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", bot, t.Where(), r.TargetGroupArn, res.Changes, err)
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("deregistered %s (port %s) from %s", t.ID, portList(r.Ports), r.TargetGroupArn))
 	}
 	res.Status = bots.StatusRemediated
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", bot, t.Where, len(registered), err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req, t)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", bot, t.Where(), len(registered), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -19,6 +19,7 @@ func init() {
 		Summary: "Delete the IAM user's console password (login profile) and tag the user " +
 			"(IAM users only; never root).",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile", "iam:TagUser"},
 		Run:        runIAMDisableConsolePassword,
@@ -41,10 +42,11 @@ func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bot
 	const bot = "iam_disable_console_password"
 	// GetLoginProfile answers NoSuchEntity both for a user without a password and for a missing user:
 	// the live read of the user tells the two apart.
-	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
-	if done {
+	res, t, err := liveIAMUser(ctx, api, bot, req)
+	if err != nil {
 		return res, err
 	}
+	user, where := t.ID, t.Where()
 	f := req.Finding
 	lp, err := api.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
 	if err != nil {
@@ -77,7 +79,7 @@ func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bot
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"loginProfile": "absent"}
 	res.Changes = []string{fmt.Sprintf("deleted the console password of user %s (an administrator can set a new one)", user)}
-	if err := tagIAMUser(ctx, api, user, bot, req); err != nil {
+	if err := tagIAMUser(ctx, api, t, bot, req); err != nil {
 		return bots.Result{}, fmt.Errorf("%s: the console password of %s was deleted but tagging the user failed: %w", bot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))

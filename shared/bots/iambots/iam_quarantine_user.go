@@ -21,6 +21,7 @@ func init() {
 		Summary: "Attach the inline deny-all policy " + quarantinePolicyName + " to the IAM user in the finding " +
 			"and tag the user (IAM users only; never root).",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:TagUser"},
 		Run:        runIAMQuarantineUser,
@@ -48,10 +49,11 @@ func runIAMQuarantineUser(ctx context.Context, req bots.Request) (bots.Result, e
 
 func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request) (bots.Result, error) {
 	const bot = "iam_quarantine_user"
-	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
-	if done {
+	res, t, err := liveIAMUser(ctx, api, bot, req)
+	if err != nil {
 		return res, err
 	}
+	user, where := t.ID, t.Where()
 	f := req.Finding
 	current, err := userInlinePolicy(ctx, api, user, quarantinePolicyName)
 	if err != nil {
@@ -86,7 +88,7 @@ func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"policy": "deny-all"}
 	res.Changes = []string{fmt.Sprintf("attached the deny-all inline policy %s to user %s", quarantinePolicyName, user)}
-	if err := tagIAMUser(ctx, api, user, bot, req); err != nil {
+	if err := tagIAMUser(ctx, api, t, bot, req); err != nil {
 		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging the user failed: %w", bot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	s3ctypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -20,14 +18,14 @@ func init() {
 		Name: "s3_block_account_public_access",
 		Summary: "Turn on all four account-level S3 public access block settings (S3 Control) in the " +
 			"finding's account.",
-		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
+		Resources: []finding.ResourceKind{finding.KindS3Bucket},
+		// The finding's buckets: an exempt one keeps its account's block as it is.
+		Targets:    []finding.TargetKind{finding.TargetBucket},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"s3control:GetPublicAccessBlock", "s3control:PutPublicAccessBlock"},
 		Run:        runS3BlockAccountPublicAccess,
 	})
 }
-
-var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // s3AccountBlockAPI is what s3_block_account_public_access calls.
 type s3AccountBlockAPI interface {
@@ -41,19 +39,12 @@ func runS3BlockAccountPublicAccess(ctx context.Context, req bots.Request) (bots.
 
 func blockAccountPublicAccess(ctx context.Context, api s3AccountBlockAPI, req bots.Request) (bots.Result, error) {
 	const bot = "s3_block_account_public_access"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	// The account is the buckets' owner's (validated with them), never the orchestrator's.
+	res, t, err := bots.Begin(bot, req, finding.TargetBucket)
+	if err != nil {
+		return res, err
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	if f.ResourceKind != finding.KindS3Bucket {
-		return bots.SkipBecause(res, fmt.Sprintf("finding is about a %s resource, not S3", f.ResourceKind)), nil
-	}
-	// The account is the finding's (the bucket owner's), never the orchestrator's.
-	account := f.AccountID
-	if !accountIDRE.MatchString(account) {
-		return bots.Result{}, faults.Rejectf("%s: %q is not an AWS account id", bot, account)
-	}
+	account := t.Account
 	res.Resources = []string{"account " + account}
 	where := fmt.Sprintf("account %s", account)
 
@@ -90,7 +81,7 @@ func blockAccountPublicAccess(ctx context.Context, api s3AccountBlockAPI, req bo
 	}); err != nil {
 		return bots.Result{}, fmt.Errorf("%s: block public access in %s: %w", bot, where, err)
 	}
-	slog.InfoContext(ctx, "account public access blocked", "bot", bot, "finding", f.ID, "account", account)
+	slog.InfoContext(ctx, "account public access blocked", "bot", bot, "finding", req.Finding.ID, "account", account)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"publicAccessBlock": "BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true"}
 	res.Changes = []string{fmt.Sprintf("blocked all public access to S3 in account %s (was %s)", account, before)}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,7 +11,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -25,14 +22,12 @@ func init() {
 		Name:       "s3_block_public_access",
 		Summary:    "Turn on all four bucket-level public access block settings on every bucket in the finding.",
 		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
+		Targets:    []finding.TargetKind{finding.TargetBucket},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"s3:GetPublicAccessBlock", "s3:PutPublicAccessBlock"},
 		Run:        runS3BlockPublicAccess,
 	})
 }
-
-// bucketNameRE is S3's bucket naming rule, loosely (3–63 lower-case letters, digits, dots, hyphens).
-var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // s3BlockAPI is what s3_block_public_access calls.
 type s3BlockAPI interface {
@@ -46,31 +41,21 @@ func runS3BlockPublicAccess(ctx context.Context, req bots.Request) (bots.Result,
 
 func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Request) (bots.Result, error) {
 	const bot = "s3_block_public_access"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	// Every bucket of the finding, each once.
+	res, _, err := bots.Begin(bot, req, finding.TargetBucket)
+	if err != nil {
+		return res, err
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	var buckets []string
-	for _, b := range f.Buckets {
-		if b.Name != "" && !slices.Contains(buckets, b.Name) {
-			buckets = append(buckets, b.Name)
-		}
+	f, targets := req.Finding, req.TargetsOf(finding.TargetBucket)
+	res.Resources = nil
+	for _, t := range targets {
+		res.Resources = append(res.Resources, t.ID)
 	}
-	if len(buckets) == 0 {
-		return bots.SkipBecause(res, fmt.Sprintf("finding (%s) names no S3 bucket", f.ResourceKind)), nil
-	}
-	for _, b := range buckets {
-		if !bucketNameRE.MatchString(b) {
-			return bots.Result{}, faults.Rejectf("%s: %q is not an S3 bucket name", bot, b)
-		}
-	}
-	res.Resources = buckets
 	res.Before, res.After = map[string]string{}, map[string]string{}
 
 	var gone, blocked, changed []string
-	for _, b := range buckets {
-		where := fmt.Sprintf("bucket %s in %s", b, f.AccountID)
+	for _, t := range targets {
+		b, where := t.ID, t.Where()
 		cfg, exists, err := bucketPublicAccessBlock(ctx, api, b, f.AccountID)
 		if err != nil {
 			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
