@@ -156,6 +156,9 @@ func StubSend(op string, respond func(input any) (any, error)) func(*middleware.
 			if OperationName(ctx) != op {
 				return next.HandleFinalize(ctx, in)
 			}
+			if err := ctx.Err(); err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err // as the HTTP client would
+			}
 			out, err := respond(middleware.GetStackValue(ctx, inputKey{}))
 			return middleware.FinalizeOutput{Result: out}, middleware.Metadata{}, err
 		}), middleware.After)

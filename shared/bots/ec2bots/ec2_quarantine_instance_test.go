@@ -300,3 +300,145 @@ func TestQuarantine_InstanceWithoutENIsIsSkipped(t *testing.T) {
 		t.Errorf("result %s %q, err %v", res.Status, res.Reason, err)
 	}
 }
+
+// moveFault makes the moves to the group named prefix+VPC fail with err while fail says so (attempt
+// counts the attempts at that group, retries included).
+func moveFault(e *ec2test.ContainEnv, prefix string, fail func(attempt int) error) func(int, *ec2.ModifyNetworkInterfaceAttributeInput) error {
+	attempt := 0
+	return func(_ int, in *ec2.ModifyNetworkInterfaceAttributeInput) error {
+		if g := e.Group(prefix + e.VPC); g != nil && slices.Equal(in.Groups, []string{aws.ToString(g.GroupId)}) {
+			attempt++
+			return fail(attempt)
+		}
+		return nil
+	}
+}
+
+// onAllowAll lists the ENIs left on the untrack (allow-all) group.
+func onAllowAll(e *ec2test.ContainEnv) []string {
+	untrack := e.Group(untrackGroupPrefix + e.VPC)
+	var out []string
+	for _, eni := range e.Inst.ENIs {
+		if g := e.Inst.GroupsOf(eni.ID); untrack != nil && slices.Contains(g, aws.ToString(untrack.GroupId)) {
+			out = append(out, eni.ID)
+		}
+	}
+	return out
+}
+
+var errInternal = &smithy.GenericAPIError{Code: "InternalError", Message: "We encountered an internal error.", Fault: smithy.FaultServer}
+
+func TestQuarantine_AFailedFirstMoveLeavesTheENIOnItsOwnGroups(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, untrackGroupPrefix, func(int) error { return errInternal })
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "move eni-0000000000000000a to the untrack group") {
+		t.Fatalf("err = %v, want the failed move to the untrack group", err)
+	}
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{e.Web}) || len(e.Inst.Moves()) != 0 {
+		t.Errorf("ENI on %v after moves %v, want untouched on its own group", got, e.Inst.Moves())
+	}
+}
+
+func TestQuarantine_AFailedMoveToIsolationIsTriedAgain(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(attempt int) error {
+		if attempt == 1 {
+			return errInternal
+		}
+		return nil
+	})
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("result %+v, %v; want remediated", res, err)
+	}
+	iso := aws.ToString(e.Group(isolationGroupPrefix + e.VPC).GroupId)
+	for _, eni := range e.Inst.ENIs {
+		if got := e.Inst.GroupsOf(eni.ID); !slices.Equal(got, []string{iso}) {
+			t.Errorf("%s on %v, want the isolation group", eni.ID, got)
+		}
+	}
+	if !slices.ContainsFunc(res.Changes, func(c string) bool {
+		return strings.Contains(c, "on a second attempt") && strings.Contains(c, "InternalError")
+	}) {
+		t.Errorf("changes %q do not say the first attempt failed", res.Changes)
+	}
+}
+
+func TestQuarantine_WhenIsolationFailsAgainTheENIGoesBackToItsRecordedGroups(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(int) error { return errInternal })
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "it was put back on its recorded groups ["+e.Web+"]") {
+		t.Fatalf("err = %v, want an error saying the ENI went back", err)
+	}
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{e.Web}) || len(onAllowAll(e)) != 0 {
+		t.Errorf("ENI on %v, ENIs on the allow-all group %v; want it back on its own group", got, onAllowAll(e))
+	}
+	// Run again (a retry, or the next delivery): the record still holds the originals, and the
+	// quarantine completes.
+	e.Inst.OnModify = nil
+	if res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false)); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	if len(onAllowAll(e)) != 0 {
+		t.Errorf("after the retry ENIs are on the allow-all group: %v", onAllowAll(e))
+	}
+}
+
+func TestQuarantine_WhenEvenTheWayBackFailsTheErrorSaysTheENIIsOnTheAllowAllGroup(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	isolating := moveFault(e, isolationGroupPrefix, func(int) error { return errInternal })
+	e.Inst.OnModify = func(n int, in *ec2.ModifyNetworkInterfaceAttributeInput) error {
+		if slices.Equal(in.Groups, []string{e.Web}) {
+			return errInternal // the way back
+		}
+		return isolating(n, in)
+	}
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "eni-0000000000000000a is ON THE ALLOW-ALL GROUP") || !strings.Contains(err.Error(), "move it by hand") {
+		t.Fatalf("err = %v, want it to say loudly which ENI is left on the allow-all group", err)
+	}
+}
+
+// InvalidGroup.NotFound is what EC2 answers for a while after a group is created: the client's retryer
+// retries it (with its attempts and backoff), where before it failed the quarantine.
+func TestQuarantine_AGroupNotVisibleYetIsRetriedByTheSDK(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.WithRetries(3)
+	attempts := 0
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(attempt int) error {
+		attempts = attempt
+		if attempt <= 2 {
+			return &smithy.GenericAPIError{Code: "InvalidGroup.NotFound", Message: "The security group does not exist", Fault: smithy.FaultClient}
+		}
+		return nil
+	})
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("result %+v, %v; want remediated", res, err)
+	}
+	if attempts != 4 || slices.ContainsFunc(res.Changes, func(c string) bool { return strings.Contains(c, "second attempt") }) {
+		t.Errorf("%d attempts at the isolation group, changes %q: want the SDK's retries (3 for the first ENI, 1 for the second) and no second attempt of the bot's", attempts, res.Changes)
+	}
+}
+
+// The Lambda's deadline passing between an ENI's two moves must not leave it on the allow-all group.
+func TestQuarantine_ADeadlinePastTheFirstMoveStillTakesTheENIOffTheAllowAllGroup(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.Inst.OnModify = moveFault(e, untrackGroupPrefix, func(int) error { cancel(); return nil })
+	b, _ := bots.Lookup(quarantineBot)
+	req := e.Request(quarantineBot, false)
+	if skip, err := b.Resolve(ctx, &req); err != nil || skip != "" {
+		t.Fatal(skip, err)
+	}
+	if _, err := b.Run(ctx, req); err == nil {
+		t.Fatal("want an error: the context ended")
+	}
+	iso := aws.ToString(e.Group(isolationGroupPrefix + e.VPC).GroupId)
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{iso}) || len(onAllowAll(e)) != 0 {
+		t.Errorf("ENI a on %v, on the allow-all group %v: want it isolated despite the deadline", got, onAllowAll(e))
+	}
+}
