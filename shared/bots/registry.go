@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -234,7 +235,9 @@ func (b Bot) validate() error {
 	if len(b.Resources) == 0 {
 		return fmt.Errorf("no resource kinds")
 	}
-	if b.ChecksExemption() && len(b.Targets) == 0 {
+	// Tests' own bots (never catalogued, never deployed) may leave their targets out; the runner then
+	// refuses to run them, as it refuses any bot that would change something it cannot name.
+	if b.ChecksExemption() && len(b.Targets) == 0 && !strings.HasPrefix(b.Name, TestBotPrefix) {
 		return fmt.Errorf("changes something but declares no kind of target to act on")
 	}
 	for _, k := range b.Targets {

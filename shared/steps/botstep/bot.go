@@ -85,6 +85,10 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		return a.skip(ctx, res, fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind), now)
 	}
 	req := bots.Request{Finding: f, Params: params, DryRun: dry, Execution: in.Execution, State: r.State}
+	if b.ChecksExemption() && len(b.Targets) == 0 {
+		// Nothing to read the exemption of, nothing to claim: fail closed.
+		return bots.Result{}, a.failed(ctx, res, faults.Fail(fmt.Errorf("bot %s changes something but declares no kind of target", b.Name)), now)
+	}
 	targets, skip, err := b.TargetsOf(f)
 	if err != nil {
 		return bots.Result{}, a.failed(ctx, res, err, now)

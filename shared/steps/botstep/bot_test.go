@@ -257,3 +257,15 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 		t.Errorf("unknown bot: err %v", err)
 	}
 }
+
+func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T) {
+	b := testBot(func(context.Context, bots.Request) (bots.Result, error) {
+		t.Fatal("a bot with no target ran: the exemption rail would have read nothing")
+		return bots.Result{}, nil
+	})
+	b.Targets = nil
+	_, err := Runner{Resolver: &fakeResolver{}, Bot: b}.Run(context.Background(), steps.BotInput{Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot"}})
+	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "declares no kind of target") {
+		t.Fatalf("err = %v, want a failure", err)
+	}
+}
