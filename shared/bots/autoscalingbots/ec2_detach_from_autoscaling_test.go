@@ -70,8 +70,8 @@ var _ = bottest.RegisterContract("ec2_detach_from_autoscaling", bottest.Contract
 		return e.World(w.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "autoscaling:DetachInstances", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "autoscaling:DescribeAutoScalingInstances", Code: "Throttling"},
+	Deny:     "autoscaling:DetachInstances",
+	Throttle: "autoscaling:DescribeAutoScalingInstances",
 })
 
 func TestEC2DetachFromAutoScaling_DetachesWithoutDecrementingCapacity(t *testing.T) {

@@ -30,15 +30,28 @@ type Contract struct {
 	// Again is the status of a second run: StatusAlreadyDone, or StatusSkipped for an undo bot whose
 	// record the first run consumed.
 	Again bots.Status
-	// Deny is the call the bot changes things with, Throttle one it reads with; their codes are the
-	// service's own (UnauthorizedOperation, RequestLimitExceeded, …).
-	Deny, Throttle Fault
+	// Deny is the call the bot changes things with, Throttle one it reads with ("service:Operation");
+	// the contract makes them fail with the service's own error codes (faultCodes).
+	Deny, Throttle string
 	// NoGone says why the bot's target can never be missing, when World.Gone is nil.
 	NoGone string
 }
 
-// Fault is an AWS error the contract makes an operation return.
-type Fault struct{ Op, Code string }
+// faultCodes are each service's codes for "not authorized" and "slow down", as it returns them.
+var faultCodes = map[string][2]string{
+	"ec2":    {"UnauthorizedOperation", "RequestLimitExceeded"},
+	"lambda": {"AccessDeniedException", "TooManyRequestsException"},
+	"s3":     {"AccessDenied", "SlowDown"}, "s3control": {"AccessDenied", "SlowDown"},
+}
+
+// faultCode is op's service's code for denied (0) or throttled (1).
+func faultCode(op string, which int) string {
+	svc, _, _ := strings.Cut(op, ":")
+	if c, ok := faultCodes[svc]; ok {
+		return c[which]
+	}
+	return [2]string{"AccessDenied", "Throttling"}[which] // IAM, RDS, Auto Scaling, ELB
+}
 
 // World is one setup of a bot's world.
 type World struct {
@@ -146,20 +159,21 @@ func (c Contract) run(t *testing.T, bot string) {
 		w.unchanged(t, "the skip", before, 0)
 	})
 	t.Run("AccessDeniedIsAFailure", func(t *testing.T) {
-		w := c.World(t, StubError(c.Deny.Op, c.Deny.Code, "User is not authorized to perform: "+c.Deny.Op))
+		code := faultCode(c.Deny, 0)
+		w := c.World(t, StubError(c.Deny, code, "User is not authorized to perform: "+c.Deny))
 		req := w.Request(false)
 		res, err := Run(t, bot, req)
 		if err == nil || faults.Classify(err) != faults.Failed {
 			t.Fatalf("result %+v, error %v (%s); want a %s error", res, err, faults.Classify(err), faults.Failed)
 		}
-		for _, want := range []string{req.Finding.AccountID, c.Deny.Code} {
+		for _, want := range []string{req.Finding.AccountID, code} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not name %q", err, want)
 			}
 		}
 	})
 	t.Run("ThrottlingIsThrottled", func(t *testing.T) {
-		w := c.World(t, StubError(c.Throttle.Op, c.Throttle.Code, "Rate exceeded"))
+		w := c.World(t, StubError(c.Throttle, faultCode(c.Throttle, 1), "Rate exceeded"))
 		if _, err := Run(t, bot, w.Request(false)); faults.Classify(err) != faults.Throttled {
 			t.Fatalf("error %v (%s), want %s", err, faults.Classify(err), faults.Throttled)
 		}

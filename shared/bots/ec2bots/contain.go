@@ -2,6 +2,7 @@ package ec2bots
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 // What the containment bots share — those that act on an instance through its network interfaces and
@@ -24,6 +27,16 @@ func containBegin(bot string, req bots.Request) (bots.Result, finding.Target, er
 	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
 	res.Resources = nil
 	return res, t, err
+}
+
+// containState fails, naming the variable to set, when there is no state table to keep what undoes
+// the bot's work in: recorded before a change (not needed for a dry run), or read back by an undo bot
+// (always).
+func containState(bot string, req bots.Request, what string, undo bool) error {
+	if req.State != nil || req.DryRun && !undo {
+		return nil
+	}
+	return faults.Fail(fmt.Errorf("%s: no state table to %s: set %s", bot, what, statetable.EnvTable))
 }
 
 // containTagger tags an instance.

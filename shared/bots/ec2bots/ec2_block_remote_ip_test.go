@@ -21,8 +21,6 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-const blockBot = "ec2_block_remote_ip"
-
 // fakeACL is one network ACL served at the SDK level (kumo has no network ACL calls); both subnets of
 // the ContainEnv instance are associated with it. Every create and delete is recorded in order.
 type fakeACL struct {
@@ -138,8 +136,8 @@ var _ = bottest.RegisterContract(blockBot, bottest.Contract{
 		return aclWorld(ec2test.NewContainEnv(t), newFakeACL(), blockBot, stubs)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:CreateNetworkAclEntry", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeNetworkAcls", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:CreateNetworkAclEntry",
+	Throttle: "ec2:DescribeNetworkAcls",
 })
 
 func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *testing.T) {

@@ -111,8 +111,8 @@ var _ = bottest.RegisterContract("ec2_create_snapshot", bottest.Contract{
 		return world
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:CreateSnapshot", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeSnapshots", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:CreateSnapshot",
+	Throttle: "ec2:DescribeSnapshots",
 })
 
 func TestEC2CreateSnapshot_SnapshotsEveryVolumeTaggedWithFindingAndDevice(t *testing.T) {

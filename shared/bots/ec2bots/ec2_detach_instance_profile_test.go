@@ -76,8 +76,8 @@ var _ = bottest.RegisterContract("ec2_detach_instance_profile", bottest.Contract
 		return e.World(w.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:DisassociateIamInstanceProfile", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeIamInstanceProfileAssociations", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:DisassociateIamInstanceProfile",
+	Throttle: "ec2:DescribeIamInstanceProfileAssociations",
 })
 
 func TestEC2DetachInstanceProfile_RemovesProfileAndRecordsItForRestore(t *testing.T) {

@@ -72,8 +72,8 @@ var _ = bottest.RegisterContract("ec2_enable_termination_protection", bottest.Co
 		return newProtectEnv(t, w, stubs...).World(w.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:ModifyInstanceAttribute", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeInstanceAttribute", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:ModifyInstanceAttribute",
+	Throttle: "ec2:DescribeInstanceAttribute",
 })
 
 func TestEC2EnableTerminationProtection_ProtectsAndStopsOnShutdownInOrder(t *testing.T) {

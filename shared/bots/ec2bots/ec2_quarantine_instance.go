@@ -19,12 +19,14 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
+
+// quarantineBot is the bot's name, in its messages and its declaration.
+const quarantineBot = "ec2_quarantine_instance"
 
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_quarantine_instance",
+		Name: quarantineBot,
 		Summary: "Move every network interface of the instance to a per-VPC isolation security group (no rules), " +
 			"through an allow-all group so tracked connections are cut; original groups kept in the state table.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
@@ -99,13 +101,12 @@ func quarantineKey(account, region, instanceID string) string {
 // A reused isolation group that has gained rules has them revoked (and the result says so): failing
 // instead would leave the instance unquarantined, and a group with our name exists only to be empty.
 func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_quarantine_instance"
-	res, t, err := containBegin(bot, req)
+	res, t, err := containBegin(quarantineBot, req)
 	if err != nil {
 		return res, err
 	}
-	if req.State == nil && !req.DryRun {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the original security groups in: set %s", bot, statetable.EnvTable))
+	if err := containState(quarantineBot, req, "record the original security groups in", false); err != nil {
+		return bots.Result{}, err
 	}
 	f, id, where := req.Finding, t.ID, t.Where()
 	inst, err := ec2instance.Live(ctx, api, t)
@@ -131,10 +132,10 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		}
 		g := &vpcGroups{vpc: e.VpcID}
 		if g.isolation, err = findGroup(ctx, api, isolationGroupPrefix+e.VpcID, e.VpcID); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read isolation group of %s for %s: %w", bot, e.VpcID, where, err)
+			return bots.Result{}, fmt.Errorf("%s: read isolation group of %s for %s: %w", quarantineBot, e.VpcID, where, err)
 		}
 		if g.untrack, err = findGroup(ctx, api, untrackGroupPrefix+e.VpcID, e.VpcID); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read untrack group of %s for %s: %w", bot, e.VpcID, where, err)
+			return bots.Result{}, fmt.Errorf("%s: read untrack group of %s for %s: %w", quarantineBot, e.VpcID, where, err)
 		}
 		vpcs[e.VpcID] = g
 	}
@@ -180,7 +181,7 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		changes, err := ensureIsolationGroup(ctx, api, vpcs[v], req)
 		res.Changes = append(res.Changes, changes...)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 	}
 	var rec quarantineRecord
@@ -188,12 +189,12 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		var changed bool
 		rec, changed, err = mergeQuarantineRecord(ctx, req, key, id, enis, vpcs)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 		if changed {
 			b, _ := json.Marshal(rec)
 			if err := req.State.Put(ctx, key, b); err != nil {
-				return bots.Result{}, fmt.Errorf("%s: %s: record original groups before changing them: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+				return bots.Result{}, fmt.Errorf("%s: %s: record original groups before changing them: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 			}
 			res.Changes = append(res.Changes, fmt.Sprintf("recorded original groups of %d interface(s) under %s", len(rec.ENIs), key))
 		}
@@ -205,7 +206,7 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		changes, err := ensureUntrackGroup(ctx, api, vpcs[v], req)
 		res.Changes = append(res.Changes, changes...)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 	}
 	res.After = map[string]string{}
@@ -217,17 +218,17 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		untrack, iso := aws.ToString(g.untrack.GroupId), aws.ToString(g.isolation.GroupId)
 		if err := moveENI(ctx, api, e.ID, untrack); err != nil {
 			// The first move: the ENI is still on the groups it had.
-			return bots.Result{}, fmt.Errorf("%s: %s: move %s to the untrack group %s: %w (done so far: %s)", bot, where, e.ID, untrack, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: move %s to the untrack group %s: %w (done so far: %s)", quarantineBot, where, e.ID, untrack, err, containDoneSoFar(res.Changes))
 		}
 		note, err := isolate(ctx, api, e.ID, untrack, iso, rec.originalsOf(e.ID))
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 		res.After[e.ID] = iso
 		res.Changes = append(res.Changes, fmt.Sprintf("moved %s from [%s] to %s via %s%s", e.ID, strings.Join(e.Groups, ","), iso, untrack, note))
 	}
-	if err := containTagInstance(ctx, api, t, bot, req); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging it failed: %w", bot, where, err)
+	if err := containTagInstance(ctx, api, t, quarantineBot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging it failed: %w", quarantineBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
 	res.Status = bots.StatusRemediated
@@ -320,7 +321,7 @@ func ensureUntrackGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroups,
 // createGroup creates a tagged group and reads it back (a new group's rules are EC2's defaults, which
 // the caller then corrects). A concurrent run may have created it first: then that one is used.
 func createGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc, description, purpose string, req bots.Request) (*ec2types.SecurityGroup, error) {
-	tags := ec2instance.Tags(bots.Markers("ec2_quarantine_instance", req, req.TargetsOf(finding.TargetInstance)[0],
+	tags := ec2instance.Tags(bots.Markers(quarantineBot, req, req.TargetsOf(finding.TargetInstance)[0],
 		bots.Tag{Key: "Name", Value: name}, bots.Tag{Key: TagPurpose, Value: purpose}))
 	_, err := api.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String(name), Description: aws.String(description), VpcId: aws.String(vpc),

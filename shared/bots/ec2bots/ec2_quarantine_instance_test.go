@@ -21,15 +21,13 @@ import (
 	"github.com/guardbots/guardbots/shared/statetable"
 )
 
-const quarantineBot = "ec2_quarantine_instance"
-
 var _ = bottest.RegisterContract(quarantineBot, bottest.Contract{
 	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
 		return containWorld(ec2test.NewContainEnv(t), quarantineBot, stubs)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:ModifyNetworkInterfaceAttribute", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeSecurityGroups", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:ModifyNetworkInterfaceAttribute",
+	Throttle: "ec2:DescribeSecurityGroups",
 })
 
 func TestQuarantine_MovesEveryENIThroughUntrackToIsolationAndRecordsOriginals(t *testing.T) {

@@ -14,9 +14,12 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// stopBot is the bot's name, in its messages and its declaration.
+const stopBot = "ec2_stop_instance"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name:      "ec2_stop_instance",
+		Name:      stopBot,
 		Summary:   "Stop the instance in the finding and tag it with the finding id and the bot.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
 		Targets:   []finding.TargetKind{finding.TargetInstance},
@@ -29,7 +32,9 @@ func init() {
 		}},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:StopInstances", "ec2:CreateTags"},
-		Run:        runEC2StopInstance,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return stopInstance(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -40,17 +45,8 @@ type ec2StopAPI interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
-func runEC2StopInstance(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return stopInstance(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_stop_instance"
-	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
-	if err != nil {
-		return res, err
-	}
-	in, err := ec2instance.Live(ctx, api, t)
+	res, t, in, err := ec2instance.Begin(ctx, api, stopBot, req)
 	if err != nil {
 		return res, err
 	}
@@ -66,7 +62,7 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 		return res, nil
 	case ec2types.InstanceStateNamePending, ec2types.InstanceStateNameRunning:
 	default:
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s is in state %q, which this bot does not handle", bot, t.Where(), state))
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s is in state %q, which this bot does not handle", stopBot, t.Where(), state))
 	}
 
 	if req.DryRun {
@@ -88,7 +84,7 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 				return res, nil
 			}
 		}
-		return bots.Result{}, fmt.Errorf("%s: stop %s: %w", bot, t.Where(), err)
+		return bots.Result{}, fmt.Errorf("%s: stop %s: %w", stopBot, t.Where(), err)
 	}
 	after := state
 	for _, c := range out.StoppingInstances {
@@ -103,10 +99,10 @@ func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.R
 		stopped += ", forced"
 	}
 	res.Changes = []string{stopped}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(bot, req, t))}); err != nil {
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(stopBot, req, t))}); err != nil {
 		// The instance is stopped, but the contract says it is tagged: report the failure, saying
 		// what did happen, rather than a success with a footnote.
-		return bots.Result{}, fmt.Errorf("%s: %s was stopped but tagging it failed: %w", bot, t.Where(), err)
+		return bots.Result{}, fmt.Errorf("%s: %s was stopped but tagging it failed: %w", stopBot, t.Where(), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

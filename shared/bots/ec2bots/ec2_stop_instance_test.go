@@ -18,8 +18,8 @@ import (
 var _ = bottest.RegisterContract("ec2_stop_instance", bottest.Contract{
 	World:    ec2test.InstanceWorld("ec2_stop_instance"),
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:StopInstances", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeInstances", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:StopInstances",
+	Throttle: "ec2:DescribeInstances",
 })
 
 func TestEC2StopInstance_StopsRunningInstanceAndTagsIt(t *testing.T) {

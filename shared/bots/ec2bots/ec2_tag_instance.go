@@ -13,16 +13,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// tagBot is the bot's name, in its messages and its declaration.
+const tagBot = "ec2_tag_instance"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_tag_instance",
+		Name: tagBot,
 		Summary: "Tag the instance with the finding id, type, severity and time, so whoever looks at it " +
 			"knows it is under investigation.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
 		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:CreateTags"},
-		Run:        runEC2TagInstance,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return tagWithFinding(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -41,17 +46,8 @@ type ec2TagAPI interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
-func runEC2TagInstance(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return tagWithFinding(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func tagWithFinding(ctx context.Context, api ec2TagAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_tag_instance"
-	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
-	if err != nil {
-		return res, err
-	}
-	in, err := ec2instance.Live(ctx, api, t)
+	res, t, in, err := ec2instance.Begin(ctx, api, tagBot, req)
 	if err != nil {
 		return res, err
 	}
@@ -84,8 +80,8 @@ func tagWithFinding(ctx context.Context, api ec2TagAPI, req bots.Request) (bots.
 	}
 	// The evidence tags that differ, among the markers (which carry the finding id).
 	evidence := slices.DeleteFunc(missing, func(tg bots.Tag) bool { return tg.Key == bots.TagFindingID })
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(bot, req, t, evidence...))}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: tag %s: %w", bot, t.Where(), err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(tagBot, req, t, evidence...))}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: tag %s: %w", tagBot, t.Where(), err)
 	}
 	res.Status = bots.StatusRemediated
 	res.Changes = []string{fmt.Sprintf("tagged %s with %v", t.ID, keys)}

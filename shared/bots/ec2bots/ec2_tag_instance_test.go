@@ -17,8 +17,8 @@ import (
 var _ = bottest.RegisterContract("ec2_tag_instance", bottest.Contract{
 	World:    ec2test.InstanceWorld("ec2_tag_instance"),
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:CreateTags", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeInstances", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:CreateTags",
+	Throttle: "ec2:DescribeInstances",
 })
 
 func TestEC2TagInstance_TagsInstanceWithFindingIdTypeSeverityAndTime(t *testing.T) {

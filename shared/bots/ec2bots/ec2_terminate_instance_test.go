@@ -34,8 +34,8 @@ var _ = bottest.RegisterContract("ec2_terminate_instance", bottest.Contract{
 		return newTerminateEnv(t, false, stubs...).World()
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "ec2:TerminateInstances", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeInstances", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:TerminateInstances",
+	Throttle: "ec2:DescribeInstances",
 })
 
 func TestEC2TerminateInstance_TerminatesUnprotectedInstance(t *testing.T) {

@@ -15,8 +15,6 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 )
 
-const unblockBot = "ec2_unblock_remote_ip"
-
 // blocked is an env whose instance ec2_block_remote_ip has blocked a remote IP for.
 func blocked(t *testing.T) (*ec2test.ContainEnv, *fakeACL) {
 	t.Helper()
@@ -38,8 +36,8 @@ var _ = bottest.RegisterContract(unblockBot, bottest.Contract{
 		return w
 	},
 	Again:    bots.StatusSkipped,
-	Deny:     bottest.Fault{Op: "ec2:DeleteNetworkAclEntry", Code: "UnauthorizedOperation"},
-	Throttle: bottest.Fault{Op: "ec2:DescribeNetworkAcls", Code: "RequestLimitExceeded"},
+	Deny:     "ec2:DeleteNetworkAclEntry",
+	Throttle: "ec2:DescribeNetworkAcls",
 })
 
 func TestUnblockRemoteIP_RemovesExactlyTheRecordedEntries(t *testing.T) {

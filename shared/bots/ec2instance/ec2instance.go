@@ -17,6 +17,17 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// Begin is how a bot acting on one instance starts (bots.Begin): its result, its target and the
+// instance read live. A skip (bots.Skip: the instance is gone) or a failed read is err.
+func Begin(ctx context.Context, api Reader, bot string, req bots.Request) (bots.Result, finding.Target, *ec2types.Instance, error) {
+	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
+	if err != nil {
+		return res, t, nil, err
+	}
+	in, err := Live(ctx, api, t)
+	return res, t, in, err
+}
+
 // Live reads the instance t live. An instance that no longer exists, or is shutting down or
 // terminated, is a skip (bots.Skip): there is nothing left to act on.
 func Live(ctx context.Context, api Reader, t finding.Target) (*ec2types.Instance, error) {

@@ -71,8 +71,8 @@ var _ = bottest.RegisterContract("ec2_deregister_from_load_balancers", bottest.C
 		return e.World(func() string { return fmt.Sprint("registered in web: ", targetsOf(t, c, web)) })
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "elasticloadbalancing:DeregisterTargets", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "elasticloadbalancing:DescribeTargetGroups", Code: "Throttling"},
+	Deny:     "elasticloadbalancing:DeregisterTargets",
+	Throttle: "elasticloadbalancing:DescribeTargetGroups",
 })
 
 func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t *testing.T) {

@@ -16,16 +16,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// deactivateKeyBot is the bot's name, in its messages and its declaration.
+const deactivateKeyBot = "iam_deactivate_access_key"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "iam_deactivate_access_key",
+		Name: deactivateKeyBot,
 		Summary: "Set the IAM user's access key named in the finding to Inactive and tag the user " +
 			"(IAM users only; never root).",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
 		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:TagUser"},
-		Run:        runIAMDeactivateAccessKey,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return deactivateAccessKey(ctx, iam.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -39,13 +44,8 @@ type iamUserAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-func runIAMDeactivateAccessKey(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return deactivateAccessKey(ctx, iam.NewFromConfig(req.AWS), req)
-}
-
 func deactivateAccessKey(ctx context.Context, api iamUserAPI, req bots.Request) (bots.Result, error) {
-	const bot = "iam_deactivate_access_key"
-	res, t, err := bots.Begin(bot, req, finding.TargetIAMUser)
+	res, t, err := bots.Begin(deactivateKeyBot, req, finding.TargetIAMUser)
 	if err != nil {
 		return res, err
 	}
@@ -55,7 +55,7 @@ func deactivateAccessKey(ctx context.Context, api iamUserAPI, req bots.Request) 
 		return bots.SkipBecause(res, fmt.Sprintf("the finding names no access key of user %s", user)), nil
 	}
 	if !accessKeyIDRE.MatchString(keyID) {
-		return bots.Result{}, faults.Rejectf("%s: %q is not an access key id", bot, keyID)
+		return bots.Result{}, faults.Rejectf("%s: %q is not an access key id", deactivateKeyBot, keyID)
 	}
 	if strings.HasPrefix(keyID, "ASIA") {
 		// ASIA keys are temporary (GetSessionToken) credentials: they cannot be deactivated, only
@@ -68,7 +68,7 @@ func deactivateAccessKey(ctx context.Context, api iamUserAPI, req bots.Request) 
 	// The key comes from the finding (never looked up by time, as CloudBots did); its state is read live.
 	status, userGone, err := accessKeyStatus(ctx, api, user, keyID)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: list keys of %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: list keys of %s: %w", deactivateKeyBot, where, err)
 	}
 	switch {
 	case userGone:
@@ -93,14 +93,14 @@ func deactivateAccessKey(ctx context.Context, api iamUserAPI, req bots.Request) 
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("access key %s of user %s was deleted before it could be deactivated", keyID, user)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: deactivate %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: deactivate %s: %w", deactivateKeyBot, where, err)
 	}
-	slog.InfoContext(ctx, "access key deactivated", "bot", bot, "finding", f.ID, "account", f.AccountID, "user", user, "accessKeyId", keyID)
+	slog.InfoContext(ctx, "access key deactivated", "bot", deactivateKeyBot, "finding", f.ID, "account", f.AccountID, "user", user, "accessKeyId", keyID)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"status": string(iamtypes.StatusTypeInactive)}
 	res.Changes = []string{fmt.Sprintf("set access key %s of user %s to Inactive (was %s)", keyID, user, status)}
-	if err := tagIAMUser(ctx, api, t, bot, req); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was deactivated but tagging the user failed: %w", bot, where, err)
+	if err := tagIAMUser(ctx, api, t, deactivateKeyBot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was deactivated but tagging the user failed: %w", deactivateKeyBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))
 	return res, nil

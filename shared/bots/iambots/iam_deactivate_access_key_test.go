@@ -41,8 +41,8 @@ var _ = bottest.RegisterContract("iam_deactivate_access_key", bottest.Contract{
 		return principalWorld(e.Env, func() *finding.Finding { return accessKeyFinding(e.user, e.key, finding.UserTypeIAMUser) }, e.fake.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "iam:UpdateAccessKey", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "iam:ListAccessKeys", Code: "Throttling"},
+	Deny:     "iam:UpdateAccessKey",
+	Throttle: "iam:ListAccessKeys",
 })
 
 func accessKeyFinding(user, keyID string, ut finding.UserType) *finding.Finding {

@@ -95,8 +95,8 @@ var _ = bottest.RegisterContract("iam_disable_console_password", bottest.Contrac
 		}, e.fake.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "iam:DeleteLoginProfile", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "iam:GetUser", Code: "Throttling"},
+	Deny:     "iam:DeleteLoginProfile",
+	Throttle: "iam:GetUser",
 })
 
 func TestIAMDisableConsolePassword_DeletesTheLoginProfileAndTagsTheUser(t *testing.T) {

@@ -95,8 +95,8 @@ var _ = bottest.RegisterContract("iam_quarantine_user", bottest.Contract{
 		}, e.fake.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "iam:PutUserPolicy", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "iam:GetUserPolicy", Code: "Throttling"},
+	Deny:     "iam:PutUserPolicy",
+	Throttle: "iam:GetUserPolicy",
 })
 
 func TestIAMQuarantineUser_AttachesExactDenyAllPolicyAndTagsTheUser(t *testing.T) {

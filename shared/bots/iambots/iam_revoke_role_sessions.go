@@ -22,9 +22,12 @@ import (
 // Instance findings are accepted too: the role behind the instance profile is what stolen instance
 // credentials (InstanceCredentialExfiltration) act as, and the same deny stops them. The runner finds
 // that role (a related target) and reads its exemption tag, and the instance's, before the bot runs.
+// revokeBot is the bot's name, in its messages and its declaration.
+const revokeBot = "iam_revoke_role_sessions"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "iam_revoke_role_sessions",
+		Name: revokeBot,
 		Summary: "Deny everything to sessions of the finding's role issued before now (inline policy " +
 			revokePolicyName + ", as the console's \"revoke active sessions\"). Cuts EVERY session of the " +
 			"role: never AUTO by default.",
@@ -33,7 +36,9 @@ func init() {
 		Related:    []finding.Relation{finding.RelInstanceProfileRole},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:TagRole"},
-		Run:        runIAMRevokeRoleSessions,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return revokeRoleSessions(ctx, iam.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -50,14 +55,9 @@ type iamRoleAPI interface {
 	TagRole(context.Context, *iam.TagRoleInput, ...func(*iam.Options)) (*iam.TagRoleOutput, error)
 }
 
-func runIAMRevokeRoleSessions(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return revokeRoleSessions(ctx, iam.NewFromConfig(req.AWS), req)
-}
-
 func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (bots.Result, error) {
-	const bot = "iam_revoke_role_sessions"
 	// The role of a role session, or of an instance's instance profile (a related target).
-	res, t, err := bots.Begin(bot, req, finding.TargetIAMRole)
+	res, t, err := bots.Begin(revokeBot, req, finding.TargetIAMRole)
 	if err != nil {
 		return res, err
 	}
@@ -68,7 +68,7 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("role %s no longer exists", roleName)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: read %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read %s: %w", revokeBot, where, err)
 	}
 	role := out.Role
 	res.Resources = []string{firstSet(aws.ToString(role.Arn), roleName)}
@@ -78,7 +78,7 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 
 	previous, err := currentRevokeTime(ctx, api, roleName)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", bot, revokePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", revokeBot, revokePolicyName, where, err)
 	}
 	res.Before = map[string]string{"revokedBefore": "none"}
 	if !previous.IsZero() {
@@ -104,14 +104,14 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("role %s was deleted before its sessions could be revoked", roleName)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", bot, revokePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", revokeBot, revokePolicyName, where, err)
 	}
-	slog.InfoContext(ctx, "role sessions revoked", "bot", bot, "finding", f.ID, "account", f.AccountID, "role", roleName, "issuedBefore", now.Format(time.RFC3339))
+	slog.InfoContext(ctx, "role sessions revoked", "bot", revokeBot, "finding", f.ID, "account", f.AccountID, "role", roleName, "issuedBefore", now.Format(time.RFC3339))
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"revokedBefore": now.Format(time.RFC3339)}
 	res.Changes = []string{fmt.Sprintf("denied every session of role %s issued before %s (inline policy %s)", roleName, now.Format(time.RFC3339), revokePolicyName)}
-	if _, err := api.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(roleName), Tags: iamTags(bots.Markers(bot, req, t))}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: sessions of %s were revoked but tagging the role failed: %w", bot, where, err)
+	if _, err := api.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(roleName), Tags: iamTags(bots.Markers(revokeBot, req, t))}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: sessions of %s were revoked but tagging the role failed: %w", revokeBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged role %s with %s, %s", roleName, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -88,8 +88,8 @@ var _ = bottest.RegisterContract("iam_revoke_role_sessions", bottest.Contract{
 		return principalWorld(e.Env, func() *finding.Finding { return roleSessionFinding(e.role) }, func() string { return e.revokeTime(t) })
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "iam:PutRolePolicy", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "iam:GetRole", Code: "Throttling"},
+	Deny:     "iam:PutRolePolicy",
+	Throttle: "iam:GetRole",
 })
 
 func TestIAMRevokeRoleSessions_DeniesSessionsIssuedBeforeNowWithTheExactCondition(t *testing.T) {

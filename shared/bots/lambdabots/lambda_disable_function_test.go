@@ -84,8 +84,8 @@ var _ = bottest.RegisterContract("lambda_disable_function", bottest.Contract{
 		}
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "lambda:PutFunctionConcurrency", Code: "AccessDeniedException"},
-	Throttle: bottest.Fault{Op: "lambda:GetFunctionConcurrency", Code: "TooManyRequestsException"},
+	Deny:     "lambda:PutFunctionConcurrency",
+	Throttle: "lambda:GetFunctionConcurrency",
 })
 
 func TestLambdaDisableFunction_SetsReservedConcurrencyToZeroRecordingThePrevious(t *testing.T) {

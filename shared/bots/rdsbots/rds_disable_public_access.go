@@ -13,15 +13,20 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// rdsPrivateBot is the bot's name, in its messages and its declaration.
+const rdsPrivateBot = "rds_disable_public_access"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name:       "rds_disable_public_access",
+		Name:       rdsPrivateBot,
 		Summary:    "Make the DB instance in the finding not publicly accessible (applied immediately) and tag it.",
 		Resources:  []finding.ResourceKind{finding.KindRDSDBInstance},
 		Targets:    []finding.TargetKind{finding.TargetRDSDB},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"rds:DescribeDBInstances", "rds:ModifyDBInstance", "rds:AddTagsToResource"},
-		Run:        runRDSDisablePublicAccess,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return disableDBPublicAccess(ctx, rds.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -32,13 +37,8 @@ type rdsPublicAPI interface {
 	AddTagsToResource(context.Context, *rds.AddTagsToResourceInput, ...func(*rds.Options)) (*rds.AddTagsToResourceOutput, error)
 }
 
-func runRDSDisablePublicAccess(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return disableDBPublicAccess(ctx, rds.NewFromConfig(req.AWS), req)
-}
-
 func disableDBPublicAccess(ctx context.Context, api rdsPublicAPI, req bots.Request) (bots.Result, error) {
-	const bot = "rds_disable_public_access"
-	res, t, err := bots.Begin(bot, req, finding.TargetRDSDB)
+	res, t, err := bots.Begin(rdsPrivateBot, req, finding.TargetRDSDB)
 	if err != nil {
 		return res, err
 	}
@@ -46,7 +46,7 @@ func disableDBPublicAccess(ctx context.Context, api rdsPublicAPI, req bots.Reque
 
 	db, err := describeDBInstance(ctx, api, id)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", rdsPrivateBot, where, err)
 	}
 	if db == nil {
 		return res, bots.Skip("DB instance %s no longer exists", id)
@@ -72,9 +72,9 @@ func disableDBPublicAccess(ctx context.Context, api rdsPublicAPI, req bots.Reque
 		if bots.APIErrorCode(err) == "DBInstanceNotFound" || bots.APIErrorCode(err) == "DBInstanceNotFoundFault" {
 			return bots.SkipBecause(res, fmt.Sprintf("DB instance %s was deleted before it could be changed", id)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: make %s private: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: make %s private: %w", rdsPrivateBot, where, err)
 	}
-	slog.InfoContext(ctx, "DB instance made private", "bot", bot, "finding", f.ID, "account", f.AccountID, "dbInstance", id)
+	slog.InfoContext(ctx, "DB instance made private", "bot", rdsPrivateBot, "finding", f.ID, "account", f.AccountID, "dbInstance", id)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"publiclyAccessible": "false"}
 	if out.DBInstance != nil {
@@ -83,11 +83,11 @@ func disableDBPublicAccess(ctx context.Context, api rdsPublicAPI, req bots.Reque
 	res.Changes = []string{fmt.Sprintf("made DB instance %s not publicly accessible (applied immediately)", id)}
 	// Tagged by the ARN its exemption tag was read by.
 	var tags []rdstypes.Tag
-	for _, tg := range bots.Markers(bot, req, t) {
+	for _, tg := range bots.Markers(rdsPrivateBot, req, t) {
 		tags = append(tags, rdstypes.Tag{Key: aws.String(tg.Key), Value: aws.String(tg.Value)})
 	}
 	if _, err := api.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(t.ARN), Tags: tags}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was made private but tagging it failed: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s was made private but tagging it failed: %w", rdsPrivateBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -74,8 +74,8 @@ var _ = bottest.RegisterContract("rds_disable_public_access", bottest.Contract{
 		}
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "rds:ModifyDBInstance", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "rds:DescribeDBInstances", Code: "Throttling"},
+	Deny:     "rds:ModifyDBInstance",
+	Throttle: "rds:DescribeDBInstances",
 })
 
 func TestRDSDisablePublicAccess_MakesTheInstancePrivateImmediatelyAndTagsIt(t *testing.T) {

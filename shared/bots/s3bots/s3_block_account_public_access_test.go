@@ -104,8 +104,8 @@ var _ = bottest.RegisterContract("s3_block_account_public_access", bottest.Contr
 		}
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "s3control:PutPublicAccessBlock", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "s3control:GetPublicAccessBlock", Code: "SlowDown"},
+	Deny:     "s3control:PutPublicAccessBlock",
+	Throttle: "s3control:GetPublicAccessBlock",
 	NoGone:   "an account cannot be missing",
 })
 

@@ -17,15 +17,20 @@ import (
 // s3_block_public_access does not tag buckets: PutBucketTagging replaces the whole tag set, and a
 // read-modify-write could drop tags the owner wrote meanwhile (or break tag-based access control). The
 // notification and CloudTrail record the change.
+// bucketBlockBot is the bot's name, in its messages and its declaration.
+const bucketBlockBot = "s3_block_public_access"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name:       "s3_block_public_access",
+		Name:       bucketBlockBot,
 		Summary:    "Turn on all four bucket-level public access block settings on every bucket in the finding.",
 		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
 		Targets:    []finding.TargetKind{finding.TargetBucket},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"s3:GetPublicAccessBlock", "s3:PutPublicAccessBlock"},
-		Run:        runS3BlockPublicAccess,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return blockBucketPublicAccess(ctx, s3.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -35,14 +40,9 @@ type s3BlockAPI interface {
 	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
 }
 
-func runS3BlockPublicAccess(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return blockBucketPublicAccess(ctx, s3.NewFromConfig(req.AWS), req)
-}
-
 func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Request) (bots.Result, error) {
-	const bot = "s3_block_public_access"
 	// Every bucket of the finding, each once.
-	res, _, err := bots.Begin(bot, req, finding.TargetBucket)
+	res, _, err := bots.Begin(bucketBlockBot, req, finding.TargetBucket)
 	if err != nil {
 		return res, err
 	}
@@ -58,7 +58,7 @@ func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Reque
 		b, where := t.ID, t.Where()
 		cfg, exists, err := bucketPublicAccessBlock(ctx, api, b, f.AccountID)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bucketBlockBot, where, doneSoFar(req.DryRun, changed), err)
 		}
 		if !exists {
 			gone = append(gone, b)
@@ -87,9 +87,9 @@ func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Reque
 				res.Before[b] = "bucket gone"
 				continue
 			}
-			return bots.Result{}, fmt.Errorf("%s: block public access to %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+			return bots.Result{}, fmt.Errorf("%s: block public access to %s%s: %w", bucketBlockBot, where, doneSoFar(req.DryRun, changed), err)
 		}
-		slog.InfoContext(ctx, "bucket public access blocked", "bot", bot, "finding", f.ID, "account", f.AccountID, "bucket", b)
+		slog.InfoContext(ctx, "bucket public access blocked", "bot", bucketBlockBot, "finding", f.ID, "account", f.AccountID, "bucket", b)
 		changed = append(changed, b)
 		res.After[b] = describeBlock(&s3types.PublicAccessBlockConfiguration{
 			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),

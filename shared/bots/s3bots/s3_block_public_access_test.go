@@ -82,8 +82,8 @@ var _ = bottest.RegisterContract("s3_block_public_access", bottest.Contract{
 		}
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     bottest.Fault{Op: "s3:PutPublicAccessBlock", Code: "AccessDenied"},
-	Throttle: bottest.Fault{Op: "s3:GetPublicAccessBlock", Code: "SlowDown"},
+	Deny:     "s3:PutPublicAccessBlock",
+	Throttle: "s3:GetPublicAccessBlock",
 })
 
 func TestS3BlockPublicAccess_BlocksEveryBucketInTheFinding(t *testing.T) {
