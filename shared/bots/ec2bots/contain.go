@@ -39,6 +39,11 @@ func containState(bot string, req bots.Request, what string, undo bool) error {
 	return faults.Fail(fmt.Errorf("%s: no state table to %s: set %s", bot, what, statetable.EnvTable))
 }
 
+// containRecordKey is the state-table key of a containment record about an instance.
+func containRecordKey(record, account, region, instanceID string) string {
+	return record + "#" + account + "#" + region + "#" + instanceID
+}
+
 // containTagger tags an instance.
 type containTagger interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)

@@ -83,7 +83,7 @@ func (e naclBlockEntry) String() string {
 
 // naclBlockKey is per instance; a later finding for the same instance adds to the same record.
 func naclBlockKey(account, region, instanceID string) string {
-	return "ec2-nacl-block#" + account + "#" + region + "#" + instanceID
+	return containRecordKey("ec2-nacl-block", account, region, instanceID)
 }
 
 // blockRemoteIP adds deny entries with the lowest free rule numbers below the ACL's first allow rule

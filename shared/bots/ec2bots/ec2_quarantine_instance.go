@@ -88,7 +88,7 @@ type eniRecord struct {
 
 // quarantineKey is bot-independent, so ec2_release_quarantine finds what ec2_quarantine_instance wrote.
 func quarantineKey(account, region, instanceID string) string {
-	return "ec2-quarantine#" + account + "#" + region + "#" + instanceID
+	return containRecordKey("ec2-quarantine", account, region, instanceID)
 }
 
 // quarantineInstance isolates every ENI of the instance.
