@@ -52,6 +52,8 @@ type catalogueEntry struct {
 	Package             string                 `json:"package"`
 	Summary             string                 `json:"summary"`
 	Resources           []finding.ResourceKind `json:"resources"`
+	Targets             []finding.TargetKind   `json:"targets,omitempty"`
+	Related             []finding.Relation     `json:"related,omitempty"`
 	Params              []catalogueParam       `json:"params,omitempty"`
 	Impact              Impact                 `json:"impact"`
 	Operations          []string               `json:"operations,omitempty"`
@@ -71,7 +73,8 @@ type catalogueParam struct {
 
 func entryOf(b Bot) catalogueEntry {
 	e := catalogueEntry{Name: b.Name, Package: b.Package, Summary: b.Summary, Resources: b.Resources,
-		Impact: b.Impact, Operations: b.Operations, ExemptionOperations: b.ExemptionOperations}
+		Targets: b.Targets, Related: b.Related, Impact: b.Impact, Operations: b.Operations,
+		ExemptionOperations: b.ExemptionOperations}
 	for _, p := range b.Params {
 		cp := catalogueParam{Name: p.Name, Type: p.Type, Description: p.Description, Required: p.Required,
 			Enum: p.Enum, Min: p.Min, Max: p.Max}
@@ -84,8 +87,8 @@ func entryOf(b Bot) catalogueEntry {
 }
 
 func (e catalogueEntry) bot() (Bot, error) {
-	b := Bot{Name: e.Name, Package: e.Package, Summary: e.Summary, Resources: e.Resources, Impact: e.Impact,
-		Operations: e.Operations, ExemptionOperations: e.ExemptionOperations}
+	b := Bot{Name: e.Name, Package: e.Package, Summary: e.Summary, Resources: e.Resources, Targets: e.Targets,
+		Related: e.Related, Impact: e.Impact, Operations: e.Operations, ExemptionOperations: e.ExemptionOperations}
 	for _, cp := range e.Params {
 		p := Param{Name: cp.Name, Type: cp.Type, Description: cp.Description, Required: cp.Required,
 			Enum: cp.Enum, Min: cp.Min, Max: cp.Max}

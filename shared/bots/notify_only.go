@@ -2,6 +2,7 @@ package bots
 
 import (
 	"context"
+	"slices"
 
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -9,15 +10,11 @@ import (
 
 func init() {
 	Register(Bot{
-		Name:    "notify_only",
-		Summary: "Change nothing; the notification is the action (EKS, runtime, malware and root findings).",
-		Resources: []finding.ResourceKind{
-			finding.KindInstance, finding.KindAccessKey, finding.KindS3Bucket, finding.KindEKSCluster,
-			finding.KindRDSDBInstance, finding.KindLambdaFunction, finding.KindContainer,
-			finding.KindECSCluster, finding.KindAttackSequence, finding.KindOther,
-		},
-		Impact: ImpactNone,
-		Run:    runNotifyOnly,
+		Name:      "notify_only",
+		Summary:   "Change nothing; the notification is the action (EKS, runtime, malware and root findings).",
+		Resources: slices.Clone(finding.ResourceKinds),
+		Impact:    ImpactNone,
+		Run:       runNotifyOnly,
 	})
 }
 

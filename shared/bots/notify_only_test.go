@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -11,6 +13,21 @@ import (
 
 // TestMain checks notify_only's declaration against its tests, as each bot family's does.
 func TestMain(m *testing.M) { bottest.Main(m) }
+
+// TestContract runs the bot contract over notify_only, as each family's does over its bots.
+func TestContract(t *testing.T) { bottest.RunContract(t) }
+
+// notify_only's world is none: it calls no AWS API (any call would fail to connect).
+var _ = bottest.RegisterContract("notify_only", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		rec := bottest.NewRecorder("notify_only")
+		return bottest.World{Rec: rec, Request: func(dryRun bool) bots.Request {
+			return bots.Request{DryRun: dryRun, AWS: bottest.Config("", append([]func(*middleware.Stack) error{rec.Option}, stubs...)...),
+				Finding: &finding.Finding{ID: "f1", AccountID: bottest.Account, Region: bottest.Region, ResourceKind: finding.KindEKSCluster}}
+		}}
+	},
+	Again: bots.StatusNotified,
+})
 
 func TestNotifyOnly_ReportsNotifiedAndCallsNothing(t *testing.T) {
 	b, ok := bots.Lookup("notify_only")
@@ -39,11 +56,7 @@ func TestNotifyOnly_ReportsNotifiedAndCallsNothing(t *testing.T) {
 
 func TestNotifyOnly_HandlesEveryResourceKind(t *testing.T) {
 	b, _ := bots.Lookup("notify_only")
-	for _, k := range []finding.ResourceKind{
-		finding.KindInstance, finding.KindAccessKey, finding.KindS3Bucket, finding.KindEKSCluster,
-		finding.KindRDSDBInstance, finding.KindLambdaFunction, finding.KindContainer,
-		finding.KindECSCluster, finding.KindAttackSequence, finding.KindOther,
-	} {
+	for _, k := range finding.ResourceKinds {
 		if !b.Handles(k) {
 			t.Errorf("notify_only does not handle %s", k)
 		}

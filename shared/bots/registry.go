@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,17 +39,25 @@ type Bot struct {
 	Name string
 	// Summary is one line for the catalogue.
 	Summary string
-	// Resources are the resource kinds the bot acts on; a finding of another kind is skipped.
+	// Resources are the resource kinds of the findings the bot acts on; a finding of another kind is
+	// skipped.
 	Resources []finding.ResourceKind
-	Params    []Param
-	Impact    Impact
+	// Targets are the kinds of target (finding.TargetSpec) the bot acts on: the runner resolves the
+	// finding's targets and skips, before any rail, a finding whose target is of another kind.
+	Targets []finding.TargetKind
+	// Related are the targets the bot also acts on that the finding leads to (finding.Relations): the
+	// runner finds them live before any rail, the exemption rail reads them too, and the catalogue
+	// shows them.
+	Related []finding.Relation
+	Params  []Param
+	Impact  Impact
 	// Operations are the AWS API operations the bot calls, as "service:Operation" in the SDK's names
 	// (e.g. "ec2:StopInstances"). IAMActions maps them to the IAM actions they need.
 	Operations []string
-	// ExemptionOperations are set by Register, never by a bot file: the tag reads of the runner's
-	// exemption check (ExemptionOperationsFor) for the bot's resource kinds that the bot does not call
-	// itself. Register appends them to Operations, so the roles grant them; the permissions test leaves
-	// them to shared/exempt's tests, which exercise each per resource kind.
+	// ExemptionOperations are set by Register, never by a bot file: the reads the runner makes on the
+	// bot's targets before it runs (RunnerOperations: related-target lookups and exemption tag reads)
+	// that the bot does not call itself. Register appends them to Operations, so the roles grant them;
+	// the permissions test leaves them to shared/exempt's tests, which exercise each.
 	ExemptionOperations []string
 	// Package is set by Register, never by a bot file: the import path of the package implementing Run,
 	// which a bot's Lambda main imports to link it.
@@ -71,6 +80,10 @@ type Request struct {
 	Execution string
 	// State is the orchestrator's state table, for bots that must remember how to undo their work.
 	State StateStore
+	// Targets are the finding's resources of the kinds the bot acts on, and Related the related targets
+	// it declares, resolved by the runner before any rail (Bot.Resolve): the bot acts on exactly these
+	// (Begin), never on identifiers it takes from the finding.
+	Targets, Related []finding.Target
 }
 
 var (
@@ -88,8 +101,9 @@ func Register(b Bot) {
 	if err := b.validate(); err != nil {
 		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
 	}
-	b.addExemptionOperations()
+	b.addRunnerOperations()
 	b.Package = packageOf(b.Run)
+	b.Run = skipsAsResults(b.Name, b.Run)
 	if err := checkCatalogued(b); err != nil {
 		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
 	}
@@ -102,40 +116,43 @@ func Register(b Bot) {
 }
 
 // ExemptionTag exempts a resource from every bot that changes something: with any value (even empty),
-// on the instance, IAM user or role, bucket, Lambda function or RDS DB instance, read live.
+// on any target whose kind has a tag read (finding.TargetSpec), read live.
 const ExemptionTag = "guardbots:exempt"
-
-// exemptionOperations are the tag reads the runner's exemption check makes, per resource kind
-// (shared/exempt implements them; its tests check it calls exactly these). An access key's principal
-// is a user or a role session, so both reads are granted.
-var exemptionOperations = map[finding.ResourceKind][]string{
-	finding.KindInstance:       {"ec2:DescribeTags"},
-	finding.KindAccessKey:      {"iam:ListUserTags", "iam:ListRoleTags"},
-	finding.KindS3Bucket:       {"s3:GetBucketTagging"},
-	finding.KindLambdaFunction: {"lambda:ListTags"},
-	finding.KindRDSDBInstance:  {"rds:ListTagsForResource"},
-}
-
-// ExemptionOperationsFor returns the operations the exemption check makes for resources of kind k.
-func ExemptionOperationsFor(k finding.ResourceKind) []string {
-	return slices.Clone(exemptionOperations[k])
-}
 
 // ChecksExemption reports whether the runner checks the exemption tag before running b: every bot that
 // changes something (impact other than none).
 func (b Bot) ChecksExemption() bool { return b.Impact != ImpactNone }
 
-func (b *Bot) addExemptionOperations() {
-	if !b.ChecksExemption() {
-		return
+// RunnerOperations are the reads the runner makes on b's targets before b runs: each relation's lookup,
+// and, for a bot that changes something, the exemption tag read of every kind of target it may be
+// handed (its own kinds and its relations').
+func (b Bot) RunnerOperations() []string {
+	var ops []string
+	add := func(op string) {
+		if op != "" && !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
 	}
+	kinds := slices.Clone(b.Targets)
+	for _, r := range b.Related {
+		spec, _ := finding.RelationOf(r)
+		add(spec.Lookup)
+		kinds = append(kinds, spec.To)
+	}
+	if b.ChecksExemption() {
+		for _, k := range kinds {
+			add(finding.Spec(k).TagRead)
+		}
+	}
+	return ops
+}
+
+func (b *Bot) addRunnerOperations() {
 	b.Operations = slices.Clone(b.Operations)
-	for _, k := range b.Resources {
-		for _, op := range exemptionOperations[k] {
-			if !slices.Contains(b.Operations, op) {
-				b.Operations = append(b.Operations, op)
-				b.ExemptionOperations = append(b.ExemptionOperations, op)
-			}
+	for _, op := range b.RunnerOperations() {
+		if !slices.Contains(b.Operations, op) {
+			b.Operations = append(b.Operations, op)
+			b.ExemptionOperations = append(b.ExemptionOperations, op)
 		}
 	}
 }
@@ -217,6 +234,25 @@ func (b Bot) validate() error {
 	}
 	if len(b.Resources) == 0 {
 		return fmt.Errorf("no resource kinds")
+	}
+	// Tests' own bots (never catalogued, never deployed) may leave their targets out; the runner then
+	// refuses to run them, as it refuses any bot that would change something it cannot name.
+	if b.ChecksExemption() && len(b.Targets) == 0 && !strings.HasPrefix(b.Name, TestBotPrefix) {
+		return fmt.Errorf("changes something but declares no kind of target to act on")
+	}
+	for _, k := range b.Targets {
+		if !finding.KnownTarget(k) {
+			return fmt.Errorf("target kind %q is not in the target table (shared/finding)", k)
+		}
+	}
+	for _, r := range b.Related {
+		spec, ok := finding.RelationOf(r)
+		if !ok {
+			return fmt.Errorf("relation %q is not in the target table (shared/finding)", r)
+		}
+		if !slices.Contains(b.Targets, spec.From) {
+			return fmt.Errorf("relation %s starts from %s targets, which the bot does not act on", r, spec.From)
+		}
 	}
 	if b.Run == nil {
 		return fmt.Errorf("no Run function")

@@ -1,20 +1,21 @@
 // Package exempt reads the exemption tag (bots.ExemptionTag, "guardbots:exempt", any value) on the live
-// resources a finding names, in the finding's account, with the bot's own (assumed-role) configuration.
-// The tags in the finding are a snapshot taken when GuardDuty saw the activity: an owner who tagged the
-// resource since, or removed the tag, must be obeyed, so they are never used here.
+// targets an action touches — exactly those the runner resolved and hands the bot, addressed as the bot
+// addresses them — in the finding's account, with the bot's own (assumed-role) configuration. The tags
+// in the finding are a snapshot taken when GuardDuty saw the activity: an owner who tagged the resource
+// since, or removed the tag, must be obeyed, so they are never used here.
 //
-// The reads per resource kind are exactly bots.ExemptionOperationsFor(kind); the registry adds them to
-// every bot that changes something, so the member roles grant them. Each kind's read lives in a small
-// package beside its AWS service (ec2tags, iamtags, s3tags, lambdatags, rdstags) that registers it with
-// RegisterReader: a bot family imports those of the kinds its bots act on, so a bot's Lambda links only
-// the SDK clients it needs. This package imports none.
+// Each kind of target names the operation that reads its tag (finding.TargetSpec.TagRead); the
+// registry adds those to every bot that changes something, so the member roles grant them. Each
+// operation is implemented in a small package beside its AWS service (ec2tags, iamtags, s3tags,
+// lambdatags, rdstags) that registers it with RegisterReader (and, where a relation goes through the
+// service, its lookup with bots.RegisterLookup): a bot family imports those of the targets its bots
+// act on, so a bot's Lambda links only the SDK clients it needs. This package imports none.
 package exempt
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
@@ -22,121 +23,44 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-// Target is one resource a finding names, as the rails key and report it.
-type Target struct {
-	// Kind is "instance", "iam-user", "iam-role", "access-key", "bucket", "lambda-function" or "rds-db".
-	Kind string
-	ID   string
-	// arn is the resource's ARN where its tag read needs one (Lambda, RDS).
-	arn string
+// Reader reports whether target t carries the exemption tag now. A target that does not exist is an
+// error that Is ErrGone (see Gone).
+type Reader func(ctx context.Context, cfg aws.Config, t finding.Target) (bool, error)
+
+// readers are the tag reads linked into this binary, by operation; registered at init only.
+var readers = map[string]Reader{}
+
+// RegisterReader links the implementation of a tag-read operation (finding.TargetSpec.TagRead); the
+// per-service packages call it from init.
+func RegisterReader(op string, r Reader) {
+	if _, dup := readers[op]; dup {
+		panic(fmt.Sprintf("exempt: a reader of %s is registered twice", op))
+	}
+	readers[op] = r
 }
 
-// String reads well in a notification: "instance i-0abc", "bucket logs".
-func (t Target) String() string { return t.Kind + " " + t.ID }
+// ReaderLinked reports whether the tag-read operation op is linked into this binary.
+func ReaderLinked(op string) bool { return readers[op] != nil }
 
-// ARN is the resource's ARN where its tag read needs one (Lambda, RDS), else "".
-func (t Target) ARN() string { return t.arn }
+// ErrGone is what a Reader's error Is when the target does not exist: its tags cannot be read, so it is
+// not changed.
+var ErrGone = errors.New("no longer exists")
 
-// Reader reports whether target t, named by a finding of the kind the reader is registered for,
-// carries the exemption tag now. A resource that no longer exists is not exempt (no error).
-type Reader func(ctx context.Context, cfg aws.Config, t Target) (bool, error)
-
-// readers are the tag reads linked into this binary, by resource kind; registered at init only.
-var readers = map[finding.ResourceKind]Reader{}
-
-// RegisterReader links the exemption tag read of resources of kind k; the per-kind packages call it
-// from init.
-func RegisterReader(k finding.ResourceKind, r Reader) {
-	if _, dup := readers[k]; dup {
-		panic(fmt.Sprintf("exempt: a reader for %s resources is registered twice", k))
-	}
-	readers[k] = r
-}
-
-// ReaderLinked reports whether the exemption tag read of resources of kind k is linked into this binary.
-func ReaderLinked(k finding.ResourceKind) bool { return readers[k] != nil }
-
-// Targets returns the resources the finding names for its resource kind, in a stable order. A root or
-// federated principal has no taggable resource: it is named by its access key.
-func Targets(f *finding.Finding) []Target {
-	if f == nil {
-		return nil
-	}
-	switch f.ResourceKind {
-	case finding.KindInstance:
-		if f.Instance != nil && f.Instance.ID != "" {
-			return []Target{{Kind: "instance", ID: f.Instance.ID}}
-		}
-	case finding.KindAccessKey:
-		k := f.AccessKey
-		if k == nil {
-			return nil
-		}
-		switch {
-		case k.UserType == finding.UserTypeIAMUser && k.UserName != "":
-			return []Target{{Kind: "iam-user", ID: k.UserName}}
-		case (k.UserType == finding.UserTypeAssumedRole || k.UserType == finding.UserTypeRole) && k.UserName != "":
-			return []Target{{Kind: "iam-role", ID: k.UserName}}
-		case k.AccessKeyID != "":
-			return []Target{{Kind: "access-key", ID: k.AccessKeyID}}
-		}
-	case finding.KindS3Bucket:
-		var out []Target
-		for _, b := range f.Buckets {
-			if b.Name != "" {
-				out = append(out, Target{Kind: "bucket", ID: b.Name})
-			}
-		}
-		return out
-	case finding.KindLambdaFunction:
-		if l := f.Lambda; l != nil && (l.FunctionName != "" || l.FunctionArn != "") {
-			arn := unqualifiedFunctionArn(l.FunctionArn)
-			name := l.FunctionName
-			if name == "" {
-				name = arn[strings.LastIndex(arn, ":")+1:]
-			}
-			if arn == "" {
-				arn = fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", partition(f), f.Region, f.AccountID, name)
-			}
-			return []Target{{Kind: "lambda-function", ID: name, arn: arn}}
-		}
-	case finding.KindRDSDBInstance:
-		if r := f.RDS; r != nil {
-			switch {
-			case r.InstanceID != "":
-				return []Target{{Kind: "rds-db", ID: r.InstanceID,
-					arn: fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", partition(f), f.Region, f.AccountID, r.InstanceID)}}
-			case r.ClusterID != "":
-				return []Target{{Kind: "rds-cluster", ID: r.ClusterID,
-					arn: fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", partition(f), f.Region, f.AccountID, r.ClusterID)}}
+// Gone turns the listed "no such resource" error codes into an error that Is ErrGone, for readers.
+func Gone(err error, codes ...string) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		for _, c := range codes {
+			if api.ErrorCode() == c {
+				return fmt.Errorf("%w (%s)", ErrGone, c)
 			}
 		}
 	}
-	return nil
+	return err
 }
 
-// Check returns the first of the finding's resources that carries the exemption tag now, or ok=false.
-// A resource that no longer exists is not exempt (the bot then finds it gone and skips); any other
-// read error is returned, and the caller must not act (fail closed) — as when the binary links no
-// reader for the finding's resource kind.
-func Check(ctx context.Context, cfg aws.Config, f *finding.Finding) (exempt Target, ok bool, err error) {
-	for _, t := range Targets(f) {
-		read := readers[f.ResourceKind]
-		if read == nil {
-			return Target{}, false, fmt.Errorf("exemption check of %s in account %s (%s): no exemption tag reader for %s resources is linked into this binary (import its shared/exempt/… package)", t, f.AccountID, f.Region, f.ResourceKind)
-		}
-		tagged, err := read(ctx, cfg, t)
-		if err != nil {
-			return Target{}, false, fmt.Errorf("exemption check of %s in account %s (%s): %w", t, f.AccountID, f.Region, err)
-		}
-		if tagged {
-			return t, true, nil
-		}
-	}
-	return Target{}, false, nil
-}
-
-// Ignore turns the listed "resource is gone / has no tags" error codes into no error, for readers.
+// Ignore turns the listed error codes into no error: for answers that mean "no tags" rather than a
+// failure (S3's NoSuchTagSet).
 func Ignore(err error, codes ...string) error {
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -149,18 +73,46 @@ func Ignore(err error, codes ...string) error {
 	return err
 }
 
-// unqualifiedFunctionArn drops a version or alias: ListTags takes the function's own ARN.
-func unqualifiedFunctionArn(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) < 7 || parts[5] != "function" {
-		return ""
-	}
-	return strings.Join(parts[:7], ":")
+// Verdict is what the exemption rail learned from the targets' live tags.
+type Verdict struct {
+	// Exempt is the first target that carries the exemption tag, if one does: the action is not run.
+	Exempt *finding.Target
+	// Gone are the targets whose tags could not be read because they do not exist: they are not
+	// changed, and the reason says so.
+	Gone []Unreadable
 }
 
-func partition(f *finding.Finding) string {
-	if f.Partition != "" {
-		return f.Partition
+// Unreadable is a target whose tags could not be read, and why.
+type Unreadable struct {
+	Target finding.Target
+	Reason string
+}
+
+// Check reads the exemption tag of every target, in order, until one carries it. A target whose kind
+// has nothing taggable (root credentials) is passed over. A target that does not exist goes to Gone;
+// any other read error is returned, and the caller must not act (fail closed) — as when the binary
+// links no reader for a target's tag read.
+func Check(ctx context.Context, cfg aws.Config, targets []finding.Target) (Verdict, error) {
+	var v Verdict
+	for _, t := range targets {
+		op := finding.Spec(t.Kind).TagRead
+		if op == "" {
+			continue
+		}
+		read := readers[op]
+		if read == nil {
+			return Verdict{}, fmt.Errorf("exemption check of %s: no reader of %s is linked into this binary (import its shared/exempt/… package)", t.Where(), op)
+		}
+		tagged, err := read(ctx, cfg, t)
+		switch {
+		case errors.Is(err, ErrGone):
+			v.Gone = append(v.Gone, Unreadable{Target: t, Reason: fmt.Sprintf("%s %s %v, so its exemption tag cannot be read", finding.Spec(t.Kind).Noun, t.ID, err)})
+		case err != nil:
+			return Verdict{}, fmt.Errorf("exemption check of %s: %w", t.Where(), err)
+		case tagged:
+			v.Exempt = &t
+			return v, nil
+		}
 	}
-	return "aws"
+	return v, nil
 }

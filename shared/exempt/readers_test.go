@@ -10,18 +10,18 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func TestCheck_FailsClosedNamingTheKindWhenNoReaderIsLinked(t *testing.T) {
-	saved, had := readers[finding.KindInstance]
-	delete(readers, finding.KindInstance)
+func TestCheck_FailsClosedNamingTheReadWhenNoReaderIsLinked(t *testing.T) {
+	const op = "ec2:DescribeTags"
+	saved, had := readers[op]
+	delete(readers, op)
 	t.Cleanup(func() {
 		if had {
-			readers[finding.KindInstance] = saved
+			readers[op] = saved
 		}
 	})
-	f := &finding.Finding{ID: "f1", AccountID: "111122223333", Region: "us-east-1", ResourceKind: finding.KindInstance,
-		Instance: &finding.Instance{ID: "i-1"}}
-	_, ok, err := Check(context.Background(), aws.Config{Region: "us-east-1"}, f)
-	if err == nil || ok || !strings.Contains(err.Error(), "no exemption tag reader for "+string(finding.KindInstance)) {
-		t.Fatalf("exempt %v, err %v: want an error naming the resource kind", ok, err)
+	ts := []finding.Target{{Kind: finding.TargetInstance, ID: "i-0123456789abcdef0", Account: "111122223333", Region: "us-east-1"}}
+	v, err := Check(context.Background(), aws.Config{Region: "us-east-1"}, ts)
+	if err == nil || v.Exempt != nil || !strings.Contains(err.Error(), "no reader of "+op) {
+		t.Fatalf("%+v, err %v: want an error naming the tag read", v, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // botEntry is one bot in `bots --json`.
@@ -16,6 +17,8 @@ type botEntry struct {
 	Name       string       `json:"name"`
 	Summary    string       `json:"summary"`
 	Resources  []string     `json:"resources"`
+	Targets    []string     `json:"targets"`
+	Related    []string     `json:"related,omitempty"`
 	Params     []paramEntry `json:"params"`
 	Impact     string       `json:"impact"`
 	Operations []string     `json:"operations"`
@@ -36,9 +39,16 @@ func catalogue() []botEntry {
 	for _, b := range bots.Registered() {
 		e := botEntry{Name: b.Name, Summary: b.Summary, Impact: string(b.Impact),
 			Operations: append([]string{}, b.Operations...), IAMActions: b.IAMActions(),
-			Params: []paramEntry{}, Resources: []string{}}
+			Params: []paramEntry{}, Resources: []string{}, Targets: []string{}}
 		for _, r := range b.Resources {
 			e.Resources = append(e.Resources, string(r))
+		}
+		for _, k := range b.Targets {
+			e.Targets = append(e.Targets, string(k))
+		}
+		for _, r := range b.Related {
+			spec, _ := finding.RelationOf(r)
+			e.Related = append(e.Related, spec.Summary)
 		}
 		for _, p := range b.Params {
 			def := p.Default

@@ -35,7 +35,11 @@ func catalogueMarkdown() string {
 		for i, a := range e.IAMActions {
 			actions[i] = "`" + a + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", e.Name, strings.Join(e.Resources, ", "), e.Impact,
+		actsOn := strings.Join(e.Resources, ", ")
+		if len(e.Related) > 0 {
+			actsOn += "; also " + strings.Join(e.Related, ", ")
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", e.Name, actsOn, e.Impact,
 			orDash(strings.Join(params, ", ")), orDash(strings.Join(actions, " ")), strings.ReplaceAll(e.Summary, "|", "\\|"))
 	}
 	return b.String()

@@ -58,6 +58,22 @@ func newASGEnv(t *testing.T, lifecycle astypes.LifecycleState, extra ...func(*mi
 	return e, w
 }
 
+func (w *asgWorld) state() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return "group=" + w.group
+}
+
+var _ = bottest.RegisterContract("ec2_detach_from_autoscaling", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e, w := newASGEnv(t, astypes.LifecycleStateInService, stubs...)
+		return e.World(w.state)
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "autoscaling:DetachInstances",
+	Throttle: "autoscaling:DescribeAutoScalingInstances",
+})
+
 func TestEC2DetachFromAutoScaling_DetachesWithoutDecrementingCapacity(t *testing.T) {
 	e, w := newASGEnv(t, astypes.LifecycleStateInService)
 	state := &ec2test.UndoState{}
@@ -89,21 +105,6 @@ func TestEC2DetachFromAutoScaling_DetachesWithoutDecrementingCapacity(t *testing
 	}
 }
 
-func TestEC2DetachFromAutoScaling_SecondRunIsAlreadyDone(t *testing.T) {
-	e, _ := newASGEnv(t, astypes.LifecycleStateInService)
-	if _, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false)); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
-	if err != nil || res.Status != bots.StatusAlreadyDone || !strings.Contains(res.Reason, "web-asg") {
-		t.Fatalf("second run %+v, %v; want already-done naming the group", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"}) {
-		t.Errorf("second run called %v, want only reads", ops)
-	}
-}
-
 func TestEC2DetachFromAutoScaling_DetachingInstanceIsAlreadyDone(t *testing.T) {
 	e, _ := newASGEnv(t, astypes.LifecycleStateDetaching)
 	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
@@ -126,43 +127,5 @@ func TestEC2DetachFromAutoScaling_PendingInstanceIsARetryableError(t *testing.T)
 	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
 	if k := faults.Classify(err); k != faults.Retryable {
 		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Retryable)
-	}
-}
-
-func TestEC2DetachFromAutoScaling_DryRunChangesNothing(t *testing.T) {
-	e, w := newASGEnv(t, astypes.LifecycleStateInService)
-	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(true))
-	if err != nil || res.Status != bots.StatusDryRun || len(res.Changes) != 1 || !strings.HasPrefix(res.Changes[0], "would detach "+e.ID+" from Auto Scaling group web-asg") {
-		t.Fatalf("result %+v, %v; want a dry run", res, err)
-	}
-	if w.group != "web-asg" || slices.Contains(e.Rec.Ops(), "autoscaling:DetachInstances") || len(e.KumoTags(t)) != 0 {
-		t.Error("dry run changed something")
-	}
-}
-
-func TestEC2DetachFromAutoScaling_MissingInstanceIsSkipped(t *testing.T) {
-	e, _ := newASGEnv(t, astypes.LifecycleStateInService)
-	req := e.Request(false)
-	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := bottest.Run(t, "ec2_detach_from_autoscaling", req)
-	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
-		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
-	}
-}
-
-func TestEC2DetachFromAutoScaling_AccessDeniedIsAFailedError(t *testing.T) {
-	e, w := newASGEnv(t, astypes.LifecycleStateInService, bottest.StubError("autoscaling:DetachInstances", "AccessDenied", "User is not authorized to perform: autoscaling:DetachInstances"))
-	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
-	ec2test.AssertFailed(t, err, e.ID, "AccessDenied")
-	if w.group != "web-asg" {
-		t.Error("detached despite the error")
-	}
-}
-
-func TestEC2DetachFromAutoScaling_ThrottlingIsAThrottledError(t *testing.T) {
-	e, _ := newASGEnv(t, astypes.LifecycleStateInService, bottest.StubError("autoscaling:DescribeAutoScalingInstances", "Throttling", "Rate exceeded"))
-	_, err := bottest.Run(t, "ec2_detach_from_autoscaling", e.Request(false))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
 }

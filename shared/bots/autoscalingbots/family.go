@@ -2,8 +2,9 @@
 // ec2bots so that the plain EC2 bots' Lambdas do not link the Auto Scaling client.
 package autoscalingbots
 
-// The runner checks the exemption tag of the resources the bots act on before running one: these
-// link the tag reads into the family's Lambdas (bottest.Main checks none is missing).
+// The runner reads the targets the bots act on before running one (their exemption tags, and the
+// related targets they declare): these link those reads into the family's Lambdas (bottest.Main checks
+// none is missing).
 import (
 	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
 )

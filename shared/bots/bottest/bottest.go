@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -109,35 +113,18 @@ func OperationName(ctx context.Context) string {
 	return ServiceName(awsmiddleware.GetServiceID(ctx)) + ":" + awsmiddleware.GetOperationName(ctx)
 }
 
-// ServiceName maps the SDK's service id to the IAM service prefix.
+// ServiceName maps the SDK's service id to the IAM service prefix: the id lower-cased without spaces
+// ("Auto Scaling" → "autoscaling"), but for the services whose prefix is another.
 func ServiceName(serviceID string) string {
 	switch serviceID {
-	case "EC2":
-		return "ec2"
-	case "IAM":
-		return "iam"
-	case "S3":
-		return "s3"
-	case "S3 Control":
-		// Not "s3": S3 Control's GetPublicAccessBlock/PutPublicAccessBlock share their names with S3's
-		// bucket-level operations but need other IAM actions (s3:…AccountPublicAccessBlock).
-		return "s3control"
-	case "STS":
-		return "sts"
-	case "SNS":
-		return "sns"
-	case "Lambda":
-		return "lambda"
-	case "RDS":
-		return "rds"
-	case "DynamoDB":
-		return "dynamodb"
-	case "Auto Scaling":
-		return "autoscaling"
+	case "":
+		return "unknown"
 	case "Elastic Load Balancing v2":
 		return "elasticloadbalancing"
 	}
-	return fmt.Sprintf("unknown(%s)", serviceID)
+	// S3 Control stays "s3control", not "s3": its GetPublicAccessBlock/PutPublicAccessBlock share their
+	// names with S3's bucket-level operations but need other IAM actions (s3:…AccountPublicAccessBlock).
+	return strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
 }
 
 // StubCall answers one operation ("ec2:StopInstances") at the SDK level, before serialization, with
@@ -153,6 +140,43 @@ func StubCall(op string, respond func(input any) (any, error)) func(*middleware.
 			return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, err
 		}), middleware.After)
 	}
+}
+
+// StubSend answers op in place of sending it over HTTP: after the SDK's retry middleware, so unlike
+// StubCall each attempt reaches respond and a test sees the client's retryer at work (WithRetries).
+func StubSend(op string, respond func(input any) (any, error)) func(*middleware.Stack) error {
+	type inputKey struct{}
+	return func(st *middleware.Stack) error {
+		if err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("send stub input "+op, func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			return next.HandleInitialize(middleware.WithStackValue(ctx, inputKey{}, in.Parameters), in)
+		}), middleware.After); err != nil {
+			return err
+		}
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("send stub "+op, func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if OperationName(ctx) != op {
+				return next.HandleFinalize(ctx, in)
+			}
+			if err := ctx.Err(); err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err // as the HTTP client would
+			}
+			out, err := respond(middleware.GetStackValue(ctx, inputKey{}))
+			return middleware.FinalizeOutput{Result: out}, middleware.Metadata{}, err
+		}), middleware.After)
+	}
+}
+
+// WithRetries lets the SDK retry each call up to attempts times, without waiting, where Config
+// disables retries: for tests of the errors a bot's client retries.
+func WithRetries(cfg aws.Config, attempts int) aws.Config {
+	cfg.RetryMaxAttempts = attempts
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+			o.RateLimiter = ratelimit.None
+		})
+	}
+	return cfg
 }
 
 // StubError makes op fail with an AWS error of that code, as the service would return it.
@@ -201,8 +225,8 @@ func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), uniqueSeq.Add(1))
 }
 
-// Run runs the registered bot name, which must be linked into the test, with its default parameters
-// when req has none.
+// Run runs the registered bot name, which must be linked into the test, as the runner does (its
+// targets resolved first, bots.Bot.Resolve), with its default parameters when req has none.
 func Run(t *testing.T, name string, req bots.Request) (bots.Result, error) {
 	t.Helper()
 	b, ok := bots.Lookup(name)
@@ -215,6 +239,14 @@ func Run(t *testing.T, name string, req bots.Request) (bots.Result, error) {
 			t.Fatal(err)
 		}
 		req.Params = p
+	}
+	// The runner resolves the targets before it runs a bot; so does every test run.
+	skip, err := b.Resolve(context.Background(), &req)
+	if err != nil {
+		return bots.Result{}, err
+	}
+	if skip != "" {
+		return bots.SkipBecause(bots.Result{Bot: name, Account: req.Finding.AccountID, Region: req.Finding.Region, DryRun: req.DryRun}, skip), nil
 	}
 	return b.Run(context.Background(), req)
 }

@@ -12,14 +12,16 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/exempt"
+	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // Main is a bot family's TestMain: it runs the package's tests, then checks the declarations of the
 // family's bots (the catalogued bots implemented in the calling package) against what their tests
 // actually called, recorded by NewRecorder: an operation called but not declared, a declared operation
-// never exercised, an IAM action with a wildcard, a catalogued bot the package does not implement or an
-// exemption tag reader the package does not link fails the run. The check needs the whole suite, so it
-// is skipped when -run selects a subset.
+// never exercised, an IAM action with a wildcard, a catalogued bot the package does not implement, a
+// read the runner makes on the bot's targets that the package does not link, or a bot whose contract
+// (RegisterContract, RunContract) is missing or did not run fails the run. The check needs the whole
+// suite, so it is skipped when -run selects a subset.
 func Main(m *testing.M) {
 	pc, _, _, _ := runtime.Caller(1)
 	dir, base := path.Split(runtime.FuncForPC(pc).Name()) // ".../shared/bots/", "ec2bots.TestMain"
@@ -55,9 +57,9 @@ func Problems(family string) []string {
 			}
 		}
 		for _, op := range b.Operations {
-			// The runner's exemption reads, added by Register, are exercised per resource kind by
-			// shared/exempt's tests (which check it calls exactly ExemptionOperationsFor), not by
-			// each bot's. Only those added ones are left out: a bot's own operations are still checked.
+			// The runner's reads on the bot's targets, added by Register, are exercised by shared/exempt's
+			// tests (which check each reader calls exactly its operation), not by each bot's. Only those
+			// added ones are left out: a bot's own operations are still checked.
 			if !called[op] && !slices.Contains(b.ExemptionOperations, op) {
 				problems = append(problems, fmt.Sprintf("%s declares %s but no test exercised it", b.Name, op))
 			}
@@ -67,14 +69,16 @@ func Problems(family string) []string {
 				problems = append(problems, fmt.Sprintf("%s needs wildcard IAM action %s", b.Name, a))
 			}
 		}
-		if b.ChecksExemption() {
-			for _, k := range b.Resources {
-				if len(bots.ExemptionOperationsFor(k)) > 0 && !exempt.ReaderLinked(k) {
-					problems = append(problems, fmt.Sprintf("%s acts on %s resources but %s links no exemption tag reader for them (a shared/exempt/… package)", b.Name, k, family))
-				}
+		for _, op := range b.RunnerOperations() {
+			if !exempt.ReaderLinked(op) && !slices.ContainsFunc(b.Related, func(r finding.Relation) bool {
+				spec, _ := finding.RelationOf(r)
+				return spec.Lookup == op && bots.LookupLinked(r)
+			}) {
+				problems = append(problems, fmt.Sprintf("%s: the runner reads %s before it runs, but %s links no implementation of it (a shared/exempt/… package)", b.Name, op, family))
 			}
 		}
 	}
+	problems = append(problems, contractProblems(family)...)
 	slices.Sort(problems)
 	return problems
 }

@@ -18,15 +18,18 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
+
+// blockBot is the bot's name, in its messages and its declaration.
+const blockBot = "ec2_block_remote_ip"
 
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_block_remote_ip",
+		Name: blockBot,
 		Summary: "Deny the finding's remote IPs inbound and outbound in the network ACL of each subnet of the " +
 			"instance (only when the instance is the TARGET), numbered before the allow rules; what was added is recorded.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Params: []bots.Param{{
 			Name: "maxRemoteIps", Type: bots.TypeInt, Default: 5, Min: 1, Max: 20,
 			Description: "Skip (with a reason) a finding with more remote IPs than this: each IP takes two of the 20 rules per ACL.",
@@ -80,7 +83,7 @@ func (e naclBlockEntry) String() string {
 
 // naclBlockKey is per instance; a later finding for the same instance adds to the same record.
 func naclBlockKey(account, region, instanceID string) string {
-	return "ec2-nacl-block#" + account + "#" + region + "#" + instanceID
+	return containRecordKey("ec2-nacl-block", account, region, instanceID)
 }
 
 // blockRemoteIP adds deny entries with the lowest free rule numbers below the ACL's first allow rule
@@ -88,12 +91,11 @@ func naclBlockKey(account, region, instanceID string) string {
 // the rule quota do not suffice for every needed entry, nothing is added and the bot skips, naming the
 // ACL: a partial block would look done while traffic still flows.
 func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_block_remote_ip"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(blockBot, req)
+	if err != nil {
 		return res, err
 	}
-	f := req.Finding
+	f, id, where := req.Finding, t.ID, t.Where()
 	if !strings.EqualFold(f.ResourceRole, "TARGET") {
 		res.Status = bots.StatusSkipped
 		res.Reason = fmt.Sprintf("instance %s is the %s of the finding, not its TARGET: blocking its peers would not contain it", id, orUnknown(f.ResourceRole))
@@ -101,7 +103,7 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 	}
 	cidrs, err := remoteCIDRs(f)
 	if err != nil {
-		return bots.Result{}, faults.Reject(fmt.Errorf("%s: %w", bot, err))
+		return bots.Result{}, faults.Reject(fmt.Errorf("%s: %w", blockBot, err))
 	}
 	if len(cidrs) == 0 {
 		res.Status, res.Reason = bots.StatusSkipped, "the finding has no remote IP to block"
@@ -112,17 +114,12 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 		res.Reason = fmt.Sprintf("the finding has %d remote IPs, more than maxRemoteIps=%d", len(cidrs), max)
 		return res, nil
 	}
-	if req.State == nil && !req.DryRun {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the added ACL entries in: set %s", bot, statetable.EnvTable))
+	if err := containState(blockBot, req, "record the added ACL entries in", false); err != nil {
+		return bots.Result{}, err
 	}
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
-	inst, err := ec2instance.Read(ctx, api, id)
+	inst, err := ec2instance.Live(ctx, api, t)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
-	}
-	if skip := ec2instance.GoneReason(inst, id); skip != "" {
-		res.Status, res.Reason = bots.StatusSkipped, skip
-		return res, nil
+		return res, err
 	}
 	var subnets []string
 	for _, e := range containENIs(inst) {
@@ -141,10 +138,10 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 			{Name: aws.String("association.subnet-id"), Values: []string{s}},
 		}})
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: network ACL of subnet %s: %w", bot, where, s, err)
+			return bots.Result{}, fmt.Errorf("%s: %s: network ACL of subnet %s: %w", blockBot, where, s, err)
 		}
 		if len(out.NetworkAcls) == 0 {
-			return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: subnet %s has no network ACL", bot, where, s))
+			return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: subnet %s has no network ACL", blockBot, where, s))
 		}
 		a := out.NetworkAcls[0]
 		if !slices.ContainsFunc(acls, func(x ec2types.NetworkAcl) bool { return aws.ToString(x.NetworkAclId) == aws.ToString(a.NetworkAclId) }) {
@@ -183,11 +180,11 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 	rec := naclBlockRecord{InstanceID: id, FindingID: f.ID, RecordedAt: time.Now().UTC().Format(time.RFC3339)}
 	raw, found, err := req.State.Get(ctx, key)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: read block record: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s: read block record: %w", blockBot, where, err)
 	}
 	if found {
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: block record %s is not valid JSON: %w", bot, where, key, err))
+			return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: block record %s is not valid JSON: %w", blockBot, where, key, err))
 		}
 	}
 	for _, p := range plan {
@@ -198,7 +195,7 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 	}
 	b, _ := json.Marshal(rec)
 	if err := req.State.Put(ctx, key, b); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: record ACL entries before adding them: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s: record ACL entries before adding them: %w", blockBot, where, err)
 	}
 	for _, e := range plan {
 		in := &ec2.CreateNetworkAclEntryInput{
@@ -211,7 +208,7 @@ func blockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.
 			in.CidrBlock = aws.String(e.CIDR)
 		}
 		if _, err := api.CreateNetworkAclEntry(ctx, in); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: add %s: %w (done so far: %s)", bot, where, e, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: add %s: %w (done so far: %s)", blockBot, where, e, err, containDoneSoFar(res.Changes))
 		}
 		res.Changes = append(res.Changes, "added "+e.String())
 	}

@@ -16,14 +16,13 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-const blockBot = "ec2_block_remote_ip"
-
 // fakeACL is one network ACL served at the SDK level (kumo has no network ACL calls); both subnets of
-// the containEnv instance are associated with it. Every create and delete is recorded in order.
+// the ContainEnv instance are associated with it. Every create and delete is recorded in order.
 type fakeACL struct {
 	mu      sync.Mutex
 	id      string
@@ -102,18 +101,47 @@ func (a *fakeACL) callLog() []string {
 	return slices.Clone(a.calls)
 }
 
-// blockRequest is a TARGET finding with remote IPs for the containEnv instance, ACL stubs after pre.
-func blockRequest(e *containEnv, acl *fakeACL, bot string, dryRun bool, ips []string, pre ...func(*middleware.Stack) error) bots.Request {
-	req := e.request(bot, dryRun, append(pre, acl.stubs()...)...)
-	req.Finding.Action = &finding.Action{Type: "NETWORK_CONNECTION", Direction: "INBOUND"}
-	for _, ip := range ips {
-		req.Finding.Action.RemoteIPs = append(req.Finding.Action.RemoteIPs, finding.RemoteIP{Address: ip})
-	}
+// blockRequest is a TARGET finding with remote IPs for the env's instance, ACL stubs after pre.
+func blockRequest(e *ec2test.ContainEnv, acl *fakeACL, bot string, dryRun bool, ips []string, pre ...func(*middleware.Stack) error) bots.Request {
+	req := e.Request(bot, dryRun, append(pre, acl.stubs()...)...)
+	withRemoteIPs(ips...)(&req)
 	return req
 }
 
+func withRemoteIPs(ips ...string) func(*bots.Request) {
+	return func(req *bots.Request) {
+		req.Finding.Action = &finding.Action{Type: "NETWORK_CONNECTION", Direction: "INBOUND"}
+		for _, ip := range ips {
+			req.Finding.Action.RemoteIPs = append(req.Finding.Action.RemoteIPs, finding.RemoteIP{Address: ip})
+		}
+	}
+}
+
+func (a *fakeACL) state() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return fmt.Sprint(len(a.entries), " ACL entries")
+}
+
+// aclWorld is containWorld with the fake ACL and a finding naming one remote IP.
+func aclWorld(e *ec2test.ContainEnv, acl *fakeACL, bot string, stubs []func(*middleware.Stack) error) bottest.World {
+	w := containWorld(e, bot, append(stubs, acl.stubs()...), withRemoteIPs("198.51.100.7"))
+	state := w.State
+	w.State = func(t *testing.T) string { return state(t) + " " + acl.state() }
+	return w
+}
+
+var _ = bottest.RegisterContract(blockBot, bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		return aclWorld(ec2test.NewContainEnv(t), newFakeACL(), blockBot, stubs)
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "ec2:CreateNetworkAclEntry",
+	Throttle: "ec2:DescribeNetworkAcls",
+})
+
 func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	acl.add(1, false, ec2types.RuleActionDeny, "203.0.113.0/24") // someone's rule: number 1 inbound is taken
 	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7", "2001:db8::1"}))
 	if err != nil {
@@ -132,7 +160,7 @@ func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *tes
 		t.Errorf("ACL calls\n got %q\nwant %q", got, want)
 	}
 	var rec naclBlockRecord
-	raw, ok, _ := e.store.Get(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.inst.id))
+	raw, ok, _ := e.Store.Get(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.Inst.ID))
 	if !ok || json.Unmarshal(raw, &rec) != nil || len(rec.Entries) != 4 {
 		t.Fatalf("record = %s", raw)
 	}
@@ -141,38 +169,8 @@ func TestBlockRemoteIP_DeniesEachIPBothWaysBeforeTheAllowRuleAndRecordsIt(t *tes
 	}
 }
 
-func TestBlockRemoteIP_SecondRunIsAlreadyDone(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
-	ips := []string{"198.51.100.7"}
-	if _, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, ips)); err != nil {
-		t.Fatal(err)
-	}
-	calls, puts := len(acl.callLog()), e.store.puts
-	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, ips))
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run %s %q, %v", res.Status, res.Reason, err)
-	}
-	if len(acl.callLog()) != calls || e.store.puts != puts {
-		t.Error("second run changed the ACL or the record")
-	}
-}
-
-func TestBlockRemoteIP_DryRunChangesNothing(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
-	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, true, []string{"198.51.100.7"}))
-	if err != nil || res.Status != bots.StatusDryRun {
-		t.Fatalf("%+v, %v", res, err)
-	}
-	if want := "would add acl-0123456789abcdef0 rule 1 inbound deny 198.51.100.7/32"; !slices.Contains(res.Changes, want) {
-		t.Errorf("plan %q lacks %q", res.Changes, want)
-	}
-	if len(acl.callLog()) != 0 || e.store.puts != 0 {
-		t.Error("dry run changed the ACL or wrote the record")
-	}
-}
-
 func TestBlockRemoteIP_FullACLIsSkippedNamingIt(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	// 18 denies + the allow rule = 19 inbound rules: two more would pass the 20-rule limit.
 	for n := int32(1); n <= 18; n++ {
 		acl.add(n, false, ec2types.RuleActionDeny, fmt.Sprintf("192.0.2.%d/32", n))
@@ -181,13 +179,13 @@ func TestBlockRemoteIP_FullACLIsSkippedNamingIt(t *testing.T) {
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "network ACL acl-0123456789abcdef0 is full") {
 		t.Fatalf("result %s %q, %v; want skipped naming the full ACL", res.Status, res.Reason, err)
 	}
-	if len(acl.callLog()) != 0 || e.store.puts != 0 {
+	if len(acl.callLog()) != 0 || e.Store.Puts != 0 {
 		t.Error("a full ACL was changed")
 	}
 }
 
 func TestBlockRemoteIP_NoFreeNumberBelowFirstAllowIsSkipped(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	acl.add(1, false, ec2types.RuleActionAllow, "10.0.0.0/8")
 	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no free inbound rule number below its first allow rule 1") {
@@ -196,7 +194,7 @@ func TestBlockRemoteIP_NoFreeNumberBelowFirstAllowIsSkipped(t *testing.T) {
 }
 
 func TestBlockRemoteIP_ActorInstanceIsSkipped(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	req := blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"})
 	req.Finding.ResourceRole = "ACTOR"
 	res, err := bottest.Run(t, blockBot, req)
@@ -206,7 +204,7 @@ func TestBlockRemoteIP_ActorInstanceIsSkipped(t *testing.T) {
 }
 
 func TestBlockRemoteIP_NoRemoteIPIsSkipped(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, nil))
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
@@ -214,7 +212,7 @@ func TestBlockRemoteIP_NoRemoteIPIsSkipped(t *testing.T) {
 }
 
 func TestBlockRemoteIP_MoreIPsThanMaxRemoteIpsIsSkipped(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	b, _ := bots.Lookup(blockBot)
 	p, err := b.ParseParams(map[string]any{"maxRemoteIps": 1})
 	if err != nil {
@@ -231,35 +229,8 @@ func TestBlockRemoteIP_MoreIPsThanMaxRemoteIpsIsSkipped(t *testing.T) {
 	}
 }
 
-func TestBlockRemoteIP_MissingInstanceIsSkipped(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
-	e.inst.gone = true
-	res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"}))
-	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
-		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
-	}
-}
-
-func TestBlockRemoteIP_AccessDeniedIsAFailedError(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
-	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
-		bottest.StubError("ec2:CreateNetworkAclEntry", "UnauthorizedOperation", "not authorized")))
-	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "UnauthorizedOperation") {
-		t.Errorf("err = %v, want Failed", err)
-	}
-}
-
-func TestBlockRemoteIP_ThrottlingIsAThrottledError(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
-	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"},
-		bottest.StubError("ec2:DescribeNetworkAcls", "RequestLimitExceeded", "Request limit exceeded.")))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
-	}
-}
-
 func TestBlockRemoteIP_MalformedRemoteIPIsRejected(t *testing.T) {
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	_, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"not-an-ip"}))
 	if faults.Classify(err) != faults.Rejected {
 		t.Errorf("err = %v, want a rejection", err)

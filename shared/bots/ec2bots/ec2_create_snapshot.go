@@ -13,15 +13,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// snapshotBot is the bot's name, in its messages and its declaration.
+const snapshotBot = "ec2_create_snapshot"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_create_snapshot",
+		Name: snapshotBot,
 		Summary: "Snapshot every EBS volume attached to the instance, tagged with the finding id, bot, instance " +
 			"and device (evidence; does not wait for the snapshots to complete).",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshot"},
-		Run:        runEC2CreateSnapshot,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return snapshotInstanceVolumes(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -38,16 +44,11 @@ type ec2SnapshotAPI interface {
 	CreateSnapshot(context.Context, *ec2.CreateSnapshotInput, ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error)
 }
 
-func runEC2CreateSnapshot(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return snapshotInstanceVolumes(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_create_snapshot"
 	// A shutting-down instance's volumes may still be there, but the ones marked DeleteOnTermination
 	// are about to go: a snapshot started now is not guaranteed, so say so rather than half-try.
-	res, t, in, stop, err := ec2instance.Live(ctx, api, bot, req)
-	if stop {
+	res, t, in, err := ec2instance.Begin(ctx, api, snapshotBot, req)
+	if err != nil {
 		return res, err
 	}
 	type volume struct{ id, device string }
@@ -83,7 +84,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: look up existing snapshots of %s: %w", bot, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: look up existing snapshots of %s: %w", snapshotBot, t.Where(), err)
 		}
 		for _, s := range page.Snapshots {
 			// A failed snapshot is no evidence: take another.
@@ -105,9 +106,8 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 			res.Changes = append(res.Changes, fmt.Sprintf("would snapshot %s (%s)", v.id, v.device))
 			continue
 		}
-		tags := ec2instance.ActedTags(bot, req,
-			ec2types.Tag{Key: aws.String(TagSnapshotInstance), Value: aws.String(t.ID)},
-			ec2types.Tag{Key: aws.String(TagSnapshotDevice), Value: aws.String(bots.TruncateTag(v.device))})
+		tags := ec2instance.ActedTags(snapshotBot, req, t,
+			bots.Tag{Key: TagSnapshotInstance, Value: t.ID}, bots.Tag{Key: TagSnapshotDevice, Value: bots.TruncateTag(v.device)})
 		out, err := api.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:          aws.String(v.id),
 			Description:       aws.String(bots.TruncateTag(fmt.Sprintf("guardbots evidence: finding %s, %s %s", req.Finding.ID, t.ID, v.device))),
@@ -115,7 +115,7 @@ func snapshotInstanceVolumes(ctx context.Context, api ec2SnapshotAPI, req bots.R
 		})
 		if err != nil {
 			// Say what was already taken: the retry only snapshots what is missing.
-			return bots.Result{}, fmt.Errorf("%s: snapshot %s (%s) of %s (snapshots taken so far: %v): %w", bot, v.id, v.device, t.Where, res.After, err)
+			return bots.Result{}, fmt.Errorf("%s: snapshot %s (%s) of %s (snapshots taken so far: %v): %w", snapshotBot, v.id, v.device, t.Where(), res.After, err)
 		}
 		snap := aws.ToString(out.SnapshotId)
 		res.After[v.id] = snap

@@ -13,17 +13,23 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// detachProfileBot is the bot's name, in its messages and its declaration.
+const detachProfileBot = "ec2_detach_instance_profile"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_detach_instance_profile",
+		Name: detachProfileBot,
 		Summary: "Remove the instance profile from the instance (stolen instance credentials); the removed " +
 			"profile ARN is reported and kept in the state table to restore it. Credentials already issued " +
 			"stay valid until they expire: pair with iam_revoke_role_sessions.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations",
 			"ec2:DisassociateIamInstanceProfile", "ec2:CreateTags"},
-		Run: runEC2DetachInstanceProfile,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return detachInstanceProfile(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -43,14 +49,9 @@ type removedProfile struct {
 	AssociationID string `json:"associationId"`
 }
 
-func runEC2DetachInstanceProfile(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return detachInstanceProfile(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_detach_instance_profile"
-	res, t, _, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, _, err := ec2instance.Begin(ctx, api, detachProfileBot, req)
+	if err != nil {
 		return res, err
 	}
 
@@ -64,7 +65,7 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", bot, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: describe instance profile associations of %s: %w", detachProfileBot, t.Where(), err)
 		}
 		assocs = append(assocs, page.IamInstanceProfileAssociations...)
 	}
@@ -98,15 +99,15 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 		}
 		// Remember first: once the association is gone, nothing in AWS says which profile it was.
 		undo := removedProfile{FindingID: req.Finding.ID, InstanceID: t.ID, ProfileArn: arn, AssociationID: aws.ToString(a.AssociationId)}
-		if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, undo); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", bot, arn, t.Where, err)
+		if err := ec2instance.RememberUndo(ctx, req, detachProfileBot, t.ID, undo); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: record instance profile %s of %s in the state table: %w", detachProfileBot, arn, t.Where(), err)
 		}
 		_, err := api.DisassociateIamInstanceProfile(ctx, &ec2.DisassociateIamInstanceProfileInput{AssociationId: a.AssociationId})
 		if err != nil {
 			if bots.APIErrorCode(err) == "InvalidAssociationID.NotFound" {
 				continue // removed by someone else since the read
 			}
-			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", bot, arn, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: remove instance profile %s from %s: %w", detachProfileBot, arn, t.Where(), err)
 		}
 		removed++
 		res.Changes = append(res.Changes, fmt.Sprintf("removed instance profile %s (association %s) from %s", arn, aws.ToString(a.AssociationId), t.ID))
@@ -118,8 +119,8 @@ func detachInstanceProfile(ctx context.Context, api ec2ProfileAPI, req bots.Requ
 	}
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"instanceProfileArn": ""}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", bot, res.Before["instanceProfileArn"], t.Where, err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(detachProfileBot, req, t)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: instance profile %s was removed from %s but tagging it failed: %w", detachProfileBot, res.Before["instanceProfileArn"], t.Where(), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -13,16 +13,22 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// protectBot is the bot's name, in its messages and its declaration.
+const protectBot = "ec2_enable_termination_protection"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_enable_termination_protection",
+		Name: protectBot,
 		Summary: "Turn on termination protection and set shutdown-from-the-OS to stop (not terminate), so the " +
 			"evidence is not destroyed. Auto Scaling ignores termination protection: see ec2_detach_from_autoscaling.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute",
 			"ec2:CreateTags"},
-		Run: runEC2EnableTerminationProtection,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return protectInstance(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -34,14 +40,9 @@ type ec2ProtectAPI interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
-func runEC2EnableTerminationProtection(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return protectInstance(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_enable_termination_protection"
-	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, in, err := ec2instance.Begin(ctx, api, protectBot, req)
+	if err != nil {
 		return res, err
 	}
 	if in.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
@@ -53,11 +54,11 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 
 	protected, err := describeAttr(ctx, api, t.ID, ec2types.InstanceAttributeNameDisableApiTermination)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", protectBot, t.Where(), err)
 	}
 	shutdown, err := describeAttr(ctx, api, t.ID, ec2types.InstanceAttributeNameInstanceInitiatedShutdownBehavior)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read shutdown behavior of %s: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: read shutdown behavior of %s: %w", protectBot, t.Where(), err)
 	}
 	res.Before = map[string]string{"disableApiTermination": protected, "instanceInitiatedShutdownBehavior": shutdown}
 	res.After = map[string]string{"disableApiTermination": protected, "instanceInitiatedShutdownBehavior": shutdown}
@@ -87,7 +88,7 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 	}
 	for i, c := range changes {
 		if _, err := api.ModifyInstanceAttribute(ctx, c); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: set %s (done so far: %v): %w", bot, t.Where, lines[i], res.Changes, err)
+			return bots.Result{}, fmt.Errorf("%s: %s: set %s (done so far: %v): %w", protectBot, t.Where(), lines[i], res.Changes, err)
 		}
 		res.Changes = append(res.Changes, "set "+lines[i])
 		if c.DisableApiTermination != nil {
@@ -97,8 +98,8 @@ func protectInstance(ctx context.Context, api ec2ProtectAPI, req bots.Request) (
 		}
 	}
 	res.Status = bots.StatusRemediated
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was protected but tagging it failed: %w", bot, t.Where, err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(protectBot, req, t)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was protected but tagging it failed: %w", protectBot, t.Where(), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -18,15 +19,18 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
+
+// quarantineBot is the bot's name, in its messages and its declaration.
+const quarantineBot = "ec2_quarantine_instance"
 
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_quarantine_instance",
+		Name: quarantineBot,
 		Summary: "Move every network interface of the instance to a per-VPC isolation security group (no rules), " +
 			"through an allow-all group so tracked connections are cut; original groups kept in the state table.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{
 			"ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup",
@@ -84,36 +88,30 @@ type eniRecord struct {
 
 // quarantineKey is bot-independent, so ec2_release_quarantine finds what ec2_quarantine_instance wrote.
 func quarantineKey(account, region, instanceID string) string {
-	return "ec2-quarantine#" + account + "#" + region + "#" + instanceID
+	return containRecordKey("ec2-quarantine", account, region, instanceID)
 }
 
 // quarantineInstance isolates every ENI of the instance.
 //
 // Order: per ENI, untrack group then isolation group, before the next ENI. Security group changes do
 // not cut tracked connections; a group allowing all traffic in and out makes them untracked, and the
-// isolation group then drops them. Doing it per ENI keeps each ENI's allow-all window to one API call.
+// isolation group then drops them. Doing it per ENI keeps each ENI's allow-all window to one API call,
+// and no ENI is ever left on the allow-all group when AWS lets it off it (isolate).
 //
 // A reused isolation group that has gained rules has them revoked (and the result says so): failing
 // instead would leave the instance unquarantined, and a group with our name exists only to be empty.
 func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_quarantine_instance"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(quarantineBot, req)
+	if err != nil {
 		return res, err
 	}
-	if req.State == nil && !req.DryRun {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to record the original security groups in: set %s", bot, statetable.EnvTable))
+	if err := containState(quarantineBot, req, "record the original security groups in", false); err != nil {
+		return bots.Result{}, err
 	}
-	f := req.Finding
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
-
-	inst, err := ec2instance.Read(ctx, api, id)
+	f, id, where := req.Finding, t.ID, t.Where()
+	inst, err := ec2instance.Live(ctx, api, t)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
-	}
-	if skip := ec2instance.GoneReason(inst, id); skip != "" {
-		res.Status, res.Reason = bots.StatusSkipped, skip
-		return res, nil
+		return res, err
 	}
 	enis := containENIs(inst)
 	if len(enis) == 0 {
@@ -133,11 +131,11 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 			continue
 		}
 		g := &vpcGroups{vpc: e.VpcID}
-		if g.isolation, err = containFindGroup(ctx, api, isolationGroupPrefix+e.VpcID, e.VpcID); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read isolation group of %s for %s: %w", bot, e.VpcID, where, err)
+		if g.isolation, err = findGroup(ctx, api, isolationGroupPrefix+e.VpcID, e.VpcID); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: read isolation group of %s for %s: %w", quarantineBot, e.VpcID, where, err)
 		}
-		if g.untrack, err = containFindGroup(ctx, api, untrackGroupPrefix+e.VpcID, e.VpcID); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read untrack group of %s for %s: %w", bot, e.VpcID, where, err)
+		if g.untrack, err = findGroup(ctx, api, untrackGroupPrefix+e.VpcID, e.VpcID); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: read untrack group of %s for %s: %w", quarantineBot, e.VpcID, where, err)
 		}
 		vpcs[e.VpcID] = g
 	}
@@ -151,7 +149,7 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 		g.needUntrack = true
 	}
 	isoRulesPresent := false
-	for _, v := range containSortedVPCs(vpcs) {
+	for _, v := range sortedVPCs(vpcs) {
 		if g := vpcs[v]; g.isolation != nil && (len(g.isolation.IpPermissions) > 0 || len(g.isolation.IpPermissionsEgress) > 0) {
 			isoRulesPresent = true
 		}
@@ -165,7 +163,7 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 	key := quarantineKey(f.AccountID, f.Region, id)
 	if req.DryRun {
 		res.Status = bots.StatusDryRun
-		for _, v := range containSortedVPCs(vpcs) {
+		for _, v := range sortedVPCs(vpcs) {
 			res.Changes = append(res.Changes, vpcs[v].plan()...)
 		}
 		for _, e := range move {
@@ -179,34 +177,36 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 	}
 
 	// Isolation groups first: their ids go into the record, which is written before any ENI changes.
-	for _, v := range containSortedVPCs(vpcs) {
+	for _, v := range sortedVPCs(vpcs) {
 		changes, err := ensureIsolationGroup(ctx, api, vpcs[v], req)
 		res.Changes = append(res.Changes, changes...)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 	}
+	var rec quarantineRecord
 	if len(move) > 0 {
-		rec, changed, err := mergeQuarantineRecord(ctx, req, key, id, enis, vpcs)
+		var changed bool
+		rec, changed, err = mergeQuarantineRecord(ctx, req, key, id, enis, vpcs)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 		if changed {
 			b, _ := json.Marshal(rec)
 			if err := req.State.Put(ctx, key, b); err != nil {
-				return bots.Result{}, fmt.Errorf("%s: %s: record original groups before changing them: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+				return bots.Result{}, fmt.Errorf("%s: %s: record original groups before changing them: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 			}
 			res.Changes = append(res.Changes, fmt.Sprintf("recorded original groups of %d interface(s) under %s", len(rec.ENIs), key))
 		}
 	}
-	for _, v := range containSortedVPCs(vpcs) {
+	for _, v := range sortedVPCs(vpcs) {
 		if !vpcs[v].needUntrack {
 			continue
 		}
 		changes, err := ensureUntrackGroup(ctx, api, vpcs[v], req)
 		res.Changes = append(res.Changes, changes...)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
 		}
 	}
 	res.After = map[string]string{}
@@ -215,22 +215,20 @@ func quarantineInstance(ctx context.Context, api ec2QuarantineAPI, req bots.Requ
 	}
 	for _, e := range move {
 		g := vpcs[e.VpcID]
-		for _, step := range []struct{ name, group string }{
-			{"untrack", aws.ToString(g.untrack.GroupId)},
-			{"isolation", aws.ToString(g.isolation.GroupId)},
-		} {
-			if _, err := api.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
-				NetworkInterfaceId: aws.String(e.ID), Groups: []string{step.group},
-			}); err != nil {
-				return bots.Result{}, fmt.Errorf("%s: %s: move %s to the %s group %s: %w (done so far: %s)", bot, where, e.ID, step.name, step.group, err, containDoneSoFar(res.Changes))
-			}
+		untrack, iso := aws.ToString(g.untrack.GroupId), aws.ToString(g.isolation.GroupId)
+		if err := moveENI(ctx, api, e.ID, untrack); err != nil {
+			// The first move: the ENI is still on the groups it had.
+			return bots.Result{}, fmt.Errorf("%s: %s: move %s to the untrack group %s: %w (done so far: %s)", quarantineBot, where, e.ID, untrack, err, containDoneSoFar(res.Changes))
 		}
-		res.After[e.ID] = aws.ToString(g.isolation.GroupId)
-		res.Changes = append(res.Changes, fmt.Sprintf("moved %s from [%s] to %s via %s",
-			e.ID, strings.Join(e.Groups, ","), aws.ToString(g.isolation.GroupId), aws.ToString(g.untrack.GroupId)))
+		note, err := isolate(ctx, api, e.ID, untrack, iso, rec.originalsOf(e.ID))
+		if err != nil {
+			return bots.Result{}, fmt.Errorf("%s: %s: %w (done so far: %s)", quarantineBot, where, err, containDoneSoFar(res.Changes))
+		}
+		res.After[e.ID] = iso
+		res.Changes = append(res.Changes, fmt.Sprintf("moved %s from [%s] to %s via %s%s", e.ID, strings.Join(e.Groups, ","), iso, untrack, note))
 	}
-	if err := containTagInstance(ctx, api, id, bot, req); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging it failed: %w", bot, where, err)
+	if err := containTagInstance(ctx, api, t, quarantineBot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging it failed: %w", quarantineBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
 	res.Status = bots.StatusRemediated
@@ -267,7 +265,7 @@ func ensureIsolationGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroup
 	var changes []string
 	name := isolationGroupPrefix + g.vpc
 	if g.isolation == nil {
-		sg, err := containCreateGroup(ctx, api, name, g.vpc, "guardbots isolation: no inbound, no outbound traffic", "isolation", req)
+		sg, err := createGroup(ctx, api, name, g.vpc, "guardbots isolation: no inbound, no outbound traffic", "isolation", req)
 		if err != nil {
 			return changes, err
 		}
@@ -276,13 +274,13 @@ func ensureIsolationGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroup
 	}
 	gid := aws.ToString(g.isolation.GroupId)
 	if in := g.isolation.IpPermissions; len(in) > 0 {
-		if _, err := api.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: in}); err != nil {
+		if _, err := api.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: in}, eventuallyConsistent); err != nil {
 			return changes, fmt.Errorf("revoke inbound rules of isolation group %s: %w", gid, err)
 		}
 		changes = append(changes, fmt.Sprintf("revoked %d inbound rule(s) of isolation group %s", len(in), gid))
 	}
 	if out := g.isolation.IpPermissionsEgress; len(out) > 0 {
-		if _, err := api.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: out}); err != nil {
+		if _, err := api.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: out}, eventuallyConsistent); err != nil {
 			return changes, fmt.Errorf("revoke outbound rules of isolation group %s: %w", gid, err)
 		}
 		changes = append(changes, fmt.Sprintf("revoked %d outbound rule(s) of isolation group %s", len(out), gid))
@@ -297,7 +295,7 @@ func ensureUntrackGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroups,
 	var changes []string
 	name := untrackGroupPrefix + g.vpc
 	if g.untrack == nil {
-		sg, err := containCreateGroup(ctx, api, name, g.vpc, "guardbots untrack: all traffic, held for one API call during quarantine", "untrack", req)
+		sg, err := createGroup(ctx, api, name, g.vpc, "guardbots untrack: all traffic, held for one API call during quarantine", "untrack", req)
 		if err != nil {
 			return changes, err
 		}
@@ -306,13 +304,13 @@ func ensureUntrackGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroups,
 	}
 	gid := aws.ToString(g.untrack.GroupId)
 	if perms := missingAllowAll(g.untrack.IpPermissions); len(perms) > 0 {
-		if _, err := api.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: perms}); err != nil && bots.APIErrorCode(err) != "InvalidPermission.Duplicate" {
+		if _, err := api.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: perms}, eventuallyConsistent); err != nil && bots.APIErrorCode(err) != "InvalidPermission.Duplicate" {
 			return changes, fmt.Errorf("allow all inbound on untrack group %s: %w", gid, err)
 		}
 		changes = append(changes, fmt.Sprintf("allowed all inbound traffic on untrack group %s", gid))
 	}
 	if perms := missingAllowAll(g.untrack.IpPermissionsEgress); len(perms) > 0 {
-		if _, err := api.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: perms}); err != nil && bots.APIErrorCode(err) != "InvalidPermission.Duplicate" {
+		if _, err := api.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: perms}, eventuallyConsistent); err != nil && bots.APIErrorCode(err) != "InvalidPermission.Duplicate" {
 			return changes, fmt.Errorf("allow all outbound on untrack group %s: %w", gid, err)
 		}
 		changes = append(changes, fmt.Sprintf("allowed all outbound traffic on untrack group %s", gid))
@@ -320,15 +318,11 @@ func ensureUntrackGroup(ctx context.Context, api ec2QuarantineAPI, g *vpcGroups,
 	return changes, nil
 }
 
-// containCreateGroup creates a tagged group and reads it back (a new group's rules are EC2's defaults, which
+// createGroup creates a tagged group and reads it back (a new group's rules are EC2's defaults, which
 // the caller then corrects). A concurrent run may have created it first: then that one is used.
-func containCreateGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc, description, purpose string, req bots.Request) (*ec2types.SecurityGroup, error) {
-	tags := []ec2types.Tag{
-		{Key: aws.String("Name"), Value: aws.String(name)},
-		{Key: aws.String(TagPurpose), Value: aws.String(purpose)},
-		{Key: aws.String(bots.TagBot), Value: aws.String("ec2_quarantine_instance")},
-		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(req.Finding.ID))},
-	}
+func createGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc, description, purpose string, req bots.Request) (*ec2types.SecurityGroup, error) {
+	tags := ec2instance.Tags(bots.Markers(quarantineBot, req, req.TargetsOf(finding.TargetInstance)[0],
+		bots.Tag{Key: "Name", Value: name}, bots.Tag{Key: TagPurpose, Value: purpose}))
 	_, err := api.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String(name), Description: aws.String(description), VpcId: aws.String(vpc),
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: tags}},
@@ -336,7 +330,7 @@ func containCreateGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc, de
 	if err != nil && bots.APIErrorCode(err) != "InvalidGroup.Duplicate" {
 		return nil, fmt.Errorf("create %s group %s in %s: %w", purpose, name, vpc, err)
 	}
-	sg, err := containFindGroup(ctx, api, name, vpc)
+	sg, err := findGroup(ctx, api, name, vpc)
 	if err != nil {
 		return nil, fmt.Errorf("read back %s group %s in %s: %w", purpose, name, vpc, err)
 	}
@@ -346,9 +340,9 @@ func containCreateGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc, de
 	return sg, nil
 }
 
-// containFindGroup returns the group with that name in that VPC, or nil. The result is filtered here as well
+// findGroup returns the group with that name in that VPC, or nil. The result is filtered here as well
 // as by the API: emulators (and EC2's own eventual consistency) may return more than asked for.
-func containFindGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc string) (*ec2types.SecurityGroup, error) {
+func findGroup(ctx context.Context, api ec2QuarantineAPI, name, vpc string) (*ec2types.SecurityGroup, error) {
 	out, err := api.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("group-name"), Values: []string{name}},
 		{Name: aws.String("vpc-id"), Values: []string{vpc}},
@@ -451,7 +445,7 @@ func sameENIRecords(a, b []eniRecord) bool {
 	})
 }
 
-func containSortedVPCs(m map[string]*vpcGroups) []string {
+func sortedVPCs(m map[string]*vpcGroups) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -460,76 +454,56 @@ func containSortedVPCs(m map[string]*vpcGroups) []string {
 	return out
 }
 
-func containDoneSoFar(changes []string) string {
-	if len(changes) == 0 {
-		return "nothing"
-	}
-	return strings.Join(changes, "; ")
-}
-
-// Helpers shared by the EC2 bots that act on a live instance and its network interfaces.
-
-// containTagger tags an instance.
-type containTagger interface {
-	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
-}
-
-// containENI is one network interface as read from DescribeInstances.
-type containENI struct {
-	ID, VpcID, SubnetID string
-	Groups              []string
-}
-
-// containStart validates the finding of an instance bot (ec2instance.Begin). A non-empty res.Status is a
-// skip to return. These bots list the ENIs or ACLs they change as their resources, not the instance.
-func containStart(bot string, req bots.Request) (bots.Result, string, error) {
-	res, t, ok, err := ec2instance.Begin(bot, req)
-	if ok {
-		res.Resources = nil
-	}
-	return res, t.ID, err
-}
-
-// containENIs lists every ENI of the instance with its current groups, in device order.
-func containENIs(inst *ec2types.Instance) []containENI {
-	var out []containENI
-	nis := slices.Clone(inst.NetworkInterfaces)
-	sort.SliceStable(nis, func(i, j int) bool { return containDeviceIndex(nis[i]) < containDeviceIndex(nis[j]) })
-	for _, ni := range nis {
-		e := containENI{ID: aws.ToString(ni.NetworkInterfaceId), VpcID: aws.ToString(ni.VpcId), SubnetID: aws.ToString(ni.SubnetId)}
-		if e.ID == "" {
-			continue
+// originalsOf is the ENI's recorded groups, nil when the record has none.
+func (r quarantineRecord) originalsOf(eni string) []string {
+	for _, e := range r.ENIs {
+		if e.ID == eni {
+			return e.Groups
 		}
-		if e.VpcID == "" {
-			e.VpcID = aws.ToString(inst.VpcId)
-		}
-		if e.SubnetID == "" {
-			e.SubnetID = aws.ToString(inst.SubnetId)
-		}
-		for _, g := range ni.Groups {
-			e.Groups = append(e.Groups, aws.ToString(g.GroupId))
-		}
-		out = append(out, e)
 	}
-	return out
+	return nil
 }
 
-func containDeviceIndex(ni ec2types.InstanceNetworkInterface) int32 {
-	if ni.Attachment == nil {
-		return 1 << 30
+// settleTimeout bounds the calls that take an ENI off the allow-all group once it is on it; they run
+// even when the bot's own context has ended (the Lambda's deadline): an ENI left there is open.
+const settleTimeout = 20 * time.Second
+
+// isolate moves an ENI that is on the allow-all untrack group to the isolation group, and never
+// returns with it on the untrack group while AWS lets it off: a failed move is tried once more, and if
+// that fails too the ENI goes back to its recorded groups. Only when that fails as well does the
+// error say the ENI is on the allow-all group, for a person to move it. note, on success, says a second
+// attempt was needed.
+func isolate(ctx context.Context, api ec2QuarantineAPI, eni, untrack, iso string, originals []string) (note string, err error) {
+	first := moveENI(ctx, api, eni, iso)
+	if first == nil {
+		return "", nil
 	}
-	return aws.ToInt32(ni.Attachment.DeviceIndex)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	again := moveENI(sctx, api, eni, iso)
+	if again == nil {
+		return fmt.Sprintf(" (on a second attempt: the first failed: %v)", first), nil
+	}
+	failed := fmt.Errorf("move %s to the isolation group %s: %w (and again: %v)", eni, iso, first, again)
+	if len(originals) == 0 {
+		return "", fmt.Errorf("%w; no original groups are recorded for it, so %s is ON THE ALLOW-ALL GROUP %s: move it by hand", failed, eni, untrack)
+	}
+	if back := moveENI(sctx, api, eni, originals...); back != nil {
+		return "", fmt.Errorf("%w; putting it back on [%s] failed too (%v), so %s is ON THE ALLOW-ALL GROUP %s: move it by hand", failed, strings.Join(originals, ","), back, eni, untrack)
+	}
+	return "", fmt.Errorf("%w; it was put back on its recorded groups [%s]", failed, strings.Join(originals, ","))
 }
 
-// containTagInstance tags the instance with the finding id, the bot and the execution.
-func containTagInstance(ctx context.Context, api containTagger, id, bot string, req bots.Request) error {
-	tags := []ec2types.Tag{
-		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(req.Finding.ID))},
-		{Key: aws.String(bots.TagBot), Value: aws.String(bot)},
-	}
-	if req.Execution != "" && len(req.Execution) <= bots.MaxTagValue {
-		tags = append(tags, ec2types.Tag{Key: aws.String(bots.TagExecution), Value: aws.String(req.Execution)})
-	}
-	_, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags})
+// moveENI puts the ENI on exactly groups.
+func moveENI(ctx context.Context, api ec2QuarantineAPI, eni string, groups ...string) error {
+	_, err := api.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(eni), Groups: groups,
+	}, eventuallyConsistent)
 	return err
+}
+
+// eventuallyConsistent makes the client's retryer (its attempts and backoff) also retry what EC2
+// answers while a group created a moment ago is not yet visible everywhere.
+func eventuallyConsistent(o *ec2.Options) {
+	o.Retryer = retry.AddWithErrorCodes(o.Retryer, "InvalidGroup.NotFound")
 }

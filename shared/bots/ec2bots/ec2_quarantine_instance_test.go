@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,313 +16,37 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/statetable"
 )
 
-// memStore is an in-memory StateStore that counts writes.
-type memStore struct {
-	mu     sync.Mutex
-	m      map[string][]byte
-	puts   int
-	putErr error
-}
-
-func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
-
-func (s *memStore) Put(_ context.Context, k string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.putErr != nil {
-		return s.putErr
-	}
-	s.puts++
-	s.m[k] = slices.Clone(v)
-	return nil
-}
-
-func (s *memStore) Get(_ context.Context, k string) ([]byte, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	return slices.Clone(v), ok, nil
-}
-
-func (s *memStore) Delete(_ context.Context, k string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
-}
-
-func (s *memStore) snapshot() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]string{}
-	for k, v := range s.m {
-		out[k] = string(v)
-	}
-	return out
-}
-
-// fakeInstance answers DescribeInstances and ModifyNetworkInterfaceAttribute at the SDK level (kumo's
-// instances have no ENIs and kumo lacks ModifyNetworkInterfaceAttribute) and records every modify.
-type fakeInstance struct {
-	mu       sync.Mutex
-	id       string
-	state    ec2types.InstanceStateName
-	gone     bool
-	enis     []*fakeENI
-	modifies []ec2.ModifyNetworkInterfaceAttributeInput
-	// onModify runs before each modify is applied; an error fails the call.
-	onModify func(n int, in *ec2.ModifyNetworkInterfaceAttributeInput) error
-}
-
-type fakeENI struct {
-	id, vpc, subnet string
-	groups          []string
-}
-
-func (fi *fakeInstance) groupsOf(eni string) []string {
-	fi.mu.Lock()
-	defer fi.mu.Unlock()
-	for _, e := range fi.enis {
-		if e.id == eni {
-			return slices.Clone(e.groups)
-		}
-	}
-	return nil
-}
-
-func (fi *fakeInstance) setGroups(eni string, groups ...string) {
-	fi.mu.Lock()
-	defer fi.mu.Unlock()
-	for _, e := range fi.enis {
-		if e.id == eni {
-			e.groups = groups
-		}
-	}
-}
-
-// moves is each recorded modify as "eni→group".
-func (fi *fakeInstance) moves() []string {
-	fi.mu.Lock()
-	defer fi.mu.Unlock()
-	var out []string
-	for _, m := range fi.modifies {
-		out = append(out, aws.ToString(m.NetworkInterfaceId)+"→"+strings.Join(m.Groups, ","))
-	}
-	return out
-}
-
-func (fi *fakeInstance) stubs() []func(*middleware.Stack) error {
-	describe := bottest.StubCall("ec2:DescribeInstances", func(in any) (any, error) {
-		fi.mu.Lock()
-		defer fi.mu.Unlock()
-		req := in.(*ec2.DescribeInstancesInput)
-		if fi.gone || !slices.Equal(req.InstanceIds, []string{fi.id}) {
-			return nil, &smithy.GenericAPIError{Code: "InvalidInstanceID.NotFound", Message: "The instance ID does not exist", Fault: smithy.FaultClient}
-		}
-		inst := ec2types.Instance{InstanceId: aws.String(fi.id), State: &ec2types.InstanceState{Name: fi.state}}
-		for i, e := range fi.enis {
-			ni := ec2types.InstanceNetworkInterface{
-				NetworkInterfaceId: aws.String(e.id), VpcId: aws.String(e.vpc), SubnetId: aws.String(e.subnet),
-				Attachment: &ec2types.InstanceNetworkInterfaceAttachment{DeviceIndex: aws.Int32(int32(i))},
-			}
-			for _, g := range e.groups {
-				ni.Groups = append(ni.Groups, ec2types.GroupIdentifier{GroupId: aws.String(g)})
-			}
-			inst.NetworkInterfaces = append(inst.NetworkInterfaces, ni)
-		}
-		if len(fi.enis) > 0 {
-			inst.VpcId, inst.SubnetId = aws.String(fi.enis[0].vpc), aws.String(fi.enis[0].subnet)
-		}
-		return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{{Instances: []ec2types.Instance{inst}}}}, nil
-	})
-	modify := bottest.StubCall("ec2:ModifyNetworkInterfaceAttribute", func(in any) (any, error) {
-		req := in.(*ec2.ModifyNetworkInterfaceAttributeInput)
-		fi.mu.Lock()
-		n := len(fi.modifies)
-		hook := fi.onModify
-		fi.mu.Unlock()
-		if hook != nil {
-			if err := hook(n, req); err != nil {
-				return nil, err
-			}
-		}
-		fi.mu.Lock()
-		defer fi.mu.Unlock()
-		fi.modifies = append(fi.modifies, *req)
-		for _, e := range fi.enis {
-			if e.id == aws.ToString(req.NetworkInterfaceId) {
-				e.groups = slices.Clone(req.Groups)
-				return &ec2.ModifyNetworkInterfaceAttributeOutput{}, nil
-			}
-		}
-		return nil, &smithy.GenericAPIError{Code: "InvalidNetworkInterfaceID.NotFound", Message: "no such ENI", Fault: smithy.FaultClient}
-	})
-	return []func(*middleware.Stack) error{describe, modify}
-}
-
-// containEnv is a kumo server (security groups, tags) with a VPC of its own, a fake instance with two
-// ENIs in that VPC, each on a real kumo group, and a fake state store.
-type containEnv struct {
-	t     *testing.T
-	url   string
-	vpc   string
-	inst  *fakeInstance
-	store *memStore
-	web   string // the ENIs' original group
-	db    string // the second ENI's extra original group
-	recs  map[string]*bottest.Recorder
-	tags  []*ec2.CreateTagsInput
-}
-
-func newContainEnv(t *testing.T) *containEnv {
-	t.Helper()
-	srv := bottest.NewKumo(t)
-	e := &containEnv{t: t, url: srv.URL, store: newMemStore(), recs: map[string]*bottest.Recorder{}}
-	setup := e.setup()
-	ctx := context.Background()
-	// kumo's storage is shared by every server in the process: a VPC per test keeps group names apart.
-	vpc, err := setup.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
-	if err != nil {
-		t.Fatalf("kumo CreateVpc: %v", err)
-	}
-	e.vpc = aws.ToString(vpc.Vpc.VpcId)
-	e.web = e.createGroup("web-" + e.vpc)
-	e.db = e.createGroup("db-" + e.vpc)
-	e.inst = &fakeInstance{id: "i-0a1b2c3d4e5f60718", state: ec2types.InstanceStateNameRunning, enis: []*fakeENI{
-		{id: "eni-0000000000000000a", vpc: e.vpc, subnet: "subnet-0000000000000000a", groups: []string{e.web}},
-		{id: "eni-0000000000000000b", vpc: e.vpc, subnet: "subnet-0000000000000000b", groups: []string{e.web, e.db}},
-	}}
-	return e
-}
-
-// setup is a kumo client without recorder or stubs, for arranging and reading back.
-func (e *containEnv) setup() *ec2.Client { return ec2.NewFromConfig(bottest.Config(e.url)) }
-
-func (e *containEnv) createGroup(name string) string {
-	e.t.Helper()
-	out, err := e.setup().CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String(name), Description: aws.String(name), VpcId: aws.String(e.vpc)})
-	if err != nil {
-		e.t.Fatalf("kumo CreateSecurityGroup %s: %v", name, err)
-	}
-	return aws.ToString(out.GroupId)
-}
-
-// cfg is the configuration a bot runs with: its recorder first, then pre (error stubs that must win),
-// then the fake instance and its tags; everything else goes to kumo.
-func (e *containEnv) cfg(bot string, pre ...func(*middleware.Stack) error) aws.Config {
-	rec := e.recs[bot]
-	if rec == nil {
-		rec = bottest.NewRecorder(bot)
-		e.recs[bot] = rec
-	}
-	opts := append([]func(*middleware.Stack) error{rec.Option}, pre...)
-	opts = append(opts, e.inst.stubs()...)
-	opts = append(opts, kumoGroupNameFilter)
-	// kumo's CreateTags rejects ids it does not know, such as the fake instance's: answer those here.
-	opts = append(opts, bottest.StubCall("ec2:CreateTags", func(in any) (any, error) {
-		p := in.(*ec2.CreateTagsInput)
-		if !slices.Equal(p.Resources, []string{e.inst.id}) {
-			_, err := e.setup().CreateTags(context.Background(), p)
-			return &ec2.CreateTagsOutput{}, err
-		}
-		e.tags = append(e.tags, p)
-		return &ec2.CreateTagsOutput{}, nil
-	}))
-	return bottest.Config(e.url, opts...)
-}
-
-// kumoGroupNameFilter moves a DescribeSecurityGroups group-name filter into GroupNames. kumo ignores
-// Filters and returns every group in the process, and its response breaks ("use of closed network
-// connection") beyond a few dozen groups; EC2 itself needs the filter (GroupNames only works in a default
-// VPC), so the bot keeps sending it and this adapter makes kumo filter as EC2 would.
-func kumoGroupNameFilter(st *middleware.Stack) error {
-	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("kumo group-name filter", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		if p, ok := in.Parameters.(*ec2.DescribeSecurityGroupsInput); ok {
-			q := *p
-			q.Filters = nil
-			for _, f := range p.Filters {
-				if aws.ToString(f.Name) == "group-name" {
-					q.GroupNames = append(q.GroupNames, f.Values...)
-				}
-			}
-			in.Parameters = &q
-		}
-		return next.HandleInitialize(ctx, in)
-	}), middleware.After)
-}
-
-func (e *containEnv) request(bot string, dryRun bool, pre ...func(*middleware.Stack) error) bots.Request {
-	return bots.Request{
-		Finding: &finding.Finding{
-			ID: "5eb3c6d1a2f0e4b7c8d9e0f1a2b3c4d5", Type: "Backdoor:EC2/C&CActivity.B!DNS",
-			AccountID: bottest.Account, Region: bottest.Region, Partition: "aws", ResourceRole: "TARGET",
-			ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: e.inst.id, State: "running"},
-		},
-		DryRun:    dryRun,
-		AWS:       e.cfg(bot, pre...),
-		Execution: bottest.Execution,
-		State:     e.store,
-	}
-}
-
-// group reads a group back from kumo by name in the env's VPC (nil when absent).
-func (e *containEnv) group(name string) *ec2types.SecurityGroup {
-	e.t.Helper()
-	out, err := e.setup().DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for i := range out.SecurityGroups {
-		if aws.ToString(out.SecurityGroups[i].VpcId) == e.vpc {
-			return &out.SecurityGroups[i]
-		}
-	}
-	return nil
-}
-
-// guardbotsGroups counts the quarantine's groups in the env's VPC.
-func (e *containEnv) guardbotsGroups() int {
-	n := 0
-	for _, name := range []string{isolationGroupPrefix + e.vpc, untrackGroupPrefix + e.vpc} {
-		if e.group(name) != nil {
-			n++
-		}
-	}
-	return n
-}
-
-func (e *containEnv) ops(bot string) []string {
-	if r := e.recs[bot]; r != nil {
-		return r.Ops()
-	}
-	return nil
-}
-
-const quarantineBot = "ec2_quarantine_instance"
+var _ = bottest.RegisterContract(quarantineBot, bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		return containWorld(ec2test.NewContainEnv(t), quarantineBot, stubs)
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "ec2:ModifyNetworkInterfaceAttribute",
+	Throttle: "ec2:DescribeSecurityGroups",
+})
 
 func TestQuarantine_MovesEveryENIThroughUntrackToIsolationAndRecordsOriginals(t *testing.T) {
-	e := newContainEnv(t)
-	key := quarantineKey(bottest.Account, bottest.Region, e.inst.id)
-	e.inst.onModify = func(n int, _ *ec2.ModifyNetworkInterfaceAttributeInput) error {
-		if _, ok, _ := e.store.Get(context.Background(), key); n == 0 && !ok {
+	e := ec2test.NewContainEnv(t)
+	key := quarantineKey(bottest.Account, bottest.Region, e.Inst.ID)
+	e.Inst.OnModify = func(n int, _ *ec2.ModifyNetworkInterfaceAttributeInput) error {
+		if _, ok, _ := e.Store.Get(context.Background(), key); n == 0 && !ok {
 			t.Error("an ENI was changed before its original groups were recorded")
 		}
 		return nil
 	}
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != bots.StatusRemediated {
 		t.Fatalf("status = %s (%s), want remediated", res.Status, res.Reason)
 	}
-	iso, untrack := e.group(isolationGroupPrefix+e.vpc), e.group(untrackGroupPrefix+e.vpc)
+	iso, untrack := e.Group(isolationGroupPrefix+e.VPC), e.Group(untrackGroupPrefix+e.VPC)
 	if iso == nil || untrack == nil {
 		t.Fatalf("groups after the run: isolation %v, untrack %v", iso, untrack)
 	}
@@ -340,37 +62,37 @@ func TestQuarantine_MovesEveryENIThroughUntrackToIsolationAndRecordsOriginals(t 
 		"eni-0000000000000000a→" + untrackID, "eni-0000000000000000a→" + isoID,
 		"eni-0000000000000000b→" + untrackID, "eni-0000000000000000b→" + isoID,
 	}
-	if got := e.inst.moves(); !slices.Equal(got, want) {
+	if got := e.Inst.Moves(); !slices.Equal(got, want) {
 		t.Errorf("ModifyNetworkInterfaceAttribute calls\n got %v\nwant %v", got, want)
 	}
-	for _, eni := range e.inst.enis {
-		if got := e.inst.groupsOf(eni.id); !slices.Equal(got, []string{isoID}) {
-			t.Errorf("%s ends on %v, want only the isolation group", eni.id, got)
+	for _, eni := range e.Inst.ENIs {
+		if got := e.Inst.GroupsOf(eni.ID); !slices.Equal(got, []string{isoID}) {
+			t.Errorf("%s ends on %v, want only the isolation group", eni.ID, got)
 		}
 	}
 	var rec quarantineRecord
-	raw, ok, _ := e.store.Get(context.Background(), key)
+	raw, ok, _ := e.Store.Get(context.Background(), key)
 	if !ok || json.Unmarshal(raw, &rec) != nil {
 		t.Fatalf("no quarantine record under %s: %q", key, raw)
 	}
 	wantENIs := []eniRecord{
-		{ID: "eni-0000000000000000a", VpcID: e.vpc, Groups: []string{e.web}},
-		{ID: "eni-0000000000000000b", VpcID: e.vpc, Groups: []string{e.web, e.db}},
+		{ID: "eni-0000000000000000a", VpcID: e.VPC, Groups: []string{e.Web}},
+		{ID: "eni-0000000000000000b", VpcID: e.VPC, Groups: []string{e.Web, e.DB}},
 	}
-	if !sameENIRecords(rec.ENIs, wantENIs) || rec.IsolationGroups[e.vpc] != isoID || rec.FindingID == "" {
+	if !sameENIRecords(rec.ENIs, wantENIs) || rec.IsolationGroups[e.VPC] != isoID || rec.FindingID == "" {
 		t.Errorf("record = %+v, want originals %+v and isolation %s", rec, wantENIs, isoID)
 	}
-	if len(e.tags) == 0 || !slices.Equal(e.tags[len(e.tags)-1].Resources, []string{e.inst.id}) {
-		t.Fatalf("instance not tagged: %+v", e.tags)
+	if len(e.Tagged()) == 0 || !slices.Equal(e.Tagged()[len(e.Tagged())-1].Resources, []string{e.Inst.ID}) {
+		t.Fatalf("instance not tagged: %+v", e.Tagged())
 	}
 	tags := map[string]string{}
-	for _, tg := range e.tags[len(e.tags)-1].Tags {
+	for _, tg := range e.Tagged()[len(e.Tagged())-1].Tags {
 		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
 	if tags[bots.TagBot] != quarantineBot || tags[bots.TagFindingID] != "5eb3c6d1a2f0e4b7c8d9e0f1a2b3c4d5" {
 		t.Errorf("instance tags = %v", tags)
 	}
-	if res.Before["eni-0000000000000000b"] != e.web+","+e.db || res.After["eni-0000000000000000b"] != isoID {
+	if res.Before["eni-0000000000000000b"] != e.Web+","+e.DB || res.After["eni-0000000000000000b"] != isoID {
 		t.Errorf("before %v after %v", res.Before, res.After)
 	}
 }
@@ -384,36 +106,14 @@ func missingAllowAll4(perms []ec2types.IpPermission) bool {
 	return true
 }
 
-func TestQuarantine_SecondRunIsAlreadyDoneAndKeepsTheRecord(t *testing.T) {
-	e := newContainEnv(t)
-	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
-		t.Fatal(err)
-	}
-	before, puts, moves := len(e.ops(quarantineBot)), e.store.puts, len(e.inst.moves())
-	record := e.store.snapshot()
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %s (%s), want already-done", res.Status, res.Reason)
-	}
-	if ops := e.ops(quarantineBot)[before:]; slices.ContainsFunc(ops, func(op string) bool { return !strings.Contains(op, ":Describe") }) {
-		t.Errorf("second run called %v, want reads only", ops)
-	}
-	if e.store.puts != puts || len(e.inst.moves()) != moves || !maps.Equal(record, e.store.snapshot()) {
-		t.Error("second run wrote the record or moved an ENI")
-	}
-}
-
 func TestQuarantine_NewGroupsDefaultEgressRuleIsRevoked(t *testing.T) {
-	e := newContainEnv(t)
+	e := ec2test.NewContainEnv(t)
 	// EC2 gives a new group an allow-all egress rule; kumo does not, so add it as EC2 would.
 	awsDefaultEgress := func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("aws default egress", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleInitialize(ctx, in)
 			if c, ok := out.Result.(*ec2.CreateSecurityGroupOutput); ok && err == nil {
-				if _, aerr := e.setup().AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: c.GroupId,
+				if _, aerr := e.Kumo().AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: c.GroupId,
 					IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); aerr != nil {
 					t.Fatal(aerr)
 				}
@@ -421,11 +121,11 @@ func TestQuarantine_NewGroupsDefaultEgressRuleIsRevoked(t *testing.T) {
 			return out, md, err
 		}), middleware.After)
 	}
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false, awsDefaultEgress))
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false, awsDefaultEgress))
 	if err != nil {
 		t.Fatal(err)
 	}
-	iso := e.group(isolationGroupPrefix + e.vpc)
+	iso := e.Group(isolationGroupPrefix + e.VPC)
 	if len(iso.IpPermissionsEgress) != 0 {
 		t.Errorf("isolation group kept egress %v", iso.IpPermissionsEgress)
 	}
@@ -435,22 +135,22 @@ func TestQuarantine_NewGroupsDefaultEgressRuleIsRevoked(t *testing.T) {
 }
 
 func TestQuarantine_ReusedIsolationGroupWithAddedRulesHasThemRevoked(t *testing.T) {
-	e := newContainEnv(t)
-	isoID := e.createGroup(isolationGroupPrefix + e.vpc)
+	e := ec2test.NewContainEnv(t)
+	isoID := e.CreateGroup(isolationGroupPrefix + e.VPC)
 	ctx := context.Background()
-	if _, err := e.setup().AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(isoID),
+	if _, err := e.Kumo().AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(isoID),
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.setup().AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(isoID),
+	if _, err := e.Kumo().AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(isoID),
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	iso := e.group(isolationGroupPrefix + e.vpc)
+	iso := e.Group(isolationGroupPrefix + e.VPC)
 	if aws.ToString(iso.GroupId) != isoID {
 		t.Errorf("isolation group %s, want the existing %s reused", aws.ToString(iso.GroupId), isoID)
 	}
@@ -462,64 +162,54 @@ func TestQuarantine_ReusedIsolationGroupWithAddedRulesHasThemRevoked(t *testing.
 			t.Errorf("changes %q lack %q", res.Changes, want)
 		}
 	}
-	if got := e.inst.groupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{isoID}) {
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{isoID}) {
 		t.Errorf("ENI on %v, want the reused isolation group", got)
 	}
 }
 
 func TestQuarantine_RulesAddedAfterQuarantineAreRevokedOnTheNextRun(t *testing.T) {
-	e := newContainEnv(t)
-	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err != nil {
+	e := ec2test.NewContainEnv(t)
+	if _, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false)); err != nil {
 		t.Fatal(err)
 	}
-	iso := e.group(isolationGroupPrefix + e.vpc)
-	if _, err := e.setup().AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: iso.GroupId,
+	iso := e.Group(isolationGroupPrefix + e.VPC)
+	if _, err := e.Kumo().AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: iso.GroupId,
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(3389), ToPort: aws.Int32(3389), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	moves := len(e.inst.moves())
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	moves := len(e.Inst.Moves())
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != bots.StatusRemediated || len(e.group(isolationGroupPrefix+e.vpc).IpPermissions) != 0 {
-		t.Errorf("status %s, isolation rules %v: want the added rule revoked", res.Status, e.group(isolationGroupPrefix+e.vpc).IpPermissions)
+	if res.Status != bots.StatusRemediated || len(e.Group(isolationGroupPrefix+e.VPC).IpPermissions) != 0 {
+		t.Errorf("status %s, isolation rules %v: want the added rule revoked", res.Status, e.Group(isolationGroupPrefix+e.VPC).IpPermissions)
 	}
-	if len(e.inst.moves()) != moves {
+	if len(e.Inst.Moves()) != moves {
 		t.Error("ENIs already isolated were moved again")
 	}
 }
 
-func TestQuarantine_DryRunReportsThePlanAndChangesNothing(t *testing.T) {
-	e := newContainEnv(t)
-	groups := e.guardbotsGroups()
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != bots.StatusDryRun || !res.DryRun {
-		t.Fatalf("status = %s, want dry-run", res.Status)
+func TestQuarantine_DryRunReportsThePlan(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, true))
+	if err != nil || res.Status != bots.StatusDryRun {
+		t.Fatalf("result %+v, %v; want a dry run", res, err)
 	}
 	for _, want := range []string{
-		"would create isolation group " + isolationGroupPrefix + e.vpc + " (no rules)",
-		"would create untrack group " + untrackGroupPrefix + e.vpc + " (all traffic in and out)",
-		"would move eni-0000000000000000b from [" + e.web + "," + e.db + "] to " + untrackGroupPrefix + e.vpc + ", then to " + isolationGroupPrefix + e.vpc,
+		"would create isolation group " + isolationGroupPrefix + e.VPC + " (no rules)",
+		"would create untrack group " + untrackGroupPrefix + e.VPC + " (all traffic in and out)",
+		"would move eni-0000000000000000b from [" + e.Web + "," + e.DB + "] to " + untrackGroupPrefix + e.VPC + ", then to " + isolationGroupPrefix + e.VPC,
 	} {
 		if !slices.Contains(res.Changes, want) {
 			t.Errorf("plan %q lacks %q", res.Changes, want)
 		}
 	}
-	if e.guardbotsGroups() != groups || len(e.inst.moves()) != 0 || e.store.puts != 0 || len(e.tags) != 0 {
-		t.Errorf("dry run changed something: groups %d→%d, moves %v, puts %d, tags %d", groups, e.guardbotsGroups(), e.inst.moves(), e.store.puts, len(e.tags))
-	}
-	if ops := e.ops(quarantineBot); slices.ContainsFunc(ops, func(op string) bool { return !strings.Contains(op, ":Describe") }) {
-		t.Errorf("dry run called %v, want reads only", ops)
-	}
 }
 
 func TestQuarantine_DryRunNeedsNoStateTable(t *testing.T) {
-	e := newContainEnv(t)
-	req := e.request(quarantineBot, true)
+	e := ec2test.NewContainEnv(t)
+	req := e.Request(quarantineBot, true)
 	req.State = nil
 	if res, err := bottest.Run(t, quarantineBot, req); err != nil || res.Status != bots.StatusDryRun {
 		t.Errorf("result %+v, err %v; want a dry-run plan", res, err)
@@ -527,53 +217,21 @@ func TestQuarantine_DryRunNeedsNoStateTable(t *testing.T) {
 }
 
 func TestQuarantine_WithoutStateTableFailsNamingTheVariableBeforeAnyCall(t *testing.T) {
-	e := newContainEnv(t)
-	req := e.request(quarantineBot, false)
+	e := ec2test.NewContainEnv(t)
+	req := e.Request(quarantineBot, false)
 	req.State = nil
 	_, err := bottest.Run(t, quarantineBot, req)
 	if err == nil || !strings.Contains(err.Error(), statetable.EnvTable) || faults.Classify(err) != faults.Failed {
 		t.Fatalf("err = %v, want a Failed error naming %s", err, statetable.EnvTable)
 	}
-	if ops := e.ops(quarantineBot); len(ops) != 0 {
+	if ops := e.Rec(quarantineBot).Ops(); len(ops) != 0 {
 		t.Errorf("called %v without a state table", ops)
 	}
 }
 
-func TestQuarantine_MissingInstanceIsSkipped(t *testing.T) {
-	e := newContainEnv(t)
-	e.inst.gone = true
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "instance "+e.inst.id+" no longer exists" {
-		t.Errorf("result %s %q, err %v; want skipped because it no longer exists", res.Status, res.Reason, err)
-	}
-}
-
-func TestQuarantine_InstanceUnknownToKumoIsSkipped(t *testing.T) {
-	srv := bottest.NewKumo(t)
-	req := bots.Request{
-		Finding: &finding.Finding{ID: "f", AccountID: bottest.Account, Region: bottest.Region, ResourceKind: finding.KindInstance,
-			Instance: &finding.Instance{ID: "i-0123456789abcdef0"}},
-		AWS:   bottest.Config(srv.URL, bottest.NewRecorder(quarantineBot).Option),
-		State: newMemStore(),
-	}
-	res, err := bottest.Run(t, quarantineBot, req)
-	if err != nil || res.Status != bots.StatusSkipped {
-		t.Errorf("result %+v, err %v; want skipped", res, err)
-	}
-}
-
-func TestQuarantine_TerminatedInstanceIsSkipped(t *testing.T) {
-	e := newContainEnv(t)
-	e.inst.state = ec2types.InstanceStateNameTerminated
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
-	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "terminated") {
-		t.Errorf("result %s %q, err %v; want skipped naming the state", res.Status, res.Reason, err)
-	}
-}
-
 func TestQuarantine_AccessDeniedIsAFailedErrorSayingWhatWasDone(t *testing.T) {
-	e := newContainEnv(t)
-	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false,
+	e := ec2test.NewContainEnv(t)
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false,
 		bottest.StubError("ec2:ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", "You are not authorized to perform this operation.")))
 	if err == nil {
 		t.Fatal("want an error")
@@ -581,59 +239,51 @@ func TestQuarantine_AccessDeniedIsAFailedErrorSayingWhatWasDone(t *testing.T) {
 	if k := faults.Classify(err); k != faults.Failed {
 		t.Errorf("Classify = %s, want %s", k, faults.Failed)
 	}
-	for _, want := range []string{e.inst.id, bottest.Account, "UnauthorizedOperation", "eni-0000000000000000a", "recorded original groups"} {
+	for _, want := range []string{e.Inst.ID, bottest.Account, "UnauthorizedOperation", "eni-0000000000000000a", "recorded original groups"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 }
 
-func TestQuarantine_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newContainEnv(t)
-	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false, bottest.StubError("ec2:DescribeSecurityGroups", "RequestLimitExceeded", "Request limit exceeded.")))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
-	}
-}
-
 func TestQuarantine_StateTableFailureStopsBeforeAnyENIChange(t *testing.T) {
-	e := newContainEnv(t)
-	e.store.putErr = fmt.Errorf("dynamodb: %w", &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "slow down"})
-	_, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	e := ec2test.NewContainEnv(t)
+	e.Store.PutErr = fmt.Errorf("dynamodb: %w", &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "slow down"})
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err == nil || !strings.Contains(err.Error(), "record original groups") {
 		t.Fatalf("err = %v, want a record failure", err)
 	}
-	if moves := e.inst.moves(); len(moves) != 0 {
+	if moves := e.Inst.Moves(); len(moves) != 0 {
 		t.Errorf("ENIs changed without a record: %v", moves)
 	}
 }
 
 func TestQuarantine_RerunAfterPartialFailureKeepsTheRecordedOriginals(t *testing.T) {
-	e := newContainEnv(t)
+	e := ec2test.NewContainEnv(t)
 	// The third modify (second ENI → untrack) fails once: the first ENI is isolated, the second not.
 	failed := false
-	e.inst.onModify = func(n int, _ *ec2.ModifyNetworkInterfaceAttributeInput) error {
+	e.Inst.OnModify = func(n int, _ *ec2.ModifyNetworkInterfaceAttributeInput) error {
 		if n == 2 && !failed {
 			failed = true
 			return &smithy.GenericAPIError{Code: "InternalError", Message: "boom", Fault: smithy.FaultServer}
 		}
 		return nil
 	}
-	if _, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false)); err == nil {
+	if _, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false)); err == nil {
 		t.Fatal("first run: want an error")
 	}
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("re-run: %+v, %v", res, err)
 	}
 	var rec quarantineRecord
-	raw, _, _ := e.store.Get(context.Background(), quarantineKey(bottest.Account, bottest.Region, e.inst.id))
+	raw, _, _ := e.Store.Get(context.Background(), quarantineKey(bottest.Account, bottest.Region, e.Inst.ID))
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)
 	}
 	want := []eniRecord{
-		{ID: "eni-0000000000000000a", VpcID: e.vpc, Groups: []string{e.web}},
-		{ID: "eni-0000000000000000b", VpcID: e.vpc, Groups: []string{e.web, e.db}},
+		{ID: "eni-0000000000000000a", VpcID: e.VPC, Groups: []string{e.Web}},
+		{ID: "eni-0000000000000000b", VpcID: e.VPC, Groups: []string{e.Web, e.DB}},
 	}
 	if !sameENIRecords(rec.ENIs, want) {
 		t.Errorf("record after re-run = %+v, want the originals %+v (not the isolation group)", rec.ENIs, want)
@@ -641,19 +291,152 @@ func TestQuarantine_RerunAfterPartialFailureKeepsTheRecordedOriginals(t *testing
 }
 
 func TestQuarantine_InstanceWithoutENIsIsSkipped(t *testing.T) {
-	e := newContainEnv(t)
-	e.inst.enis = nil
-	res, err := bottest.Run(t, quarantineBot, e.request(quarantineBot, false))
+	e := ec2test.NewContainEnv(t)
+	e.Inst.ENIs = nil
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
 	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no network interfaces") {
 		t.Errorf("result %s %q, err %v", res.Status, res.Reason, err)
 	}
 }
 
-func TestQuarantine_MalformedInstanceIDIsRejected(t *testing.T) {
-	e := newContainEnv(t)
-	req := e.request(quarantineBot, false)
-	req.Finding.Instance.ID = "i-99999999; drop"
-	if _, err := bottest.Run(t, quarantineBot, req); faults.Classify(err) != faults.Rejected {
-		t.Errorf("err = %v, want a rejection", err)
+// moveFault makes the moves to the group named prefix+VPC fail with err while fail says so (attempt
+// counts the attempts at that group, retries included).
+func moveFault(e *ec2test.ContainEnv, prefix string, fail func(attempt int) error) func(int, *ec2.ModifyNetworkInterfaceAttributeInput) error {
+	attempt := 0
+	return func(_ int, in *ec2.ModifyNetworkInterfaceAttributeInput) error {
+		if g := e.Group(prefix + e.VPC); g != nil && slices.Equal(in.Groups, []string{aws.ToString(g.GroupId)}) {
+			attempt++
+			return fail(attempt)
+		}
+		return nil
+	}
+}
+
+// onAllowAll lists the ENIs left on the untrack (allow-all) group.
+func onAllowAll(e *ec2test.ContainEnv) []string {
+	untrack := e.Group(untrackGroupPrefix + e.VPC)
+	var out []string
+	for _, eni := range e.Inst.ENIs {
+		if g := e.Inst.GroupsOf(eni.ID); untrack != nil && slices.Contains(g, aws.ToString(untrack.GroupId)) {
+			out = append(out, eni.ID)
+		}
+	}
+	return out
+}
+
+var errInternal = &smithy.GenericAPIError{Code: "InternalError", Message: "We encountered an internal error.", Fault: smithy.FaultServer}
+
+func TestQuarantine_AFailedFirstMoveLeavesTheENIOnItsOwnGroups(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, untrackGroupPrefix, func(int) error { return errInternal })
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "move eni-0000000000000000a to the untrack group") {
+		t.Fatalf("err = %v, want the failed move to the untrack group", err)
+	}
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{e.Web}) || len(e.Inst.Moves()) != 0 {
+		t.Errorf("ENI on %v after moves %v, want untouched on its own group", got, e.Inst.Moves())
+	}
+}
+
+func TestQuarantine_AFailedMoveToIsolationIsTriedAgain(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(attempt int) error {
+		if attempt == 1 {
+			return errInternal
+		}
+		return nil
+	})
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("result %+v, %v; want remediated", res, err)
+	}
+	iso := aws.ToString(e.Group(isolationGroupPrefix + e.VPC).GroupId)
+	for _, eni := range e.Inst.ENIs {
+		if got := e.Inst.GroupsOf(eni.ID); !slices.Equal(got, []string{iso}) {
+			t.Errorf("%s on %v, want the isolation group", eni.ID, got)
+		}
+	}
+	if !slices.ContainsFunc(res.Changes, func(c string) bool {
+		return strings.Contains(c, "on a second attempt") && strings.Contains(c, "InternalError")
+	}) {
+		t.Errorf("changes %q do not say the first attempt failed", res.Changes)
+	}
+}
+
+func TestQuarantine_WhenIsolationFailsAgainTheENIGoesBackToItsRecordedGroups(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(int) error { return errInternal })
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "it was put back on its recorded groups ["+e.Web+"]") {
+		t.Fatalf("err = %v, want an error saying the ENI went back", err)
+	}
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{e.Web}) || len(onAllowAll(e)) != 0 {
+		t.Errorf("ENI on %v, ENIs on the allow-all group %v; want it back on its own group", got, onAllowAll(e))
+	}
+	// Run again (a retry, or the next delivery): the record still holds the originals, and the
+	// quarantine completes.
+	e.Inst.OnModify = nil
+	if res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false)); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	if len(onAllowAll(e)) != 0 {
+		t.Errorf("after the retry ENIs are on the allow-all group: %v", onAllowAll(e))
+	}
+}
+
+func TestQuarantine_WhenEvenTheWayBackFailsTheErrorSaysTheENIIsOnTheAllowAllGroup(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	isolating := moveFault(e, isolationGroupPrefix, func(int) error { return errInternal })
+	e.Inst.OnModify = func(n int, in *ec2.ModifyNetworkInterfaceAttributeInput) error {
+		if slices.Equal(in.Groups, []string{e.Web}) {
+			return errInternal // the way back
+		}
+		return isolating(n, in)
+	}
+	_, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err == nil || !strings.Contains(err.Error(), "eni-0000000000000000a is ON THE ALLOW-ALL GROUP") || !strings.Contains(err.Error(), "move it by hand") {
+		t.Fatalf("err = %v, want it to say loudly which ENI is left on the allow-all group", err)
+	}
+}
+
+// InvalidGroup.NotFound is what EC2 answers for a while after a group is created: the client's retryer
+// retries it (with its attempts and backoff), where before it failed the quarantine.
+func TestQuarantine_AGroupNotVisibleYetIsRetriedByTheSDK(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	e.WithRetries(3)
+	attempts := 0
+	e.Inst.OnModify = moveFault(e, isolationGroupPrefix, func(attempt int) error {
+		attempts = attempt
+		if attempt <= 2 {
+			return &smithy.GenericAPIError{Code: "InvalidGroup.NotFound", Message: "The security group does not exist", Fault: smithy.FaultClient}
+		}
+		return nil
+	})
+	res, err := bottest.Run(t, quarantineBot, e.Request(quarantineBot, false))
+	if err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("result %+v, %v; want remediated", res, err)
+	}
+	if attempts != 4 || slices.ContainsFunc(res.Changes, func(c string) bool { return strings.Contains(c, "second attempt") }) {
+		t.Errorf("%d attempts at the isolation group, changes %q: want the SDK's retries (3 for the first ENI, 1 for the second) and no second attempt of the bot's", attempts, res.Changes)
+	}
+}
+
+// The Lambda's deadline passing between an ENI's two moves must not leave it on the allow-all group.
+func TestQuarantine_ADeadlinePastTheFirstMoveStillTakesTheENIOffTheAllowAllGroup(t *testing.T) {
+	e := ec2test.NewContainEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.Inst.OnModify = moveFault(e, untrackGroupPrefix, func(int) error { cancel(); return nil })
+	b, _ := bots.Lookup(quarantineBot)
+	req := e.Request(quarantineBot, false)
+	if skip, err := b.Resolve(ctx, &req); err != nil || skip != "" {
+		t.Fatal(skip, err)
+	}
+	if _, err := b.Run(ctx, req); err == nil {
+		t.Fatal("want an error: the context ended")
+	}
+	iso := aws.ToString(e.Group(isolationGroupPrefix + e.VPC).GroupId)
+	if got := e.Inst.GroupsOf("eni-0000000000000000a"); !slices.Equal(got, []string{iso}) || len(onAllowAll(e)) != 0 {
+		t.Errorf("ENI a on %v, on the allow-all group %v: want it isolated despite the deadline", got, onAllowAll(e))
 	}
 }

@@ -3,6 +3,7 @@ package ec2bots
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,15 +15,18 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
+
+// releaseBot is the bot's name, in its messages and its declaration.
+const releaseBot = "ec2_release_quarantine"
 
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_release_quarantine",
+		Name: releaseBot,
 		Summary: "Undo ec2_quarantine_instance: put each network interface still on the isolation group back on " +
 			"its recorded security groups, then delete the record.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
@@ -41,39 +45,34 @@ type ec2ReleaseAPI interface {
 // releaseQuarantine restores only ENIs still on the isolation group alone: an ENI someone changed since
 // the quarantine is left as they set it and reported, since restoring would undo their decision.
 func releaseQuarantine(ctx context.Context, api ec2ReleaseAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_release_quarantine"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(releaseBot, req)
+	if err != nil {
 		return res, err
 	}
-	if req.State == nil {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to read the original security groups from: set %s", bot, statetable.EnvTable))
+	if err := containState(releaseBot, req, "read the original security groups from", true); err != nil {
+		return bots.Result{}, err
 	}
-	f := req.Finding
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
+	f, id, where := req.Finding, t.ID, t.Where()
 	key := quarantineKey(f.AccountID, f.Region, id)
 	raw, found, err := req.State.Get(ctx, key)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: read quarantine record: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s: read quarantine record: %w", releaseBot, where, err)
 	}
 	if !found {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("no quarantine record for %s (not quarantined by guardbots, or already released)", id)
-		return res, nil
+		return res, bots.Skip("no quarantine record for %s (not quarantined by guardbots, or already released)", id)
 	}
 	var rec quarantineRecord
 	if err := json.Unmarshal(raw, &rec); err != nil {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: quarantine record %s is not valid JSON: %w", bot, where, key, err))
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: quarantine record %s is not valid JSON: %w", releaseBot, where, key, err))
 	}
 
-	inst, err := ec2instance.Read(ctx, api, id)
-	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
-	}
-	if skip := ec2instance.GoneReason(inst, id); skip != "" {
+	inst, err := ec2instance.Live(ctx, api, t)
+	if s := (*bots.Skipped)(nil); errors.As(err, &s) {
 		// The record stays: it is the only account of what the instance's groups were.
-		res.Status, res.Reason = bots.StatusSkipped, skip+"; quarantine record kept"
-		return res, nil
+		return res, bots.Skip("%s; quarantine record kept", s.Reason)
+	}
+	if err != nil {
+		return res, err
 	}
 	live := map[string]containENI{}
 	for _, e := range containENIs(inst) {
@@ -121,19 +120,19 @@ func releaseQuarantine(ctx context.Context, api ec2ReleaseAPI, req bots.Request)
 		if _, err := api.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 			NetworkInterfaceId: aws.String(r.eni.ID), Groups: r.eni.Groups,
 		}); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: restore groups of %s: %w (done so far: %s)", bot, where, r.eni.ID, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: restore groups of %s: %w (done so far: %s)", releaseBot, where, r.eni.ID, err, containDoneSoFar(res.Changes))
 		}
 		res.After[r.eni.ID] = strings.Join(r.eni.Groups, ",")
 		res.Changes = append(res.Changes, fmt.Sprintf("moved %s from %s back to [%s]", r.eni.ID, r.isoGrp, strings.Join(r.eni.Groups, ",")))
 	}
 	if len(todo) > 0 {
-		if err := containTagInstance(ctx, api, id, bot, req); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s was released but tagging it failed: %w", bot, where, err)
+		if err := containTagInstance(ctx, api, t, releaseBot, req); err != nil {
+			return bots.Result{}, fmt.Errorf("%s: %s was released but tagging it failed: %w", releaseBot, where, err)
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
 	}
 	if err := req.State.Delete(ctx, key); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: groups restored but deleting the quarantine record failed: %w (done so far: %s)", bot, where, err, containDoneSoFar(res.Changes))
+		return bots.Result{}, fmt.Errorf("%s: %s: groups restored but deleting the quarantine record failed: %w (done so far: %s)", releaseBot, where, err, containDoneSoFar(res.Changes))
 	}
 	res.Changes = append(res.Changes, "deleted quarantine record "+key)
 	res.Changes = append(res.Changes, notes...)

@@ -14,11 +14,15 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// stopBot is the bot's name, in its messages and its declaration.
+const stopBot = "ec2_stop_instance"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name:      "ec2_stop_instance",
+		Name:      stopBot,
 		Summary:   "Stop the instance in the finding and tag it with the finding id and the bot.",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Params: []bots.Param{{
 			Name: "force",
 			Type: bots.TypeBool,
@@ -28,7 +32,9 @@ func init() {
 		}},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:StopInstances", "ec2:CreateTags"},
-		Run:        runEC2StopInstance,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return stopInstance(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -39,97 +45,65 @@ type ec2StopAPI interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
-func runEC2StopInstance(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return stopInstance(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func stopInstance(ctx context.Context, api ec2StopAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_stop_instance"
-	res, t, ok, err := ec2instance.Begin(bot, req)
-	if !ok {
+	res, t, in, err := ec2instance.Begin(ctx, api, stopBot, req)
+	if err != nil {
 		return res, err
 	}
-	id, where := t.ID, t.Where
-
-	state, err := instanceState(ctx, api, id)
-	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, where, err)
-	}
-	if state == "" {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s no longer exists", id)
-		return res, nil
+	var state ec2types.InstanceStateName
+	if in.State != nil {
+		state = in.State.Name
 	}
 	res.Before = map[string]string{"state": string(state)}
 	switch state {
-	case ec2types.InstanceStateNameTerminated, ec2types.InstanceStateNameShuttingDown:
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s is %s", id, state)
-		return res, nil
 	case ec2types.InstanceStateNameStopped, ec2types.InstanceStateNameStopping:
 		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("instance %s is already %s", id, state)
+		res.Reason = fmt.Sprintf("instance %s is already %s", t.ID, state)
 		return res, nil
 	case ec2types.InstanceStateNamePending, ec2types.InstanceStateNameRunning:
 	default:
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: instance %s is in state %q, which this bot does not handle", bot, where, state))
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s is in state %q, which this bot does not handle", stopBot, t.Where(), state))
 	}
 
 	if req.DryRun {
 		res.Status = bots.StatusDryRun
-		res.Changes = []string{fmt.Sprintf("would stop %s (%s)", id, state)}
+		res.Changes = []string{fmt.Sprintf("would stop %s (%s)", t.ID, state)}
 		return res, nil
 	}
 
 	force := req.Params.Bool("force")
-	out, err := api.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}, Force: aws.Bool(force)})
+	out, err := api.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{t.ID}, Force: aws.Bool(force)})
 	if err != nil {
 		if bots.APIErrorCode(err) == "IncorrectInstanceState" {
 			// Stopped by someone else between our read and our call: read again rather than fail.
-			if now, derr := instanceState(ctx, api, id); derr == nil && (now == ec2types.InstanceStateNameStopped || now == ec2types.InstanceStateNameStopping) {
+			if now, derr := ec2instance.Read(ctx, api, t.ID); derr == nil && now != nil && now.State != nil &&
+				(now.State.Name == ec2types.InstanceStateNameStopped || now.State.Name == ec2types.InstanceStateNameStopping) {
 				res.Status = bots.StatusAlreadyDone
-				res.Reason = fmt.Sprintf("instance %s was %s by the time it was stopped", id, now)
-				res.After = map[string]string{"state": string(now)}
+				res.Reason = fmt.Sprintf("instance %s was %s by the time it was stopped", t.ID, now.State.Name)
+				res.After = map[string]string{"state": string(now.State.Name)}
 				return res, nil
 			}
 		}
-		return bots.Result{}, fmt.Errorf("%s: stop %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: stop %s: %w", stopBot, t.Where(), err)
 	}
 	after := state
 	for _, c := range out.StoppingInstances {
-		if aws.ToString(c.InstanceId) == id && c.CurrentState != nil {
+		if aws.ToString(c.InstanceId) == t.ID && c.CurrentState != nil {
 			after = c.CurrentState.Name
 		}
 	}
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"state": string(after)}
-	stopped := fmt.Sprintf("stopped %s (%s -> %s)", id, state, after)
+	stopped := fmt.Sprintf("stopped %s (%s -> %s)", t.ID, state, after)
 	if force {
 		stopped += ", forced"
 	}
 	res.Changes = []string{stopped}
-
-	tags := []ec2types.Tag{
-		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(req.Finding.ID))},
-		{Key: aws.String(bots.TagBot), Value: aws.String(bot)},
-	}
-	if req.Execution != "" && len(req.Execution) <= bots.MaxTagValue {
-		tags = append(tags, ec2types.Tag{Key: aws.String(bots.TagExecution), Value: aws.String(req.Execution)})
-	}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags}); err != nil {
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(stopBot, req, t))}); err != nil {
 		// The instance is stopped, but the contract says it is tagged: report the failure, saying
 		// what did happen, rather than a success with a footnote.
-		return bots.Result{}, fmt.Errorf("%s: %s was stopped but tagging it failed: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s was stopped but tagging it failed: %w", stopBot, t.Where(), err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", id, bots.TagFindingID, bots.TagBot))
+	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil
-}
-
-// instanceState reads the instance's state live; "" means it does not exist (any more).
-func instanceState(ctx context.Context, api ec2StopAPI, id string) (ec2types.InstanceStateName, error) {
-	in, err := ec2instance.Read(ctx, api, id)
-	if err != nil || in == nil || in.State == nil {
-		return "", err
-	}
-	return in.State.Name, nil
 }

@@ -6,24 +6,28 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// tagBot is the bot's name, in its messages and its declaration.
+const tagBot = "ec2_tag_instance"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_tag_instance",
+		Name: tagBot,
 		Summary: "Tag the instance with the finding id, type, severity and time, so whoever looks at it " +
 			"knows it is under investigation.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:CreateTags"},
-		Run:        runEC2TagInstance,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return tagWithFinding(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -42,14 +46,9 @@ type ec2TagAPI interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
-func runEC2TagInstance(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return tagWithFinding(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func tagWithFinding(ctx context.Context, api ec2TagAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_tag_instance"
-	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, in, err := ec2instance.Begin(ctx, api, tagBot, req)
+	if err != nil {
 		return res, err
 	}
 
@@ -57,55 +56,52 @@ func tagWithFinding(ctx context.Context, api ec2TagAPI, req bots.Request) (bots.
 	// and differ on every run, and a re-run must be already-done.
 	want := findingEvidenceTags(req.Finding)
 	have := ec2instance.TagValues(in.Tags)
-	var missing []ec2types.Tag
+	var missing []bots.Tag
+	res.Before, res.After = map[string]string{}, map[string]string{}
 	for _, tg := range want {
-		if have[aws.ToString(tg.Key)] != aws.ToString(tg.Value) {
+		if v, ok := have[tg.Key]; ok {
+			res.Before[tg.Key] = v
+		}
+		if have[tg.Key] != tg.Value {
 			missing = append(missing, tg)
 		}
-	}
-	res.Before = map[string]string{}
-	for _, tg := range want {
-		if v, ok := have[aws.ToString(tg.Key)]; ok {
-			res.Before[aws.ToString(tg.Key)] = v
-		}
+		res.After[tg.Key] = tg.Value
 	}
 	if len(missing) == 0 {
-		res.Status = bots.StatusAlreadyDone
+		res.Status, res.After = bots.StatusAlreadyDone, nil
 		res.Reason = fmt.Sprintf("instance %s already carries the tags of finding %s", t.ID, req.Finding.ID)
 		return res, nil
 	}
-	keys := ec2instance.TagKeys(missing)
+	keys := bots.TagKeys(missing)
 	if req.DryRun {
-		res.Status = bots.StatusDryRun
+		res.Status, res.After = bots.StatusDryRun, nil
 		res.Changes = []string{fmt.Sprintf("would tag %s with %v", t.ID, keys)}
 		return res, nil
 	}
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: slices.Concat(missing, []ec2types.Tag{{Key: aws.String(bots.TagBot), Value: aws.String(bot)}}, ec2instance.ExecutionTags(req))}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: tag %s: %w", bot, t.Where, err)
+	// The evidence tags that differ, among the markers (which carry the finding id).
+	evidence := slices.DeleteFunc(missing, func(tg bots.Tag) bool { return tg.Key == bots.TagFindingID })
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.Tags(bots.Markers(tagBot, req, t, evidence...))}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: tag %s: %w", tagBot, t.Where(), err)
 	}
 	res.Status = bots.StatusRemediated
 	res.Changes = []string{fmt.Sprintf("tagged %s with %v", t.ID, keys)}
-	res.After = map[string]string{}
-	for _, tg := range want {
-		res.After[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
-	}
 	return res, nil
 }
 
-// findingEvidenceTags are the tags that say which finding an instance is evidence of, each value bounded to
-// EC2's 256 characters.
-func findingEvidenceTags(f *finding.Finding) []ec2types.Tag {
-	tags := []ec2types.Tag{
-		{Key: aws.String(bots.TagFindingID), Value: aws.String(bots.TruncateTag(f.ID))},
-		{Key: aws.String(TagFindingType), Value: aws.String(bots.TruncateTag(f.Type))},
-		{Key: aws.String(TagFindingSeverity), Value: aws.String(severityTagValue(f))},
+// findingEvidenceTags are the tags that say which finding an instance is evidence of, each value
+// bounded to EC2's 256 characters.
+func findingEvidenceTags(f *finding.Finding) []bots.Tag {
+	tags := []bots.Tag{
+		{Key: bots.TagFindingID, Value: bots.TruncateTag(f.ID)},
+		{Key: TagFindingType, Value: bots.TruncateTag(f.Type)},
+		{Key: TagFindingSeverity, Value: severityTagValue(f)},
 	}
 	when := f.CreatedAt
 	if when == "" {
 		when = f.FirstSeen
 	}
 	if when != "" {
-		tags = append(tags, ec2types.Tag{Key: aws.String(TagFindingTime), Value: aws.String(bots.TruncateTag(when))})
+		tags = append(tags, bots.Tag{Key: TagFindingTime, Value: bots.TruncateTag(when)})
 	}
 	return tags
 }

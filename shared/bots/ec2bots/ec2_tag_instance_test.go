@@ -11,9 +11,15 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
+
+var _ = bottest.RegisterContract("ec2_tag_instance", bottest.Contract{
+	World:    ec2test.InstanceWorld("ec2_tag_instance"),
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "ec2:CreateTags",
+	Throttle: "ec2:DescribeInstances",
+})
 
 func TestEC2TagInstance_TagsInstanceWithFindingIdTypeSeverityAndTime(t *testing.T) {
 	e := ec2test.NewEnv(t, "ec2_tag_instance")
@@ -40,24 +46,6 @@ func TestEC2TagInstance_TagsInstanceWithFindingIdTypeSeverityAndTime(t *testing.
 	}
 	if ops := e.Rec.Ops(); !slices.Equal(ops, []string{"ec2:DescribeInstances", "ec2:CreateTags"}) {
 		t.Errorf("called %v", ops)
-	}
-}
-
-func TestEC2TagInstance_SecondRunIsAlreadyDone(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance")
-	if _, err := bottest.Run(t, "ec2_tag_instance", e.Request(false)); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := bottest.Run(t, "ec2_tag_instance", e.Request(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %s (%v), want already-done", res.Status, res.Changes)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"ec2:DescribeInstances"}) {
-		t.Errorf("second run called %v, want only a read", ops)
 	}
 }
 
@@ -100,53 +88,5 @@ func TestEC2TagInstance_LongFindingTypeIsBoundedTo256Characters(t *testing.T) {
 	res, err := bottest.Run(t, "ec2_tag_instance", req)
 	if err != nil || res.Status != bots.StatusAlreadyDone {
 		t.Errorf("re-run with the long type = %+v, %v; want already-done", res, err)
-	}
-}
-
-func TestEC2TagInstance_DryRunChangesNothing(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance")
-	res, err := bottest.Run(t, "ec2_tag_instance", e.Request(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != bots.StatusDryRun || len(res.Changes) != 1 || !strings.HasPrefix(res.Changes[0], "would tag "+e.ID) {
-		t.Errorf("result %s %q, want a dry run saying what it would tag", res.Status, res.Changes)
-	}
-	if tags := e.KumoTags(t); len(tags) != 0 {
-		t.Errorf("dry run tagged the instance: %v", tags)
-	}
-}
-
-func TestEC2TagInstance_MissingInstanceIsSkipped(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance")
-	req := e.Request(false)
-	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := bottest.Run(t, "ec2_tag_instance", req)
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "instance i-0123456789abcdef0 no longer exists" {
-		t.Errorf("result %s %q, err %v; want skipped, no longer exists", res.Status, res.Reason, err)
-	}
-}
-
-func TestEC2TagInstance_AccessDeniedIsAFailedError(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance", bottest.StubError("ec2:CreateTags", "UnauthorizedOperation", "not authorized"))
-	_, err := bottest.Run(t, "ec2_tag_instance", e.Request(false))
-	ec2test.AssertFailed(t, err, e.ID, "UnauthorizedOperation")
-}
-
-func TestEC2TagInstance_ThrottlingIsAThrottledError(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance", bottest.StubError("ec2:DescribeInstances", "RequestLimitExceeded", "Request limit exceeded."))
-	_, err := bottest.Run(t, "ec2_tag_instance", e.Request(false))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
-	}
-}
-
-func TestEC2TagInstance_OtherResourceKindIsSkippedWithoutCallingAWS(t *testing.T) {
-	e := ec2test.NewEnv(t, "ec2_tag_instance")
-	req := e.Request(false)
-	req.Finding.ResourceKind, req.Finding.Instance = finding.KindAccessKey, nil
-	res, err := bottest.Run(t, "ec2_tag_instance", req)
-	if err != nil || res.Status != bots.StatusSkipped || len(e.Rec.Ops()) != 0 {
-		t.Errorf("result %+v, err %v, calls %v; want skipped without calls", res, err, e.Rec.Ops())
 	}
 }

@@ -13,15 +13,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// terminateBot is the bot's name, in its messages and its declaration.
+const terminateBot = "ec2_terminate_instance"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_terminate_instance",
+		Name: terminateBot,
 		Summary: "Terminate the instance (destroys it and its DeleteOnTermination volumes: snapshot first). " +
 			"Refuses an instance with termination protection on; never in the default mapping.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactDestructive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:TerminateInstances"},
-		Run:        runEC2TerminateInstance,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return terminateInstance(ctx, ec2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -33,24 +39,18 @@ type ec2TerminateAPI interface {
 	TerminateInstances(context.Context, *ec2.TerminateInstancesInput, ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
 }
 
-func runEC2TerminateInstance(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return terminateInstance(ctx, ec2.NewFromConfig(req.AWS), req)
-}
-
 func terminateInstance(ctx context.Context, api ec2TerminateAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_terminate_instance"
-	res, t, ok, err := ec2instance.Begin(bot, req)
-	if !ok {
+	res, t, err := bots.Begin(terminateBot, req, finding.TargetInstance)
+	if err != nil {
 		return res, err
 	}
+	// Read, not Live: a terminated instance is this bot's work done, not a reason to skip.
 	in, err := ec2instance.Read(ctx, api, t.ID)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: describe %s: %w", terminateBot, t.Where(), err)
 	}
 	if in == nil {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("instance %s no longer exists", t.ID)
-		return res, nil
+		return res, bots.Skip("instance %s no longer exists", t.ID)
 	}
 	state := ec2types.InstanceStateName("")
 	if in.State != nil {
@@ -67,7 +67,7 @@ func terminateInstance(ctx context.Context, api ec2TerminateAPI, req bots.Reques
 	// evidence): refuse rather than flip it.
 	attr, err := api.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: aws.String(t.ID), Attribute: ec2types.InstanceAttributeNameDisableApiTermination})
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: read termination protection of %s: %w", terminateBot, t.Where(), err)
 	}
 	if attr.DisableApiTermination != nil && aws.ToBool(attr.DisableApiTermination.Value) {
 		res.Status = bots.StatusSkipped
@@ -88,7 +88,7 @@ func terminateInstance(ctx context.Context, api ec2TerminateAPI, req bots.Reques
 			res.Reason = fmt.Sprintf("instance %s has termination protection on; not terminated", t.ID)
 			return res, nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: terminate %s: %w", bot, t.Where, err)
+		return bots.Result{}, fmt.Errorf("%s: terminate %s: %w", terminateBot, t.Where(), err)
 	}
 	after := ec2types.InstanceStateNameShuttingDown
 	for _, c := range out.TerminatingInstances {

@@ -13,7 +13,6 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
-	"github.com/guardbots/guardbots/shared/faults"
 )
 
 // newTerminateEnv is kumo (which terminates for real but keeps no termination protection) with
@@ -29,6 +28,15 @@ func newTerminateEnv(t *testing.T, protected bool, extra ...func(*middleware.Sta
 	})
 	return ec2test.NewEnv(t, "ec2_terminate_instance", append(extra, attr)...)
 }
+
+var _ = bottest.RegisterContract("ec2_terminate_instance", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		return newTerminateEnv(t, false, stubs...).World()
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "ec2:TerminateInstances",
+	Throttle: "ec2:DescribeInstances",
+})
 
 func TestEC2TerminateInstance_TerminatesUnprotectedInstance(t *testing.T) {
 	e := newTerminateEnv(t, false)
@@ -66,61 +74,5 @@ func TestEC2TerminateInstance_ProtectionTurnedOnMeanwhileIsSkipped(t *testing.T)
 	res, err := bottest.Run(t, "ec2_terminate_instance", e.Request(false))
 	if err != nil || res.Status != bots.StatusSkipped {
 		t.Errorf("result %+v, %v; want skipped", res, err)
-	}
-}
-
-func TestEC2TerminateInstance_SecondRunIsAlreadyDone(t *testing.T) {
-	e := newTerminateEnv(t, false)
-	if _, err := bottest.Run(t, "ec2_terminate_instance", e.Request(false)); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := bottest.Run(t, "ec2_terminate_instance", e.Request(false))
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run %+v, %v; want already-done", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"ec2:DescribeInstances"}) {
-		t.Errorf("second run called %v, want only a read", ops)
-	}
-}
-
-func TestEC2TerminateInstance_DryRunChangesNothing(t *testing.T) {
-	e := newTerminateEnv(t, false)
-	res, err := bottest.Run(t, "ec2_terminate_instance", e.Request(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"would terminate " + e.ID + " (running)"}; res.Status != bots.StatusDryRun || !slices.Equal(res.Changes, want) {
-		t.Errorf("result %s %q, want %q", res.Status, res.Changes, want)
-	}
-	if s := e.KumoState(t); s != ec2types.InstanceStateNameRunning {
-		t.Errorf("dry run left the instance %s", s)
-	}
-}
-
-func TestEC2TerminateInstance_MissingInstanceIsSkipped(t *testing.T) {
-	e := newTerminateEnv(t, false)
-	req := e.Request(false)
-	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := bottest.Run(t, "ec2_terminate_instance", req)
-	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
-		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
-	}
-}
-
-func TestEC2TerminateInstance_AccessDeniedIsAFailedError(t *testing.T) {
-	e := newTerminateEnv(t, false, bottest.StubError("ec2:TerminateInstances", "UnauthorizedOperation", "not authorized"))
-	_, err := bottest.Run(t, "ec2_terminate_instance", e.Request(false))
-	ec2test.AssertFailed(t, err, e.ID, "UnauthorizedOperation")
-	if s := e.KumoState(t); s != ec2types.InstanceStateNameRunning {
-		t.Errorf("instance is %s, want untouched", s)
-	}
-}
-
-func TestEC2TerminateInstance_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newTerminateEnv(t, false, bottest.StubError("ec2:DescribeInstances", "RequestLimitExceeded", "slow down"))
-	_, err := bottest.Run(t, "ec2_terminate_instance", e.Request(false))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
 }

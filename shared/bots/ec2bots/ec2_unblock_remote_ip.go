@@ -13,14 +13,17 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
+
+// unblockBot is the bot's name, in its messages and its declaration.
+const unblockBot = "ec2_unblock_remote_ip"
 
 func init() {
 	bots.Register(bots.Bot{
-		Name:       "ec2_unblock_remote_ip",
+		Name:       unblockBot,
 		Summary:    "Undo ec2_block_remote_ip: remove exactly the network ACL entries it recorded (those still unchanged), then the record.",
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
@@ -32,29 +35,25 @@ func init() {
 // unblockRemoteIP deletes a recorded entry only if the ACL still holds it unchanged (same number,
 // direction, deny, all protocols, same CIDR): a number reused by someone since is theirs.
 func unblockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_unblock_remote_ip"
-	res, id, err := containStart(bot, req)
-	if err != nil || res.Status != "" {
+	res, t, err := containBegin(unblockBot, req)
+	if err != nil {
 		return res, err
 	}
-	if req.State == nil {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: no state table to read the added ACL entries from: set %s", bot, statetable.EnvTable))
+	if err := containState(unblockBot, req, "read the added ACL entries from", true); err != nil {
+		return bots.Result{}, err
 	}
-	f := req.Finding
-	where := fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)
+	f, id, where := req.Finding, t.ID, t.Where()
 	key := naclBlockKey(f.AccountID, f.Region, id)
 	raw, found, err := req.State.Get(ctx, key)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: read block record: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s: read block record: %w", unblockBot, where, err)
 	}
 	if !found {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("no block record for %s (nothing blocked by guardbots, or already unblocked)", id)
-		return res, nil
+		return res, bots.Skip("no block record for %s (nothing blocked by guardbots, or already unblocked)", id)
 	}
 	var rec naclBlockRecord
 	if err := json.Unmarshal(raw, &rec); err != nil {
-		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: block record %s is not valid JSON: %w", bot, where, key, err))
+		return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: block record %s is not valid JSON: %w", unblockBot, where, key, err))
 	}
 	acls := map[string]ec2types.NetworkAcl{}
 	var ids []string
@@ -66,7 +65,7 @@ func unblockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bot
 	if len(ids) > 0 {
 		out, err := api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: ids})
 		if err != nil && bots.APIErrorCode(err) != "InvalidNetworkAclID.NotFound" {
-			return bots.Result{}, fmt.Errorf("%s: %s: describe network ACLs %v: %w", bot, where, ids, err)
+			return bots.Result{}, fmt.Errorf("%s: %s: describe network ACLs %v: %w", unblockBot, where, ids, err)
 		}
 		if out != nil {
 			for _, a := range out.NetworkAcls {
@@ -101,12 +100,12 @@ func unblockRemoteIP(ctx context.Context, api ec2NACLAPI, req bots.Request) (bot
 		if _, err := api.DeleteNetworkAclEntry(ctx, &ec2.DeleteNetworkAclEntryInput{
 			NetworkAclId: aws.String(e.ACL), RuleNumber: aws.Int32(e.RuleNumber), Egress: aws.Bool(e.Egress),
 		}); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: %s: remove %s: %w (done so far: %s)", bot, where, e, err, containDoneSoFar(res.Changes))
+			return bots.Result{}, fmt.Errorf("%s: %s: remove %s: %w (done so far: %s)", unblockBot, where, e, err, containDoneSoFar(res.Changes))
 		}
 		res.Changes = append(res.Changes, "removed "+e.String())
 	}
 	if err := req.State.Delete(ctx, key); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s: entries removed but deleting the block record failed: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: %s: entries removed but deleting the block record failed: %w", unblockBot, where, err)
 	}
 	res.Changes = append(res.Changes, "deleted block record "+key)
 	res.Changes = append(res.Changes, notes...)

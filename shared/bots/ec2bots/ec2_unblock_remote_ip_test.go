@@ -8,22 +8,37 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
-	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 )
 
-const unblockBot = "ec2_unblock_remote_ip"
-
-func blocked(t *testing.T) (*containEnv, *fakeACL) {
+// blocked is an env whose instance ec2_block_remote_ip has blocked a remote IP for.
+func blocked(t *testing.T) (*ec2test.ContainEnv, *fakeACL) {
 	t.Helper()
-	e, acl := newContainEnv(t), newFakeACL()
+	e, acl := ec2test.NewContainEnv(t), newFakeACL()
 	if res, err := bottest.Run(t, blockBot, blockRequest(e, acl, blockBot, false, []string{"198.51.100.7"})); err != nil || res.Status != bots.StatusRemediated {
 		t.Fatalf("block: %+v, %v", res, err)
 	}
 	return e, acl
 }
+
+// The undo bot's target going missing is its record going: nothing blocked, nothing to unblock.
+var _ = bottest.RegisterContract(unblockBot, bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e, acl := blocked(t)
+		w := aclWorld(e, acl, unblockBot, stubs)
+		w.Gone = func(*bots.Request) {
+			e.Store.Delete(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.Inst.ID))
+		}
+		return w
+	},
+	Again:    bots.StatusSkipped,
+	Deny:     "ec2:DeleteNetworkAclEntry",
+	Throttle: "ec2:DescribeNetworkAcls",
+})
 
 func TestUnblockRemoteIP_RemovesExactlyTheRecordedEntries(t *testing.T) {
 	e, acl := blocked(t)
@@ -39,7 +54,7 @@ func TestUnblockRemoteIP_RemovesExactlyTheRecordedEntries(t *testing.T) {
 	if len(acl.entries) != 4 {
 		t.Errorf("ACL left with %d entries, want the 4 defaults", len(acl.entries))
 	}
-	if _, ok, _ := e.store.Get(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.inst.id)); ok {
+	if _, ok, _ := e.Store.Get(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.Inst.ID)); ok {
 		t.Error("record kept")
 	}
 }
@@ -63,40 +78,5 @@ func TestUnblockRemoteIP_EntryReplacedBySomeoneElseIsLeftAlone(t *testing.T) {
 		return strings.Contains(c, "rule 1 inbound deny 198.51.100.7/32 is no longer present")
 	}) {
 		t.Errorf("changes %q do not report the replaced entry", res.Changes)
-	}
-}
-
-func TestUnblockRemoteIP_SecondRunIsSkippedForNoRecord(t *testing.T) {
-	e, acl := blocked(t)
-	if _, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil))
-	if err != nil || res.Status != bots.StatusSkipped {
-		t.Errorf("%s %q, %v", res.Status, res.Reason, err)
-	}
-}
-
-func TestUnblockRemoteIP_DryRunChangesNothing(t *testing.T) {
-	e, acl := blocked(t)
-	before := len(acl.callLog())
-	res, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, true, nil))
-	if err != nil || res.Status != bots.StatusDryRun || len(acl.callLog()) != before {
-		t.Fatalf("%+v, %v", res, err)
-	}
-	if _, ok, _ := e.store.Get(context.Background(), naclBlockKey(bottest.Account, bottest.Region, e.inst.id)); !ok {
-		t.Error("dry run deleted the record")
-	}
-}
-
-func TestUnblockRemoteIP_AccessDeniedIsAFailedErrorAndThrottlingThrottled(t *testing.T) {
-	e, acl := blocked(t)
-	_, err := bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DeleteNetworkAclEntry", "UnauthorizedOperation", "no")))
-	if faults.Classify(err) != faults.Failed {
-		t.Errorf("err = %v, want Failed", err)
-	}
-	_, err = bottest.Run(t, unblockBot, blockRequest(e, acl, unblockBot, false, nil, bottest.StubError("ec2:DescribeNetworkAcls", "RequestLimitExceeded", "slow")))
-	if faults.Classify(err) != faults.Throttled {
-		t.Errorf("err = %v, want Throttled", err)
 	}
 }

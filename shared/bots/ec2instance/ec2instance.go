@@ -1,5 +1,5 @@
 // Package ec2instance is what the bots acting on one EC2 instance share, whichever package holds them
-// (ec2bots, autoscalingbots, elbbots): reading the finding's instance live, the tags marking what a bot
+// (ec2bots, autoscalingbots, elbbots): reading the target instance live, the tags marking what a bot
 // did, and the undo record in the state table.
 package ec2instance
 
@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,58 +14,31 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-// IDPattern is loose on purpose: real ids are i- and 8 or 17 hex digits, kumo's contain hyphens. It
-// only has to keep garbage (a sample finding's placeholder, an injected string) out of the API call.
-var IDPattern = regexp.MustCompile(`^i-[0-9a-f-]{8,32}$`)
-
-// Target is the instance an instance bot acts on.
-type Target struct {
-	ID string
-	// Where names the instance, account and region for error messages.
-	Where string
+// Begin is how a bot acting on one instance starts (bots.Begin): its result, its target and the
+// instance read live. A skip (bots.Skip: the instance is gone) or a failed read is err.
+func Begin(ctx context.Context, api Reader, bot string, req bots.Request) (bots.Result, finding.Target, *ec2types.Instance, error) {
+	res, t, err := bots.Begin(bot, req, finding.TargetInstance)
+	if err != nil {
+		return res, t, nil, err
+	}
+	in, err := Live(ctx, api, t)
+	return res, t, in, err
 }
 
-// Begin checks that req is about an EC2 instance with a well-formed id and starts the
-// Result. ok is false when the bot must return (res, err) at once: a skip for another resource kind,
-// or a rejection.
-func Begin(bot string, req bots.Request) (res bots.Result, t Target, ok bool, err error) {
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, t, false, faults.Rejectf("%s: no finding in the request", bot)
-	}
-	res = bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	if f.ResourceKind != finding.KindInstance || f.Instance == nil || f.Instance.ID == "" {
-		res.Status = bots.StatusSkipped
-		res.Reason = fmt.Sprintf("finding is about a %s resource, not an EC2 instance", f.ResourceKind)
-		return res, t, false, nil
-	}
-	id := f.Instance.ID
-	if !IDPattern.MatchString(id) {
-		return bots.Result{}, t, false, faults.Rejectf("%s: %q is not an EC2 instance id", bot, id)
-	}
-	res.Resources = []string{id}
-	return res, Target{ID: id, Where: fmt.Sprintf("%s in %s/%s", id, f.AccountID, f.Region)}, true, nil
-}
-
-// Live is Begin plus the live read of the instance: done is true when res (or
-// err) is already the bot's answer — not an instance finding, the read failed, or the instance is gone.
-func Live(ctx context.Context, api Reader, bot string, req bots.Request) (res bots.Result, t Target, in *ec2types.Instance, done bool, err error) {
-	res, t, ok, err := Begin(bot, req)
-	if !ok {
-		return res, t, nil, true, err
-	}
-	if in, err = Read(ctx, api, t.ID); err != nil {
-		return bots.Result{}, t, nil, true, fmt.Errorf("%s: describe %s: %w", bot, t.Where, err)
+// Live reads the instance t live. An instance that no longer exists, or is shutting down or
+// terminated, is a skip (bots.Skip): there is nothing left to act on.
+func Live(ctx context.Context, api Reader, t finding.Target) (*ec2types.Instance, error) {
+	in, err := Read(ctx, api, t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", t.Where(), err)
 	}
 	if reason := GoneReason(in, t.ID); reason != "" {
-		res.Status, res.Reason = bots.StatusSkipped, reason
-		return res, t, nil, true, nil
+		return nil, bots.Skip("%s", reason)
 	}
-	return res, t, in, false, nil
+	return in, nil
 }
 
 type Reader interface {
@@ -115,25 +87,22 @@ func TagValues(tags []ec2types.Tag) map[string]string {
 	return m
 }
 
-// ExecutionTags is the execution ARN as a tag, or nothing when it is absent or too long for a tag value.
-func ExecutionTags(req bots.Request) []ec2types.Tag {
-	if req.Execution == "" || len(req.Execution) > bots.MaxTagValue {
-		return nil
+// Tags are marker tags (bots.Markers) in EC2's type: the one way EC2 bots build the tags they write.
+func Tags(tags []bots.Tag) []ec2types.Tag {
+	out := make([]ec2types.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = ec2types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)}
 	}
-	return []ec2types.Tag{{Key: aws.String(bots.TagExecution), Value: aws.String(req.Execution)}}
+	return out
 }
 
-// ActedTags mark an instance a bot changed: finding id, bot, execution and a marker of the bot's own
-// (TagBot only holds whichever bot tagged last). Detachment bots read the marker back to tell "already
-// detached for this finding" (already-done) from "never attached" (skipped).
-func ActedTags(bot string, req bots.Request, extra ...ec2types.Tag) []ec2types.Tag {
-	id := aws.String(bots.TruncateTag(req.Finding.ID))
-	tags := []ec2types.Tag{
-		{Key: aws.String(bots.TagFindingID), Value: id},
-		{Key: aws.String(bots.TagBot), Value: aws.String(bot)},
-		{Key: aws.String(MarkerKey(bot)), Value: id},
-	}
-	return append(append(tags, extra...), ExecutionTags(req)...)
+// ActedTags mark an instance a bot changed: its markers (finding id, bot, execution) and a marker of
+// the bot's own (TagBot only holds whichever bot tagged last), with extra. Detachment bots read the
+// bot's marker back to tell "already detached for this finding" (already-done) from "never attached"
+// (skipped).
+func ActedTags(bot string, req bots.Request, t finding.Target, extra ...bots.Tag) []ec2types.Tag {
+	own := bots.Tag{Key: MarkerKey(bot), Value: bots.TruncateTag(req.Finding.ID)}
+	return Tags(bots.Markers(bot, req, t, append([]bots.Tag{own}, extra...)...))
 }
 
 // MarkerKey is the tag key whose value is the finding id bot last acted for.
@@ -164,7 +133,7 @@ func UndoStateKey(bot string, f *finding.Finding, id string) string {
 	return bot + "#" + f.AccountID + "#" + f.Region + "#" + id
 }
 
-// TagKeys lists the tag keys, for Changes lines.
+// TagKeys lists the tag keys, sorted, for Changes lines.
 func TagKeys(tags []ec2types.Tag) []string {
 	out := make([]string, 0, len(tags))
 	for _, tg := range tags {

@@ -16,18 +16,24 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// deregisterBot is the bot's name, in its messages and its declaration.
+const deregisterBot = "ec2_deregister_from_load_balancers"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "ec2_deregister_from_load_balancers",
+		Name: deregisterBot,
 		Summary: "Deregister the instance from every ELBv2 (Application/Network/Gateway Load Balancer) target " +
 			"group it is registered in by instance id, on each registered port. Classic Load Balancers and " +
 			"ip-type target groups are out of scope. Not registered anywhere: skipped (already-done when " +
 			"this bot deregistered it for the finding).",
 		Resources: []finding.ResourceKind{finding.KindInstance},
+		Targets:   []finding.TargetKind{finding.TargetInstance},
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "elasticloadbalancing:DescribeTargetGroups",
 			"elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DeregisterTargets", "ec2:CreateTags"},
-		Run: runEC2DeregisterFromLoadBalancers,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return deregisterFromLoadBalancers(ctx, ec2.NewFromConfig(req.AWS), elbv2.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -54,14 +60,9 @@ type registeredTargets struct {
 	Ports          []int32 `json:"ports"`
 }
 
-func runEC2DeregisterFromLoadBalancers(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return deregisterFromLoadBalancers(ctx, ec2.NewFromConfig(req.AWS), elbv2.NewFromConfig(req.AWS), req)
-}
-
 func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb elbDeregisterAPI, req bots.Request) (bots.Result, error) {
-	const bot = "ec2_deregister_from_load_balancers"
-	res, t, in, done, err := ec2instance.Live(ctx, api, bot, req)
-	if done {
+	res, t, in, err := ec2instance.Begin(ctx, api, deregisterBot, req)
+	if err != nil {
 		return res, err
 	}
 
@@ -73,7 +74,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", bot, t.Where, err)
+			return bots.Result{}, fmt.Errorf("%s: list target groups for %s: %w", deregisterBot, t.Where(), err)
 		}
 		for _, tg := range page.TargetGroups {
 			if tg.TargetType != elbtypes.TargetTypeEnumInstance {
@@ -85,7 +86,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 				if bots.APIErrorCode(err) == "TargetGroupNotFound" {
 					continue // deleted since the listing
 				}
-				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", bot, arn, t.Where, err)
+				return bots.Result{}, fmt.Errorf("%s: read targets of %s for %s: %w", deregisterBot, arn, t.Where(), err)
 			}
 			var ports []int32
 			for _, d := range health.TargetHealthDescriptions {
@@ -104,7 +105,7 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 		}
 	}
 	if len(registered) == 0 {
-		if ec2instance.ActedOn(in, bot, req.Finding) {
+		if ec2instance.ActedOn(in, deregisterBot, req.Finding) {
 			res.Status = bots.StatusAlreadyDone
 			res.Reason = fmt.Sprintf("instance %s was already deregistered from its target groups for this finding", t.ID)
 			return res, nil
@@ -125,8 +126,8 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 		}
 		return res, nil
 	}
-	if err := ec2instance.RememberUndo(ctx, req, bot, t.ID, leftTargetGroups{FindingID: req.Finding.ID, InstanceID: t.ID, Targets: registered}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", bot, t.Where, err)
+	if err := ec2instance.RememberUndo(ctx, req, deregisterBot, t.ID, leftTargetGroups{FindingID: req.Finding.ID, InstanceID: t.ID, Targets: registered}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: record the target groups of %s in the state table: %w", deregisterBot, t.Where(), err)
 	}
 	for _, r := range registered {
 		targets := make([]elbtypes.TargetDescription, len(r.Ports))
@@ -135,13 +136,13 @@ func deregisterFromLoadBalancers(ctx context.Context, api ec2DeregisterAPI, elb 
 			targets[i] = elbtypes.TargetDescription{Id: aws.String(t.ID), Port: aws.Int32(p)}
 		}
 		if _, err := elb.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(r.TargetGroupArn), Targets: targets}); err != nil {
-			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", bot, t.Where, r.TargetGroupArn, res.Changes, err)
+			return bots.Result{}, fmt.Errorf("%s: deregister %s from %s (done so far: %v): %w", deregisterBot, t.Where(), r.TargetGroupArn, res.Changes, err)
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("deregistered %s (port %s) from %s", t.ID, portList(r.Ports), r.TargetGroupArn))
 	}
 	res.Status = bots.StatusRemediated
-	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", bot, t.Where, len(registered), err)
+	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{t.ID}, Tags: ec2instance.ActedTags(deregisterBot, req, t)}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was deregistered from %d target group(s) but tagging it failed: %w", deregisterBot, t.Where(), len(registered), err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged %s with %s, %s", t.ID, bots.TagFindingID, bots.TagBot))
 	return res, nil

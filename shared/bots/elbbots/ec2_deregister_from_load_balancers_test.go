@@ -16,7 +16,6 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
-	"github.com/guardbots/guardbots/shared/faults"
 )
 
 // kumo serves ELBv2 target groups (create, register, describe health, deregister), but it does not
@@ -64,6 +63,17 @@ func targetsOf(t *testing.T, c *elbv2.Client, arn string) []string {
 func target(id string, port int32) elbtypes.TargetDescription {
 	return elbtypes.TargetDescription{Id: aws.String(id), Port: aws.Int32(port)}
 }
+
+var _ = bottest.RegisterContract("ec2_deregister_from_load_balancers", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e, c := newDeregisterEnv(t, stubs...)
+		web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
+		return e.World(func() string { return fmt.Sprint("registered in web: ", targetsOf(t, c, web)) })
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "elasticloadbalancing:DeregisterTargets",
+	Throttle: "elasticloadbalancing:DescribeTargetGroups",
+})
 
 func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t *testing.T) {
 	var deregs []*elbv2.DeregisterTargetsInput
@@ -123,18 +133,6 @@ func TestEC2DeregisterFromLoadBalancers_LeavesEveryTargetGroupOnItsExactPorts(t 
 	}
 }
 
-func TestEC2DeregisterFromLoadBalancers_SecondRunIsAlreadyDone(t *testing.T) {
-	e, c := newDeregisterEnv(t)
-	createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
-	if _, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run %+v, %v; want already-done", res, err)
-	}
-}
-
 func TestEC2DeregisterFromLoadBalancers_NeverRegisteredIsSkippedWithReason(t *testing.T) {
 	e, c := newDeregisterEnv(t)
 	createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target("i-0other000000000000", 80))
@@ -184,48 +182,5 @@ func TestEC2DeregisterFromLoadBalancers_ReadsEveryPageAndTreatsDrainingAsDeregis
 	}
 	if res.Status != bots.StatusRemediated || len(deregs) != 1 || aws.ToString(deregs[0].TargetGroupArn) != tg2 || aws.ToInt32(deregs[0].Targets[0].Port) != 443 {
 		t.Errorf("result %s, deregistrations %+v; want only %s on 443", res.Status, deregs, tg2)
-	}
-}
-
-func TestEC2DeregisterFromLoadBalancers_DryRunChangesNothing(t *testing.T) {
-	e, c := newDeregisterEnv(t)
-	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
-	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"would deregister " + e.ID + " (port 80) from " + web}; res.Status != bots.StatusDryRun || !slices.Equal(res.Changes, want) {
-		t.Errorf("result %s %q, want %q", res.Status, res.Changes, want)
-	}
-	if !slices.Contains(targetsOf(t, c, web), e.ID) {
-		t.Error("dry run deregistered the instance")
-	}
-}
-
-func TestEC2DeregisterFromLoadBalancers_MissingInstanceIsSkipped(t *testing.T) {
-	e, _ := newDeregisterEnv(t)
-	req := e.Request(false)
-	req.Finding.Instance.ID = "i-0123456789abcdef0"
-	res, err := bottest.Run(t, "ec2_deregister_from_load_balancers", req)
-	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "no longer exists") {
-		t.Errorf("result %s %q, err %v; want skipped", res.Status, res.Reason, err)
-	}
-}
-
-func TestEC2DeregisterFromLoadBalancers_AccessDeniedIsAFailedError(t *testing.T) {
-	e, c := newDeregisterEnv(t, bottest.StubError("elasticloadbalancing:DeregisterTargets", "AccessDenied", "not authorized"))
-	web := createTargetGroup(t, c, "web", elbtypes.TargetTypeEnumInstance, target(e.ID, 80))
-	_, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
-	ec2test.AssertFailed(t, err, e.ID, "AccessDenied")
-	if !slices.Contains(targetsOf(t, c, web), e.ID) {
-		t.Error("deregistered despite the error")
-	}
-}
-
-func TestEC2DeregisterFromLoadBalancers_ThrottlingIsAThrottledError(t *testing.T) {
-	e, _ := newDeregisterEnv(t, bottest.StubError("elasticloadbalancing:DescribeTargetGroups", "Throttling", "Rate exceeded"))
-	_, err := bottest.Run(t, "ec2_deregister_from_load_balancers", e.Request(false))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s, want %s", err, k, faults.Throttled)
 	}
 }

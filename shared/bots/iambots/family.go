@@ -2,8 +2,9 @@
 // IAM client, and the EC2 client for the instance exemption read of iam_revoke_role_sessions.
 package iambots
 
-// The runner checks the exemption tag of the resources the bots act on before running one: these
-// link the tag reads into the family's Lambdas (bottest.Main checks none is missing).
+// The runner reads the targets the bots act on before running one (their exemption tags, and the
+// related targets they declare): these link those reads into the family's Lambdas (bottest.Main checks
+// none is missing).
 import (
 	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags" // iam_revoke_role_sessions acts on instance findings too
 	_ "github.com/guardbots/guardbots/shared/exempt/iamtags"

@@ -13,15 +13,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// consolePasswordBot is the bot's name, in its messages and its declaration.
+const consolePasswordBot = "iam_disable_console_password"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "iam_disable_console_password",
+		Name: consolePasswordBot,
 		Summary: "Delete the IAM user's console password (login profile) and tag the user " +
 			"(IAM users only; never root).",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile", "iam:TagUser"},
-		Run:        runIAMDisableConsolePassword,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return disableConsolePassword(ctx, iam.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -33,18 +39,14 @@ type iamLoginProfileAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-func runIAMDisableConsolePassword(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return disableConsolePassword(ctx, iam.NewFromConfig(req.AWS), req)
-}
-
 func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bots.Request) (bots.Result, error) {
-	const bot = "iam_disable_console_password"
 	// GetLoginProfile answers NoSuchEntity both for a user without a password and for a missing user:
 	// the live read of the user tells the two apart.
-	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
-	if done {
+	res, t, err := liveIAMUser(ctx, api, consolePasswordBot, req)
+	if err != nil {
 		return res, err
 	}
+	user, where := t.ID, t.Where()
 	f := req.Finding
 	lp, err := api.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
 	if err != nil {
@@ -54,7 +56,7 @@ func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bot
 			res.Before = map[string]string{"loginProfile": "absent"}
 			return res, nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: read the login profile of %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read the login profile of %s: %w", consolePasswordBot, where, err)
 	}
 	res.Before = map[string]string{"loginProfile": "present"}
 	if p := lp.LoginProfile; p != nil && p.CreateDate != nil {
@@ -71,14 +73,14 @@ func disableConsolePassword(ctx context.Context, api iamLoginProfileAPI, req bot
 			res.Reason = fmt.Sprintf("the console password of user %s was deleted meanwhile", user)
 			return res, nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: delete the login profile of %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: delete the login profile of %s: %w", consolePasswordBot, where, err)
 	}
-	slog.InfoContext(ctx, "console password deleted", "bot", bot, "finding", f.ID, "account", f.AccountID, "user", user)
+	slog.InfoContext(ctx, "console password deleted", "bot", consolePasswordBot, "finding", f.ID, "account", f.AccountID, "user", user)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"loginProfile": "absent"}
 	res.Changes = []string{fmt.Sprintf("deleted the console password of user %s (an administrator can set a new one)", user)}
-	if err := tagIAMUser(ctx, api, user, bot, req); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: the console password of %s was deleted but tagging the user failed: %w", bot, where, err)
+	if err := tagIAMUser(ctx, api, t, consolePasswordBot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: the console password of %s was deleted but tagging the user failed: %w", consolePasswordBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))
 	return res, nil

@@ -2,8 +2,8 @@ package iambots
 
 import (
 	"context"
+	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -82,6 +81,24 @@ func (e consoleEnv) run(t *testing.T, dryRun bool) (bots.Result, error) {
 	return bottest.Run(t, "iam_disable_console_password", e.Request(accessKeyFinding(e.user, "AKIAEXAMPLEEXAMPLE00", finding.UserTypeIAMUser), dryRun))
 }
 
+func (l *loginProfileFake) state() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.has, l.tags, " tags")
+}
+
+var _ = bottest.RegisterContract("iam_disable_console_password", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e := newConsoleEnv(t, stubs...)
+		return principalWorld(e.Env, func() *finding.Finding {
+			return accessKeyFinding(e.user, "AKIAEXAMPLEEXAMPLE00", finding.UserTypeIAMUser)
+		}, e.fake.state)
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "iam:DeleteLoginProfile",
+	Throttle: "iam:GetUser",
+})
+
 func TestIAMDisableConsolePassword_DeletesTheLoginProfileAndTagsTheUser(t *testing.T) {
 	e := newConsoleEnv(t)
 	res, err := e.run(t, false)
@@ -93,63 +110,5 @@ func TestIAMDisableConsolePassword_DeletesTheLoginProfileAndTagsTheUser(t *testi
 	}
 	if !slices.Equal(e.fake.deletes, []string{e.user}) || e.fake.has[e.user] || e.fake.tags != 1 {
 		t.Errorf("deletes %v, profile left %v, tags %d", e.fake.deletes, e.fake.has[e.user], e.fake.tags)
-	}
-}
-
-func TestIAMDisableConsolePassword_SecondRunIsAlreadyDone(t *testing.T) {
-	e := newConsoleEnv(t)
-	if _, err := e.run(t, false); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := e.run(t, false)
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %+v, %v", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"iam:GetUser", "iam:GetLoginProfile"}) {
-		t.Errorf("second run called %v, want only reads", ops)
-	}
-}
-
-func TestIAMDisableConsolePassword_DryRunChangesNothing(t *testing.T) {
-	e := newConsoleEnv(t)
-	res, err := e.run(t, true)
-	if err != nil || res.Status != bots.StatusDryRun || !e.fake.has[e.user] || len(e.fake.deletes) != 0 {
-		t.Fatalf("result = %+v, %v; profile kept %v", res, err, e.fake.has[e.user])
-	}
-}
-
-func TestIAMDisableConsolePassword_MissingUserIsSkipped(t *testing.T) {
-	e := newConsoleEnv(t)
-	res, err := bottest.Run(t, "iam_disable_console_password", e.Request(accessKeyFinding("nobody", "", finding.UserTypeIAMUser), false))
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "user nobody no longer exists" {
-		t.Errorf("result %s %q, err %v", res.Status, res.Reason, err)
-	}
-}
-
-func TestIAMDisableConsolePassword_RootIsSkipped(t *testing.T) {
-	e := newConsoleEnv(t)
-	res, err := bottest.Run(t, "iam_disable_console_password", e.Request(accessKeyFinding("", "", finding.UserTypeRoot), false))
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != reasonRoot || len(e.Rec.Ops()) != 0 {
-		t.Errorf("result %s %q, err %v, calls %v", res.Status, res.Reason, err, e.Rec.Ops())
-	}
-}
-
-func TestIAMDisableConsolePassword_AccessDeniedIsAFailedError(t *testing.T) {
-	e := newConsoleEnv(t, bottest.StubError("iam:DeleteLoginProfile", "AccessDenied", "not authorized"))
-	_, err := e.run(t, false)
-	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), e.user) {
-		t.Errorf("err = %v (%s)", err, k)
-	}
-	if !e.fake.has[e.user] {
-		t.Error("the profile is gone after a denied delete")
-	}
-}
-
-func TestIAMDisableConsolePassword_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newConsoleEnv(t, bottest.StubError("iam:GetLoginProfile", "Throttling", "Rate exceeded"))
-	_, err := e.run(t, false)
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
 	}
 }

@@ -15,15 +15,21 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// quarantineUserBot is the bot's name, in its messages and its declaration.
+const quarantineUserBot = "iam_quarantine_user"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "iam_quarantine_user",
+		Name: quarantineUserBot,
 		Summary: "Attach the inline deny-all policy " + quarantinePolicyName + " to the IAM user in the finding " +
 			"and tag the user (IAM users only; never root).",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:TagUser"},
-		Run:        runIAMQuarantineUser,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return quarantineUser(ctx, iam.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -42,20 +48,16 @@ type iamQuarantineAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-func runIAMQuarantineUser(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return quarantineUser(ctx, iam.NewFromConfig(req.AWS), req)
-}
-
 func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request) (bots.Result, error) {
-	const bot = "iam_quarantine_user"
-	res, user, where, done, err := liveIAMUser(ctx, api, bot, req)
-	if done {
+	res, t, err := liveIAMUser(ctx, api, quarantineUserBot, req)
+	if err != nil {
 		return res, err
 	}
+	user, where := t.ID, t.Where()
 	f := req.Finding
 	current, err := userInlinePolicy(ctx, api, user, quarantinePolicyName)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", bot, quarantinePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", quarantineUserBot, quarantinePolicyName, where, err)
 	}
 	switch {
 	case current == "":
@@ -80,14 +82,14 @@ func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request)
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("user %s was deleted before it could be quarantined", user)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", bot, quarantinePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", quarantineUserBot, quarantinePolicyName, where, err)
 	}
-	slog.InfoContext(ctx, "user quarantined", "bot", bot, "finding", f.ID, "account", f.AccountID, "user", user, "policy", quarantinePolicyName)
+	slog.InfoContext(ctx, "user quarantined", "bot", quarantineUserBot, "finding", f.ID, "account", f.AccountID, "user", user, "policy", quarantinePolicyName)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"policy": "deny-all"}
 	res.Changes = []string{fmt.Sprintf("attached the deny-all inline policy %s to user %s", quarantinePolicyName, user)}
-	if err := tagIAMUser(ctx, api, user, bot, req); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging the user failed: %w", bot, where, err)
+	if err := tagIAMUser(ctx, api, t, quarantineUserBot, req); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging the user failed: %w", quarantineUserBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged user %s with %s, %s", user, bots.TagFindingID, bots.TagBot))
 	return res, nil

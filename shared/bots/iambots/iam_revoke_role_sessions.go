@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -22,17 +20,25 @@ import (
 // an instance fleet or many users it is an outage. It must never be AUTO in the default mapping.
 //
 // Instance findings are accepted too: the role behind the instance profile is what stolen instance
-// credentials (InstanceCredentialExfiltration) act as, and the same deny stops them.
+// credentials (InstanceCredentialExfiltration) act as, and the same deny stops them. The runner finds
+// that role (a related target) and reads its exemption tag, and the instance's, before the bot runs.
+// revokeBot is the bot's name, in its messages and its declaration.
+const revokeBot = "iam_revoke_role_sessions"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "iam_revoke_role_sessions",
+		Name: revokeBot,
 		Summary: "Deny everything to sessions of the finding's role issued before now (inline policy " +
 			revokePolicyName + ", as the console's \"revoke active sessions\"). Cuts EVERY session of the " +
 			"role: never AUTO by default.",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey, finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetIAMRole, finding.TargetInstance},
+		Related:    []finding.Relation{finding.RelInstanceProfileRole},
 		Impact:     bots.ImpactDisruptive,
-		Operations: []string{"iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:TagRole"},
-		Run:        runIAMRevokeRoleSessions,
+		Operations: []string{"iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:TagRole"},
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return revokeRoleSessions(ctx, iam.NewFromConfig(req.AWS), req)
+		},
 	})
 }
 
@@ -43,42 +49,26 @@ var revokeClock = time.Now
 
 // iamRoleAPI is what iam_revoke_role_sessions calls.
 type iamRoleAPI interface {
-	GetInstanceProfile(context.Context, *iam.GetInstanceProfileInput, ...func(*iam.Options)) (*iam.GetInstanceProfileOutput, error)
 	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 	GetRolePolicy(context.Context, *iam.GetRolePolicyInput, ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	TagRole(context.Context, *iam.TagRoleInput, ...func(*iam.Options)) (*iam.TagRoleOutput, error)
 }
 
-func runIAMRevokeRoleSessions(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return revokeRoleSessions(ctx, iam.NewFromConfig(req.AWS), req)
-}
-
 func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (bots.Result, error) {
-	const bot = "iam_revoke_role_sessions"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
-	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	roleName, reason, err := roleFromFinding(ctx, api, f)
+	// The role of a role session, or of an instance's instance profile (a related target).
+	res, t, err := bots.Begin(revokeBot, req, finding.TargetIAMRole)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: %w", bot, err)
+		return res, err
 	}
-	if reason != "" {
-		return bots.SkipBecause(res, reason), nil
-	}
-	if !iamNameRE.MatchString(roleName) {
-		return bots.Result{}, faults.Rejectf("%s: %q is not an IAM role name", bot, roleName)
-	}
-	where := fmt.Sprintf("role %s in %s/%s", roleName, f.AccountID, f.Region)
+	f, roleName, where := req.Finding, t.ID, t.Where()
 
 	out, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
 	if err != nil {
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("role %s no longer exists", roleName)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: read %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read %s: %w", revokeBot, where, err)
 	}
 	role := out.Role
 	res.Resources = []string{firstSet(aws.ToString(role.Arn), roleName)}
@@ -88,7 +78,7 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 
 	previous, err := currentRevokeTime(ctx, api, roleName)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", bot, revokePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", revokeBot, revokePolicyName, where, err)
 	}
 	res.Before = map[string]string{"revokedBefore": "none"}
 	if !previous.IsZero() {
@@ -114,14 +104,14 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("role %s was deleted before its sessions could be revoked", roleName)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", bot, revokePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", revokeBot, revokePolicyName, where, err)
 	}
-	slog.InfoContext(ctx, "role sessions revoked", "bot", bot, "finding", f.ID, "account", f.AccountID, "role", roleName, "issuedBefore", now.Format(time.RFC3339))
+	slog.InfoContext(ctx, "role sessions revoked", "bot", revokeBot, "finding", f.ID, "account", f.AccountID, "role", roleName, "issuedBefore", now.Format(time.RFC3339))
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"revokedBefore": now.Format(time.RFC3339)}
 	res.Changes = []string{fmt.Sprintf("denied every session of role %s issued before %s (inline policy %s)", roleName, now.Format(time.RFC3339), revokePolicyName)}
-	if _, err := api.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(roleName), Tags: iamTags(bot, req)}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: sessions of %s were revoked but tagging the role failed: %w", bot, where, err)
+	if _, err := api.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(roleName), Tags: iamTags(bots.Markers(revokeBot, req, t))}); err != nil {
+		return bots.Result{}, fmt.Errorf("%s: sessions of %s were revoked but tagging the role failed: %w", revokeBot, where, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("tagged role %s with %s, %s", roleName, bots.TagFindingID, bots.TagBot))
 	return res, nil
@@ -133,53 +123,6 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 func revokePolicy(t time.Time) string {
 	return `{"Version":"2012-10-17","Statement":[{"Sid":"GuardbotsRevokeOlderSessions","Effect":"Deny","Action":["*"],"Resource":["*"],` +
 		`"Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + t.UTC().Format(time.RFC3339) + `"}}}]}`
-}
-
-// roleFromFinding names the role whose sessions to revoke, or says why there is none.
-func roleFromFinding(ctx context.Context, api iamRoleAPI, f *finding.Finding) (role, skipReason string, err error) {
-	switch {
-	case f.ResourceKind == finding.KindAccessKey && f.AccessKey != nil:
-		k := f.AccessKey
-		switch k.UserType {
-		case finding.UserTypeAssumedRole, finding.UserTypeRole:
-		case finding.UserTypeRoot:
-			return "", reasonRoot, nil
-		case finding.UserTypeIAMUser:
-			return "", "the credentials are an IAM user's: iam_deactivate_access_key and iam_quarantine_user act on users", nil
-		default:
-			return "", fmt.Sprintf("user type %q is not a role session", rawUserType(k)), nil
-		}
-		// For an assumed role GuardDuty's userName is the role's name; the principal id
-		// (AROA…:session) confirms it is a role session and not something else named alike.
-		if k.UserType == finding.UserTypeAssumedRole && k.PrincipalID != "" && !strings.HasPrefix(k.PrincipalID, "AROA") {
-			return "", fmt.Sprintf("principal %s is not a role session (AROA…)", k.PrincipalID), nil
-		}
-		if k.UserName == "" {
-			return "", "the finding names no role", nil
-		}
-		return k.UserName, "", nil
-	case f.ResourceKind == finding.KindInstance && f.Instance != nil:
-		if f.Instance.InstanceProfileArn == "" {
-			return "", fmt.Sprintf("instance %s has no instance profile", f.Instance.ID), nil
-		}
-		a, perr := arn.Parse(f.Instance.InstanceProfileArn)
-		if perr != nil || !strings.HasPrefix(a.Resource, "instance-profile/") {
-			return "", "", faults.Rejectf("%q is not an instance profile ARN", f.Instance.InstanceProfileArn)
-		}
-		name := a.Resource[strings.LastIndex(a.Resource, "/")+1:]
-		out, gerr := api.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
-		if gerr != nil {
-			if bots.APIErrorCode(gerr) == "NoSuchEntity" {
-				return "", fmt.Sprintf("instance profile %s no longer exists", name), nil
-			}
-			return "", "", fmt.Errorf("read instance profile %s in %s: %w", name, f.AccountID, gerr)
-		}
-		if out.InstanceProfile == nil || len(out.InstanceProfile.Roles) == 0 {
-			return "", fmt.Sprintf("instance profile %s has no role", name), nil
-		}
-		return aws.ToString(out.InstanceProfile.Roles[0].RoleName), "", nil
-	}
-	return "", fmt.Sprintf("finding is about a %s resource, not a role session", f.ResourceKind), nil
 }
 
 // unmanagedRoleReason says why the bot must leave a role alone, or "".

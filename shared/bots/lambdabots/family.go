@@ -2,8 +2,9 @@
 // Lambda client.
 package lambdabots
 
-// The runner checks the exemption tag of the resources the bots act on before running one: these
-// link the tag reads into the family's Lambdas (bottest.Main checks none is missing).
+// The runner reads the targets the bots act on before running one (their exemption tags, and the
+// related targets they declare): these link those reads into the family's Lambdas (bottest.Main checks
+// none is missing).
 import (
 	_ "github.com/guardbots/guardbots/shared/exempt/lambdatags"
 )

@@ -1,8 +1,7 @@
 package lambdabots
 
 import (
-	"slices"
-	"strings"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -69,6 +67,27 @@ func lambdaFinding(name string) *finding.Finding {
 	}
 }
 
+func (c *concurrencyFake) state() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.exists, aws.ToInt32(c.reserved), c.reserved == nil, len(c.tags), " tags")
+}
+
+var _ = bottest.RegisterContract("lambda_disable_function", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		fake := &concurrencyFake{exists: true, reserved: aws.Int32(5)}
+		e := newLambdaEnv(t, fake, stubs...)
+		return bottest.World{
+			Request: func(dryRun bool) bots.Request { return e.Request(lambdaFinding("billing-export"), dryRun) },
+			Rec:     e.Rec, State: func(*testing.T) string { return fake.state() },
+			Gone: func(*bots.Request) { fake.exists = false },
+		}
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "lambda:PutFunctionConcurrency",
+	Throttle: "lambda:GetFunctionConcurrency",
+})
+
 func TestLambdaDisableFunction_SetsReservedConcurrencyToZeroRecordingThePrevious(t *testing.T) {
 	fake := &concurrencyFake{exists: true, reserved: aws.Int32(25)}
 	e := newLambdaEnv(t, fake)
@@ -93,60 +112,5 @@ func TestLambdaDisableFunction_UnreservedFunctionIsRecordedAsUnreserved(t *testi
 	res, err := bottest.Run(t, "lambda_disable_function", newLambdaEnv(t, fake).Request(lambdaFinding("f"), false))
 	if err != nil || res.Before["reservedConcurrency"] != "unreserved" || aws.ToInt32(fake.reserved) != 0 || fake.reserved == nil {
 		t.Errorf("result %+v, %v; reserved now %v", res, err, fake.reserved)
-	}
-}
-
-func TestLambdaDisableFunction_SecondRunIsAlreadyDone(t *testing.T) {
-	fake := &concurrencyFake{exists: true, reserved: aws.Int32(5)}
-	e := newLambdaEnv(t, fake)
-	if _, err := bottest.Run(t, "lambda_disable_function", e.Request(lambdaFinding("f"), false)); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := bottest.Run(t, "lambda_disable_function", e.Request(lambdaFinding("f"), false))
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %+v, %v", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"lambda:GetFunctionConcurrency"}) {
-		t.Errorf("second run called %v", ops)
-	}
-}
-
-func TestLambdaDisableFunction_DryRunChangesNothing(t *testing.T) {
-	fake := &concurrencyFake{exists: true, reserved: aws.Int32(5)}
-	res, err := bottest.Run(t, "lambda_disable_function", newLambdaEnv(t, fake).Request(lambdaFinding("f"), true))
-	if err != nil || res.Status != bots.StatusDryRun || len(fake.puts)+len(fake.tags) != 0 || aws.ToInt32(fake.reserved) != 5 {
-		t.Errorf("result %+v, %v; puts %d", res, err, len(fake.puts))
-	}
-}
-
-func TestLambdaDisableFunction_MissingFunctionIsSkipped(t *testing.T) {
-	res, err := bottest.Run(t, "lambda_disable_function", newLambdaEnv(t, &concurrencyFake{}).Request(lambdaFinding("gone"), false))
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "function gone no longer exists" {
-		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
-	}
-}
-
-func TestLambdaDisableFunction_MalformedNameIsRejected(t *testing.T) {
-	_, err := bottest.Run(t, "lambda_disable_function", newLambdaEnv(t, &concurrencyFake{exists: true}).Request(lambdaFinding("a b"), false))
-	if faults.Classify(err) != faults.Rejected {
-		t.Errorf("err = %v", err)
-	}
-}
-
-func TestLambdaDisableFunction_AccessDeniedIsAFailedError(t *testing.T) {
-	fake := &concurrencyFake{exists: true}
-	e := newLambdaEnv(t, fake, bottest.StubError("lambda:PutFunctionConcurrency", "AccessDeniedException", "not authorized"))
-	_, err := bottest.Run(t, "lambda_disable_function", e.Request(lambdaFinding("f"), false))
-	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), "function f in "+bottest.Account) {
-		t.Errorf("err = %v (%s)", err, k)
-	}
-}
-
-func TestLambdaDisableFunction_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newLambdaEnv(t, &concurrencyFake{exists: true}, bottest.StubError("lambda:GetFunctionConcurrency", "TooManyRequestsException", "Rate exceeded"))
-	_, err := bottest.Run(t, "lambda_disable_function", e.Request(lambdaFinding("f"), false))
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
 	}
 }

@@ -2,7 +2,7 @@ package rdsbots
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,7 +12,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -64,6 +63,21 @@ func (e rdsEnv) public(t *testing.T) bool {
 	return aws.ToBool(db.PubliclyAccessible)
 }
 
+var _ = bottest.RegisterContract("rds_disable_public_access", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e := newRDSEnv(t, stubs...)
+		return bottest.World{
+			Request: func(dryRun bool) bots.Request { return e.Request(rdsFinding(e.id), dryRun) },
+			Rec:     e.Rec,
+			State:   func(t *testing.T) string { return fmt.Sprint("public=", e.public(t), " ", len(*e.tags), " tags") },
+			Gone:    func(req *bots.Request) { req.Finding.RDS.InstanceID = "gone-db" },
+		}
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "rds:ModifyDBInstance",
+	Throttle: "rds:DescribeDBInstances",
+})
+
 func TestRDSDisablePublicAccess_MakesTheInstancePrivateImmediatelyAndTagsIt(t *testing.T) {
 	var modify *rds.ModifyDBInstanceInput
 	e := newRDSEnv(t, bottest.ObserveOp("rds:ModifyDBInstance", func(in any) { modify = in.(*rds.ModifyDBInstanceInput) }))
@@ -82,55 +96,5 @@ func TestRDSDisablePublicAccess_MakesTheInstancePrivateImmediatelyAndTagsIt(t *t
 	}
 	if len(*e.tags) != 1 || !strings.HasSuffix(aws.ToString((*e.tags)[0].ResourceName), ":db:"+e.id) {
 		t.Errorf("AddTagsToResource inputs %+v", *e.tags)
-	}
-}
-
-func TestRDSDisablePublicAccess_SecondRunIsAlreadyDone(t *testing.T) {
-	e := newRDSEnv(t)
-	if _, err := e.run(t, e.id, false); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := e.run(t, e.id, false)
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %+v, %v", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"rds:DescribeDBInstances"}) {
-		t.Errorf("second run called %v", ops)
-	}
-}
-
-func TestRDSDisablePublicAccess_DryRunChangesNothing(t *testing.T) {
-	e := newRDSEnv(t)
-	res, err := e.run(t, e.id, true)
-	if err != nil || res.Status != bots.StatusDryRun || !e.public(t) {
-		t.Fatalf("result = %+v, %v; still public %v", res, err, e.public(t))
-	}
-}
-
-func TestRDSDisablePublicAccess_MissingInstanceIsSkipped(t *testing.T) {
-	e := newRDSEnv(t)
-	res, err := e.run(t, "gone-db", false)
-	if err != nil || res.Status != bots.StatusSkipped || res.Reason != "DB instance gone-db no longer exists" {
-		t.Errorf("result %s %q, %v", res.Status, res.Reason, err)
-	}
-}
-
-func TestRDSDisablePublicAccess_AccessDeniedIsAFailedError(t *testing.T) {
-	e := newRDSEnv(t, bottest.StubError("rds:ModifyDBInstance", "AccessDenied", "not authorized to perform rds:ModifyDBInstance"))
-	_, err := e.run(t, e.id, false)
-	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), e.id) {
-		t.Errorf("err = %v (%s)", err, k)
-	}
-	if !e.public(t) {
-		t.Error("changed despite the denial")
-	}
-}
-
-func TestRDSDisablePublicAccess_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newRDSEnv(t, bottest.StubError("rds:DescribeDBInstances", "Throttling", "Rate exceeded"))
-	_, err := e.run(t, e.id, false)
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
 	}
 }

@@ -4,30 +4,33 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	s3ctypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
+// accountBlockBot is the bot's name, in its messages and its declaration.
+const accountBlockBot = "s3_block_account_public_access"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name: "s3_block_account_public_access",
+		Name: accountBlockBot,
 		Summary: "Turn on all four account-level S3 public access block settings (S3 Control) in the " +
 			"finding's account.",
-		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
+		Resources: []finding.ResourceKind{finding.KindS3Bucket},
+		// The finding's buckets: an exempt one keeps its account's block as it is.
+		Targets:    []finding.TargetKind{finding.TargetBucket},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"s3control:GetPublicAccessBlock", "s3control:PutPublicAccessBlock"},
-		Run:        runS3BlockAccountPublicAccess,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return blockAccountPublicAccess(ctx, s3control.NewFromConfig(req.AWS), req)
+		},
 	})
 }
-
-var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // s3AccountBlockAPI is what s3_block_account_public_access calls.
 type s3AccountBlockAPI interface {
@@ -35,25 +38,13 @@ type s3AccountBlockAPI interface {
 	PutPublicAccessBlock(context.Context, *s3control.PutPublicAccessBlockInput, ...func(*s3control.Options)) (*s3control.PutPublicAccessBlockOutput, error)
 }
 
-func runS3BlockAccountPublicAccess(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return blockAccountPublicAccess(ctx, s3control.NewFromConfig(req.AWS), req)
-}
-
 func blockAccountPublicAccess(ctx context.Context, api s3AccountBlockAPI, req bots.Request) (bots.Result, error) {
-	const bot = "s3_block_account_public_access"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	// The account is the buckets' owner's (validated with them), never the orchestrator's.
+	res, t, err := bots.Begin(accountBlockBot, req, finding.TargetBucket)
+	if err != nil {
+		return res, err
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	if f.ResourceKind != finding.KindS3Bucket {
-		return bots.SkipBecause(res, fmt.Sprintf("finding is about a %s resource, not S3", f.ResourceKind)), nil
-	}
-	// The account is the finding's (the bucket owner's), never the orchestrator's.
-	account := f.AccountID
-	if !accountIDRE.MatchString(account) {
-		return bots.Result{}, faults.Rejectf("%s: %q is not an AWS account id", bot, account)
-	}
+	account := t.Account
 	res.Resources = []string{"account " + account}
 	where := fmt.Sprintf("account %s", account)
 
@@ -67,7 +58,7 @@ func blockAccountPublicAccess(ctx context.Context, api s3AccountBlockAPI, req bo
 	case bots.APIErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
 		// No account-level block: every setting is off.
 	default:
-		return bots.Result{}, fmt.Errorf("%s: read the public access block of %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: read the public access block of %s: %w", accountBlockBot, where, err)
 	}
 	before := fmt.Sprintf("BlockPublicAcls=%t IgnorePublicAcls=%t BlockPublicPolicy=%t RestrictPublicBuckets=%t",
 		aws.ToBool(current.BlockPublicAcls), aws.ToBool(current.IgnorePublicAcls), aws.ToBool(current.BlockPublicPolicy), aws.ToBool(current.RestrictPublicBuckets))
@@ -88,9 +79,9 @@ func blockAccountPublicAccess(ctx context.Context, api s3AccountBlockAPI, req bo
 			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
 		},
 	}); err != nil {
-		return bots.Result{}, fmt.Errorf("%s: block public access in %s: %w", bot, where, err)
+		return bots.Result{}, fmt.Errorf("%s: block public access in %s: %w", accountBlockBot, where, err)
 	}
-	slog.InfoContext(ctx, "account public access blocked", "bot", bot, "finding", f.ID, "account", account)
+	slog.InfoContext(ctx, "account public access blocked", "bot", accountBlockBot, "finding", req.Finding.ID, "account", account)
 	res.Status = bots.StatusRemediated
 	res.After = map[string]string{"publicAccessBlock": "BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true"}
 	res.Changes = []string{fmt.Sprintf("blocked all public access to S3 in account %s (was %s)", account, before)}

@@ -1,7 +1,6 @@
 package s3bots
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -92,6 +91,24 @@ func boolWord(b *bool) string {
 	return "false"
 }
 
+var _ = bottest.RegisterContract("s3_block_account_public_access", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e := newAccountBlockEnv(t, stubs...)
+		e.seed(t, bottest.Account)
+		return bottest.World{
+			Request: func(dryRun bool) bots.Request {
+				return bots.Request{Finding: bucketFinding("open-data"), DryRun: dryRun, AWS: e.cfg, Params: bots.Params{}}
+			},
+			Rec:   e.rec,
+			State: func(t *testing.T) string { return e.block(t, bottest.Account) },
+		}
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "s3control:PutPublicAccessBlock",
+	Throttle: "s3control:GetPublicAccessBlock",
+	NoGone:   "an account cannot be missing",
+})
+
 func TestS3BlockAccountPublicAccess_BlocksTheFindingsAccount(t *testing.T) {
 	e := newAccountBlockEnv(t)
 	e.seed(t, "444455556666")
@@ -111,52 +128,10 @@ func TestS3BlockAccountPublicAccess_BlocksTheFindingsAccount(t *testing.T) {
 	}
 }
 
-func TestS3BlockAccountPublicAccess_SecondRunIsAlreadyDone(t *testing.T) {
-	e := newAccountBlockEnv(t)
-	e.seed(t, "444455556667")
-	if _, err := e.run(t, "444455556667", false); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.rec.Ops())
-	res, err := e.run(t, "444455556667", false)
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %+v, %v", res, err)
-	}
-	if ops := e.rec.Ops()[before:]; !slices.Equal(ops, []string{"s3control:GetPublicAccessBlock"}) {
-		t.Errorf("second run called %v", ops)
-	}
-}
-
-func TestS3BlockAccountPublicAccess_DryRunChangesNothing(t *testing.T) {
-	e := newAccountBlockEnv(t)
-	e.seed(t, "444455556668")
-	res, err := e.run(t, "444455556668", true)
-	if err != nil || res.Status != bots.StatusDryRun || e.block(t, "444455556668") != "acls=false ignore=false policy=false restrict=false" {
-		t.Fatalf("result = %+v, %v", res, err)
-	}
-}
-
 func TestS3BlockAccountPublicAccess_MalformedAccountIsRejected(t *testing.T) {
 	e := newAccountBlockEnv(t)
 	if _, err := e.run(t, "12345", false); faults.Classify(err) != faults.Rejected {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestS3BlockAccountPublicAccess_AccessDeniedIsAFailedError(t *testing.T) {
-	e := newAccountBlockEnv(t, bottest.StubError("s3control:PutPublicAccessBlock", "AccessDenied", "Access Denied"))
-	e.seed(t, "444455556669")
-	_, err := e.run(t, "444455556669", false)
-	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), "444455556669") {
-		t.Errorf("err = %v (%s)", err, k)
-	}
-}
-
-func TestS3BlockAccountPublicAccess_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newAccountBlockEnv(t, bottest.StubError("s3control:GetPublicAccessBlock", "SlowDown", "Please reduce your request rate."))
-	_, err := e.run(t, "444455556670", false)
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
 	}
 }
 

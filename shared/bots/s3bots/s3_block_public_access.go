@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,26 +11,28 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // s3_block_public_access does not tag buckets: PutBucketTagging replaces the whole tag set, and a
 // read-modify-write could drop tags the owner wrote meanwhile (or break tag-based access control). The
 // notification and CloudTrail record the change.
+// bucketBlockBot is the bot's name, in its messages and its declaration.
+const bucketBlockBot = "s3_block_public_access"
+
 func init() {
 	bots.Register(bots.Bot{
-		Name:       "s3_block_public_access",
+		Name:       bucketBlockBot,
 		Summary:    "Turn on all four bucket-level public access block settings on every bucket in the finding.",
 		Resources:  []finding.ResourceKind{finding.KindS3Bucket},
+		Targets:    []finding.TargetKind{finding.TargetBucket},
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"s3:GetPublicAccessBlock", "s3:PutPublicAccessBlock"},
-		Run:        runS3BlockPublicAccess,
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return blockBucketPublicAccess(ctx, s3.NewFromConfig(req.AWS), req)
+		},
 	})
 }
-
-// bucketNameRE is S3's bucket naming rule, loosely (3–63 lower-case letters, digits, dots, hyphens).
-var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // s3BlockAPI is what s3_block_public_access calls.
 type s3BlockAPI interface {
@@ -40,40 +40,25 @@ type s3BlockAPI interface {
 	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
 }
 
-func runS3BlockPublicAccess(ctx context.Context, req bots.Request) (bots.Result, error) {
-	return blockBucketPublicAccess(ctx, s3.NewFromConfig(req.AWS), req)
-}
-
 func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Request) (bots.Result, error) {
-	const bot = "s3_block_public_access"
-	f := req.Finding
-	if f == nil {
-		return bots.Result{}, faults.Rejectf("%s: no finding in the request", bot)
+	// Every bucket of the finding, each once.
+	res, _, err := bots.Begin(bucketBlockBot, req, finding.TargetBucket)
+	if err != nil {
+		return res, err
 	}
-	res := bots.Result{Bot: bot, Account: f.AccountID, Region: f.Region, DryRun: req.DryRun}
-	var buckets []string
-	for _, b := range f.Buckets {
-		if b.Name != "" && !slices.Contains(buckets, b.Name) {
-			buckets = append(buckets, b.Name)
-		}
+	f, targets := req.Finding, req.TargetsOf(finding.TargetBucket)
+	res.Resources = nil
+	for _, t := range targets {
+		res.Resources = append(res.Resources, t.ID)
 	}
-	if len(buckets) == 0 {
-		return bots.SkipBecause(res, fmt.Sprintf("finding (%s) names no S3 bucket", f.ResourceKind)), nil
-	}
-	for _, b := range buckets {
-		if !bucketNameRE.MatchString(b) {
-			return bots.Result{}, faults.Rejectf("%s: %q is not an S3 bucket name", bot, b)
-		}
-	}
-	res.Resources = buckets
 	res.Before, res.After = map[string]string{}, map[string]string{}
 
 	var gone, blocked, changed []string
-	for _, b := range buckets {
-		where := fmt.Sprintf("bucket %s in %s", b, f.AccountID)
+	for _, t := range targets {
+		b, where := t.ID, t.Where()
 		cfg, exists, err := bucketPublicAccessBlock(ctx, api, b, f.AccountID)
 		if err != nil {
-			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+			return bots.Result{}, fmt.Errorf("%s: read the public access block of %s%s: %w", bucketBlockBot, where, doneSoFar(req.DryRun, changed), err)
 		}
 		if !exists {
 			gone = append(gone, b)
@@ -102,9 +87,9 @@ func blockBucketPublicAccess(ctx context.Context, api s3BlockAPI, req bots.Reque
 				res.Before[b] = "bucket gone"
 				continue
 			}
-			return bots.Result{}, fmt.Errorf("%s: block public access to %s%s: %w", bot, where, doneSoFar(req.DryRun, changed), err)
+			return bots.Result{}, fmt.Errorf("%s: block public access to %s%s: %w", bucketBlockBot, where, doneSoFar(req.DryRun, changed), err)
 		}
-		slog.InfoContext(ctx, "bucket public access blocked", "bot", bot, "finding", f.ID, "account", f.AccountID, "bucket", b)
+		slog.InfoContext(ctx, "bucket public access blocked", "bot", bucketBlockBot, "finding", f.ID, "account", f.AccountID, "bucket", b)
 		changed = append(changed, b)
 		res.After[b] = describeBlock(&s3types.PublicAccessBlockConfiguration{
 			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),

@@ -71,6 +71,21 @@ func (e bucketEnv) block(t *testing.T, bucket string) string {
 
 const allBlocked = "BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true"
 
+var _ = bottest.RegisterContract("s3_block_public_access", bottest.Contract{
+	World: func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		e := newBucketEnv(t, stubs...)
+		return bottest.World{
+			Request: func(dryRun bool) bots.Request { return e.Request(bucketFinding(e.open), dryRun) },
+			Rec:     e.Rec,
+			State:   func(t *testing.T) string { return e.block(t, e.open) },
+			Gone:    func(req *bots.Request) { req.Finding.Buckets = []finding.Bucket{{Name: "gone-bucket-1"}} },
+		}
+	},
+	Again:    bots.StatusAlreadyDone,
+	Deny:     "s3:PutPublicAccessBlock",
+	Throttle: "s3:GetPublicAccessBlock",
+})
+
 func TestS3BlockPublicAccess_BlocksEveryBucketInTheFinding(t *testing.T) {
 	e := newBucketEnv(t)
 	other := bottest.UniqueName("more-open-data")
@@ -94,32 +109,6 @@ func TestS3BlockPublicAccess_BlocksEveryBucketInTheFinding(t *testing.T) {
 	}
 	if ops := e.Rec.Ops(); slices.Equal(ops, nil) || strings.Count(strings.Join(ops, " "), "s3:PutPublicAccessBlock") != 2 {
 		t.Errorf("calls %v, want two puts (the blocked bucket is left alone)", ops)
-	}
-}
-
-func TestS3BlockPublicAccess_SecondRunIsAlreadyDone(t *testing.T) {
-	e := newBucketEnv(t)
-	if _, err := e.run(t, false, e.open); err != nil {
-		t.Fatal(err)
-	}
-	before := len(e.Rec.Ops())
-	res, err := e.run(t, false, e.open)
-	if err != nil || res.Status != bots.StatusAlreadyDone {
-		t.Fatalf("second run = %+v, %v", res, err)
-	}
-	if ops := e.Rec.Ops()[before:]; !slices.Equal(ops, []string{"s3:GetPublicAccessBlock"}) {
-		t.Errorf("second run called %v", ops)
-	}
-}
-
-func TestS3BlockPublicAccess_DryRunChangesNothing(t *testing.T) {
-	e := newBucketEnv(t)
-	res, err := e.run(t, true, e.open)
-	if err != nil || res.Status != bots.StatusDryRun || !strings.HasPrefix(res.Changes[0], "would block all public access to bucket "+e.open) {
-		t.Fatalf("result = %+v, %v", res, err)
-	}
-	if _, err := s3.NewFromConfig(e.Admin()).GetPublicAccessBlock(context.Background(), &s3.GetPublicAccessBlockInput{Bucket: aws.String(e.open)}); bots.APIErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
-		t.Errorf("after a dry run the bucket has a block (err %v)", err)
 	}
 }
 
@@ -161,13 +150,5 @@ func TestS3BlockPublicAccess_AccessDeniedIsAFailedErrorNamingWhatWasDone(t *test
 	_, err := e.run(t, false, first, second)
 	if k := faults.Classify(err); k != faults.Failed || !strings.Contains(err.Error(), "after blocking "+first) || !strings.Contains(err.Error(), second) {
 		t.Errorf("err = %v (%s), want a Failed error naming the bucket and what was blocked before", err, k)
-	}
-}
-
-func TestS3BlockPublicAccess_ThrottlingIsAThrottledError(t *testing.T) {
-	e := newBucketEnv(t, bottest.StubError("s3:GetPublicAccessBlock", "SlowDown", "Please reduce your request rate."))
-	_, err := e.run(t, false, e.open)
-	if k := faults.Classify(err); k != faults.Throttled {
-		t.Errorf("Classify(%v) = %s", err, k)
 	}
 }

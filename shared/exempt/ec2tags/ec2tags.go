@@ -1,5 +1,5 @@
-// Package ec2tags reads the exemption tag of the instances findings name. A bot family acting on
-// instances imports it, so the runner's exemption check works in its Lambdas.
+// Package ec2tags reads the exemption tag of EC2 targets (instances). A bot family acting on instances
+// imports it, so the runner's exemption check works in its Lambdas.
 package ec2tags
 
 import (
@@ -14,9 +14,11 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func init() { exempt.RegisterReader(finding.KindInstance, instanceExempt) }
+func init() { exempt.RegisterReader("ec2:DescribeTags", resourceExempt) }
 
-func instanceExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool, error) {
+// resourceExempt reads the tag of any EC2 resource by its id. DescribeTags answers a resource that no
+// longer exists with no tags, not an error: the bot's own live read then finds it gone and skips.
+func resourceExempt(ctx context.Context, cfg aws.Config, t finding.Target) (bool, error) {
 	out, err := ec2.NewFromConfig(cfg).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("resource-id"), Values: []string{t.ID}},
 		{Name: aws.String("key"), Values: []string{bots.ExemptionTag}},

@@ -1,5 +1,5 @@
-// Package lambdatags reads the exemption tag of the Lambda functions findings name. A bot family
-// acting on functions imports it, so the runner's exemption check works in its Lambdas.
+// Package lambdatags reads the exemption tag of Lambda functions. A bot family acting on functions
+// imports it, so the runner's exemption check works in its Lambdas.
 package lambdatags
 
 import (
@@ -13,12 +13,13 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func init() { exempt.RegisterReader(finding.KindLambdaFunction, functionExempt) }
+func init() { exempt.RegisterReader("lambda:ListTags", functionExempt) }
 
-func functionExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool, error) {
-	out, err := lambda.NewFromConfig(cfg).ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(t.ARN())})
+// functionExempt reads by the target's ARN, built from the very name the bot acts on.
+func functionExempt(ctx context.Context, cfg aws.Config, t finding.Target) (bool, error) {
+	out, err := lambda.NewFromConfig(cfg).ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(t.ARN)})
 	if err != nil {
-		return false, exempt.Ignore(err, "ResourceNotFoundException")
+		return false, exempt.Gone(err, "ResourceNotFoundException")
 	}
 	_, ok := out.Tags[bots.ExemptionTag]
 	return ok, nil

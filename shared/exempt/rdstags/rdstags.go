@@ -1,5 +1,5 @@
-// Package rdstags reads the exemption tag of the RDS DB instances and clusters findings name. A bot
-// family acting on them imports it, so the runner's exemption check works in its Lambdas.
+// Package rdstags reads the exemption tag of RDS DB instances and clusters. A bot family acting on them
+// imports it, so the runner's exemption check works in its Lambdas.
 package rdstags
 
 import (
@@ -13,12 +13,12 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func init() { exempt.RegisterReader(finding.KindRDSDBInstance, databaseExempt) }
+func init() { exempt.RegisterReader("rds:ListTagsForResource", databaseExempt) }
 
-func databaseExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool, error) {
-	out, err := rds.NewFromConfig(cfg).ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(t.ARN())})
+func databaseExempt(ctx context.Context, cfg aws.Config, t finding.Target) (bool, error) {
+	out, err := rds.NewFromConfig(cfg).ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(t.ARN)})
 	if err != nil {
-		return false, exempt.Ignore(err, "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault")
+		return false, exempt.Gone(err, "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault")
 	}
 	for _, tag := range out.TagList {
 		if aws.ToString(tag.Key) == bots.ExemptionTag {

@@ -1,5 +1,5 @@
-// Package s3tags reads the exemption tag of the buckets findings name. A bot family acting on buckets
-// imports it, so the runner's exemption check works in its Lambdas.
+// Package s3tags reads the exemption tag of buckets. A bot family acting on buckets imports it, so the
+// runner's exemption check works in its Lambdas.
 package s3tags
 
 import (
@@ -13,13 +13,17 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func init() { exempt.RegisterReader(finding.KindS3Bucket, bucketExempt) }
+func init() { exempt.RegisterReader("s3:GetBucketTagging", bucketExempt) }
 
-func bucketExempt(ctx context.Context, cfg aws.Config, t exempt.Target) (bool, error) {
-	out, err := s3.NewFromConfig(cfg).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(t.ID)})
+// bucketExempt reads the bucket as the bots address it: owned by the finding's account.
+func bucketExempt(ctx context.Context, cfg aws.Config, t finding.Target) (bool, error) {
+	out, err := s3.NewFromConfig(cfg).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(t.ID), ExpectedBucketOwner: aws.String(t.Account)})
 	if err != nil {
 		// NoSuchTagSet is S3's answer for a bucket without tags.
-		return false, exempt.Ignore(err, "NoSuchTagSet", "NoSuchBucket")
+		if err = exempt.Ignore(err, "NoSuchTagSet"); err != nil {
+			return false, exempt.Gone(err, "NoSuchBucket")
+		}
+		return false, nil
 	}
 	for _, tag := range out.TagSet {
 		if aws.ToString(tag.Key) == bots.ExemptionTag {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -42,15 +44,19 @@ type Runner struct {
 // through; a rail whose own read fails stops the action with that error — fail closed):
 //
 //  1. validate the input (bot name, finding, parameters) and the resource kind;
-//  2. the stop record: an earlier action of this execution failed with onError stop;
-//  3. exemption, read live in the finding's account (bots that change something);
-//  4. duplicate suppression: claim (finding, bot, resource) for this execution (not on dry-run);
-//  5. the blast-radius count (disruptive and destructive bots, not on dry-run): past it, held — the
+//  2. resolve the targets: the finding's resources of the kinds the bot acts on, validated (a malformed
+//     identifier is rejected), skipping a finding whose target the bot does not act on;
+//  3. the stop record: an earlier action of this execution failed with onError stop;
+//  4. the related targets the bot declares, found live in the finding's account (with its credentials);
+//  5. exemption, read live on every target (bots that change something); a target whose tags cannot be
+//     read because it is gone is not changed;
+//  6. duplicate suppression: claim (finding, bot, targets) for this execution (not on dry-run);
+//  7. the blast-radius count (disruptive and destructive bots, not on dry-run): past it, held — the
 //     state machine then asks a person, and an action it held that a person approved is not counted
 //     again (see approvedPastLimit);
-//  6. run the bot;
-//  7. audit the outcome — every outcome, skips and failures included;
-//  8. mark the claim done, or release it (failure, skip) so a later delivery may act.
+//  8. run the bot on exactly the targets the rails read;
+//  9. audit the outcome — every outcome, skips and failures included;
+//  10. mark the claim done, or release it (failure, skip) so a later delivery may act.
 //
 // The exemption comes before the claim so an exempt resource leaves no claim; the claim before the
 // count so a duplicate never uses up the blast radius.
@@ -73,44 +79,75 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 	now := rails.now()
 	dry := r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN"
 	res := bots.Result{Bot: b.Name, Account: f.AccountID, Region: f.Region, DryRun: dry}
+	// Until they are resolved, skips and failures are audited under what the finding names.
+	a := &action{Runner: r, in: in, targets: named(f)}
 	if !b.Handles(f.ResourceKind) {
-		return r.skip(ctx, in, res, fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind), now)
-	}
-	stop, err := r.stopRecord(ctx, in.Execution)
-	if err != nil {
-		return bots.Result{}, r.failed(ctx, in, res, err, now)
-	}
-	if stop != nil && stop.Index < in.Index {
-		return r.skip(ctx, in, res, fmt.Sprintf("not run: action %d (%s) failed and its onError is stop", stop.Index+1, stop.Bot), now)
+		return a.skip(ctx, res, fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind), now)
 	}
 	req := bots.Request{Finding: f, Params: params, DryRun: dry, Execution: in.Execution, State: r.State}
+	if b.ChecksExemption() && len(b.Targets) == 0 {
+		// Nothing to read the exemption of, nothing to claim: fail closed.
+		return bots.Result{}, a.failed(ctx, res, faults.Fail(fmt.Errorf("bot %s changes something but declares no kind of target", b.Name)), now)
+	}
+	targets, skip, err := b.TargetsOf(f)
+	if err != nil {
+		return bots.Result{}, a.failed(ctx, res, err, now)
+	}
+	if skip != "" {
+		return a.skip(ctx, res, skip, now)
+	}
+	req.Targets, a.targets = targets, targets
+	stop, err := r.stopRecord(ctx, in.Execution)
+	if err != nil {
+		return bots.Result{}, a.failed(ctx, res, err, now)
+	}
+	if stop != nil && stop.Index < in.Index {
+		return a.skip(ctx, res, fmt.Sprintf("not run: action %d (%s) failed and its onError is stop", stop.Index+1, stop.Bot), now)
+	}
 	if len(b.Operations) > 0 {
 		cfg, role, err := r.Resolver.ForBot(ctx, b.Name, f.ID, f.AccountID, f.Region, f.Partition)
 		if err != nil {
-			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: credentials for account %s in %s: %w", b.Name, f.AccountID, f.Region, err), now)
+			return bots.Result{}, a.failed(ctx, res, fmt.Errorf("bot %s: credentials for account %s in %s: %w", b.Name, f.AccountID, f.Region, err), now)
 		}
 		req.AWS, res.Role = cfg, role
 	}
+	if req.Related, skip, err = b.RelatedOf(ctx, req.AWS, f, req.Targets); err != nil {
+		return bots.Result{}, a.failed(ctx, res, err, now)
+	}
+	a.targets = slices.Concat(req.Targets, req.Related)
+	if skip != "" {
+		return a.skip(ctx, res, skip, now)
+	}
 
+	var notes []string
 	if rails.Exempt != nil && b.ChecksExemption() {
-		t, exempted, err := rails.Exempt(ctx, req.AWS, f)
+		v, err := rails.Exempt(ctx, req.AWS, a.targets)
 		if err != nil {
-			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
+			return bots.Result{}, a.failed(ctx, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
 		}
-		if exempted {
-			return r.skip(ctx, in, res, fmt.Sprintf("exempt: %s is tagged %s", t, bots.ExemptionTag), now)
+		if v.Exempt != nil {
+			return a.skip(ctx, res, fmt.Sprintf("exempt: %s is tagged %s", v.Exempt, bots.ExemptionTag), now)
+		}
+		if len(v.Gone) > 0 {
+			var gone string
+			if req, gone = withoutGone(req, v.Gone); gone != "" {
+				return a.skip(ctx, res, "not changed: "+gone, now)
+			}
+			for _, g := range v.Gone {
+				notes = append(notes, "not changed: "+g.Reason)
+			}
 		}
 	}
 
 	claim := ""
 	if rails.Claims != nil && b.ChecksExemption() && !dry {
-		key := claimKey(f, b.Name, exempt.Targets(f))
+		key := claimKey(f, b.Name, a.targets)
 		holder, granted, err := rails.Claims.Claim(ctx, key, in.Execution, now, rails.DedupLease)
 		if err != nil {
-			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: duplicate-suppression claim: %w", b.Name, err), now)
+			return bots.Result{}, a.failed(ctx, res, fmt.Errorf("bot %s: duplicate-suppression claim: %w", b.Name, err), now)
 		}
 		if !granted {
-			return r.skip(ctx, in, res, alreadyHandled(holder), now)
+			return a.skip(ctx, res, alreadyHandled(holder), now)
 		}
 		claim = key
 	}
@@ -134,14 +171,14 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
 		if err != nil {
 			release()
-			return bots.Result{}, r.failed(ctx, in, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
+			return bots.Result{}, a.failed(ctx, res, fmt.Errorf("bot %s: %w", b.Name, err), now)
 		}
 		if held != "" {
 			release()
 			res.Held = true
 			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", steps.EventBlastRadiusHeld, "bot", b.Name,
 				"findingId", f.ID, "account", f.AccountID, "region", f.Region, "execution", in.Execution, "reason", held)
-			return r.skip(ctx, in, res, held, now)
+			return a.skip(ctx, res, held, now)
 		}
 		counted = taken
 	}
@@ -152,14 +189,15 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		if counted != nil {
 			rails.giveBlast(ctx, counted)
 		}
-		return bots.Result{}, r.failed(ctx, in, res, err, rails.now())
+		return bots.Result{}, a.failed(ctx, res, err, rails.now())
 	}
+	out.Changes = append(out.Changes, notes...)
 	if counted != nil && out.Status != bots.StatusRemediated {
 		// Nothing was changed (already done, gone): it does not use up the blast radius.
 		rails.giveBlast(ctx, counted)
 	}
 	done := rails.now()
-	if aerr := rails.audit(ctx, in, b, out, nil, done); aerr != nil {
+	if aerr := rails.audit(ctx, in, b, out, nil, a.targets, done); aerr != nil {
 		// The action happened and cannot be undone by failing: report it, with the audit gap named.
 		out.Warnings = append(out.Warnings, "audit record not written: "+aerr.Error())
 	}
@@ -179,6 +217,40 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		}
 	}
 	return out, nil
+}
+
+// withoutGone drops from req the targets whose tags could not be read because they are gone: they are
+// not changed. gone, when set, is why nothing is left to act on — every target of the finding is gone,
+// or a related one the bot acts on is.
+func withoutGone(req bots.Request, unreadable []exempt.Unreadable) (out bots.Request, gone string) {
+	drop := map[finding.Target]bool{}
+	reasons := make([]string, len(unreadable))
+	for i, u := range unreadable {
+		drop[u.Target], reasons[i] = true, u.Reason
+	}
+	isGone := func(t finding.Target) bool { return drop[t] }
+	if slices.ContainsFunc(req.Related, isGone) {
+		return req, strings.Join(reasons, "; ")
+	}
+	req.Targets = slices.DeleteFunc(slices.Clone(req.Targets), isGone)
+	if len(req.Targets) == 0 {
+		return req, strings.Join(reasons, "; ")
+	}
+	return req, ""
+}
+
+// named is what the finding names, for the audit records of an action whose targets are not resolved
+// (yet): a malformed identifier is left out.
+func named(f *finding.Finding) []finding.Target {
+	ts, _ := finding.Targets(f)
+	return ts
+}
+
+// action is one run of the runner: the input and the targets its audit records name.
+type action struct {
+	Runner
+	in      steps.BotInput
+	targets []finding.Target
 }
 
 // approvedPastLimit reports whether the action is one the blast-radius limit held and a person then
@@ -207,11 +279,11 @@ func alreadyHandled(c statetable.Claim) string {
 }
 
 // skip returns a skipped result, audited.
-func (r Runner) skip(ctx context.Context, in steps.BotInput, res bots.Result, reason string, now time.Time) (bots.Result, error) {
+func (a *action) skip(ctx context.Context, res bots.Result, reason string, now time.Time) (bots.Result, error) {
 	res.Status, res.Reason = bots.StatusSkipped, reason
-	slog.InfoContext(ctx, "bot result", "bot", r.Bot.Name, "findingId", in.Finding.ID, "status", string(res.Status),
+	slog.InfoContext(ctx, "bot result", "bot", a.Bot.Name, "findingId", a.in.Finding.ID, "status", string(res.Status),
 		"reason", res.Reason, "account", res.Account, "region", res.Region, "dryRun", res.DryRun, "held", res.Held)
-	if err := r.Rails.audit(ctx, in, r.Bot, res, nil, now); err != nil {
+	if err := a.Rails.audit(ctx, a.in, a.Bot, res, nil, a.targets, now); err != nil {
 		res.Warnings = append(res.Warnings, "audit record not written: "+err.Error())
 	}
 	return res, nil
@@ -219,13 +291,13 @@ func (r Runner) skip(ctx context.Context, in steps.BotInput, res bots.Result, re
 
 // failed records onError stop, audits a failure and returns its error, with the audit's own failure
 // added (the error chain, and so its fault kind, is kept).
-func (r Runner) failed(ctx context.Context, in steps.BotInput, res bots.Result, err error, now time.Time) error {
+func (a *action) failed(ctx context.Context, res bots.Result, err error, now time.Time) error {
 	// Every failure after validation counts for onError stop, not only the bot's own: an action whose
 	// exemption read, credentials or claim failed did not run either.
-	if in.Action.OnError == mapping.Stop {
-		err = r.recordStop(ctx, in, err)
+	if a.in.Action.OnError == mapping.Stop {
+		err = a.recordStop(ctx, a.in, err)
 	}
-	if aerr := r.Rails.audit(ctx, in, r.Bot, res, err, now); aerr != nil {
+	if aerr := a.Rails.audit(ctx, a.in, a.Bot, res, err, a.targets, now); aerr != nil {
 		return fmt.Errorf("%w (and its audit record was not written: %v)", err, aerr)
 	}
 	return err

@@ -31,6 +31,7 @@ func testBot(run func(context.Context, bots.Request) (bots.Result, error)) bots.
 	return bots.Bot{
 		Name: "test_bot", Summary: "test", Impact: bots.ImpactDisruptive,
 		Resources:  []finding.ResourceKind{finding.KindInstance},
+		Targets:    []finding.TargetKind{finding.TargetInstance},
 		Params:     []bots.Param{{Name: "force", Type: bots.TypeBool, Default: false}},
 		Operations: []string{"ec2:StopInstances"},
 		Run:        run,
@@ -39,7 +40,17 @@ func testBot(run func(context.Context, bots.Request) (bots.Result, error)) bots.
 
 func ec2Finding() *finding.Finding {
 	return &finding.Finding{ID: "f1", AccountID: "444455556666", Region: "eu-west-1", Partition: "aws",
-		ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: "i-1"}}
+		ResourceKind: finding.KindInstance, Instance: &finding.Instance{ID: "i-00000001"}}
+}
+
+// targetsOf is the finding's targets, as the runner resolves them.
+func targetsOf(t *testing.T, f *finding.Finding) []finding.Target {
+	t.Helper()
+	ts, err := finding.Targets(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }
 
 func TestBotRunner_RunsInFindingAccountWithValidatedParams(t *testing.T) {
@@ -98,7 +109,7 @@ func TestBotRunner_RefusesInputsItShouldNotTrust(t *testing.T) {
 	for name, in := range map[string]steps.BotInput{
 		"other bot":     {Finding: ec2Finding(), Action: mapping.Action{Bot: "ec2_terminate_instance"}},
 		"no finding":    {Action: mapping.Action{Bot: "test_bot"}},
-		"unknown param": {Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot", Params: map[string]any{"instanceId": "i-2"}}},
+		"unknown param": {Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot", Params: map[string]any{"instanceId": "i-00000002"}}},
 		"bad param":     {Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot", Params: map[string]any{"force": "maybe"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -224,8 +235,8 @@ func TestBotRunner_OnErrorContinueLeavesNoStopRecord(t *testing.T) {
 func TestBotRunner_OnErrorStopIsRecordedWhenARailFailsBeforeTheBot(t *testing.T) {
 	state := memState{}
 	runner := Runner{Resolver: &fakeResolver{}, State: state,
-		Rails: Rails{Exempt: func(context.Context, aws.Config, *finding.Finding) (exempt.Target, bool, error) {
-			return exempt.Target{}, false, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no ec2:DescribeTags"}
+		Rails: Rails{Exempt: func(context.Context, aws.Config, []finding.Target) (exempt.Verdict, error) {
+			return exempt.Verdict{}, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no ec2:DescribeTags"}
 		}},
 		Bot: testBot(func(context.Context, bots.Request) (bots.Result, error) {
 			t.Fatal("the bot ran although its exemption could not be read")
@@ -244,5 +255,17 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	if _, err := Handler(t.Context(), "no_such_bot"); err == nil || !strings.Contains(err.Error(), "not registered") {
 		t.Errorf("unknown bot: err %v", err)
+	}
+}
+
+func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T) {
+	b := testBot(func(context.Context, bots.Request) (bots.Result, error) {
+		t.Fatal("a bot with no target ran: the exemption rail would have read nothing")
+		return bots.Result{}, nil
+	})
+	b.Targets = nil
+	_, err := Runner{Resolver: &fakeResolver{}, Bot: b}.Run(context.Background(), steps.BotInput{Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot"}})
+	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "declares no kind of target") {
+		t.Fatalf("err = %v, want a failure", err)
 	}
 }

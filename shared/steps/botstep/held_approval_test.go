@@ -21,7 +21,7 @@ func heldAt(t *testing.T) (*railsEnv, *countingBot, Runner) {
 	c := &countingBot{}
 	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	first := input("arn:exec:first")
-	first.Finding.ID, first.Finding.Instance.ID = "f-first", "i-first"
+	first.Finding.ID, first.Finding.Instance.ID = "f-first", "i-0000f157"
 	if res := runOK(t, r, first); res.Status != bots.StatusRemediated {
 		t.Fatalf("first action = %+v", res)
 	}
@@ -30,7 +30,7 @@ func heldAt(t *testing.T) (*railsEnv, *countingBot, Runner) {
 
 func heldInput(exec string, held string, a *mapping.Approval) steps.BotInput {
 	in := input(exec)
-	in.Finding.ID, in.Finding.Instance.ID = "f-second", "i-second"
+	in.Finding.ID, in.Finding.Instance.ID = "f-second", "i-0000f2d0"
 	in.Action.Held, in.Action.Approval = held, a
 	return in
 }
@@ -63,7 +63,7 @@ func TestHeldApproval_ApprovedHeldActionRunsDespiteTheLimitAndIsAuditedWithTheAp
 	}
 	// The limit still holds everyone else.
 	third := input("arn:exec:third")
-	third.Finding.ID, third.Finding.Instance.ID = "f-third", "i-third"
+	third.Finding.ID, third.Finding.Instance.ID = "f-third", "i-0000f3d0"
 	if res := runOK(t, r, third); !res.Held {
 		t.Errorf("next unapproved action = %+v, want held", res)
 	}
@@ -92,7 +92,7 @@ func TestHeldApproval_ApprovalThatIsNotAnApprovedHoldStillCounts(t *testing.T) {
 func TestHeldApproval_ApprovedHeldActionStillGoesThroughDuplicateSuppression(t *testing.T) {
 	_, c, r := heldAt(t)
 	dup := heldInput("arn:exec:other", heldReason, &mapping.Approval{Approved: true, Approver: "alice"})
-	dup.Finding.ID, dup.Finding.Instance.ID = "f-first", "i-first"
+	dup.Finding.ID, dup.Finding.Instance.ID = "f-first", "i-0000f157"
 	if res := runOK(t, r, dup); res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "already handled by execution arn:exec:first") {
 		t.Errorf("approved duplicate = %+v, want skipped as already handled", res)
 	}

@@ -27,8 +27,8 @@ const blastCounterLifetime = 25 * time.Hour
 // store disables its rail: tests of other behaviour leave them out, and RailsFromEnv, which BotLambda
 // uses, sets every one.
 type Rails struct {
-	// Exempt reads the exemption tag on the finding's live resources (exempt.Check).
-	Exempt func(ctx context.Context, cfg aws.Config, f *finding.Finding) (exempt.Target, bool, error)
+	// Exempt reads the exemption tag on the action's live targets (exempt.Check).
+	Exempt func(ctx context.Context, cfg aws.Config, targets []finding.Target) (exempt.Verdict, error)
 	// Claims is the duplicate-suppression store; Counter the blast-radius counters (both the state table).
 	Claims  ClaimStore
 	Counter ActionCounter
@@ -103,8 +103,8 @@ func (r Rails) now() time.Time {
 	return time.Now()
 }
 
-// claimKey names (finding, bot, resources) in the state table; see statetable/rails.go for the layout.
-func claimKey(f *finding.Finding, bot string, targets []exempt.Target) string {
+// claimKey names (finding, bot, targets) in the state table; see statetable/rails.go for the layout.
+func claimKey(f *finding.Finding, bot string, targets []finding.Target) string {
 	ids := make([]string, len(targets))
 	for i, t := range targets {
 		ids[i] = t.String()
@@ -169,9 +169,9 @@ func (r Rails) giveBlast(ctx context.Context, keys []string) {
 	}
 }
 
-// audit writes one action's record (the table when configured, always the log). It returns the
-// write's error; the caller decides what it means for the outcome.
-func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, now time.Time) error {
+// audit writes one action's record (the table when configured, always the log), naming its targets.
+// It returns the write's error; the caller decides what it means for the outcome.
+func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, targets []finding.Target, now time.Time) error {
 	f := in.Finding
 	rec := statetable.AuditRecord{
 		FindingID: f.ID, FindingType: f.Type, MappingKey: in.MappingKey, Execution: in.Execution,
@@ -179,7 +179,7 @@ func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bot
 		Kind: string(f.ResourceKind), Status: string(res.Status), Reason: res.Reason, DryRun: res.DryRun,
 		Held: res.Held, Changes: res.Changes, Before: res.Before, After: res.After, Time: now,
 	}
-	for _, t := range exempt.Targets(f) {
+	for _, t := range targets {
 		rec.ResourceIDs = append(rec.ResourceIDs, t.ID)
 	}
 	if actErr != nil {

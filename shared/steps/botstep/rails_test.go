@@ -156,7 +156,7 @@ func TestRails_RetryOfTheSameExecutionStillRunsAndAnotherWaits(t *testing.T) {
 	c := &countingBot{}
 	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
 	// The first attempt of exec-1 claimed, then its Lambda died (timeout) before finishing.
-	key := claimKey(ec2Finding(), "test_bot", exempt.Targets(ec2Finding()))
+	key := claimKey(ec2Finding(), "test_bot", targetsOf(t, ec2Finding()))
 	if _, ok, err := e.state.Claim(context.Background(), key, "arn:exec:1", e.now, 15*time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -177,7 +177,7 @@ func TestRails_AbandonedClaimIsTakenOverAfterTheLease(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
 	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: e.rails()}
-	key := claimKey(ec2Finding(), "test_bot", exempt.Targets(ec2Finding()))
+	key := claimKey(ec2Finding(), "test_bot", targetsOf(t, ec2Finding()))
 	e.state.Claim(context.Background(), key, "arn:crashed", e.now, 15*time.Minute)
 	e.now = e.now.Add(16 * time.Minute)
 	if res := runOK(t, r, input("arn:exec:2")); res.Status != bots.StatusRemediated || c.count() != 1 {
@@ -284,18 +284,18 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 		return in
 	}
 	// Evidence actions and dry runs never count.
-	for i, id := range []string{"i-e1", "i-e2", "i-e3"} {
+	for i, id := range []string{"i-000000e1", "i-000000e2", "i-000000e3"} {
 		runOK(t, re, inFor("444455556666", id, "arn:exec:e"+string(rune('0'+i))))
 	}
-	dry := inFor("444455556666", "i-dry", "arn:exec:dry")
+	dry := inFor("444455556666", "i-0000dddd", "arn:exec:dry")
 	dry.DryRun = true
 	runOK(t, rd, dry)
-	for _, id := range []string{"i-1", "i-2"} {
+	for _, id := range []string{"i-00000001", "i-00000002"} {
 		if res := runOK(t, rd, inFor("444455556666", id, "arn:exec:"+id)); res.Status != bots.StatusRemediated {
 			t.Fatalf("%s = %+v", id, res)
 		}
 	}
-	held := runOK(t, rd, inFor("444455556666", "i-3", "arn:exec:i-3"))
+	held := runOK(t, rd, inFor("444455556666", "i-00000003", "arn:exec:i-3"))
 	if held.Status != bots.StatusSkipped || !held.Held ||
 		held.Reason != "held by the blast-radius limit: 2 disruptive actions in account 444455556666 this hour" {
 		t.Fatalf("3rd disruptive action in the account = %+v", held)
@@ -308,14 +308,14 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	}
 	// The held action left no claim: once the limit allows, the same finding runs.
 	// Another account still has room, until the global cap (3).
-	if res := runOK(t, rd, inFor("777788889999", "i-4", "arn:exec:i-4")); res.Status != bots.StatusRemediated {
+	if res := runOK(t, rd, inFor("777788889999", "i-00000004", "arn:exec:i-4")); res.Status != bots.StatusRemediated {
 		t.Fatalf("other account = %+v", res)
 	}
-	if res := runOK(t, rd, inFor("123456789012", "i-5", "arn:exec:i-5")); !res.Held || !strings.Contains(res.Reason, "3 disruptive actions in all accounts") {
+	if res := runOK(t, rd, inFor("123456789012", "i-00000005", "arn:exec:i-5")); !res.Held || !strings.Contains(res.Reason, "3 disruptive actions in all accounts") {
 		t.Fatalf("past the global cap = %+v", res)
 	}
 	e.now = e.now.Add(time.Hour)
-	if res := runOK(t, rd, inFor("444455556666", "i-3", "arn:exec:i-3b")); res.Status != bots.StatusRemediated || res.Held {
+	if res := runOK(t, rd, inFor("444455556666", "i-00000003", "arn:exec:i-3b")); res.Status != bots.StatusRemediated || res.Held {
 		t.Fatalf("next hour = %+v", res)
 	}
 	if evidence.count() != 3 {
@@ -332,7 +332,7 @@ func TestRails_ActionThatChangedNothingDoesNotUseUpTheBlastRadius(t *testing.T) 
 	runOK(t, r, input("arn:exec:1"))
 	c.next = nil
 	other := input("arn:exec:2")
-	other.Finding.Instance.ID, other.Finding.ID = "i-2", "f2"
+	other.Finding.Instance.ID, other.Finding.ID = "i-00000002", "f2"
 	if res := runOK(t, r, other); res.Status != bots.StatusRemediated {
 		t.Fatalf("after an already-done action = %+v", res)
 	}
@@ -351,7 +351,7 @@ func TestRails_EveryOutcomeLeavesExactlyOneAuditRecordWithBeforeAndAfter(t *test
 	e.now = e.now.Add(time.Second)
 	c.next = func(bots.Request) (bots.Result, error) { return bots.Result{}, faults.Fail(errors.New("boom")) }
 	failing := input("arn:exec:3")
-	failing.Finding.Instance.ID = "i-other"
+	failing.Finding.Instance.ID = "i-000000ff"
 	if _, err := r.Run(context.Background(), failing); err == nil {
 		t.Fatal("no error")
 	}
@@ -363,7 +363,7 @@ func TestRails_EveryOutcomeLeavesExactlyOneAuditRecordWithBeforeAndAfter(t *test
 	if done.Status != "remediated" || done.Before["state"] != "running" || done.After["state"] != "stopped" ||
 		done.MappingKey != "UnauthorizedAccess:EC2/*" || done.FindingType != "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" ||
 		done.Execution != "arn:exec:1" || done.Role != "arn:aws:iam::444455556666:role/guardbots-test_bot" ||
-		done.Kind != "Instance" || len(done.ResourceIDs) != 1 || done.ResourceIDs[0] != "i-1" || !done.Time.Equal(railsT0) {
+		done.Kind != "Instance" || len(done.ResourceIDs) != 1 || done.ResourceIDs[0] != "i-00000001" || !done.Time.Equal(railsT0) {
 		t.Errorf("done record = %+v", done)
 	}
 	if dup.Status != "skipped" || !strings.Contains(dup.Reason, "already handled") || dup.Before == nil || dup.After == nil {
@@ -372,7 +372,7 @@ func TestRails_EveryOutcomeLeavesExactlyOneAuditRecordWithBeforeAndAfter(t *test
 	if failed.Status != "failed" || !strings.Contains(failed.Error, "boom") {
 		t.Errorf("failed record = %+v", failed)
 	}
-	byRes, err := e.audit.ByResource(context.Background(), statetable.AuditResource("444455556666", "eu-west-1", "Instance", "i-1"))
+	byRes, err := e.audit.ByResource(context.Background(), statetable.AuditResource("444455556666", "eu-west-1", "Instance", "i-00000001"))
 	if err != nil || len(byRes) != 2 {
 		t.Fatalf("by resource = %d records, %v", len(byRes), err)
 	}
@@ -512,8 +512,8 @@ func TestRails_ExemptionReadErrorRunsNothing(t *testing.T) {
 	e := newRailsEnv(t)
 	c := &countingBot{}
 	rails := e.rails()
-	rails.Exempt = func(context.Context, aws.Config, *finding.Finding) (exempt.Target, bool, error) {
-		return exempt.Target{}, false, faults.Fail(&smithy.GenericAPIError{Code: "UnauthorizedOperation"})
+	rails.Exempt = func(context.Context, aws.Config, []finding.Target) (exempt.Verdict, error) {
+		return exempt.Verdict{}, faults.Fail(&smithy.GenericAPIError{Code: "UnauthorizedOperation"})
 	}
 	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
 	if _, err := r.Run(context.Background(), input("arn:exec:1")); err == nil || faults.Classify(err) != faults.Failed {
@@ -531,9 +531,9 @@ func TestRails_NotifyOnlyIsAuditedButNeitherClaimedNorCounted(t *testing.T) {
 	e := newRailsEnv(t)
 	b, _ := bots.Lookup("notify_only")
 	rails := e.rails()
-	rails.Exempt = func(context.Context, aws.Config, *finding.Finding) (exempt.Target, bool, error) {
+	rails.Exempt = func(context.Context, aws.Config, []finding.Target) (exempt.Verdict, error) {
 		t.Fatal("exemption read for a bot that changes nothing")
-		return exempt.Target{}, false, nil
+		return exempt.Verdict{}, nil
 	}
 	r := Runner{Bot: b, Resolver: &fakeResolver{}, Rails: rails}
 	for _, exec := range []string{"arn:exec:1", "arn:exec:2"} {

@@ -4,6 +4,8 @@ package ec2test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +60,30 @@ func (e Env) Request(dryRun bool) bots.Request {
 		DryRun:    dryRun,
 		AWS:       e.Config,
 		Execution: bottest.Execution,
+	}
+}
+
+// World is the bot contract's view of the env (bottest.Contract): its requests and recorder, the
+// instance's state and tags (and states, what the test's fakes hold) as what the bot may change, and
+// an instance id kumo does not know as the missing target.
+func (e Env) World(states ...func() string) bottest.World {
+	return bottest.World{
+		Request: e.Request, Rec: e.Rec,
+		State: func(t *testing.T) string {
+			s := fmt.Sprint(e.KumoState(t), e.KumoTags(t))
+			for _, f := range states {
+				s += " " + f()
+			}
+			return s
+		},
+		Gone: func(req *bots.Request) { req.Finding.Instance.ID = "i-0123456789abcdef0" },
+	}
+}
+
+// InstanceWorld is the contract's world of a bot that needs nothing but the instance.
+func InstanceWorld(bot string) func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+	return func(t *testing.T, stubs ...func(*middleware.Stack) error) bottest.World {
+		return NewEnv(t, bot, stubs...).World()
 	}
 }
 
@@ -135,19 +161,25 @@ func AssertFailed(t *testing.T, err error, id, code string) {
 	}
 }
 
-// UndoState is an in-memory StateStore.
+// UndoState is an in-memory StateStore that counts its writes; PutErr makes every Put fail.
 type UndoState struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu     sync.Mutex
+	m      map[string][]byte
+	Puts   int
+	PutErr error
 }
 
 func (s *UndoState) Put(_ context.Context, k string, v []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.PutErr != nil {
+		return s.PutErr
+	}
 	if s.m == nil {
 		s.m = map[string][]byte{}
 	}
-	s.m[k] = v
+	s.Puts++
+	s.m[k] = slices.Clone(v)
 	return nil
 }
 
@@ -155,7 +187,7 @@ func (s *UndoState) Get(_ context.Context, k string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[k]
-	return v, ok, nil
+	return slices.Clone(v), ok, nil
 }
 
 func (s *UndoState) Delete(_ context.Context, k string) error {
@@ -163,6 +195,17 @@ func (s *UndoState) Delete(_ context.Context, k string) error {
 	defer s.mu.Unlock()
 	delete(s.m, k)
 	return nil
+}
+
+// Snapshot is every record, for comparing before and after.
+func (s *UndoState) Snapshot() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.m {
+		out[k] = string(v)
+	}
+	return out
 }
 
 // LiveInstanceStub answers DescribeInstances with in (nil: no such instance), as a bot reads it.

@@ -14,8 +14,4 @@ var iamOperations = map[string][]string{
 	"iam:TagRole":            {"iam:TagRole"},
 	"iam:GetRolePolicy":      {"iam:GetRolePolicy"},
 	"iam:PutRolePolicy":      {"iam:PutRolePolicy"},
-	"iam:GetInstanceProfile": {"iam:GetInstanceProfile"},
-	// Exemption check.
-	"iam:ListUserTags": {"iam:ListUserTags"},
-	"iam:ListRoleTags": {"iam:ListRoleTags"},
 }

@@ -5,7 +5,6 @@ package bots
 var s3Operations = map[string][]string{
 	"s3:GetPublicAccessBlock": {"s3:GetBucketPublicAccessBlock"},
 	"s3:PutPublicAccessBlock": {"s3:PutBucketPublicAccessBlock"},
-	"s3:GetBucketTagging":     {"s3:GetBucketTagging"}, // exemption check
 	// S3 Control's operations have the same names as S3's; they are keyed by the SDK's service name so
 	// the account-level block never grants the bucket-level action, or the reverse.
 	"s3control:GetPublicAccessBlock": {"s3:GetAccountPublicAccessBlock"},

@@ -1,0 +1,354 @@
+package finding
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/guardbots/guardbots/shared/faults"
+)
+
+// A Target is one resource an action touches, resolved once: from the finding by Targets (taken,
+// validated, its ARN built), or, for the related targets a bot declares (Relations), live by the bot
+// runner. The runner hands the bot exactly these, and the exemption rail reads exactly these, addressed
+// as the bot addresses them; no bot takes an identifier from the finding itself.
+type Target struct {
+	Kind TargetKind `json:"kind"`
+	// ID is how the bot's API calls name it: instance id, user or role name, bucket name, function name,
+	// DB identifier.
+	ID string `json:"id"`
+	// ARN is built from the validated identifier and the finding's partition, account and region (never
+	// copied from the finding), or read live for a related target.
+	ARN       string `json:"arn,omitempty"`
+	Account   string `json:"account"`
+	Region    string `json:"region"`
+	Partition string `json:"partition"`
+	// Via says how a related target was reached ("instance profile web of instance i-0abc"); empty for
+	// the finding's own targets.
+	Via string `json:"via,omitempty"`
+}
+
+// String is how rails and notifications name a target: "instance i-0abc", "bucket logs".
+func (t Target) String() string { return string(t.Kind) + " " + t.ID }
+
+// Where is what a person reads in a message: "instance i-0abc in 111122223333/us-east-1".
+func (t Target) Where() string {
+	return fmt.Sprintf("%s %s in %s/%s", Spec(t.Kind).Noun, t.ID, t.Account, t.Region)
+}
+
+// TargetKind is what a target is, which decides how it is validated, how its exemption tag is read and
+// how bots mark it.
+type TargetKind string
+
+const (
+	TargetInstance TargetKind = "instance"
+	TargetIAMUser  TargetKind = "iam-user"
+	TargetIAMRole  TargetKind = "iam-role"
+	// TargetInstanceProfile is never acted on: it is the way from an instance to its role.
+	TargetInstanceProfile TargetKind = "instance-profile"
+	// TargetAccessKey is the credentials of a principal with nothing taggable to act on (a federated
+	// user, an AWS service, a principal type this version does not know).
+	TargetAccessKey      TargetKind = "access-key"
+	TargetRoot           TargetKind = "root"
+	TargetBucket         TargetKind = "bucket"
+	TargetLambdaFunction TargetKind = "lambda-function"
+	TargetRDSDB          TargetKind = "rds-db"
+	TargetRDSCluster     TargetKind = "rds-cluster"
+)
+
+// TargetSpec is one kind of target: how its identifier is validated, which operation reads its
+// exemption tag, and whether bots mark it.
+type TargetSpec struct {
+	// Noun names the kind in messages ("instance", "role", "DB instance").
+	Noun string
+	// Valid is the identifier's pattern: loose where AWS's own is (an emulator's ids), it only has to
+	// keep garbage (a sample finding's placeholder, an injected string) out of the API calls.
+	Valid *regexp.Regexp
+	// TagRead is the operation ("service:Operation", the SDK's names) that reads the exemption tag, and
+	// TagReadAction the IAM action it needs; empty when the kind has nothing taggable. A package under
+	// shared/exempt implements each operation.
+	TagRead, TagReadAction string
+	// Marked says whether bots tag a target of this kind they changed (bots.Markers): not buckets,
+	// whose PutBucketTagging replaces the owner's whole tag set.
+	Marked bool
+	// Refused, when set, is why no bot ever acts on this kind.
+	Refused string
+}
+
+var (
+	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	dbIDRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,62}$`)
+)
+
+// targetSpecs is the table of target kinds. Adding a kind of resource is an entry here and in
+// resourceTargets (and, for a Relation, in relationSpecs).
+var targetSpecs = map[TargetKind]TargetSpec{
+	TargetInstance: {Noun: "instance", Valid: regexp.MustCompile(`^i-[0-9a-f-]{8,32}$`),
+		TagRead: "ec2:DescribeTags", TagReadAction: "ec2:DescribeTags", Marked: true},
+	TargetIAMUser: {Noun: "user", Valid: iamNameRE,
+		TagRead: "iam:ListUserTags", TagReadAction: "iam:ListUserTags", Marked: true},
+	TargetIAMRole: {Noun: "role", Valid: iamNameRE,
+		TagRead: "iam:ListRoleTags", TagReadAction: "iam:ListRoleTags", Marked: true},
+	TargetInstanceProfile: {Noun: "instance profile", Valid: iamNameRE},
+	TargetAccessKey:       {Noun: "access key", Valid: regexp.MustCompile(`^[\w+=,.@:/-]{1,256}$`)},
+	TargetRoot: {Noun: "root user", Valid: regexp.MustCompile(`^[\w+=,.@:/-]{1,256}$`),
+		Refused: "root credentials are never acted on: a member-account role cannot manage the root user's " +
+			"credentials, and acting on root needs a human (notify only)"},
+	TargetBucket: {Noun: "bucket", Valid: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`),
+		TagRead: "s3:GetBucketTagging", TagReadAction: "s3:GetBucketTagging"},
+	// A function is addressed by its unqualified name: reserved concurrency and tags are per function.
+	TargetLambdaFunction: {Noun: "function", Valid: regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`),
+		TagRead: "lambda:ListTags", TagReadAction: "lambda:ListTags", Marked: true},
+	TargetRDSDB: {Noun: "DB instance", Valid: dbIDRE,
+		TagRead: "rds:ListTagsForResource", TagReadAction: "rds:ListTagsForResource", Marked: true},
+	TargetRDSCluster: {Noun: "DB cluster", Valid: dbIDRE,
+		TagRead: "rds:ListTagsForResource", TagReadAction: "rds:ListTagsForResource", Marked: true},
+}
+
+// resourceTargets takes, per resource kind, the targets a finding names (their IDs, unvalidated); a
+// kind without an entry names none (EKS, containers, …: notify only).
+var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
+	KindInstance: func(f *Finding) ([]Target, error) {
+		if f.Instance == nil || f.Instance.ID == "" {
+			return nil, nil
+		}
+		return []Target{{Kind: TargetInstance, ID: f.Instance.ID}}, nil
+	},
+	KindAccessKey: func(f *Finding) ([]Target, error) {
+		if t, ok := principal(f.AccessKey); ok {
+			return []Target{t}, nil
+		}
+		return nil, nil
+	},
+	// Policy:S3/* findings name one bucket; data-access findings may name several.
+	KindS3Bucket: func(f *Finding) ([]Target, error) {
+		var out []Target
+		for _, b := range f.Buckets {
+			if b.Name != "" && !slices.ContainsFunc(out, func(t Target) bool { return t.ID == b.Name }) {
+				out = append(out, Target{Kind: TargetBucket, ID: b.Name})
+			}
+		}
+		return out, nil
+	},
+	KindLambdaFunction: lambdaTargets,
+	KindRDSDBInstance: func(f *Finding) ([]Target, error) {
+		switch r := f.RDS; {
+		case r == nil:
+		case r.InstanceID != "":
+			return []Target{{Kind: TargetRDSDB, ID: r.InstanceID}}, nil
+		case r.ClusterID != "":
+			return []Target{{Kind: TargetRDSCluster, ID: r.ClusterID}}, nil
+		}
+		return nil, nil
+	},
+}
+
+// ResourceKinds are every resource kind, in the catalogue's order.
+var ResourceKinds = []ResourceKind{
+	KindInstance, KindAccessKey, KindS3Bucket, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
+	KindContainer, KindECSCluster, KindAttackSequence, KindOther,
+}
+
+// principal is the target behind an access key: the IAM user, the role of a role session, or the
+// credentials themselves when nothing taggable stands behind them.
+func principal(k *AccessKey) (Target, bool) {
+	if k == nil {
+		return Target{}, false
+	}
+	switch {
+	case k.UserType == UserTypeRoot:
+		return Target{Kind: TargetRoot, ID: firstOf(k.AccessKeyID, k.PrincipalID, "root")}, true
+	case k.UserType == UserTypeIAMUser && k.UserName != "":
+		return Target{Kind: TargetIAMUser, ID: k.UserName}, true
+	// For an assumed role GuardDuty's userName is the role's name; a principal id that is not a role's
+	// (AROA…:session) says it is something else named alike.
+	case k.UserType == UserTypeAssumedRole && k.UserName != "" && (k.PrincipalID == "" || strings.HasPrefix(k.PrincipalID, "AROA")),
+		k.UserType == UserTypeRole && k.UserName != "":
+		return Target{Kind: TargetIAMRole, ID: k.UserName}, true
+	}
+	if id := firstOf(k.AccessKeyID, k.PrincipalID, k.UserName); id != "" {
+		return Target{Kind: TargetAccessKey, ID: id}, true
+	}
+	return Target{}, false
+}
+
+// lambdaTargets names the function by its name. An ARN in the finding must name the same function in
+// the finding's account and region: the exemption tag is read by the ARN built from the name, so the
+// function read is the function changed.
+func lambdaTargets(f *Finding) ([]Target, error) {
+	l := f.Lambda
+	if l == nil || l.FunctionName == "" && l.FunctionArn == "" {
+		return nil, nil
+	}
+	name := l.FunctionName
+	if l.FunctionArn != "" {
+		p := strings.Split(l.FunctionArn, ":")
+		if len(p) < 7 || p[0] != "arn" || p[2] != "lambda" || p[5] != "function" {
+			return nil, faults.Rejectf("%q is not a Lambda function ARN", l.FunctionArn)
+		}
+		if name == "" {
+			name = p[6]
+		}
+		if p[6] != name || p[3] != f.Region || p[4] != f.AccountID {
+			return nil, faults.Rejectf("function ARN %s does not name function %s in %s/%s", l.FunctionArn, name, f.AccountID, f.Region)
+		}
+	}
+	return []Target{{Kind: TargetLambdaFunction, ID: name}}, nil
+}
+
+var (
+	accountRE   = regexp.MustCompile(`^\d{12}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+)
+
+// Targets resolves the resources the finding names: taken per its resource kind, each identifier
+// validated against its kind, placed in the finding's partition, account and region and given its ARN.
+// A malformed identifier, account, region or partition is an error (a rejection): nothing downstream
+// may send it to AWS.
+func Targets(f *Finding) ([]Target, error) {
+	if f == nil {
+		return nil, nil
+	}
+	take := resourceTargets[f.ResourceKind]
+	if take == nil {
+		return nil, nil
+	}
+	ts, err := take(f)
+	if err != nil || len(ts) == 0 {
+		return nil, err
+	}
+	partition := f.Partition
+	if partition == "" {
+		partition = PartitionOf(f.Region)
+	}
+	switch {
+	case !accountRE.MatchString(f.AccountID):
+		return nil, faults.Rejectf("%q is not an AWS account id", f.AccountID)
+	case !regionRE.MatchString(f.Region):
+		return nil, faults.Rejectf("%q is not an AWS region", f.Region)
+	case !partitionRE.MatchString(partition):
+		return nil, faults.Rejectf("%q is not an AWS partition", partition)
+	}
+	for i := range ts {
+		ts[i].Account, ts[i].Region, ts[i].Partition = f.AccountID, f.Region, partition
+		if err := ts[i].Validate(); err != nil {
+			return nil, err
+		}
+		ts[i].ARN = ts[i].builtARN()
+	}
+	return ts, nil
+}
+
+// Validate checks the target's identifier against its kind's pattern.
+func (t Target) Validate() error {
+	s, ok := targetSpecs[t.Kind]
+	if !ok {
+		return faults.Rejectf("%q is not a kind of target", t.Kind)
+	}
+	if !s.Valid.MatchString(t.ID) {
+		return faults.Rejectf("%q is not a valid %s", t.ID, s.Noun)
+	}
+	return nil
+}
+
+// builtARN is the target's ARN from its validated parts, "" where the ID does not decide it (an IAM
+// principal's path is not in the finding).
+func (t Target) builtARN() string {
+	switch t.Kind {
+	case TargetInstance:
+		return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", t.Partition, t.Region, t.Account, t.ID)
+	case TargetBucket:
+		return fmt.Sprintf("arn:%s:s3:::%s", t.Partition, t.ID)
+	case TargetLambdaFunction:
+		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", t.Partition, t.Region, t.Account, t.ID)
+	case TargetRDSDB:
+		return fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", t.Partition, t.Region, t.Account, t.ID)
+	case TargetRDSCluster:
+		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", t.Partition, t.Region, t.Account, t.ID)
+	}
+	return ""
+}
+
+// Spec is the table entry of kind k (the zero TargetSpec, Noun the kind itself, for an unknown kind).
+func Spec(k TargetKind) TargetSpec {
+	s, ok := targetSpecs[k]
+	if !ok {
+		s.Noun = string(k)
+	}
+	return s
+}
+
+// KnownTarget reports whether k is in the table.
+func KnownTarget(k TargetKind) bool { _, ok := targetSpecs[k]; return ok }
+
+// ReadActions maps every operation the runner makes on targets before a bot (each kind's tag read,
+// each relation's lookup) to the IAM action it needs.
+func ReadActions() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range targetSpecs {
+		if s.TagRead != "" {
+			out[s.TagRead] = []string{s.TagReadAction}
+		}
+	}
+	for _, r := range relationSpecs {
+		out[r.Lookup] = []string{r.LookupAction}
+	}
+	return out
+}
+
+// Relation names a target a bot acts on that the finding does not name itself but leads to, found live
+// by the runner before any rail (the role behind an instance's instance profile).
+type Relation string
+
+const RelInstanceProfileRole Relation = "instance-profile-role"
+
+// RelationSpec is one relation: the target it starts from, what the finding says of the way there
+// (validated), and the operation that reads the way live and names the related targets.
+type RelationSpec struct {
+	From, To TargetKind
+	// Via is the resource the lookup reads, from the finding; skip says why the finding names none.
+	Via func(f *Finding, from Target) (via Target, skip string, err error)
+	// Lookup is the operation that reads Via and names the related targets ("service:Operation"),
+	// LookupAction its IAM action. shared/exempt/<service>tags implements it (bots.RegisterLookup).
+	Lookup, LookupAction string
+	// Summary says what the related target is, for the catalogue.
+	Summary string
+}
+
+var relationSpecs = map[Relation]RelationSpec{
+	RelInstanceProfileRole: {From: TargetInstance, To: TargetIAMRole, Via: instanceProfile,
+		Lookup: "iam:GetInstanceProfile", LookupAction: "iam:GetInstanceProfile",
+		Summary: "the role of the instance's instance profile"},
+}
+
+// RelationOf is the table entry of r, and whether it has one.
+func RelationOf(r Relation) (RelationSpec, bool) { s, ok := relationSpecs[r]; return s, ok }
+
+// instanceProfile is the instance profile the finding gives the instance, in the instance's account.
+func instanceProfile(f *Finding, from Target) (Target, string, error) {
+	if f.Instance == nil || f.Instance.InstanceProfileArn == "" {
+		return Target{}, fmt.Sprintf("instance %s has no instance profile", from.ID), nil
+	}
+	a := f.Instance.InstanceProfileArn
+	p := strings.SplitN(a, ":", 6)
+	if len(p) != 6 || p[0] != "arn" || p[1] != from.Partition || p[2] != "iam" || p[4] != from.Account || !strings.HasPrefix(p[5], "instance-profile/") {
+		return Target{}, "", faults.Rejectf("%q is not an instance profile ARN in account %s", a, from.Account)
+	}
+	via := Target{Kind: TargetInstanceProfile, ID: p[5][strings.LastIndex(p[5], "/")+1:], ARN: a,
+		Account: from.Account, Region: from.Region, Partition: from.Partition, Via: from.String()}
+	if err := via.Validate(); err != nil {
+		return Target{}, "", err
+	}
+	return via, "", nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

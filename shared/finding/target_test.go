@@ -1,0 +1,139 @@
+package finding
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/faults"
+)
+
+func targetFinding(kind ResourceKind) *Finding {
+	return &Finding{ID: "f1", AccountID: "111122223333", Region: "eu-west-1", Partition: "aws", ResourceKind: kind}
+}
+
+func TestTargets_EachResourceKindNamesItsTargetsValidatedWithTheirARN(t *testing.T) {
+	where := func(k TargetKind, id, arn string) Target {
+		return Target{Kind: k, ID: id, ARN: arn, Account: "111122223333", Region: "eu-west-1", Partition: "aws"}
+	}
+	for name, c := range map[string]struct {
+		set  func(f *Finding)
+		kind ResourceKind
+		want []Target
+	}{
+		"instance": {func(f *Finding) { f.Instance = &Instance{ID: "i-0123456789abcdef0"} }, KindInstance,
+			[]Target{where(TargetInstance, "i-0123456789abcdef0", "arn:aws:ec2:eu-west-1:111122223333:instance/i-0123456789abcdef0")}},
+		"IAM user": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeIAMUser, UserName: "alice", AccessKeyID: "AKIAEXAMPLE0000000AA"}
+		}, KindAccessKey,
+			[]Target{where(TargetIAMUser, "alice", "")}},
+		"role session": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", "")}},
+		// Something named like a role whose principal is not a role's is not acted on as the role.
+		"not a role session": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AIDAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetAccessKey, "ASIAEXAMPLE0000000AA", "")}},
+		"root": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeRoot, AccessKeyID: "AKIAROOT000000000000"}
+		}, KindAccessKey,
+			[]Target{where(TargetRoot, "AKIAROOT000000000000", "")}},
+		"buckets, once each": {func(f *Finding) { f.Buckets = []Bucket{{Name: "logs"}, {Name: "data"}, {Name: "logs"}} }, KindS3Bucket,
+			[]Target{where(TargetBucket, "logs", "arn:aws:s3:::logs"), where(TargetBucket, "data", "arn:aws:s3:::data")}},
+		"function by name": {func(f *Finding) {
+			f.Lambda = &Lambda{FunctionName: "pay", FunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:pay:prod"}
+		}, KindLambdaFunction, []Target{where(TargetLambdaFunction, "pay", "arn:aws:lambda:eu-west-1:111122223333:function:pay")}},
+		"DB instance": {func(f *Finding) { f.RDS = &RDS{InstanceID: "orders", ClusterID: "c"} }, KindRDSDBInstance,
+			[]Target{where(TargetRDSDB, "orders", "arn:aws:rds:eu-west-1:111122223333:db:orders")}},
+		"DB cluster": {func(f *Finding) { f.RDS = &RDS{ClusterID: "orders-cluster"} }, KindRDSDBInstance,
+			[]Target{where(TargetRDSCluster, "orders-cluster", "arn:aws:rds:eu-west-1:111122223333:cluster:orders-cluster")}},
+		"EKS names no target": {func(f *Finding) { f.EKS = &EKS{ClusterName: "c"} }, KindEKSCluster, nil},
+	} {
+		f := targetFinding(c.kind)
+		c.set(f)
+		got, err := Targets(f)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %+v, %v\nwant %+v", name, got, err, c.want)
+		}
+	}
+}
+
+func TestTargets_MalformedIdentifiersAreRejectedBeforeAnyAPICall(t *testing.T) {
+	for name, set := range map[string]func(f *Finding){
+		"instance id": func(f *Finding) { f.ResourceKind, f.Instance = KindInstance, &Instance{ID: "i-99999999; rm -rf"} },
+		"user name": func(f *Finding) {
+			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeIAMUser, UserName: "a b"}
+		},
+		"bucket":        func(f *Finding) { f.ResourceKind, f.Buckets = KindS3Bucket, []Bucket{{Name: "Bad/Name"}} },
+		"function":      func(f *Finding) { f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "a b"} },
+		"DB identifier": func(f *Finding) { f.ResourceKind, f.RDS = KindRDSDBInstance, &RDS{InstanceID: "1-db"} },
+		"account": func(f *Finding) {
+			f.ResourceKind, f.AccountID, f.Buckets = KindS3Bucket, "12345", []Bucket{{Name: "logs"}}
+		},
+		"region": func(f *Finding) {
+			f.ResourceKind, f.Region, f.Buckets = KindS3Bucket, "eu-west-1/../x", []Bucket{{Name: "logs"}}
+		},
+		"partition": func(f *Finding) {
+			f.ResourceKind, f.Partition, f.Buckets = KindS3Bucket, "aws:x", []Bucket{{Name: "logs"}}
+		},
+		"function ARN": func(f *Finding) {
+			f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionArn: "arn:aws:s3:::x"}
+		},
+		"ARN of another": func(f *Finding) {
+			f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "pay", FunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:other"}
+		},
+		"ARN elsewhere": func(f *Finding) {
+			f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "pay", FunctionArn: "arn:aws:lambda:eu-west-1:444455556666:function:pay"}
+		},
+		"ARN other place": func(f *Finding) {
+			f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "pay", FunctionArn: "arn:aws:lambda:us-east-1:111122223333:function:pay"}
+		},
+	} {
+		f := targetFinding("")
+		set(f)
+		if ts, err := Targets(f); faults.Classify(err) != faults.Rejected {
+			t.Errorf("%s: %+v, %v; want a rejection", name, ts, err)
+		}
+	}
+}
+
+func TestRelations_InstanceProfileIsTakenFromTheFindingInTheInstancesAccount(t *testing.T) {
+	spec, ok := RelationOf(RelInstanceProfileRole)
+	if !ok || spec.From != TargetInstance || spec.To != TargetIAMRole || spec.Lookup != "iam:GetInstanceProfile" {
+		t.Fatalf("relation %+v", spec)
+	}
+	f := targetFinding(KindInstance)
+	f.Instance = &Instance{ID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/team/web"}
+	from, _ := Targets(f)
+	via, skip, err := spec.Via(f, from[0])
+	if err != nil || skip != "" || via.Kind != TargetInstanceProfile || via.ID != "web" || via.Via != "instance i-0123456789abcdef0" {
+		t.Errorf("via %+v, %q, %v", via, skip, err)
+	}
+	f.Instance.InstanceProfileArn = ""
+	if _, skip, err := spec.Via(f, from[0]); err != nil || !strings.Contains(skip, "has no instance profile") {
+		t.Errorf("no profile: %q, %v", skip, err)
+	}
+	f.Instance.InstanceProfileArn = "arn:aws:iam::444455556666:instance-profile/break-glass"
+	if _, _, err := spec.Via(f, from[0]); faults.Classify(err) != faults.Rejected {
+		t.Errorf("a profile in another account: %v, want a rejection", err)
+	}
+}
+
+func TestReadActions_EveryTagReadAndLookupHasItsIAMAction(t *testing.T) {
+	got := ReadActions()
+	for _, op := range []string{"ec2:DescribeTags", "iam:ListUserTags", "iam:ListRoleTags", "s3:GetBucketTagging", "lambda:ListTags", "rds:ListTagsForResource", "iam:GetInstanceProfile"} {
+		if len(got[op]) != 1 || got[op][0] != op {
+			t.Errorf("%s → %v", op, got[op])
+		}
+	}
+	if Spec(TargetRoot).TagRead != "" || Spec(TargetRoot).Refused == "" || Spec(TargetBucket).Marked {
+		t.Errorf("root %+v, bucket %+v", Spec(TargetRoot), Spec(TargetBucket))
+	}
+}
+
+func TestTarget_WhereNamesKindAccountAndRegion(t *testing.T) {
+	tg := Target{Kind: TargetRDSDB, ID: "orders", Account: "111122223333", Region: "eu-west-1"}
+	if tg.Where() != "DB instance orders in 111122223333/eu-west-1" || tg.String() != "rds-db orders" {
+		t.Errorf("%q %q", tg.Where(), tg.String())
+	}
+}
