@@ -14,7 +14,6 @@ import (
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Config is the app's configuration, read from CDK context (cdk.json, `-c key=value`). Every field has a
@@ -137,7 +136,7 @@ func DefaultConfig() Config {
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
 		VerifyFindings:           true,
-		CloseFindings:            verify.CloseOff,
+		CloseFindings:            steps.CloseOff,
 		DedupWindow:              steps.DefaultDedupWindow,
 		DedupLease:               steps.DefaultDedupLease,
 		MaxFindingAge:            steps.DefaultMaxFindingAge,
@@ -360,7 +359,7 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.CloseFindings {
-	case verify.CloseOff, verify.CloseFeedback, verify.CloseArchive:
+	case steps.CloseOff, steps.CloseFeedback, steps.CloseArchive:
 	default:
 		bad(ctxCloseFindings, "%q: false, true or archive", c.CloseFindings)
 	}

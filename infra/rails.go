@@ -14,7 +14,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // The orchestrator account's Security Hub hubs, in every region (the finding's region picks one): the
@@ -75,9 +74,9 @@ func grantVerify(role awsiam.Role, param awsssm.StringParameter) {
 // (none when off; ArchiveFindings only when archiving).
 func closeFindingsActions(mode string) (guardDuty, securityHub []string) {
 	switch mode {
-	case verify.CloseFeedback:
+	case steps.CloseFeedback:
 		return []string{"guardduty:UpdateFindingsFeedback"}, []string{"securityhub:BatchUpdateFindings"}
-	case verify.CloseArchive:
+	case steps.CloseArchive:
 		return []string{"guardduty:UpdateFindingsFeedback", "guardduty:ArchiveFindings"}, []string{"securityhub:BatchUpdateFindings"}
 	}
 	return nil, nil

@@ -24,6 +24,13 @@ const (
 	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
 )
 
+// Close modes (EnvCloseFindings): what notify records on the finding itself (notifystep.Closer).
+const (
+	CloseOff      = "false"   // record nothing on the finding (default)
+	CloseFeedback = "true"    // GuardDuty feedback USEFUL; Security Hub workflow RESOLVED / NOTIFIED
+	CloseArchive  = "archive" // the same, and archive the GuardDuty finding
+)
+
 // EnvVerifyFindings switches the verify step's GuardDuty check (default true).
 const EnvVerifyFindings = "GUARDBOTS_VERIFY_FINDINGS"
 

@@ -13,7 +13,6 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Handler builds the notify step's handler.
@@ -29,16 +28,16 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	}
 	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
 	switch mode := os.Getenv(steps.EnvCloseFindings); mode {
-	case "", verify.CloseOff:
-	case verify.CloseFeedback, verify.CloseArchive:
-		n.Closer = &verify.Closer{
-			GuardDuty: steps.PerRegion(func(region string) verify.GuardDutyWriter {
+	case "", steps.CloseOff:
+	case steps.CloseFeedback, steps.CloseArchive:
+		n.Closer = &Closer{
+			GuardDuty: steps.PerRegion(func(region string) GuardDutyWriter {
 				return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 			}),
-			SecurityHub: steps.PerRegion(func(region string) verify.SecurityHubAPI {
+			SecurityHub: steps.PerRegion(func(region string) SecurityHubAPI {
 				return securityhub.NewFromConfig(cfg, func(o *securityhub.Options) { o.Region = region })
 			}),
-			Archive: mode == verify.CloseArchive,
+			Archive: mode == steps.CloseArchive,
 		}
 	default:
 		return nil, fmt.Errorf("%s=%q: want false, true or archive", steps.EnvCloseFindings, mode)

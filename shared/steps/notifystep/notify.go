@@ -23,7 +23,7 @@ type MessagePublisher interface {
 	Publish(ctx context.Context, m notify.Message) (string, error)
 }
 
-// FindingCloser records the outcome on the finding itself (verify.Closer), which it does only for
+// FindingCloser records the outcome on the finding itself (Closer), which it does only for
 // GuardDuty's own copy (the decision says whether the finding is it).
 type FindingCloser interface {
 	Close(ctx context.Context, f *finding.Finding, d *mapping.Decision, outcome, execution string) ([]string, error)
