@@ -16,6 +16,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // The IAM check (.tools/iamcheck.mjs): every statement of every synthesized template, with no context and
@@ -120,7 +121,7 @@ func wantIf(ok bool) string {
 // runIAMCheck runs .tools/iamcheck.mjs with the repository's Node (make tools installs both).
 func runIAMCheck(t *testing.T, templates []iamTemplate, sims []iamSim) iamReport {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := deployment.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func stepSims(t *testing.T, b build) []iamSim {
 	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}}
 	tls := map[string]any{"aws:SecureTransport": "true"}
 	var sims []iamSim
-	for _, step := range stepFunctions {
+	for _, step := range deployment.Steps {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, step)}
 		seen := map[string]bool{}
 		for _, g := range stepGrants {
@@ -542,7 +543,7 @@ func TestReadme_StepTableIsTheMirror(t *testing.T) {
 	section, _, _ = strings.Cut(section, "\n## ")
 	got := map[string][]string{}
 	action := regexp.MustCompile("`([a-z0-9-]+:[A-Za-z]+)`")
-	stepRE := regexp.MustCompile(`\b(` + strings.Join(stepFunctions, "|") + `)\b`)
+	stepRE := regexp.MustCompile(`\b(` + strings.Join(deployment.Steps, "|") + `)\b`)
 	for _, line := range strings.Split(section, "\n") {
 		cells := strings.Split(line, "|")
 		if len(cells) < 4 || strings.Contains(cells[1], "---") || strings.TrimSpace(cells[1]) == "step" {

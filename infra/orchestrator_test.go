@@ -12,9 +12,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -197,8 +197,8 @@ func TestOrchestrator_ExecutionFailureAlarmCoversFailedTimedOutAndAborted(t *tes
 
 func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(t *testing.T) {
 	fns := resources(t, orch, "AWS::Lambda::Function")
-	if want := len(stepFunctions) + len(bots.Registered()); len(fns) != want {
-		t.Fatalf("%d functions, want %d (%d steps + every registered bot)", len(fns), want, len(stepFunctions))
+	if want := len(deployment.Steps) + len(bots.Registered()); len(fns) != want {
+		t.Fatalf("%d functions, want %d (%d steps + every registered bot)", len(fns), want, len(deployment.Steps))
 	}
 	roles := map[string]string{}
 	for id, f := range fns {
@@ -206,7 +206,7 @@ func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(
 		if p["Runtime"] != "provided.al2023" || js(p["Architectures"]) != `["arm64"]` || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v", id, p["Runtime"], p["Architectures"])
 		}
-		// Sized from the measured peak (memory.go), with a Go soft memory limit under it.
+		// Sized from the measured peak (shared/deployment/memory.go), with a Go soft memory limit under it.
 		if js(p["MemorySize"]) != "256" || !strings.Contains(js(p["Environment"]), `"GOMEMLIMIT":"230MiB"`) {
 			t.Errorf("%s: memory %v, environment %s: want lambdaMemoryMiB's 256 MB and GOMEMLIMIT 230MiB", id, p["MemorySize"], js(p["Environment"]))
 		}
@@ -236,7 +236,7 @@ func functionRole(t *testing.T, fn string) string {
 func functionRoleIn(t *testing.T, stack, fn string) string {
 	t.Helper()
 	prefix := "Bot" + strings.ReplaceAll(fn, "_", "")
-	for _, s := range stepFunctions {
+	for _, s := range deployment.Steps {
 		if s == fn {
 			prefix = "Step" + strings.ReplaceAll(fn, "_", "")
 		}
@@ -265,8 +265,8 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
 			"securityhub:BatchUpdateFindings"}, publish...), logActions...),
 	}
-	if len(want) != len(stepFunctions) {
-		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(stepFunctions))
+	if len(want) != len(deployment.Steps) {
+		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(deployment.Steps))
 	}
 	for fn, w := range want {
 		if got := actions[functionRole(t, fn)]; !reflect.DeepEqual(sortedUnique(got), sortedUnique(w)) {
@@ -373,43 +373,43 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 		vars, _ := env["Variables"].(map[string]any)
 		switch {
 		case strings.HasPrefix(id, "Stepmatch"):
-			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" || vars[mapping.EnvAllowSamples] != "true" ||
-				vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
+			if vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" || vars[deployment.EnvAllowSamples] != "true" ||
+				vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("match env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepnotify"):
-			if !strings.Contains(js(vars[steps.EnvTopicArn]), "NotificationsTopic") || vars[steps.EnvCloseFindings] != "archive" {
+			if !strings.Contains(js(vars[deployment.EnvTopicArn]), "NotificationsTopic") || vars[deployment.EnvCloseFindings] != "archive" {
 				t.Errorf("notify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepverify"):
 			// verify re-makes the mapping decision on GuardDuty's copy: match's mapping settings, exactly.
-			if vars[steps.EnvVerifyFindings] != "true" || vars["GUARDBOTS_MAX_FINDING_AGE"] != "3h0m0s" ||
-				vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" ||
-				vars[mapping.EnvAllowSamples] != "true" || vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
+			if vars[deployment.EnvVerifyFindings] != "true" || vars["GUARDBOTS_MAX_FINDING_AGE"] != "3h0m0s" ||
+				vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" ||
+				vars[deployment.EnvAllowSamples] != "true" || vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("verify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Steprequestapproval"):
-			if !strings.Contains(js(vars[steps.EnvApprovalTopicArn]), "NotificationsTopic") ||
-				!strings.HasPrefix(js(vars[steps.EnvApproverRoleArn]), `{"Fn::GetAtt":["Approver`) || vars[steps.EnvDryRun] != "false" {
+			if !strings.Contains(js(vars[deployment.EnvApprovalTopicArn]), "NotificationsTopic") ||
+				!strings.HasPrefix(js(vars[deployment.EnvApproverRoleArn]), `{"Fn::GetAtt":["Approver`) || vars[deployment.EnvDryRun] != "false" {
 				t.Errorf("request_approval env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Bot"):
-			if vars[awsenv.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[awsenv.EnvExternalID] != fixtureCfg.ExternalID ||
-				vars[steps.EnvDryRun] != "false" || js(vars[awsenv.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
-				!strings.Contains(js(vars[statetable.EnvTable]), "State") {
+			if vars[deployment.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[deployment.EnvExternalID] != fixtureCfg.ExternalID ||
+				vars[deployment.EnvDryRun] != "false" || js(vars[deployment.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
+				!strings.Contains(js(vars[deployment.EnvStateTable]), "State") {
 				t.Errorf("%s env %s", id, js(vars))
 			}
 			rails := map[string]string{
-				steps.EnvDedupWindow: "12h0m0s", steps.EnvDedupLease: "20m0s",
-				steps.EnvBlastPerAccount: "7", steps.EnvBlastGlobal: "30", statetable.EnvAuditRetention: "400d",
+				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
+				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
 			}
 			for k, v := range rails {
 				if vars[k] != v {
 					t.Errorf("%s: %s = %v, want %s", id, k, vars[k], v)
 				}
 			}
-			if !strings.Contains(js(vars[statetable.EnvAuditTable]), `{"Ref":"Audit`) {
-				t.Errorf("%s: %s = %s, want the audit table", id, statetable.EnvAuditTable, js(vars[statetable.EnvAuditTable]))
+			if !strings.Contains(js(vars[deployment.EnvAuditTable]), `{"Ref":"Audit`) {
+				t.Errorf("%s: %s = %s, want the audit table", id, deployment.EnvAuditTable, js(vars[deployment.EnvAuditTable]))
 			}
 		}
 	}
@@ -428,15 +428,15 @@ func TestOrchestrator_VerifyGetsMatchsMappingSettingsAndTheDefaultAgeWithNoConte
 		return nil
 	}
 	match, verify := env("match"), env("verify")
-	for _, k := range []string{mapping.EnvParameter, mapping.EnvTTL, mapping.EnvAllowSamples, mapping.EnvProtectedAccounts} {
+	for _, k := range []string{deployment.EnvMappingParameter, deployment.EnvMappingTTL, deployment.EnvAllowSamples, deployment.EnvProtectedAccounts} {
 		if js(verify[k]) != js(match[k]) {
 			t.Errorf("%s: verify %s, match %s", k, js(verify[k]), js(match[k]))
 		}
 	}
-	if _, ok := verify[mapping.EnvProtectedAccounts]; ok {
-		t.Errorf("no protected accounts, yet verify gets %s", js(verify[mapping.EnvProtectedAccounts]))
+	if _, ok := verify[deployment.EnvProtectedAccounts]; ok {
+		t.Errorf("no protected accounts, yet verify gets %s", js(verify[deployment.EnvProtectedAccounts]))
 	}
-	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[steps.EnvVerifyFindings] != "true" {
+	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[deployment.EnvVerifyFindings] != "true" {
 		t.Errorf("verify env %s, want GUARDBOTS_MAX_FINDING_AGE 6h0m0s and verification on", js(verify))
 	}
 }

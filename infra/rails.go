@@ -13,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // The orchestrator account's Security Hub hubs, in every region (the finding's region picks one): the
@@ -74,9 +74,9 @@ func grantVerify(role awsiam.Role, param awsssm.StringParameter) {
 // (none when off; ArchiveFindings only when archiving).
 func closeFindingsActions(mode string) (guardDuty, securityHub []string) {
 	switch mode {
-	case steps.CloseFeedback:
+	case deployment.CloseFeedback:
 		return []string{"guardduty:UpdateFindingsFeedback"}, []string{"securityhub:BatchUpdateFindings"}
-	case steps.CloseArchive:
+	case deployment.CloseArchive:
 		return []string{"guardduty:UpdateFindingsFeedback", "guardduty:ArchiveFindings"}, []string{"securityhub:BatchUpdateFindings"}
 	}
 	return nil, nil
@@ -140,9 +140,9 @@ func newApproverRole(scope constructs.Construct, id string, cfg Config) awsiam.R
 // Log events of the bot runner that need a person: each becomes a metric over all bot log groups and an
 // alarm on the topic.
 var railEvents = []struct{ Event, Metric, Description string }{
-	{steps.EventBlastRadiusHeld, "BlastRadiusHeld",
+	{deployment.EventBlastRadiusHeld, "BlastRadiusHeld",
 		"guardbots: an action was held by the blast-radius limit (too many disruptive actions this hour); the execution asks for an approval (see the approval request on the topic)"},
-	{steps.EventAuditFailed, "AuditWriteFailed",
+	{deployment.EventAuditFailed, "AuditWriteFailed",
 		"guardbots: a bot could not write an audit record; the action is in the bot's log but not in the audit table"},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -176,7 +177,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		if held != "" {
 			release()
 			res.Held = true
-			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", steps.EventBlastRadiusHeld, "bot", b.Name,
+			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", deployment.EventBlastRadiusHeld, "bot", b.Name,
 				"findingId", f.ID, "account", f.AccountID, "region", f.Region, "execution", in.Execution, "reason", held)
 			return a.skip(ctx, res, held, now)
 		}

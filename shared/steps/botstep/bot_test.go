@@ -258,6 +258,21 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 	}
 }
 
+// A bot declared otherwise than its catalogue entry (here: none) has an IAM policy and a state machine
+// branch generated from another declaration: its Lambda fails its init instead of running.
+func TestHandler_FailsInitForABotTheCatalogueDoesNotMatch(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	bots.Register(bots.Bot{Name: "uncatalogued_bot", Summary: "s", Impact: bots.ImpactNone,
+		Resources: []finding.ResourceKind{finding.KindInstance},
+		Run:       func(context.Context, bots.Request) (bots.Result, error) { return bots.Result{}, nil }})
+	if _, err := Handler(t.Context(), "uncatalogued_bot"); err == nil || !strings.Contains(err.Error(), "not in the bot catalogue") {
+		t.Errorf("uncatalogued bot: err %v", err)
+	}
+	if _, err := Handler(t.Context(), "notify_only"); err != nil {
+		t.Errorf("a catalogued bot: %v", err)
+	}
+}
+
 func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T) {
 	b := testBot(func(context.Context, bots.Request) (bots.Result, error) {
 		t.Fatal("a bot with no target ran: the exemption rail would have read nothing")

@@ -25,6 +25,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -303,8 +304,8 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	if disruptive.count() != 3 { // the dry run and two real runs
 		t.Fatalf("disruptive runs = %d", disruptive.count())
 	}
-	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+steps.EventBlastRadiusHeld+`"`) {
-		t.Errorf("no error-level %s event in the log:\n%s", steps.EventBlastRadiusHeld, logs)
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+deployment.EventBlastRadiusHeld+`"`) {
+		t.Errorf("no error-level %s event in the log:\n%s", deployment.EventBlastRadiusHeld, logs)
 	}
 	// The held action left no claim: once the limit allows, the same finding runs.
 	// Another account still has room, until the global cap (3).
@@ -548,13 +549,13 @@ func TestRails_NotifyOnlyIsAuditedButNeitherClaimedNorCounted(t *testing.T) {
 }
 
 func TestRailsFromEnv_DefaultsAndTheStateTableIsRequiredForBotsThatChangeThings(t *testing.T) {
-	t.Setenv(statetable.EnvTable, "")
-	t.Setenv(statetable.EnvAuditTable, "")
+	t.Setenv(deployment.EnvStateTable, "")
+	t.Setenv(deployment.EnvAuditTable, "")
 	stop, _ := bots.Lookup("ec2_stop_instance")
-	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
+	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
 		t.Fatalf("err = %v", err)
 	}
-	t.Setenv(statetable.EnvTable, "guardbots-state")
+	t.Setenv(deployment.EnvStateTable, "guardbots-state")
 	r, err := RailsFromEnv(aws.Config{}, stop)
 	if err != nil {
 		t.Fatal(err)
@@ -563,16 +564,16 @@ func TestRailsFromEnv_DefaultsAndTheStateTableIsRequiredForBotsThatChangeThings(
 		r.Claims == nil || r.Counter == nil || r.Exempt == nil || r.Audit != nil {
 		t.Fatalf("rails = %+v", r)
 	}
-	t.Setenv(steps.EnvDedupWindow, "1h")
-	t.Setenv(steps.EnvBlastPerAccount, "3")
-	t.Setenv(statetable.EnvAuditTable, "guardbots-audit")
-	t.Setenv(statetable.EnvAuditRetention, "30d")
+	t.Setenv(deployment.EnvDedupWindow, "1h")
+	t.Setenv(deployment.EnvBlastPerAccount, "3")
+	t.Setenv(deployment.EnvAuditTable, "guardbots-audit")
+	t.Setenv(deployment.EnvAuditRetention, "30d")
 	if r, err = RailsFromEnv(aws.Config{}, stop); err != nil || r.DedupWindow != time.Hour || r.PerAccount != 3 ||
 		r.Audit.(*statetable.Audit).Retention != 30*24*time.Hour {
 		t.Fatalf("rails = %+v, %v", r, err)
 	}
-	t.Setenv(steps.EnvBlastGlobal, "none")
-	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), steps.EnvBlastGlobal) {
+	t.Setenv(deployment.EnvBlastGlobal, "none")
+	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), deployment.EnvBlastGlobal) {
 		t.Fatalf("err = %v", err)
 	}
 }

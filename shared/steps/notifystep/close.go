@@ -31,11 +31,11 @@ type SecurityHubAPI interface {
 
 // Closer records the workflow's outcome on the finding itself, so the GuardDuty and Security Hub
 // consoles show it was handled ("closing the loop"). It runs in the notify step, once the outcome is
-// known; the modes are steps.CloseOff, CloseFeedback and CloseArchive.
+// known; the modes are deployment.CloseOff, CloseFeedback and CloseArchive.
 type Closer struct {
 	GuardDuty   func(region string) GuardDutyWriter
 	SecurityHub func(region string) SecurityHubAPI
-	// Archive also archives the GuardDuty finding after a remediation (steps.CloseArchive).
+	// Archive also archives the GuardDuty finding after a remediation (deployment.CloseArchive).
 	Archive bool
 
 	detectors verify.Detectors

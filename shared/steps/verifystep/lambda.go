@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
@@ -20,15 +22,15 @@ import (
 // configuration does not run.
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
-	on, err := steps.EnvBoolDefault(steps.EnvVerifyFindings, true)
+	on, err := deployment.EnvBoolDefault(deployment.EnvVerifyFindings, true)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := steps.MatchOptionsFromEnv()
+	opts, err := mapping.OptionsFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxAge, err = steps.EnvDuration(steps.EnvMaxFindingAge, steps.DefaultMaxFindingAge); err != nil {
+	if opts.MaxAge, err = deployment.EnvDuration(deployment.EnvMaxFindingAge, deployment.DefaultMaxFindingAge); err != nil {
 		return nil, err
 	}
 	cfg, err := awsenv.Load(ctx)
@@ -43,5 +45,5 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 		return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 	})
 	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on}
-	return steps.Lambda("verify", v.Verify), nil
+	return steps.Lambda(deployment.StepVerify, v.Verify), nil
 }

@@ -19,6 +19,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -90,10 +91,10 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(mapping.EnvParameter, "/team/mapping")
-	t.Setenv(mapping.EnvTTL, "0s")
-	t.Setenv(mapping.EnvProtectedAccounts, "999988887777")
-	t.Setenv(steps.EnvMaxFindingAge, "1h")
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping")
+	t.Setenv(deployment.EnvMappingTTL, "0s")
+	t.Setenv(deployment.EnvProtectedAccounts, "999988887777")
+	t.Setenv(deployment.EnvMaxFindingAge, "1h")
 
 	p, err := guardduty.Parse(forged)
 	if err != nil {
@@ -130,11 +131,11 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 
 func TestHandler_ConfigurationItCannotReadFailsTheInit(t *testing.T) {
 	for name, env := range map[string][2]string{
-		"max age":            {steps.EnvMaxFindingAge, "six hours"},
-		"negative max age":   {steps.EnvMaxFindingAge, "-1h"},
-		"protected accounts": {mapping.EnvProtectedAccounts, "12345"},
-		"samples":            {mapping.EnvAllowSamples, "maybe"},
-		"verify switch":      {steps.EnvVerifyFindings, "sometimes"},
+		"max age":            {deployment.EnvMaxFindingAge, "six hours"},
+		"negative max age":   {deployment.EnvMaxFindingAge, "-1h"},
+		"protected accounts": {deployment.EnvProtectedAccounts, "12345"},
+		"samples":            {deployment.EnvAllowSamples, "maybe"},
+		"verify switch":      {deployment.EnvVerifyFindings, "sometimes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(env[0], env[1])

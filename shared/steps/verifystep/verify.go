@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -29,7 +30,7 @@ type FindingFetcher interface {
 // account, another type) goes no further than the notification.
 type Verifier struct {
 	Checker  FindingFetcher
-	Mappings steps.MappingSource
+	Mappings mapping.Source
 	// Options are match's (samples, protected accounts) plus MaxAge; Now is set per call.
 	Options mapping.MatchOptions
 	// Disabled skips the check, and says so in the decision (GUARDBOTS_VERIFY_FINDINGS=false): the
@@ -54,7 +55,7 @@ func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, 
 		in.Decision.Actions = []mapping.Action{}
 	}
 	if v.Disabled {
-		in.Decision.Verification = "not checked: " + steps.EnvVerifyFindings + "=false; the input finding acts as it came"
+		in.Decision.Verification = "not checked: " + deployment.EnvVerifyFindings + "=false; the input finding acts as it came"
 		slog.WarnContext(ctx, "finding not verified", "findingId", f.ID, "reason", in.Decision.Verification)
 		return in, nil
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -59,9 +60,9 @@ func matched(t *testing.T, in *finding.Finding) steps.Matched {
 
 func verifier(t *testing.T, c *fakeFetcher, opts mapping.MatchOptions) Verifier {
 	if opts.MaxAge == 0 {
-		opts.MaxAge = steps.DefaultMaxFindingAge
+		opts.MaxAge = deployment.DefaultMaxFindingAge
 	}
-	return Verifier{Checker: c, Mappings: steps.StaticMapping{M: defaultMapping(t)}, Options: opts, Now: func() time.Time { return now }}
+	return Verifier{Checker: c, Mappings: mapping.Static{M: defaultMapping(t)}, Options: opts, Now: func() time.Time { return now }}
 }
 
 func TestVerifier_GenuineFindingIsRemediatedOnGuardDutysCopy(t *testing.T) {
@@ -151,7 +152,7 @@ func TestVerifier_CopyOfANotifyTypeBecomesANotifyDecision(t *testing.T) {
 	cp := compromised(8)
 	cp.Type = "Recon:EC2/Portscan"
 	in := compromised(8)
-	v := Verifier{Checker: &fakeFetcher{copy: cp}, Mappings: steps.StaticMapping{M: m}, Now: func() time.Time { return now }}
+	v := Verifier{Checker: &fakeFetcher{copy: cp}, Mappings: mapping.Static{M: m}, Now: func() time.Time { return now }}
 	out, err := v.Verify(context.Background(), steps.Matched{Finding: in, Decision: m.Match(in, mapping.MatchOptions{})})
 	if err != nil {
 		t.Fatal(err)
