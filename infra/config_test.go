@@ -360,6 +360,6 @@ func TestValidate_VerifyFindingsOffOnlyInADryRun(t *testing.T) {
 
 func TestMemorySize_IsWhatTheCostModelPrices(t *testing.T) {
 	if got, want := perf.DefaultAssumptions.MemoryMB, float64(DefaultConfig().LambdaMemoryMiB); got != want {
-		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./statemachine/local", got, want)
+		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./...", got, want)
 	}
 }
