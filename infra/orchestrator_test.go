@@ -367,6 +367,51 @@ func TestAllStacks_NoWildcardActionInAnyIdentityPolicy(t *testing.T) {
 	}
 }
 
+// The stack deploys exactly shared/deployment's functions: each one's timeout, memory and environment
+// (the values the settings decide; the resources' are CloudFormation references), and no other.
+func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
+	deployed := map[string]map[string]any{}
+	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
+		deployed[id] = props(f)
+	}
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
+		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref"})
+	if len(fns) != len(deployed) {
+		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
+	}
+	for _, f := range fns {
+		prefix := "Step"
+		if f.Bot {
+			prefix = "Bot"
+		}
+		prefix += strings.ReplaceAll(f.Name, "_", "") + "Function"
+		var p map[string]any
+		for id, d := range deployed {
+			if regexp.MustCompile(`^` + prefix + `[0-9A-F]{8}$`).MatchString(id) {
+				p = d
+			}
+		}
+		if p == nil {
+			t.Errorf("%s is not deployed", f.Name)
+			continue
+		}
+		if js(p["Timeout"]) != fmt.Sprint(f.Timeout.Seconds()) || js(p["MemorySize"]) != fmt.Sprint(f.MemoryMiB) {
+			t.Errorf("%s: timeout %v, memory %v; want %v, %d", f.Name, p["Timeout"], p["MemorySize"], f.Timeout, f.MemoryMiB)
+		}
+		env, _ := p["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if len(vars) != len(f.Env) {
+			t.Errorf("%s: environment %s, want the %d variables of %v", f.Name, js(vars), len(f.Env), f.Env)
+		}
+		for k, v := range f.Env {
+			got, ok := vars[k]
+			if !ok || (v != "ref" && got != v) {
+				t.Errorf("%s: %s = %s, want %q", f.Name, k, js(got), v)
+			}
+		}
+	}
+}
+
 func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		env, _ := props(f)["Environment"].(map[string]any)
@@ -383,7 +428,7 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 			}
 		case strings.HasPrefix(id, "Stepverify"):
 			// verify re-makes the mapping decision on GuardDuty's copy: match's mapping settings, exactly.
-			if vars[deployment.EnvVerifyFindings] != "true" || vars["GUARDBOTS_MAX_FINDING_AGE"] != "3h0m0s" ||
+			if vars[deployment.EnvVerifyFindings] != "true" || vars[deployment.EnvMaxFindingAge] != "3h0m0s" ||
 				vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" ||
 				vars[deployment.EnvAllowSamples] != "true" || vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("verify env %s", js(vars))
@@ -436,7 +481,7 @@ func TestOrchestrator_VerifyGetsMatchsMappingSettingsAndTheDefaultAgeWithNoConte
 	if _, ok := verify[deployment.EnvProtectedAccounts]; ok {
 		t.Errorf("no protected accounts, yet verify gets %s", js(verify[deployment.EnvProtectedAccounts]))
 	}
-	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[deployment.EnvVerifyFindings] != "true" {
+	if verify[deployment.EnvMaxFindingAge] != "6h0m0s" || verify[deployment.EnvVerifyFindings] != "true" {
 		t.Errorf("verify env %s, want GUARDBOTS_MAX_FINDING_AGE 6h0m0s and verification on", js(verify))
 	}
 }
