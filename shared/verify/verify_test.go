@@ -24,14 +24,6 @@ import (
 
 const detector = "12abc34d567e8fa901bc2d34eexample"
 
-func inputFinding() *finding.Finding {
-	return &finding.Finding{
-		ID: "f-1", Type: "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", AccountID: "111122223333",
-		Region: "us-east-1", Partition: "aws", ResourceKind: finding.KindInstance, ResourceType: "Instance",
-		Instance: &finding.Instance{ID: "i-0123456789abcdef0"}, Source: "eventbridge",
-	}
-}
-
 // gdHTTP answers GuardDuty's REST-JSON API (ListDetectors, GetFindings) from raw finding JSON, as the
 // client's HTTP transport: the SDK serializes, "sends", and decodes for real, and the body verify reads is
 // bytes GuardDuty would send. Nothing leaves the process.
@@ -350,7 +342,7 @@ func TestFetch_DetectorIsListedOncePerRegion(t *testing.T) {
 
 func TestFetch_RegionThatIsNotARegionIsRejectedBeforeAnyCall(t *testing.T) {
 	g := newGD()
-	f := inputFinding()
+	f := normalized(t, event(t))
 	f.Region = "evil.example.com/"
 	if _, err := g.checker(1).Fetch(context.Background(), f); faults.Classify(err) != faults.Rejected || len(g.calls) != 0 {
 		t.Fatalf("err %v, calls %v", err, g.calls)
