@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -120,7 +121,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		"After approval the bot re-reads the resource from AWS and acts only on its live state.",
 	)
 	if o.DryRun {
-		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run (GUARDBOTS_DRY_RUN=true): approving only reports what the bot would change.")
+		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run ("+deployment.EnvDryRun+"=true): approving only reports what the bot would change.")
 	}
 	body := ApprovalBody{
 		Summary:        ellipsize(clean(summary), 500),
