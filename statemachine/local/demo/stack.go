@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -299,7 +300,11 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	s.Host = &lambdahost.Host{
 		Endpoint: srv.URL,
 		Lambda:   lambda.NewFromConfig(s.AWS),
-		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
+		Sizes: func(name string) (time.Duration, int) {
+			f, _ := s.function(name, opts)
+			return f.Timeout, f.MemoryMiB
+		},
+		Env: append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -324,34 +329,44 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	return s, nil
 }
 
-// functionEnv is the environment the deployment gives the function (shared/deployment, as the CDK
-// app deploys it), with the local stack's settings and resources, and where its AWS calls go locally.
-func (s *Stack) functionEnv(name string, opts Options) []string {
+// function is the function called name as the deployment describes it (shared/deployment, what the CDK
+// app deploys), with the local stack's settings and resources.
+func (s *Stack) function(name string, opts Options) (deployment.Function, bool) {
 	settings := deployment.DefaultSettings()
 	settings.DryRun = opts.DryRun
 	settings.AllowSampleFindings = opts.AllowSamples
 	settings.MappingParameter = s.MappingParameter
 	// Read every time: tests change the mapping between executions.
 	settings.MappingTTL = 0
-	var env []string
 	for _, f := range deployment.Functions(settings, deployment.Resources{
 		AccountID: Account, TopicArn: s.TopicARN, ApproverRoleArn: ApproverRoleARN,
 		StateTable: s.Table, AuditTable: s.AuditTable,
 	}) {
-		if f.Name != name {
-			continue
+		if f.Name == name {
+			return f, true
 		}
-		for _, k := range slices.Sorted(maps.Keys(f.Env)) {
-			env = append(env, k+"="+f.Env[k])
-		}
-		switch {
-		case f.Name == deployment.StepVerify:
-			// The check stays on: GuardDuty is the demo's stand-in, for this function only.
-			env = append(env, "AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL())
-		case f.Bot:
-			// IAM through the shim, for the exemption rail's tag reads.
-			env = append(env, "AWS_ENDPOINT_URL_IAM="+s.iamShim.URL())
-		}
+	}
+	return deployment.Function{}, false
+}
+
+// functionEnv is the function's environment as the deployment sets it, and where its AWS calls go
+// locally.
+func (s *Stack) functionEnv(name string, opts Options) []string {
+	f, ok := s.function(name, opts)
+	if !ok {
+		return nil
+	}
+	var env []string
+	for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+		env = append(env, k+"="+f.Env[k])
+	}
+	switch {
+	case f.Name == deployment.StepVerify:
+		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
+		env = append(env, "AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL())
+	case f.Bot:
+		// IAM through the shim, for the exemption rail's tag reads.
+		env = append(env, "AWS_ENDPOINT_URL_IAM="+s.iamShim.URL())
 	}
 	return env
 }
