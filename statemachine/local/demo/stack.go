@@ -300,11 +300,8 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	s.Host = &lambdahost.Host{
 		Endpoint: srv.URL,
 		Lambda:   lambda.NewFromConfig(s.AWS),
-		Sizes: func(name string) (time.Duration, int) {
-			f, _ := s.function(name, opts)
-			return f.Timeout, f.MemoryMiB
-		},
-		Env: append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
+		Sizes:    s.sizes(opts),
+		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -347,6 +344,14 @@ func (s *Stack) function(name string, opts Options) (deployment.Function, bool) 
 		}
 	}
 	return deployment.Function{}, false
+}
+
+// sizes gives each function its timeout and memory size as the deployment sets them.
+func (s *Stack) sizes(opts Options) func(name string) (time.Duration, int) {
+	return func(name string) (time.Duration, int) {
+		f, _ := s.function(name, opts)
+		return f.Timeout, f.MemoryMiB
+	}
 }
 
 // functionEnv is the function's environment as the deployment sets it, and where its AWS calls go
