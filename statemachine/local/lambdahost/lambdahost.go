@@ -52,8 +52,8 @@ type Host struct {
 	Endpoint string
 	// Lambda is a client of the emulator's Lambda API.
 	Lambda *lambda.Client
-	// Sizes gives a function its timeout and memory size, as the deployment sets them; nil gives every
-	// function 60 s and 128 MB.
+	// Sizes gives a function its timeout and memory size, as the deployment sets them; nil (or a zero
+	// answer) gives the function 60 s and 128 MB.
 	Sizes func(name string) (timeout time.Duration, memoryMiB int)
 	// Env is added to every bootstrap's environment (credentials, endpoint, region, configuration).
 	Env []string
@@ -122,7 +122,9 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 	// kumo enforces the timeout and hands the bootstrap the deadline it implies, as Lambda does.
 	timeout, memory := 60*time.Second, 128
 	if h.Sizes != nil {
-		timeout, memory = h.Sizes(name)
+		if t, m := h.Sizes(name); t > 0 && m > 0 {
+			timeout, memory = t, m
+		}
 	}
 	_, err := h.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName:  aws.String(name),
