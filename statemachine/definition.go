@@ -19,11 +19,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // File is the generated definition's name, in this directory.
@@ -42,7 +44,7 @@ const (
 	// ExecutionTimeoutSeconds bounds the whole execution, retries of every action and every approval
 	// wait included: a week leaves room for several APPROVE actions at the longest approval timeout
 	// (mapping.MaxApprovalTimeoutSeconds, one day each).
-	ExecutionTimeoutSeconds = 7 * 24 * 3600
+	ExecutionTimeoutSeconds = int(steps.ExecutionTimeout / time.Second)
 )
 
 // ApprovalTimeoutPath is the approval wait's TimeoutSecondsPath (the action's approvalTimeoutSeconds).
@@ -67,14 +69,14 @@ const (
 	StateDecide         = "Decide"
 	StateNothingToRun   = "Nothing to remediate"
 	StateUnknownOutcome = "Unknown decision"
-	StateRemediate      = "Remediate"
+	StateRemediate      = steps.StateRemediate
 	StateRemediateFail  = "Remediate failed"
 	StateWhichBot       = "Which bot?"
 	StateBotNotDeployed = "Bot not deployed"
 	// The approval path of an APPROVE action, inside the Map.
 	StateNeedsApproval    = "Needs approval?"
 	StatePrepareApproval  = "Prepare approval"
-	StateWaitForApproval  = "Wait for approval"
+	StateWaitForApproval  = steps.StateWaitForApproval
 	StateApproved         = "Approved?"
 	StateRunApproved      = "Run approved action"
 	StateApprovalDenied   = "Approval denied"
