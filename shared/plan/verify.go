@@ -194,4 +194,3 @@ func clip(s string) string {
 	}
 	return s
 }
-
