@@ -178,8 +178,11 @@ func Definition() ([]byte, error) {
 	// Verify reads the finding back from GuardDuty and its output replaces the state: GuardDuty's copy
 	// and the decision made again on it, which may be a skip or a notify. A finding GuardDuty does not
 	// hold is rejected (Verify failed → notify, the input kept only for the message).
+	// Verify also signs the plan, for this execution: the execution ARN comes from the context object,
+	// which only Step Functions writes.
 	s[StateVerify] = task(stepPlaceholder(stepVerify), StepTimeoutSeconds, StateVerified,
 		catcher{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateVerifyFailed})
+	s[StateVerify].Parameters = map[string]any{"finding.$": "$.finding", "decision.$": "$.decision", "execution.$": "$$.Execution.Id"}
 	s[StateVerifyFailed] = stepError("verify", "$.caught", []string{"finding", "decision"})
 	s[StateVerified] = &state{
 		Type: "Choice",
@@ -427,7 +430,8 @@ func held() map[string]*state {
 		Default: StateRecordResult,
 	}
 	// The action is rebuilt, not copied: an earlier APPROVE-mode approval is dropped (the approver
-	// did not know of the limit), and an AUTO action gets the default approval timeout.
+	// did not know of the limit), and an AUTO action gets the default approval timeout. What verify
+	// signed (bot, params, onError, mode) is copied as it is, with its signature.
 	s[StateApproveHeld] = &state{
 		Type: "Pass",
 		Parameters: iteration(map[string]any{
@@ -438,6 +442,8 @@ func held() map[string]*state {
 				"mode.$":                 "$.action.mode",
 				"approvalTimeoutSeconds": mapping.DefaultApprovalTimeoutSeconds,
 				"held.$":                 "$.result.reason",
+				// Verify's signature of the action: held and approval stay outside it.
+				"signature.$": "$.action.signature",
 			},
 		}),
 		Next: StatePrepareApproval,
