@@ -16,6 +16,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -171,7 +172,7 @@ func (r Rails) giveBlast(ctx context.Context, keys []string) {
 
 // audit writes one action's record (the table when configured, always the log), naming its targets.
 // It returns the write's error; the caller decides what it means for the outcome.
-func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, targets []finding.Target, now time.Time) error {
+func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, targets []finding.Target, approval *plan.Evidence, now time.Time) error {
 	f := in.Finding
 	rec := statetable.AuditRecord{
 		FindingID: f.ID, FindingType: f.Type, MappingKey: in.MappingKey, Execution: in.Execution,
@@ -187,19 +188,26 @@ func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bot
 	}
 	approver := ""
 	if a := in.Action.Approval; a != nil && a.Approved {
-		// The audit record has no approver column: the reason names them, and why they were asked.
+		// The name is the approver's own claim: the record says so, and where the authenticated identity
+		// is (the SendTaskSuccess call in CloudTrail), once the execution's history confirmed the answer.
 		approver = a.Approver
 		why := ""
 		if in.Action.Held != "" {
 			why = " (" + in.Action.Held + ")"
 		}
-		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + why)
+		rec.ApproverClaimed = approver
+		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + " (claimed)" + why)
 		rec.Reason = strings.TrimPrefix(rec.Reason, "; ")
+		if approval != nil {
+			rec.Approval = approval.String()
+		} else {
+			rec.Approval = "not confirmed: no execution-history check ran (the runner has no plan checker)"
+		}
 	}
 	slog.InfoContext(ctx, "audit", "event", steps.EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
 		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
 		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
-		"reason", rec.Reason, "approver", approver, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
+		"reason", rec.Reason, "approverClaimed", approver, "approval", rec.Approval, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
 	if r.Audit == nil {
 		return nil
 	}
