@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // KeyAPI is the KMS call a verifier makes, once per Lambda execution environment.
@@ -53,6 +55,19 @@ type Verifier struct {
 
 	mu  sync.Mutex
 	key *ecdsa.PublicKey
+}
+
+// FromEnv is the verifier of a Lambda that acts on a signed plan: the signing key and the guardbots state
+// machine from the environment (both required: without them nothing can vouch for an action, and nothing
+// acts), KMS and Step Functions with the Lambda's own credentials.
+func FromEnv(cfg aws.Config) (*Verifier, error) {
+	key, machine := os.Getenv(steps.EnvSigningKey), os.Getenv(steps.EnvStateMachineArn)
+	if key == "" || machine == "" {
+		return nil, fmt.Errorf("%s and %s must be set: only a plan the verify step signed, in a running execution of the guardbots state machine, is acted on",
+			steps.EnvSigningKey, steps.EnvStateMachineArn)
+	}
+	return &Verifier{KMS: kms.NewFromConfig(cfg), KeyID: key, States: sfn.NewFromConfig(cfg), StateMachineArn: machine,
+		MaxAge: steps.ExecutionTimeout}, nil
 }
 
 // Check verifies a's signature and that its execution is running on the guardbots state machine.

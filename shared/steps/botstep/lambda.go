@@ -6,10 +6,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
@@ -42,7 +39,7 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 		return nil, err
 	}
 	r := Runner{Bot: b, Resolver: resolver, DryRun: dry}
-	if r.Plan, err = PlanFromEnv(cfg); err != nil {
+	if r.Plan, err = plan.FromEnv(cfg); err != nil {
 		return nil, fmt.Errorf("bot %s: %w", name, err)
 	}
 	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
@@ -54,17 +51,4 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 		return nil, err
 	}
 	return steps.Lambda(name, r.Run), nil
-}
-
-// PlanFromEnv is the plan check of a Lambda that acts on a signed plan: the signing key and the guardbots
-// state machine from the environment (both required: without them nothing can vouch for an action, and
-// nothing acts), KMS and Step Functions with the Lambda's own credentials.
-func PlanFromEnv(cfg aws.Config) (*plan.Verifier, error) {
-	key, machine := os.Getenv(steps.EnvSigningKey), os.Getenv(steps.EnvStateMachineArn)
-	if key == "" || machine == "" {
-		return nil, fmt.Errorf("%s and %s must be set: a bot acts only on a plan the verify step signed, in a running execution of the guardbots state machine",
-			steps.EnvSigningKey, steps.EnvStateMachineArn)
-	}
-	return &plan.Verifier{KMS: kms.NewFromConfig(cfg), KeyID: key, States: sfn.NewFromConfig(cfg), StateMachineArn: machine,
-		MaxAge: steps.ExecutionTimeout}, nil
 }
