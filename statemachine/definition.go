@@ -28,6 +28,20 @@ import (
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
+// Name is the state machine's name, as the CDK app deploys it: the bots' roles and environment name its
+// ARN by it (the state machine cannot be referenced from the roles of the Lambdas it invokes without a
+// dependency cycle), and a bot honours plans only of its executions.
+const Name = "guardbots-remediation"
+
+// Logging of the deployed state machine: every event (which states ran, when, retries and failures) but
+// no execution data, so the log holds no state input or output — no finding and no task token (the
+// approval Task's TaskScheduled parameters carry one). The console's execution history and
+// GetExecutionHistory keep the data for 90 days either way: they do not read this log.
+const (
+	LogLevel                = "ALL"
+	LogIncludeExecutionData = false
+)
+
 // File is the generated definition's name, in this directory.
 const File = "remediation.asl.json"
 
