@@ -80,8 +80,8 @@ const (
 	// EnvDedupLease is how long an in-progress claim blocks others before it counts as abandoned (a
 	// crashed Lambda); longer than the bot Lambda's timeout. Default 15m.
 	EnvDedupLease = "GUARDBOTS_DEDUP_LEASE"
-	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account per hour
-	// and over all accounts per hour (defaults 10 and 50).
+	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account and over all
+	// accounts in any hour, sliding (defaults 10 and 50, at most MaxBlastRadius).
 	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
 	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
 )
@@ -92,7 +92,13 @@ const (
 	DefaultDedupLease   = 15 * time.Minute
 	DefaultBlastPerAcct = 10
 	DefaultBlastGlobal  = 50
+	// MaxBlastRadius bounds both limits: the sliding window keeps one attribute per allowed action in one
+	// state-table item, which every counted action rewrites (about 80 slots per KB, a write unit each).
+	MaxBlastRadius = 1000
 )
+
+// BlastRadiusWindow is the span the blast-radius limits count over: any hour, sliding, not the clock's.
+const BlastRadiusWindow = time.Hour
 
 // Log events the CDK app's metric filters match ({ $.event = "…" }).
 const (

@@ -187,7 +187,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		}
 	}
 
-	var counted []string
+	var counted []statetable.Slot
 	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
 		// The person is the override: the limit asked for them, so it must not refuse their answer.
 		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
