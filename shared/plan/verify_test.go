@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -43,7 +44,7 @@ func local(t testing.TB) (*plantest.Local, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec, err := l.Start(ctx, "run-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	exec, err := l.Start(ctx, fmt.Sprintf("run-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,4 +340,54 @@ func clone(a plan.Action) plan.Action {
 		a.Action.Signature = &s
 	}
 	return a
+}
+
+// BenchmarkSignature is a bot's local check of its plan, warm (the public key already read): the
+// finding's digest, the canonical parameters, the encoding and one ECDSA P-256 verification.
+func BenchmarkSignature(b *testing.B) {
+	l, exec := local(b)
+	a := signed(b, l, subject(exec))
+	v := l.Verifier()
+	ctx := context.Background()
+	if err := v.Signature(ctx, a); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Signature(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckWarm is the whole check of a warm bot call against the in-process kumo: the signature
+// and DescribeExecution (one round trip on the loopback; in AWS, one API call's latency).
+func BenchmarkCheckWarm(b *testing.B) {
+	l, exec := local(b)
+	a := signed(b, l, subject(exec))
+	v := l.Verifier()
+	ctx := context.Background()
+	if err := v.Check(ctx, a); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Check(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckCold is the first call of a fresh execution environment: GetPublicKey and the key's
+// parsing as well (then kept for the Lambda's life).
+func BenchmarkCheckCold(b *testing.B) {
+	l, exec := local(b)
+	a := signed(b, l, subject(exec))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Verifier().Check(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
