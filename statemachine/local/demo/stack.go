@@ -249,8 +249,15 @@ func (s *Stack) StandIns() []string {
 	return []string{
 		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
-		fmt.Sprintf("Step Functions executions: kumo holds a placeholder of state machine %s (one Wait state) and starts an execution of it for each run, so DescribeExecution answers RUNNING while aws-local-stepfunctions runs the definition, and ABORTED once the run ended", s.Plans.StateMachineArn),
 	}
+}
+
+// Signing says how the plan is signed and checked on the local stack, for the demo's output.
+func (s *Stack) Signing() string {
+	return fmt.Sprintf("KMS key %s (ECC_NIST_P256, SIGN_VERIFY) in kumo: verify signs each action (Sign), every bot checks the signature "+
+		"with its public half (GetPublicKey) and asks kumo's DescribeExecution whether the execution runs on state machine %s — "+
+		"which kumo holds as a placeholder (one Wait state), an execution of it started for each run (ABORTED when the run ends), "+
+		"since aws-local-stepfunctions, not kumo, runs the definition", s.Plans.KeyID, s.Plans.StateMachineArn)
 }
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
