@@ -96,7 +96,8 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 	if err != nil {
 		return err
 	}
-	botEnv := append([]string{"AWS_ENDPOINT_URL=" + srv.URL}, plans.Env()...)
+	// notify_only needs no state table (it changes nothing: no claim, no stop record to read).
+	botEnv := append([]string{"AWS_ENDPOINT_URL=" + srv.URL, "GUARDBOTS_STATE_TABLE="}, plans.Env()...)
 	fmt.Fprintf(out, "\nWarm invocations through the Runtime API, %d each (CloudBots: %v median warm call, %d MB after one call)\n\n",
 		invocations, cloudbotsWarm, cloudbotsRSS>>20)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
