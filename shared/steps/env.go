@@ -93,8 +93,9 @@ const (
 	DefaultBlastPerAcct = 10
 	DefaultBlastGlobal  = 50
 	// MaxBlastRadius bounds both limits: the sliding window keeps one attribute per allowed action in one
-	// state-table item, which every counted action rewrites (about 80 slots per KB, a write unit each).
-	MaxBlastRadius = 1000
+	// state-table item, which every counted action rewrites: its size grows with the actions of the last
+	// hour (about 15 bytes each), and DynamoDB bills a write unit per KB of it.
+	MaxBlastRadius = 10_000
 )
 
 // BlastRadiusWindow is the span the blast-radius limits count over: any hour, sliding, not the clock's.

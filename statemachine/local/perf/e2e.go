@@ -28,7 +28,7 @@ var E2EFunctions = []string{"parse", "transform", "match", "verify", "ec2_tag_in
 // StackEnv lifts the blast-radius limit for the measured bots: 50 stops in an hour would otherwise be
 // held for approval after the tenth (the rail works; it is not what is measured).
 func StackEnv() map[string][]string {
-	lift := []string{"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT=1000000", "GUARDBOTS_BLAST_RADIUS_GLOBAL=1000000"}
+	lift := []string{"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT=10000", "GUARDBOTS_BLAST_RADIUS_GLOBAL=10000"}
 	return map[string][]string{"ec2_tag_instance": lift, "ec2_stop_instance": lift}
 }
 
