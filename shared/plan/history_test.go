@@ -15,6 +15,9 @@ import (
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
+// The execution histories these tests read are served by plantest.StatesServer in the shapes the Step
+// Functions API reference documents: neither local tool writes one.
+
 const (
 	histExec   = "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:run-7"
 	otherExec  = "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:run-8"
