@@ -54,10 +54,10 @@ type PlanChecker interface {
 // Run applies the rails around the bot, in this order (each one only when the earlier let the action
 // through; a rail whose own read fails stops the action with that error — fail closed):
 //
-//  0. the plan: verify signed this action for this finding in this execution, the execution is running
-//     on the guardbots state machine, and an approval it carries is in the execution's history — else
-//     the input is refused, unaudited (nothing the workflow asked for happened; the log says why);
-//  1. validate the input (bot name, finding, parameters) and the resource kind;
+//  1. validate the input (bot name, finding, parameters); then the plan: verify signed this action for
+//     this finding in this execution, the execution is running on the guardbots state machine, and an
+//     approval it carries is in the execution's history — else the input is refused, unaudited (nothing
+//     the workflow asked for happened; the log says why); then the resource kind;
 //  2. resolve the targets: the finding's resources of the kinds the bot acts on, validated (a malformed
 //     identifier is rejected), skipping a finding whose target the bot does not act on;
 //  3. the stop record: an earlier action of this execution failed with onError stop;
@@ -281,7 +281,7 @@ type action struct {
 	approval *plan.Evidence
 }
 
-// vouched checks in against its plan (see Run, step 0) and returns the history's evidence of the
+// vouched checks in against its plan (see Run, step 1) and returns the history's evidence of the
 // approval it carries. The state machine sends held only with the approval of the hold, and an APPROVE
 // action only once approved: an input that says otherwise did not come from it.
 func (r Runner) vouched(ctx context.Context, in steps.BotInput) (*plan.Evidence, error) {
@@ -322,7 +322,7 @@ func clip(s string) string {
 // after verify: held from this bot's own held result, approval from the task result of "Wait for
 // approval"). The runner honours them only when the execution's own history shows that approval task,
 // in this action's iteration and asked about this held reason, succeeding with this answer (Run, step
-// 0), so a direct invoke cannot make them up. Within that the check is strict: a held reason, approved
+// 1), so a direct invoke cannot make them up. Within that the check is strict: a held reason, approved
 // exactly true, a named approver and an execution to audit it under; exemption, duplicate suppression
 // and the stop record still apply.
 func approvedPastLimit(in steps.BotInput) bool {
