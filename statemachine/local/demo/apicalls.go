@@ -48,14 +48,20 @@ func newAPICounter(target string) (*apiCounter, error) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		// The SDK's own retries of a call (its amz-sdk-request header numbers the attempts) are the local
-		// harness's transient faults (a kept-alive connection kumo closed), not calls the code makes.
-		if !strings.Contains(r.Header.Get("Amz-Sdk-Request"), "attempt=") || strings.Contains(r.Header.Get("Amz-Sdk-Request"), "attempt=1;") {
+		if firstAttempt(r) {
 			c.record(describeCall(r, body))
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	return c, nil
+}
+
+// firstAttempt: the SDK's retry of a request it already sent (amz-sdk-request "attempt=2; max=3") is
+// the same call, so the cost model counts it once; a retry is a fault of this loaded machine (a kept-
+// alive connection the server had just closed), not a call a remediation makes.
+func firstAttempt(r *http.Request) bool {
+	m := attemptRE.FindStringSubmatch(r.Header.Get("Amz-Sdk-Request"))
+	return m == nil || m[1] == "1"
 }
 
 func (c *apiCounter) record(call APICall) {
@@ -80,6 +86,8 @@ func (c *apiCounter) Close() { c.srv.Close() }
 var (
 	scopeRE = regexp.MustCompile(`Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request`)
 	appRE   = regexp.MustCompile(`\bapp/([A-Za-z0-9_.-]+)`)
+	// attemptRE reads the SDK's attempt counter (amz-sdk-request: attempt=1; max=3).
+	attemptRE = regexp.MustCompile(`\battempt=(\d+)`)
 )
 
 // describeCall names a request: the service from the SigV4 credential scope, the operation from the

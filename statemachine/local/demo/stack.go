@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -520,6 +521,18 @@ func (s *Stack) AuditRecords(ctx context.Context, findingID string) ([]statetabl
 
 const trustEC2 = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
+// InAccount is an IAM ARN of kumo's (whose IAM names every resource in its own fixed account) as AWS
+// would write it in the demo's member account, where the findings say the resources are: the bots take
+// an ARN in another account than the finding's for a forgery.
+func InAccount(iamARN string) string {
+	a, err := arn.Parse(iamARN)
+	if err != nil {
+		return iamARN
+	}
+	a.AccountID = Account
+	return a.String()
+}
+
 // provisionTargets creates the instance (running, with the role's instance profile), the role and the
 // bucket (no public access block: what Policy:S3/BucketBlockPublicAccessDisabled reports).
 func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
@@ -535,7 +548,7 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	if err != nil {
 		return fmt.Errorf("demo: create instance profile %s: %w", profile, err)
 	}
-	r.InstanceProfileArn = aws.ToString(ip.InstanceProfile.Arn)
+	r.InstanceProfileArn = InAccount(aws.ToString(ip.InstanceProfile.Arn))
 	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(profile), RoleName: aws.String(r.RoleName)}); err != nil {
 		return fmt.Errorf("demo: add role %s to %s: %w", r.RoleName, profile, err)
 	}

@@ -194,7 +194,7 @@ func TestWorkflow_ForgedInstanceProfileDoesNotReachRevokeRoleSessions(t *testing
 	}
 	hold(t, s, edited(t, s, "ec2_malicious_ip_caller_custom"))
 	ex := runRaw(t, s, "forged-profile", edited(t, s, "ec2_malicious_ip_caller_custom",
-		field("resource.instanceDetails.iamInstanceProfile.arn", aws.ToString(ip.InstanceProfile.Arn))))
+		field("resource.instanceDetails.iamInstanceProfile.arn", InAccount(aws.ToString(ip.InstanceProfile.Arn)))))
 	if in := botInput(t, ex, "iam_revoke_role_sessions"); in.Instance.InstanceProfileArn != s.Resources.InstanceProfileArn {
 		t.Fatalf("iam_revoke_role_sessions got instance profile %s, want GuardDuty's %s", in.Instance.InstanceProfileArn, s.Resources.InstanceProfileArn)
 	}
@@ -219,7 +219,7 @@ func TestWorkflow_ForgedUserTypeDoesNotMoveTheIAMBotsOntoAUser(t *testing.T) {
 	if in := botInput(t, ex, "iam_quarantine_user"); in.AccessKey.UserType != finding.UserTypeAssumedRole {
 		t.Fatalf("iam_quarantine_user got user type %s, want GuardDuty's AssumedRole", in.AccessKey.UserType)
 	}
-	if r := botResult(t, ex, "iam_quarantine_user"); r.Status != bots.StatusSkipped || !strings.Contains(r.Reason, "AssumedRole") {
+	if r := botResult(t, ex, "iam_quarantine_user"); r.Status != bots.StatusSkipped || !strings.Contains(r.Reason, "not on iam-role "+s.Resources.RoleName) {
 		t.Errorf("iam_quarantine_user: %s (%s), want skipped: an assumed role's session", r.Status, r.Reason)
 	}
 }
