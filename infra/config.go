@@ -78,7 +78,8 @@ type Config struct {
 	// bot act on it (GUARDBOTS_MAX_FINDING_AGE); older ones are skipped as stale. At most DedupWindow, so
 	// a replayed finding is either still deduplicated or already too old to act on.
 	MaxFindingAge time.Duration
-	// BlastRadiusPerAccount and BlastRadiusGlobal cap disruptive actions per account and overall per hour.
+	// BlastRadiusPerAccount and BlastRadiusGlobal cap disruptive actions per account and overall in any
+	// hour (a sliding window).
 	BlastRadiusPerAccount int
 	BlastRadiusGlobal     int
 	// AuditRetention is how long audit records live: days ("365d") or a Go duration (GUARDBOTS_AUDIT_RETENTION).
@@ -380,11 +381,12 @@ func (c Config) Validate() error {
 	if !c.VerifyFindings && !c.DryRun {
 		bad(ctxVerifyFindings, "false is allowed only with dryRun true (without verification a forged event could drive a bot)")
 	}
-	if c.BlastRadiusPerAccount < 1 {
-		bad(ctxBlastPerAccount, "%d: want at least 1", c.BlastRadiusPerAccount)
+	// The sliding window keeps a slot per allowed action in one state-table item.
+	if c.BlastRadiusPerAccount < 1 || c.BlastRadiusPerAccount > steps.MaxBlastRadius {
+		bad(ctxBlastPerAccount, "%d: want 1 to %d", c.BlastRadiusPerAccount, steps.MaxBlastRadius)
 	}
-	if c.BlastRadiusGlobal < 1 {
-		bad(ctxBlastGlobal, "%d: want at least 1", c.BlastRadiusGlobal)
+	if c.BlastRadiusGlobal < 1 || c.BlastRadiusGlobal > steps.MaxBlastRadius {
+		bad(ctxBlastGlobal, "%d: want 1 to %d", c.BlastRadiusGlobal, steps.MaxBlastRadius)
 	}
 	if _, err := statetable.ParseRetention(c.AuditRetention); err != nil {
 		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)

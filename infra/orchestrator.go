@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
+	"github.com/guardbots/guardbots/shared/verify"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -125,6 +127,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
+	planKey := newPlanKey(stack, "PlanSigningKey")
+	closing := cfg.CloseFindings != verify.CloseOff
 
 	// Step Lambdas: each role holds only what its handler calls. Match decides on the input to route
 	// skips and notifications cheaply; verify re-makes every remediate decision on GuardDuty's copy of
@@ -144,6 +148,11 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	}
 	stepEnv["verify"][steps.EnvVerifyFindings] = strconv.FormatBool(cfg.VerifyFindings)
 	stepEnv["verify"][steps.EnvMaxFindingAge] = cfg.MaxFindingAge.String()
+	stepEnv["verify"][steps.EnvSigningKey] = *planKey.KeyArn()
+	if closing {
+		// Closing the loop checks the plan's signature, as the bots do.
+		maps.Copy(stepEnv["notify"], planEnv(planKey))
+	}
 	for _, name := range stepFunctions {
 		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
 			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
@@ -155,7 +164,12 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	grantPublish(o.Functions["notify"].Role, alerts)
 	grantPublish(o.Functions["request_approval"].Role, alerts)
 	grantVerify(o.Functions["verify"].Role, param)
+	grantSign(o.Functions["verify"].Role, planKey)
+	restrictSigning(planKey, o.Functions["verify"].Role)
 	grantCloseFindings(o.Functions["notify"].Role, cfg.CloseFindings)
+	if closing {
+		grantCheckPlan(o.Functions["notify"].Role, planKey, false)
+	}
 
 	// Bot Lambdas: one each, with a role named so member trust policies can name it.
 	botLogs := map[string]awslogs.LogGroup{}
@@ -181,6 +195,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		if cfg.ExternalID != "" {
 			env[awsenv.EnvExternalID] = cfg.ExternalID
 		}
+		maps.Copy(env, planEnv(planKey))
 		fn := newGoFunction(stack, "Bot-"+b.Name, goFunctionProps{
 			Name: b.Name, AssetDir: p.AssetDir, RoleName: roleName, Timeout: botLambdaTimeout,
 			Retention: retention, Environment: env, MemoryMiB: cfg.LambdaMemoryMiB,
@@ -188,9 +203,14 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		})
 		o.Functions[b.Name] = fn
 		grantBot(fn, b, cfg, table, audit)
+		grantCheckPlan(fn.Role, planKey, true)
 		botLogs[b.Name] = fn.LogGroup
 	}
-	newRailAlarms(stack, botLogs, alerts)
+	var notifyLogs awslogs.LogGroup
+	if closing {
+		notifyLogs = o.Functions["notify"].LogGroup
+	}
+	newRailAlarms(stack, botLogs, notifyLogs, alerts)
 
 	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
 	if err != nil {
@@ -338,15 +358,17 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
-		StateMachineName:        jsii.String("guardbots-remediation"),
+		StateMachineName:        jsii.String(statemachine.Name),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(wf.Definition))),
 		DefinitionSubstitutions: &subs,
 		TracingEnabled:          jsii.Bool(true),
+		// Which states ran, when, and how they failed, without their data: no finding and no task token
+		// in CloudWatch Logs (the console's execution history keeps the data).
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logs,
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
+			Level:                awsstepfunctions.LogLevel(statemachine.LogLevel),
+			IncludeExecutionData: jsii.Bool(statemachine.LogIncludeExecutionData),
 		},
 	})
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

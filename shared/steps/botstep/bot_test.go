@@ -14,6 +14,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -267,5 +268,25 @@ func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T)
 	_, err := Runner{Resolver: &fakeResolver{}, Bot: b}.Run(context.Background(), steps.BotInput{Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot"}})
 	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "declares no kind of target") {
 		t.Fatalf("err = %v, want a failure", err)
+	}
+}
+
+// A bot Lambda without the signing key or the state machine cannot tell a plan the workflow signed
+// from one it did not: it does not start.
+func TestHandler_FailsInitWithoutThePlanCheck(t *testing.T) {
+	for _, unset := range []string{steps.EnvSigningKey, steps.EnvStateMachineArn} {
+		t.Setenv("AWS_REGION", "us-east-1")
+		t.Setenv(statetable.EnvTable, "state")
+		t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+		t.Setenv(steps.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+		t.Setenv(unset, "")
+		if _, err := Handler(t.Context(), "ec2_stop_instance"); err == nil || !strings.Contains(err.Error(), unset) {
+			t.Errorf("without %s: err %v", unset, err)
+		}
+	}
+	t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+	t.Setenv(steps.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+	if _, err := Handler(t.Context(), "ec2_stop_instance"); err != nil {
+		t.Errorf("with both: %v", err)
 	}
 }

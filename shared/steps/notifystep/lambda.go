@@ -12,6 +12,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
@@ -31,7 +32,13 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	switch mode := os.Getenv(steps.EnvCloseFindings); mode {
 	case "", verify.CloseOff:
 	case verify.CloseFeedback, verify.CloseArchive:
+		// Closing the loop writes to GuardDuty and Security Hub: only for a plan the workflow signed.
+		v, err := plan.FromEnv(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", steps.EnvCloseFindings, mode, err)
+		}
 		n.Closer = &verify.Closer{
+			Vouch: Vouch(v),
 			GuardDuty: steps.PerRegion(func(region string) verify.GuardDutyWriter {
 				return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 			}),

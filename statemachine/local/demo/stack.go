@@ -40,6 +40,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
@@ -53,7 +54,7 @@ const (
 	Region    = "us-east-1"
 	Partition = "aws"
 	// StateMachineName is the name the execution ARNs carry, as the CDK app names the workflow.
-	StateMachineName = "guardbots-remediation"
+	StateMachineName = statemachine.Name
 )
 
 // childEnv keeps every process the stack starts away from real AWS: static test credentials, no
@@ -232,6 +233,9 @@ type Stack struct {
 	proxy *invokeProxy
 	// calls counts the bootstraps' AWS API requests when Options.CountAPICalls is set.
 	calls *apiCounter
+	// Plans are the plan-signing key in kumo's KMS and the guardbots state machine whose executions kumo
+	// describes (a placeholder: aws-local-stepfunctions runs the definition).
+	Plans *plantest.Local
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
@@ -247,6 +251,14 @@ func (s *Stack) StandIns() []string {
 		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
 	}
+}
+
+// Signing says how the plan is signed and checked on the local stack, for the demo's output.
+func (s *Stack) Signing() string {
+	return fmt.Sprintf("KMS key %s (ECC_NIST_P256, SIGN_VERIFY) in kumo: verify signs each action (Sign), every bot checks the signature "+
+		"with its public half (GetPublicKey) and asks kumo's DescribeExecution whether the execution runs on state machine %s — "+
+		"which kumo holds as a placeholder (one Wait state), an execution of it started for each run (ABORTED when the run ends), "+
+		"since aws-local-stepfunctions, not kumo, runs the definition", s.Plans.KeyID, s.Plans.StateMachineArn)
 }
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
@@ -277,6 +289,9 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	}
 	if err := s.provision(ctx, doc, sfx); err != nil {
 		return nil, err
+	}
+	if s.Plans, err = plantest.New(ctx, s.AWS, StateMachineName); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
 		return nil, err
@@ -344,6 +359,7 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		return append(s.mappingEnv(opts),
 			steps.EnvVerifyFindings+"=true",
 			"AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL(),
+			steps.EnvSigningKey+"="+s.Plans.KeyID,
 		)
 	case "request_approval":
 		return []string{
@@ -360,6 +376,8 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		statetable.EnvAuditTable + "=" + s.AuditTable,
 		steps.EnvTopicArn + "=" + s.TopicARN,
 		"AWS_ENDPOINT_URL_IAM=" + s.iamShim.URL(),
+		steps.EnvSigningKey + "=" + s.Plans.KeyID,
+		steps.EnvStateMachineArn + "=" + s.Plans.StateMachineArn,
 	}
 }
 
