@@ -336,11 +336,12 @@ func (c Config) Validate() error {
 	if !c.VerifyFindings && !c.DryRun {
 		bad(ctxVerifyFindings, "false is allowed only with dryRun true (without verification a forged event could drive a bot)")
 	}
-	if c.BlastRadiusPerAccount < 1 {
-		bad(ctxBlastPerAccount, "%d: want at least 1", c.BlastRadiusPerAccount)
+	// The sliding window keeps a slot per allowed action in one state-table item.
+	if c.BlastRadiusPerAccount < 1 || c.BlastRadiusPerAccount > deployment.MaxBlastRadius {
+		bad(ctxBlastPerAccount, "%d: want 1 to %d", c.BlastRadiusPerAccount, deployment.MaxBlastRadius)
 	}
-	if c.BlastRadiusGlobal < 1 {
-		bad(ctxBlastGlobal, "%d: want at least 1", c.BlastRadiusGlobal)
+	if c.BlastRadiusGlobal < 1 || c.BlastRadiusGlobal > deployment.MaxBlastRadius {
+		bad(ctxBlastGlobal, "%d: want 1 to %d", c.BlastRadiusGlobal, deployment.MaxBlastRadius)
 	}
 	if _, err := statetable.ParseRetention(c.AuditRetention); err != nil {
 		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)

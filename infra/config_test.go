@@ -207,7 +207,7 @@ func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
 func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
 	_, err := FromContext(contextOf(map[string]any{
 		"approverPrincipalArn": "SecOps", "protectedAccounts": "prod", "closeFindings": "resolve",
-		"dedupWindow": "0s", "blastRadiusPerAccount": 0, "blastRadiusGlobal": -1, "auditRetention": "forever",
+		"dedupWindow": "0s", "blastRadiusPerAccount": 0, "blastRadiusGlobal": 10001, "auditRetention": "forever",
 		"verifyFindings": "perhaps",
 	}))
 	if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/statemachine"
 )
 
 // The IAM check (.tools/iamcheck.mjs): every statement of every synthesized template, with no context and
@@ -242,6 +243,9 @@ var stepGrants = []struct {
 	{"notify", "guardduty:UpdateFindingsFeedback", "*", closing},
 	{"notify", "guardduty:ArchiveFindings", "*", func(c Config) bool { return c.CloseFindings == "archive" }},
 	{"notify", "securityhub:BatchUpdateFindings", "hub", closing},
+	{"verify", "kms:Sign", "planKey", nil},
+	{"notify", "kms:GetPublicKey", "planKey", closing},
+	{"notify", "states:DescribeExecution", "execution", closing},
 }
 
 func closing(c Config) bool { return c.CloseFindings != "false" }
@@ -286,16 +290,19 @@ func stepSims(t *testing.T, b build) []iamSim {
 	}
 	topic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
 	key := logicalID(t, stack, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
+	planKey := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
 	on := map[string]any{
-		"*":       "*",
-		"mapping": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
-		"topic":   ref(orch, topic),
-		"key":     arnOf(orch, key),
-		"hub":     fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
+		"*":         "*",
+		"planKey":   arnOf(orch, planKey),
+		"execution": guardbotsExecution(b),
+		"mapping":   fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
+		"topic":     ref(orch, topic),
+		"key":       arnOf(orch, key),
+		"hub":       fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
-	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}}
+	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}, "planKey": {orch, planKey}}
 	tls := map[string]any{"aws:SecureTransport": "true"}
 	var sims []iamSim
 	for _, step := range deployment.Steps {
@@ -465,7 +472,7 @@ func otherSims(t *testing.T, b build) []iamSim {
 	sims = append(sims,
 		iamSim{Name: b.name + ": the approver may answer a task", Principal: me, Action: "states:SendTaskSuccess", Want: allowed},
 		iamSim{Name: b.name + ": the approver may not start executions", Principal: me, Action: "states:StartExecution",
-			Resource: fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:guardbots-remediation", b.cfg.HomeRegion, orchAccount), Want: denied},
+			Resource: fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", b.cfg.HomeRegion, orchAccount, statemachine.Name), Want: denied},
 	)
 	if b.cfg.ApproverPrincipalArn != "" {
 		sims = append(sims,
@@ -506,12 +513,74 @@ func otherSims(t *testing.T, b build) []iamSim {
 	return sims
 }
 
+// guardbotsExecution is an execution of the guardbots state machine in the orchestrator account.
+func guardbotsExecution(b build) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:run-1", b.cfg.HomeRegion, orchAccount, statemachine.Name)
+}
+
+// planSims: only verify can sign with the plan key (not a bot, not another step, not an administrator of
+// the account whose own policy allows everything: the key policy denies it); every bot may read the key's
+// public half and describe, and read the history of, executions of the guardbots state machine only.
+func planSims(t *testing.T, b build) []iamSim {
+	orch := b.tmplName(orchestratorStackID)
+	stack := b.stack(orchestratorStackID)
+	key := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
+	keyArn, keyPolicy := arnOf(orch, key), &iamResRef{orch, key}
+	exec := guardbotsExecution(b)
+	otherExec := fmt.Sprintf("arn:aws:states:%s:%s:execution:someone-elses-machine:run-1", b.cfg.HomeRegion, orchAccount)
+	machine := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", b.cfg.HomeRegion, orchAccount, statemachine.Name)
+	var sims []iamSim
+	for _, fn := range append(append([]string{}, deployment.Steps...), botNames()...) {
+		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, fn)}
+		sims = append(sims, iamSim{Name: fmt.Sprintf("%s: only verify may sign plans: %s", b.name, fn), Principal: role,
+			Action: "kms:Sign", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: wantIf(fn == "verify")})
+	}
+	admin := iamPrincipal{Arn: "arn:aws:iam::" + orchAccount + ":role/Administrator"}
+	sims = append(sims,
+		iamSim{Name: b.name + ": an administrator of the account may not sign plans (the key policy denies it)", Principal: admin, Identity: "allowAll",
+			Action: "kms:Sign", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: denied},
+		iamSim{Name: b.name + ": an administrator may read the public key", Principal: admin, Identity: "allowAll",
+			Action: "kms:GetPublicKey", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: allowed},
+	)
+	for _, bot := range botNames() {
+		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, bot)}
+		for _, c := range []struct {
+			action string
+			on     any
+			policy *iamResRef
+			want   string
+		}{
+			{"kms:GetPublicKey", keyArn, keyPolicy, allowed},
+			{"states:DescribeExecution", exec, nil, allowed},
+			{"states:GetExecutionHistory", exec, nil, allowed},
+			{"states:DescribeExecution", otherExec, nil, denied},
+			{"states:GetExecutionHistory", otherExec, nil, denied},
+			{"states:StartExecution", machine, nil, denied},
+			{"states:StopExecution", exec, nil, denied},
+			{"states:SendTaskSuccess", "*", nil, denied},
+		} {
+			sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s: %s on %v", b.name, bot, c.action, c.on), Principal: role,
+				Action: c.action, Resource: c.on, ResourcePolicyOf: c.policy, Want: c.want})
+		}
+	}
+	return sims
+}
+
+func botNames() []string {
+	var out []string
+	for _, b := range bots.Registered() {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
 func TestIAM_TheTrustAndIdentityPoliciesThatMatterDecideAsDocumented(t *testing.T) {
 	for _, b := range builds() {
 		// One simulator process per build, side by side.
 		var sims []iamSim
 		sims = append(sims, stepSims(t, b)...)
 		sims = append(sims, botSims(t, b)...)
+		sims = append(sims, planSims(t, b)...)
 		sims = append(sims, otherSims(t, b)...)
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()

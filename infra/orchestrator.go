@@ -23,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/statemachine"
 )
 
 // Workflow is the state machine's definition with ${…} placeholders and what each placeholder names
@@ -109,6 +110,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
+	planKey := newPlanKey(stack, "PlanSigningKey")
+	closing := cfg.CloseFindings != deployment.CloseOff
 
 	// Every function, as shared/deployment describes it from the settings: each role holds only what
 	// its handler calls, and a bot's role is named so member trust policies can name it.
@@ -119,6 +122,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		ApproverRoleArn: *approver.RoleArn(),
 		StateTable:      *table.TableName(),
 		AuditTable:      *audit.TableName(),
+		SigningKey:      *planKey.KeyArn(),
+		StateMachineArn: stateMachineArn(),
 	})
 	botLogs := map[string]awslogs.LogGroup{}
 	for _, f := range fns {
@@ -141,11 +146,21 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	grantPublish(o.Functions[deployment.StepNotify].Role, alerts)
 	grantPublish(o.Functions[deployment.StepRequestApproval].Role, alerts)
 	grantVerify(o.Functions[deployment.StepVerify].Role, param)
+	grantSign(o.Functions[deployment.StepVerify].Role, planKey)
+	restrictSigning(planKey, o.Functions[deployment.StepVerify].Role)
 	grantCloseFindings(o.Functions[deployment.StepNotify].Role, cfg.CloseFindings)
+	if closing {
+		grantCheckPlan(o.Functions[deployment.StepNotify].Role, planKey, false)
+	}
 	for _, b := range deployment.Bots(cfg.Settings) {
 		grantBot(o.Functions[b.Name], b, cfg, table, audit)
+		grantCheckPlan(o.Functions[b.Name].Role, planKey, true)
 	}
-	newRailAlarms(stack, botLogs, alerts)
+	var notifyLogs awslogs.LogGroup
+	if closing {
+		notifyLogs = o.Functions[deployment.StepNotify].LogGroup
+	}
+	newRailAlarms(stack, botLogs, notifyLogs, alerts)
 
 	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
 	if err != nil {
@@ -278,15 +293,17 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
-		StateMachineName:        jsii.String("guardbots-remediation"),
+		StateMachineName:        jsii.String(statemachine.Name),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(wf.Definition))),
 		DefinitionSubstitutions: &subs,
 		TracingEnabled:          jsii.Bool(true),
+		// Which states ran, when, and how they failed, without their data: no finding and no task token
+		// in CloudWatch Logs (the console's execution history keeps the data).
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logs,
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
+			Level:                awsstepfunctions.LogLevel(statemachine.LogLevel),
+			IncludeExecutionData: jsii.Bool(statemachine.LogIncludeExecutionData),
 		},
 	})
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,9 +124,14 @@ func TestOrchestrator_WorkflowIsStandardTracedAndLogsAllEventsWithRetention(t *t
 	if js(p["TracingConfiguration"]) != `{"Enabled":true}` {
 		t.Errorf("tracing %s", js(p["TracingConfiguration"]))
 	}
+	// Every event, but no execution data: task tokens (the approval Task's parameters) and findings stay
+	// out of CloudWatch Logs; the console's execution history does not depend on this log.
 	logging := p["LoggingConfiguration"].(map[string]any)
-	if logging["Level"] != "ALL" || logging["IncludeExecutionData"] != true {
-		t.Errorf("logging %s, want ALL with execution data", js(logging))
+	if logging["Level"] != "ALL" || logging["IncludeExecutionData"] != false {
+		t.Errorf("logging %s, want ALL without execution data", js(logging))
+	}
+	if p["StateMachineName"] != statemachine.Name {
+		t.Errorf("state machine name %v: the bots' roles and environment name %s", p["StateMachineName"], statemachine.Name)
 	}
 	group := js(logging["Destinations"])
 	for id, lg := range resources(t, orch, "AWS::Logs::LogGroup") {
@@ -167,9 +173,12 @@ func TestOrchestrator_DefinitionIsTheGeneratedOneWithEveryFunctionArnSubstituted
 		}
 	}
 	// The workflow may invoke exactly the stack's functions, with no wildcard.
-	pol := js(resources(t, orch, "AWS::IAM::Policy"))
-	if strings.Contains(pol, `lambda:InvokeFunction","Effect":"Allow","Resource":"*"`) || strings.Contains(pol, `:*"]]}`) {
-		t.Error("lambda:InvokeFunction granted on a wildcard")
+	for _, pol := range resources(t, orch, "AWS::IAM::Policy") {
+		for _, st := range statements(props(pol)["PolicyDocument"]) {
+			if slices.Contains(strs(st["Action"]), "lambda:InvokeFunction") && strings.Contains(js(st["Resource"]), "*") {
+				t.Errorf("lambda:InvokeFunction granted on a wildcard: %s", js(st["Resource"]))
+			}
+		}
 	}
 }
 
@@ -259,11 +268,12 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"parse":            logActions,
 		"transform":        logActions,
 		"match":            append([]string{"ssm:GetParameter"}, logActions...),
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter"}, logActions...),
+		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign"}, logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
+		// Closing the loop checks the signed plan: the key's public half and the execution.
 		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
-			"securityhub:BatchUpdateFindings"}, publish...), logActions...),
+			"securityhub:BatchUpdateFindings", "kms:GetPublicKey", "states:DescribeExecution"}, publish...), logActions...),
 	}
 	if len(want) != len(deployment.Steps) {
 		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(deployment.Steps))
@@ -280,7 +290,9 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 	policies := resources(t, orch, "AWS::IAM::Policy")
 	for _, b := range bots.Registered() {
 		roleID := functionRole(t, b.Name)
-		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, logActions...)
+		// Every bot checks its plan: the key's public half, its execution, and an approval in its history.
+		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+			"kms:GetPublicKey", "states:DescribeExecution", "states:GetExecutionHistory"}, logActions...)
 		if len(b.IAMActions()) > 0 {
 			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity")
 			want = append(want, b.IAMActions()...)
@@ -295,6 +307,15 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 			for _, s := range statements(props(p)["PolicyDocument"]) {
 				if strings.Contains(js(s["Resource"]), "Audit") && js(s["Action"]) != `"dynamodb:PutItem"` {
 					t.Errorf("%s may %s on the audit table, want only dynamodb:PutItem", b.Name, js(s["Action"]))
+				}
+				if strs(s["Action"])[0] == "states:DescribeExecution" {
+					wantRes := `:execution:` + statemachine.Name + `:*"]]}`
+					if !strings.HasSuffix(js(s["Resource"]), wantRes) {
+						t.Errorf("%s may describe %s, want only the guardbots state machine's executions", b.Name, js(s["Resource"]))
+					}
+				}
+				if strs(s["Action"])[0] == "kms:GetPublicKey" && !strings.Contains(js(s["Resource"]), "PlanSigningKey") {
+					t.Errorf("%s may read the public key of %s, want the plan-signing key", b.Name, js(s["Resource"]))
 				}
 				if strs(s["Action"])[0] == "sts:AssumeRole" {
 					wantRes := fmt.Sprintf(`:iam::*:role/%s-%s"]]}`, fixtureCfg.RolePrefix, b.Name)
@@ -375,7 +396,7 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 		deployed[id] = props(f)
 	}
 	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
-		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref"})
+		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
 	}
@@ -423,14 +444,17 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 				t.Errorf("match env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepnotify"):
-			if !strings.Contains(js(vars[deployment.EnvTopicArn]), "NotificationsTopic") || vars[deployment.EnvCloseFindings] != "archive" {
+			// Closing the loop (archive in the fixture) checks the plan as the bots do.
+			if !strings.Contains(js(vars[deployment.EnvTopicArn]), "NotificationsTopic") || vars[deployment.EnvCloseFindings] != "archive" ||
+				!planEnvIsSet(vars) {
 				t.Errorf("notify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepverify"):
 			// verify re-makes the mapping decision on GuardDuty's copy: match's mapping settings, exactly.
 			if vars[deployment.EnvVerifyFindings] != "true" || vars[deployment.EnvMaxFindingAge] != "3h0m0s" ||
 				vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" ||
-				vars[deployment.EnvAllowSamples] != "true" || vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" {
+				vars[deployment.EnvAllowSamples] != "true" || vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" ||
+				!strings.Contains(js(vars[deployment.EnvSigningKey]), "PlanSigningKey") {
 				t.Errorf("verify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Steprequestapproval"):
@@ -441,7 +465,7 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 		case strings.HasPrefix(id, "Bot"):
 			if vars[deployment.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[deployment.EnvExternalID] != fixtureCfg.ExternalID ||
 				vars[deployment.EnvDryRun] != "false" || js(vars[deployment.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
-				!strings.Contains(js(vars[deployment.EnvStateTable]), "State") {
+				!strings.Contains(js(vars[deployment.EnvStateTable]), "State") || !planEnvIsSet(vars) {
 				t.Errorf("%s env %s", id, js(vars))
 			}
 			rails := map[string]string{
@@ -507,7 +531,8 @@ func TestOrchestrator_MappingParameterHoldsTheValidatedMappingInTheSmallestTier(
 }
 
 func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) {
-	keyID, key := only(t, orch, "AWS::KMS::Key")
+	keyID := logicalID(t, orch, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
+	_, key := findResource(t, orch, keyID)
 	if props(key)["EnableKeyRotation"] != true {
 		t.Error("key rotation off")
 	}
@@ -538,5 +563,48 @@ func TestOrchestrator_TemplateNamesNoAccount(t *testing.T) {
 	// Environment-agnostic in the account: synth needs no credentials, and one template fits any account.
 	if strings.Contains(js(fixtureTmpl[orch]), fixtureCfg.OrchestratorAccount) {
 		t.Error("the orchestrator template hard-codes an account id")
+	}
+}
+
+// planEnvIsSet: the plan-signing key and the guardbots state machine's ARN, by its name.
+func planEnvIsSet(vars map[string]any) bool {
+	return strings.Contains(js(vars[deployment.EnvSigningKey]), "PlanSigningKey") &&
+		strings.HasSuffix(js(vars[deployment.EnvStateMachineArn]), `:stateMachine:`+statemachine.Name+`"]]}`)
+}
+
+// The plan-signing key: asymmetric, for signing, and a key policy that denies kms:Sign to every principal
+// but verify's role — whatever an administrator's own policies allow.
+func TestOrchestrator_PlanSigningKeyIsAnECCSigningKeyOnlyVerifyMaySignWith(t *testing.T) {
+	for _, stack := range []string{orch, defaultOf(orch)} {
+		_, key := findResource(t, stack, logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`))
+		p := props(key)
+		if p["KeySpec"] != "ECC_NIST_P256" || p["KeyUsage"] != "SIGN_VERIFY" || p["EnableKeyRotation"] == true {
+			t.Errorf("%s: key %s", stack, js(p))
+		}
+		var deny map[string]any
+		for _, st := range statements(p["KeyPolicy"]) {
+			if st["Sid"] == "OnlyVerifySigns" {
+				deny = st
+			}
+		}
+		verifyRole := functionRoleIn(t, stack, "verify")
+		if deny == nil || deny["Effect"] != "Deny" || js(deny["Principal"]) != `{"AWS":"*"}` || js(deny["Action"]) != `"kms:Sign"` ||
+			js(deny["Condition"]) != `{"ArnNotEquals":{"aws:PrincipalArn":{"Fn::GetAtt":["`+verifyRole+`","Arn"]}}}` {
+			t.Errorf("%s: no Deny of kms:Sign to all but verify's role: %s", stack, js(deny))
+		}
+	}
+	// Without closeFindings, notify checks no plan: neither the variables nor the grants.
+	for id, f := range resources(t, defaultOf(orch), "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "Stepnotify") {
+			vars, _ := props(f)["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if _, ok := vars[deployment.EnvSigningKey]; ok {
+				t.Errorf("notify without closeFindings gets %s", deployment.EnvSigningKey)
+			}
+		}
+	}
+	for _, a := range rolePolicyActions(t, defaultOf(orch))[functionRoleIn(t, defaultOf(orch), "notify")] {
+		if strings.HasPrefix(a, "states:") || a == "kms:GetPublicKey" {
+			t.Errorf("notify without closeFindings may %s", a)
+		}
 	}
 }

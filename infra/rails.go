@@ -139,11 +139,17 @@ func newApproverRole(scope constructs.Construct, id string, cfg Config) awsiam.R
 
 // Log events of the bot runner that need a person: each becomes a metric over all bot log groups and an
 // alarm on the topic.
-var railEvents = []struct{ Event, Metric, Description string }{
+var railEvents = []struct {
+	Event, Metric, Description string
+	// Notify: notify logs it too (closing the loop checks the plan).
+	Notify bool
+}{
 	{deployment.EventBlastRadiusHeld, "BlastRadiusHeld",
-		"guardbots: an action was held by the blast-radius limit (too many disruptive actions this hour); the execution asks for an approval (see the approval request on the topic)"},
+		"guardbots: an action was held by the blast-radius limit (too many disruptive actions in the last hour); the execution asks for an approval (see the approval request on the topic)", false},
 	{deployment.EventAuditFailed, "AuditWriteFailed",
-		"guardbots: a bot could not write an audit record; the action is in the bot's log but not in the audit table"},
+		"guardbots: a bot could not write an audit record; the action is in the bot's log but not in the audit table", false},
+	{deployment.EventPlanRejected, "PlanRejected",
+		"guardbots: a bot (or notify closing the loop) refused an input the workflow did not sign, an execution that is not running or an approval its history does not show: a direct invoke of a guardbots Lambda? (the log says what was refused)", true},
 }
 
 const metricNamespace = "guardbots"
@@ -151,9 +157,9 @@ const metricNamespace = "guardbots"
 // railFilterPattern matches one runner event in the JSON log lines slog writes.
 func railFilterPattern(event string) string { return `{ $.event = "` + event + `" }` }
 
-// newRailAlarms adds a metric filter per event to every bot log group (all feed one metric) and an
-// alarm per event.
-func newRailAlarms(stack awscdk.Stack, groups map[string]awslogs.LogGroup, alerts notifications) {
+// newRailAlarms adds a metric filter per event to every bot log group (all feed one metric), and to
+// notify's when it logs the event too (notify: nil when it does not check plans), and an alarm per event.
+func newRailAlarms(stack awscdk.Stack, groups map[string]awslogs.LogGroup, notify awslogs.LogGroup, alerts notifications) {
 	names := make([]string, 0, len(groups))
 	for n := range groups {
 		names = append(names, n)
@@ -163,6 +169,15 @@ func newRailAlarms(stack awscdk.Stack, groups map[string]awslogs.LogGroup, alert
 		for _, n := range names {
 			awslogs.NewMetricFilter(stack, jsii.String("Bot-"+n+"-"+e.Metric), &awslogs.MetricFilterProps{
 				LogGroup:        groups[n],
+				FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(railFilterPattern(e.Event))),
+				MetricNamespace: jsii.String(metricNamespace),
+				MetricName:      jsii.String(e.Metric),
+				MetricValue:     jsii.String("1"),
+			})
+		}
+		if e.Notify && notify != nil {
+			awslogs.NewMetricFilter(stack, jsii.String("Step-notify-"+e.Metric), &awslogs.MetricFilterProps{
+				LogGroup:        notify,
 				FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(railFilterPattern(e.Event))),
 				MetricNamespace: jsii.String(metricNamespace),
 				MetricName:      jsii.String(e.Metric),

@@ -57,7 +57,7 @@ func TestExecute_ApprovedActionRunsTheBotWithTheApprovalRecorded(t *testing.T) {
 		t.Fatalf("Wait for approval input = %v", req)
 	} else {
 		wantKeys(t, "approval payload", p, "finding", "action", "index", "execution", "taskToken")
-		if !equalJSON(p["action"], approveAction("ec2_stop_instance")) || p["execution"] != execID || p["taskToken"] != taskToken {
+		if !equalJSON(p["action"], signedAs(approveAction("ec2_stop_instance"), 0)) || p["execution"] != execID || p["taskToken"] != taskToken {
 			t.Errorf("approval payload = %v", p)
 		}
 	}

@@ -30,6 +30,21 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+// Name is the state machine's name, as the CDK app deploys it: the bots' roles and environment name its
+// ARN by it (the state machine cannot be referenced from the roles of the Lambdas it invokes without a
+// dependency cycle), and a bot honours plans only of its executions.
+const Name = "guardbots-remediation"
+
+// Logging of the deployed state machine: every event (which states ran, when, retries and failures) but
+// no execution data, so the log holds no state input or output — no finding and no task token (the
+// approval Task's TaskScheduled parameters carry one). The console's execution history and
+// GetExecutionHistory keep the data for 90 days either way: they do not read this log.
+const (
+	LogLevel                = "ALL"
+	LogIncludeExecutionData = false
 )
 
 // File is the generated definition's name, in this directory.
@@ -48,7 +63,7 @@ const (
 	// ExecutionTimeoutSeconds bounds the whole execution, retries of every action and every approval
 	// wait included: a week leaves room for several APPROVE actions at the longest approval timeout
 	// (mapping.MaxApprovalTimeoutSeconds, one day each).
-	ExecutionTimeoutSeconds = 7 * 24 * 3600
+	ExecutionTimeoutSeconds = int(deployment.ExecutionTimeout / time.Second)
 )
 
 // ApprovalTimeoutPath is the approval wait's TimeoutSecondsPath (the action's approvalTimeoutSeconds).
@@ -73,14 +88,14 @@ const (
 	StateDecide         = "Decide"
 	StateNothingToRun   = "Nothing to remediate"
 	StateUnknownOutcome = "Unknown decision"
-	StateRemediate      = "Remediate"
+	StateRemediate      = steps.StateRemediate
 	StateRemediateFail  = "Remediate failed"
 	StateWhichBot       = "Which bot?"
 	StateBotNotDeployed = "Bot not deployed"
 	// The approval path of an APPROVE action, inside the Map.
 	StateNeedsApproval    = "Needs approval?"
 	StatePrepareApproval  = "Prepare approval"
-	StateWaitForApproval  = "Wait for approval"
+	StateWaitForApproval  = steps.StateWaitForApproval
 	StateApproved         = "Approved?"
 	StateRunApproved      = "Run approved action"
 	StateApprovalDenied   = "Approval denied"
@@ -182,8 +197,11 @@ func Definition() ([]byte, error) {
 	// Verify reads the finding back from GuardDuty and its output replaces the state: GuardDuty's copy
 	// and the decision made again on it, which may be a skip or a notify. A finding GuardDuty does not
 	// hold is rejected (Verify failed → notify, the input kept only for the message).
+	// Verify also signs the plan, for this execution: the execution ARN comes from the context object,
+	// which only Step Functions writes.
 	s[StateVerify] = task(stepPlaceholder(deployment.StepVerify), StepTimeoutSeconds, StateVerified,
 		catcher{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateVerifyFailed})
+	s[StateVerify].Parameters = map[string]any{"finding.$": "$.finding", "decision.$": "$.decision", "execution.$": "$$.Execution.Id"}
 	s[StateVerifyFailed] = stepError("verify", "$.caught", []string{"finding", "decision"})
 	s[StateVerified] = &state{
 		Type: "Choice",
@@ -431,7 +449,8 @@ func held() map[string]*state {
 		Default: StateRecordResult,
 	}
 	// The action is rebuilt, not copied: an earlier APPROVE-mode approval is dropped (the approver
-	// did not know of the limit), and an AUTO action gets the default approval timeout.
+	// did not know of the limit), and an AUTO action gets the default approval timeout. What verify
+	// signed (bot, params, onError, mode) is copied as it is, with its signature.
 	s[StateApproveHeld] = &state{
 		Type: "Pass",
 		Parameters: iteration(map[string]any{
@@ -442,6 +461,8 @@ func held() map[string]*state {
 				"mode.$":                 "$.action.mode",
 				"approvalTimeoutSeconds": mapping.DefaultApprovalTimeoutSeconds,
 				"held.$":                 "$.result.reason",
+				// Verify's signature of the action: held and approval stay outside it.
+				"signature.$": "$.action.signature",
 			},
 		}),
 		Next: StatePrepareApproval,

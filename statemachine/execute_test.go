@@ -3,6 +3,7 @@ package statemachine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,20 @@ const notifyJS = `(x) => {
 // botJS reports success for whichever bot it stands in for.
 const botJS = `(x) => ({bot: x.action.bot, status: 'remediated', resources: ['i-0123']})`
 
+// verifyJS stands in for verify: it passes the finding and decision on and signs each action, the
+// "signature" naming the execution and index it was given, so a test can see which one a bot received.
+const verifyJS = `(x) => ({finding: x.finding, decision: {...x.decision,
+  actions: x.decision.actions.map((a, i) => ({...a, signature: {v: 1, signedAt: '2026-01-01T00:00:00Z', sig: x.execution + '#' + i}}))}})`
+
+// signedAs is a with the signature verifyJS gives the action at index.
+func signedAs(a obj, index int) obj {
+	out := obj{"signature": obj{"v": 1, "signedAt": "2026-01-01T00:00:00Z", "sig": fmt.Sprintf("%s#%d", execID, index)}}
+	for k, v := range a {
+		out[k] = v
+	}
+	return out
+}
+
 func action(bot string) obj {
 	return obj{"bot": bot, "params": obj{}, "onError": "continue", "mode": "AUTO"}
 }
@@ -59,8 +74,9 @@ func pipeline(m obj) map[string][]aslrun.Response {
 		statemachine.StateTransform: {aslrun.Returns(obj{"finding": theFinding})},
 		statemachine.StateMatch:     {aslrun.Returns(m)},
 		statemachine.StateNotify:    {{JS: notifyJS}},
-		// GuardDuty confirms the finding: the decision passes unchanged.
-		statemachine.StateVerify: {{JS: `(x) => x`}},
+		// GuardDuty confirms the finding: the decision passes unchanged, each action signed for the
+		// execution it was given (what the verify Lambda does with KMS).
+		statemachine.StateVerify: {{JS: verifyJS}},
 	}
 	for bot := range botStates() {
 		o[bot] = []aslrun.Response{{JS: botJS}}
@@ -208,7 +224,7 @@ func TestExecute_RemediateRunsActionsInDeclaredOrderAndNotifiesBothResults(t *te
 		in := input(t, ex, bot, 0)
 		wantKeys(t, bot+" input", in, "finding", "action", "index", "execution", "mappingKey")
 		if in["index"] != float64(i) || in["execution"] != execID || in["mappingKey"] != "UnauthorizedAccess:EC2/*" || !equalJSON(in["finding"], theFinding) ||
-			!equalJSON(in["action"], action(bot)) {
+			!equalJSON(in["action"], signedAs(action(bot), i)) {
 			t.Errorf("%s input = %v", bot, in)
 		}
 	}
@@ -396,4 +412,23 @@ func TestExecute_StepErrorFailsTheExecutionEvenIfNotifyCallsItFine(t *testing.T)
 	o[statemachine.StateNotify] = []aslrun.Response{aslrun.Returns(obj{"outcome": "skipped", "messageId": "m", "failed": false})}
 	ex := execute(t, o)
 	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
+}
+
+// Verify signs the plan for the execution: the state machine gives it the execution ARN from the context
+// object, and each bot gets its action with verify's signature.
+func TestExecute_VerifyIsGivenTheExecutionAndEachBotItsSignedAction(t *testing.T) {
+	t.Parallel()
+	ex := execute(t, pipeline(matched("remediate", action("notify_only"), action("ec2_stop_instance"))))
+	wantStatus(t, ex, "SUCCEEDED", "")
+	in := input(t, ex, statemachine.StateVerify, 0)
+	wantKeys(t, "verify input", in, "finding", "decision", "execution")
+	if in["execution"] != execID {
+		t.Errorf("verify was given execution %v, want %s", in["execution"], execID)
+	}
+	for i, bot := range []string{"notify_only", "ec2_stop_instance"} {
+		act, _ := input(t, ex, bot, 0)["action"].(obj)
+		if sig, _ := act["signature"].(obj); sig["sig"] != fmt.Sprintf("%s#%d", execID, i) {
+			t.Errorf("%s got signature %v", bot, act["signature"])
+		}
+	}
 }

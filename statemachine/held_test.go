@@ -41,6 +41,12 @@ func TestExecute_HeldActionIsApprovedAndTheBotRunsAgainWithTheReasonAndApproval(
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || act["held"] != heldReason || act["mode"] != "AUTO" {
 		t.Errorf("second bot action = %v", act)
 	}
+	// The rebuilt action keeps verify's signature (held and approval stay outside it), and so does the
+	// approval request.
+	want := obj{"v": float64(1), "signedAt": "2026-01-01T00:00:00Z", "sig": execID + "#0"}
+	if !equalJSON(act["signature"], want) || !equalJSON(input(t, ex, "ec2_stop_instance", 0)["action"].(obj)["signature"], want) {
+		t.Errorf("second bot action's signature = %v, want %v", act["signature"], want)
+	}
 	if r := onlyResult(t, ex); r["status"] != "remediated" || r["held"] != nil {
 		t.Errorf("result = %v, want the second run's", r)
 	}

@@ -7,6 +7,7 @@ package deployment
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,11 @@ const (
 	// BotTimeout: a bot reads, acts and may wait for the resource to settle.
 	BotTimeout = 270 * time.Second
 )
+
+// ExecutionTimeout bounds a whole execution (the state machine's TimeoutSeconds): a week leaves room for
+// several APPROVE actions at the longest approval timeout (one day each). A plan signed longer ago than
+// this belongs to an execution that cannot still be running, so a bot refuses it.
+const ExecutionTimeout = 7 * 24 * time.Hour
 
 // Settings are what a deployment chooses about its functions. The CDK app reads them from context
 // (infra/README.md documents each key and its default); the local stack starts from DefaultSettings.
@@ -111,6 +117,10 @@ type Resources struct {
 	// StateTable and AuditTable are the bots' state and audit tables.
 	StateTable string
 	AuditTable string
+	// SigningKey is the plan-signing KMS key; StateMachineArn the guardbots state machine, whose running
+	// executions alone a signed plan may act for (shared/plan).
+	SigningKey      string
+	StateMachineArn string
 }
 
 // Function is one Lambda function of the deployment.
@@ -170,6 +180,7 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env := s.mappingEnv()
 		env[EnvVerifyFindings] = strconv.FormatBool(s.VerifyFindings)
 		env[EnvMaxFindingAge] = s.MaxFindingAge.String()
+		env[EnvSigningKey] = r.SigningKey
 		return env
 	case StepRequestApproval:
 		return map[string]string{
@@ -178,10 +189,15 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 			EnvDryRun:           strconv.FormatBool(s.DryRun),
 		}
 	case StepNotify:
-		return map[string]string{
+		env := map[string]string{
 			EnvTopicArn:      r.TopicArn,
 			EnvCloseFindings: s.CloseFindings,
 		}
+		if s.CloseFindings != CloseOff {
+			// Closing the loop checks the plan's signature, as the bots do.
+			maps.Copy(env, r.planEnv())
+		}
+		return env
 	}
 	return nil // parse and transform read nothing
 }
@@ -220,7 +236,13 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	if s.ExternalID != "" {
 		env[EnvExternalID] = s.ExternalID
 	}
+	maps.Copy(env, r.planEnv())
 	return env
+}
+
+// planEnv is what a function that checks signed plans reads.
+func (r Resources) planEnv() map[string]string {
+	return map[string]string{EnvSigningKey: r.SigningKey, EnvStateMachineArn: r.StateMachineArn}
 }
 
 // ModuleRoot is the repository root, which each Function.Package is relative to: the directory holding

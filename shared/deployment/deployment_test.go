@@ -16,6 +16,7 @@ import (
 var resources = deployment.Resources{
 	AccountID: "111122223333", TopicArn: "arn:aws:sns:us-east-1:111122223333:guardbots",
 	ApproverRoleArn: "arn:aws:iam::111122223333:role/guardbots-approver", StateTable: "state", AuditTable: "audit",
+	SigningKey: "arn:aws:kms:us-east-1:111122223333:key/plan", StateMachineArn: "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
 }
 
 func byName(fns []deployment.Function) map[string]deployment.Function {
@@ -78,14 +79,18 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 		"match": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
-			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s"},
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
-		"notify": {"GUARDBOTS_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_CLOSE_FINDINGS": "archive"},
+		// Closing the loop checks the signed plan, as the bots do.
+		"notify": {"GUARDBOTS_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_CLOSE_FINDINGS": "archive",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_MACHINE_ARN": resources.StateMachineArn},
 		"ec2_stop_instance": {"GUARDBOTS_MEMBER_ROLE_PREFIX": "guardbots", "GUARDBOTS_ACCOUNT_ID": "111122223333",
 			"GUARDBOTS_DRY_RUN": "false", "GUARDBOTS_STATE_TABLE": "state", "GUARDBOTS_AUDIT_TABLE": "audit",
 			"GUARDBOTS_AUDIT_RETENTION": "365d", "GUARDBOTS_DEDUP_WINDOW": "24h0m0s", "GUARDBOTS_DEDUP_LEASE": "15m0s",
-			"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT": "10", "GUARDBOTS_BLAST_RADIUS_GLOBAL": "50"},
+			"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT": "10", "GUARDBOTS_BLAST_RADIUS_GLOBAL": "50",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_MACHINE_ARN": resources.StateMachineArn},
 	}
 	for name, env := range want {
 		env["GOMEMLIMIT"] = "230MiB"
@@ -105,6 +110,12 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 func TestFunctions_OptionalVariablesAreUnsetRatherThanEmpty(t *testing.T) {
 	s := deployment.DefaultSettings()
 	fns := byName(deployment.Functions(s, resources))
+	// Not closing the loop, notify checks no plan.
+	for _, k := range []string{deployment.EnvSigningKey, deployment.EnvStateMachineArn} {
+		if v, ok := fns["notify"].Env[k]; ok {
+			t.Errorf("notify: %s=%q set without closeFindings", k, v)
+		}
+	}
 	for _, name := range []string{"match", "verify", "ec2_stop_instance"} {
 		for _, k := range []string{deployment.EnvProtectedAccounts, deployment.EnvExternalID} {
 			if v, ok := fns[name].Env[k]; ok {

@@ -42,6 +42,19 @@ const (
 	EnvMaxFindingAge = "GUARDBOTS_MAX_FINDING_AGE"
 )
 
+// The signed plan (shared/plan): verify signs every action of a remediate decision with an asymmetric
+// KMS key; every bot, and notify when it closes the loop, verifies the signature with the key's public
+// half and asks Step Functions whether the execution it names is running on the guardbots state machine.
+const (
+	// EnvSigningKey is the KMS key (id, ARN or alias) verify signs with (kms:Sign) and the bots and notify
+	// verify with (kms:GetPublicKey). Required by verify and every bot: without it nothing can vouch for
+	// a plan, so nothing acts.
+	EnvSigningKey = "GUARDBOTS_SIGNING_KEY"
+	// EnvStateMachineArn is the guardbots state machine's ARN: a plan is honoured only while the execution
+	// it was signed for runs on it (DescribeExecution). Required by every bot.
+	EnvStateMachineArn = "GUARDBOTS_STATE_MACHINE_ARN"
+)
+
 // The notify and request_approval steps.
 const (
 	// EnvTopicArn is the SNS topic notify publishes to.
@@ -82,8 +95,9 @@ const (
 	// EnvDedupLease is how long an in-progress claim blocks others before it counts as abandoned (a
 	// crashed Lambda); longer than the bot Lambda's timeout. Default DefaultDedupLease.
 	EnvDedupLease = "GUARDBOTS_DEDUP_LEASE"
-	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account per hour
-	// and over all accounts per hour (defaults DefaultBlastPerAcct and DefaultBlastGlobal).
+	// EnvBlastPerAccount and EnvBlastGlobal cap disruptive and destructive actions per account and over all
+	// accounts in any hour, sliding (defaults DefaultBlastPerAcct and DefaultBlastGlobal, at most
+	// MaxBlastRadius).
 	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
 	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
 )
@@ -108,7 +122,14 @@ const (
 	DefaultDedupLease     = 15 * time.Minute
 	DefaultBlastPerAcct   = 10
 	DefaultBlastGlobal    = 50
+	// MaxBlastRadius bounds both limits: the sliding window keeps one attribute per allowed action in one
+	// state-table item, which every counted action rewrites: its size grows with the actions of the last
+	// hour (about 15 bytes each), and DynamoDB bills a write unit per KB of it.
+	MaxBlastRadius = 10_000
 )
+
+// BlastRadiusWindow is the span the blast-radius limits count over: any hour, sliding, not the clock's.
+const BlastRadiusWindow = time.Hour
 
 // EnvBoolDefault reads a true/false variable, def when unset.
 func EnvBoolDefault(name string, def bool) (bool, error) {
@@ -157,7 +178,8 @@ func EnvPositive(name string, def int) (int, error) {
 	return n, nil
 }
 
-// Log events the CDK app's metric filters match ({ $.event = "…" }), written by the bot runner.
+// Log events the CDK app's metric filters match ({ $.event = "…" }), written by the bot runner (and
+// notify's close-the-loop).
 const (
 	// EventBlastRadiusHeld: an action was held by the blast-radius limit (error level): alarm on it.
 	EventBlastRadiusHeld = "guardbots.blast_radius_held"
@@ -165,4 +187,8 @@ const (
 	EventAuditFailed = "guardbots.audit_write_failed"
 	// EventAudit is every action's audit record, also in the log (the table is the queryable copy).
 	EventAudit = "guardbots.audit"
+	// EventPlanRejected: a bot (or notify's close-the-loop) refused its input because the workflow did not
+	// vouch for it — no valid signature, an execution that is not running, an approval the history does
+	// not show (error level): a direct invoke of a guardbots Lambda, or a bug; alarm on it.
+	EventPlanRejected = "guardbots.plan_rejected"
 )

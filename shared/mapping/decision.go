@@ -72,6 +72,19 @@ type Action struct {
 	// the state machine when it turns the held action into an approval. Never set by Match, so neither
 	// the mapping nor the event can carry it. With an Approval it lets the action past the limit.
 	Held string `json:"held,omitempty"`
+	// Signature is the verify step's signature of this action in this execution (shared/plan). Never set
+	// by Match, nor by the mapping: only verify signs, with a KMS key only it may use, and a bot acts only
+	// on an action whose signature its key's public half confirms. Held and Approval stay outside it (the
+	// state machine adds them after verify); the execution history vouches for an approval instead.
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// Signature is an action's signature: the version of the canonical encoding that was signed, when, and
+// the ECDSA P-256 signature (ASN.1 DER, base64) of its SHA-256 digest.
+type Signature struct {
+	Version  int    `json:"v"`
+	SignedAt string `json:"signedAt"`
+	Value    string `json:"sig"`
 }
 
 // Approval is the task output an approver sends: {"approved": true, "approver": "alice", "comment": "…"}.

@@ -51,7 +51,12 @@ type AuditRecord struct {
 	Before      map[string]string
 	After       map[string]string
 	Error       string
-	Time        time.Time
+	// ApproverClaimed is the name an approver typed into their answer (APPROVE mode, or a blast-radius
+	// hold): their claim, not an authenticated identity. Approval says where the execution history shows
+	// that answer, and where the authenticated sender is (the SendTaskSuccess caller in CloudTrail).
+	ApproverClaimed string
+	Approval        string
+	Time            time.Time
 }
 
 // ResourceKey is the GSI key of the record: the first resource (a finding with several buckets is
@@ -173,7 +178,7 @@ func (r AuditRecord) item() map[string]types.AttributeValue {
 	}
 	for k, v := range map[string]string{"findingType": r.FindingType, "mappingKey": r.MappingKey, "execution": r.Execution,
 		"role": r.Role, "impact": r.Impact, "account": r.Account, "region": r.Region, "resourceKind": r.Kind,
-		"reason": r.Reason, "error": r.Error} {
+		"reason": r.Reason, "error": r.Error, "approverClaimed": r.ApproverClaimed, "approval": r.Approval} {
 		if v != "" {
 			it[k] = s(v)
 		}
@@ -196,6 +201,7 @@ func recordFrom(it map[string]types.AttributeValue) AuditRecord {
 		Execution: str(it["execution"]), Bot: str(it["bot"]), Role: str(it["role"]), Impact: str(it["impact"]),
 		Account: str(it["account"]), Region: str(it["region"]), Kind: str(it["resourceKind"]),
 		Status: str(it["status"]), Reason: str(it["reason"]), Error: str(it["error"]),
+		ApproverClaimed: str(it["approverClaimed"]), Approval: str(it["approval"]),
 		ResourceIDs: strList(it["resourceIds"]), Changes: strList(it["changes"]),
 		Before: fromStrMap(it["before"]), After: fromStrMap(it["after"]),
 	}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,10 +25,10 @@ import (
 //	  claimedAt  S  RFC 3339, when the owner claimed it
 //	  doneAt     S  RFC 3339, when the owner finished
 //	  expiresAt  N  epoch seconds: the lease end while in-progress, the window end once done
-//	blast#<account>#<yyyy-mm-ddThh>                 blast-radius counter per account and hour (Rails.Take)
-//	blast#global#<yyyy-mm-ddThh>                     the same for every account
-//	  n          N  actions counted
-//	  expiresAt  N  a day after the hour (clean-up only)
+//	blast#<account>                                  blast-radius sliding window per account (Rails.TakeSlot)
+//	blast#global                                     the same for every account
+//	  s0 … s<max-1>  N  epoch ms each slot was last taken (absent: never)
+//	  expiresAt      N  a day after the last take (clean-up only)
 //
 // expiresAt is both the TTL attribute and the claim's validity: the conditional writes compare it with
 // the caller's clock, because TTL deletion lags by up to days and must never decide anything.
@@ -35,7 +37,8 @@ const (
 	StateAttribute     = "state"
 	ClaimedAttribute   = "claimedAt"
 	DoneAttribute      = "doneAt"
-	CountAttribute     = "n"
+	// SlotPrefix names a sliding window's slot attributes: s0, s1, …
+	SlotPrefix = "s"
 )
 
 // Claim states.
@@ -158,70 +161,149 @@ func (r *Rails) Release(ctx context.Context, key, execution string) error {
 	return nil
 }
 
-// Take adds one to the counter under key unless it already reached max, atomically (one conditional
-// ADD): taken is false when the limit is reached. The item expires (clean-up only) at expires.
-func (r *Rails) Take(ctx context.Context, key string, max int, expires time.Time) (taken bool, err error) {
-	if err := r.check(key); err != nil {
-		return false, err
-	}
-	_, err = r.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(r.Name),
-		Key:                      map[string]types.AttributeValue{PartitionKey: s(key)},
-		UpdateExpression:         aws.String("ADD #n :one SET #exp = :exp"),
-		ConditionExpression:      aws.String("attribute_not_exists(#n) OR #n < :max"),
-		ExpressionAttributeNames: map[string]string{"#n": CountAttribute, "#exp": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": n(1), ":max": n(int64(max)), ":exp": n(expires.Unix()),
-		},
-	})
-	if err != nil {
-		if conditionFailed(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("state table %s: count %q: %w", r.Name, key, err)
-	}
-	return true, nil
+// Slot is one slot of a sliding window, as TakeSlot took it.
+type Slot struct {
+	Key   string
+	Index int
+	// Stamp is when the slot was taken, epoch ms: GiveSlot frees it only while it still holds this.
+	Stamp int64
 }
 
-// Give returns one taken by Take (an action that was not run, or changed nothing).
-func (r *Rails) Give(ctx context.Context, key string) error {
+// slotTakeAttempts bounds how often TakeSlot reads the window again after others took the slots it saw
+// free: a window that busy for that long is reported as an error (the action fails closed and is retried).
+const slotTakeAttempts = 3
+
+// TakeSlot counts one action in the sliding window under key: at most max actions in any span of
+// length window. The window is one item with a slot per allowed action, each holding when it was last
+// taken; a slot is free when it was never taken or was taken at least window ago. TakeSlot reads the
+// item (strongly consistent) to see which slots are free, then takes one with a conditional write that
+// succeeds only if the slot is still free — two callers can never take the same slot, and no count is
+// read, changed and written back. taken is false when every slot was taken less than window ago.
+//
+// Why this is exact: a slot is taken at most once in any span shorter than window, so max slots bound
+// the actions in it. A counter per clock hour (what this replaces) allowed max at 10:59 and max again
+// at 11:00.
+func (r *Rails) TakeSlot(ctx context.Context, key string, max int, now time.Time, window time.Duration) (Slot, bool, error) {
 	if err := r.check(key); err != nil {
+		return Slot{}, false, err
+	}
+	if max < 1 || window <= 0 {
+		return Slot{}, false, fmt.Errorf("state table %s: window %q: want at least one slot and a positive length", r.Name, key)
+	}
+	stamp, cutoff := now.UnixMilli(), now.Add(-window).UnixMilli()
+	for range slotTakeAttempts {
+		slots, err := r.slots(ctx, key)
+		if err != nil {
+			return Slot{}, false, err
+		}
+		free := freeSlots(slots, max, cutoff)
+		if len(free) == 0 {
+			return Slot{}, false, nil
+		}
+		for _, i := range free {
+			attr := slotAttribute(i)
+			_, err := r.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                aws.String(r.Name),
+				Key:                      map[string]types.AttributeValue{PartitionKey: s(key)},
+				UpdateExpression:         aws.String("SET #slot = :now, #exp = :exp"),
+				ConditionExpression:      aws.String("attribute_not_exists(#slot) OR #slot <= :cutoff"),
+				ExpressionAttributeNames: map[string]string{"#slot": attr, "#exp": TTLAttribute},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":now": n(stamp), ":cutoff": n(cutoff), ":exp": n(now.Add(window).Add(24 * time.Hour).Unix()),
+				},
+			})
+			if err == nil {
+				return Slot{Key: key, Index: i, Stamp: stamp}, true, nil
+			}
+			if !conditionFailed(err) {
+				return Slot{}, false, fmt.Errorf("state table %s: take a slot of %q: %w", r.Name, key, err)
+			}
+			// Another caller took it between the read and the write: try the next free one.
+		}
+	}
+	return Slot{}, false, fmt.Errorf("state table %s: window %q: every free slot was taken by others %d times in a row", r.Name, key, slotTakeAttempts)
+}
+
+// GiveSlot frees a slot TakeSlot took (an action that was not run, or changed nothing), unless it was
+// taken again since (it then holds another time: nothing of ours to give back).
+func (r *Rails) GiveSlot(ctx context.Context, slot Slot) error {
+	if err := r.check(slot.Key); err != nil {
 		return err
 	}
 	_, err := r.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(r.Name),
-		Key:                       map[string]types.AttributeValue{PartitionKey: s(key)},
-		UpdateExpression:          aws.String("ADD #n :minus"),
-		ConditionExpression:       aws.String("#n > :zero"),
-		ExpressionAttributeNames:  map[string]string{"#n": CountAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":zero": n(0)},
+		Key:                       map[string]types.AttributeValue{PartitionKey: s(slot.Key)},
+		UpdateExpression:          aws.String("REMOVE #slot"),
+		ConditionExpression:       aws.String("#slot = :stamp"),
+		ExpressionAttributeNames:  map[string]string{"#slot": slotAttribute(slot.Index)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stamp": n(slot.Stamp)},
 	})
 	if err != nil && !conditionFailed(err) {
-		return fmt.Errorf("state table %s: uncount %q: %w", r.Name, key, err)
+		return fmt.Errorf("state table %s: give back slot %d of %q: %w", r.Name, slot.Index, slot.Key, err)
 	}
 	return nil
 }
 
-// Count returns the counter under key (0 when absent).
-func (r *Rails) Count(ctx context.Context, key string) (int, error) {
+// InWindow counts the actions in the window under key at now: slots taken less than window ago.
+func (r *Rails) InWindow(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	if err := r.check(key); err != nil {
 		return 0, err
 	}
+	slots, err := r.slots(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := now.Add(-window).UnixMilli()
+	count := 0
+	for _, at := range slots {
+		if at > cutoff {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// slots reads the window's slot times, by index.
+func (r *Rails) slots(ctx context.Context, key string) (map[int]int64, error) {
 	out, err := r.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Name),
 		Key: map[string]types.AttributeValue{PartitionKey: s(key)}, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return 0, fmt.Errorf("state table %s: read counter %q: %w", r.Name, key, err)
+		return nil, fmt.Errorf("state table %s: read window %q: %w", r.Name, key, err)
 	}
-	v, ok := out.Item[CountAttribute].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, nil
+	slots := map[int]int64{}
+	for name, v := range out.Item {
+		idx, ok := strings.CutPrefix(name, SlotPrefix)
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(idx)
+		nv, isN := v.(*types.AttributeValueMemberN)
+		if err != nil || !isN {
+			continue
+		}
+		at, err := strconv.ParseInt(nv.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("state table %s: window %q: slot %s is %q", r.Name, key, name, nv.Value)
+		}
+		slots[i] = at
 	}
-	c, err := strconv.Atoi(v.Value)
-	if err != nil {
-		return 0, fmt.Errorf("state table %s: counter %q is %q: %w", r.Name, key, v.Value, err)
-	}
-	return c, nil
+	return slots, nil
 }
+
+// freeSlots are the indexes below max free at cutoff, the longest free first (spreading takes over the
+// slots), in a stable order.
+func freeSlots(slots map[int]int64, max int, cutoff int64) []int {
+	var free []int
+	for i := range max {
+		if at, taken := slots[i]; !taken || at <= cutoff {
+			free = append(free, i)
+		}
+	}
+	sort.SliceStable(free, func(a, b int) bool { return slots[free[a]] < slots[free[b]] })
+	return free
+}
+
+func slotAttribute(i int) string { return SlotPrefix + strconv.Itoa(i) }
 
 func (r *Rails) read(ctx context.Context, key string) (Claim, bool, error) {
 	out, err := r.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Name),

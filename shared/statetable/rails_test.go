@@ -3,6 +3,7 @@ package statetable_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,32 +90,84 @@ func TestRails_ReleaseLetsTheNextExecutionClaim(t *testing.T) {
 	}
 }
 
-func TestRails_CounterRefusesTheTakeAfterMax(t *testing.T) {
+func TestRails_SlidingWindowRefusesTheTakeAfterMaxUntilASlotIsAWindowOld(t *testing.T) {
 	r := newRails(t)
 	ctx := context.Background()
+	var taken []statetable.Slot
 	for i := range 3 {
-		if ok, err := r.Take(ctx, "blast#x", 3, t0.Add(time.Hour)); err != nil || !ok {
+		sl, ok, err := r.TakeSlot(ctx, "blast#x", 3, t0.Add(time.Duration(i)*time.Minute), time.Hour)
+		if err != nil || !ok {
 			t.Fatalf("take %d = %v, %v", i+1, ok, err)
 		}
+		taken = append(taken, sl)
 	}
-	if ok, err := r.Take(ctx, "blast#x", 3, t0.Add(time.Hour)); err != nil || ok {
-		t.Fatalf("4th take = %v, %v; want refused", ok, err)
+	if _, ok, err := r.TakeSlot(ctx, "blast#x", 3, t0.Add(59*time.Minute), time.Hour); err != nil || ok {
+		t.Fatalf("4th take within the hour = %v, %v; want refused", ok, err)
 	}
-	if c, err := r.Count(ctx, "blast#x"); err != nil || c != 3 {
-		t.Fatalf("count = %d, %v", c, err)
+	if c, err := r.InWindow(ctx, "blast#x", t0.Add(59*time.Minute), time.Hour); err != nil || c != 3 {
+		t.Fatalf("in the window = %d, %v", c, err)
 	}
-	if err := r.Give(ctx, "blast#x"); err != nil {
+	// The first slot frees exactly an hour after it was taken, and only it.
+	if _, ok, err := r.TakeSlot(ctx, "blast#x", 3, t0.Add(time.Hour), time.Hour); err != nil || !ok {
+		t.Fatalf("an hour after the first = %v, %v", ok, err)
+	}
+	if _, ok, err := r.TakeSlot(ctx, "blast#x", 3, t0.Add(time.Hour+30*time.Second), time.Hour); err != nil || ok {
+		t.Fatalf("before the second frees = %v, %v; want refused", ok, err)
+	}
+	// A slot given back is free again at once; giving back a slot retaken since frees nothing.
+	if err := r.GiveSlot(ctx, taken[2]); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := r.Take(ctx, "blast#x", 3, t0.Add(time.Hour)); err != nil || !ok {
+	if _, ok, err := r.TakeSlot(ctx, "blast#x", 3, t0.Add(time.Hour+time.Minute), time.Hour); err != nil || !ok {
 		t.Fatalf("take after give = %v, %v", ok, err)
 	}
-	// Give never goes below zero.
-	if err := r.Give(ctx, "blast#absent"); err != nil {
+	before, _ := r.InWindow(ctx, "blast#x", t0.Add(time.Hour+time.Minute), time.Hour)
+	if err := r.GiveSlot(ctx, taken[0]); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := r.Count(ctx, "blast#absent"); c != 0 {
-		t.Fatalf("count of an absent counter after give = %d", c)
+	if c, _ := r.InWindow(ctx, "blast#x", t0.Add(time.Hour+time.Minute), time.Hour); c != before || c != 2 {
+		t.Fatalf("a stale give changed the window: %d in it, %d before", c, before)
+	}
+	// A lower limit counts only its slots; an absent window is empty.
+	if _, ok, err := r.TakeSlot(ctx, "blast#x", 1, t0.Add(time.Hour+2*time.Minute), time.Hour); err != nil || ok {
+		t.Fatalf("limit lowered to 1 = %v, %v; want refused", ok, err)
+	}
+	if c, err := r.InWindow(ctx, "blast#absent", t0, time.Hour); err != nil || c != 0 {
+		t.Fatalf("absent window = %d, %v", c, err)
+	}
+}
+
+// Callers racing for the last slots: conditional writes, so exactly max get one, whatever the
+// interleaving (kumo serializes the writes as DynamoDB does per item).
+func TestRails_SlidingWindowUnderConcurrentTakesGrantsExactlyMax(t *testing.T) {
+	r := newRails(t)
+	ctx := context.Background()
+	const callers, max = 24, 5
+	var mu sync.Mutex
+	granted, refused := 0, 0
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			_, ok, err := r.TakeSlot(ctx, "blast#race", max, t0.Add(time.Duration(i)*time.Millisecond), time.Hour)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				// Every free slot taken by others three times in a row: the action fails closed.
+				refused++
+			case ok:
+				granted++
+			default:
+				refused++
+			}
+		})
+	}
+	wg.Wait()
+	if granted != max || granted+refused != callers {
+		t.Errorf("granted %d, refused %d, want exactly %d granted", granted, refused, max)
+	}
+	if c, _ := r.InWindow(ctx, "blast#race", t0.Add(time.Second), time.Hour); c != max {
+		t.Errorf("in the window: %d", c)
 	}
 }
 

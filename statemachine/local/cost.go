@@ -62,7 +62,7 @@ func costCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout)
 		}
 	}
-	fmt.Fprintln(stdout, "list prices, us-east-1 (statemachine/local/perf/cost.go names the sources); fixed costs not included: the topic's KMS key ($1 a month, rotation extra), alarms, log storage")
+	fmt.Fprintln(stdout, "list prices, us-east-1 (statemachine/local/perf/cost.go names the sources); fixed costs not included: the topic's and the plan-signing KMS keys ($1 a month each, the topic key's rotation extra), alarms, log storage")
 	return 0
 }
 
@@ -88,9 +88,9 @@ func measureCost(ctx context.Context, out io.Writer, runs int) error {
 	}
 	for _, m := range ms {
 		s := m.AsShape()
-		fmt.Fprintf(out, "%s (%d runs, %s): transitions %d, invocations %d, handler ms %d, API calls %d (%s), WRU %g, RRU %g, publishes %d, Step Functions log %d B, Lambda log %d B\n",
+		fmt.Fprintf(out, "%s (%d runs, %s): transitions %d, invocations %d, handler ms %d, API calls %d (%s), WRU %g, RRU %g, publishes %d, Step Functions log %d B, Lambda log %d B, KMS signs %d, plan checks %d\n",
 			s.Name, m.Runs, m.Status, s.Transitions, s.Invocations, s.HandlerMs, s.Calls, s.CallsBy, s.WriteUnits, s.ReadUnits,
-			s.Publishes, s.SFNLogBytes, s.LambdaLogBytes)
+			s.Publishes, s.SFNLogBytes, s.LambdaLogBytes, s.Signs, s.PlanChecks)
 		for _, call := range perf.Sorted(m.Calls) {
 			fmt.Fprintf(out, "    %-40s %d\n", call, m.Calls[call])
 		}

@@ -106,6 +106,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	for _, s := range stack.StandIns() {
 		fmt.Fprintf(w, "stood in by the demo (kumo does not serve it): %s\n", s)
 	}
+	fmt.Fprintf(w, "signed plans: %s\n", stack.Signing())
 	r := stack.Resources
 	fmt.Fprintf(w, "resources to attack: instance %s (running, profile of role %s), role %s, bucket %s (no public access block)\n",
 		r.InstanceID, r.RoleName, r.RoleName, r.Bucket)

@@ -11,7 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sivchari/kumo"
+
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
@@ -81,10 +84,20 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 		return err
 	}
 
-	payloads, err := warmPayloads(root)
+	// notify_only checks its plan on every call (the signature, and DescribeExecution): an in-process
+	// kumo holds the key and a running execution.
+	srv := kumo.NewServer()
+	defer srv.Close()
+	plans, err := plantest.New(ctx, demo.Config(srv.URL), demo.StateMachineName)
 	if err != nil {
 		return err
 	}
+	payloads, err := warmPayloads(ctx, root, plans)
+	if err != nil {
+		return err
+	}
+	// notify_only needs no state table (it changes nothing: no claim, no stop record to read).
+	botEnv := append([]string{"AWS_ENDPOINT_URL=" + srv.URL, "GUARDBOTS_STATE_TABLE="}, plans.Env()...)
 	fmt.Fprintf(out, "\nWarm invocations through the Runtime API, %d each (CloudBots: %v median warm call, %d MB after one call)\n\n",
 		invocations, cloudbotsWarm, cloudbotsRSS>>20)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -101,9 +114,13 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 	}
 	fmt.Fprintln(tw, header)
 	for _, name := range []string{"parse", "transform", "notify_only"} {
-		// No AWS answers here: notify_only writes its audit record to the log only (no audit table), or
-		// each call would time the SDK's retries against an endpoint that refuses connections.
-		w, err := perf.InvokeWarm(ctx, bins[name], payloads[name], invocations, "GUARDBOTS_AUDIT_TABLE=")
+		// notify_only writes its audit record to the log only (no audit table): its AWS calls are the plan
+		// check's, to the in-process kumo.
+		env := []string{"GUARDBOTS_AUDIT_TABLE="}
+		if name == "notify_only" {
+			env = append(env, botEnv...)
+		}
+		w, err := perf.InvokeWarm(ctx, bins[name], payloads[name], invocations, env...)
 		if err != nil {
 			return err
 		}
@@ -125,14 +142,13 @@ func zipped(root, name string) string {
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
 
-// warmPayloads are realistic inputs for the bootstraps that need no AWS: a 9 KB SNS-wrapped EC2
-// finding for parse, parse's output for transform, and a notify_only action for the bot runner.
-func warmPayloads(root string) (map[string][]byte, error) {
+// warmPayloads are realistic inputs: a 9 KB SNS-wrapped EC2 finding for parse, parse's output for
+// transform, and a notify_only action for the bot runner, signed for a running execution in plans.
+func warmPayloads(ctx context.Context, root string, plans *plantest.Local) (map[string][]byte, error) {
 	raw, err := os.ReadFile(filepath.Join(root, "shared", "finding", "testdata", "events", "envelope_sns_string.json"))
 	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
 	parsed, err := steps.Parse(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -145,7 +161,15 @@ func warmPayloads(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	bot, err := json.Marshal(steps.BotInput{Finding: tr.Finding, Action: mapping.Action{Bot: "notify_only", Mode: "AUTO", Params: map[string]any{}}})
+	exec, err := plans.Start(ctx, fmt.Sprintf("perf-warm-%d", time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	in := steps.BotInput{Finding: tr.Finding, Execution: exec, Action: mapping.Action{Bot: "notify_only", Mode: "AUTO", Params: map[string]any{}, OnError: mapping.Continue}}
+	if err := plans.Sign(ctx, &in); err != nil {
+		return nil, err
+	}
+	bot, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
 	}

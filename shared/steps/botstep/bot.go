@@ -17,6 +17,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -39,12 +40,25 @@ type Runner struct {
 	State bots.StateStore
 	// Rails are exemption, duplicate suppression, the blast-radius limit and the audit trail.
 	Rails Rails
+	// Plan checks that the workflow vouched for the action (plan.Verifier): verify's signature, a
+	// running execution, and any approval in the execution's history. Nil checks nothing (tests of the
+	// other rails); the Lambda always has one and refuses to start without its configuration.
+	Plan PlanChecker
+}
+
+// PlanChecker is plan.Verifier.
+type PlanChecker interface {
+	Check(ctx context.Context, a plan.Action) error
+	Approval(ctx context.Context, a plan.Action) (plan.Evidence, error)
 }
 
 // Run applies the rails around the bot, in this order (each one only when the earlier let the action
 // through; a rail whose own read fails stops the action with that error — fail closed):
 //
-//  1. validate the input (bot name, finding, parameters) and the resource kind;
+//  1. validate the input (bot name, finding, parameters); then the plan: verify signed this action for
+//     this finding in this execution, the execution is running on the guardbots state machine, and an
+//     approval it carries is in the execution's history — else the input is refused, unaudited (nothing
+//     the workflow asked for happened; the log says why); then the resource kind;
 //  2. resolve the targets: the finding's resources of the kinds the bot acts on, validated (a malformed
 //     identifier is rejected), skipping a finding whose target the bot does not act on;
 //  3. the stop record: an earlier action of this execution failed with onError stop;
@@ -76,12 +90,24 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 	if err != nil {
 		return bots.Result{}, faults.Reject(err)
 	}
+	var approval *plan.Evidence
+	if r.Plan != nil {
+		if approval, err = r.vouched(ctx, in); err != nil {
+			if faults.Classify(err) == faults.Rejected {
+				// What a direct invoke looks like: alarmed (infra's metric filter), not audited, since
+				// nothing the workflow planned was done and the audit trail is not the attacker's to fill.
+				slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+					"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
+			}
+			return bots.Result{}, err
+		}
+	}
 	rails := r.Rails
 	now := rails.now()
 	dry := r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN"
 	res := bots.Result{Bot: b.Name, Account: f.AccountID, Region: f.Region, DryRun: dry}
 	// Until they are resolved, skips and failures are audited under what the finding names.
-	a := &action{Runner: r, in: in, targets: named(f)}
+	a := &action{Runner: r, in: in, targets: named(f), approval: approval}
 	if !b.Handles(f.ResourceKind) {
 		return a.skip(ctx, res, fmt.Sprintf("%s does not act on %s findings", b.Name, f.ResourceKind), now)
 	}
@@ -162,7 +188,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		}
 	}
 
-	var counted []string
+	var counted []statetable.Slot
 	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
 		// The person is the override: the limit asked for them, so it must not refuse their answer.
 		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
@@ -198,7 +224,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		rails.giveBlast(ctx, counted)
 	}
 	done := rails.now()
-	if aerr := rails.audit(ctx, in, b, out, nil, a.targets, done); aerr != nil {
+	if aerr := rails.audit(ctx, in, b, out, nil, a.targets, approval, done); aerr != nil {
 		// The action happened and cannot be undone by failing: report it, with the audit gap named.
 		out.Warnings = append(out.Warnings, "audit record not written: "+aerr.Error())
 	}
@@ -247,25 +273,59 @@ func named(f *finding.Finding) []finding.Target {
 	return ts
 }
 
-// action is one run of the runner: the input and the targets its audit records name.
+// action is one run of the runner: the input, the targets its audit records name, and where the
+// execution's history shows its approval (nil when it carries none).
 type action struct {
 	Runner
-	in      steps.BotInput
-	targets []finding.Target
+	in       steps.BotInput
+	targets  []finding.Target
+	approval *plan.Evidence
+}
+
+// vouched checks in against its plan (see Run, step 1) and returns the history's evidence of the
+// approval it carries. The state machine sends held only with the approval of the hold, and an APPROVE
+// action only once approved: an input that says otherwise did not come from it.
+func (r Runner) vouched(ctx context.Context, in steps.BotInput) (*plan.Evidence, error) {
+	a := plan.Action{Finding: in.Finding, Execution: in.Execution, Index: in.Index, MappingKey: in.MappingKey, Action: in.Action}
+	if err := r.Plan.Check(ctx, a); err != nil {
+		return nil, fmt.Errorf("bot %s: %w", r.Bot.Name, err)
+	}
+	act := in.Action
+	what := fmt.Sprintf("bot %s: action %d", r.Bot.Name, in.Index+1)
+	switch {
+	case act.Approval == nil && act.Held != "":
+		return nil, faults.Rejectf("%s carries a blast-radius hold but no approval of it: the state machine sends a held action only once a person approved it", what)
+	case act.Approval == nil && act.Mode == string(mapping.ModeApprove):
+		return nil, faults.Rejectf("%s is in APPROVE mode and carries no approval: it runs only once a person approved it in this execution", what)
+	case act.Approval == nil:
+		return nil, nil
+	}
+	ev, err := r.Plan.Approval(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return &ev, nil
+}
+
+// clip bounds a value the input chose before it goes into a log line.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 // approvedPastLimit reports whether the action is one the blast-radius limit held and a person then
 // approved, which the limit lets through. APPROVE-mode approvals (no Held) still count and can be held:
 // their approver was not told about the limit, so the state machine asks again, naming it.
 //
-// Trust: action.held and action.approval are never set by Match (the mapping and the event cannot carry
-// them; an execution's input is the raw event, which steps.Parse replaces). Only the state machine writes
-// them — held from this bot's own held result ("Ask to approve held action"), approval from the task
-// result of "Wait for approval", which only the approver role may send (SendTaskSuccess, in CloudTrail).
-// Whoever can invoke a bot Lambda directly could forge both, but could equally skip verify, the
-// mapping and every other step: the boundary is that only the state machine's role may invoke bots.
-// Within it the check is strict: a held reason, approved exactly true, a named approver and an
-// execution to audit it under; exemption, duplicate suppression and the stop record still apply.
+// Trust: action.held and action.approval are outside verify's signature (the state machine adds them
+// after verify: held from this bot's own held result, approval from the task result of "Wait for
+// approval"). The runner honours them only when the execution's own history shows that approval task,
+// in this action's iteration and asked about this held reason, succeeding with this answer (Run, step
+// 1), so a direct invoke cannot make them up. Within that the check is strict: a held reason, approved
+// exactly true, a named approver and an execution to audit it under; exemption, duplicate suppression
+// and the stop record still apply.
 func approvedPastLimit(in steps.BotInput) bool {
 	a := in.Action.Approval
 	return in.Action.Held != "" && a != nil && a.Approved && strings.TrimSpace(a.Approver) != "" && in.Execution != ""
@@ -284,7 +344,7 @@ func (a *action) skip(ctx context.Context, res bots.Result, reason string, now t
 	res.Status, res.Reason = bots.StatusSkipped, reason
 	slog.InfoContext(ctx, "bot result", "bot", a.Bot.Name, "findingId", a.in.Finding.ID, "status", string(res.Status),
 		"reason", res.Reason, "account", res.Account, "region", res.Region, "dryRun", res.DryRun, "held", res.Held)
-	if err := a.Rails.audit(ctx, a.in, a.Bot, res, nil, a.targets, now); err != nil {
+	if err := a.Rails.audit(ctx, a.in, a.Bot, res, nil, a.targets, a.approval, now); err != nil {
 		res.Warnings = append(res.Warnings, "audit record not written: "+err.Error())
 	}
 	return res, nil
@@ -298,7 +358,7 @@ func (a *action) failed(ctx context.Context, res bots.Result, err error, now tim
 	if a.in.Action.OnError == mapping.Stop {
 		err = a.recordStop(ctx, a.in, err)
 	}
-	if aerr := a.Rails.audit(ctx, a.in, a.Bot, res, err, a.targets, now); aerr != nil {
+	if aerr := a.Rails.audit(ctx, a.in, a.Bot, res, err, a.targets, a.approval, now); aerr != nil {
 		return fmt.Errorf("%w (and its audit record was not written: %v)", err, aerr)
 	}
 	return err

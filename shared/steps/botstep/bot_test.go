@@ -10,6 +10,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -262,6 +263,8 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 // branch generated from another declaration: its Lambda fails its init instead of running.
 func TestHandler_FailsInitForABotTheCatalogueDoesNotMatch(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+	t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
 	bots.Register(bots.Bot{Name: "uncatalogued_bot", Summary: "s", Impact: bots.ImpactNone,
 		Resources: []finding.ResourceKind{finding.KindInstance},
 		Run:       func(context.Context, bots.Request) (bots.Result, error) { return bots.Result{}, nil }})
@@ -282,5 +285,25 @@ func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T)
 	_, err := Runner{Resolver: &fakeResolver{}, Bot: b}.Run(context.Background(), steps.BotInput{Finding: ec2Finding(), Action: mapping.Action{Bot: "test_bot"}})
 	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), "declares no kind of target") {
 		t.Fatalf("err = %v, want a failure", err)
+	}
+}
+
+// A bot Lambda without the signing key or the state machine cannot tell a plan the workflow signed
+// from one it did not: it does not start.
+func TestHandler_FailsInitWithoutThePlanCheck(t *testing.T) {
+	for _, unset := range []string{deployment.EnvSigningKey, deployment.EnvStateMachineArn} {
+		t.Setenv("AWS_REGION", "us-east-1")
+		t.Setenv(deployment.EnvStateTable, "state")
+		t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+		t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+		t.Setenv(unset, "")
+		if _, err := Handler(t.Context(), "ec2_stop_instance"); err == nil || !strings.Contains(err.Error(), unset) {
+			t.Errorf("without %s: err %v", unset, err)
+		}
+	}
+	t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+	t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+	if _, err := Handler(t.Context(), "ec2_stop_instance"); err != nil {
+		t.Errorf("with both: %v", err)
 	}
 }

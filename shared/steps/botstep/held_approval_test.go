@@ -54,7 +54,7 @@ func TestHeldApproval_ApprovedHeldActionRunsDespiteTheLimitAndIsAuditedWithTheAp
 	}
 	var approved bool
 	for _, rec := range recs {
-		if rec.Status == string(bots.StatusRemediated) && strings.Contains(rec.Reason, "approved by alice ("+heldReason+")") {
+		if rec.Status == string(bots.StatusRemediated) && strings.Contains(rec.Reason, "approved by alice (claimed) ("+heldReason+")") {
 			approved = true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -44,6 +45,9 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 		return nil, err
 	}
 	r := Runner{Bot: b, Resolver: resolver, DryRun: dry}
+	if r.Plan, err = plan.FromEnv(cfg); err != nil {
+		return nil, fmt.Errorf("bot %s: %w", name, err)
+	}
 	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
 	// never the member role's.
 	if table := os.Getenv(deployment.EnvStateTable); table != "" {

@@ -17,12 +17,10 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
-
-// blastCounterLifetime: the hour, then a day for whoever investigates (clean-up only).
-const blastCounterLifetime = 25 * time.Hour
 
 // Rails are the safety rails the runner applies around a bot (see Runner.Run for their order). A nil
 // store disables its rail: tests of other behaviour leave them out, and RailsFromEnv, which BotLambda
@@ -49,10 +47,10 @@ type ClaimStore interface {
 	Release(ctx context.Context, key, execution string) error
 }
 
-// ActionCounter is implemented by statetable.Rails.
+// ActionCounter is implemented by statetable.Rails: a sliding window of at most max actions.
 type ActionCounter interface {
-	Take(ctx context.Context, key string, max int, expires time.Time) (bool, error)
-	Give(ctx context.Context, key string) error
+	TakeSlot(ctx context.Context, key string, max int, now time.Time, window time.Duration) (statetable.Slot, bool, error)
+	GiveSlot(ctx context.Context, slot statetable.Slot) error
 }
 
 // AuditWriter is implemented by statetable.Audit.
@@ -77,6 +75,9 @@ func RailsFromEnv(cfg aws.Config, b bots.Bot) (Rails, error) {
 	}
 	if r.Global, err = deployment.EnvPositive(deployment.EnvBlastGlobal, deployment.DefaultBlastGlobal); err != nil {
 		return Rails{}, err
+	}
+	if r.PerAccount > deployment.MaxBlastRadius || r.Global > deployment.MaxBlastRadius {
+		return Rails{}, fmt.Errorf("%s=%d, %s=%d: at most %d each", deployment.EnvBlastPerAccount, r.PerAccount, deployment.EnvBlastGlobal, r.Global, deployment.MaxBlastRadius)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	if table := os.Getenv(deployment.EnvStateTable); table != "" {
@@ -122,9 +123,9 @@ func claimKey(f *finding.Finding, bot string, targets []finding.Target) string {
 	return "claim#" + f.AccountID + "#" + f.ID + "#" + bot + "#" + res
 }
 
-func blastKeys(account string, now time.Time) (acct, global string) {
-	hour := now.UTC().Format("2006-01-02T15")
-	return "blast#" + account + "#" + hour, "blast#global#" + hour
+// blastKeys name the account's and the global sliding windows in the state table.
+func blastKeys(account string) (acct, global string) {
+	return "blast#" + account, "blast#global"
 }
 
 // countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act.
@@ -132,47 +133,47 @@ func countsAgainstBlastRadius(b bots.Bot, dryRun bool) bool {
 	return !dryRun && (b.Impact == bots.ImpactDisruptive || b.Impact == bots.ImpactDestructive)
 }
 
-// takeBlast counts one action against the account's and the global hourly limits. held names the limit
-// reached ("" when the action may run); taken are the counters to give back if the action then does
-// not change anything.
-func (r Rails) takeBlast(ctx context.Context, account string, now time.Time) (held string, taken []string, err error) {
-	acctKey, globalKey := blastKeys(account, now)
-	exp := now.Truncate(time.Hour).Add(blastCounterLifetime)
-	ok, err := r.Counter.Take(ctx, acctKey, r.PerAccount, exp)
+// takeBlast counts one action against the account's and the global limits, each over the last
+// deployment.BlastRadiusWindow (a sliding window: no burst across a clock hour). held names the limit reached
+// ("" when the action may run); taken are the slots to give back if the action then does not change
+// anything.
+func (r Rails) takeBlast(ctx context.Context, account string, now time.Time) (held string, taken []statetable.Slot, err error) {
+	acctKey, globalKey := blastKeys(account)
+	acct, ok, err := r.Counter.TakeSlot(ctx, acctKey, r.PerAccount, now, deployment.BlastRadiusWindow)
 	if err != nil {
-		return "", nil, fmt.Errorf("blast-radius counter of account %s: %w", account, err)
+		return "", nil, fmt.Errorf("blast-radius window of account %s: %w", account, err)
 	}
 	if !ok {
-		return fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in account %s this hour", r.PerAccount, account), nil, nil
+		return fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in account %s in the last hour", r.PerAccount, account), nil, nil
 	}
-	ok, err = r.Counter.Take(ctx, globalKey, r.Global, exp)
+	global, ok, err := r.Counter.TakeSlot(ctx, globalKey, r.Global, now, deployment.BlastRadiusWindow)
 	if err == nil && !ok {
-		held = fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in all accounts this hour", r.Global)
+		held = fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in all accounts in the last hour", r.Global)
 	}
 	if err != nil || !ok {
-		if gerr := r.Counter.Give(ctx, acctKey); gerr != nil {
+		if gerr := r.Counter.GiveSlot(ctx, acct); gerr != nil {
 			// Only errs toward holding more actions this hour: logged, not fatal.
-			slog.ErrorContext(ctx, "blast-radius counter not given back", "key", acctKey, "error", gerr.Error())
+			slog.ErrorContext(ctx, "blast-radius slot not given back", "key", acctKey, "error", gerr.Error())
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("global blast-radius counter: %w", err)
+			return "", nil, fmt.Errorf("global blast-radius window: %w", err)
 		}
 		return held, nil, nil
 	}
-	return "", []string{acctKey, globalKey}, nil
+	return "", []statetable.Slot{acct, global}, nil
 }
 
-func (r Rails) giveBlast(ctx context.Context, keys []string) {
-	for _, k := range keys {
-		if err := r.Counter.Give(ctx, k); err != nil {
-			slog.ErrorContext(ctx, "blast-radius counter not given back", "key", k, "error", err.Error())
+func (r Rails) giveBlast(ctx context.Context, slots []statetable.Slot) {
+	for _, sl := range slots {
+		if err := r.Counter.GiveSlot(ctx, sl); err != nil {
+			slog.ErrorContext(ctx, "blast-radius slot not given back", "key", sl.Key, "error", err.Error())
 		}
 	}
 }
 
 // audit writes one action's record (the table when configured, always the log), naming its targets.
 // It returns the write's error; the caller decides what it means for the outcome.
-func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, targets []finding.Target, now time.Time) error {
+func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bots.Result, actErr error, targets []finding.Target, approval *plan.Evidence, now time.Time) error {
 	f := in.Finding
 	rec := statetable.AuditRecord{
 		FindingID: f.ID, FindingType: f.Type, MappingKey: in.MappingKey, Execution: in.Execution,
@@ -188,19 +189,26 @@ func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bot
 	}
 	approver := ""
 	if a := in.Action.Approval; a != nil && a.Approved {
-		// The audit record has no approver column: the reason names them, and why they were asked.
+		// The name is the approver's own claim: the record says so, and where the authenticated identity
+		// is (the SendTaskSuccess call in CloudTrail), once the execution's history confirmed the answer.
 		approver = a.Approver
 		why := ""
 		if in.Action.Held != "" {
 			why = " (" + in.Action.Held + ")"
 		}
-		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + why)
+		rec.ApproverClaimed = approver
+		rec.Reason = strings.TrimSpace(rec.Reason + "; approved by " + approver + " (claimed)" + why)
 		rec.Reason = strings.TrimPrefix(rec.Reason, "; ")
+		if approval != nil {
+			rec.Approval = approval.String()
+		} else {
+			rec.Approval = "not confirmed: no execution-history check ran (the runner has no plan checker)"
+		}
 	}
 	slog.InfoContext(ctx, "audit", "event", deployment.EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
 		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
 		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
-		"reason", rec.Reason, "approver", approver, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
+		"reason", rec.Reason, "approverClaimed", approver, "approval", rec.Approval, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
 	if r.Audit == nil {
 		return nil
 	}

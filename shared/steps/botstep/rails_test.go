@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -298,7 +299,7 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	}
 	held := runOK(t, rd, inFor("444455556666", "i-00000003", "arn:exec:i-3"))
 	if held.Status != bots.StatusSkipped || !held.Held ||
-		held.Reason != "held by the blast-radius limit: 2 disruptive actions in account 444455556666 this hour" {
+		held.Reason != "held by the blast-radius limit: 2 disruptive actions in account 444455556666 in the last hour" {
 		t.Fatalf("3rd disruptive action in the account = %+v", held)
 	}
 	if disruptive.count() != 3 { // the dry run and two real runs
@@ -321,6 +322,54 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	}
 	if evidence.count() != 3 {
 		t.Fatalf("evidence runs = %d", evidence.count())
+	}
+}
+
+// The limit is a sliding window: actions at 10:59 still count at 11:01 (a counter per clock hour allowed
+// twice the limit across the boundary), and free up exactly an hour after each was taken.
+func TestRails_BlastRadiusIsASlidingHourNotAClockHour(t *testing.T) {
+	e := newRailsEnv(t)
+	rails := e.rails()
+	rails.PerAccount = 2
+	c := &countingBot{}
+	r := Runner{Resolver: &fakeResolver{}, Bot: c.bot(bots.ImpactDisruptive), Rails: rails}
+	n := 0
+	run := func() bots.Result {
+		n++
+		in := input(fmt.Sprintf("arn:exec:%d", n))
+		in.Finding.ID, in.Finding.Instance.ID = fmt.Sprintf("f-%d", n), fmt.Sprintf("i-%08x", n)
+		return runOK(t, r, in)
+	}
+	e.now = time.Date(2026, 3, 1, 10, 59, 0, 0, time.UTC)
+	first := e.now
+	if run().Status != bots.StatusRemediated {
+		t.Fatal("first")
+	}
+	e.now = time.Date(2026, 3, 1, 10, 59, 40, 0, time.UTC)
+	second := e.now
+	if run().Status != bots.StatusRemediated {
+		t.Fatal("second")
+	}
+	for _, at := range []time.Time{
+		time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC),               // the clock hour turned
+		time.Date(2026, 3, 1, 11, 1, 0, 0, time.UTC),               // a minute into it
+		first.Add(deployment.BlastRadiusWindow - time.Millisecond), // a hair before the first frees
+	} {
+		e.now = at
+		if res := run(); !res.Held {
+			t.Fatalf("at %s, two actions in the last hour: %+v, want held", at.Format("15:04:05.000"), res)
+		}
+	}
+	e.now = first.Add(deployment.BlastRadiusWindow)
+	if res := run(); res.Held || res.Status != bots.StatusRemediated {
+		t.Fatalf("an hour after the first: %+v, want it to run", res)
+	}
+	e.now = second.Add(deployment.BlastRadiusWindow - time.Second)
+	if res := run(); !res.Held {
+		t.Fatalf("before the second frees: %+v, want held", res)
+	}
+	if got, err := e.state.InWindow(context.Background(), "blast#444455556666", e.now, deployment.BlastRadiusWindow); err != nil || got != 2 {
+		t.Errorf("in the window: %d, %v", got, err)
 	}
 }
 

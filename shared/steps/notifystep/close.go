@@ -37,6 +37,10 @@ type Closer struct {
 	SecurityHub func(region string) SecurityHubAPI
 	// Archive also archives the GuardDuty finding after a remediation (deployment.CloseArchive).
 	Archive bool
+	// Vouch says whether the workflow vouched for this execution's plan on f (the notify step checks
+	// verify's signatures and that the execution is running): a direct invoke of notify records nothing.
+	// Nil records nothing either.
+	Vouch func(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error
 
 	detectors verify.Detectors
 }
@@ -65,6 +69,12 @@ func (c *Closer) Close(ctx context.Context, f *finding.Finding, d *mapping.Decis
 	}
 	if d == nil || !d.Verified {
 		return nil, fmt.Errorf("close: finding %.128s was not read back from GuardDuty in this execution (only a remediate decision is), so nothing is recorded on it", f.ID)
+	}
+	if c.Vouch == nil {
+		return nil, fmt.Errorf("close: no check of the signed plan is configured, so nothing is recorded on finding %.128s", f.ID)
+	}
+	if err := c.Vouch(ctx, f, d, execution); err != nil {
+		return nil, fmt.Errorf("close: nothing is recorded on finding %.128s: %w", f.ID, err)
 	}
 	if status != "" {
 		return c.securityHub(ctx, f, status, execution)

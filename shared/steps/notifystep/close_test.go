@@ -2,6 +2,7 @@ package notifystep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,6 +114,25 @@ func closer(s *sdkStub, archive bool) *Closer {
 		GuardDuty:   func(r string) GuardDutyWriter { return s.guardDuty(r) },
 		SecurityHub: func(r string) SecurityHubAPI { return s.securityHub(r) },
 		Archive:     archive,
+		// The notify step's check of the signed plan (notifystep), vouching here.
+		Vouch: func(context.Context, *finding.Finding, *mapping.Decision, string) error { return nil },
+	}
+}
+
+func TestClose_NothingIsRecordedUnlessThePlanIsVouchedFor(t *testing.T) {
+	for name, vouch := range map[string]func(context.Context, *finding.Finding, *mapping.Decision, string) error{
+		"no check": nil,
+		"refused": func(context.Context, *finding.Finding, *mapping.Decision, string) error {
+			return errors.New("plan: no signature")
+		},
+	} {
+		s := world()
+		c := closer(s, true)
+		c.Vouch = vouch
+		done, err := c.Close(context.Background(), inputFinding(), verified, "remediated", execARN)
+		if err == nil || len(done) != 0 || len(s.calls) != 0 {
+			t.Errorf("%s: done %v, calls %v, err %v", name, done, s.calls, err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -31,7 +32,13 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	switch mode := os.Getenv(deployment.EnvCloseFindings); mode {
 	case "", deployment.CloseOff:
 	case deployment.CloseFeedback, deployment.CloseArchive:
+		// Closing the loop writes to GuardDuty and Security Hub: only for a plan the workflow signed.
+		v, err := plan.FromEnv(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", deployment.EnvCloseFindings, mode, err)
+		}
 		n.Closer = &Closer{
+			Vouch: Vouch(v),
 			GuardDuty: steps.PerRegion(func(region string) GuardDutyWriter {
 				return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 			}),

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/plan"
 )
 
 // Notified is notify's output. The state machine ends in Fail when Failed is true, so a rejected event
@@ -71,4 +74,38 @@ func failedOutcome(outcome string) bool {
 		return true
 	}
 	return false
+}
+
+// PlanVerifier is plan.Verifier: what closing the loop checks before it records anything on a finding.
+type PlanVerifier interface {
+	Signature(ctx context.Context, a plan.Action) error
+	Running(ctx context.Context, execution string) error
+}
+
+// Vouch is closing the loop's check (Closer.Vouch): every action of the decision carries the
+// verify step's signature for this finding in this execution, and the execution is running on the
+// guardbots state machine — the same signature the bots check. A direct invoke of notify, with a
+// made-up decision or one signed for another finding or execution, records nothing. A decision with no
+// action (GuardDuty's copy decided notify) has no signed plan, so nothing is recorded for it either.
+func Vouch(v PlanVerifier) func(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error {
+	return func(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error {
+		err := vouch(ctx, v, f, d, execution)
+		if faults.Classify(err) == faults.Rejected {
+			slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "step", "notify", "findingId", f.ID,
+				"execution", execution, "error", err.Error())
+		}
+		return err
+	}
+}
+
+func vouch(ctx context.Context, v PlanVerifier, f *finding.Finding, d *mapping.Decision, execution string) error {
+	if d == nil || len(d.Actions) == 0 {
+		return faults.Rejectf("plan: the decision has no signed action (only a remediation's plan is signed)")
+	}
+	for i, a := range d.Actions {
+		if err := v.Signature(ctx, plan.Action{Finding: f, Execution: execution, Index: i, MappingKey: d.Key, Action: a}); err != nil {
+			return err
+		}
+	}
+	return v.Running(ctx, execution)
 }

@@ -2,15 +2,19 @@ package verifystep
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
@@ -18,8 +22,8 @@ import (
 // Handler builds the verify step's handler: GuardDuty clients per region (detector ids cached), and the
 // mapping and options match decides with (GUARDBOTS_MAPPING_PARAMETER, GUARDBOTS_MAPPING_TTL,
 // GUARDBOTS_ALLOW_SAMPLE_FINDINGS, GUARDBOTS_PROTECTED_ACCOUNTS) plus GUARDBOTS_MAX_FINDING_AGE, to decide
-// again on GuardDuty's copy. A variable it cannot read fails the init: a rail that cannot read its own
-// configuration does not run.
+// again on GuardDuty's copy, and the KMS key it signs the plan with (GUARDBOTS_SIGNING_KEY). A variable it
+// cannot read fails the init: a rail that cannot read its own configuration does not run.
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
 	on, err := deployment.EnvBoolDefault(deployment.EnvVerifyFindings, true)
@@ -33,6 +37,10 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if opts.MaxAge, err = deployment.EnvDuration(deployment.EnvMaxFindingAge, deployment.DefaultMaxFindingAge); err != nil {
 		return nil, err
 	}
+	key := os.Getenv(deployment.EnvSigningKey)
+	if key == "" {
+		return nil, fmt.Errorf("%s is not set: verify signs every plan it lets a bot act on, with that KMS key", deployment.EnvSigningKey)
+	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -44,6 +52,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	clients := steps.PerRegion(func(region string) verify.GuardDutyAPI {
 		return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 	})
-	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on}
+	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on,
+		Signer: plan.Signer{KMS: kms.NewFromConfig(cfg), KeyID: key}}
 	return steps.Lambda(deployment.StepVerify, v.Verify), nil
 }

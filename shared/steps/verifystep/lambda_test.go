@@ -23,13 +23,15 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan"
+	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
-// lambdaEnv is the verify Lambda's environment against an in-process kumo (SSM, the mapping) and a
-// GuardDuty on 127.0.0.1 that holds detail as GetFindings returns it: static test credentials, nothing
-// reaches AWS.
-func lambdaEnv(t *testing.T, detail []byte) *ssm.Client {
+// lambdaEnv is the verify Lambda's environment against an in-process kumo (SSM, the mapping; KMS, the
+// signing key) and a GuardDuty on 127.0.0.1 that holds detail as GetFindings returns it: static test
+// credentials, nothing reaches AWS.
+func lambdaEnv(t *testing.T, detail []byte) (*ssm.Client, *plantest.Local) {
 	t.Helper()
 	srv := kumo.NewServer()
 	t.Cleanup(srv.Close)
@@ -58,7 +60,12 @@ func lambdaEnv(t *testing.T, detail []byte) *ssm.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ssm.NewFromConfig(cfg)
+	l, err := plantest.New(t.Context(), cfg, "guardbots-remediation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(deployment.EnvSigningKey, l.KeyID)
+	return ssm.NewFromConfig(cfg), l
 }
 
 // fixtureEvent is the project's EC2 fixture (MaliciousIPCaller.Custom, MEDIUM 5) with its detail edited.
@@ -84,7 +91,7 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 	updated := time.Now().UTC().Add(-10 * time.Minute).Format(time.RFC3339)
 	_, real := fixtureEvent(t, func(d map[string]any) { d["severity"] = 5.0; d["updatedAt"] = updated })
 	forged, _ := fixtureEvent(t, func(d map[string]any) { d["severity"] = 9.0; d["updatedAt"] = updated })
-	c := lambdaEnv(t, real)
+	c, _ := lambdaEnv(t, real)
 	// The team's mapping: act only on HIGH and above.
 	_, err := c.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/team/mapping"), Type: ssmtypes.ParameterTypeString,
 		Value: aws.String(`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/*", "minSeverity": 7, "actions": [{"bot": "ec2_stop_instance"}]}]}`)})
@@ -114,7 +121,7 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := h.Invoke(context.Background(), mustJSON(t, matched))
+	out, err := h.Invoke(context.Background(), mustJSON(t, Input{Matched: matched, Execution: testExecution}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +143,74 @@ func TestHandler_ConfigurationItCannotReadFailsTheInit(t *testing.T) {
 		"protected accounts": {deployment.EnvProtectedAccounts, "12345"},
 		"samples":            {deployment.EnvAllowSamples, "maybe"},
 		"verify switch":      {deployment.EnvVerifyFindings, "sometimes"},
+		"no signing key":     {deployment.EnvSigningKey, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
 			t.Setenv(env[0], env[1])
 			if _, err := Handler(t.Context()); err == nil || !strings.Contains(err.Error(), env[0]) {
 				t.Errorf("%s=%s: err %v", env[0], env[1], err)
 			}
 		})
+	}
+}
+
+// The Lambda as deployed signs each action of a remediate decision with the key in its environment (in
+// kumo's KMS here), for the finding it read back and the execution the state machine named; what it was
+// given claiming to be signed is not kept.
+func TestHandler_SignsEveryActionOfTheRemediationItLetsThrough(t *testing.T) {
+	updated := time.Now().UTC().Add(-10 * time.Minute).Format(time.RFC3339)
+	event, detail := fixtureEvent(t, func(d map[string]any) { d["updatedAt"] = updated })
+	c, l := lambdaEnv(t, detail)
+	doc := `{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/*", "actions": [{"bot": "ec2_tag_instance"}, {"bot": "ec2_stop_instance", "onError": "stop"}]}]}`
+	if _, err := c.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/team/mapping-signed"), Type: ssmtypes.ParameterTypeString,
+		Value: aws.String(doc), Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping-signed")
+	p, err := guardduty.Parse(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := finding.FromGuardDuty(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := mapping.Parse([]byte(doc))
+	matched := steps.Matched{Finding: in, Decision: m.Match(in, mapping.MatchOptions{})}
+	// A forged signature on the way in is dropped, never passed on.
+	matched.Decision.Actions[0].Signature = &mapping.Signature{Version: 1, SignedAt: updated, Value: "Zm9yZ2Vk"}
+	h, err := Handler(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	execution, err := l.Start(t.Context(), "verify-signs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Invoke(t.Context(), mustJSON(t, Input{Matched: matched, Execution: execution}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got steps.Matched
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Decision.Outcome != mapping.Remediate || len(got.Decision.Actions) != 2 {
+		t.Fatalf("decision %+v", got.Decision)
+	}
+	v := l.Verifier()
+	for i, a := range got.Decision.Actions {
+		if a.Signature == nil || a.Signature.Value == "Zm9yZ2Vk" {
+			t.Fatalf("action %d: signature %+v", i, a.Signature)
+		}
+		err := v.Check(t.Context(), plan.Action{Finding: got.Finding, Execution: execution, Index: i, MappingKey: got.Decision.Key, Action: a})
+		if err != nil {
+			t.Errorf("action %d: %v", i, err)
+		}
+	}
+	// With no execution to bind the plan to, nothing is signed and the step refuses.
+	if _, err := h.Invoke(t.Context(), mustJSON(t, matched)); err == nil || !strings.Contains(err.Error(), "no execution") {
+		t.Errorf("without an execution: %v", err)
 	}
 }

@@ -20,6 +20,18 @@ type FindingFetcher interface {
 	Fetch(ctx context.Context, f *finding.Finding) (verify.Copy, error)
 }
 
+// PlanSigner signs every action of a decision for the finding and the execution (plan.Signer).
+type PlanSigner interface {
+	Sign(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error
+}
+
+// Input is verify's input: match's output, and the execution it runs in. The state machine's Task sets
+// execution from the context object ($$.Execution.Id), which only Step Functions writes.
+type Input struct {
+	steps.Matched
+	Execution string `json:"execution"`
+}
+
 // Verifier is the verify step. The state machine runs it only on a remediate decision of match, and
 // before any bot. Match decided on the input, which is whatever the sender wrote; the verifier reads the
 // finding back from GuardDuty and decides again on GuardDuty's copy, with the same mapping logic and
@@ -38,26 +50,37 @@ type Verifier struct {
 	Disabled bool
 	// Now is the clock MaxAge is measured with (time.Now when nil).
 	Now func() time.Time
+	// Signer signs the plan of a remediate decision, action by action: bots act only on a signed plan.
+	// Nil signs nothing (tests of the decision alone); the Lambda always has one.
+	Signer PlanSigner
 }
 
-// Verify reads the finding back from GuardDuty and returns GuardDuty's copy with the decision made on it.
-func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, error) {
+// Verify reads the finding back from GuardDuty and returns GuardDuty's copy with the decision made on it,
+// each action of a remediate decision signed for this finding in this execution.
+func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error) {
+	in := input.Matched
 	f := in.Finding
 	if f == nil {
 		return steps.Matched{}, faults.Rejectf("verify: input has no finding")
 	}
 	// Whatever arrived claiming to be verified is not: only this step's own output is.
 	in.Decision.Verified = false
+	for i := range in.Decision.Actions {
+		in.Decision.Actions[i].Signature = nil
+	}
 	if in.Decision.Outcome != mapping.Remediate {
 		return in, nil
 	}
 	if in.Decision.Actions == nil {
 		in.Decision.Actions = []mapping.Action{}
 	}
+	if input.Execution == "" {
+		return steps.Matched{}, faults.Rejectf("verify: no execution to sign the plan of finding %s for (the state machine passes $$.Execution.Id)", f.ID)
+	}
 	if v.Disabled {
 		in.Decision.Verification = "not checked: " + deployment.EnvVerifyFindings + "=false; the input finding acts as it came"
 		slog.WarnContext(ctx, "finding not verified", "findingId", f.ID, "reason", in.Decision.Verification)
-		return in, nil
+		return v.sign(ctx, in, input.Execution)
 	}
 	c, err := v.Checker.Fetch(ctx, f)
 	if err != nil {
@@ -86,7 +109,19 @@ func (v Verifier) Verify(ctx context.Context, in steps.Matched) (steps.Matched, 
 	} else {
 		slog.InfoContext(ctx, "finding verified", attrs...)
 	}
-	return steps.Matched{Finding: c.Finding, Decision: d}, nil
+	return v.sign(ctx, steps.Matched{Finding: c.Finding, Decision: d}, input.Execution)
+}
+
+// sign signs out's plan when it is a remediation: what the bots will be given, and only that.
+func (v Verifier) sign(ctx context.Context, out steps.Matched, execution string) (steps.Matched, error) {
+	if out.Decision.Outcome != mapping.Remediate || v.Signer == nil {
+		return out, nil
+	}
+	if err := v.Signer.Sign(ctx, out.Finding, &out.Decision, execution); err != nil {
+		return steps.Matched{}, fmt.Errorf("verify: finding %s: %w", out.Finding.ID, err)
+	}
+	slog.InfoContext(ctx, "plan signed", "findingId", out.Finding.ID, "execution", execution, "actions", len(out.Decision.Actions))
+	return out, nil
 }
 
 // verification is the decision's verification text: where the copy came from, how the input differed

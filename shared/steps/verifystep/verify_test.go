@@ -52,10 +52,13 @@ func defaultMapping(t *testing.T) *mapping.Mapping {
 	return m
 }
 
-// matched is what match makes of the input: its decision on the input finding.
-func matched(t *testing.T, in *finding.Finding) steps.Matched {
+// testExecution is the execution verify runs in.
+const testExecution = "arn:aws:states:eu-west-1:111122223333:execution:guardbots-remediation:run-1"
+
+// matched is what match makes of the input: its decision on the input finding, in an execution.
+func matched(t *testing.T, in *finding.Finding) Input {
 	t.Helper()
-	return steps.Matched{Finding: in, Decision: defaultMapping(t).Match(in, mapping.MatchOptions{})}
+	return Input{Matched: steps.Matched{Finding: in, Decision: defaultMapping(t).Match(in, mapping.MatchOptions{})}, Execution: testExecution}
 }
 
 func verifier(t *testing.T, c *fakeFetcher, opts mapping.MatchOptions) Verifier {
@@ -153,7 +156,7 @@ func TestVerifier_CopyOfANotifyTypeBecomesANotifyDecision(t *testing.T) {
 	cp.Type = "Recon:EC2/Portscan"
 	in := compromised(8)
 	v := Verifier{Checker: &fakeFetcher{copy: cp}, Mappings: mapping.Static{M: m}, Now: func() time.Time { return now }}
-	out, err := v.Verify(context.Background(), steps.Matched{Finding: in, Decision: m.Match(in, mapping.MatchOptions{})})
+	out, err := v.Verify(context.Background(), Input{Matched: steps.Matched{Finding: in, Decision: m.Match(in, mapping.MatchOptions{})}, Execution: testExecution})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +217,7 @@ func TestVerifier_NotifyAndSkipDecisionsNeedNoCheckAndAreNeverVerified(t *testin
 	c := &fakeFetcher{err: errors.New("must not be called")}
 	for _, o := range []mapping.Outcome{mapping.NotifyOnly, mapping.Skip} {
 		// Verified set on the way in is not believed: only this step's own output is verified.
-		in := steps.Matched{Finding: compromised(8), Decision: mapping.Decision{Outcome: o, Actions: []mapping.Action{}, Verified: true}}
+		in := Input{Matched: steps.Matched{Finding: compromised(8), Decision: mapping.Decision{Outcome: o, Actions: []mapping.Action{}, Verified: true}}}
 		out, err := verifier(t, c, mapping.MatchOptions{}).Verify(context.Background(), in)
 		if err != nil || c.calls != 0 || out.Decision.Verified {
 			t.Errorf("%s: err %v calls %d verified %v", o, err, c.calls, out.Decision.Verified)
@@ -229,4 +232,53 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// fakeSigner records what it signed, or fails.
+type fakeSigner struct {
+	signed []string
+	err    error
+}
+
+func (s *fakeSigner) Sign(_ context.Context, f *finding.Finding, d *mapping.Decision, execution string) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.signed = append(s.signed, f.ID+"@"+execution)
+	for i := range d.Actions {
+		d.Actions[i].Signature = &mapping.Signature{Version: 1, SignedAt: "2026-03-01T12:00:00Z", Value: "c2ln"}
+	}
+	return nil
+}
+
+// Only a remediation the step lets through is signed — GuardDuty's copy, for this execution; a decision
+// that became a skip is not; a signing failure stops the step (no unsigned plan goes on).
+func TestVerifier_SignsOnlyTheRemediationItLetsThrough(t *testing.T) {
+	s := &fakeSigner{}
+	v := verifier(t, &fakeFetcher{copy: compromised(8)}, mapping.MatchOptions{})
+	v.Signer = s
+	out, err := v.Verify(context.Background(), matched(t, compromised(8)))
+	if err != nil || len(s.signed) != 1 || s.signed[0] != "f1@"+testExecution || out.Decision.Actions[0].Signature == nil {
+		t.Fatalf("remediation: err %v signed %v", err, s.signed)
+	}
+	v.Checker = &fakeFetcher{copy: compromised(2)}
+	if out, err := v.Verify(context.Background(), matched(t, compromised(8))); err != nil || len(s.signed) != 1 || out.Decision.Outcome != mapping.Skip {
+		t.Fatalf("skip: err %v signed %v", err, s.signed)
+	}
+	v.Checker, v.Signer = &fakeFetcher{copy: compromised(8)}, &fakeSigner{err: errors.New("KMS: AccessDeniedException")}
+	if _, err := v.Verify(context.Background(), matched(t, compromised(8))); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("signing failure: %v", err)
+	}
+	// Switched off, the input's plan is signed as it came (and says it was not checked).
+	s = &fakeSigner{}
+	v.Signer, v.Disabled = s, true
+	if out, err := v.Verify(context.Background(), matched(t, compromised(8))); err != nil || len(s.signed) != 1 || out.Decision.Verified {
+		t.Fatalf("disabled: err %v signed %v", err, s.signed)
+	}
+	// Without the execution there is nothing to bind the plan to.
+	in := matched(t, compromised(8))
+	in.Execution = ""
+	if _, err := v.Verify(context.Background(), in); faults.Classify(err) != faults.Rejected {
+		t.Fatalf("no execution: %v", err)
+	}
 }

@@ -71,21 +71,17 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		input = string(event)
 	}
 	name = executionName(name)
-	arn := fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:%s", Partition, Region, Account, StateMachineName, name)
 	started := time.Now().UTC()
+	arn, contextObject, err := s.startExecution(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	// The execution ends here when the run does: a plan signed in it can no longer act afterwards.
+	defer func() { _ = s.Plans.Stop(context.WithoutCancel(ctx), arn) }()
 	job := aslrun.Job{
-		Definition: s.Definition,
-		Input:      input,
-		Context: map[string]any{
-			"Execution": map[string]any{
-				"Id": arn, "Name": name, "StartTime": started.Format(time.RFC3339Nano),
-				"RoleArn": fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition, Account, StateMachineName),
-			},
-			"StateMachine": map[string]any{
-				"Id":   fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", Partition, Region, Account, StateMachineName),
-				"Name": StateMachineName,
-			},
-		},
+		Definition:     s.Definition,
+		Input:          input,
+		Context:        contextObject,
 		InstantRetries: opts.InstantRetries,
 		// Through the timing proxy to kumo; never the real Lambda endpoint.
 		Env: append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),

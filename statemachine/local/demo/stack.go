@@ -42,6 +42,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
@@ -54,7 +55,7 @@ const (
 	Region    = "us-east-1"
 	Partition = "aws"
 	// StateMachineName is the name the execution ARNs carry, as the CDK app names the workflow.
-	StateMachineName = "guardbots-remediation"
+	StateMachineName = statemachine.Name
 )
 
 // childEnv keeps every process the stack starts away from real AWS: static test credentials, no
@@ -228,6 +229,9 @@ type Stack struct {
 	proxy *invokeProxy
 	// calls counts the bootstraps' AWS API requests when Options.CountAPICalls is set.
 	calls *apiCounter
+	// Plans are the plan-signing key in kumo's KMS and the guardbots state machine whose executions kumo
+	// describes (a placeholder: aws-local-stepfunctions runs the definition).
+	Plans *plantest.Local
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
@@ -243,6 +247,14 @@ func (s *Stack) StandIns() []string {
 		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
 	}
+}
+
+// Signing says how the plan is signed and checked on the local stack, for the demo's output.
+func (s *Stack) Signing() string {
+	return fmt.Sprintf("KMS key %s (ECC_NIST_P256, SIGN_VERIFY) in kumo: verify signs each action (Sign), every bot checks the signature "+
+		"with its public half (GetPublicKey) and asks kumo's DescribeExecution whether the execution runs on state machine %s — "+
+		"which kumo holds as a placeholder (one Wait state), an execution of it started for each run (ABORTED when the run ends), "+
+		"since aws-local-stepfunctions, not kumo, runs the definition", s.Plans.KeyID, s.Plans.StateMachineArn)
 }
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
@@ -273,6 +285,9 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	}
 	if err := s.provision(ctx, doc, sfx); err != nil {
 		return nil, err
+	}
+	if s.Plans, err = plantest.New(ctx, s.AWS, StateMachineName); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
 		return nil, err
@@ -338,6 +353,7 @@ func (s *Stack) function(name string, opts Options) (deployment.Function, bool) 
 	for _, f := range deployment.Functions(settings, deployment.Resources{
 		AccountID: Account, TopicArn: s.TopicARN, ApproverRoleArn: ApproverRoleARN,
 		StateTable: s.Table, AuditTable: s.AuditTable,
+		SigningKey: s.Plans.KeyID, StateMachineArn: s.Plans.StateMachineArn,
 	}) {
 		if f.Name == name {
 			return f, true

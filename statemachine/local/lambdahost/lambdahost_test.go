@@ -3,6 +3,7 @@ package lambdahost
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -24,6 +26,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -83,8 +86,9 @@ func built(t *testing.T) map[string]string {
 	return binaries
 }
 
-// start runs the named bootstraps behind a fresh kumo; env gets the emulator's URL.
-func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Host, *kumo.Server) {
+// start runs the named bootstraps behind a fresh kumo; env gets the emulator's URL. The plan signing
+// key and the guardbots state machine are in kumo too: bots act only on a signed plan.
+func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Host, *kumo.Server, *plantest.Local) {
 	t.Helper()
 	bins := built(t)
 	srv := kumo.NewServer()
@@ -100,16 +104,20 @@ func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Ho
 	}); err != nil {
 		t.Fatal(err)
 	}
+	plans, err := plantest.New(context.Background(), testConfig(srv.URL), "guardbots-remediation")
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &Host{Endpoint: srv.URL, Lambda: lambda.NewFromConfig(testConfig(srv.URL)),
 		// Every service at kumo unless a test points one elsewhere: nothing may reach real AWS.
-		Env: append(append([]string{}, testEnv...), append([]string{"AWS_ENDPOINT_URL=" + srv.URL, deployment.EnvStateTable + "=" + table}, env(srv.URL)...)...)}
+		Env: append(append(append([]string{}, testEnv...), append([]string{"AWS_ENDPOINT_URL=" + srv.URL, deployment.EnvStateTable + "=" + table}, env(srv.URL)...)...), plans.Env()...)}
 	t.Cleanup(h.Stop)
 	for _, name := range names {
 		if _, err := h.Start(context.Background(), name, bins[name]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return h, srv
+	return h, srv, plans
 }
 
 func noEnv(string) []string { return nil }
@@ -136,7 +144,7 @@ func invoke(t *testing.T, h *Host, fn string, payload []byte) (out []byte, fnErr
 }
 
 func TestParseBootstrap_ReportsRejectionAsGuardbotsRejected(t *testing.T) {
-	h, _ := start(t, []string{"parse"}, noEnv)
+	h, _, _ := start(t, []string{"parse"}, noEnv)
 	_, e := invoke(t, h, "parse", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`))
 	if e == nil || e.Type != "Guardbots.Rejected" {
 		t.Fatalf("error = %+v, want errorType Guardbots.Rejected", e)
@@ -146,7 +154,9 @@ func TestParseBootstrap_ReportsRejectionAsGuardbotsRejected(t *testing.T) {
 	}
 }
 
-func botInput(t *testing.T, instanceID string) []byte {
+// botInput is what the workflow sends ec2_stop_instance for the EC2 fixture about instanceID: the
+// default mapping's action, signed as verify signs it for a running execution.
+func botInput(t *testing.T, plans *plantest.Local, instanceID string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "finding", "testdata", "events", "ec2_malicious_ip_caller_custom.json"))
 	if err != nil {
@@ -165,7 +175,16 @@ func botInput(t *testing.T, instanceID string) []byte {
 	if i < 0 {
 		t.Fatalf("the default mapping does not stop this instance: %+v", d)
 	}
-	b, err := json.Marshal(steps.BotInput{Finding: f, Action: d.Actions[i], Index: i, Execution: "local:test"})
+	exec, err := plans.Start(context.Background(), fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plans.Stop(context.Background(), exec) })
+	in := steps.BotInput{Finding: f, Action: d.Actions[i], Index: i, Execution: exec, MappingKey: d.Key}
+	if err := plans.Sign(context.Background(), &in); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +192,7 @@ func botInput(t *testing.T, instanceID string) []byte {
 }
 
 func TestBotBootstrap_StopsAKumoInstanceAndReportsTheResult(t *testing.T) {
-	h, srv := start(t, []string{"ec2_stop_instance"}, noEnv)
+	h, srv, plans := start(t, []string{"ec2_stop_instance"}, noEnv)
 	ec2c := ec2.NewFromConfig(testConfig(srv.URL))
 	run, err := ec2c.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
 		InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
@@ -181,7 +200,17 @@ func TestBotBootstrap_StopsAKumoInstanceAndReportsTheResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := aws.ToString(run.Instances[0].InstanceId)
-	out, e := invoke(t, h, "ec2_stop_instance", botInput(t, id))
+	// A direct invoke with the plan unsigned: the real bootstrap refuses it, and the instance runs.
+	var unsigned steps.BotInput
+	if err := json.Unmarshal(botInput(t, plans, id), &unsigned); err != nil {
+		t.Fatal(err)
+	}
+	unsigned.Action.Signature = nil
+	b, _ := json.Marshal(unsigned)
+	if _, e := invoke(t, h, "ec2_stop_instance", b); e == nil || e.Type != "Guardbots.Rejected" || !strings.Contains(e.Message, "no signature") {
+		t.Fatalf("unsigned plan: error = %+v, want errorType Guardbots.Rejected", e)
+	}
+	out, e := invoke(t, h, "ec2_stop_instance", botInput(t, plans, id))
 	if e != nil {
 		t.Fatalf("bot failed: %+v", e)
 	}
@@ -208,8 +237,8 @@ func TestBotBootstrap_ReportsAccessDeniedAsGuardbotsFailed(t *testing.T) {
 		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`))
 	}))
 	t.Cleanup(denied.Close)
-	h, _ := start(t, []string{"ec2_stop_instance"}, func(string) []string { return []string{"AWS_ENDPOINT_URL_EC2=" + denied.URL} })
-	_, e := invoke(t, h, "ec2_stop_instance", botInput(t, "i-0abc1234def567890"))
+	h, _, plans := start(t, []string{"ec2_stop_instance"}, func(string) []string { return []string{"AWS_ENDPOINT_URL_EC2=" + denied.URL} })
+	_, e := invoke(t, h, "ec2_stop_instance", botInput(t, plans, "i-0abc1234def567890"))
 	if e == nil || e.Type != "Guardbots.Failed" {
 		t.Fatalf("error = %+v, want errorType Guardbots.Failed", e)
 	}

@@ -27,10 +27,15 @@ type Shape struct {
 	// byResource index projects every attribute); Publishes SNS publishes.
 	WriteUnits, ReadUnits float64
 	Publishes             int
-	// SFNLogBytes is the Step Functions log at level ALL with execution data (AWS's history events
-	// for the local run's events: data measured, a 300-byte envelope per event estimated);
+	// SFNLogBytes is the Step Functions log at the deployed level (statemachine.LogLevel, with execution
+	// data only if statemachine.LogIncludeExecutionData): AWS's history events for the local run's
+	// events, a 300-byte envelope per event estimated, their data measured when it is logged;
 	// LambdaLogBytes the functions' own JSON log lines, measured, plus PlatformLogBytes per invocation.
 	SFNLogBytes, LambdaLogBytes int
+	// Signs are the verify step's KMS Sign requests (one per action); PlanChecks the bot invocations,
+	// each checking its plan (a cold one first reads the key's public half: one GetPublicKey). Both are
+	// asymmetric KMS requests, priced apart from the topic's.
+	Signs, PlanChecks int
 	// CallsBy lists the API calls by service, for the README.
 	CallsBy string
 }
@@ -51,19 +56,21 @@ const (
 var Shapes = []Shape{
 	{Name: ShapeNoAction, What: "no action: skip or notify decision (unmapped type, below minSeverity)",
 		Transitions: 9, Invocations: 4, HandlerMs: 7, Calls: 2, Publishes: 1,
-		SFNLogBytes: 71_410, LambdaLogBytes: 766, CallsBy: "SNS 1, SSM 1"},
+		SFNLogBytes: 9_600, LambdaLogBytes: 766, CallsBy: "SNS 1, SSM 1"},
 	{Name: ShapeOne, What: "one action (s3_block_public_access; any single bot, notify_only included)",
-		Transitions: 16, Invocations: 6, HandlerMs: 15, Calls: 13, WriteUnits: 8, ReadUnits: 1, Publishes: 1,
-		SFNLogBytes: 175_064, LambdaLogBytes: 3_686, CallsBy: "DynamoDB 6, S3 3, SSM 2, GuardDuty 1, SNS 1"},
+		Transitions: 16, Invocations: 6, HandlerMs: 25, Calls: 17, WriteUnits: 8, ReadUnits: 3, Publishes: 1,
+		SFNLogBytes: 16_200, LambdaLogBytes: 4_447, Signs: 1, PlanChecks: 1,
+		CallsBy: "DynamoDB 8, S3 3, SSM 2, GuardDuty 1, KMS 1, SNS 1, Step Functions 1"},
 	{Name: ShapeTwo, What: "two actions (the EC2 rule: ec2_tag_instance, ec2_stop_instance)",
-		Transitions: 21, Invocations: 7, HandlerMs: 19, Calls: 21, WriteUnits: 12, ReadUnits: 2, Publishes: 1,
-		SFNLogBytes: 254_496, LambdaLogBytes: 5_011, CallsBy: "DynamoDB 10, EC2 7, SSM 2, GuardDuty 1, SNS 1"},
+		Transitions: 21, Invocations: 7, HandlerMs: 32, Calls: 27, WriteUnits: 12, ReadUnits: 4, Publishes: 1,
+		SFNLogBytes: 20_700, LambdaLogBytes: 5_609, Signs: 2, PlanChecks: 2,
+		CallsBy: "DynamoDB 12, EC2 7, KMS 2, SSM 2, Step Functions 2, GuardDuty 1, SNS 1"},
 	{Name: ShapeForged, What: "forged: remediate decided, GuardDuty does not confirm it (verify rejects)",
-		Transitions: 10, Invocations: 5, HandlerMs: 8, Calls: 3, Publishes: 1,
-		SFNLogBytes: 133_602, LambdaLogBytes: 1_958, CallsBy: "GuardDuty 1, SNS 1, SSM 1"},
+		Transitions: 10, Invocations: 5, HandlerMs: 9, Calls: 3, Publishes: 1,
+		SFNLogBytes: 11_700, LambdaLogBytes: 1_958, CallsBy: "GuardDuty 1, SNS 1, SSM 1"},
 	{Name: ShapeRejected, What: "rejected at parse (malformed or hostile event)",
-		Transitions: 6, Invocations: 2, HandlerMs: 3, Calls: 1, Publishes: 1,
-		SFNLogBytes: 38_765, LambdaLogBytes: 662, CallsBy: "SNS 1"},
+		Transitions: 6, Invocations: 2, HandlerMs: 4, Calls: 1, Publishes: 1,
+		SFNLogBytes: 6_600, LambdaLogBytes: 662, CallsBy: "SNS 1"},
 }
 
 // ShapeNamed returns the shape called name.
@@ -87,6 +94,7 @@ type Prices struct {
 	DynamoPerReadUnit     float64
 	SNSPerPublish         float64 // standard topic, per 64 KB chunk
 	KMSPerRequest         float64
+	KMSAsymmetric         float64 // Sign, Verify, GetPublicKey on an asymmetric key (not RSA 2048); no free tier
 	LogsPerGB             float64 // CloudWatch Logs ingestion, standard class (Lambda's first tier)
 	XRayPerTrace          float64 // traces recorded
 }
@@ -102,6 +110,7 @@ var ListPrices = Prices{
 	DynamoPerReadUnit:     0.125 / 1e6,
 	SNSPerPublish:         0.50 / 1e6,
 	KMSPerRequest:         0.03 / 10000,
+	KMSAsymmetric:         0.15 / 10000,
 	LogsPerGB:             0.50,
 	XRayPerTrace:          5.00 / 1e6,
 }
@@ -159,10 +168,17 @@ type Month struct {
 }
 
 // LambdaSeconds is one execution's billed Lambda time, in seconds: handler time plus, per call, the API
-// latency and, per cold invocation, the init.
+// latency and, per cold invocation, the init (and, per cold bot invocation, its GetPublicKey call).
 func LambdaSeconds(s Shape, a Assumptions) float64 {
-	ms := float64(s.HandlerMs) + float64(s.Calls)*a.APILatencyMs + float64(s.Invocations)*a.ColdShare*a.InitMs
+	calls := float64(s.Calls) + float64(s.PlanChecks)*a.ColdShare
+	ms := float64(s.HandlerMs) + calls*a.APILatencyMs + float64(s.Invocations)*a.ColdShare*a.InitMs
 	return math.Ceil(ms) / 1000
+}
+
+// PlanKMSRequests are one execution's asymmetric KMS requests: verify's Sign per action, and a cold bot's
+// GetPublicKey.
+func PlanKMSRequests(s Shape, a Assumptions) float64 {
+	return float64(s.Signs) + float64(s.PlanChecks)*a.ColdShare
 }
 
 // Monthly prices findings executions of shape a month.
@@ -183,6 +199,7 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 		line("DynamoDB reads", s.ReadUnits*findings, "RRU", p.DynamoPerReadUnit, 0),
 		line("SNS publishes", publishes, "publishes", p.SNSPerPublish, MonthlyFree.SNSPublishes),
 		line("KMS (SNS data keys)", kms, "requests", p.KMSPerRequest, MonthlyFree.KMSRequests),
+		line("KMS plan signatures (Sign, GetPublicKey)", PlanKMSRequests(s, a)*findings, "requests", p.KMSAsymmetric, 0),
 		line("CloudWatch Logs ingestion", logGB, "GB", p.LogsPerGB, MonthlyFree.LogsGB),
 		line("X-Ray traces", a.Traced*findings, "traces", p.XRayPerTrace, MonthlyFree.XRayTraces),
 	}
@@ -269,7 +286,7 @@ var PriceSources = []struct{ Item, Price, Source string }{
 	{"Lambda arm64", "$0.20 per million requests; $0.0000133334 per GB-second (first 7.5 billion); 1M requests and 400,000 GB-s free", "aws.amazon.com/lambda/pricing (the Arm rate is rendered client-side there: confirmed from two third-party transcriptions, not the page text)"},
 	{"DynamoDB on-demand", "$0.625 per million write units, $0.125 per million read units; no free tier for on-demand", "aws.amazon.com/dynamodb/pricing/on-demand (figures confirmed from third-party transcriptions of the November 2024 price cut)"},
 	{"SNS", "$0.50 per million publishes (64 KB each); 1M free; email deliveries $2.00 per 100,000", "aws.amazon.com/sns/pricing (confirmed from third-party transcriptions)"},
-	{"KMS", "$0.03 per 10,000 requests, 20,000 free; $1 a key a month", "aws.amazon.com/kms/pricing; SNS's KMS use: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"},
+	{"KMS", "$0.03 per 10,000 requests, 20,000 free; asymmetric requests (Sign, GetPublicKey on the ECC plan key) $0.15 per 10,000, not in the free tier; $1 a key a month", "aws.amazon.com/kms/pricing (the asymmetric rate, five times the symmetric, confirmed from a third-party transcription); SNS's KMS use: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"},
 	{"CloudWatch Logs", "$0.50 per GB ingested (standard class; Lambda's first tier); 5 GB free", "aws.amazon.com/cloudwatch/pricing (confirmed from third-party transcriptions)"},
 	{"X-Ray", "$5.00 per million traces recorded; 100,000 free", "aws.amazon.com/xray/pricing"},
 }
@@ -318,7 +335,7 @@ func CostMarkdown() string {
 	}
 	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; shared/deployment/memory.go), %g ms billed per AWS API call "+
 		"(`--api-ms`; kumo answers in µs, so this is not measured), every invocation cold with a %g ms init (`--init-ms`, `--cold`; the "+
-		"local cold start is 2–5 ms on a full amd64 core, and a 128 MB function gets about a fourteenth of a vCPU), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
+		"local cold start is 2–5 ms on a full amd64 core, and a 128 MB function gets about a fourteenth of a vCPU; a cold bot also reads the plan key's public half once), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
 		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
 		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.InvokeOverheadMs, large.ExpressMB)
 

@@ -61,7 +61,9 @@ func canned(decision string, actions ...obj) map[string][]aslrun.Response {
 		statemachine.StateTransform: {aslrun.Returns(obj{"finding": finding})},
 		statemachine.StateMatch: {aslrun.Returns(obj{"finding": finding,
 			"decision": obj{"decision": decision, "reason": "test", "mappingKey": "k", "actions": actions}})},
-		statemachine.StateVerify: {{JS: `(x) => x`}},
+		// verify passes the decision on, each action signed (the held path copies the signature).
+		statemachine.StateVerify: {{JS: `(x) => ({finding: x.finding, decision: {...x.decision,
+		  actions: x.decision.actions.map(a => ({...a, signature: {v: 1, signedAt: '2026-01-02T03:04:05Z', sig: 'c2ln'}}))}})`}},
 		statemachine.StateNotify: {{JS: `(x) => { const failed = !!x.error || (x.results ?? []).some(r => r.status === 'failed'); return {outcome: 'x', failed}; }`}},
 	}
 	for _, fn := range statemachine.Placeholders() {
@@ -163,11 +165,24 @@ func TestMonthly_PricesTheCounts(t *testing.T) {
 	near("transitions", lines["Step Functions Standard transitions"].Cost, float64(s.Transitions)*1e6*0.025/1000)
 	near("transitions free", lines["Step Functions Standard transitions"].Free, 4000*0.025/1000)
 	near("Lambda requests", lines["Lambda requests"].Cost, float64(s.Invocations)*1e6*0.20/1e6)
-	sec := math.Ceil(float64(s.HandlerMs)+float64(s.Calls)*a.APILatencyMs+float64(s.Invocations)*a.InitMs) / 1000
+	sec := math.Ceil(float64(s.HandlerMs)+float64(s.Calls+s.PlanChecks)*a.APILatencyMs+float64(s.Invocations)*a.InitMs) / 1000
 	near("Lambda GB-s", lines["Lambda arm64 duration"].Quantity, sec*a.MemoryMB/1024*1e6)
 	near("DynamoDB writes", lines["DynamoDB writes"].Cost, s.WriteUnits*1e6*0.625/1e6)
 	near("DynamoDB free", lines["DynamoDB writes"].Free, 0)
 	near("KMS requests", lines["KMS"].Quantity, 2*30*24*3600/300)
+	// The plan: verify's Sign per action and a cold bot's GetPublicKey, at the asymmetric rate, no free tier.
+	var plan Line
+	for _, l := range m.Standard {
+		if strings.HasPrefix(l.Item, "KMS plan signatures") {
+			plan = l
+		}
+	}
+	near("plan KMS requests", plan.Quantity, float64(s.Signs+s.PlanChecks)*1e6)
+	near("plan KMS cost", plan.Cost, float64(s.Signs+s.PlanChecks)*1e6*0.15/10000)
+	near("plan KMS free", plan.Free, 0)
+	if s.Signs != 2 || s.PlanChecks != 2 {
+		t.Errorf("two actions: %d signs, %d plan checks", s.Signs, s.PlanChecks)
+	}
 	near("logs GB", lines["CloudWatch Logs ingestion"].Quantity, (float64(s.SFNLogBytes+s.LambdaLogBytes)+7*a.PlatformLogBytes)*1e6/1e9)
 
 	a.MemoryMB *= 2

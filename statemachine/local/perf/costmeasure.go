@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
@@ -43,8 +44,9 @@ type Measured struct {
 	WriteUnits int
 	// ReadUnits are the DynamoDB read request units (strongly consistent GetItem, items under 4 KB).
 	ReadUnits float64
-	// SFNLogBytes estimates the Step Functions log (level ALL, execution data included) of one
-	// execution: AWS's history events for each local event, the data measured, an envelope estimated.
+	// SFNLogBytes estimates the Step Functions log of one execution at the deployed level: AWS's history
+	// events for each local event, an envelope estimated each, and their data measured when it is logged
+	// (statemachine.LogIncludeExecutionData).
 	SFNLogBytes int
 	// LambdaLogBytes is what the functions themselves logged (slog JSON lines), per execution.
 	LambdaLogBytes int
@@ -186,6 +188,13 @@ func logGrowth(before, after map[string]int) int {
 func measureRun(ex *demo.Execution) Measured {
 	m := Measured{Invocations: map[string]int{}, Calls: map[string]int{}}
 	tasks := taskStates()
+	// data is what an event's input or output adds to its log record: nothing without execution data.
+	data := func(n int) int {
+		if statemachine.LogIncludeExecutionData {
+			return n
+		}
+		return 0
+	}
 	for _, ev := range ex.Events {
 		envelope := sfnEventEnvelope
 		switch ev.Type {
@@ -194,17 +203,17 @@ func measureRun(ex *demo.Execution) Measured {
 			if tasks[ev.State] {
 				// AWS logs a Lambda Task as TaskStateEntered, LambdaFunctionScheduled (the input again)
 				// and LambdaFunctionStarted.
-				m.SFNLogBytes += 2*ev.InBytes + 2*envelope
+				m.SFNLogBytes += data(2*ev.InBytes) + 2*envelope
 			}
 		case "StateRetried":
 			m.Transitions++
 		case "StateExited":
 			if tasks[ev.State] {
 				// LambdaFunctionSucceeded carries the output before TaskStateExited does.
-				m.SFNLogBytes += ev.OutBytes + envelope
+				m.SFNLogBytes += data(ev.OutBytes) + envelope
 			}
 		}
-		m.SFNLogBytes += ev.InBytes + ev.OutBytes + envelope
+		m.SFNLogBytes += data(ev.InBytes+ev.OutBytes) + envelope
 	}
 	for _, in := range ex.Invokes {
 		m.Invocations[in.Function]++
@@ -282,10 +291,13 @@ func Sorted[V any](m map[string]V) []string {
 // to 1 ms each, as Lambda bills them.
 func (m Measured) AsShape() Shape {
 	s := Shape{Name: m.Shape, Transitions: m.Transitions, WriteUnits: float64(m.WriteUnits), ReadUnits: m.ReadUnits,
-		SFNLogBytes: m.SFNLogBytes, LambdaLogBytes: m.LambdaLogBytes, Publishes: m.Calls["sns:Publish"]}
+		SFNLogBytes: m.SFNLogBytes, LambdaLogBytes: m.LambdaLogBytes, Publishes: m.Calls["sns:Publish"], Signs: m.Calls["kms:Sign"]}
 	for fn, n := range m.Invocations {
 		s.Invocations += n
 		s.HandlerMs += n * int(math.Ceil(m.HandlerMs[fn]))
+		if _, bot := bots.Lookup(fn); bot {
+			s.PlanChecks += n
+		}
 	}
 	by := map[string]int{}
 	for call, n := range m.Calls {
@@ -305,7 +317,7 @@ func (m Measured) AsShape() Shape {
 
 var serviceNames = map[string]string{"dynamodb": "DynamoDB", "ec2": "EC2", "s3": "S3", "ssm": "SSM", "sns": "SNS",
 	"guardduty": "GuardDuty", "iam": "IAM", "sts": "STS", "lambda": "Lambda", "rds": "RDS", "autoscaling": "Auto Scaling",
-	"elasticloadbalancing": "ELB"}
+	"elasticloadbalancing": "ELB", "kms": "KMS", "states": "Step Functions"}
 
 // CostStackEnv is StackEnv with the blast-radius limit lifted for every bot the shapes run: many runs
 // in an hour would otherwise be held for approval, which cannot be answered locally.

@@ -28,7 +28,7 @@ var E2EFunctions = []string{"parse", "transform", "match", "verify", "ec2_tag_in
 // StackEnv lifts the blast-radius limit for the measured bots: 50 stops in an hour would otherwise be
 // held for approval after the tenth (the rail works; it is not what is measured).
 func StackEnv() map[string][]string {
-	lift := []string{"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT=1000000", "GUARDBOTS_BLAST_RADIUS_GLOBAL=1000000"}
+	lift := []string{"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT=10000", "GUARDBOTS_BLAST_RADIUS_GLOBAL=10000"}
 	return map[string][]string{"ec2_tag_instance": lift, "ec2_stop_instance": lift}
 }
 
@@ -110,13 +110,16 @@ func E2EInRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n, 
 			return out, err
 		}
 		event, _ := FreshEvent(f.Event, stack.Resources, stack.Resources.InstanceID)
-		job, _, err := stack.Prepare(E2EFinding, event, demo.RunOptions{})
+		job, arn, err := stack.Prepare(ctx, E2EFinding, event, demo.RunOptions{})
 		if err != nil {
 			return out, err
 		}
 		stack.TakeInvokes()
 		res, err := r.Run(ctx, job)
 		if err != nil {
+			return out, err
+		}
+		if err := stack.Finish(ctx, arn); err != nil {
 			return out, err
 		}
 		invokes := stack.TakeInvokes()
@@ -144,8 +147,11 @@ func E2EInRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n, 
 
 // newStackRunner starts a Runner with the stack's definition and Lambda endpoint.
 func newStackRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools) (*Runner, error) {
-	job, _, err := stack.Prepare("runner", []byte(`{}`), demo.RunOptions{NotInGuardDuty: true})
+	job, arn, err := stack.Prepare(ctx, "runner", []byte(`{}`), demo.RunOptions{NotInGuardDuty: true})
 	if err != nil {
+		return nil, err
+	}
+	if err := stack.Finish(ctx, arn); err != nil {
 		return nil, err
 	}
 	return StartRunner(ctx, tools, job.Definition, job.Env)

@@ -18,6 +18,10 @@ var Env = []string{
 	"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=http://127.0.0.1:1",
 	"GUARDBOTS_ACCOUNT_ID=111122223333", "GUARDBOTS_TOPIC_ARN=arn:aws:sns:us-east-1:111122223333:guardbots",
 	"GUARDBOTS_STATE_TABLE=guardbots-state", "GUARDBOTS_AUDIT_TABLE=guardbots-audit",
+	// Verify and the bots refuse to start without the plan's key and state machine (nothing is called
+	// at start: the key is read on the first call).
+	"GUARDBOTS_SIGNING_KEY=arn:aws:kms:us-east-1:111122223333:key/perf",
+	"GUARDBOTS_STATE_MACHINE_ARN=arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
 }
 
 // Process is one bootstrap started against its own Runtime API.

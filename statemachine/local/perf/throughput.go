@@ -87,10 +87,13 @@ func RunThroughput(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n
 	for range concurrency {
 		wg.Go(func() {
 			for i := range work {
-				job, arn, err := stack.Prepare(fmt.Sprintf("tp-%d", i), events[i], demo.RunOptions{})
+				job, arn, err := stack.Prepare(ctx, fmt.Sprintf("tp-%d", i), events[i], demo.RunOptions{})
 				if err == nil {
 					arns[i] = arn
 					results[i], err = r.Run(ctx, job)
+				}
+				if err == nil {
+					err = stack.Finish(ctx, arn)
 				}
 				errs[i] = err
 				stack.TakeInvokes() // not needed here; keeps the proxy's log from growing

@@ -87,12 +87,23 @@ func demoFindingsByKind(ctx context.Context, r demo.Resources) (map[finding.Reso
 func warmBot(ctx context.Context, stack *demo.Stack, bot string, f demoFinding, n int) (BotWarm, error) {
 	w := BotWarm{Name: bot, Finding: f.name}
 	lat := make([]time.Duration, 0, n)
+	// One running execution, and the plan verify would sign in it: every call is a bot's real work,
+	// the plan check included (the same action again, as a Step Functions retry sends it).
+	exec, err := stack.Plans.Start(ctx, executionName("perf-warm-"+bot))
+	if err != nil {
+		return w, err
+	}
+	defer func() { _ = stack.Plans.Stop(ctx, exec) }()
+	in := steps.BotInput{Finding: f.f, Execution: exec,
+		Action: mapping.Action{Bot: bot, Mode: string(mapping.ModeDryRun), Params: map[string]any{}, OnError: mapping.Continue}}
+	if err := stack.Plans.Sign(ctx, &in); err != nil {
+		return w, err
+	}
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return w, err
+	}
 	for i := range n + 1 {
-		payload, err := json.Marshal(steps.BotInput{Finding: f.f, Execution: fmt.Sprintf("perf-warm-%s-%d", bot, i),
-			Action: mapping.Action{Bot: bot, Mode: string(mapping.ModeDryRun), Params: map[string]any{}}})
-		if err != nil {
-			return w, err
-		}
 		start := time.Now()
 		resp, err := stack.Host.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(bot), Payload: payload})
 		d := time.Since(start)
@@ -127,4 +138,9 @@ func outcome(bot string, resp *lambda.InvokeOutput) string {
 		return string(r.Status) + ": " + r.Reason
 	}
 	return string(r.Status)
+}
+
+// executionName is name made unique (kumo keeps every execution of a process).
+func executionName(name string) string {
+	return fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
 }
