@@ -333,9 +333,6 @@ func usageByName(stack *demo.Stack) map[string]procwatch.Usage {
 // over the whole run; then the largest of all bootstraps, which the CDK app's memory size is checked
 // against.
 func printPeaks(out io.Writer, peaks []usageSnapshot, final map[string]procwatch.Usage) {
-	if len(peaks) < 2 {
-		return
-	}
 	fmt.Fprintf(out, "\nPeak RSS (VmHWM) and peak open descriptors of each process of the stack: this one, the Node runners,\n"+
 		"the bootstraps the runs invoked (sampled every 0.5 s; the budget is half each process's limit, over it the run fails)\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

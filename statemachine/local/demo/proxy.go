@@ -67,6 +67,13 @@ func newInvokeProxy(target string, fail map[string][]string, onServeError func(e
 	tr.MaxIdleConnsPerHost = 64
 	tr.IdleConnTimeout = 30 * time.Second
 	rp.Transport = tr
+	// A failed forward is the invoke's answer (502, with the reason), not a log line: the caller reports it,
+	// and a client that went away (the run stopped) needs neither.
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() == nil {
+			http.Error(w, "demo Lambda API proxy: "+err.Error(), http.StatusBadGateway)
+		}
+	}
 	// httptest binds 127.0.0.1.
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Keep-Alive", fmt.Sprintf("timeout=%d", int(idleTimeout/time.Second)))

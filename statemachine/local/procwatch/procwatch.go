@@ -148,7 +148,7 @@ func (w *Watchdog) Sample() {
 		over := n > p.Budget
 		w.mu.Unlock()
 		if over {
-			w.Fail(fmt.Sprintf("%s (pid %d)", p.Name, p.PID), fmt.Errorf("%w: %d open, over its budget of %d (half its limit): "+
+			w.Fail(fmt.Sprintf("%s (pid %d)", p.Name, p.PID), fmt.Errorf("%w: %d open, over its budget of %d: "+
 				"connections or files are opened and never closed", ErrTooManyDescriptors, n, p.Budget))
 		}
 	}
