@@ -10,10 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -136,13 +138,21 @@ func (w *Watchdog) Sample() {
 	for _, p := range procs {
 		n, errFD := Descriptors(p.PID)
 		rss, peak, errRSS := Memory(p.PID)
-		w.mu.Lock()
-		if errFD != nil || errRSS != nil {
-			// Gone between samples: whoever started it reports an unexpected exit.
-			p.Exited = true
-			w.mu.Unlock()
+		if err := errors.Join(errFD, errRSS); err != nil {
+			switch {
+			case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
+				// This process cannot open /proc: it is out of descriptors itself.
+				w.Fail(fmt.Sprintf("%s (pid %d)", w.nameOf(os.Getpid()), os.Getpid()), fmt.Errorf("%w: %v", ErrTooManyDescriptors, err))
+			case errors.Is(err, fs.ErrNotExist) || errFD == nil:
+				// Gone between samples (a zombie has no memory lines): whoever started it reports an
+				// unexpected exit.
+				w.mu.Lock()
+				p.Exited = true
+				w.mu.Unlock()
+			}
 			continue
 		}
+		w.mu.Lock()
 		p.Descriptors, p.PeakDescriptors = n, max(p.PeakDescriptors, n)
 		p.RSS, p.PeakRSS = rss, peak
 		over := n > p.Budget
@@ -152,6 +162,18 @@ func (w *Watchdog) Sample() {
 				"connections or files are opened and never closed", ErrTooManyDescriptors, n, p.Budget))
 		}
 	}
+}
+
+// nameOf is the name pid is watched under ("this process" if it is not).
+func (w *Watchdog) nameOf(pid int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.procs {
+		if p.PID == pid {
+			return p.Name
+		}
+	}
+	return "this process"
 }
 
 // Usage returns every process watched so far, in the order they were added.

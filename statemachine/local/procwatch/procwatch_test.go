@@ -3,13 +3,53 @@ package procwatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// exhausted makes this test binary a process that has run out of descriptors and samples itself.
+const exhausted = "GUARDBOTS_PROCWATCH_EXHAUSTED"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(exhausted) != "" {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 64, Max: 64}); err != nil {
+			fmt.Println("setrlimit:", err)
+			os.Exit(2)
+		}
+		// A budget above the limit: only running out can fail the run.
+		w := New(Options{Every: time.Hour, MaxDescriptors: 1000})
+		w.Watch("starved process", os.Getpid())
+		for {
+			if _, err := os.Open(os.DevNull); err != nil {
+				break
+			}
+		}
+		w.Sample()
+		fmt.Println(w.Err())
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A process out of descriptors cannot even read /proc: that fails the run too, naming it.
+func TestWatchdog_FailsTheRunWhenThisProcessIsOutOfDescriptors(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), exhausted+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(got, "starved process (pid ") || !strings.Contains(got, "too many open descriptors") || !strings.Contains(got, "too many open files") {
+		t.Errorf("failure %q", got)
+	}
+}
 
 func openFiles(t *testing.T, n int) {
 	t.Helper()
