@@ -388,6 +388,9 @@ func printFlatness(out io.Writer, t perf.Throughput, flat error) {
 	fmt.Fprintln(tw)
 	mb := func(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
 	for _, u := range cps[len(cps)-1].Usage {
+		if u.Ended {
+			continue // an earlier runner
+		}
 		if strings.HasPrefix(u.Name, "bootstrap ") && !slices.Contains(perf.E2EFunctions, strings.TrimPrefix(u.Name, "bootstrap ")) {
 			continue // not invoked by this run
 		}

@@ -268,6 +268,9 @@ func (t Throughput) Flat() error {
 	first, mid, last := cps[0], cps[len(cps)/2-1], cps[len(cps)-1]
 	var errs []error
 	for _, u := range last.Usage {
+		if u.Ended {
+			continue // not part of this run (an earlier runner)
+		}
 		if f, ok := first.Find(u); ok && u.Descriptors-f.Descriptors > 16 {
 			errs = append(errs, fmt.Errorf("%s: %d open descriptors after %d findings, %d after %d", u.Name, f.Descriptors, first.Done, u.Descriptors, last.Done))
 		}

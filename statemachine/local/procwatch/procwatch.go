@@ -55,8 +55,9 @@ type Usage struct {
 	Descriptors, PeakDescriptors, Budget int
 	// RSS is VmRSS at the last sample; PeakRSS is VmHWM (the kernel's own peak, not a sampled one).
 	RSS, PeakRSS int64
-	// Exited says the process is gone (its figures are from its last sample).
-	Exited bool
+	// Ended says the process is no longer sampled — it exited, or was unwatched when it ended as
+	// expected — and its figures are from its last sample.
+	Ended bool
 }
 
 // Watchdog samples the watched processes until Close.
@@ -73,10 +74,7 @@ type Watchdog struct {
 	loop   sync.WaitGroup
 }
 
-type watched struct {
-	Usage
-	gone bool // unwatched: kept for its figures, no longer sampled
-}
+type watched struct{ Usage }
 
 // New starts a watchdog.
 func New(opts Options) *Watchdog {
@@ -109,7 +107,7 @@ func (w *Watchdog) Watch(name string, pid int) (unwatch func()) {
 	w.Sample()
 	return func() {
 		w.mu.Lock()
-		p.gone = true
+		p.Ended = true
 		w.mu.Unlock()
 	}
 }
@@ -130,7 +128,7 @@ func (w *Watchdog) Sample() {
 	w.mu.Lock()
 	procs := make([]*watched, 0, len(w.procs))
 	for _, p := range w.procs {
-		if !p.gone && !p.Exited {
+		if !p.Ended {
 			procs = append(procs, p)
 		}
 	}
@@ -147,7 +145,7 @@ func (w *Watchdog) Sample() {
 				// Gone between samples (a zombie has no memory lines): whoever started it reports an
 				// unexpected exit.
 				w.mu.Lock()
-				p.Exited = true
+				p.Ended = true
 				w.mu.Unlock()
 			}
 			continue

@@ -163,7 +163,7 @@ func TestWatchdog_KeepsTheFiguresOfProcessesThatEnded(t *testing.T) {
 	w.Watch("sleeper", cmd.Process.Pid)
 	unwatch := w.Watch("self", os.Getpid())
 	before := w.Usage()
-	if before[0].Exited || before[0].PeakRSS == 0 || before[0].Descriptors == 0 {
+	if before[0].Ended || before[0].PeakRSS == 0 || before[0].Descriptors == 0 {
 		t.Fatalf("usage %+v", before[0])
 	}
 	cmd.Process.Kill()
@@ -172,10 +172,10 @@ func TestWatchdog_KeepsTheFiguresOfProcessesThatEnded(t *testing.T) {
 	openFiles(t, 10)
 	w.Sample()
 	after := w.Usage()
-	if !after[0].Exited || after[0].PeakRSS != before[0].PeakRSS {
+	if !after[0].Ended || after[0].PeakRSS != before[0].PeakRSS {
 		t.Errorf("ended process %+v", after[0])
 	}
-	if after[1].Descriptors != before[1].Descriptors || after[1].Exited {
+	if after[1].Descriptors != before[1].Descriptors || !after[1].Ended {
 		t.Errorf("unwatched process sampled: %+v", after[1])
 	}
 	if w.Err() != nil {
