@@ -65,6 +65,9 @@ type RunOptions struct {
 // Run executes the committed definition on event (placeholders already substituted) with every Task
 // invoking its real bootstrap through kumo's Lambda API, then reads the notifications back.
 func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event []byte, opts RunOptions) (*Execution, error) {
+	// A failed stack (a bootstrap gone, a process out of descriptors) ends the execution with its cause.
+	ctx, cancel := s.Context(ctx)
+	defer cancel()
 	var input any
 	if err := json.Unmarshal(event, &input); err != nil {
 		// Not JSON: parse must reject it, so it goes in as a string, as EventBridge never would.
