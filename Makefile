@@ -69,10 +69,12 @@ replay: tools
 
 ## bench: parse → transform → match per finding (10 counts, benchstat), then `perf`: every bootstrap's cold
 ## start (median of 20), warm latency and peak RSS after 1…10,000 calls, zipped artifact size, every bot warm
-## on the local stack, 50 end-to-end remediations split by state, and 1,000 findings of throughput (~6 min).
+## on the local stack, 50 end-to-end remediations split by state, and a soak: 10,000 findings through the
+## local workflow at 8 in flight, which fails unless each was handled exactly once (notification, audit
+## records, instance state) and every process's descriptors and memory stayed flat (--soak).
 ## PERF_ARGS replaces perf's arguments, e.g. PERF_ARGS="--starts 5" for a quick look.
 BENCH_COUNT ?= 10
-PERF_ARGS   ?= --starts 20 --invocations 10000 --bots 100 --e2e 50 --throughput 1000 --concurrency 4
+PERF_ARGS   ?= --starts 20 --invocations 10000 --bots 100 --e2e 50 --throughput 10000 --concurrency 8 --soak
 bench: tools build
 	@mkdir -p $(BUILD)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./shared/... | tee $(BUILD)/bench.txt

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -19,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
 	"github.com/guardbots/guardbots/statemachine/local/perf"
+	"github.com/guardbots/guardbots/statemachine/local/procwatch"
 )
 
 // CloudBots' figures on this kind of machine (Python 3.11, boto3 1.26, against kumo), the reference.
@@ -38,14 +43,19 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 	throughput := fs.Int("throughput", 0, "distinct findings through the local workflow (0: skip; the issue asks 1000)")
 	concurrency := fs.Int("concurrency", 4, "executions in flight during --throughput")
 	warmBots := fs.Int("bots", 0, "dry-run invocations of every bot Lambda on the local stack (0: skip)")
+	soak := fs.Bool("soak", false, "fail unless every process's descriptors and memory stayed flat over the --throughput run")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	if err := runPerf(context.Background(), stdout, *starts, *invocations); err != nil {
+	// Interrupted: the deferred Closes still stop every process the run started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runPerf(ctx, stdout, *starts, *invocations); err != nil {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
 	}
-	if err := runStackPerf(context.Background(), stdout, *e2e, *throughput, *concurrency, *warmBots); err != nil {
+	sp := stackPerf{e2e: *e2e, throughput: *throughput, concurrency: *concurrency, warmBots: *warmBots, soak: *soak}
+	if err := sp.run(ctx, stdout); err != nil {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
 	}
@@ -195,11 +205,19 @@ func startStack(ctx context.Context, opts demo.Options) (aslrun.Tools, string, *
 	return tools, root, stack, err
 }
 
-// runStackPerf measures the whole workflow on the local stack (demo.Stack: kumo, the real bootstraps,
+// stackPerf is what perf measures on the local stack.
+type stackPerf struct {
+	e2e, throughput, concurrency, warmBots int
+	// soak fails the run unless descriptors and memory stayed flat over the throughput run.
+	soak bool
+}
+
+// run measures the whole workflow on the local stack (demo.Stack: kumo, the real bootstraps,
 // aws-local-stepfunctions), started before any timing: end-to-end latency of one remediation and
-// throughput. Both are off unless asked: the stack and 1,000 findings take minutes.
-func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurrency, warmBots int) error {
-	if e2e <= 0 && throughput <= 0 && warmBots <= 0 {
+// throughput. Both are off unless asked: the stack and 1,000 findings take minutes. Every step is bound
+// to the stack: a component that cannot go on fails the run with its name, and every process stops.
+func (sp stackPerf) run(ctx context.Context, out io.Writer) error {
+	if sp.e2e <= 0 && sp.throughput <= 0 && sp.warmBots <= 0 {
 		return nil
 	}
 	tools, _, stack, err := startStack(ctx, demo.Options{FunctionEnv: perf.StackEnv()})
@@ -207,22 +225,31 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 		return err
 	}
 	defer stack.Close()
+	ctx, cancel := stack.Context(ctx)
+	defer cancel()
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-	// Peak RSS of every bootstrap, read after start-up (one warm-up ping each) and after each run, so the
+	// Every process's figures, read after start-up (one warm-up ping each) and after each run, so the
 	// memory of the functions the workflow really used is seen after 1,000+ real invocations.
-	peaks := []rssSnapshot{{"after start-up", stackPeakRSS(stack)}}
-	defer func() { printPeaks(out, peaks) }()
+	peaks := []usageSnapshot{{"after start-up", usageByName(stack)}}
+	defer func() { printPeaks(out, peaks, usageByName(stack)) }()
 	row := func(tw io.Writer, name string, ds []time.Duration) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, ms(perf.Percentile(ds, 50)), ms(perf.Percentile(ds, 90)))
 	}
+	// A step's error says what failed; a failed stack's error says which component and why.
+	failed := func(step string, err error) error {
+		if serr := stack.Err(); serr != nil {
+			return fmt.Errorf("%s: local stack failed: %w (every process it started is stopped)", step, serr)
+		}
+		return fmt.Errorf("%s: %w", step, err)
+	}
 
-	if warmBots > 0 {
-		ws, err := perf.WarmBots(ctx, stack, warmBots)
+	if sp.warmBots > 0 {
+		ws, err := perf.WarmBots(ctx, stack, sp.warmBots)
 		if err != nil {
-			return err
+			return failed("warm bots", err)
 		}
 		fmt.Fprintf(out, "\nEvery bot Lambda warm on the local stack: %d dry-run calls each after one unmeasured (kumo Lambda API → Runtime API →\n"+
-			"the bootstrap, which reads the live resource from kumo); the outcome column says what the call did\n\n", warmBots)
+			"the bootstrap, which reads the live resource from kumo); the outcome column says what the call did\n\n", sp.warmBots)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "bot\tmedian\tp90\tdemo finding\toutcome of the last call\t")
 		for _, w := range ws {
@@ -235,18 +262,18 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		peaks = append(peaks, rssSnapshot{fmt.Sprintf("after %d bot calls", warmBots+1), stackPeakRSS(stack)})
+		peaks = append(peaks, usageSnapshot{fmt.Sprintf("after %d bot calls", sp.warmBots+1), usageByName(stack)})
 	}
 
-	if e2e > 0 {
+	if sp.e2e > 0 {
 		const warmup = 3
-		in, err := perf.E2EInRunner(ctx, stack, tools, e2e, warmup)
+		in, err := perf.E2EInRunner(ctx, stack, tools, sp.e2e, warmup)
 		if err != nil {
-			return fmt.Errorf("e2e: %w", err)
+			return failed("e2e", err)
 		}
 		fmt.Fprintf(out, "\nEnd to end, one remediation (%s: tag then stop the instance, stop not waiting for stopped), %d runs after %d warm-up,\n"+
 			"one long-lived Node process (aws-local-stepfunctions), kumo and bootstraps already running (CloudBots: %v median warm call, p90 224 ms;\n"+
-			"target: median < 67 ms, p90 < 100 ms)\n\n", perf.E2EFinding, e2e, warmup, cloudbotsWarm)
+			"target: median < 67 ms, p90 < 100 ms)\n\n", perf.E2EFinding, sp.e2e, warmup, cloudbotsWarm)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "part\tmedian\tp90\t")
 		row(tw, "whole execution (event in Node → execution end)", in.InNode)
@@ -261,11 +288,11 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 		fmt.Fprintf(out, "(Node runner start-up, once: %s; each Lambda hop is timed at kumo's Lambda API: the SDK call from Node excluded)\n",
 			ms(in.Startup))
 
-		pe, err := perf.E2EPerExec(ctx, stack, tools, e2e)
+		pe, err := perf.E2EPerExec(ctx, stack, tools, sp.e2e)
 		if err != nil {
-			return fmt.Errorf("e2e per execution: %w", err)
+			return failed("e2e per execution", err)
 		}
-		fmt.Fprintf(out, "\nThe same, %d runs with aslrun as make demo runs it: one Node process per execution\n\n", e2e)
+		fmt.Fprintf(out, "\nThe same, %d runs with aslrun as make demo runs it: one Node process per execution\n\n", sp.e2e)
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "part\tmedian\tp90\t")
 		row(tw, "Node start → report read", pe.Total)
@@ -274,13 +301,13 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		peaks = append(peaks, rssSnapshot{fmt.Sprintf("after %d executions", 2*e2e+3), stackPeakRSS(stack)})
+		peaks = append(peaks, usageSnapshot{fmt.Sprintf("after %d executions", 2*sp.e2e+3), usageByName(stack)})
 	}
 
-	if throughput > 0 {
-		t, err := perf.RunThroughput(ctx, stack, tools, throughput, concurrency)
+	if sp.throughput > 0 {
+		t, err := perf.RunThroughput(ctx, stack, tools, sp.throughput, sp.concurrency)
 		if err != nil {
-			return fmt.Errorf("throughput: %w", err)
+			return failed("throughput", err)
 		}
 		verdict := "none lost, none handled twice"
 		if !t.OK() {
@@ -295,60 +322,131 @@ func runStackPerf(ctx context.Context, out io.Writer, e2e, throughput, concurren
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		peaks = append(peaks, rssSnapshot{fmt.Sprintf("+ %d more", t.N), stackPeakRSS(stack)})
+		peaks = append(peaks, usageSnapshot{fmt.Sprintf("+ %d more", t.N), usageByName(stack)})
 		fmt.Fprintf(out, "proof (%s): executions SUCCEEDED %d/%d; notifications: exactly one %d, none %d, more than one %d, unknown finding %d;\n"+
 			"  audit: tag + stop records of its own execution %d/%d; instances stopped and tagged with their finding's id %d/%d\n",
 			verdict, t.Succeeded, t.N, t.Once, t.Missing, t.Duplicated, t.Strays, t.AuditOK, t.N, t.Stopped, t.N)
+		flat := t.Flat()
+		printFlatness(out, t, flat)
 		if !t.OK() {
 			return fmt.Errorf("throughput: a finding was lost or handled twice")
+		}
+		if sp.soak && flat != nil {
+			return fmt.Errorf("soak: %w", flat)
 		}
 	}
 	return nil
 }
 
-// rssSnapshot is every bootstrap's peak RSS at one point of the stack run.
-type rssSnapshot struct {
+// usageSnapshot is every process's descriptors and memory at one point of the stack run, by name.
+type usageSnapshot struct {
 	when  string
-	bytes map[string]int64
+	usage map[string]procwatch.Usage
 }
 
-func stackPeakRSS(stack *demo.Stack) map[string]int64 {
-	out := map[string]int64{}
-	for _, p := range stack.Host.Processes() {
-		if n, err := p.PeakRSS(); err == nil {
-			out[p.Name] = n
-		}
+func usageByName(stack *demo.Stack) map[string]procwatch.Usage {
+	out := map[string]procwatch.Usage{}
+	for _, u := range stack.Usage() {
+		out[u.Name] = u
 	}
 	return out
 }
 
-// printPeaks prints the functions whose peak grew after start-up (the ones the runs invoked) and the
-// largest peak of all, which the CDK app's memory size is checked against.
-func printPeaks(out io.Writer, peaks []rssSnapshot) {
-	if len(peaks) < 2 {
-		return
-	}
-	fmt.Fprintf(out, "\nPeak RSS of each bootstrap in the stack (VmHWM; functions the runs invoked, then the largest of all)\n\n")
+// printPeaks prints, for this process, the Node runners and the bootstraps whose peak RSS grew by 1 MB or
+// more after start-up (the ones the runs invoked), the peak RSS at each snapshot beside the peak descriptor count
+// over the whole run; then the largest of all bootstraps, which the CDK app's memory size is checked
+// against.
+func printPeaks(out io.Writer, peaks []usageSnapshot, final map[string]procwatch.Usage) {
+	fmt.Fprintf(out, "\nPeak RSS (VmHWM) and peak open descriptors of each process of the stack: this one, the Node runners,\n"+
+		"the bootstraps the runs invoked (sampled every 0.5 s; the budget is half each process's limit, over it the run fails)\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "function\t")
+	fmt.Fprint(tw, "process\t")
 	for _, p := range peaks {
 		fmt.Fprintf(tw, "%s\t", p.when)
 	}
-	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "peak descriptors\tbudget\t")
 	mb := func(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
-	last := peaks[len(peaks)-1].bytes
 	var largest int64
-	for _, name := range perf.SortedNames(last) {
-		largest = max(largest, last[name])
-		if last[name] == peaks[0].bytes[name] {
-			continue
+	var largestFD, bootstraps int
+	for _, name := range perf.SortedNames(final) {
+		u := final[name]
+		if bootstrap := strings.HasPrefix(name, "bootstrap "); bootstrap {
+			bootstraps++
+			largest, largestFD = max(largest, u.PeakRSS), max(largestFD, u.PeakDescriptors)
+			// An idle bootstrap's peak creeps up by a few hundred kilobytes (the Go runtime's own work).
+			if u.PeakRSS-peaks[0].usage[name].PeakRSS < 1<<20 {
+				continue
+			}
 		}
 		fmt.Fprintf(tw, "%s\t", name)
 		for _, p := range peaks {
-			fmt.Fprintf(tw, "%s\t", mb(p.bytes[name]))
+			if pu, ok := p.usage[name]; ok {
+				fmt.Fprintf(tw, "%s\t", mb(pu.PeakRSS))
+			} else {
+				fmt.Fprint(tw, "–\t")
+			}
 		}
-		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "%d\t%d\t\n", u.PeakDescriptors, u.Budget)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(out, "largest peak of all %d bootstraps: %s\n", len(last), mb(largest))
+	fmt.Fprintf(out, "largest peak of all %d bootstraps: %s, %d descriptors\n", bootstraps, mb(largest), largestFD)
+}
+
+// printFlatness prints the processes' descriptors and memory after each tenth of a throughput run: a
+// leak shows as a column that keeps growing.
+func printFlatness(out io.Writer, t perf.Throughput, flat error) {
+	cps := t.Checkpoints
+	if len(cps) == 0 {
+		return
+	}
+	verdict := "flat"
+	if flat != nil {
+		verdict = "NOT FLAT: " + flat.Error()
+	}
+	fmt.Fprintf(out, "\nDescriptors and resident memory (VmRSS) after each tenth of the findings (%s)\n\n", verdict)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "process\t")
+	for _, cp := range cps {
+		fmt.Fprintf(tw, "%d\t", cp.Done)
+	}
+	fmt.Fprintln(tw)
+	mb := func(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
+	for _, u := range cps[len(cps)-1].Usage {
+		if u.Ended {
+			continue // an earlier runner
+		}
+		if strings.HasPrefix(u.Name, "bootstrap ") && !slices.Contains(perf.E2EFunctions, strings.TrimPrefix(u.Name, "bootstrap ")) {
+			continue // not invoked by this run
+		}
+		for _, what := range []string{"descriptors", "RSS"} {
+			fmt.Fprintf(tw, "%s, %s\t", u.Name, what)
+			for _, cp := range cps {
+				c, ok := cp.Find(u)
+				switch {
+				case !ok:
+					fmt.Fprint(tw, "–\t")
+				case what == "RSS":
+					fmt.Fprintf(tw, "%s\t", mb(c.RSS))
+				default:
+					fmt.Fprintf(tw, "%d\t", c.Descriptors)
+				}
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	fmt.Fprintf(tw, "%s, goroutines\t", demo.SelfName)
+	for _, cp := range cps {
+		fmt.Fprintf(tw, "%d\t", cp.Goroutines)
+	}
+	fmt.Fprintf(tw, "\n%s, live heap\t", demo.SelfName)
+	for _, cp := range cps {
+		fmt.Fprintf(tw, "%s\t", mb(int64(cp.HeapLive)))
+	}
+	fmt.Fprintln(tw)
+	_ = tw.Flush()
+	if per := t.HeapGrowthPerFinding(); per != 0 {
+		fmt.Fprintf(out, "(this process's live heap holds kumo's stored data — an instance, its tags, a state item, two audit records, the\n"+
+			"GuardDuty stand-in's copy of the finding — and grew %.1f KB per finding from %d to %d findings)\n",
+			per/1024, cps[0].Done, cps[len(cps)-1].Done)
+	}
 }

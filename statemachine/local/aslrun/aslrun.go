@@ -1,7 +1,8 @@
 // Package aslrun executes an ASL definition on this machine with aws-local-stepfunctions (Node 22,
 // installed by `make tools` into .tools/node_modules): Task states either run canned responses
 // (Overrides) or invoke the real Lambda named by their Resource (point AWS_ENDPOINT_URL_LAMBDA at an
-// emulator through Job.Env). One Node process per execution; the runner script is embedded.
+// emulator through Job.Env). One Node process per execution; the runner script is embedded. Every
+// Task without an override invokes its Lambda through one SDK client per process (lambdatasks.mjs).
 package aslrun
 
 import (
@@ -20,6 +21,37 @@ import (
 
 //go:embed runner.mjs
 var runnerJS []byte
+
+// LambdaTasksJS is the module both runners import as ./lambdatasks.mjs: one Lambda client for every
+// Task state of the process (see the module for why).
+//
+//go:embed lambdatasks.mjs
+var LambdaTasksJS []byte
+
+// WriteRunner writes a runner script and the modules it imports into a new temporary folder and
+// returns the script's path; remove deletes the folder.
+func WriteRunner(script []byte) (path string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "aslrun-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	for name, b := range map[string][]byte{"runner.mjs": script, "lambdatasks.mjs": LambdaTasksJS} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			remove()
+			return "", nil, err
+		}
+	}
+	return filepath.Join(dir, "runner.mjs"), remove, nil
+}
+
+// DefaultTimeout bounds one execution when Job.Timeout is zero. A local execution of the workflow
+// takes well under a second; the longest legitimate one (a bot kumo times out after its 60 s, retried
+// with the definition's intervals) takes a few minutes. Past this, the execution is stuck.
+const DefaultTimeout = 5 * time.Minute
+
+// ErrStuck is the cause of an error for an execution that did not finish in its time.
+var ErrStuck = errors.New("execution stuck")
 
 // Tools locates the npm tools folder (.tools/node_modules).
 type Tools struct {
@@ -93,6 +125,8 @@ type Job struct {
 	// emulator on 127.0.0.1), AWS_REGION and static AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. The
 	// caller's own AWS_* variables are not inherited, so nothing reaches real AWS by accident.
 	Env []string `json:"-"`
+	// Timeout bounds the execution (0: DefaultTimeout); past it Node is stopped and Run fails.
+	Timeout time.Duration `json:"-"`
 }
 
 // Response is one canned Task outcome: a value, a named error, or a JS function of the Task input.
@@ -176,20 +210,14 @@ func (e *Execution) Entered() []string {
 }
 
 // Run executes the job. A failed execution is not an error: Status says so. An error means the runner
-// itself could not run (tools, an invalid definition, a broken JS override).
+// itself could not run (tools, an invalid definition, a broken JS override), did not finish within
+// the job's timeout, or ctx ended (the error is then ctx's cause: a failed stack says what failed).
 func (t Tools) Run(ctx context.Context, job Job) (*Execution, error) {
-	script, err := os.CreateTemp("", "aslrun-*.mjs")
+	script, remove, err := WriteRunner(runnerJS)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(script.Name())
-	if _, err := script.Write(runnerJS); err != nil {
-		script.Close()
-		return nil, err
-	}
-	if err := script.Close(); err != nil {
-		return nil, err
-	}
+	defer remove()
 
 	payload := struct {
 		Job
@@ -199,12 +227,23 @@ func (t Tools) Run(ctx context.Context, job Job) (*Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aslrun: encode job: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, t.Node(), script.Name())
+	timeout := job.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: the execution did not finish within %v", ErrStuck, timeout))
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, t.Node(), script)
 	cmd.Env = t.Env(job.Env...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Killed Node: Wait returns this long after even if something it started holds the pipes.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Run(); err != nil {
+		if cause := context.Cause(runCtx); cause != nil {
+			return nil, fmt.Errorf("aslrun: aws-local-stepfunctions (node) stopped: %w", cause)
+		}
 		return nil, fmt.Errorf("aslrun: runner: %w\n%s", err, stderr.String())
 	}
 	var ex Execution

@@ -3,6 +3,7 @@ package aslrun_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,7 +126,8 @@ func TestRun_TasksWithoutOverrideInvokeTheLambdaEndpoint(t *testing.T) {
 	if err := json.Unmarshal(ex.Output, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.From != "lambda" || out.Caught.Error != "Guardbots.Rejected" {
+	// The library's own error for a function error: named by errorType, "errorType: errorMessage".
+	if out.From != "lambda" || out.Caught.Error != "Guardbots.Rejected" || out.Caught.Cause != "Guardbots.Rejected: no" {
 		t.Errorf("output %s", ex.Output)
 	}
 	mu.Lock()
@@ -142,5 +145,89 @@ func TestRun_InvalidDefinitionIsAnError(t *testing.T) {
 	_, err := tools(t).Run(ctx, aslrun.Job{Definition: json.RawMessage(`{"StartAt": "Nowhere", "States": {}}`), Input: 1})
 	if err == nil {
 		t.Fatal("an invalid definition ran")
+	}
+}
+
+// fakeLambda serves Invoke with the function's input, on 127.0.0.1, and counts the connections its
+// clients open.
+func fakeLambda(t *testing.T) (url string, invokes, conns *atomic.Int64) {
+	t.Helper()
+	invokes, conns = new(atomic.Int64), new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		invokes.Add(1)
+		io.Copy(w, r.Body)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL, invokes, conns
+}
+
+// LambdaEnv points a runner at a fake Lambda endpoint with static test credentials.
+func lambdaEnv(url string) []string {
+	return []string{"AWS_ENDPOINT_URL_LAMBDA=" + url, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
+}
+
+// ManyTasks is a Task, then a Map whose 40 iterations each run a Task one after another.
+const manyTasks = `{
+  "StartAt": "First",
+  "States": {
+    "First": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111122223333:function:first", "Next": "Each"},
+    "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+      "ItemProcessor": {"StartAt": "Inner", "States": {
+        "Inner": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111122223333:function:inner", "End": true}}}}
+  }
+}`
+
+// Issue 19: aws-local-stepfunctions builds a Lambda client per Task and never closes it, so every
+// invocation opened a connection that stayed open. The runner's Tasks share one client: 41 invocations
+// one after another reuse one connection.
+func TestRun_TasksReuseOneConnection(t *testing.T) {
+	url, invokes, conns := fakeLambda(t)
+	items := make([]int, 40)
+	ex := run(t, aslrun.Job{Definition: json.RawMessage(manyTasks), Input: map[string]any{"items": items}, Env: lambdaEnv(url)})
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	if invokes.Load() != 41 || conns.Load() > 2 {
+		t.Errorf("%d invocations opened %d connections", invokes.Load(), conns.Load())
+	}
+}
+
+// An execution that never ends is stopped at its timeout, and the error says it was stuck.
+func TestRun_StuckExecutionFailsAtItsTimeout(t *testing.T) {
+	start := time.Now()
+	_, err := tools(t).Run(context.Background(), aslrun.Job{
+		Definition: json.RawMessage(`{"StartAt": "Forever", "States": {"Forever": {"Type": "Wait", "Seconds": 3600, "End": true}}}`),
+		Input:      1, Timeout: 2 * time.Second,
+	})
+	if !errors.Is(err, aslrun.ErrStuck) || !strings.Contains(err.Error(), "did not finish within 2s") {
+		t.Fatalf("error %v", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// When the caller's context ends with a cause (the stack failed), that cause is the error.
+func TestRun_EndedContextsCauseIsTheError(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	failed := errors.New("bootstrap verify (pid 42): exited")
+	time.AfterFunc(500*time.Millisecond, func() { cancel(failed) })
+	_, err := tools(t).Run(ctx, aslrun.Job{
+		Definition: json.RawMessage(`{"StartAt": "Forever", "States": {"Forever": {"Type": "Wait", "Seconds": 3600, "End": true}}}`),
+		Input:      1,
+	})
+	if !errors.Is(err, failed) {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -5,10 +5,11 @@
 // A response is {return: value} | {error, cause} | {js: "(input) => value"}: each Task state named in
 // overrides consumes its responses in turn (the last one repeats); other Task states invoke the real
 // Lambda function named by Resource, configured from the environment (AWS_REGION, credentials and
-// AWS_ENDPOINT_URL_LAMBDA pointing at an emulator).
+// AWS_ENDPOINT_URL_LAMBDA pointing at an emulator), all through one client (lambdatasks.mjs).
 // Report on stdout: {status, output?, error?, cause?, invocations: [{state, input, error?}], events}.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { lambdaTasks } from './lambdatasks.mjs';
 
 const job = JSON.parse(await readStdin());
 const require = createRequire(path.join(job.toolsDir, 'package.json'));
@@ -38,11 +39,12 @@ if (job.instantRetries) {
   for (const name of statesWithRetry(job.definition)) retryIntervalOverrides[name] ??= 0;
 }
 
-// No awsConfig: aws-local-stepfunctions then uses the SDK's default chain (the environment), which is
-// the only way to reach an endpoint override; awsConfig demands credentials of its own.
+// No awsConfig: the SDK's default chain (the environment) is the only way to reach an endpoint
+// override; awsConfig demands credentials of its own.
 const sm = new StateMachine(job.definition);
+const lambda = lambdaTasks(job.toolsDir, job.definition, handlers);
 const execution = sm.run(job.input, {
-  overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
+  overrides: { taskResourceLocalHandlers: { ...lambda.handlers, ...handlers }, retryIntervalOverrides },
   context: job.context,
 });
 
@@ -63,6 +65,7 @@ try {
   report.cause = typeof inner.message === 'string' ? inner.message : JSON.stringify(inner.message);
 }
 await collecting;
+lambda.close();
 process.stdout.write(JSON.stringify(report));
 
 // A state error's name is what ErrorEquals matches; its message becomes the Cause.

@@ -3,8 +3,10 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -36,9 +38,20 @@ type invokeProxy struct {
 	log []Invoke
 	// fail holds, per function, error types to answer its next invokes with (Options.InvokeErrors).
 	fail map[string][]string
+	// transport is the proxy's own connection pool to kumo.
+	transport *http.Transport
 }
 
-func newInvokeProxy(target string, fail map[string][]string) (*invokeProxy, error) {
+// idleTimeout is how long the proxy keeps an idle client connection. Its clients (the SDK for
+// JavaScript in the Node runners) reuse theirs; one that abandons a connection instead gets it closed
+// here rather than holding a descriptor on each side for good (issue 19). The Keep-Alive header
+// tells Node's agent, which then closes its idle sockets a second earlier itself, before the
+// server's close can race a new request on them.
+const idleTimeout = 5 * time.Second
+
+// newInvokeProxy starts the proxy to kumo at target. onServeError is told of errors the server itself
+// meets (accepting a connection: too many open files), which no request would report.
+func newInvokeProxy(target string, fail map[string][]string, onServeError func(error)) (*invokeProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("demo: kumo URL %q: %w", target, err)
@@ -48,8 +61,22 @@ func newInvokeProxy(target string, fail map[string][]string) (*invokeProxy, erro
 		p.fail[fn] = append([]string(nil), errs...)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	// Its own pool to kumo, as large as the executions in flight: the default transport keeps two idle
+	// connections per host, so eight concurrent invokes opened (and closed) six new ones each time.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.IdleConnTimeout = 30 * time.Second
+	rp.Transport = tr
+	// A failed forward is the invoke's answer (502, with the reason), not a log line: the caller reports it,
+	// and a client that went away (the run stopped) needs neither.
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() == nil {
+			http.Error(w, "demo Lambda API proxy: "+err.Error(), http.StatusBadGateway)
+		}
+	}
 	// httptest binds 127.0.0.1.
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Keep-Alive", fmt.Sprintf("timeout=%d", int(idleTimeout/time.Second)))
 		fn, ok := invokedFunction(r.URL.Path)
 		if !ok {
 			rp.ServeHTTP(w, r)
@@ -91,7 +118,25 @@ func newInvokeProxy(target string, fail map[string][]string) (*invokeProxy, erro
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(rec.Body.Bytes())
 	}))
+	p.srv.Config.IdleTimeout = idleTimeout
+	p.srv.Config.ReadHeaderTimeout = 10 * time.Second
+	p.srv.Config.ErrorLog = log.New(serveErrors(onServeError), "", 0)
+	p.transport = tr
+	p.srv.Start()
 	return p, nil
+}
+
+// serveErrors turns the lines net/http logs for a server into calls of report, for the ones that say
+// the server cannot serve: an accept failing (too many open files) is retried forever with only a log
+// line, which is how the stack once hung.
+type serveErrors func(error)
+
+func (f serveErrors) Write(b []byte) (int, error) {
+	line := strings.TrimSpace(string(b))
+	if f != nil && strings.Contains(line, "Accept error") {
+		f(errors.New(line))
+	}
+	return len(b), nil
 }
 
 func (p *invokeProxy) record(inv Invoke) {
@@ -113,7 +158,13 @@ func (p *invokeProxy) injected(fn string) (string, bool) {
 
 func (p *invokeProxy) URL() string { return p.srv.URL }
 
-func (p *invokeProxy) Close() { p.srv.Close() }
+// Close stops the proxy. Client connections are closed first, in-flight invokes included: their
+// requests to kumo are cancelled with them, so Close cannot wait on an invoke no bootstrap will answer.
+func (p *invokeProxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+	p.transport.CloseIdleConnections()
+}
 
 // take returns the invocations recorded since the last take.
 func (p *invokeProxy) take() []Invoke {

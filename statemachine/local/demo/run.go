@@ -65,6 +65,12 @@ type RunOptions struct {
 // Run executes the committed definition on event (placeholders already substituted) with every Task
 // invoking its real bootstrap through kumo's Lambda API, then reads the notifications back.
 func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event []byte, opts RunOptions) (*Execution, error) {
+	// A failed stack (a bootstrap gone, a process out of descriptors) ends the execution with its cause.
+	ctx, cancel := s.Context(ctx)
+	defer cancel()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	var input any
 	if err := json.Unmarshal(event, &input); err != nil {
 		// Not JSON: parse must reject it, so it goes in as a string, as EventBridge never would.
@@ -74,6 +80,9 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	started := time.Now().UTC()
 	arn, contextObject, err := s.startExecution(ctx, name)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		return nil, err
 	}
 	// The execution ends here when the run does: a plan signed in it can no longer act afterwards.

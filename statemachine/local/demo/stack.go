@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -46,6 +49,7 @@ import (
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
+	"github.com/guardbots/guardbots/statemachine/local/procwatch"
 )
 
 // Where the local stack lives: one account (the orchestrator's own, so bots act without assuming a
@@ -207,6 +211,9 @@ type Options struct {
 	// CountAPICalls puts a counting proxy between the bootstraps and kumo (TakeAPICalls): the cost
 	// model's API calls per remediation. Off by default: it adds a hop to every call.
 	CountAPICalls bool
+	// MaxDescriptors is the descriptor budget of each process of the stack (0: half its own limit);
+	// a process over it fails the stack (procwatch).
+	MaxDescriptors int
 }
 
 // Stack is kumo with everything the workflow needs, and the bootstraps running against it.
@@ -235,7 +242,12 @@ type Stack struct {
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
+	// watch samples every process of the stack and fails the stack when one cannot make progress.
+	watch *procwatch.Watchdog
 }
+
+// SelfName is how the stack names this process (kumo, the proxies and the stand-ins run in it).
+const SelfName = "this process (kumo, Lambda API proxy, stand-ins)"
 
 // ApproverRoleARN is the role the local stack names as the only one allowed to answer an approval
 // request (request_approval puts it in the message; nothing local waits for a task token).
@@ -267,9 +279,16 @@ type Resources struct {
 
 // Start starts kumo, provisions it and starts each built bootstrap. Close stops all of it; on an
 // error Start has already stopped what it started.
+//
+// While it runs, the stack watches itself: a bootstrap that exits, a process over its descriptor
+// budget or the Lambda API proxy unable to accept connections fails the stack (Err) — it stops every
+// bootstrap at once and cancels every context bound to it with the failure as the cause (Context),
+// so the run using it ends with an error naming the component instead of hanging.
 func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack, err error) {
 	srv := kumo.NewServer()
 	s := &Stack{Kumo: srv, AWS: Config(srv.URL)}
+	s.watch = procwatch.New(procwatch.Options{MaxDescriptors: opts.MaxDescriptors, OnFail: s.stopProcesses})
+	s.watch.Watch(SelfName, os.Getpid())
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -289,7 +308,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	if s.Plans, err = plantest.New(ctx, s.AWS, StateMachineName); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors); err != nil {
+	if s.proxy, err = newInvokeProxy(srv.URL, opts.InvokeErrors, func(err error) { s.watch.Fail("Lambda API proxy", err) }); err != nil {
 		return nil, err
 	}
 	endpoint := srv.URL
@@ -317,6 +336,10 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		Lambda:   lambda.NewFromConfig(s.AWS),
 		Sizes:    s.sizes(opts),
 		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
+		OnExit: func(p *lambdahost.Process, err error) {
+			s.watch.Fail(fmt.Sprintf("bootstrap %s (pid %d)", p.Name, p.PID()),
+				fmt.Errorf("exited (%v): the function can no longer be invoked; its last output:\n%s", err, p.LastLogs(2000)))
+		},
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -326,11 +349,14 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		// The SDK's user agent names the function (app/<name>), so a counted call says whose it is.
 		env := append(append(s.functionEnv(name, opts), "AWS_SDK_UA_APP_ID="+name), opts.FunctionEnv[name]...)
 		wg.Go(func() {
-			if _, err := s.Host.Start(ctx, name, bin, env...); err != nil {
+			p, err := s.Host.Start(ctx, name, bin, env...)
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+				return
 			}
+			s.watch.Watch("bootstrap "+name, p.PID())
 		})
 	}
 	wg.Wait()
@@ -392,11 +418,40 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 	return env
 }
 
+// Err is why the stack failed (a *procwatch.Failure naming the component), nil while it is healthy.
+func (s *Stack) Err() error { return s.watch.Err() }
+
+// Context returns a context derived from parent that is cancelled, with the stack's failure as its
+// cause (context.Cause), when the stack fails. Bind every run on the stack to one.
+func (s *Stack) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	return s.watch.Context(parent)
+}
+
+// Watch adds a process the run started beside the stack (a Node runner) to the ones the stack watches;
+// the returned function forgets it when it ends as expected.
+func (s *Stack) Watch(name string, pid int) (unwatch func()) { return s.watch.Watch(name, pid) }
+
+// Usage samples every process of the stack now and returns its descriptors and memory, now and at
+// their peak: this process, each bootstrap and whatever was added with Watch.
+func (s *Stack) Usage() []procwatch.Usage {
+	s.watch.Sample()
+	return s.watch.Usage()
+}
+
+// stopProcesses is the watchdog's reaction to a failure: no bootstrap keeps running for a run that has
+// failed. The servers stay up until Close, so the run's own calls fail with the stack's error.
+func (s *Stack) stopProcesses(error) {
+	if s.Host != nil {
+		s.Host.Stop()
+	}
+}
+
 // Close stops every bootstrap, the proxy and kumo.
 func (s *Stack) Close() {
 	if s.Host != nil {
 		s.Host.Stop()
 	}
+	s.watch.Close()
 	if s.proxy != nil {
 		s.proxy.Close()
 	}
@@ -418,7 +473,39 @@ func Config(endpoint string) aws.Config {
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
+		// One HTTP client for every service client made from this configuration (not a
+		// BuildableClient, which each service client would copy with a pool of its own: the clients
+		// made per call — Receive, AuditRecords — each left an idle connection open for 90 s). The
+		// timeout bounds any call kumo never answers.
+		HTTPClient: httpClient(),
 	}
+}
+
+// httpClient is the client Config gives every service client; transport options are for tests.
+func httpClient(transport ...func(*http.Transport)) aws.HTTPClient {
+	return inMemoryBodies{awshttp.NewBuildableClient().WithTimeout(2 * time.Minute).WithTransportOptions(transport...)}
+}
+
+// inMemoryBodies sends each request body from a copy in memory. The SDK hands net/http its body in a
+// wrapper that reads io.EOF once closed, and closes it as soon as the response headers arrive; kumo,
+// in this process, can answer before net/http's writer has made its last read of the body, which
+// then fails, so net/http closes the connection under the response being read and the SDK retries
+// the call. A retried ReceiveMessage loses what the first one took (invisible for 30 s): a notification
+// missing from an execution, about one run in three of 50 executions on a loaded machine. From a
+// plain in-memory reader net/http sends headers and body in one write and the race is gone.
+type inMemoryBodies struct{ client aws.HTTPClient }
+
+func (c inMemoryBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return c.client.Do(r)
 }
 
 // SetMapping replaces the mapping in SSM (match reads it on every invocation here).

@@ -5,7 +5,6 @@
 package lambdahost
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,9 +56,15 @@ type Host struct {
 	Sizes func(name string) (timeout time.Duration, memoryMiB int)
 	// Env is added to every bootstrap's environment (credentials, endpoint, region, configuration).
 	Env []string
+	// OnExit, when set, is told of a bootstrap that exited while the host was not stopping it: a
+	// Lambda runtime never exits on its own, so the function can no longer be invoked (kumo would
+	// hold each invoke for its 30 s pickup timeout, then fail it). Called once per process, from the
+	// goroutine that waited for it.
+	OnExit func(p *Process, err error)
 
-	mu    sync.Mutex
-	procs []*Process
+	mu       sync.Mutex
+	procs    []*Process
+	stopping bool
 }
 
 // Process is one running bootstrap.
@@ -67,19 +72,40 @@ type Process struct {
 	Name string
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *syncWriter
+	logs *logTail
 	err  error
 }
 
-// Logs returns what the bootstrap wrote to stdout and stderr (its slog JSON lines).
+// Logs returns the end of what the bootstrap wrote to stdout and stderr (its slog JSON lines): the
+// last LogTail bytes.
 func (p *Process) Logs() string {
 	p.logs.mu.Lock()
 	defer p.logs.mu.Unlock()
-	return p.logs.w.String()
+	return string(p.logs.buf[max(0, len(p.logs.buf)-LogTail):])
 }
 
 // PeakRSS is the bootstrap's peak resident set so far (VmHWM), in bytes.
 func (p *Process) PeakRSS() (int64, error) { return PeakRSS(p.cmd.Process.Pid) }
+
+// PID is the bootstrap's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Exited is closed when the bootstrap has exited.
+func (p *Process) Exited() <-chan struct{} { return p.done }
+
+// LastLogs is the end of what the bootstrap wrote (at most n bytes, from a line start): what to show
+// when it died.
+func (p *Process) LastLogs(n int) string {
+	l := p.Logs()
+	if len(l) <= n {
+		return l
+	}
+	l = l[len(l)-n:]
+	if i := strings.IndexByte(l, '\n'); i >= 0 {
+		l = l[i+1:]
+	}
+	return "…" + l
+}
 
 // PeakRSS reads a process's peak resident set (VmHWM in /proc/<pid>/status), in bytes.
 func PeakRSS(pid int) (int64, error) {
@@ -110,7 +136,7 @@ func (h *Host) LogBytes() map[string]int {
 	out := map[string]int{}
 	for _, p := range h.procs {
 		p.logs.mu.Lock()
-		out[p.Name] += p.logs.w.Len()
+		out[p.Name] += p.logs.total
 		p.logs.mu.Unlock()
 	}
 	return out
@@ -150,16 +176,36 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 		"AWS_LAMBDA_FUNCTION_NAME="+name,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memory),
 	)
-	logs := &syncWriter{w: &bytes.Buffer{}}
+	logs := &logTail{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	// Wait returns this long after the process died even if something it started still holds its output.
+	cmd.WaitDelay = 2 * time.Second
+	h.mu.Lock()
+	if h.stopping {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("start %s: the host is stopping", name)
+	}
 	if err := cmd.Start(); err != nil {
+		h.mu.Unlock()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), logs: logs}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	h.mu.Lock()
 	h.procs = append(h.procs, p)
 	h.mu.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+		h.mu.Lock()
+		expected := h.stopping
+		h.mu.Unlock()
+		if !expected && h.OnExit != nil {
+			err := p.err
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			h.OnExit(p, err)
+		}
+	}()
 	if err := h.waitReady(ctx, p); err != nil {
 		return nil, err
 	}
@@ -191,25 +237,41 @@ func (h *Host) waitReady(ctx context.Context, p *Process) error {
 // warmup matches steps.Warmup; kept literal so this package does not import the workflow's code.
 var warmup = []byte(`{"guardbotsWarmup":true}`)
 
-// Stop ends every bootstrap this host started.
+// Stop ends every bootstrap this host started and waits until they are gone; the host starts no
+// more. Safe to call more than once and from OnExit.
 func (h *Host) Stop() {
 	h.mu.Lock()
+	h.stopping = true
 	procs := h.procs
 	h.procs = nil
 	h.mu.Unlock()
 	for _, p := range procs {
 		_ = p.cmd.Process.Kill()
+	}
+	for _, p := range procs {
 		<-p.done
 	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
+// LogTail is how much of a bootstrap's output a Process keeps, for an error report.
+const LogTail = 64 << 10
+
+// logTail counts every byte a bootstrap writes and keeps the last LogTail of them: keeping it all grew
+// this process by a few kilobytes per invocation for the life of the stack.
+type logTail struct {
+	mu    sync.Mutex
+	total int
+	buf   []byte
 }
 
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
+func (l *logTail) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total += len(b)
+	l.buf = append(l.buf, b...)
+	// Trimmed only when twice the tail, so each byte is copied at most once more.
+	if len(l.buf) > 2*LogTail {
+		l.buf = append(make([]byte, 0, 2*LogTail), l.buf[len(l.buf)-LogTail:]...)
+	}
+	return len(b), nil
 }

@@ -243,3 +243,61 @@ func TestBotBootstrap_ReportsAccessDeniedAsGuardbotsFailed(t *testing.T) {
 		t.Fatalf("error = %+v, want errorType Guardbots.Failed", e)
 	}
 }
+
+// A bootstrap that dies is reported at once with its name and how it ended (a Lambda runtime never exits
+// on its own); the ones Stop ends are not.
+func TestHost_ReportsABootstrapThatExitsButNotOneItStops(t *testing.T) {
+	h, _, _ := start(t, nil, noEnv)
+	exits := make(chan string, 4)
+	h.OnExit = func(p *Process, err error) { exits <- p.Name + ": " + err.Error() }
+	p, err := h.Start(context.Background(), "parse", built(t)["parse"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-exits:
+		if got != "parse: signal: killed" {
+			t.Errorf("reported %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a killed bootstrap was not reported")
+	}
+	if _, err := h.Start(context.Background(), "parse", built(t)["parse"]); err != nil {
+		t.Fatal(err)
+	}
+	h.Stop()
+	select {
+	case got := <-exits:
+		t.Errorf("a bootstrap Stop ended was reported: %q", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := h.Start(context.Background(), "parse", built(t)["parse"]); err == nil {
+		t.Error("a stopped host started a bootstrap")
+	}
+}
+
+// The host keeps the end of a bootstrap's output, not all of it: the count of bytes stays exact.
+func TestLogTail_CountsEverythingAndKeepsTheEnd(t *testing.T) {
+	var l logTail
+	line := []byte(strings.Repeat("x", 999) + "\n")
+	for range 300 {
+		l.Write(line)
+	}
+	l.Write([]byte("last line\n"))
+	p := &Process{logs: &l}
+	if l.total != 300*1000+10 {
+		t.Errorf("counted %d bytes", l.total)
+	}
+	if got := p.Logs(); len(got) != LogTail || !strings.HasSuffix(got, "last line\n") {
+		t.Errorf("kept %d bytes ending %q", len(got), got[max(0, len(got)-20):])
+	}
+	if cap(l.buf) > 2*LogTail+len(line) {
+		t.Errorf("holds %d bytes", cap(l.buf))
+	}
+	if got := p.LastLogs(1500); !strings.HasPrefix(got, "…x") || !strings.HasSuffix(got, "last line\n") || len(got) > 1500+len("…") {
+		t.Errorf("last logs %q", got)
+	}
+}

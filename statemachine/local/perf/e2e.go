@@ -99,7 +99,7 @@ func E2EInRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n, 
 	if err != nil {
 		return InRunner{}, err
 	}
-	r, err := newStackRunner(ctx, stack, tools)
+	r, err := newStackRunner(ctx, stack, tools, "end to end")
 	if err != nil {
 		return InRunner{}, err
 	}
@@ -145,8 +145,10 @@ func E2EInRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n, 
 	return out, nil
 }
 
-// newStackRunner starts a Runner with the stack's definition and Lambda endpoint.
-func newStackRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools) (*Runner, error) {
+// newStackRunner starts a Runner with the stack's definition and Lambda endpoint, bound to the stack (a
+// failed stack kills Node and fails its executions with the stack's error) and watched by it under
+// RunnerName and label.
+func newStackRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, label string) (*Runner, error) {
 	job, arn, err := stack.Prepare(ctx, "runner", []byte(`{}`), demo.RunOptions{NotInGuardDuty: true})
 	if err != nil {
 		return nil, err
@@ -154,7 +156,15 @@ func newStackRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools) 
 	if err := stack.Finish(ctx, arn); err != nil {
 		return nil, err
 	}
-	return StartRunner(ctx, tools, job.Definition, job.Env)
+	ctx, cancel := stack.Context(ctx)
+	r, err := StartRunner(ctx, tools, job.Definition, job.Env)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	unwatch := stack.Watch(RunnerName+", "+label, r.PID())
+	r.atClose = append(r.atClose, unwatch, cancel)
+	return r, nil
 }
 
 // remediated checks an execution succeeded and sent exactly one "remediated" notification.

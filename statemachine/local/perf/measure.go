@@ -29,7 +29,14 @@ type Process struct {
 	API     *RuntimeAPI
 	Cmd     *exec.Cmd
 	Started time.Time
+	// done is closed when the process has exited, with err how it ended: a measurement waiting on it
+	// then fails instead of waiting for a poll or an answer that will never come.
+	done chan struct{}
+	err  error
 }
+
+// InvokeTimeout bounds one measured invocation: the functions' own Lambda timeout.
+const InvokeTimeout = time.Minute
 
 // Start runs bootstrap with the environment and a fresh Runtime API.
 func Start(bootstrap string, env ...string) (*Process, error) {
@@ -37,12 +44,30 @@ func Start(bootstrap string, env ...string) (*Process, error) {
 	cmd := exec.Command(bootstrap)
 	cmd.Env = append(append(append([]string{"PATH=" + os.Getenv("PATH")}, Env...), env...),
 		"AWS_LAMBDA_RUNTIME_API="+api.Addr(), "AWS_LAMBDA_FUNCTION_NAME=perf", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
-	p := &Process{API: api, Cmd: cmd, Started: time.Now()}
+	p := &Process{API: api, Cmd: cmd, Started: time.Now(), done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		api.Close()
 		return nil, fmt.Errorf("start %s: %w", bootstrap, err)
 	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// Invoke hands payload to the process and waits for its answer: at most InvokeTimeout, and not past the
+// process's exit.
+func (p *Process) Invoke(ctx context.Context, payload []byte) (body []byte, errored bool, err error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, InvokeTimeout, fmt.Errorf("bootstrap %s did not answer within %v", p.Cmd.Path, InvokeTimeout))
+	defer cancel()
+	ctx, exited := context.WithCancelCause(ctx)
+	defer exited(nil)
+	go func() {
+		select {
+		case <-p.done:
+			exited(fmt.Errorf("bootstrap %s exited (%v)", p.Cmd.Path, p.err))
+		case <-ctx.Done():
+		}
+	}()
+	return p.API.Invoke(ctx, payload)
 }
 
 // WaitFirstNext waits until the process asked the Runtime API for work: its cold start.
@@ -51,12 +76,11 @@ func (p *Process) WaitFirstNext(ctx context.Context) (time.Duration, error) {
 		if t := p.API.FirstNext(); !t.IsZero() {
 			return t.Sub(p.Started), nil
 		}
-		if p.Cmd.ProcessState != nil {
-			return 0, fmt.Errorf("bootstrap exited before polling")
-		}
 		select {
+		case <-p.done:
+			return 0, fmt.Errorf("bootstrap exited before polling (%v)", p.err)
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, context.Cause(ctx)
 		case <-time.After(100 * time.Microsecond):
 		}
 	}
@@ -68,7 +92,7 @@ func (p *Process) PeakRSS() (int64, error) { return lambdahost.PeakRSS(p.Cmd.Pro
 // Stop kills the process and closes its API.
 func (p *Process) Stop() {
 	_ = p.Cmd.Process.Kill()
-	_ = p.Cmd.Wait()
+	<-p.done
 	p.API.Close()
 }
 

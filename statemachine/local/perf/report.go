@@ -102,7 +102,7 @@ func InvokeWarm(ctx context.Context, bootstrap string, payload []byte, n int, en
 	lat := make([]time.Duration, 0, n)
 	for i := range n {
 		start := time.Now()
-		body, errored, err := p.API.Invoke(ctx, payload)
+		body, errored, err := p.Invoke(ctx, payload)
 		if err != nil {
 			return Warm{}, err
 		}

@@ -16,22 +16,32 @@ import (
 )
 
 //go:embed runner.mjs
-var runnerJS []byte
+var runnerJS []byte // imports aslrun's lambdatasks.mjs: aslrun.WriteRunner writes both
 
 // Runner is one Node process running many executions of one definition (runner.mjs). aslrun starts
 // Node per execution, which costs more than the workflow itself; this keeps that start-up apart.
 type Runner struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	script string
+	remove func()
 	// Startup is process start → aws-local-stepfunctions loaded and the definition accepted.
 	Startup time.Duration
+	// Timeout bounds each execution (0: aslrun.DefaultTimeout): past it Run fails, the run is stuck.
+	Timeout time.Duration
+
+	// ctx is the one Node was started with: when it ends, Node is killed and its cause is the error.
+	ctx context.Context
+	// atClose run after Node has exited.
+	atClose []func()
 
 	mu      sync.Mutex
 	next    int
 	waiting map[int]chan Result
 	err     error
 }
+
+// PID is Node's process id.
+func (r *Runner) PID() int { return r.cmd.Process.Pid }
 
 // Result is one execution's report.
 type Result struct {
@@ -43,22 +53,20 @@ type Result struct {
 	RoundTrip time.Duration
 }
 
-// StartRunner starts Node with env (the Lambda endpoint and test credentials: aslrun's Job.Env).
+// RunnerName is how errors and reports name the runner's process.
+const RunnerName = "aws-local-stepfunctions runner (node)"
+
+// StartRunner starts Node with env (the Lambda endpoint and test credentials: aslrun's Job.Env). Node
+// is killed when ctx ends: bind ctx to the stack (demo.Stack.Context) so a failed stack stops it.
 func StartRunner(ctx context.Context, tools aslrun.Tools, definition json.RawMessage, env []string) (*Runner, error) {
-	f, err := os.CreateTemp("", "perf-runner-*.mjs")
+	script, remove, err := aslrun.WriteRunner(runnerJS)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(runnerJS); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	r := &Runner{script: f.Name(), waiting: map[int]chan Result{}}
-	r.cmd = exec.CommandContext(ctx, tools.Node(), f.Name())
+	r := &Runner{remove: remove, waiting: map[int]chan Result{}, ctx: ctx}
+	r.cmd = exec.CommandContext(ctx, tools.Node(), script)
 	r.cmd.Env = tools.Env(env...)
+	r.cmd.WaitDelay = 2 * time.Second
 	r.cmd.Stderr = os.Stderr
 	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -69,7 +77,7 @@ func StartRunner(ctx context.Context, tools aslrun.Tools, definition json.RawMes
 	}
 	start := time.Now()
 	if err := r.cmd.Start(); err != nil {
-		os.Remove(f.Name())
+		remove()
 		return nil, err
 	}
 	sc := bufio.NewScanner(out)
@@ -117,7 +125,10 @@ func (r *Runner) read(sc *bufio.Scanner) {
 		}
 	}
 	r.mu.Lock()
-	r.err = fmt.Errorf("perf: runner exited: %v", sc.Err())
+	r.err = fmt.Errorf("%s (pid %d) exited: %v", RunnerName, r.PID(), sc.Err())
+	if cause := context.Cause(r.ctx); cause != nil {
+		r.err = fmt.Errorf("%s (pid %d) stopped: %w", RunnerName, r.PID(), cause)
+	}
 	for id, ch := range r.waiting {
 		close(ch)
 		delete(r.waiting, id)
@@ -125,8 +136,13 @@ func (r *Runner) read(sc *bufio.Scanner) {
 	r.mu.Unlock()
 }
 
-// Run executes job (its Definition and Env are the runner's; Input and Context are used) and waits.
+// Run executes job (its Definition and Env are the runner's; Input and Context are used) and waits, at
+// most r.Timeout: an execution that takes longer is stuck, and the error says so.
 func (r *Runner) Run(ctx context.Context, job aslrun.Job) (Result, error) {
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = aslrun.DefaultTimeout
+	}
 	ch := make(chan Result, 1)
 	r.mu.Lock()
 	if r.err != nil {
@@ -142,16 +158,30 @@ func (r *Runner) Run(ctx context.Context, job aslrun.Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	stuck := time.NewTimer(timeout)
+	defer stuck.Stop()
 	select {
 	case res, ok := <-ch:
 		if !ok {
+			r.mu.Lock()
+			defer r.mu.Unlock()
 			return Result{}, r.err
 		}
 		res.RoundTrip = time.Since(start)
 		return res, nil
+	case <-stuck.C:
+		r.forget(id)
+		return Result{}, fmt.Errorf("%s (pid %d): %w: execution %d did not finish within %v", RunnerName, r.PID(), aslrun.ErrStuck, id, timeout)
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		r.forget(id)
+		return Result{}, context.Cause(ctx)
 	}
+}
+
+func (r *Runner) forget(id int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.waiting, id)
 }
 
 // Close stops Node.
@@ -165,5 +195,8 @@ func (r *Runner) Close() {
 		r.cmd.Process.Kill()
 		<-done
 	}
-	os.Remove(r.script)
+	r.remove()
+	for _, f := range r.atClose {
+		f()
+	}
 }

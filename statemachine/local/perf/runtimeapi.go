@@ -69,13 +69,13 @@ func (r *RuntimeAPI) Invoke(ctx context.Context, payload []byte) (body []byte, e
 	select {
 	case r.queue <- invocation{id: id, payload: payload}:
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, false, context.Cause(ctx)
 	}
 	select {
 	case res := <-ch:
 		return res.body, res.errored, nil
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, false, context.Cause(ctx)
 	}
 }
 
