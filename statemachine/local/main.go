@@ -1,6 +1,6 @@
 // Command local runs the guardbots workflow on this machine, without AWS.
 //
-//	go run ./statemachine/local explain --event FILE [--mapping FILE] [--allow-samples]
+//	go run ./statemachine/local explain --event FILE [--mapping FILE] [--org FILE] [--allow-samples]
 //	go run ./statemachine/local bots [--json]
 //	go run ./statemachine/local demo [--event FILE] [--dry-run] [--allow-samples]
 //	go run ./statemachine/local replay --event FILE [--dry-run] [--allow-samples]
@@ -20,8 +20,9 @@ func main() {
 }
 
 const usage = `usage:
-  local explain --event FILE [--mapping FILE] [--allow-samples]
-      parse → transform → match one event in-process (no AWS); prints one JSON object.
+  local explain --event FILE [--mapping FILE] [--org FILE] [--owner-tag KEY] [--allow-samples]
+      parse → transform → match one event in-process (no AWS); prints one JSON object: the decision,
+      the rule and scope that made it and why; --org is the organization (accounts, OU paths, tags).
       exit 0: remediate, notify or skip; 2: the event is rejected; 1: bad mapping or usage.
   local bots [--json]
       the bot registry: name, resource kinds, parameters, impact, IAM actions.
