@@ -154,6 +154,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		Body:     b,
 		Outcome:  OutcomeApprovalRequested,
 		Severity: clean(string(f.SeverityLabel)),
+		// The request goes to the approvers (a filter on outcome); the finding's own attributes let a
+		// team's route see its approvals too. Owner and OU are not known here (the Map iteration carries
+		// the finding, not the decision's account).
+		Routing: routingOfFinding(f, OutcomeApprovalRequested),
 	}, nil
 }
 
