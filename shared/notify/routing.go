@@ -55,7 +55,7 @@ type Attribute struct {
 func (r Routing) Attributes() map[string]Attribute {
 	out := map[string]Attribute{}
 	str := func(name, v string) {
-		if v = attrValue(v); v != "" {
+		if v = AttrValue(v); v != "" {
 			out[name] = Attribute{DataType: "String", Value: v}
 		}
 	}
@@ -99,11 +99,11 @@ func routingOfFinding(f *finding.Finding, outcome string) Routing {
 	return r
 }
 
-// attrValue makes a value safe to send and to match: valid UTF-8, no control characters, no quote or
+// AttrValue makes a value safe to send and to match: valid UTF-8, no control characters, no quote or
 // backslash (SNS needs those double-escaped in a filter policy, so no route could match them anyway),
 // at most 256 characters. An account's tags are set by whoever administers the organization, the
 // finding's fields by GuardDuty or, before verify, by the sender.
-func attrValue(s string) string {
+func AttrValue(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '"' || r == '\\' || r == unicode.ReplacementChar {
 			return -1
@@ -116,3 +116,7 @@ func attrValue(s string) string {
 	}
 	return s
 }
+
+// OutcomeMemberRoleHealth is the outcome of the member-role health check's message (shared/health):
+// sent when a bot cannot reach its member role in some account.
+const OutcomeMemberRoleHealth = "member-role-health"
