@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -119,6 +118,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		// Its own account, so a bot never calls STS to learn it.
 		AccountID:       *awscdk.Aws_ACCOUNT_ID(),
 		TopicArn:        *alerts.Topic.TopicArn(),
+		MailTopicArn:    *alerts.Mail.TopicArn(),
 		ApproverRoleArn: *approver.RoleArn(),
 		StateTable:      *table.TableName(),
 		AuditTable:      *audit.TableName(),
@@ -186,7 +186,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(alarm)
 
 	newFindingRules(stack, cfg, sm, alerts)
 	return o, nil
@@ -346,7 +346,7 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	dlqAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(dlqAlarm)
 
 	target := func() awsevents.IRuleTarget {
 		return awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{

@@ -112,6 +112,8 @@ type Resources struct {
 	AccountID string
 	// TopicArn is the notifications topic (notify, and request_approval's approval requests).
 	TopicArn string
+	// MailTopicArn is the mail topic: the same messages as plain text, for email subscriptions.
+	MailTopicArn string
 	// ApproverRoleArn is the only role meant to answer approval requests.
 	ApproverRoleArn string
 	// StateTable and AuditTable are the bots' state and audit tables.
@@ -185,12 +187,15 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 	case StepRequestApproval:
 		return map[string]string{
 			EnvApprovalTopicArn: r.TopicArn,
+			EnvMailTopicArn:     r.MailTopicArn,
 			EnvApproverRoleArn:  r.ApproverRoleArn,
 			EnvDryRun:           strconv.FormatBool(s.DryRun),
 		}
 	case StepNotify:
 		env := map[string]string{
 			EnvTopicArn:      r.TopicArn,
+			EnvMailTopicArn:  r.MailTopicArn,
+			EnvAuditTable:    r.AuditTable,
 			EnvCloseFindings: s.CloseFindings,
 		}
 		if s.CloseFindings != CloseOff {

@@ -62,6 +62,9 @@ const (
 	// EnvCloseFindings makes notify record a remediation on the finding: CloseOff (default),
 	// CloseFeedback or CloseArchive.
 	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
+	// EnvMailTopicArn is the mail topic: the same messages as plain text for email subscriptions
+	// (optional: unset, nothing is mailed as text).
+	EnvMailTopicArn = "GUARDBOTS_MAIL_TOPIC_ARN"
 	// EnvApprovalTopicArn is where approval requests go (default: EnvTopicArn).
 	EnvApprovalTopicArn = "GUARDBOTS_APPROVAL_TOPIC_ARN"
 	// EnvApproverRoleArn is the role allowed to send the task result; the message names it.

@@ -152,6 +152,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	return Message{
 		Subject:  ellipsize(subject, MaxSubject),
 		Body:     b,
+		Text:     approvalText(body),
 		Outcome:  OutcomeApprovalRequested,
 		Severity: clean(string(f.SeverityLabel)),
 		// The request goes to the approvers (a filter on outcome); the finding's own attributes let a

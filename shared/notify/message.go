@@ -22,6 +22,8 @@ type Message struct {
 	Subject string
 	// Body is the JSON document (see Body).
 	Body []byte
+	// Text is the same message as plain text for a person (text.go), for the mail topic.
+	Text string
 	// Outcome is one of Outcomes.
 	Outcome string
 	// Severity is the finding's severity label ("" when there is no finding).
@@ -94,6 +96,7 @@ func Build(in Input) (Message, error) {
 		return Message{}, fmt.Errorf("notify: encode message body: %w", err)
 	}
 	m.Body = b
+	m.Text = Text(in, outcome)
 	return m, nil
 }
 

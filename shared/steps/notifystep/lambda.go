@@ -28,7 +28,8 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
+	snsc := sns.NewFromConfig(cfg)
+	n := Notifier{Publisher: publishers(snsc, topic), AuditTable: os.Getenv(deployment.EnvAuditTable)}
 	switch mode := os.Getenv(deployment.EnvCloseFindings); mode {
 	case "", deployment.CloseOff:
 	case deployment.CloseFeedback, deployment.CloseArchive:
@@ -72,8 +73,18 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 		return nil, err
 	}
 	a := Approver{
-		Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic},
+		Publisher: publishers(sns.NewFromConfig(cfg), topic),
 		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(deployment.EnvApproverRoleArn), DryRun: dry},
 	}
 	return steps.Lambda(deployment.StepRequestApproval, a.Request), nil
+}
+
+// publishers are the SNS destinations of a message: the JSON topic (whose message id the step
+// returns), and the mail topic when the deployment has one.
+func publishers(c notify.SNSPublisher, topic string) notify.Fanout {
+	out := notify.Fanout{notify.Publisher{Client: c, TopicArn: topic}}
+	if mail := os.Getenv(deployment.EnvMailTopicArn); mail != "" {
+		out = append(out, notify.Publisher{Client: c, TopicArn: mail, Form: notify.FormText})
+	}
+	return out
 }

@@ -38,6 +38,8 @@ type Notifier struct {
 	// Closer, when set (GUARDBOTS_CLOSE_FINDINGS), closes the loop on the finding before the message is
 	// built, so the message says what was recorded.
 	Closer FindingCloser
+	// AuditTable is the deployment's audit table, named in the mail's audit query.
+	AuditTable string
 }
 
 // Notify builds the execution's one message and publishes it.
@@ -54,6 +56,7 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 			}
 		}
 	}
+	in.AuditTable = n.AuditTable
 	msg, err := notify.Build(in)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/deployment"
+)
+
+// Issue 17 §1: email subscribers read plain text from their own topic; everything else keeps JSON.
+func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPublishTo(t *testing.T) {
+	mailID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
+	jsonID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
+	_, sub := only(t, orch, "AWS::SNS::Subscription")
+	if p := props(sub); p["Protocol"] != "email" || p["Endpoint"] != fixtureCfg.NotificationEmail || js(p["TopicArn"]) != js(map[string]any{"Ref": mailID}) {
+		t.Errorf("email subscription %s, want one on the mail topic %s", js(p), mailID)
+	}
+	for _, fn := range []string{deployment.StepNotify, deployment.StepRequestApproval} {
+		vars := functionEnv(t, fn)
+		if js(vars[deployment.EnvMailTopicArn]) != js(map[string]any{"Ref": mailID}) {
+			t.Errorf("%s: %s = %s, want the mail topic", fn, deployment.EnvMailTopicArn, js(vars[deployment.EnvMailTopicArn]))
+		}
+		// Both topics in the one Publish statement of the function's role.
+		role := functionRole(t, fn)
+		found := false
+		for _, p := range resources(t, orch, "AWS::IAM::Policy") {
+			if !strings.Contains(js(props(p)["Roles"]), role) {
+				continue
+			}
+			for _, s := range statements(props(p)["PolicyDocument"]) {
+				if s["Sid"] == "Publish" {
+					found = js(s["Resource"]) == js([]any{map[string]any{"Ref": jsonID}, map[string]any{"Ref": mailID}})
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s may not publish to exactly the JSON and the mail topic", fn)
+		}
+	}
+	if got := functionEnv(t, deployment.StepNotify)[deployment.EnvAuditTable]; got == nil {
+		t.Errorf("notify is not told the audit table (the mail's audit query)")
+	}
+}
+
+func TestNotifications_EveryAlarmMailsAsWellAsPublishingJSON(t *testing.T) {
+	mailID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
+	jsonID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
+	alarms := resources(t, orch, "AWS::CloudWatch::Alarm")
+	if len(alarms) == 0 {
+		t.Fatal("no alarms")
+	}
+	for id, a := range alarms {
+		acts := js(props(a)["AlarmActions"])
+		if !strings.Contains(acts, `"Ref":"`+mailID+`"`) || !strings.Contains(acts, `"Ref":"`+jsonID+`"`) {
+			t.Errorf("alarm %s actions %s: want both topics", id, acts)
+		}
+	}
+}
+
+// functionEnv is a step's environment variables in the every-key build.
+func functionEnv(t *testing.T, fn string) map[string]any {
+	t.Helper()
+	id := logicalID(t, orch, "AWS::Lambda::Function", `^Step`+strings.ReplaceAll(fn, "_", "")+`Function[0-9A-F]{8}$`)
+	_, f := findResource(t, orch, id)
+	env, _ := props(f)["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
