@@ -395,7 +395,7 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		deployed[id] = props(f)
 	}
-	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref",
 		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))

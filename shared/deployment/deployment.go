@@ -185,19 +185,17 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env[EnvSigningKey] = r.SigningKey
 		return env
 	case StepRequestApproval:
-		return map[string]string{
+		return envVars{
 			EnvApprovalTopicArn: r.TopicArn,
-			EnvMailTopicArn:     r.MailTopicArn,
 			EnvApproverRoleArn:  r.ApproverRoleArn,
 			EnvDryRun:           strconv.FormatBool(s.DryRun),
-		}
+		}.with(EnvMailTopicArn, r.MailTopicArn)
 	case StepNotify:
-		env := map[string]string{
+		env := envVars{
 			EnvTopicArn:      r.TopicArn,
-			EnvMailTopicArn:  r.MailTopicArn,
 			EnvAuditTable:    r.AuditTable,
 			EnvCloseFindings: s.CloseFindings,
-		}
+		}.with(EnvMailTopicArn, r.MailTopicArn)
 		if s.CloseFindings != CloseOff {
 			// Closing the loop checks the plan's signature, as the bots do.
 			maps.Copy(env, r.planEnv())
@@ -268,4 +266,15 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// envVars is a function's environment.
+type envVars map[string]string
+
+// with sets an optional variable: left unset when the deployment has no value for it.
+func (e envVars) with(name, value string) envVars {
+	if value != "" {
+		e[name] = value
+	}
+	return e
 }
