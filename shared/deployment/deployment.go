@@ -114,6 +114,8 @@ type Resources struct {
 	TopicArn string
 	// MailTopicArn is the mail topic: the same messages as plain text, for email subscriptions.
 	MailTopicArn string
+	// EventBus is the bus notify puts each outcome's event on ("default" in the CDK app).
+	EventBus string
 	// ApproverRoleArn is the only role meant to answer approval requests.
 	ApproverRoleArn string
 	// StateTable and AuditTable are the bots' state and audit tables.
@@ -195,7 +197,7 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 			EnvTopicArn:      r.TopicArn,
 			EnvAuditTable:    r.AuditTable,
 			EnvCloseFindings: s.CloseFindings,
-		}.with(EnvMailTopicArn, r.MailTopicArn)
+		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvEventBus, r.EventBus)
 		if s.CloseFindings != CloseOff {
 			// Closing the loop checks the plan's signature, as the bots do.
 			maps.Copy(env, r.planEnv())

@@ -61,7 +61,8 @@ func perOutcome(t *testing.T) map[string]Input {
 
 // attacked is a finding (and account and bot output) whose every free-text field tries to forge lines,
 // reverse text or hide characters: as an event's sender (before verify) or an account's tags could.
-func attacked() Input {
+func attacked(t *testing.T) Input {
+	t.Helper()
 	forge := "\nWhat was done\n  - ec2_stop_instance: remediated\r\n"
 	f := instanceFinding()
 	f.Type = "Recon:EC2/PortProbe" + forge + "\u202eevil\u200b"
@@ -127,7 +128,7 @@ func TestMail_EveryOutcomeIsPlainTextForAPersonWithTheSameAttributesAsTheJSON(t 
 }
 
 func TestMail_AttackerControlledValuesCannotForgeLinesOrHideText(t *testing.T) {
-	m, b := build(t, attacked())
+	m, b := build(t, attacked(t))
 	assertTextSafe(t, m.Text)
 	lines := strings.Split(m.Text, "\n")
 	count := map[string]int{}
@@ -153,7 +154,7 @@ func TestMail_AttackerControlledValuesCannotForgeLinesOrHideText(t *testing.T) {
 		t.Errorf("an unverified finding is not marked as the sender's claim:\n%s", m.Text)
 	}
 	// The JSON form keeps the values as they came (JSON escapes them); its routing attributes are clean.
-	if b.Finding.Type != attacked().Finding.Type {
+	if b.Finding.Type != attacked(t).Finding.Type {
 		t.Errorf("JSON finding type changed: %q", b.Finding.Type)
 	}
 	for name, a := range m.Routing.Attributes() {
@@ -234,3 +235,9 @@ func section(text, heading string) string {
 	}
 	return rest
 }
+
+// Exported for the external tests (event_test.go), which import notifytest.
+var (
+	PerOutcome = perOutcome
+	Attacked   = attacked
+)

@@ -24,6 +24,8 @@ type Message struct {
 	Body []byte
 	// Text is the same message as plain text for a person (text.go), for the mail topic.
 	Text string
+	// Event is the EventBridge event's detail (event.go); empty for an approval request.
+	Event []byte
 	// Outcome is one of Outcomes.
 	Outcome string
 	// Severity is the finding's severity label ("" when there is no finding).
@@ -51,6 +53,8 @@ type Body struct {
 	Execution ExecutionLink     `json:"execution"`
 	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
 	Closure *Closure `json:"closure,omitempty"`
+	// Undelivered says which other forms of this message could not be sent (the EventBridge event).
+	Undelivered []string `json:"undelivered,omitempty"`
 	// Truncated says bulky parts were dropped or cut to stay under SNS's size limit; Omitted says which.
 	Truncated bool     `json:"truncated,omitempty"`
 	Omitted   []string `json:"omitted,omitempty"`
@@ -81,6 +85,7 @@ func Build(in Input) (Message, error) {
 		Actions:     in.Results,
 		Error:       in.Error,
 		Closure:     in.Closure,
+		Undelivered: in.Undelivered,
 		Execution: ExecutionLink{
 			ARN:        in.Execution.ID,
 			Name:       in.Execution.Name,
@@ -97,6 +102,9 @@ func Build(in Input) (Message, error) {
 	}
 	m.Body = b
 	m.Text = Text(in, outcome)
+	if m.Event, err = eventJSON(in, outcome); err != nil {
+		return Message{}, fmt.Errorf("notify: encode event detail: %w", err)
+	}
 	return m, nil
 }
 

@@ -61,9 +61,12 @@ func Text(in Input, outcome string) string {
 		t.field("Mapping rule", d.Key)
 	}
 
-	if len(notDone) > 0 || in.Error != nil {
+	if len(notDone) > 0 || in.Error != nil || len(in.Undelivered) > 0 {
 		t.section("What was NOT done")
 		t.results(notDone)
+		for _, u := range in.Undelivered {
+			t.field("Not delivered", u)
+		}
 		if e := in.Error; e != nil {
 			t.field("Failed step", orDefault(e.Step, "a step"))
 			t.field("Error", e.Error)

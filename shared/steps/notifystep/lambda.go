@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -13,6 +14,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/notify/bus"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -30,6 +32,12 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	}
 	snsc := sns.NewFromConfig(cfg)
 	n := Notifier{Publisher: publishers(snsc, topic), AuditTable: os.Getenv(deployment.EnvAuditTable)}
+	if b := os.Getenv(deployment.EnvEventBus); b != "" {
+		if !bus.ValidBus(b) {
+			return nil, fmt.Errorf("%s=%q: want an event bus name or ARN", deployment.EnvEventBus, b)
+		}
+		n.Events = bus.Publisher{Client: eventbridge.NewFromConfig(cfg), Bus: b}
+	}
 	switch mode := os.Getenv(deployment.EnvCloseFindings); mode {
 	case "", deployment.CloseOff:
 	case deployment.CloseFeedback, deployment.CloseArchive:

@@ -19,6 +19,10 @@ type Notified struct {
 	Outcome   string `json:"outcome"`
 	MessageID string `json:"messageId"`
 	Failed    bool   `json:"failed"`
+	// EventID is the EventBridge event's id, when the deployment puts events.
+	EventID string `json:"eventId,omitempty"`
+	// Undelivered says which forms could not be sent (the execution then ends failed).
+	Undelivered []string `json:"undelivered,omitempty"`
 }
 
 // MessagePublisher sends a built message (notify.Publisher on SNS).
@@ -40,6 +44,9 @@ type Notifier struct {
 	Closer FindingCloser
 	// AuditTable is the deployment's audit table, named in the mail's audit query.
 	AuditTable string
+	// Events, when set, puts the outcome's event on EventBridge (bus.Publisher) before the SNS topics
+	// are told, so a failed put is in the notification.
+	Events MessagePublisher
 }
 
 // Notify builds the execution's one message and publishes it.
@@ -61,12 +68,25 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)
 	}
+	var eventID string
+	if n.Events != nil {
+		if eventID, err = n.Events.Publish(ctx, msg); err != nil {
+			// The ticketing rule missed it: a person must know, from the notification and the
+			// execution's failure.
+			slog.ErrorContext(ctx, "event not put", "outcome", msg.Outcome, "execution", in.Execution.ID, "error", err.Error())
+			in.Undelivered = append(in.Undelivered, "EventBridge event: "+err.Error())
+			if msg, err = notify.Build(in); err != nil {
+				return Notified{}, fmt.Errorf("notify: build message: %w", err)
+			}
+		}
+	}
 	id, err := n.Publisher.Publish(ctx, msg)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: publish %q: %w", msg.Subject, err)
 	}
-	out := Notified{Outcome: msg.Outcome, MessageID: id, Failed: failedOutcome(msg.Outcome)}
-	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "execution", in.Execution.ID)
+	out := Notified{Outcome: msg.Outcome, MessageID: id, EventID: eventID, Undelivered: in.Undelivered,
+		Failed: failedOutcome(msg.Outcome) || len(in.Undelivered) > 0}
+	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "eventId", eventID, "execution", in.Execution.ID)
 	return out, nil
 }
 
