@@ -90,6 +90,8 @@ func fixtureConfig() Config {
 	c.BlastRadiusPerAccount = 7
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
+	c.Outputs = Outputs{APIEndpoint: "https://tickets.example.com/guardbots", APISecretArn: "arn:aws:secretsmanager:eu-central-1:123456789013:secret:guardbots/tickets-AbCdEf",
+		APIKeyHeader: "X-Api-Key", APIOutcomes: []string{"failed", "held"}}
 	return c
 }
 

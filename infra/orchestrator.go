@@ -119,6 +119,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		AccountID:       *awscdk.Aws_ACCOUNT_ID(),
 		TopicArn:        *alerts.Topic.TopicArn(),
 		MailTopicArn:    *alerts.Mail.TopicArn(),
+		EventBus:        "default",
 		ApproverRoleArn: *approver.RoleArn(),
 		StateTable:      *table.TableName(),
 		AuditTable:      *audit.TableName(),
@@ -189,6 +190,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	alerts.alarm(alarm)
 
 	newFindingRules(stack, cfg, sm, alerts)
+	newOutcomeEvents(stack, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
 	return o, nil
 }
 

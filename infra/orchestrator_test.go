@@ -95,7 +95,8 @@ func TestOrchestrator_SecurityHubRuleAcceptsOnlyGuardDutysProductArn(t *testing.
 }
 
 func TestOrchestrator_DeadLetterQueueIsEncryptedTLSOnlyAndAlarmed(t *testing.T) {
-	id, q := only(t, orch, "AWS::SQS::Queue")
+	id := logicalID(t, orch, "AWS::SQS::Queue", `^FindingsDLQ[0-9A-F]{8}$`)
+	_, q := findResource(t, orch, id)
 	if props(q)["SqsManagedSseEnabled"] != true {
 		t.Errorf("DLQ not encrypted: %s", js(props(q)))
 	}
@@ -272,7 +273,7 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
-		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
+		"notify": append(append([]string{"events:PutEvents", "guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
 			"securityhub:BatchUpdateFindings", "kms:GetPublicKey", "states:DescribeExecution"}, publish...), logActions...),
 	}
 	if len(want) != len(deployment.Steps) {
@@ -395,7 +396,7 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		deployed[id] = props(f)
 	}
-	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref",
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref", EventBus: "default",
 		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))

@@ -110,9 +110,13 @@ func TestContainment_FromUpdatedAtAndFromArrivalToTheLastContainingAction(t *tes
 		t.Fatalf("containment %+v", c)
 	}
 	for name, edit := range map[string]func(*notify.Input){
-		"dry run":           func(in *notify.Input) { in.Results = []bots.Result{{Status: bots.StatusDryRun, DryRun: true, DoneAt: "2026-03-01T10:03:00Z"}} },
-		"nothing contained": func(in *notify.Input) { in.Results = []bots.Result{{Status: bots.StatusAlreadyDone, DoneAt: "2026-03-01T10:03:00Z"}} },
-		"no doneAt":         func(in *notify.Input) { in.Results = []bots.Result{{Status: bots.StatusRemediated}} },
+		"dry run": func(in *notify.Input) {
+			in.Results = []bots.Result{{Status: bots.StatusDryRun, DryRun: true, DoneAt: "2026-03-01T10:03:00Z"}}
+		},
+		"nothing contained": func(in *notify.Input) {
+			in.Results = []bots.Result{{Status: bots.StatusAlreadyDone, DoneAt: "2026-03-01T10:03:00Z"}}
+		},
+		"no doneAt": func(in *notify.Input) { in.Results = []bots.Result{{Status: bots.StatusRemediated}} },
 	} {
 		in := notify.PerOutcome(t)[notify.OutcomeRemediated]
 		edit(&in)

@@ -11,6 +11,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -56,5 +57,5 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {
 		return nil, err
 	}
-	return steps.Lambda(name, r.Run), nil
+	return steps.Lambda(name, Measured(metrics.Stdout(), name, r.Run)), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/notify/bus"
 	"github.com/guardbots/guardbots/shared/plan"
@@ -31,7 +32,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 		return nil, err
 	}
 	snsc := sns.NewFromConfig(cfg)
-	n := Notifier{Publisher: publishers(snsc, topic), AuditTable: os.Getenv(deployment.EnvAuditTable)}
+	n := Notifier{Publisher: publishers(snsc, topic), AuditTable: os.Getenv(deployment.EnvAuditTable), Metrics: metrics.Stdout()}
 	if b := os.Getenv(deployment.EnvEventBus); b != "" {
 		if !bus.ValidBus(b) {
 			return nil, fmt.Errorf("%s=%q: want an event bus name or ARN", deployment.EnvEventBus, b)
@@ -82,6 +83,7 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	}
 	a := Approver{
 		Publisher: publishers(sns.NewFromConfig(cfg), topic),
+		Metrics:   metrics.Stdout(),
 		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(deployment.EnvApproverRoleArn), DryRun: dry},
 	}
 	return steps.Lambda(deployment.StepRequestApproval, a.Request), nil

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan"
 )
@@ -44,6 +46,8 @@ type Notifier struct {
 	Closer FindingCloser
 	// AuditTable is the deployment's audit table, named in the mail's audit query.
 	AuditTable string
+	// Metrics, when set, gets the execution's metric records (metrics.Stdout in the Lambda).
+	Metrics *metrics.Emitter
 	// Events, when set, puts the outcome's event on EventBridge (bus.Publisher) before the SNS topics
 	// are told, so a failed put is in the notification.
 	Events MessagePublisher
@@ -83,6 +87,11 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	id, err := n.Publisher.Publish(ctx, msg)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: publish %q: %w", msg.Subject, err)
+	}
+	for _, r := range notify.Metrics(in, msg.Outcome, time.Now()) {
+		if err := n.Metrics.Emit(r); err != nil {
+			slog.WarnContext(ctx, "metric not written", "error", err.Error())
+		}
 	}
 	out := Notified{Outcome: msg.Outcome, MessageID: id, EventID: eventID, Undelivered: in.Undelivered,
 		Failed: failedOutcome(msg.Outcome) || len(in.Undelivered) > 0}
