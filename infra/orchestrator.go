@@ -191,6 +191,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 
 	newFindingRules(stack, cfg, sm, alerts)
 	newOutcomeEvents(stack, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
+	newDashboard(stack, sm, alerts)
 	return o, nil
 }
 
