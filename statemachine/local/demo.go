@@ -160,6 +160,15 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 			fmt.Fprintln(w, "  dry run: all three resources are unchanged (checked above)")
 		}
 	}
+	// What CloudWatch would extract from the functions' logs (issue 17 §4): the dashboard's data.
+	recs := stack.MetricRecords()
+	fmt.Fprintf(w, "\n━━ metric records (Embedded Metric Format lines the bootstraps wrote: %d)\n", len(recs))
+	for _, r := range recs {
+		fmt.Fprintln(w, "  "+r)
+	}
+	if len(recs) == 0 {
+		problems = append(problems, "no metric record was written")
+	}
 	fmt.Fprintf(w, "\n%s in %s\n", verdict(d.event != "", problems), time.Since(began).Round(100*time.Millisecond))
 	for _, p := range problems {
 		fmt.Fprintln(w, "  ✗ "+p)

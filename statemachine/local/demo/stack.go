@@ -378,7 +378,7 @@ func (s *Stack) function(name string, opts Options) (deployment.Function, bool) 
 	settings.MappingTTL = 0
 	for _, f := range deployment.Functions(settings, deployment.Resources{
 		AccountID: Account, TopicArn: s.TopicARN, ApproverRoleArn: ApproverRoleARN,
-		StateTable: s.Table, AuditTable: s.AuditTable,
+		StateTable: s.Table, AuditTable: s.AuditTable, EventBus: "default",
 		SigningKey: s.Plans.KeyID, StateMachineArn: s.Plans.StateMachineArn,
 	}) {
 		if f.Name == name {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/guardbots/guardbots/shared/bots"
 )
 
 // The cost model: what one execution of each shape uses (measured on the local stack, kept in step by
@@ -97,6 +99,9 @@ type Prices struct {
 	KMSAsymmetric         float64 // Sign, Verify, GetPublicKey on an asymmetric key (not RSA 2048); no free tier
 	LogsPerGB             float64 // CloudWatch Logs ingestion, standard class (Lambda's first tier)
 	XRayPerTrace          float64 // traces recorded
+	EventsPerEvent        float64 // EventBridge custom events put, per 64 KB chunk
+	MetricPerMonth        float64 // CloudWatch custom metric (first 10,000), prorated by the hour it exists
+	DashboardPerMonth     float64 // CloudWatch dashboard beyond the free three
 }
 
 // ListPrices as published on the AWS pricing pages (read from stored copies, November 2026).
@@ -113,16 +118,20 @@ var ListPrices = Prices{
 	KMSAsymmetric:         0.15 / 10000,
 	LogsPerGB:             0.50,
 	XRayPerTrace:          5.00 / 1e6,
+	EventsPerEvent:        1.00 / 1e6,
+	MetricPerMonth:        0.30,
+	DashboardPerMonth:     3.00,
 }
 
 // FreeTier is each monthly free allowance (the ones that never expire).
 type FreeTier struct {
 	Transitions, LambdaRequests, LambdaGBSeconds, SNSPublishes, KMSRequests, LogsGB, XRayTraces float64
+	Metrics, Dashboards                                                                         float64
 }
 
 // MonthlyFree are the perpetual free tiers (DynamoDB's is for provisioned capacity, not on-demand).
 var MonthlyFree = FreeTier{Transitions: 4000, LambdaRequests: 1e6, LambdaGBSeconds: 400_000,
-	SNSPublishes: 1e6, KMSRequests: 20_000, LogsGB: 5, XRayTraces: 100_000}
+	SNSPublishes: 1e6, KMSRequests: 20_000, LogsGB: 5, XRayTraces: 100_000, Metrics: 10, Dashboards: 3}
 
 // Assumptions are the inputs the local stack cannot measure.
 type Assumptions struct {
@@ -202,6 +211,8 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 		line("KMS plan signatures (Sign, GetPublicKey)", PlanKMSRequests(s, a)*findings, "requests", p.KMSAsymmetric, 0),
 		line("CloudWatch Logs ingestion", logGB, "GB", p.LogsPerGB, MonthlyFree.LogsGB),
 		line("X-Ray traces", a.Traced*findings, "traces", p.XRayPerTrace, MonthlyFree.XRayTraces),
+		// Every execution puts its outcome on the default bus (the EMF metric lines are in the log bytes).
+		line("EventBridge outcome events", findings, "events", p.EventsPerEvent, 0),
 	}
 	m.Standard = append([]Line{line("Step Functions Standard transitions", float64(s.Transitions)*findings, "transitions",
 		p.StandardPerTransition, MonthlyFree.Transitions)}, common...)
@@ -215,6 +226,29 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 		line("Step Functions Express duration", m.ExpressMs/1000*m.ExpressMB/1024*findings, "GB-s", p.ExpressPerGBSecond, 0),
 	}, common...)
 	return m
+}
+
+// MetricSeries is how many custom metrics (name and dimension values) guardbots can write with bots
+// bots (shared/metrics.Emitted): the most a month bills, since a metric is billed only for the hours it
+// receives data. None depends on the number of accounts or findings.
+func MetricSeries(bots int) int {
+	const statuses, outcomes, decisions, reasons = 9, 9, 4, 2
+	return bots*statuses + statuses + // Actions by Bot and Status, by Status
+		outcomes + decisions + // Findings by Outcome, by Decision
+		2 + // TimeToContain, TimeToContainFromArrival
+		bots*reasons + 1 // ApprovalRequests by Bot and Reason, and in all
+}
+
+// Fixed are the monthly costs that do not grow with findings: the custom metrics (at most
+// MetricSeries) and the dashboard.
+func Fixed(bots int, p Prices) []Line {
+	line := func(item string, q float64, unit string, price, free float64) Line {
+		return Line{Item: item, Quantity: q, Unit: unit, Cost: q * price, Free: math.Min(q, free) * price}
+	}
+	return []Line{
+		line("CloudWatch custom metrics (EMF), at most", float64(MetricSeries(bots)), "metrics", p.MetricPerMonth, MonthlyFree.Metrics),
+		line("CloudWatch dashboard", 1, "dashboard", p.DashboardPerMonth, MonthlyFree.Dashboards),
+	}
 }
 
 // Total sums lines' list cost, and their cost after the free tiers.
@@ -289,6 +323,8 @@ var PriceSources = []struct{ Item, Price, Source string }{
 	{"KMS", "$0.03 per 10,000 requests, 20,000 free; asymmetric requests (Sign, GetPublicKey on the ECC plan key) $0.15 per 10,000, not in the free tier; $1 a key a month", "aws.amazon.com/kms/pricing (the asymmetric rate, five times the symmetric, confirmed from a third-party transcription); SNS's KMS use: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"},
 	{"CloudWatch Logs", "$0.50 per GB ingested (standard class; Lambda's first tier); 5 GB free", "aws.amazon.com/cloudwatch/pricing (confirmed from third-party transcriptions)"},
 	{"X-Ray", "$5.00 per million traces recorded; 100,000 free", "aws.amazon.com/xray/pricing"},
+	{"EventBridge", "$1.00 per million custom events put (64 KB each)", "aws.amazon.com/eventbridge/pricing (not re-read for this model: the long-standing rate)"},
+	{"CloudWatch metrics and dashboards", "$0.30 per custom metric a month (first 10,000; EMF metrics are custom metrics, their log lines are Logs ingestion), 10 free; $3.00 per dashboard a month, 3 free", "aws.amazon.com/cloudwatch/pricing (the metric rate confirmed from a third-party transcription; the dashboard rate not re-read)"},
 }
 
 // Markers of the README's generated cost tables.
@@ -339,6 +375,11 @@ func CostMarkdown() string {
 		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
 		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.InvokeOverheadMs, large.ExpressMB)
 
+	fixed := Fixed(len(bots.Names()), ListPrices)
+	b.WriteString("\nFixed a month, whatever the volume (the outcome metrics and the dashboard; alarms, keys and log storage not included):\n\n| item | quantity | list | after the free tier |\n|---|---|---|---|\n")
+	for _, l := range fixed {
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", l.Item, count(l.Quantity), l.Unit, usd(l.Cost), usd(l.Cost-l.Free))
+	}
 	b.WriteString("\nPrices (us-east-1, public list prices, read November 2026):\n\n| service | price used | source |\n|---|---|---|\n")
 	for _, p := range PriceSources {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Item, p.Price, p.Source)
