@@ -124,7 +124,7 @@ func approvalText(b ApprovalBody) string {
 // did not say which table, or the finding id or region is not one that can be pasted into a shell.
 func AuditQuery(in Input) string {
 	f := in.Finding
-	if in.AuditTable == "" || f == nil || !auditIDRE.MatchString(f.ID) || !tableRE.MatchString(in.AuditTable) {
+	if f == nil || len(f.ID) > 512 || !auditIDRE.MatchString(f.ID) || len(in.AuditTable) < 3 || len(in.AuditTable) > 255 || !tableRE.MatchString(in.AuditTable) {
 		return ""
 	}
 	region := ""
@@ -137,9 +137,10 @@ func AuditQuery(in Input) string {
 
 var (
 	// auditIDRE: GuardDuty finding ids are 32 hex characters; Security Hub's are ARNs. Nothing that
-	// could leave the single-quoted JSON of the command.
-	auditIDRE = regexp.MustCompile(`^[A-Za-z0-9:/._-]{1,512}$`)
-	tableRE   = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	// could leave the single-quoted JSON of the command. Lengths are checked apart: a counted
+	// repetition compiles to that many copies, a cost every cold start would pay.
+	auditIDRE = regexp.MustCompile(`^[A-Za-z0-9:/._-]+$`)
+	tableRE   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
 
 // splitResults separates what changed (or would have, in dry-run, or already was) from what did not.
