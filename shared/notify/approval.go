@@ -144,6 +144,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 			return Message{}, fmt.Errorf("notify: encode approval request: %w", err)
 		}
 	}
+	chat, err := approvalChat(r, body, approve, deny)
+	if err != nil {
+		return Message{}, fmt.Errorf("notify: encode approval request for chat: %w", err)
+	}
 	prefix := "[guardbots] APPROVE? "
 	if r.Action.Held != "" {
 		prefix = "[guardbots] APPROVE (held by blast-radius limit)? "
@@ -153,6 +157,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		Subject:  ellipsize(subject, MaxSubject),
 		Body:     b,
 		Text:     approvalText(body),
+		Chat:     chat,
 		Outcome:  OutcomeApprovalRequested,
 		Severity: clean(string(f.SeverityLabel)),
 		// The request goes to the approvers (a filter on outcome); the finding's own attributes let a

@@ -26,6 +26,9 @@ type Message struct {
 	Text string
 	// Event is the EventBridge event's detail (event.go); empty for an approval request.
 	Event []byte
+	// Chat is the custom notification of Amazon Q Developer in chat applications (chat.go), for the
+	// chat topic.
+	Chat []byte
 	// Outcome is one of Outcomes.
 	Outcome string
 	// Severity is the finding's severity label ("" when there is no finding).
@@ -104,6 +107,9 @@ func Build(in Input) (Message, error) {
 	m.Text = Text(in, outcome)
 	if m.Event, err = eventJSON(in, outcome); err != nil {
 		return Message{}, fmt.Errorf("notify: encode event detail: %w", err)
+	}
+	if m.Chat, err = chatOutcome(in, outcome); err != nil {
+		return Message{}, fmt.Errorf("notify: encode chat message: %w", err)
 	}
 	return m, nil
 }

@@ -23,6 +23,9 @@ const (
 	FormJSON Form = "json"
 	// FormText is the plain-text mail (Message.Text), for email subscriptions.
 	FormText Form = "text"
+	// FormChat is the custom notification of Amazon Q Developer in chat applications (Message.Chat),
+	// for the chat topic a Slack or Teams channel configuration subscribes.
+	FormChat Form = "chat"
 )
 
 // Publisher sends messages to one topic, in one form. Every form goes with String message structure
@@ -40,10 +43,14 @@ func (p Publisher) Publish(ctx context.Context, m Message) (string, error) {
 		return "", errors.New("notify: publisher has no SNS client or topic ARN")
 	}
 	body := string(m.Body)
-	if p.Form == FormText {
+	switch p.Form {
+	case "", FormJSON:
+	case FormText:
 		body = m.Text
-	} else if p.Form != "" && p.Form != FormJSON {
-		return "", fmt.Errorf("notify: publisher form %q: want json or text", p.Form)
+	case FormChat:
+		body = string(m.Chat)
+	default:
+		return "", fmt.Errorf("notify: publisher form %q: want json, text or chat", p.Form)
 	}
 	if body == "" {
 		return "", fmt.Errorf("notify: empty %s message body", orDefault(string(p.Form), string(FormJSON)))

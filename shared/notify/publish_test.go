@@ -130,7 +130,7 @@ func TestPublisher_ErrorNamesTopicAndKeepsItsKind(t *testing.T) {
 
 // The mail topic and the JSON topic, through kumo's SNS to an SQS subscriber each: the mail is the
 // text, String-structured, with exactly the JSON message's attributes (what filter policies match).
-func TestFanout_MailAndJSONTopicsGetTheirFormWithTheSameAttributesThroughKumo(t *testing.T) {
+func TestFanout_MailChatAndJSONTopicsGetTheirFormWithTheSameAttributesThroughKumo(t *testing.T) {
 	srv := kumo.NewServer()
 	defer srv.Close()
 	ctx := context.Background()
@@ -175,6 +175,7 @@ func TestFanout_MailAndJSONTopicsGetTheirFormWithTheSameAttributesThroughKumo(t 
 	}
 	jsonTopic, jsonQ := subscribe("guardbots-notifications")
 	mailTopic, mailQ := subscribe("guardbots-mail")
+	chatTopic, chatQ := subscribe("guardbots-chat")
 
 	in := remediated()
 	in.Decision.Account = &org.Summary{ID: "111122223333", Name: "payments-prod", Owner: "team-payments", OUPath: []string{"r-ab12", "ou-ab12-11111111"}}
@@ -182,11 +183,15 @@ func TestFanout_MailAndJSONTopicsGetTheirFormWithTheSameAttributesThroughKumo(t 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fan := Fanout{Publisher{Client: snsc, TopicArn: jsonTopic}, Publisher{Client: snsc, TopicArn: mailTopic, Form: FormText}}
+	fan := Fanout{Publisher{Client: snsc, TopicArn: jsonTopic}, Publisher{Client: snsc, TopicArn: mailTopic, Form: FormText},
+		Publisher{Client: snsc, TopicArn: chatTopic, Form: FormChat}}
 	if _, err := fan.Publish(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	j, mail := receive(jsonQ), receive(mailQ)
+	j, mail, chat := receive(jsonQ), receive(mailQ), receive(chatQ)
+	if chat.Message != string(m.Chat) || !reflect.DeepEqual(j.MessageAttributes, chat.MessageAttributes) {
+		t.Errorf("chat topic got %.80q, attributes %+v", chat.Message, chat.MessageAttributes)
+	}
 	if j.Message != string(m.Body) || mail.Message != m.Text || mail.Subject != m.Subject || j.Subject != m.Subject {
 		t.Errorf("json topic got %.80q, mail topic got %.80q (subject %q)", j.Message, mail.Message, mail.Subject)
 	}

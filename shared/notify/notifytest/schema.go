@@ -1,5 +1,5 @@
-// Package notifytest holds test helpers for the notification forms: the JSON Schema check of the event
-// detail. Only tests import it, so the validator is linked into no Lambda.
+// Package notifytest holds test helpers for the notification forms: the JSON Schema checks of the event
+// detail and of the chat message. Only tests import it, so the validator is linked into no Lambda.
 package notifytest
 
 import (
@@ -12,33 +12,45 @@ import (
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
-var (
+// compiled is one shipped schema, compiled once.
+type compiled struct {
 	once   sync.Once
+	doc    []byte
+	url    string
 	schema *jsonschema.Schema
 	err    error
+}
+
+func (c *compiled) get(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	c.once.Do(func() {
+		var doc any
+		if doc, c.err = jsonschema.UnmarshalJSON(bytes.NewReader(c.doc)); c.err != nil {
+			return
+		}
+		comp := jsonschema.NewCompiler()
+		comp.AssertFormat()
+		if c.err = comp.AddResource(c.url, doc); c.err != nil {
+			return
+		}
+		c.schema, c.err = comp.Compile(c.url)
+	})
+	if c.err != nil {
+		t.Fatalf("schema %s: %v", c.url, c.err)
+	}
+	return c.schema
+}
+
+var (
+	event = &compiled{doc: notify.EventSchema, url: "https://github.com/guardbots/guardbots/shared/notify/event.schema.json"}
+	chat  = &compiled{doc: notify.ChatSchema, url: "https://github.com/guardbots/guardbots/shared/notify/chat.schema.json"}
 )
 
 // EventSchema is notify.EventSchema compiled, with formats (date-time) asserted.
-func EventSchema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	once.Do(func() {
-		var doc any
-		if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(notify.EventSchema)); err != nil {
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		const url = "https://github.com/guardbots/guardbots/shared/notify/event.schema.json"
-		if err = c.AddResource(url, doc); err != nil {
-			return
-		}
-		schema, err = c.Compile(url)
-	})
-	if err != nil {
-		t.Fatalf("event schema: %v", err)
-	}
-	return schema
-}
+func EventSchema(t testing.TB) *jsonschema.Schema { return event.get(t) }
+
+// ChatSchema is notify.ChatSchema compiled.
+func ChatSchema(t testing.TB) *jsonschema.Schema { return chat.get(t) }
 
 // ValidateEvent fails t when detail is not a valid event detail.
 func ValidateEvent(t testing.TB, detail []byte) {
@@ -51,9 +63,27 @@ func ValidateEvent(t testing.TB, detail []byte) {
 // CheckEvent is the schema's verdict on detail.
 func CheckEvent(t testing.TB, detail []byte) error {
 	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(detail))
+	return check(EventSchema(t), detail)
+}
+
+// ValidateChat fails t when msg is not a valid chat message.
+func ValidateChat(t testing.TB, msg []byte) {
+	t.Helper()
+	if err := CheckChat(t, msg); err != nil {
+		t.Errorf("chat message does not match chat.schema.json: %v\n%s", err, msg)
+	}
+}
+
+// CheckChat is the schema's verdict on msg.
+func CheckChat(t testing.TB, msg []byte) error {
+	t.Helper()
+	return check(ChatSchema(t), msg)
+}
+
+func check(s *jsonschema.Schema, doc []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return err
 	}
-	return EventSchema(t).Validate(inst)
+	return s.Validate(inst)
 }
