@@ -57,6 +57,9 @@ type Config struct {
 
 	// Outputs are where outcomes go beyond the SNS topics (events.go).
 	Outputs Outputs
+
+	// Chat is the chat channels the chat topic goes to, with buttons (chat.go).
+	Chat Chat
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -226,6 +229,7 @@ func FromContext(get ContextReader) (Config, error) {
 	str(ctxAuditRetention, &c.AuditRetention)
 	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
 	c.Outputs = readOutputs(get, c.Outputs)
+	c.Chat = readChat(get, c.Chat)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -357,6 +361,7 @@ func (c Config) Validate() error {
 			c.LambdaMemoryMiB, max(deployment.LambdaMinMemoryMiB, floor), deployment.LambdaMaxMemoryMiB, deployment.MeasuredPeakRSSMiB)
 	}
 	errs = append(errs, c.Outputs.validate()...)
+	errs = append(errs, c.Chat.validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

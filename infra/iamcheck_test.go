@@ -235,10 +235,12 @@ var stepGrants = []struct {
 	{"verify", "ssm:GetParameter", "mapping", nil},
 	{"request_approval", "sns:Publish", "topic", nil},
 	{"request_approval", "sns:Publish", "mailTopic", nil},
+	{"request_approval", "sns:Publish", "chatTopic", nil},
 	{"request_approval", "kms:GenerateDataKey", "key", nil},
 	{"request_approval", "kms:Decrypt", "key", nil},
 	{"notify", "sns:Publish", "topic", nil},
 	{"notify", "sns:Publish", "mailTopic", nil},
+	{"notify", "sns:Publish", "chatTopic", nil},
 	{"notify", "events:PutEvents", "defaultBus", nil},
 	{"notify", "kms:GenerateDataKey", "key", nil},
 	{"notify", "kms:Decrypt", "key", nil},
@@ -293,6 +295,7 @@ func stepSims(t *testing.T, b build) []iamSim {
 	}
 	topic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
 	mailTopic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
+	chatTopic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsChat[0-9A-F]{8}$`)
 	key := logicalID(t, stack, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
 	planKey := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
 	on := map[string]any{
@@ -302,13 +305,14 @@ func stepSims(t *testing.T, b build) []iamSim {
 		"mapping":    fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
 		"topic":      ref(orch, topic),
 		"mailTopic":  ref(orch, mailTopic),
+		"chatTopic":  ref(orch, chatTopic),
 		"defaultBus": fmt.Sprintf("arn:aws:events:%s:%s:event-bus/default", b.cfg.HomeRegion, orchAccount),
 		"key":        arnOf(orch, key),
 		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
-	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "mailTopic": {orch, mailTopic}, "key": {orch, key}, "planKey": {orch, planKey}}
+	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "mailTopic": {orch, mailTopic}, "chatTopic": {orch, chatTopic}, "key": {orch, key}, "planKey": {orch, planKey}}
 	// An outcome event says it is one (the grant's condition); the other actions ignore those keys.
 	tls := map[string]any{"aws:SecureTransport": "true", "events:source": "guardbots", "events:detail-type": "Guardbots Outcome"}
 	var sims []iamSim

@@ -11,6 +11,7 @@ import (
 func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPublishTo(t *testing.T) {
 	mailID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
 	jsonID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
+	chatID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsChat[0-9A-F]{8}$`)
 	_, sub := only(t, orch, "AWS::SNS::Subscription")
 	if p := props(sub); p["Protocol"] != "email" || p["Endpoint"] != fixtureCfg.NotificationEmail || js(p["TopicArn"]) != js(map[string]any{"Ref": mailID}) {
 		t.Errorf("email subscription %s, want one on the mail topic %s", js(p), mailID)
@@ -20,7 +21,10 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 		if js(vars[deployment.EnvMailTopicArn]) != js(map[string]any{"Ref": mailID}) {
 			t.Errorf("%s: %s = %s, want the mail topic", fn, deployment.EnvMailTopicArn, js(vars[deployment.EnvMailTopicArn]))
 		}
-		// Both topics in the one Publish statement of the function's role.
+		if js(vars[deployment.EnvChatTopicArn]) != js(map[string]any{"Ref": chatID}) {
+			t.Errorf("%s: %s = %s, want the chat topic", fn, deployment.EnvChatTopicArn, js(vars[deployment.EnvChatTopicArn]))
+		}
+		// Every topic in the one Publish statement of the function's role.
 		role := functionRole(t, fn)
 		found := false
 		for _, p := range resources(t, orch, "AWS::IAM::Policy") {
@@ -29,12 +33,12 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 			}
 			for _, s := range statements(props(p)["PolicyDocument"]) {
 				if s["Sid"] == "Publish" {
-					found = js(s["Resource"]) == js([]any{map[string]any{"Ref": jsonID}, map[string]any{"Ref": mailID}})
+					found = js(s["Resource"]) == js([]any{map[string]any{"Ref": jsonID}, map[string]any{"Ref": mailID}, map[string]any{"Ref": chatID}})
 				}
 			}
 		}
 		if !found {
-			t.Errorf("%s may not publish to exactly the JSON and the mail topic", fn)
+			t.Errorf("%s may not publish to exactly the JSON, the mail and the chat topic", fn)
 		}
 	}
 	if got := functionEnv(t, deployment.StepNotify)[deployment.EnvAuditTable]; got == nil {
@@ -42,8 +46,9 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 	}
 }
 
-func TestNotifications_EveryAlarmMailsAsWellAsPublishingJSON(t *testing.T) {
+func TestNotifications_EveryAlarmMailsAndChatsAsWellAsPublishingJSON(t *testing.T) {
 	mailID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
+	chatID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsChat[0-9A-F]{8}$`)
 	jsonID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
 	alarms := resources(t, orch, "AWS::CloudWatch::Alarm")
 	if len(alarms) == 0 {
@@ -51,8 +56,8 @@ func TestNotifications_EveryAlarmMailsAsWellAsPublishingJSON(t *testing.T) {
 	}
 	for id, a := range alarms {
 		acts := js(props(a)["AlarmActions"])
-		if !strings.Contains(acts, `"Ref":"`+mailID+`"`) || !strings.Contains(acts, `"Ref":"`+jsonID+`"`) {
-			t.Errorf("alarm %s actions %s: want both topics", id, acts)
+		if !strings.Contains(acts, `"Ref":"`+mailID+`"`) || !strings.Contains(acts, `"Ref":"`+jsonID+`"`) || !strings.Contains(acts, `"Ref":"`+chatID+`"`) {
+			t.Errorf("alarm %s actions %s: want every topic", id, acts)
 		}
 	}
 }

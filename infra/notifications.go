@@ -12,22 +12,27 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// notifications are the security team's topics: notify's messages and every alarm go to both. Topic
+// notifications are the security team's topics: notify's messages and every alarm go to each. Topic
 // carries each message as JSON for tools and filtered team routes; Mail carries the same message as
 // plain text for email subscriptions (the notificationEmail context key subscribes there), with the same
-// message attributes, so a filter policy routes mail as it routes JSON.
+// message attributes, so a filter policy routes mail as it routes JSON; Chat carries it as a custom
+// notification of Amazon Q Developer in chat applications, for the channel configurations (chat.go).
 type notifications struct {
 	Topic awssns.Topic
 	Mail  awssns.Topic
+	Chat  awssns.Topic
 	Key   awskms.Key
 }
 
 // Arns are the topics' ARNs, for a publisher's grant.
-func (n notifications) Arns() []string { return []string{*n.Topic.TopicArn(), *n.Mail.TopicArn()} }
+func (n notifications) Arns() []string {
+	return []string{*n.Topic.TopicArn(), *n.Mail.TopicArn(), *n.Chat.TopicArn()}
+}
 
-// alarm sends alarm's state changes to both topics: CloudWatch writes its own readable mail.
+// alarm sends alarm's state changes to every topic: CloudWatch writes its own readable mail, and Amazon
+// Q Developer in chat applications renders CloudWatch alarms itself.
 func (n notifications) alarm(a awscloudwatch.Alarm) {
-	a.AddAlarmAction(awscloudwatchactions.NewSnsAction(n.Topic), awscloudwatchactions.NewSnsAction(n.Mail))
+	a.AddAlarmAction(awscloudwatchactions.NewSnsAction(n.Topic), awscloudwatchactions.NewSnsAction(n.Mail), awscloudwatchactions.NewSnsAction(n.Chat))
 }
 
 // newNotifications creates the topic, encrypted with a customer-managed key (the AWS-managed SNS key
@@ -50,10 +55,11 @@ func newNotifications(scope constructs.Construct, id, email string) notification
 	}), nil)
 	topic := newTopic(c, "Topic", "guardbots", key)
 	mail := newTopic(c, "Mail", "guardbots mail", key)
+	chat := newTopic(c, "Chat", "guardbots chat", key)
 	if email != "" {
 		mail.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	}
-	return notifications{Topic: topic, Mail: mail, Key: key}
+	return notifications{Topic: topic, Mail: mail, Chat: chat, Key: key}
 }
 
 // newTopic is a TLS-only topic encrypted with key, which CloudWatch alarms of this account may publish to.

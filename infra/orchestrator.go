@@ -119,6 +119,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		AccountID:       *awscdk.Aws_ACCOUNT_ID(),
 		TopicArn:        *alerts.Topic.TopicArn(),
 		MailTopicArn:    *alerts.Mail.TopicArn(),
+		ChatTopicArn:    *alerts.Chat.TopicArn(),
 		EventBus:        "default",
 		ApproverRoleArn: *approver.RoleArn(),
 		StateTable:      *table.TableName(),
@@ -192,6 +193,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	newFindingRules(stack, cfg, sm, alerts)
 	newOutcomeEvents(stack, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
 	newDashboard(stack, sm, alerts)
+	newChat(stack, cfg, alerts, sm)
 	return o, nil
 }
 

@@ -396,7 +396,7 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		deployed[id] = props(f)
 	}
-	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref", EventBus: "default",
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref", ChatTopicArn: "ref", EventBus: "default",
 		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
@@ -553,8 +553,8 @@ func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) 
 		}
 	}
 	policies := resources(t, orch, "AWS::SNS::TopicPolicy")
-	if len(topics) != 2 || len(policies) != 2 {
-		t.Errorf("%d topics, %d topic policies: want the JSON and the mail topic, each with its policy", len(topics), len(policies))
+	if len(topics) != 3 || len(policies) != 3 {
+		t.Errorf("%d topics, %d topic policies: want the JSON, the mail and the chat topic, each with its policy", len(topics), len(policies))
 	}
 	for id, tp := range policies {
 		if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {

@@ -114,6 +114,8 @@ type Resources struct {
 	TopicArn string
 	// MailTopicArn is the mail topic: the same messages as plain text, for email subscriptions.
 	MailTopicArn string
+	// ChatTopicArn is the chat topic: the same messages for a Slack or Teams channel configuration.
+	ChatTopicArn string
 	// EventBus is the bus notify puts each outcome's event on ("default" in the CDK app).
 	EventBus string
 	// ApproverRoleArn is the only role meant to answer approval requests.
@@ -191,13 +193,13 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 			EnvApprovalTopicArn: r.TopicArn,
 			EnvApproverRoleArn:  r.ApproverRoleArn,
 			EnvDryRun:           strconv.FormatBool(s.DryRun),
-		}.with(EnvMailTopicArn, r.MailTopicArn)
+		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvChatTopicArn, r.ChatTopicArn)
 	case StepNotify:
 		env := envVars{
 			EnvTopicArn:      r.TopicArn,
 			EnvAuditTable:    r.AuditTable,
 			EnvCloseFindings: s.CloseFindings,
-		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvEventBus, r.EventBus)
+		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvChatTopicArn, r.ChatTopicArn).with(EnvEventBus, r.EventBus)
 		if s.CloseFindings != CloseOff {
 			// Closing the loop checks the plan's signature, as the bots do.
 			maps.Copy(env, r.planEnv())

@@ -24,7 +24,14 @@ type Matched struct {
 }
 
 // Parse is the parse step: any supported envelope → the GuardDuty finding. The raw event goes no further.
+// A release request (release.go) is recognized as itself: a finding with its id, account and region only.
 func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
+	if r, ok, err := releaseRequest(raw); ok {
+		if err != nil {
+			return nil, err
+		}
+		return &guardduty.Parsed{Source: SourceRelease, Finding: &guardduty.Finding{ID: r.FindingID, AccountID: r.AccountID, Region: r.Region}}, nil
+	}
 	return guardduty.Parse(raw)
 }
 
@@ -32,6 +39,10 @@ func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
 func Transform(ctx context.Context, in *guardduty.Parsed) (Transformed, error) {
 	if in == nil || in.Finding == nil {
 		return Transformed{}, faults.Rejectf("transform: input has no GuardDuty finding")
+	}
+	if in.Source == SourceRelease {
+		// Nothing to normalize: verify reads the finding from GuardDuty and plans the release.
+		return Transformed{Finding: releaseFinding(in)}, nil
 	}
 	f, err := finding.FromGuardDuty(in)
 	if err != nil {

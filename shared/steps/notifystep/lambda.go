@@ -90,11 +90,14 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 }
 
 // publishers are the SNS destinations of a message: the JSON topic (whose message id the step
-// returns), and the mail topic when the deployment has one.
+// returns), and the mail and chat topics when the deployment has them.
 func publishers(c notify.SNSPublisher, topic string) notify.Fanout {
 	out := notify.Fanout{notify.Publisher{Client: c, TopicArn: topic}}
 	if mail := os.Getenv(deployment.EnvMailTopicArn); mail != "" {
 		out = append(out, notify.Publisher{Client: c, TopicArn: mail, Form: notify.FormText})
+	}
+	if chat := os.Getenv(deployment.EnvChatTopicArn); chat != "" {
+		out = append(out, notify.Publisher{Client: c, TopicArn: chat, Form: notify.FormChat})
 	}
 	return out
 }

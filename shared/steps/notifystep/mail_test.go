@@ -22,14 +22,20 @@ func TestNotifier_MailNamesTheDeploymentsAuditTableNotTheInputs(t *testing.T) {
 	}
 }
 
-func TestPublishers_MailTopicOnlyWhenTheDeploymentHasOne(t *testing.T) {
+func TestPublishers_MailAndChatTopicsOnlyWhenTheDeploymentHasThem(t *testing.T) {
 	t.Setenv(deployment.EnvMailTopicArn, "")
+	t.Setenv(deployment.EnvChatTopicArn, "")
 	if got := publishers(nil, "arn:json"); len(got) != 1 {
 		t.Errorf("no mail topic: %d publishers", len(got))
 	}
 	t.Setenv(deployment.EnvMailTopicArn, "arn:mail")
 	got := publishers(nil, "arn:json")
 	if len(got) != 2 || got[0].(notify.Publisher).TopicArn != "arn:json" || got[1].(notify.Publisher).Form != notify.FormText || got[1].(notify.Publisher).TopicArn != "arn:mail" {
+		t.Errorf("publishers %+v", got)
+	}
+	t.Setenv(deployment.EnvChatTopicArn, "arn:chat")
+	got = publishers(nil, "arn:json")
+	if len(got) != 3 || got[2].(notify.Publisher).Form != notify.FormChat || got[2].(notify.Publisher).TopicArn != "arn:chat" {
 		t.Errorf("publishers %+v", got)
 	}
 }
