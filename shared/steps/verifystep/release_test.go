@@ -8,6 +8,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
@@ -66,6 +67,10 @@ func TestVerifier_ForgedReleaseIsReplannedFromGuardDutysCopyAndWaitsForApproval(
 		if a.Bot != want[i] || a.Mode != string(mapping.ModeApprove) || a.ApprovalTimeoutSeconds != ReleaseApprovalTimeoutSeconds ||
 			len(a.Params) != 0 || a.Signature == nil || a.Signature.Value == "Zm9yZ2Vk" {
 			t.Errorf("action %d: %+v", i, a)
+		}
+		// The plan's signer and the bots' check agree on these parameters (plan.CanonicalParams).
+		if _, err := plan.CanonicalParams(a.Bot, a.Params); err != nil {
+			t.Errorf("action %d: %v", i, err)
 		}
 	}
 	if len(s.signed) != 1 || s.signed[0] != "f1@"+testExecution {
