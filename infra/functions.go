@@ -23,7 +23,7 @@ type goFunctionProps struct {
 	// trust, the fence, the SCP).
 	RoleName     string
 	FunctionName string
-	Retention awslogs.RetentionDays
+	Retention    awslogs.RetentionDays
 }
 
 // goFunction is a provided.al2023/arm64 Lambda with its own role and log group. The role holds only

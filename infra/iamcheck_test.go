@@ -80,13 +80,13 @@ type iamSim struct {
 	TrustOf   *iamRoleRef  `json:"trustOf,omitempty"`
 	// ResourcePolicyOf is a resource of a template whose policy (key policy, topic policy) AWS also
 	// evaluates; ResourcePolicy "allowAnyone" stands in for the other side of a cross-account call.
-	ResourcePolicyOf *iamResRef     `json:"resourcePolicyOf,omitempty"`
-	ResourcePolicy   string         `json:"resourcePolicy,omitempty"`
-	ResourceAccount  string         `json:"resourceAccount,omitempty"`
+	ResourcePolicyOf *iamResRef `json:"resourcePolicyOf,omitempty"`
+	ResourcePolicy   string     `json:"resourcePolicy,omitempty"`
+	ResourceAccount  string     `json:"resourceAccount,omitempty"`
 	// SCPs are policies of the input (iamPolicy) that apply as service control policies.
-	SCPs []string `json:"scps,omitempty"`
-	Context          map[string]any `json:"context,omitempty"`
-	Want             string         `json:"want"`
+	SCPs    []string       `json:"scps,omitempty"`
+	Context map[string]any `json:"context,omitempty"`
+	Want    string         `json:"want"`
 }
 
 type iamProblem struct {
@@ -659,7 +659,7 @@ func fenceSims(t *testing.T, b build) []iamSim {
 				for policy, want := range map[string]string{
 					"arn:aws:iam::aws:policy/AWSDenyAll":          allowed,
 					"arn:aws:iam::aws:policy/AdministratorAccess": denied,
-					"arn:aws:iam::" + side.account + ":policy/x": denied,
+					"arn:aws:iam::" + side.account + ":policy/x":  denied,
 				} {
 					sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s's %s attaching %s to a user: %s", b.name, bt.Name, side.where, policy, want),
 						Principal: side.principal, Action: "iam:AttachUserPolicy", Resource: user, Context: map[string]any{"iam:PolicyARN": policy}, Want: want})
