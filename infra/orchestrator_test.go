@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -211,6 +212,49 @@ func TestOrchestrator_DefinitionNarrowedToTheEnabledBotsWithNoContext(t *testing
 	}
 	if fns := resources(t, stack, "AWS::Lambda::Function"); len(fns) != len(deployment.Steps)+len(enabled) {
 		t.Errorf("%d functions for %d steps and %d bots", len(fns), len(deployment.Steps), len(enabled))
+	}
+
+	// The only difference between the committed ASL and the synthesized one: each branch of a bot not
+	// enabled leads to "Bot not deployed", and that bot's Task and failed state are gone. Undo exactly
+	// that on the synthesized definition and the committed one must come back, byte for byte as JSON.
+	var committed, synthesized map[string]any
+	if err := json.Unmarshal(def, &committed); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(p["DefinitionString"].(string)), &synthesized); err != nil {
+		t.Fatal(err)
+	}
+	inner := func(d map[string]any) map[string]any {
+		return d["States"].(map[string]any)[statemachine.StateRemediate].(map[string]any)["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+	}
+	was, is := inner(committed), inner(synthesized)
+	var substituted []string
+	for _, c := range asSlice(is[statemachine.StateWhichBot].(map[string]any)["Choices"]) {
+		c := c.(map[string]any)
+		bot := c["StringEquals"].(string)
+		if c["Next"] != statemachine.StateBotNotDeployed {
+			continue
+		}
+		substituted = append(substituted, bot)
+		c["Next"] = bot
+		for _, name := range []string{bot, statemachine.BotFailedState(bot)} {
+			if _, ok := is[name]; ok {
+				t.Errorf("%s is substituted but its state %q is left", bot, name)
+			}
+			is[name] = was[name]
+		}
+	}
+	var notEnabled []string
+	for _, b := range bots.Names() {
+		if !slices.Contains(enabled, b) {
+			notEnabled = append(notEnabled, b)
+		}
+	}
+	if !slices.Equal(sortedUnique(substituted), sortedUnique(notEnabled)) {
+		t.Errorf("substituted %v, want every bot not enabled: %v", substituted, notEnabled)
+	}
+	if js(synthesized) != js(committed) {
+		t.Error("the synthesized definition differs from the committed one in more than the substituted branches")
 	}
 }
 
