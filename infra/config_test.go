@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -435,4 +436,38 @@ func TestBuild_FailsWhenTheMappingOrTheManagementAccountNamesABotNotEnabled(t *t
 	if err == nil || !strings.Contains(err.Error(), "context managementAccountIamBots: iam_quarantine_user is not enabled") {
 		t.Errorf("management account's IAM bot not enabled: %v", err)
 	}
+}
+
+// With no enabledBots, a deployment enables exactly the bots its mapping names — read here from the
+// document's "bot" fields, not through the code under test — and match and verify are told that list.
+func TestBuild_EnabledBotsDefaultToTheBotsTheDeployedMappingNames(t *testing.T) {
+	var named []string
+	for _, m := range regexp.MustCompile(`"bot":\s*"([a-z0-9_]+)"`).FindAllSubmatch(mapping.Default(), -1) {
+		named = append(named, string(m[1]))
+	}
+	named = sortedUnique(named)
+	got := sortedUnique(defaultFixture.Config.EnabledBots)
+	if len(named) == 0 || !reflect.DeepEqual(got, named) {
+		t.Errorf("no context enables %v, want the default mapping's bots %v", got, named)
+	}
+	for _, fn := range []string{"match", "verify"} {
+		vars := functionEnv(t, defaultOf(orchestratorStackID), fn)
+		if vars[deployment.EnvEnabledBots] != strings.Join(named, ",") {
+			t.Errorf("%s: %s=%v, want %s", fn, deployment.EnvEnabledBots, vars[deployment.EnvEnabledBots], strings.Join(named, ","))
+		}
+	}
+}
+
+// functionEnv is the environment of a step's function in a stack.
+func functionEnv(t *testing.T, stack, step string) map[string]any {
+	t.Helper()
+	for id, f := range resources(t, stack, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "Step"+strings.ReplaceAll(step, "_", "")+"Function") {
+			e, _ := props(f)["Environment"].(map[string]any)
+			v, _ := e["Variables"].(map[string]any)
+			return v
+		}
+	}
+	t.Fatalf("%s: no %s function", stack, step)
+	return nil
 }
