@@ -689,15 +689,21 @@ func TestIAM_TheTrustAndIdentityPoliciesThatMatterDecideAsDocumented(t *testing.
 			start := time.Now()
 			r := runIAMCheck(t, b.templates(), sims)
 			t.Logf("iamcheck: %d simulations in %v", len(r.Simulations), time.Since(start).Round(time.Millisecond))
-			if len(r.Simulations) != len(sims) {
-				t.Fatalf("%d simulations ran, %d asked", len(r.Simulations), len(sims))
-			}
-			for _, s := range r.Simulations {
-				if !s.OK {
-					t.Errorf("%s: got %s, want %s (%s)", s.Name, s.Got, s.Want, s.Detail)
-				}
-			}
+			wantSimulations(t, r, sims)
 		})
+	}
+}
+
+// wantSimulations fails t for every simulation that did not decide as asked, and when any did not run.
+func wantSimulations(t *testing.T, r iamReport, sims []iamSim) {
+	t.Helper()
+	if len(r.Simulations) != len(sims) {
+		t.Fatalf("%d simulations ran, %d asked", len(r.Simulations), len(sims))
+	}
+	for _, s := range r.Simulations {
+		if !s.OK {
+			t.Errorf("%s: got %s, want %s (%s)", s.Name, s.Got, s.Want, s.Detail)
+		}
 	}
 }
 

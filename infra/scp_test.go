@@ -109,14 +109,7 @@ func TestSCP_ChecksAgainstTheReferenceAndDeniesTheAttacks(t *testing.T) {
 	if r.Statements != 3 {
 		t.Errorf("%d statements checked, want the SCP's 3", r.Statements)
 	}
-	if len(r.Simulations) != len(sims) {
-		t.Fatalf("%d simulations ran, %d asked", len(r.Simulations), len(sims))
-	}
-	for _, s := range r.Simulations {
-		if !s.OK {
-			t.Errorf("%s: got %s, want %s (%s)", s.Name, s.Got, s.Want, s.Detail)
-		}
-	}
+	wantSimulations(t, r, sims)
 }
 
 // The checker must be able to refuse an SCP, or the test above proves nothing.

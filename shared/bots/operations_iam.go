@@ -6,8 +6,6 @@ var iamOperations = map[string][]string{
 	"iam:UpdateAccessKey":          {"iam:UpdateAccessKey"},
 	"iam:GetUser":                  {"iam:GetUser"},
 	"iam:TagUser":                  {"iam:TagUser"},
-	"iam:GetUserPolicy":            {"iam:GetUserPolicy"},
-	"iam:PutUserPolicy":            {"iam:PutUserPolicy"},
 	"iam:AttachUserPolicy":         {"iam:AttachUserPolicy"},
 	"iam:ListAttachedUserPolicies": {"iam:ListAttachedUserPolicies"},
 	"iam:GetLoginProfile":          {"iam:GetLoginProfile"},
