@@ -598,8 +598,9 @@ func (b build) botNames() []string {
 }
 
 // fenceSims are the attack on IAM-writing bots: a session of the bot's role — the member role in a member
-// account, the Lambda role in the orchestrator's — tries to rewrite its own role (to make itself
-// administrator), another guardbots role, and each protected role at the root path and under a path.
+// account, the Lambda role in the orchestrator's, the management account's role where one is named —
+// tries to rewrite its own role (to make itself administrator), another guardbots role, and each
+// protected role at the root path and under a path.
 // Every such write is denied; the same write on an ordinary role is allowed when the bot is granted it.
 // iam_quarantine_user may attach AWSDenyAll to a user and no other policy.
 func fenceSims(t *testing.T, b build) []iamSim {
@@ -608,6 +609,12 @@ func fenceSims(t *testing.T, b build) []iamSim {
 	memberRoleID := map[string]string{}
 	for id, r := range resources(t, b.stack(memberTemplateID), "AWS::IAM::Role") {
 		memberRoleID[strings.TrimPrefix(props(r)["RoleName"].(string), b.cfg.RolePrefix+"-")] = id
+	}
+	mgmtRoleID := map[string]string{}
+	if _, ok := b.tmpl[memberStackID]; ok {
+		for id, r := range resources(t, b.stack(memberStackID), "AWS::IAM::Role") {
+			mgmtRoleID[strings.TrimPrefix(props(r)["RoleName"].(string), b.cfg.RolePrefix+"-")] = id
+		}
 	}
 	p := b.cfg.RolePrefix
 	protected := []string{"OrganizationAccountAccessRole", "ops/OrganizationAccountAccessRole", "stacksets-exec-0123abcd",
@@ -625,15 +632,21 @@ func fenceSims(t *testing.T, b build) []iamSim {
 		}
 		writers++
 		lambdaRole, _ := lambdaRoleName(p, bt.Name)
-		for _, side := range []struct {
+		type side struct {
 			where     string
 			principal iamPrincipal
 			account   string
 			own       string
-		}{
+		}
+		sides := []side{
 			{"member role", iamPrincipal{Template: member, Role: memberRoleID[bt.Name]}, memberAccount, p + "-" + bt.Name},
 			{"Lambda role", iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, bt.Name)}, orchAccount, lambdaRole},
-		} {
+		}
+		// The management account's role, where the deployment named the bot again.
+		if id, ok := mgmtRoleID[bt.Name]; ok {
+			sides = append(sides, side{"management account role", iamPrincipal{Template: b.tmplName(memberStackID), Role: id}, mgmtAccount, p + "-" + bt.Name})
+		}
+		for _, side := range sides {
 			role := func(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s", side.account, name) }
 			targets := append([]string{side.own, p + "-lambda-verify", p + "-workflow", p + "-approver", "teams/" + p + "-lambda-notify"}, protected...)
 			var granted []string
@@ -668,6 +681,9 @@ func fenceSims(t *testing.T, b build) []iamSim {
 					Principal: side.principal, Action: "iam:PutUserPolicy", Resource: user, Want: denied})
 			}
 		}
+	}
+	if b.name == "every" && (len(mgmtRoleID) == 0 || !slices.ContainsFunc(sims, func(s iamSim) bool { return strings.Contains(s.Name, "management account role") })) {
+		t.Fatal("every build: no fence simulation of the management account's roles")
 	}
 	if b.name == "every" && writers < 2 {
 		t.Fatalf("every build: %d IAM-writing bots, want iam_quarantine_user and iam_revoke_role_sessions at least", writers)
