@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -46,21 +45,6 @@ const (
 	// maxCachedRoles bounds the provider cache of a warm Lambda (one entry per account, bot and finding).
 	maxCachedRoles = 256
 )
-
-// Load returns the Lambda's own configuration: the default chain, standard retries with bounded
-// attempts. The SDK honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so a local run
-// points every client at an emulator. optFns are applied after the defaults.
-func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeStandard),
-		config.WithRetryMaxAttempts(MaxAttempts),
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(opts, optFns...)...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("awsenv: load AWS configuration: %w", err)
-	}
-	return cfg, nil
-}
 
 // Resolver gives each bot the configuration for a finding's account and region. The zero value is not
 // usable: set Base (NewResolver does so from the environment). A Resolver is safe for concurrent use and

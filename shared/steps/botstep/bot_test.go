@@ -276,6 +276,8 @@ func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T)
 func TestHandler_FailsInitWithoutThePlanCheck(t *testing.T) {
 	for _, unset := range []string{steps.EnvSigningKey, steps.EnvStateMachineArn} {
 		t.Setenv("AWS_REGION", "us-east-1")
+		t.Setenv("AWS_ACCESS_KEY_ID", "test") // the execution role's, as Lambda sets them
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 		t.Setenv(statetable.EnvTable, "state")
 		t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
 		t.Setenv(steps.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
