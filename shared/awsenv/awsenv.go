@@ -42,6 +42,8 @@ const (
 	// ExpiryWindow refreshes cached credentials this long before they expire, so a call never goes out
 	// with credentials that expire in flight.
 	ExpiryWindow = 2 * time.Minute
+	// maxRolePrefix leaves room in IAM's 64-character role names for "-<bot>".
+	maxRolePrefix = 32
 	// maxCachedRoles bounds the provider cache of a warm Lambda (one entry per account, bot and finding).
 	maxCachedRoles = 256
 )
@@ -84,17 +86,19 @@ func NewResolver(base aws.Config) (*Resolver, error) {
 	if r.AccountID != "" && !accountRE.MatchString(r.AccountID) {
 		return nil, fmt.Errorf("awsenv: %s=%q is not a 12-digit account id", EnvAccountID, r.AccountID)
 	}
-	if !rolePrefixRE.MatchString(r.RolePrefix) {
+	if !rolePrefixRE.MatchString(r.RolePrefix) || len(r.RolePrefix) > maxRolePrefix {
 		return nil, fmt.Errorf("awsenv: %s=%q is not a valid role name prefix", EnvRolePrefix, r.RolePrefix)
 	}
 	return r, nil
 }
 
 var (
-	accountRE    = regexp.MustCompile(`^\d{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
-	partitionRE  = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]{1,32}$`)
+	accountRE   = regexp.MustCompile(`^\d{12}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	// At most maxRolePrefix characters, checked apart: regexp compiles {1,32} into an instruction per
+	// count, at every start.
+	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	sessionBadRE = regexp.MustCompile(`[^\w+=,.@-]+`)
 )
 

@@ -280,4 +280,15 @@ func TestNewResolver_ReadsEnvironment(t *testing.T) {
 	if _, err := NewResolver(testBase("")); err == nil {
 		t.Error("a malformed account id must be refused")
 	}
+	t.Setenv(EnvAccountID, selfAccount)
+	for _, prefix := range []string{strings.Repeat("g", 33), "guard bots", "guard/bots"} {
+		t.Setenv(EnvRolePrefix, prefix)
+		if _, err := NewResolver(testBase("")); err == nil {
+			t.Errorf("role prefix %q must be refused", prefix)
+		}
+	}
+	t.Setenv(EnvRolePrefix, strings.Repeat("g", 32))
+	if _, err := NewResolver(testBase("")); err != nil {
+		t.Errorf("a 32-character prefix: %v", err)
+	}
 }

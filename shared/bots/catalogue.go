@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -24,7 +26,9 @@ var catalogueJSON []byte
 // catalogued, and Register accepts them without a catalogue entry.
 const TestBotPrefix = "test_"
 
-// catalogued decodes the catalogue on first use: a bot Lambda pays for it once, at its cold start.
+// catalogued decodes the whole catalogue on first use (Lookup of a bot not linked here, Registered): the
+// steps that validate a mapping or an approval against every bot's declaration, which decode it at their
+// start. A bot Lambda never needs it: Register checks its one entry (catalogueEntryNamed).
 var catalogued = sync.OnceValue(func() map[string]Bot {
 	bs, err := decodeCatalogue(catalogueJSON)
 	if err != nil {
@@ -36,6 +40,11 @@ var catalogued = sync.OnceValue(func() map[string]Bot {
 	}
 	return out
 })
+
+// DecodeCatalogue decodes the whole catalogue now. A Lambda that validates mappings or approvals against
+// every bot's declaration calls it while it starts, so that work is done at init (on demand, at a full
+// core) and not on its first invocation (at its memory's CPU share).
+func DecodeCatalogue() { catalogued() }
 
 // catalogueDoc is catalogue.json. JSON has no comments: the notice that it is generated is a field.
 type catalogueDoc struct {
@@ -140,14 +149,44 @@ func decodeCatalogue(data []byte) ([]Bot, error) {
 	return out, nil
 }
 
+// catalogueEntryNamed decodes only the entry of the bot called name. Every process registers at least
+// one bot at its start (notify_only, and a bot Lambda its own), and decoding the whole catalogue with
+// encoding/json for that was a tenth of a bot Lambda's start-up CPU; fastjson finds the entry without
+// building any Go value, and only that entry goes through encoding/json.
+func catalogueEntryNamed(data []byte, name string) (catalogueEntry, bool, error) {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(data)
+	if err != nil {
+		return catalogueEntry{}, false, err
+	}
+	for _, x := range v.GetArray("bots") {
+		if string(x.GetStringBytes("name")) != name {
+			continue
+		}
+		var e catalogueEntry
+		if err := json.Unmarshal(x.MarshalTo(nil), &e); err != nil {
+			return catalogueEntry{}, false, fmt.Errorf("entry %s: %w", name, err)
+		}
+		return e, true, nil
+	}
+	return catalogueEntry{}, false, nil
+}
+
 // checkCatalogued says how b's declaration differs from its catalogue entry, if it does.
 func checkCatalogued(b Bot) error {
 	if !strictCatalogue || strings.HasPrefix(b.Name, TestBotPrefix) {
 		return nil
 	}
-	c, ok := catalogued()[b.Name]
+	e, ok, err := catalogueEntryNamed(catalogueJSON, b.Name)
+	if err != nil {
+		return fmt.Errorf("bot catalogue (shared/bots/catalogue.json): %w (run go generate ./statemachine/local)", err)
+	}
 	if !ok {
 		return fmt.Errorf("not in the bot catalogue (shared/bots/catalogue.json): run go generate ./statemachine/local")
+	}
+	c, err := e.bot()
+	if err != nil {
+		return err
 	}
 	got, err := json.Marshal(entryOf(b))
 	if err != nil {
