@@ -28,7 +28,7 @@ const TestBotPrefix = "test_"
 
 // catalogued decodes the whole catalogue on first use (Lookup of a bot not linked here, Registered): the
 // steps that validate a mapping or an approval against every bot's declaration, which decode it at their
-// start. A bot Lambda never needs it: Register checks its one entry (catalogueEntryNamed).
+// start (DecodeCatalogue). A bot Lambda never needs it: it checks its own bot's entry (linked).
 var catalogued = sync.OnceValue(func() map[string]Bot {
 	bs, err := decodeCatalogue(catalogueJSON)
 	if err != nil {
@@ -44,7 +44,10 @@ var catalogued = sync.OnceValue(func() map[string]Bot {
 // DecodeCatalogue decodes the whole catalogue now. A Lambda that validates mappings or approvals against
 // every bot's declaration calls it while it starts, so that work is done at init (on demand, at a full
 // core) and not on its first invocation (at its memory's CPU share).
-func DecodeCatalogue() { catalogued() }
+func DecodeCatalogue() {
+	catalogued()
+	linkedAll()
+}
 
 // catalogueDoc is catalogue.json. JSON has no comments: the notice that it is generated is a field.
 type catalogueDoc struct {
@@ -149,10 +152,9 @@ func decodeCatalogue(data []byte) ([]Bot, error) {
 	return out, nil
 }
 
-// catalogueEntryNamed decodes only the entry of the bot called name. Every process registers at least
-// one bot at its start (notify_only, and a bot Lambda its own), and decoding the whole catalogue with
-// encoding/json for that was a tenth of a bot Lambda's start-up CPU; fastjson finds the entry without
-// building any Go value, and only that entry goes through encoding/json.
+// catalogueEntryNamed decodes only the entry of the bot called name: a bot Lambda checks its own bot's
+// declaration at its start, and decoding the whole catalogue with encoding/json for it was a tenth of
+// its start-up CPU. fastjson finds the entry without building any Go value.
 func catalogueEntryNamed(data []byte, name string) (catalogueEntry, bool, error) {
 	var p fastjson.Parser
 	v, err := p.ParseBytes(data)

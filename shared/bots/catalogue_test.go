@@ -2,6 +2,7 @@ package bots
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,4 +118,29 @@ func TestCatalogueEntryNamed_IsTheWholeDecodesEntry(t *testing.T) {
 	if _, _, err := catalogueEntryNamed([]byte(`{"bots": [`), "notify_only"); err == nil {
 		t.Error("a truncated catalogue must be an error")
 	}
+}
+
+// A linked bot whose declaration differs from its catalogue entry is never handed out: its look-up
+// (a bot Lambda's, at its start) panics, naming the fix.
+func TestLookup_PanicsOnALinkedDeclarationThatDiffersFromTheCatalogue(t *testing.T) {
+	c, ok := catalogued()["ec2_stop_instance"]
+	if !ok {
+		t.Fatal("ec2_stop_instance is not catalogued")
+	}
+	c.Summary += " (changed)"
+	c.Run = func(context.Context, Request) (Result, error) { return Result{}, nil }
+	Register(c)
+	t.Cleanup(func() {
+		mu.Lock()
+		delete(implemented, c.Name)
+		delete(checked, c.Name)
+		mu.Unlock()
+	})
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "go generate ./statemachine/local") {
+			t.Errorf("recovered %v, want a panic telling to regenerate the catalogue", r)
+		}
+	}()
+	Lookup("ec2_stop_instance")
+	t.Error("Lookup handed out a declaration that differs from the catalogue")
 }
