@@ -23,9 +23,11 @@ type RuntimeAPI struct {
 
 	mu        sync.Mutex
 	firstNext time.Time
-	queue     chan invocation
-	results   map[string]chan result
-	seq       int
+	// atFirstNext runs when the first poll arrives, before it is answered (under mu).
+	atFirstNext func()
+	queue       chan invocation
+	results     map[string]chan result
+	seq         int
 }
 
 type invocation struct {
@@ -87,6 +89,9 @@ func (r *RuntimeAPI) serve(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		if r.firstNext.IsZero() {
 			r.firstNext = time.Now()
+			if r.atFirstNext != nil {
+				r.atFirstNext()
+			}
 		}
 		r.mu.Unlock()
 		select {
