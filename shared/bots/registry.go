@@ -3,9 +3,9 @@
 // themselves live in one package per AWS service family (ec2bots, iambots, …), one file each, so a bot's
 // Lambda links only its family's SDK clients; this package imports no AWS service package.
 //
-// Every bot's declaration is also in catalogue.json, generated from the implementations: the mapping
-// validator, the state machine's branches, IAM policies and the README catalogue are derived from
-// Registered(), which answers from it without linking any implementation.
+// Every bot's declaration is also in catalogue.json, generated from the implementations by
+// go generate ./...: the mapping validator, the state machine's branches, IAM policies and the README
+// catalogue are derived from Registered(), which answers from it without linking any implementation.
 package bots
 
 import (
@@ -88,10 +88,8 @@ type Request struct {
 
 var (
 	mu sync.RWMutex
-	// implemented are the bots whose implementation is linked into this binary; checked says which
-	// of them have been compared with their catalogue entry.
+	// implemented are the bots whose implementation is linked into this binary.
 	implemented = map[string]Bot{}
-	checked     = map[string]bool{}
 	// nameRE and maxName are a bot's name (^[a-z][a-z0-9_]{1,62}$ without the counted repetition, which
 	// regexp compiles into an instruction per count at every process's start).
 	nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]+$`)
@@ -100,13 +98,10 @@ var (
 const maxName = 63
 
 // Register adds a bot's implementation; each bot file calls it from init. It panics on a malformed
-// declaration. A linked bot is handed out (Lookup, Registered, Implemented) only once its declaration
-// has been checked against its catalogue entry, and one that differs (or has none) panics there, so a
-// binary can never run a bot whose IAM policy, state machine branch or mapping validation was generated
-// from another declaration: a bot Lambda fails at its start (it looks its bot up while it starts), a
-// test at its first look-up, until the catalogue is regenerated. The check waits for the look-up
-// because a binary links every bot of a family and looks up one: checking the twelve EC2 bots at each
-// EC2 bot Lambda's start was a third of its start-up CPU.
+// declaration. One that differs from the bot's catalogue entry (or has none) is registered, so the
+// generator can link it and write the catalogue, but CheckCatalogued reports it: the bot's Lambda
+// refuses to start and its family's tests fail until the catalogue is regenerated, so no bot runs
+// whose IAM policy, state machine branch or mapping validation was generated from another declaration.
 func Register(b Bot) {
 	if err := b.validate(); err != nil {
 		panic(fmt.Sprintf("bots: register %q: %v", b.Name, err))
@@ -120,37 +115,6 @@ func Register(b Bot) {
 		panic(fmt.Sprintf("bots: %q registered twice", b.Name))
 	}
 	implemented[b.Name] = b
-}
-
-// linked returns the implementation of the bot called name when it is linked, checked against its
-// catalogue entry (once; a difference panics, as Register's comment says).
-func linked(name string) (Bot, bool) {
-	mu.RLock()
-	b, ok := implemented[name]
-	done := checked[name]
-	mu.RUnlock()
-	if !ok || done {
-		return b, ok
-	}
-	if err := checkCatalogued(b); err != nil {
-		panic(fmt.Sprintf("bots: register %q: %v", name, err))
-	}
-	mu.Lock()
-	checked[name] = true
-	mu.Unlock()
-	return b, true
-}
-
-// linkedAll returns every linked bot, each checked as linked does.
-func linkedAll() map[string]Bot {
-	mu.RLock()
-	names := slices.Collect(maps.Keys(implemented))
-	mu.RUnlock()
-	out := make(map[string]Bot, len(names))
-	for _, n := range names {
-		out[n], _ = linked(n)
-	}
-	return out
 }
 
 // ExemptionTag exempts a resource from every bot that changes something: with any value (even empty),
@@ -198,10 +162,13 @@ func (b *Bot) addRunnerOperations() {
 // Lookup returns the bot with that name: its declaration, with Run when its implementation is linked
 // into this binary (Register checked the two agree) and a nil Run otherwise.
 func Lookup(name string) (Bot, bool) {
-	if b, ok := linked(name); ok {
+	mu.RLock()
+	b, ok := implemented[name]
+	mu.RUnlock()
+	if ok {
 		return b, true
 	}
-	b, ok := catalogued()[name]
+	b, ok = catalogued()[name]
 	return b, ok
 }
 
@@ -209,13 +176,19 @@ func Lookup(name string) (Bot, bool) {
 // (tests' own test_ bots, which are never catalogued). Run is set only for the linked ones.
 func Registered() []Bot {
 	all := maps.Clone(catalogued())
-	maps.Copy(all, linkedAll())
+	mu.RLock()
+	maps.Copy(all, implemented)
+	mu.RUnlock()
 	return sortedBots(all)
 }
 
 // Implemented returns the bots whose implementation is linked into this binary, sorted by name: what
 // the catalogue is generated from.
-func Implemented() []Bot { return sortedBots(linkedAll()) }
+func Implemented() []Bot {
+	mu.RLock()
+	defer mu.RUnlock()
+	return sortedBots(implemented)
+}
 
 func sortedBots(m map[string]Bot) []Bot {
 	out := make([]Bot, 0, len(m))

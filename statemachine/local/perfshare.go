@@ -58,7 +58,7 @@ func quotaText(memoryMB int) string {
 
 // inits measures every bootstrap's start: its CPU time at a full core (starts of each, interleaved) and,
 // when a cgroup can be made, its start under the deployed memory size's quota.
-func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]string, starts int) error {
+func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]string, starts int) (map[string]perf.Inits, error) {
 	g, cgErr := perf.NewCgroup("inits")
 	method := "the cgroup's cpuacct.usage at the first poll (the process started inside a cpu,cpuacct cgroup)"
 	if cgErr != nil {
@@ -71,12 +71,12 @@ func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]str
 		starts, method, perf.LoadAverage())
 	full, err := perf.MeasureInits(ctx, g, 0, bins, starts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var quota map[string]perf.Inits
 	if g != nil && o.starts > 0 {
 		if quota, err = perf.MeasureInits(ctx, g, perf.Share(o.memory[0]), bins, o.starts); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	floor := perf.Percentile(full[perf.FloorName].CPU, 50)
@@ -103,7 +103,7 @@ func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]str
 		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 	goal := "every function ≤ 5 ms: met"
 	if len(over) > 0 {
@@ -117,7 +117,7 @@ func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]str
 		fmt.Fprintf(out, "(at the quota: %s, the process in the cgroup from its exec: Lambda's provisioned-concurrency init; an on-demand init runs at a full core)\n",
 			quotaText(o.memory[0]))
 	}
-	return nil
+	return full, nil
 }
 
 // stack measures the functions on the local stack, each in its own cgroup: first and warm invocation

@@ -172,8 +172,8 @@ func E2EAtShare(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, grou
 	defer r.Close()
 	defer groups.SetShare(E2EFunctions, 0)
 	out := ShareRuns{MemoryMB: memoryMB,
-		Cold: InRunner{Startup: r.Startup, Hops: map[string][]time.Duration{}},
-		Warm: InRunner{Startup: r.Startup, Hops: map[string][]time.Duration{}},
+		Cold:    InRunner{Startup: r.Startup, Hops: map[string][]time.Duration{}},
+		Warm:    InRunner{Startup: r.Startup, Hops: map[string][]time.Duration{}},
 		ColdCPU: map[string][]time.Duration{}, WarmCPU: map[string][]time.Duration{}}
 	// One remediation first, unmeasured and at a full core: the runner's, kumo's and the stand-ins' own
 	// first-time work is not the functions'.
