@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,6 +157,7 @@ func (o shareOpts) stack(ctx context.Context, out io.Writer, inits map[string]pe
 	}
 	o.printFunctions(out, runs[0], others)
 	o.printRemediations(out, runs, inits)
+	printTradeOff(out, runs, inits)
 	fmt.Fprintf(out, "(load average after: %s)\n", perf.LoadAverage())
 	return nil
 }
@@ -244,6 +246,63 @@ func (o shareOpts) printRemediations(out io.Writer, runs []perf.ShareRuns, inits
 			fmt.Fprintf(tw, "%s / %s\t", ms(perf.Percentile(r.Cold.Hops[fn], 50)), ms(perf.Percentile(r.Warm.Hops[fn], 50)))
 		}
 		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+}
+
+// printTradeOff is the memory-size trade-off of one remediation (the cost model's two-action shape, the
+// same finding): the time to contain it, cold and warm, and what a million such findings cost at each
+// size, its Lambda duration priced from what was measured at that size's share.
+func printTradeOff(out io.Writer, runs []perf.ShareRuns, inits map[string]perf.Inits) {
+	shape, ok := perf.ShapeNamed(perf.ShapeTwo)
+	if !ok {
+		return
+	}
+	// On demand, Lambda runs init at a full core whatever the size, and bills it (provided.al2023):
+	// each function's median start, the mean over the remediation's functions.
+	var initSum time.Duration
+	for _, fn := range perf.E2EFunctions {
+		initSum += perf.Percentile(inits[fn].Wall, 50)
+	}
+	initMs := float64(initSum) / float64(time.Millisecond) / float64(len(perf.E2EFunctions))
+	// handlerMs is one run's billed handler time: each function's median at this share, rounded up to
+	// Lambda's 1 ms billing step.
+	handlerMs := func(hops map[string][]time.Duration) int {
+		n := 0
+		for _, fn := range perf.E2EFunctions {
+			n += int(math.Ceil(float64(perf.Percentile(hops[fn], 50)) / float64(time.Millisecond)))
+		}
+		return n
+	}
+	price := func(hops map[string][]time.Duration, mem int, cold bool) (duration, total float64) {
+		s := shape
+		s.HandlerMs = handlerMs(hops)
+		a := perf.DefaultAssumptions
+		a.MemoryMB, a.ColdShare, a.InitMs = float64(mem), 0, initMs
+		if cold {
+			a.ColdShare = 1
+		}
+		m := perf.Monthly(s, 1e6, perf.ListPrices, a)
+		for _, l := range m.Standard {
+			if strings.HasPrefix(l.Item, "Lambda arm64 duration") {
+				duration = l.Cost
+			}
+		}
+		total, _ = perf.Total(m.Standard)
+		return duration, total
+	}
+	fmt.Fprintf(out, "\nMemory size trade-off, one remediation of %s (the cost model's %q shape: %d Lambda invocations, %d AWS calls):\n"+
+		"time to contain as measured here (cold: + the functions' init at a full core, %s); cost of 1M findings at list prices,\n"+
+		"no free tier, Standard workflow, Lambda duration from the handler times measured at each share + %g ms per AWS call\n"+
+		"(AWS's latency, the same at every size) + on a cold run each invocation's init (%.1f ms mean, billed).\n\n",
+		perf.E2EFinding, perf.ShapeTwo, shape.Invocations, shape.Calls, ms(initSum), perf.DefaultAssumptions.APILatencyMs, initMs)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "memory\tcontain cold\tcontain warm\tLambda duration, 1M cold\t1M warm\ttotal, 1M cold\t1M warm\t")
+	for _, r := range runs {
+		cd, ct := price(r.Cold.Hops, r.MemoryMB, true)
+		wd, wt := price(r.Warm.Hops, r.MemoryMB, false)
+		fmt.Fprintf(tw, "%d MB\t%s\t%s\t$%.2f\t$%.2f\t$%.2f\t$%.2f\t\n", r.MemoryMB,
+			ms(perf.Percentile(r.Cold.InNode, 50)+initSum), ms(perf.Percentile(r.Warm.InNode, 50)), cd, wd, ct, wt)
 	}
 	_ = tw.Flush()
 }
