@@ -113,9 +113,9 @@ func (o shareOpts) inits(ctx context.Context, out io.Writer, bins map[string]str
 	fmt.Fprintf(out, "(floor: %s, aws-lambda-go with an echo handler and no AWS SDK; CloudBots' Python handler: %v of CPU, %v at 7.2%%;\n"+
 		" goal %s; load average after: %s)\n", ms2(floor), cloudbotsInitCPU, cloudbotsInitAtShare, goal, perf.LoadAverage())
 	if g == nil {
-		fmt.Fprintf(out, "No start under a CPU quota: %v\n", cgErr)
+		fmt.Fprintf(out, "No start under a CPU quota: %v\n\n", cgErr)
 	} else if quota != nil {
-		fmt.Fprintf(out, "(at the quota: %s, the process in the cgroup from its exec: Lambda's provisioned-concurrency init; an on-demand init runs at a full core)\n",
+		fmt.Fprintf(out, "(at the quota: %s, the process in the cgroup from its exec: Lambda's provisioned-concurrency init; an on-demand init runs at a full core)\n\n",
 			quotaText(o.memory[0]))
 	}
 	return full, nil
