@@ -35,6 +35,8 @@ type Process struct {
 	// the poll arrived), or the error reading it.
 	initCPU    time.Duration
 	initCPUErr error
+	// started is closed once cmd.Start has returned (cmd.Process set); initRead once initCPU is read.
+	started, initRead chan struct{}
 	// done is closed when the process has exited, with err how it ended: a measurement waiting on it
 	// then fails instead of waiting for a poll or an answer that will never come.
 	done chan struct{}
@@ -54,7 +56,8 @@ func StartIn(g *Cgroup, bootstrap string, env ...string) (*Process, error) {
 	cmd := exec.Command(bootstrap)
 	cmd.Env = append(append(append([]string{"PATH=" + os.Getenv("PATH")}, Env...), env...),
 		"AWS_LAMBDA_RUNTIME_API="+api.Addr(), "AWS_LAMBDA_FUNCTION_NAME=perf", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
-	p := &Process{API: api, Cmd: cmd, Group: g, done: make(chan struct{})}
+	p := &Process{API: api, Cmd: cmd, Group: g, done: make(chan struct{}),
+		started: make(chan struct{}), initRead: make(chan struct{})}
 	if g != nil {
 		if err := g.ResetCPU(); err != nil {
 			api.Close()
@@ -62,9 +65,17 @@ func StartIn(g *Cgroup, bootstrap string, env ...string) (*Process, error) {
 		}
 		g.Command(cmd)
 	}
-	api.atFirstNext = func() { p.initCPU, p.initCPUErr = p.CPU() }
+	// The first poll can arrive before cmd.Start has returned in this process (a loaded machine): the
+	// hook waits for it, as the threads' CPU needs the pid.
+	api.atFirstNext = func() {
+		<-p.started
+		p.initCPU, p.initCPUErr = p.CPU()
+		close(p.initRead)
+	}
 	p.Started = time.Now()
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	close(p.started)
+	if err != nil {
 		api.Close()
 		return nil, fmt.Errorf("start %s: %w", bootstrap, err)
 	}
@@ -116,9 +127,12 @@ func (p *Process) CPU() (time.Duration, error) {
 // InitCPU is the CPU time the process had used when it first polled the Runtime API (after
 // WaitFirstNext returned).
 func (p *Process) InitCPU() (time.Duration, error) {
-	p.API.mu.Lock()
-	defer p.API.mu.Unlock()
-	return p.initCPU, p.initCPUErr
+	select {
+	case <-p.initRead:
+		return p.initCPU, p.initCPUErr
+	case <-p.done:
+		return 0, fmt.Errorf("bootstrap exited before its first poll was measured (%v)", p.err)
+	}
 }
 
 // PeakRSS is the process's peak resident set (VmHWM), in bytes.

@@ -23,7 +23,7 @@ type RuntimeAPI struct {
 
 	mu        sync.Mutex
 	firstNext time.Time
-	// atFirstNext runs when the first poll arrives, before it is answered (under mu).
+	// atFirstNext runs when the first poll arrives, before it is answered.
 	atFirstNext func()
 	queue       chan invocation
 	results     map[string]chan result
@@ -87,13 +87,15 @@ func (r *RuntimeAPI) serve(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case req.Method == http.MethodGet && path == "invocation/next":
 		r.mu.Lock()
-		if r.firstNext.IsZero() {
+		first := r.firstNext.IsZero()
+		if first {
 			r.firstNext = time.Now()
-			if r.atFirstNext != nil {
-				r.atFirstNext()
-			}
 		}
+		hook := r.atFirstNext
 		r.mu.Unlock()
+		if first && hook != nil {
+			hook() // the process waits for this answer: it uses no CPU meanwhile
+		}
 		select {
 		case inv := <-r.queue:
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
