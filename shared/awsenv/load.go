@@ -3,11 +3,14 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Load returns the Lambda's own configuration, from what the Lambda service puts in the environment:
@@ -47,7 +50,15 @@ func Load(context.Context) (aws.Config, error) {
 		RetryMode:        aws.RetryModeStandard,
 		RetryMaxAttempts: MaxAttempts,
 		AppID:            os.Getenv("AWS_SDK_UA_APP_ID"),
-		ConfigSources:    []any{src},
+		// The SDK's own warnings (a response checksum it could not validate, …) go to the function's
+		// log, as LoadDefaultConfig sends them; a nil Logger would drop them.
+		Logger: logging.NewStandardLogger(os.Stderr),
+		// One HTTP client (one connection pool) for every service client made from this configuration,
+		// the ones a bot makes per finding included. Not a *BuildableClient: each service client copies
+		// one with a pool of its own, so every finding left idle connections open (and, on AWS, paid a
+		// new TLS handshake per client).
+		HTTPClient:    sharedHTTP{awshttp.NewBuildableClient()},
+		ConfigSources: []any{src},
 	}
 	if u := os.Getenv("AWS_ENDPOINT_URL"); u != "" {
 		cfg.BaseEndpoint = aws.String(u)
@@ -107,3 +118,8 @@ func (s envSource) GetUseFIPSEndpoint(context.Context) (aws.FIPSEndpointState, b
 func (s envSource) GetUseDualStackEndpoint(context.Context) (aws.DualStackEndpointState, bool, error) {
 	return s.dualStack, s.dualStack != aws.DualStackEndpointStateUnset, nil
 }
+
+// sharedHTTP hides the BuildableClient from the service clients, which would copy it.
+type sharedHTTP struct{ c *awshttp.BuildableClient }
+
+func (s sharedHTTP) Do(r *http.Request) (*http.Response, error) { return s.c.Do(r) }
