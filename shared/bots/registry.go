@@ -113,8 +113,12 @@ var (
 	mu sync.RWMutex
 	// implemented are the bots whose implementation is linked into this binary.
 	implemented = map[string]Bot{}
-	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
+	// nameRE and maxName are a bot's name (^[a-z][a-z0-9_]{1,62}$ without the counted repetition, which
+	// regexp compiles into an instruction per count at every process's start).
+	nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]+$`)
 )
+
+const maxName = 63
 
 // Register adds a bot's implementation; each bot file calls it from init. It panics on a malformed
 // declaration. One that differs from the bot's catalogue entry (or has none) is registered, so the
@@ -242,8 +246,8 @@ func (b Bot) IAMActions() []string {
 }
 
 func (b Bot) validate() error {
-	if !nameRE.MatchString(b.Name) {
-		return fmt.Errorf("name must match %s", nameRE)
+	if !nameRE.MatchString(b.Name) || len(b.Name) > maxName {
+		return fmt.Errorf("name must match %s and be at most %d characters", nameRE, maxName)
 	}
 	if b.Summary == "" {
 		return fmt.Errorf("summary is empty")

@@ -2,6 +2,7 @@ package finding
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -135,5 +136,40 @@ func TestTarget_WhereNamesKindAccountAndRegion(t *testing.T) {
 	tg := Target{Kind: TargetRDSDB, ID: "orders", Account: "111122223333", Region: "eu-west-1"}
 	if tg.Where() != "DB instance orders in 111122223333/eu-west-1" || tg.String() != "rds-db orders" {
 		t.Errorf("%q %q", tg.Where(), tg.String())
+	}
+}
+
+// Each kind's Pattern accepts exactly what its identifier's counted regular expression accepts (the
+// form AWS documents, which regexp compiles too slowly for a cold start), at and around every bound.
+func TestPattern_AcceptsWhatTheCountedExpressionAccepts(t *testing.T) {
+	counted := map[TargetKind]string{
+		TargetInstance:        `^i-[0-9a-f-]{8,32}$`,
+		TargetIAMUser:         `^[\w+=,.@-]{1,64}$`,
+		TargetIAMRole:         `^[\w+=,.@-]{1,64}$`,
+		TargetInstanceProfile: `^[\w+=,.@-]{1,64}$`,
+		TargetAccessKey:       `^[\w+=,.@:/-]{1,256}$`,
+		TargetRoot:            `^[\w+=,.@:/-]{1,256}$`,
+		TargetBucket:          `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`,
+		TargetLambdaFunction:  `^[a-zA-Z0-9_-]{1,64}$`,
+		TargetRDSDB:           `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
+		TargetRDSCluster:      `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
+	}
+	if len(counted) != len(targetSpecs) {
+		t.Fatalf("%d expressions for %d kinds", len(counted), len(targetSpecs))
+	}
+	var inputs []string
+	for _, c := range []string{"a", "0", "f", "A", "-", ".", "_", "@", ":", "/", "é", " ", "\n"} {
+		for _, n := range []int{0, 1, 2, 3, 7, 8, 9, 10, 31, 32, 33, 34, 35, 61, 62, 63, 64, 65, 255, 256, 257} {
+			s := strings.Repeat(c, n)
+			inputs = append(inputs, s, "i-"+s, "a"+s, s+"a", "a"+s+"-", "1"+s+"1")
+		}
+	}
+	for kind, expr := range counted {
+		re := regexp.MustCompile(expr)
+		for _, in := range inputs {
+			if got, want := targetSpecs[kind].Valid.MatchString(in), re.MatchString(in); got != want {
+				t.Errorf("%s: %q (%d bytes): pattern says %t, %s says %t", kind, in, len(in), got, expr, want)
+			}
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -214,6 +215,8 @@ type Options struct {
 	// MaxDescriptors is the descriptor budget of each process of the stack (0: half its own limit);
 	// a process over it fails the stack (procwatch).
 	MaxDescriptors int
+	// Wrap adjusts each bootstrap's command before it starts (lambdahost.Host.Wrap).
+	Wrap func(name string, cmd *exec.Cmd)
 }
 
 // Stack is kumo with everything the workflow needs, and the bootstraps running against it.
@@ -336,6 +339,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		Lambda:   lambda.NewFromConfig(s.AWS),
 		Sizes:    s.sizes(opts),
 		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
+		Wrap:     opts.Wrap,
 		OnExit: func(p *lambdahost.Process, err error) {
 			s.watch.Fail(fmt.Sprintf("bootstrap %s (pid %d)", p.Name, p.PID()),
 				fmt.Errorf("exited (%v): the function can no longer be invoked; its last output:\n%s", err, p.LastLogs(2000)))
@@ -416,6 +420,17 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		env = append(env, "AWS_ENDPOINT_URL_IAM="+s.iamShim.URL())
 	}
 	return env
+}
+
+// Restart starts the named function's bootstrap again, a new process (a cold start), watched like the
+// first.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	p, err := s.Host.Restart(ctx, name)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	s.watch.Watch("bootstrap "+name, p.PID())
+	return nil
 }
 
 // Err is why the stack failed (a *procwatch.Failure naming the component), nil while it is healthy.
