@@ -14,4 +14,8 @@ var iamOperations = map[string][]string{
 	"iam:TagRole":            {"iam:TagRole"},
 	"iam:GetRolePolicy":      {"iam:GetRolePolicy"},
 	"iam:PutRolePolicy":      {"iam:PutRolePolicy"},
+	"iam:DeleteRolePolicy":   {"iam:DeleteRolePolicy"},
+	"iam:ListRolePolicies":   {"iam:ListRolePolicies"},
+	"iam:DeleteUserPolicy":   {"iam:DeleteUserPolicy"},
+	"iam:ListUserPolicies":   {"iam:ListUserPolicies"},
 }

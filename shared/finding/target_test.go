@@ -29,7 +29,15 @@ func TestTargets_EachResourceKindNamesItsTargetsValidatedWithTheirARN(t *testing
 			[]Target{where(TargetIAMUser, "alice", "")}},
 		"role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", ""), where(TargetSession, "AROAEXAMPLE:s", "")}},
+		// GuardDuty's Role user type names the role; a principal id without a session names no session.
+		"role": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeRole, UserName: "ops", PrincipalID: "AROAEXAMPLE", AccessKeyID: "ASIAEXAMPLE0000000AA"}
 		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", "")}},
+		// An IAM user's GetSessionToken credentials (ASIA) are a session of the user (aws:userId is its id).
+		"IAM user session": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeIAMUser, UserName: "alice", PrincipalID: "AIDAEXAMPLEEXAMPLE0", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMUser, "alice", ""), where(TargetSession, "AIDAEXAMPLEEXAMPLE0", "")}},
 		// Something named like a role whose principal is not a role's is not acted on as the role.
 		"not a role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AIDAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
@@ -63,6 +71,9 @@ func TestTargets_MalformedIdentifiersAreRejectedBeforeAnyAPICall(t *testing.T) {
 		"instance id": func(f *Finding) { f.ResourceKind, f.Instance = KindInstance, &Instance{ID: "i-99999999; rm -rf"} },
 		"user name": func(f *Finding) {
 			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeIAMUser, UserName: "a b"}
+		},
+		"session name": func(f *Finding) {
+			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:i-1 *"}
 		},
 		"bucket":        func(f *Finding) { f.ResourceKind, f.Buckets = KindS3Bucket, []Bucket{{Name: "Bad/Name"}} },
 		"function":      func(f *Finding) { f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "a b"} },
