@@ -8,7 +8,9 @@
 //   simulations: [{name, principal: {template, role} | {arn}, identity: "role"|"allowAll"|"none",
 //                  action, resource: "arn" | {template, value}, trustOf: {template, role},
 //                  resourcePolicyOf: {template, resource}, resourcePolicy: "allowAnyone",
-//                  resourceAccount, context, want: "Allowed"|"Denied"}]
+//                  identityPolicies: [{name, policy}], resourceAccount, context, want: "Allowed"|"Denied"}]
+//   identityPolicies are added to the principal's identity policies as they are: a policy a bot writes
+//   on a role is evaluated with the role's own (identity "allowAll" for "everything else is allowed").
 //   A role principal calls through a session (assumed-role/<name>/iamcheck); aws:PrincipalArn and
 //   aws:PrincipalAccount are filled in from it.
 // Output on stdout (JSON): {dataVersion, statements, problems: [{template, resource, policy, statement,
@@ -527,6 +529,7 @@ async function simulate(c, stacks) {
   }
   if (c.identity === 'allowAll') identity = allowAll
   if (c.identity === 'none') identity = []
+  if (c.identityPolicies) identity = [...identity, ...c.identityPolicies]
 
   let resource = c.resource ?? '*'
   let resourceAccount = c.resourceAccount

@@ -96,14 +96,16 @@ type denyStatement struct {
 // writes, exempt from the no-wildcard rule on what the bots are allowed.
 func denyDocument(s denyStatement) string {
 	s.Effect, s.Action, s.Resource = "Deny", "*", "*"
-	b, err := json.Marshal(struct {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(struct {
 		Version   string          `json:"Version"`
 		Statement []denyStatement `json:"Statement"`
-	}{"2012-10-17", []denyStatement{s}})
-	if err != nil {
+	}{"2012-10-17", []denyStatement{s}}); err != nil {
 		panic(err) // strings and string lists only
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // iamTime is a time as the deny statements carry it.

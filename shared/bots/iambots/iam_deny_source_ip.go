@@ -46,7 +46,8 @@ func init() {
 			"requests through VPC endpoints carry no address. Recorded in the state table; expired denies are removed on each write. " +
 			"Identity Center roles: notify only, with the deny to apply. Never on protected, service-linked or guardbots' own roles.",
 		Resources: []finding.ResourceKind{finding.KindAccessKey},
-		Targets:   []finding.TargetKind{finding.TargetIAMRole, finding.TargetIAMUser},
+		// The session only scopes the advice on an Identity Center role to its user.
+		Targets: []finding.TargetKind{finding.TargetIAMRole, finding.TargetIAMUser, finding.TargetSession},
 		Params: []bots.Param{
 			{Name: maxAddressesParam, Type: bots.TypeInt, Default: 5, Min: 1, Max: 50,
 				Description: "Skip (with the reason) a finding with more public remote addresses than this."},

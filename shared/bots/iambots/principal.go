@@ -165,7 +165,7 @@ func (p *principal) policies(ctx context.Context) ([]inlinePolicy, error) {
 		for pg.HasMorePages() {
 			page, err := pg.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("list the inline policies of %s: %w", p, err)
+				return nil, fmt.Errorf("list the inline policies of %s: %w", p.target.Where(), err)
 			}
 			names = append(names, page.PolicyNames...)
 		}
@@ -174,7 +174,7 @@ func (p *principal) policies(ctx context.Context) ([]inlinePolicy, error) {
 		for pg.HasMorePages() {
 			page, err := pg.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("list the inline policies of %s: %w", p, err)
+				return nil, fmt.Errorf("list the inline policies of %s: %w", p.target.Where(), err)
 			}
 			names = append(names, page.PolicyNames...)
 		}
@@ -213,7 +213,7 @@ func (p *principal) policy(ctx context.Context, name string) (doc string, found 
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return "", false, nil
 		}
-		return "", false, fmt.Errorf("read inline policy %s of %s: %w", name, p, err)
+		return "", false, fmt.Errorf("read inline policy %s of %s: %w", name, p.target.Where(), err)
 	}
 	return decodePolicy(aws.ToString(raw)), true, nil
 }
@@ -227,7 +227,7 @@ func (p *principal) putPolicy(ctx context.Context, name, doc string) error {
 		_, err = p.api.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(p.name()), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
 	}
 	if err != nil {
-		return fmt.Errorf("put inline policy %s on %s: %w", name, p, err)
+		return fmt.Errorf("put inline policy %s on %s: %w", name, p.target.Where(), err)
 	}
 	return nil
 }
@@ -241,7 +241,7 @@ func (p *principal) deletePolicy(ctx context.Context, name string) error {
 		_, err = p.api.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(p.name()), PolicyName: aws.String(name)})
 	}
 	if err != nil && bots.APIErrorCode(err) != "NoSuchEntity" {
-		return fmt.Errorf("delete inline policy %s of %s: %w", name, p, err)
+		return fmt.Errorf("delete inline policy %s of %s: %w", name, p.target.Where(), err)
 	}
 	return nil
 }
