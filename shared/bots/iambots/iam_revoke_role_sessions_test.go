@@ -138,7 +138,9 @@ func TestIAMRevokeRoleSessions_ServiceLinkedAndIdentityCenterRolesAreSkipped(t *
 	createRole(t, e.Env, sso, "/aws-reserved/sso.amazonaws.com/")
 	org := "OrganizationAccountAccessRole"
 	createRole(t, e.Env, org, "/")
-	t.Cleanup(func() { _, _ = iam.NewFromConfig(e.Admin()).DeleteRole(context.Background(), &iam.DeleteRoleInput{RoleName: aws.String(org)}) })
+	t.Cleanup(func() {
+		_, _ = iam.NewFromConfig(e.Admin()).DeleteRole(context.Background(), &iam.DeleteRoleInput{RoleName: aws.String(org)})
+	})
 	own := bottest.UniqueName("guardbots-ec2_stop_instance")
 	createRole(t, e.Env, own, "/")
 	for role, want := range map[string]string{slr: "is service-linked", sso: "belongs to IAM Identity Center", org: "is protected", own: "guardbots' own roles"} {
