@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // Stack ids (and CloudFormation stack names) of the app.
@@ -26,7 +26,6 @@ type BuildOptions struct {
 	// AssetDir holds <function>/bootstrap for every Lambda (build/ after `make build`).
 	AssetDir string
 	Workflow Workflow
-	Bots     []bots.Bot
 }
 
 // Stacks are the app's stacks.
@@ -47,15 +46,12 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := append([]string{}, stepFunctions...)
-	for _, b := range o.Bots {
-		names = append(names, b.Name)
-	}
-	for _, name := range names {
-		if _, err := os.Stat(filepath.Join(o.AssetDir, name, "bootstrap")); err != nil {
-			return nil, fmt.Errorf("Lambda code for %s is missing (%v): run make build", name, err)
+	for _, f := range deployment.Functions(cfg.Settings, deployment.Resources{}) {
+		if _, err := os.Stat(filepath.Join(o.AssetDir, f.Name, "bootstrap")); err != nil {
+			return nil, fmt.Errorf("Lambda code for %s is missing (%v): run make build", f.Name, err)
 		}
 	}
+	botList := deployment.Bots(cfg.Settings)
 
 	s := &Stacks{Forwarders: map[string]awscdk.Stack{}}
 	s.Orchestrator, err = NewOrchestrator(app, orchestratorStackID, OrchestratorProps{
@@ -63,7 +59,7 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 			Description: jsii.String("guardbots orchestrator: GuardDuty findings → remediation workflow → bots → notification"),
 			Env:         &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)},
 		},
-		Config: cfg, Bots: o.Bots, Workflow: o.Workflow, AssetDir: o.AssetDir,
+		Config: cfg, Workflow: o.Workflow, AssetDir: o.AssetDir,
 		Mapping: doc, MappingTier: tier,
 	})
 	if err != nil {
@@ -72,8 +68,8 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 
 	// The same member template twice: as a stack of its own (deploy it directly to the management
 	// account, which service-managed StackSets skip) and embedded in the StackSet.
-	s.Member = NewMemberStack(app, memberStackID, cfg, o.Bots)
-	s.MemberTemplate, err = MemberTemplate(cfg, o.Bots)
+	s.Member = NewMemberStack(app, memberStackID, cfg, botList)
+	s.MemberTemplate, err = MemberTemplate(cfg, botList)
 	if err != nil {
 		return nil, err
 	}

@@ -10,23 +10,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Config is the app's configuration, read from CDK context (cdk.json, `-c key=value`). Every field has a
 // documented default (infra/README.md); FromContext fills them and Validate rejects what would deploy
 // something broken.
 type Config struct {
-	// RolePrefix names member roles "<prefix>-<bot>" and the bot Lambdas' roles "<prefix>-lambda-<bot>".
-	RolePrefix string
-	// ExternalID is sent with every AssumeRole into a member account; "" leaves the member template's
-	// ExternalId parameter without a default (a deploy must then supply it) and bots act only in the
-	// orchestrator's own account.
-	ExternalID string
+	// Settings are what the deployment chooses about its functions (shared/deployment): the role prefix
+	// and external id, dry run, the mapping parameter and its TTL, verification, protected accounts,
+	// closing the loop, the rails and the memory size. An ExternalID of "" also leaves the member
+	// template's ExternalId parameter without a default (a deploy must then supply it).
+	deployment.Settings
 	// OrchestratorAccount is the account the orchestrator runs in (the member roles trust it); "" falls
 	// back to CDK_DEFAULT_ACCOUNT, then to a member-template parameter without a default.
 	OrchestratorAccount string
@@ -34,10 +31,6 @@ type Config struct {
 	OrganizationID string
 	// SeverityFloor is the lowest GuardDuty severity the rule passes to the workflow.
 	SeverityFloor float64
-	// DryRun makes every bot a dry run (GUARDBOTS_DRY_RUN): the switch for a first rollout.
-	DryRun bool
-	// AllowSampleFindings lets GuardDuty's sample findings through match.
-	AllowSampleFindings bool
 	// NotificationEmail subscribes an address to the topic when set.
 	NotificationEmail string
 	// HomeRegion is where the orchestrator runs and the only region the member StackSet deploys to.
@@ -46,11 +39,8 @@ type Config struct {
 	OtherRegions []string
 	// SecurityHubRule adds the rule for GuardDuty findings imported into Security Hub.
 	SecurityHubRule bool
-	// MappingFile is the mapping deployed to SSM; MappingParameter its parameter name.
-	MappingFile      string
-	MappingParameter string
-	// MappingTTL is how long match reuses a fetched mapping (GUARDBOTS_MAPPING_TTL).
-	MappingTTL time.Duration
+	// MappingFile is the mapping deployed to SSM (in Settings.MappingParameter).
+	MappingFile string
 	// LogRetentionDays applies to every log group.
 	LogRetentionDays int
 	// OrganizationalUnits are the StackSet's deployment targets.
@@ -61,32 +51,9 @@ type Config struct {
 	StackSetFailureTolerance int
 	StackSetMaxConcurrent    int
 
-	// VerifyFindings makes the verify step re-read every finding from GuardDuty before any bot runs
-	// (GUARDBOTS_VERIFY_FINDINGS). Off only in a dry run (Validate): a forged event could then drive a bot.
-	VerifyFindings bool
 	// ApproverPrincipalArn may assume the approver role; "" trusts the orchestrator account's
 	// principals that signed in with MFA (its IAM policies then decide who).
 	ApproverPrincipalArn string
-	// ProtectedAccounts are never changed by any bot (GUARDBOTS_PROTECTED_ACCOUNTS in match).
-	ProtectedAccounts []string
-	// CloseFindings is notify's close-the-loop mode: false, true or archive (GUARDBOTS_CLOSE_FINDINGS).
-	CloseFindings string
-	// DedupWindow and DedupLease are the duplicate-suppression window and in-progress lease of the bots.
-	DedupWindow time.Duration
-	DedupLease  time.Duration
-	// MaxFindingAge is how old GuardDuty's copy of a finding (its updatedAt) may be for verify to let a
-	// bot act on it (GUARDBOTS_MAX_FINDING_AGE); older ones are skipped as stale. At most DedupWindow, so
-	// a replayed finding is either still deduplicated or already too old to act on.
-	MaxFindingAge time.Duration
-	// BlastRadiusPerAccount and BlastRadiusGlobal cap disruptive actions per account and overall in any
-	// hour (a sliding window).
-	BlastRadiusPerAccount int
-	BlastRadiusGlobal     int
-	// AuditRetention is how long audit records live: days ("365d") or a Go duration (GUARDBOTS_AUDIT_RETENTION).
-	AuditRetention string
-	// LambdaMemoryMiB is every Lambda's memory size; the default comes from the measured peak
-	// (memory.go). More memory buys more CPU (Lambda allots CPU in proportion), not correctness.
-	LambdaMemoryMiB int
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -126,26 +93,14 @@ const (
 // DefaultConfig is the configuration with no context at all.
 func DefaultConfig() Config {
 	return Config{
-		RolePrefix:               awsenv.DefaultRolePrefix,
+		Settings:                 deployment.DefaultSettings(),
 		SeverityFloor:            mapping.DefaultSeverityFloor, // GuardDuty's Medium band starts at 4.0
-		DryRun:                   true,
 		HomeRegion:               "us-east-1",
 		MappingFile:              "", // the embedded shared/mapping/default.json
-		MappingParameter:         mapping.DefaultParameterName,
-		MappingTTL:               mapping.DefaultTTL,
 		LogRetentionDays:         365,
 		StackSetCallAs:           "SELF",
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
-		VerifyFindings:           true,
-		CloseFindings:            verify.CloseOff,
-		DedupWindow:              steps.DefaultDedupWindow,
-		DedupLease:               steps.DefaultDedupLease,
-		MaxFindingAge:            steps.DefaultMaxFindingAge,
-		BlastRadiusPerAccount:    steps.DefaultBlastPerAcct,
-		BlastRadiusGlobal:        steps.DefaultBlastGlobal,
-		AuditRetention:           "365d",
-		LambdaMemoryMiB:          memorySizeFor(measuredPeakRSSMiB),
 	}
 }
 
@@ -361,7 +316,7 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.CloseFindings {
-	case verify.CloseOff, verify.CloseFeedback, verify.CloseArchive:
+	case deployment.CloseOff, deployment.CloseFeedback, deployment.CloseArchive:
 	default:
 		bad(ctxCloseFindings, "%q: false, true or archive", c.CloseFindings)
 	}
@@ -369,8 +324,8 @@ func (c Config) Validate() error {
 		bad(ctxDedupWindow, "%v: want a positive duration", c.DedupWindow)
 	}
 	// A lease shorter than a bot's run would let a second execution act while the first still runs.
-	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {
-		bad(ctxDedupLease, "%v must exceed the bot Lambda timeout (%ds)", c.DedupLease, botLambdaTimeoutSeconds)
+	if c.DedupLease <= deployment.BotTimeout {
+		bad(ctxDedupLease, "%v must exceed the bot Lambda timeout (%v)", c.DedupLease, deployment.BotTimeout)
 	}
 	// A finding older than the dedup window could be replayed after its claim expired and act again.
 	if c.MaxFindingAge <= 0 || c.MaxFindingAge > c.DedupWindow {
@@ -382,19 +337,19 @@ func (c Config) Validate() error {
 		bad(ctxVerifyFindings, "false is allowed only with dryRun true (without verification a forged event could drive a bot)")
 	}
 	// The sliding window keeps a slot per allowed action in one state-table item.
-	if c.BlastRadiusPerAccount < 1 || c.BlastRadiusPerAccount > steps.MaxBlastRadius {
-		bad(ctxBlastPerAccount, "%d: want 1 to %d", c.BlastRadiusPerAccount, steps.MaxBlastRadius)
+	if c.BlastRadiusPerAccount < 1 || c.BlastRadiusPerAccount > deployment.MaxBlastRadius {
+		bad(ctxBlastPerAccount, "%d: want 1 to %d", c.BlastRadiusPerAccount, deployment.MaxBlastRadius)
 	}
-	if c.BlastRadiusGlobal < 1 || c.BlastRadiusGlobal > steps.MaxBlastRadius {
-		bad(ctxBlastGlobal, "%d: want 1 to %d", c.BlastRadiusGlobal, steps.MaxBlastRadius)
+	if c.BlastRadiusGlobal < 1 || c.BlastRadiusGlobal > deployment.MaxBlastRadius {
+		bad(ctxBlastGlobal, "%d: want 1 to %d", c.BlastRadiusGlobal, deployment.MaxBlastRadius)
 	}
 	if _, err := statetable.ParseRetention(c.AuditRetention); err != nil {
 		bad(ctxAuditRetention, "%q: want a positive number of days (365d) or a Go duration (8760h)", c.AuditRetention)
 	}
 	// A size under three times the measured peak risks an out-of-memory kill on a large finding.
-	if floor := memoryHeadroom * measuredPeakRSSMiB; c.LambdaMemoryMiB < max(lambdaMinMemoryMiB, floor) || c.LambdaMemoryMiB > lambdaMaxMemoryMiB {
+	if floor := deployment.MemoryHeadroom * deployment.MeasuredPeakRSSMiB; c.LambdaMemoryMiB < max(deployment.LambdaMinMemoryMiB, floor) || c.LambdaMemoryMiB > deployment.LambdaMaxMemoryMiB {
 		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
-			c.LambdaMemoryMiB, max(lambdaMinMemoryMiB, floor), lambdaMaxMemoryMiB, measuredPeakRSSMiB)
+			c.LambdaMemoryMiB, max(deployment.LambdaMinMemoryMiB, floor), deployment.LambdaMaxMemoryMiB, deployment.MeasuredPeakRSSMiB)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/statemachine/local/perf"
 )
@@ -146,7 +147,7 @@ func TestBuild_FailsWhenTheDefinitionAndTheFunctionsDisagree(t *testing.T) {
 		extra[k] = v
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: extra}, Bots: bots.Registered()})
+	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: extra}})
 	if err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("unknown function: err %v", err)
 	}
@@ -157,7 +158,7 @@ func TestBuild_FailsWhenTheDefinitionAndTheFunctionsDisagree(t *testing.T) {
 		}
 	}
 	app = awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: missing}, Bots: bots.Registered()})
+	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: missing}})
 	if err == nil || !strings.Contains(err.Error(), "notify_only") {
 		t.Errorf("bot without a Task: err %v", err)
 	}
@@ -165,7 +166,7 @@ func TestBuild_FailsWhenTheDefinitionAndTheFunctionsDisagree(t *testing.T) {
 
 func TestBuild_FailsWhenLambdaCodeIsMissing(t *testing.T) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	_, err := Build(app, DefaultConfig(), BuildOptions{AssetDir: t.TempDir(), Bots: bots.Registered()})
+	_, err := Build(app, DefaultConfig(), BuildOptions{AssetDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Errorf("err %v", err)
 	}
@@ -221,18 +222,14 @@ func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
 }
 
 func TestMemorySize_ComesFromTheMeasuredPeakWithHeadroom(t *testing.T) {
-	for peak, want := range map[int]int{35: 128, 42: 128, 43: 192, 100: 320} {
-		if got := memorySizeFor(peak); got != want {
-			t.Errorf("memorySizeFor(%d MB) = %d, want %d", peak, got, want)
-		}
-	}
-	if c := DefaultConfig(); c.LambdaMemoryMiB != memorySizeFor(measuredPeakRSSMiB) || c.LambdaMemoryMiB < 3*measuredPeakRSSMiB {
-		t.Errorf("default memory %d MB for a measured peak of %d MB", c.LambdaMemoryMiB, measuredPeakRSSMiB)
+	peak := deployment.MeasuredPeakRSSMiB
+	if c := DefaultConfig(); c.LambdaMemoryMiB != deployment.MemorySizeFor(peak) || c.LambdaMemoryMiB < 3*peak {
+		t.Errorf("default memory %d MB for a measured peak of %d MB", c.LambdaMemoryMiB, peak)
 	}
 	if c, err := FromContext(contextOf(map[string]any{"lambdaMemoryMiB": 512})); err != nil || c.LambdaMemoryMiB != 512 {
 		t.Errorf("lambdaMemoryMiB 512: %d, %v", c.LambdaMemoryMiB, err)
 	}
-	for _, bad := range []any{64, 3*measuredPeakRSSMiB - 1, 10241, "lots"} {
+	for _, bad := range []any{64, 3*peak - 1, 10241, "lots"} {
 		if _, err := FromContext(contextOf(map[string]any{"lambdaMemoryMiB": bad})); err == nil || !strings.Contains(err.Error(), "context lambdaMemoryMiB:") {
 			t.Errorf("lambdaMemoryMiB %v: err %v", bad, err)
 		}
@@ -241,10 +238,10 @@ func TestMemorySize_ComesFromTheMeasuredPeakWithHeadroom(t *testing.T) {
 
 func TestValidate_DedupLeaseMustOutlastTheBotLambdaTimeout(t *testing.T) {
 	c := DefaultConfig()
-	if c.DedupLease <= botLambdaTimeoutSeconds*time.Second {
-		t.Fatalf("the default lease %v does not outlast the bot timeout %ds", c.DedupLease, botLambdaTimeoutSeconds)
+	if c.DedupLease <= deployment.BotTimeout {
+		t.Fatalf("the default lease %v does not outlast the bot timeout %v", c.DedupLease, deployment.BotTimeout)
 	}
-	c.DedupLease = botLambdaTimeoutSeconds * time.Second
+	c.DedupLease = deployment.BotTimeout
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "context dedupLease:") {
 		t.Errorf("a lease equal to the bot timeout: err %v", err)
 	}
@@ -356,13 +353,13 @@ func TestValidate_VerifyFindingsOffOnlyInADryRun(t *testing.T) {
 	c := DefaultConfig()
 	c.VerifyFindings, c.DryRun = false, false
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	if _, err := Build(app, c, BuildOptions{AssetDir: t.TempDir(), Bots: bots.Registered()}); err == nil || !strings.Contains(err.Error(), "context verifyFindings:") {
+	if _, err := Build(app, c, BuildOptions{AssetDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "context verifyFindings:") {
 		t.Errorf("Build with verifyFindings and dryRun false: err %v", err)
 	}
 }
 
 func TestMemorySize_IsWhatTheCostModelPrices(t *testing.T) {
 	if got, want := perf.DefaultAssumptions.MemoryMB, float64(DefaultConfig().LambdaMemoryMiB); got != want {
-		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./statemachine/local", got, want)
+		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./...", got, want)
 	}
 }

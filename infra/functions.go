@@ -9,22 +9,19 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
-// goFunctionProps describes one of the Go Lambdas built by `make build`.
+// goFunctionProps is one of the Go Lambdas built by `make build`, as shared/deployment describes it
+// (name, timeout, memory, environment), and what the CDK app adds.
 type goFunctionProps struct {
-	// Name is the function's directory under build/ (and functions/), e.g. "parse" or a bot's name.
-	Name string
+	deployment.Function
 	// AssetDir holds build/<Name>/bootstrap.
 	AssetDir string
 	// RoleName fixes the role's name when something outside the stack must know it (member trust).
-	RoleName    string
-	Description string
-	Timeout     awscdk.Duration
-	Environment map[string]string
-	Retention   awslogs.RetentionDays
-	// MemoryMiB is the function's memory size (Config.LambdaMemoryMiB, from the measured peak: memory.go).
-	MemoryMiB int
+	RoleName  string
+	Retention awslogs.RetentionDays
 }
 
 // goFunction is a provided.al2023/arm64 Lambda with its own role and log group. The role holds only
@@ -56,8 +53,8 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn()),
 	}))
-	env := map[string]*string{"GOMEMLIMIT": jsii.String(goMemLimit(p.MemoryMiB))}
-	for k, v := range p.Environment {
+	env := map[string]*string{}
+	for k, v := range p.Env {
 		env[k] = jsii.String(v)
 	}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
@@ -69,7 +66,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON, // the handlers log JSON lines with slog
 		MemorySize:    jsii.Number(p.MemoryMiB),
-		Timeout:       p.Timeout,
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(p.Timeout.Seconds())),
 		Environment:   &env,
 		Description:   jsii.String(p.Description),
 	})

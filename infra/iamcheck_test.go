@@ -16,6 +16,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -121,7 +122,7 @@ func wantIf(ok bool) string {
 // runIAMCheck runs .tools/iamcheck.mjs with the repository's Node (make tools installs both).
 func runIAMCheck(t *testing.T, templates []iamTemplate, sims []iamSim) iamReport {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := deployment.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func stepSims(t *testing.T, b build) []iamSim {
 	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}, "planKey": {orch, planKey}}
 	tls := map[string]any{"aws:SecureTransport": "true"}
 	var sims []iamSim
-	for _, step := range stepFunctions {
+	for _, step := range deployment.Steps {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, step)}
 		seen := map[string]bool{}
 		for _, g := range stepGrants {
@@ -529,7 +530,7 @@ func planSims(t *testing.T, b build) []iamSim {
 	otherExec := fmt.Sprintf("arn:aws:states:%s:%s:execution:someone-elses-machine:run-1", b.cfg.HomeRegion, orchAccount)
 	machine := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", b.cfg.HomeRegion, orchAccount, statemachine.Name)
 	var sims []iamSim
-	for _, fn := range append(append([]string{}, stepFunctions...), botNames()...) {
+	for _, fn := range append(append([]string{}, deployment.Steps...), botNames()...) {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, fn)}
 		sims = append(sims, iamSim{Name: fmt.Sprintf("%s: only verify may sign plans: %s", b.name, fn), Principal: role,
 			Action: "kms:Sign", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: wantIf(fn == "verify")})
@@ -611,7 +612,7 @@ func TestReadme_StepTableIsTheMirror(t *testing.T) {
 	section, _, _ = strings.Cut(section, "\n## ")
 	got := map[string][]string{}
 	action := regexp.MustCompile("`([a-z0-9-]+:[A-Za-z]+)`")
-	stepRE := regexp.MustCompile(`\b(` + strings.Join(stepFunctions, "|") + `)\b`)
+	stepRE := regexp.MustCompile(`\b(` + strings.Join(deployment.Steps, "|") + `)\b`)
 	for _, line := range strings.Split(section, "\n") {
 		cells := strings.Split(line, "|")
 		if len(cells) < 4 || strings.Contains(cells[1], "---") || strings.TrimSpace(cells[1]) == "step" {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // The whole app is built and synthesized once with every context key set (fixture) and once with no
@@ -111,7 +112,7 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 		return synthesized{}, err
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
-	s, err := Build(app, cfg, BuildOptions{Root: root, AssetDir: assets, Workflow: wf, Bots: bots.Registered()})
+	s, err := Build(app, cfg, BuildOptions{Root: root, AssetDir: assets, Workflow: wf})
 	if err != nil {
 		return synthesized{}, err
 	}
@@ -135,7 +136,7 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 func buildFixture() error {
 	start := time.Now()
 	fixtureCfg = fixtureConfig()
-	root, err := repoRoot()
+	root, err := deployment.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func fakeAssets() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	names := append([]string{}, stepFunctions...)
+	names := append([]string{}, deployment.Steps...)
 	names = append(names, bots.Names()...)
 	for _, n := range names {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {

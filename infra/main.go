@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -31,7 +30,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := deployment.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -40,7 +39,7 @@ func run() error {
 		return err
 	}
 	if _, err := Build(app, cfg, BuildOptions{
-		Root: root, AssetDir: filepath.Join(root, "build"), Workflow: wf, Bots: bots.Registered(),
+		Root: root, AssetDir: filepath.Join(root, "build"), Workflow: wf,
 	}); err != nil {
 		return err
 	}
@@ -57,23 +56,4 @@ func currentWorkflow() (Workflow, error) {
 		return Workflow{}, err
 	}
 	return Workflow{Definition: def, Placeholders: statemachine.Placeholders()}, nil
-}
-
-// repoRoot is the directory holding go.mod, found upwards from the working directory (the CLI runs
-// the app at the root; go test runs it in infra/).
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run the app from the repository")
-		}
-		dir = parent
-	}
 }

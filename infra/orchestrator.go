@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"maps"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -23,10 +20,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -37,23 +33,10 @@ type Workflow struct {
 	Placeholders map[string]string
 }
 
-// Step Lambdas, by function name (their build/ directories).
-var stepFunctions = []string{"parse", "transform", "match", "verify", "request_approval", "notify"}
-
-// Lambda timeouts sit below the Task timeouts of the definition, so a Lambda's own timeout error
-// (which Retry and Catch can classify) arrives before the state's States.Timeout.
-const botLambdaTimeoutSeconds = statemachine.BotTimeoutSeconds - 30
-
-var (
-	stepLambdaTimeout = awscdk.Duration_Seconds(jsii.Number(statemachine.StepTimeoutSeconds - 10))
-	botLambdaTimeout  = awscdk.Duration_Seconds(jsii.Number(botLambdaTimeoutSeconds))
-)
-
 // OrchestratorProps is what the orchestrator stack is built from.
 type OrchestratorProps struct {
 	awscdk.StackProps
 	Config   Config
-	Bots     []bots.Bot
 	Workflow Workflow
 	// AssetDir holds build/<function>/bootstrap for every step and bot.
 	AssetDir string
@@ -128,87 +111,54 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
 	planKey := newPlanKey(stack, "PlanSigningKey")
-	closing := cfg.CloseFindings != verify.CloseOff
+	closing := cfg.CloseFindings != deployment.CloseOff
 
-	// Step Lambdas: each role holds only what its handler calls. Match decides on the input to route
-	// skips and notifications cheaply; verify re-makes every remediate decision on GuardDuty's copy of
-	// the finding, so both get the same mapping configuration.
-	stepEnv := map[string]map[string]string{
-		"match":  mappingEnv(cfg),
-		"verify": mappingEnv(cfg),
-		"request_approval": {
-			steps.EnvApprovalTopicArn: *alerts.Topic.TopicArn(),
-			steps.EnvApproverRoleArn:  *approver.RoleArn(),
-			steps.EnvDryRun:           strconv.FormatBool(cfg.DryRun),
-		},
-		"notify": {
-			steps.EnvTopicArn:      *alerts.Topic.TopicArn(),
-			steps.EnvCloseFindings: cfg.CloseFindings,
-		},
-	}
-	stepEnv["verify"][steps.EnvVerifyFindings] = strconv.FormatBool(cfg.VerifyFindings)
-	stepEnv["verify"][steps.EnvMaxFindingAge] = cfg.MaxFindingAge.String()
-	stepEnv["verify"][steps.EnvSigningKey] = *planKey.KeyArn()
-	if closing {
-		// Closing the loop checks the plan's signature, as the bots do.
-		maps.Copy(stepEnv["notify"], planEnv(planKey))
-	}
-	for _, name := range stepFunctions {
-		o.Functions[name] = newGoFunction(stack, "Step-"+name, goFunctionProps{
-			Name: name, AssetDir: p.AssetDir, Timeout: stepLambdaTimeout, Retention: retention,
-			Environment: stepEnv[name], MemoryMiB: cfg.LambdaMemoryMiB,
-			Description: "guardbots workflow step: " + name,
-		})
-	}
-	grantReadMapping(o.Functions["match"].Role, param)
-	grantPublish(o.Functions["notify"].Role, alerts)
-	grantPublish(o.Functions["request_approval"].Role, alerts)
-	grantVerify(o.Functions["verify"].Role, param)
-	grantSign(o.Functions["verify"].Role, planKey)
-	restrictSigning(planKey, o.Functions["verify"].Role)
-	grantCloseFindings(o.Functions["notify"].Role, cfg.CloseFindings)
-	if closing {
-		grantCheckPlan(o.Functions["notify"].Role, planKey, false)
-	}
-
-	// Bot Lambdas: one each, with a role named so member trust policies can name it.
+	// Every function, as shared/deployment describes it from the settings: each role holds only what
+	// its handler calls, and a bot's role is named so member trust policies can name it.
+	fns := deployment.Functions(cfg.Settings, deployment.Resources{
+		// Its own account, so a bot never calls STS to learn it.
+		AccountID:       *awscdk.Aws_ACCOUNT_ID(),
+		TopicArn:        *alerts.Topic.TopicArn(),
+		ApproverRoleArn: *approver.RoleArn(),
+		StateTable:      *table.TableName(),
+		AuditTable:      *audit.TableName(),
+		SigningKey:      *planKey.KeyArn(),
+		StateMachineArn: stateMachineArn(),
+	})
 	botLogs := map[string]awslogs.LogGroup{}
-	for _, b := range p.Bots {
-		roleName, err := lambdaRoleName(cfg.RolePrefix, b.Name)
-		if err != nil {
-			return nil, err
+	for _, f := range fns {
+		props := goFunctionProps{Function: f, AssetDir: p.AssetDir, Retention: retention}
+		id := "Step-" + f.Name
+		if f.Bot {
+			id = "Bot-" + f.Name
+			roleName, err := lambdaRoleName(cfg.RolePrefix, f.Name)
+			if err != nil {
+				return nil, err
+			}
+			props.RoleName = roleName
 		}
-		env := map[string]string{
-			awsenv.EnvRolePrefix: cfg.RolePrefix,
-			// Its own account, so a bot never calls STS to learn it.
-			awsenv.EnvAccountID: *awscdk.Aws_ACCOUNT_ID(),
-			steps.EnvDryRun:     strconv.FormatBool(cfg.DryRun),
-			// Required by every bot that changes something: the rails refuse to start without it.
-			statetable.EnvTable:          *table.TableName(),
-			statetable.EnvAuditTable:     *audit.TableName(),
-			statetable.EnvAuditRetention: cfg.AuditRetention,
-			steps.EnvDedupWindow:         cfg.DedupWindow.String(),
-			steps.EnvDedupLease:          cfg.DedupLease.String(),
-			steps.EnvBlastPerAccount:     strconv.Itoa(cfg.BlastRadiusPerAccount),
-			steps.EnvBlastGlobal:         strconv.Itoa(cfg.BlastRadiusGlobal),
+		o.Functions[f.Name] = newGoFunction(stack, id, props)
+		if f.Bot {
+			botLogs[f.Name] = o.Functions[f.Name].LogGroup
 		}
-		if cfg.ExternalID != "" {
-			env[awsenv.EnvExternalID] = cfg.ExternalID
-		}
-		maps.Copy(env, planEnv(planKey))
-		fn := newGoFunction(stack, "Bot-"+b.Name, goFunctionProps{
-			Name: b.Name, AssetDir: p.AssetDir, RoleName: roleName, Timeout: botLambdaTimeout,
-			Retention: retention, Environment: env, MemoryMiB: cfg.LambdaMemoryMiB,
-			Description: "guardbots bot: " + b.Name,
-		})
-		o.Functions[b.Name] = fn
-		grantBot(fn, b, cfg, table, audit)
-		grantCheckPlan(fn.Role, planKey, true)
-		botLogs[b.Name] = fn.LogGroup
+	}
+	grantReadMapping(o.Functions[deployment.StepMatch].Role, param)
+	grantPublish(o.Functions[deployment.StepNotify].Role, alerts)
+	grantPublish(o.Functions[deployment.StepRequestApproval].Role, alerts)
+	grantVerify(o.Functions[deployment.StepVerify].Role, param)
+	grantSign(o.Functions[deployment.StepVerify].Role, planKey)
+	restrictSigning(planKey, o.Functions[deployment.StepVerify].Role)
+	grantCloseFindings(o.Functions[deployment.StepNotify].Role, cfg.CloseFindings)
+	if closing {
+		grantCheckPlan(o.Functions[deployment.StepNotify].Role, planKey, false)
+	}
+	for _, b := range deployment.Bots(cfg.Settings) {
+		grantBot(o.Functions[b.Name], b, cfg, table, audit)
+		grantCheckPlan(o.Functions[b.Name].Role, planKey, true)
 	}
 	var notifyLogs awslogs.LogGroup
 	if closing {
-		notifyLogs = o.Functions["notify"].LogGroup
+		notifyLogs = o.Functions[deployment.StepNotify].LogGroup
 	}
 	newRailAlarms(stack, botLogs, notifyLogs, alerts)
 
@@ -240,21 +190,6 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 
 	newFindingRules(stack, cfg, sm, alerts)
 	return o, nil
-}
-
-// mappingEnv is what a step that makes the mapping decision reads: the parameter, how long to reuse it,
-// whether sample findings pass, and the protected accounts.
-func mappingEnv(cfg Config) map[string]string {
-	env := map[string]string{
-		mapping.EnvParameter:    cfg.MappingParameter,
-		mapping.EnvTTL:          cfg.MappingTTL.String(),
-		mapping.EnvAllowSamples: strconv.FormatBool(cfg.AllowSampleFindings),
-	}
-	// Unset rather than empty when none: both read as "no protected accounts".
-	if len(cfg.ProtectedAccounts) > 0 {
-		env[mapping.EnvProtectedAccounts] = strings.Join(cfg.ProtectedAccounts, ",")
-	}
-	return env
 }
 
 // lambdaRoleName is the bot Lambda's role name, "<prefix>-lambda-<bot>": deterministic, so a member

@@ -13,9 +13,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -206,8 +206,8 @@ func TestOrchestrator_ExecutionFailureAlarmCoversFailedTimedOutAndAborted(t *tes
 
 func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(t *testing.T) {
 	fns := resources(t, orch, "AWS::Lambda::Function")
-	if want := len(stepFunctions) + len(bots.Registered()); len(fns) != want {
-		t.Fatalf("%d functions, want %d (%d steps + every registered bot)", len(fns), want, len(stepFunctions))
+	if want := len(deployment.Steps) + len(bots.Registered()); len(fns) != want {
+		t.Fatalf("%d functions, want %d (%d steps + every registered bot)", len(fns), want, len(deployment.Steps))
 	}
 	roles := map[string]string{}
 	for id, f := range fns {
@@ -215,7 +215,7 @@ func TestOrchestrator_EveryLambdaIsProvidedAL2023Arm64WithItsOwnRoleAndLogGroup(
 		if p["Runtime"] != "provided.al2023" || js(p["Architectures"]) != `["arm64"]` || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v", id, p["Runtime"], p["Architectures"])
 		}
-		// Sized from the measured peak (memory.go), with a Go soft memory limit under it.
+		// Sized from the measured peak (shared/deployment/memory.go), with a Go soft memory limit under it.
 		if js(p["MemorySize"]) != "256" || !strings.Contains(js(p["Environment"]), `"GOMEMLIMIT":"230MiB"`) {
 			t.Errorf("%s: memory %v, environment %s: want lambdaMemoryMiB's 256 MB and GOMEMLIMIT 230MiB", id, p["MemorySize"], js(p["Environment"]))
 		}
@@ -245,7 +245,7 @@ func functionRole(t *testing.T, fn string) string {
 func functionRoleIn(t *testing.T, stack, fn string) string {
 	t.Helper()
 	prefix := "Bot" + strings.ReplaceAll(fn, "_", "")
-	for _, s := range stepFunctions {
+	for _, s := range deployment.Steps {
 		if s == fn {
 			prefix = "Step" + strings.ReplaceAll(fn, "_", "")
 		}
@@ -275,8 +275,8 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
 			"securityhub:BatchUpdateFindings", "kms:GetPublicKey", "states:DescribeExecution"}, publish...), logActions...),
 	}
-	if len(want) != len(stepFunctions) {
-		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(stepFunctions))
+	if len(want) != len(deployment.Steps) {
+		t.Fatalf("the test covers %d steps, the stack has %d", len(want), len(deployment.Steps))
 	}
 	for fn, w := range want {
 		if got := actions[functionRole(t, fn)]; !reflect.DeepEqual(sortedUnique(got), sortedUnique(w)) {
@@ -388,52 +388,97 @@ func TestAllStacks_NoWildcardActionInAnyIdentityPolicy(t *testing.T) {
 	}
 }
 
+// The stack deploys exactly shared/deployment's functions: each one's timeout, memory and environment
+// (the values the settings decide; the resources' are CloudFormation references), and no other.
+func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
+	deployed := map[string]map[string]any{}
+	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
+		deployed[id] = props(f)
+	}
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
+		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
+	if len(fns) != len(deployed) {
+		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
+	}
+	for _, f := range fns {
+		prefix := "Step"
+		if f.Bot {
+			prefix = "Bot"
+		}
+		prefix += strings.ReplaceAll(f.Name, "_", "") + "Function"
+		var p map[string]any
+		for id, d := range deployed {
+			if regexp.MustCompile(`^` + prefix + `[0-9A-F]{8}$`).MatchString(id) {
+				p = d
+			}
+		}
+		if p == nil {
+			t.Errorf("%s is not deployed", f.Name)
+			continue
+		}
+		if js(p["Timeout"]) != fmt.Sprint(f.Timeout.Seconds()) || js(p["MemorySize"]) != fmt.Sprint(f.MemoryMiB) {
+			t.Errorf("%s: timeout %v, memory %v; want %v, %d", f.Name, p["Timeout"], p["MemorySize"], f.Timeout, f.MemoryMiB)
+		}
+		env, _ := p["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if len(vars) != len(f.Env) {
+			t.Errorf("%s: environment %s, want the %d variables of %v", f.Name, js(vars), len(f.Env), f.Env)
+		}
+		for k, v := range f.Env {
+			got, ok := vars[k]
+			if !ok || (v != "ref" && got != v) {
+				t.Errorf("%s: %s = %s, want %q", f.Name, k, js(got), v)
+			}
+		}
+	}
+}
+
 func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		env, _ := props(f)["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
 		switch {
 		case strings.HasPrefix(id, "Stepmatch"):
-			if vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" || vars[mapping.EnvAllowSamples] != "true" ||
-				vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" {
+			if vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" || vars[deployment.EnvAllowSamples] != "true" ||
+				vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" {
 				t.Errorf("match env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepnotify"):
 			// Closing the loop (archive in the fixture) checks the plan as the bots do.
-			if !strings.Contains(js(vars[steps.EnvTopicArn]), "NotificationsTopic") || vars[steps.EnvCloseFindings] != "archive" ||
+			if !strings.Contains(js(vars[deployment.EnvTopicArn]), "NotificationsTopic") || vars[deployment.EnvCloseFindings] != "archive" ||
 				!planEnvIsSet(vars) {
 				t.Errorf("notify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Stepverify"):
 			// verify re-makes the mapping decision on GuardDuty's copy: match's mapping settings, exactly.
-			if vars[steps.EnvVerifyFindings] != "true" || vars["GUARDBOTS_MAX_FINDING_AGE"] != "3h0m0s" ||
-				vars[mapping.EnvParameter] != fixtureCfg.MappingParameter || vars[mapping.EnvTTL] != "1m30s" ||
-				vars[mapping.EnvAllowSamples] != "true" || vars[mapping.EnvProtectedAccounts] != "210987654321,123456789012" ||
-				!strings.Contains(js(vars[steps.EnvSigningKey]), "PlanSigningKey") {
+			if vars[deployment.EnvVerifyFindings] != "true" || vars[deployment.EnvMaxFindingAge] != "3h0m0s" ||
+				vars[deployment.EnvMappingParameter] != fixtureCfg.MappingParameter || vars[deployment.EnvMappingTTL] != "1m30s" ||
+				vars[deployment.EnvAllowSamples] != "true" || vars[deployment.EnvProtectedAccounts] != "210987654321,123456789012" ||
+				!strings.Contains(js(vars[deployment.EnvSigningKey]), "PlanSigningKey") {
 				t.Errorf("verify env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Steprequestapproval"):
-			if !strings.Contains(js(vars[steps.EnvApprovalTopicArn]), "NotificationsTopic") ||
-				!strings.HasPrefix(js(vars[steps.EnvApproverRoleArn]), `{"Fn::GetAtt":["Approver`) || vars[steps.EnvDryRun] != "false" {
+			if !strings.Contains(js(vars[deployment.EnvApprovalTopicArn]), "NotificationsTopic") ||
+				!strings.HasPrefix(js(vars[deployment.EnvApproverRoleArn]), `{"Fn::GetAtt":["Approver`) || vars[deployment.EnvDryRun] != "false" {
 				t.Errorf("request_approval env %s", js(vars))
 			}
 		case strings.HasPrefix(id, "Bot"):
-			if vars[awsenv.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[awsenv.EnvExternalID] != fixtureCfg.ExternalID ||
-				vars[steps.EnvDryRun] != "false" || js(vars[awsenv.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
-				!strings.Contains(js(vars[statetable.EnvTable]), "State") || !planEnvIsSet(vars) {
+			if vars[deployment.EnvRolePrefix] != fixtureCfg.RolePrefix || vars[deployment.EnvExternalID] != fixtureCfg.ExternalID ||
+				vars[deployment.EnvDryRun] != "false" || js(vars[deployment.EnvAccountID]) != `{"Ref":"AWS::AccountId"}` ||
+				!strings.Contains(js(vars[deployment.EnvStateTable]), "State") || !planEnvIsSet(vars) {
 				t.Errorf("%s env %s", id, js(vars))
 			}
 			rails := map[string]string{
-				steps.EnvDedupWindow: "12h0m0s", steps.EnvDedupLease: "20m0s",
-				steps.EnvBlastPerAccount: "7", steps.EnvBlastGlobal: "30", statetable.EnvAuditRetention: "400d",
+				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
+				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
 			}
 			for k, v := range rails {
 				if vars[k] != v {
 					t.Errorf("%s: %s = %v, want %s", id, k, vars[k], v)
 				}
 			}
-			if !strings.Contains(js(vars[statetable.EnvAuditTable]), `{"Ref":"Audit`) {
-				t.Errorf("%s: %s = %s, want the audit table", id, statetable.EnvAuditTable, js(vars[statetable.EnvAuditTable]))
+			if !strings.Contains(js(vars[deployment.EnvAuditTable]), `{"Ref":"Audit`) {
+				t.Errorf("%s: %s = %s, want the audit table", id, deployment.EnvAuditTable, js(vars[deployment.EnvAuditTable]))
 			}
 		}
 	}
@@ -452,15 +497,15 @@ func TestOrchestrator_VerifyGetsMatchsMappingSettingsAndTheDefaultAgeWithNoConte
 		return nil
 	}
 	match, verify := env("match"), env("verify")
-	for _, k := range []string{mapping.EnvParameter, mapping.EnvTTL, mapping.EnvAllowSamples, mapping.EnvProtectedAccounts} {
+	for _, k := range []string{deployment.EnvMappingParameter, deployment.EnvMappingTTL, deployment.EnvAllowSamples, deployment.EnvProtectedAccounts} {
 		if js(verify[k]) != js(match[k]) {
 			t.Errorf("%s: verify %s, match %s", k, js(verify[k]), js(match[k]))
 		}
 	}
-	if _, ok := verify[mapping.EnvProtectedAccounts]; ok {
-		t.Errorf("no protected accounts, yet verify gets %s", js(verify[mapping.EnvProtectedAccounts]))
+	if _, ok := verify[deployment.EnvProtectedAccounts]; ok {
+		t.Errorf("no protected accounts, yet verify gets %s", js(verify[deployment.EnvProtectedAccounts]))
 	}
-	if verify["GUARDBOTS_MAX_FINDING_AGE"] != "6h0m0s" || verify[steps.EnvVerifyFindings] != "true" {
+	if verify[deployment.EnvMaxFindingAge] != "6h0m0s" || verify[deployment.EnvVerifyFindings] != "true" {
 		t.Errorf("verify env %s, want GUARDBOTS_MAX_FINDING_AGE 6h0m0s and verification on", js(verify))
 	}
 }
@@ -523,8 +568,8 @@ func TestOrchestrator_TemplateNamesNoAccount(t *testing.T) {
 
 // planEnvIsSet: the plan-signing key and the guardbots state machine's ARN, by its name.
 func planEnvIsSet(vars map[string]any) bool {
-	return strings.Contains(js(vars[steps.EnvSigningKey]), "PlanSigningKey") &&
-		strings.HasSuffix(js(vars[steps.EnvStateMachineArn]), `:stateMachine:`+statemachine.Name+`"]]}`)
+	return strings.Contains(js(vars[deployment.EnvSigningKey]), "PlanSigningKey") &&
+		strings.HasSuffix(js(vars[deployment.EnvStateMachineArn]), `:stateMachine:`+statemachine.Name+`"]]}`)
 }
 
 // The plan-signing key: asymmetric, for signing, and a key policy that denies kms:Sign to every principal
@@ -552,8 +597,8 @@ func TestOrchestrator_PlanSigningKeyIsAnECCSigningKeyOnlyVerifyMaySignWith(t *te
 	for id, f := range resources(t, defaultOf(orch), "AWS::Lambda::Function") {
 		if strings.HasPrefix(id, "Stepnotify") {
 			vars, _ := props(f)["Environment"].(map[string]any)["Variables"].(map[string]any)
-			if _, ok := vars[steps.EnvSigningKey]; ok {
-				t.Errorf("notify without closeFindings gets %s", steps.EnvSigningKey)
+			if _, ok := vars[deployment.EnvSigningKey]; ok {
+				t.Errorf("notify without closeFindings gets %s", deployment.EnvSigningKey)
 			}
 		}
 	}

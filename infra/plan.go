@@ -9,14 +9,14 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
 // The signed plan (shared/plan): verify signs every action with an asymmetric KMS key; the bots, and
 // notify when it closes the loop, verify with its public half and ask Step Functions whether the
-// execution runs on the guardbots state machine. The state machine invokes those Lambdas, so their roles
-// and environment cannot reference it without a dependency cycle: they name it by its fixed name.
+// execution runs on the guardbots state machine (their environment: shared/deployment). The state
+// machine invokes those Lambdas, so their roles and environment cannot reference it without a
+// dependency cycle: they name it by its fixed name.
 
 // stateMachineArn is the guardbots state machine's ARN, by name.
 func stateMachineArn() string {
@@ -90,9 +90,4 @@ func grantCheckPlan(role awsiam.Role, key awskms.Key, history bool) {
 	suppress(role, "AwsSolutions-IAM5",
 		"Executions are created at run time: the wildcard is the execution id, under the guardbots state machine's "+
 			"own name; the actions are exact and read-only.", nagExecutionsArn)
-}
-
-// planEnv is the environment of a Lambda that checks plans.
-func planEnv(key awskms.Key) map[string]string {
-	return map[string]string{steps.EnvSigningKey: *key.KeyArn(), steps.EnvStateMachineArn: stateMachineArn()}
 }

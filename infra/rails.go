@@ -13,8 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // The orchestrator account's Security Hub hubs, in every region (the finding's region picks one): the
@@ -75,9 +74,9 @@ func grantVerify(role awsiam.Role, param awsssm.StringParameter) {
 // (none when off; ArchiveFindings only when archiving).
 func closeFindingsActions(mode string) (guardDuty, securityHub []string) {
 	switch mode {
-	case verify.CloseFeedback:
+	case deployment.CloseFeedback:
 		return []string{"guardduty:UpdateFindingsFeedback"}, []string{"securityhub:BatchUpdateFindings"}
-	case verify.CloseArchive:
+	case deployment.CloseArchive:
 		return []string{"guardduty:UpdateFindingsFeedback", "guardduty:ArchiveFindings"}, []string{"securityhub:BatchUpdateFindings"}
 	}
 	return nil, nil
@@ -145,11 +144,11 @@ var railEvents = []struct {
 	// Notify: notify logs it too (closing the loop checks the plan).
 	Notify bool
 }{
-	{steps.EventBlastRadiusHeld, "BlastRadiusHeld",
+	{deployment.EventBlastRadiusHeld, "BlastRadiusHeld",
 		"guardbots: an action was held by the blast-radius limit (too many disruptive actions in the last hour); the execution asks for an approval (see the approval request on the topic)", false},
-	{steps.EventAuditFailed, "AuditWriteFailed",
+	{deployment.EventAuditFailed, "AuditWriteFailed",
 		"guardbots: a bot could not write an audit record; the action is in the bot's log but not in the audit table", false},
-	{steps.EventPlanRejected, "PlanRejected",
+	{deployment.EventPlanRejected, "PlanRejected",
 		"guardbots: a bot (or notify closing the loop) refused an input the workflow did not sign, an execution that is not running or an approval its history does not show: a direct invoke of a guardbots Lambda? (the log says what was refused)", true},
 }
 

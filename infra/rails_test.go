@@ -11,9 +11,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -267,8 +267,8 @@ func TestOrchestrator_RailEventsAreCountedInEveryBotLogGroupAndAlarmed(t *testin
 			t.Errorf("no alarm at 1 on %s notifying the topic", e.Metric)
 		}
 	}
-	if railFilterPattern(steps.EventBlastRadiusHeld) != `{ $.event = "guardbots.blast_radius_held" }` ||
-		railFilterPattern(steps.EventAuditFailed) != `{ $.event = "guardbots.audit_write_failed" }` {
+	if railFilterPattern(deployment.EventBlastRadiusHeld) != `{ $.event = "guardbots.blast_radius_held" }` ||
+		railFilterPattern(deployment.EventAuditFailed) != `{ $.event = "guardbots.audit_write_failed" }` {
 		t.Error("filter patterns do not match the runner's log events")
 	}
 }

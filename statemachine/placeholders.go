@@ -7,18 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/guardbots/guardbots/shared/bots"
-)
-
-// The step Lambdas' function names (the build/<function>/ directories and functions/<name>/).
-const (
-	stepParse     = "parse"
-	stepTransform = "transform"
-	stepMatch     = "match"
-	stepNotify    = "notify"
-	// stepVerify re-reads the finding from GuardDuty; stepRequestApproval asks a person to approve.
-	stepVerify          = "verify"
-	stepRequestApproval = "request_approval"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // Placeholder scheme: a step's Task Resource is ${<Step>FunctionArn} (ParseFunctionArn, …), a bot's is
@@ -38,15 +27,17 @@ func stepKey(fn string) string {
 func botKey(bot string) string { return "Bot_" + bot + "_FunctionArn" }
 
 // Placeholders maps every placeholder name in Definition (without "${}") to the function it stands for,
-// e.g. "ParseFunctionArn" → "parse", "Bot_ec2_stop_instance_FunctionArn" → "ec2_stop_instance".
-// CDK fills them with DefinitionSubstitutions; a local run with LambdaARNs.
+// e.g. "ParseFunctionArn" → "parse", "Bot_ec2_stop_instance_FunctionArn" → "ec2_stop_instance": one for
+// each of the deployment's functions. CDK fills them with DefinitionSubstitutions; a local run with
+// LambdaARNs.
 func Placeholders() map[string]string {
 	out := map[string]string{}
-	for _, fn := range []string{stepParse, stepTransform, stepMatch, stepNotify, stepVerify, stepRequestApproval} {
-		out[stepKey(fn)] = fn
-	}
-	for _, b := range bots.Names() {
-		out[botKey(b)] = b
+	for _, fn := range deployment.Functions(deployment.DefaultSettings(), deployment.Resources{}) {
+		if fn.Bot {
+			out[botKey(fn.Name)] = fn.Name
+		} else {
+			out[stepKey(fn.Name)] = fn.Name
+		}
 	}
 	return out
 }

@@ -21,20 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-// Environment variables the Resolver reads.
 const (
-	EnvRolePrefix = "GUARDBOTS_MEMBER_ROLE_PREFIX"
-	EnvExternalID = "GUARDBOTS_EXTERNAL_ID"
-	EnvAccountID  = "GUARDBOTS_ACCOUNT_ID"
-)
-
-const (
-	// DefaultRolePrefix names member roles "<prefix>-<bot>".
-	DefaultRolePrefix = "guardbots"
 	// MaxAttempts bounds the SDK's retries: a Lambda has a timeout, and the state machine retries a
 	// throttled Task with its own backoff after the SDK gives up.
 	MaxAttempts = 5
@@ -68,7 +60,7 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 type Resolver struct {
 	// Base is the orchestrator's own configuration (its credentials call sts:AssumeRole).
 	Base aws.Config
-	// RolePrefix names member roles "<RolePrefix>-<bot>"; empty means DefaultRolePrefix.
+	// RolePrefix names member roles "<RolePrefix>-<bot>"; empty means deployment.DefaultRolePrefix.
 	RolePrefix string
 	// ExternalID is sent with every AssumeRole. Required for cross-account work: the member roles trust
 	// the orchestrator only with it (the confused-deputy guard CloudBots lacked).
@@ -90,18 +82,18 @@ type cacheKey struct{ partition, account, role, session string }
 func NewResolver(base aws.Config) (*Resolver, error) {
 	r := &Resolver{
 		Base:       base,
-		RolePrefix: os.Getenv(EnvRolePrefix),
-		ExternalID: os.Getenv(EnvExternalID),
-		AccountID:  os.Getenv(EnvAccountID),
+		RolePrefix: os.Getenv(deployment.EnvRolePrefix),
+		ExternalID: os.Getenv(deployment.EnvExternalID),
+		AccountID:  os.Getenv(deployment.EnvAccountID),
 	}
 	if r.RolePrefix == "" {
-		r.RolePrefix = DefaultRolePrefix
+		r.RolePrefix = deployment.DefaultRolePrefix
 	}
 	if r.AccountID != "" && !accountRE.MatchString(r.AccountID) {
-		return nil, fmt.Errorf("awsenv: %s=%q is not a 12-digit account id", EnvAccountID, r.AccountID)
+		return nil, fmt.Errorf("awsenv: %s=%q is not a 12-digit account id", deployment.EnvAccountID, r.AccountID)
 	}
 	if !rolePrefixRE.MatchString(r.RolePrefix) {
-		return nil, fmt.Errorf("awsenv: %s=%q is not a valid role name prefix", EnvRolePrefix, r.RolePrefix)
+		return nil, fmt.Errorf("awsenv: %s=%q is not a valid role name prefix", deployment.EnvRolePrefix, r.RolePrefix)
 	}
 	return r, nil
 }
@@ -151,7 +143,7 @@ func (r *Resolver) ForBot(ctx context.Context, bot, findingID, account, region, 
 	if r.ExternalID == "" {
 		// Member roles trust the orchestrator only with the ExternalId; calling without it would be
 		// an AccessDenied that says nothing about the cause.
-		return aws.Config{}, role, faults.Fail(fmt.Errorf("awsenv: cannot act in account %s as %s: %s is not set (member roles require an ExternalId)", account, role, EnvExternalID))
+		return aws.Config{}, role, faults.Fail(fmt.Errorf("awsenv: cannot act in account %s as %s: %s is not set (member roles require an ExternalId)", account, role, deployment.EnvExternalID))
 	}
 	creds := r.credentials(cacheKey{partition, account, role, SessionName(bot, findingID)}, region, bot)
 	if _, err := creds.Retrieve(ctx); err != nil {
@@ -204,7 +196,7 @@ func SourceIdentity(bot string) string {
 
 func (r *Resolver) rolePrefix() string {
 	if r.RolePrefix == "" {
-		return DefaultRolePrefix
+		return deployment.DefaultRolePrefix
 	}
 	return r.RolePrefix
 }

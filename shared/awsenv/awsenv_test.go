@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -231,8 +232,8 @@ func TestForBot_CrossAccountWithoutExternalIDIsRefused(t *testing.T) {
 	stub := &stsStub{}
 	r := &Resolver{Base: testBase(""), AccountID: selfAccount, STSOptions: []func(*sts.Options){stub.option}}
 	_, _, err := r.ForBot(context.Background(), "ec2_stop_instance", findingID, memberAccount, "us-east-1", "aws")
-	if err == nil || !strings.Contains(err.Error(), EnvExternalID) {
-		t.Fatalf("err = %v, want a refusal naming %s", err, EnvExternalID)
+	if err == nil || !strings.Contains(err.Error(), deployment.EnvExternalID) {
+		t.Fatalf("err = %v, want a refusal naming %s", err, deployment.EnvExternalID)
 	}
 	if len(stub.calls()) != 0 {
 		t.Error("AssumeRole was called without an ExternalId")
@@ -266,17 +267,17 @@ func TestSessionName_SanitizedAndBounded(t *testing.T) {
 }
 
 func TestNewResolver_ReadsEnvironment(t *testing.T) {
-	t.Setenv(EnvRolePrefix, "")
-	t.Setenv(EnvExternalID, "ext-9")
-	t.Setenv(EnvAccountID, selfAccount)
+	t.Setenv(deployment.EnvRolePrefix, "")
+	t.Setenv(deployment.EnvExternalID, "ext-9")
+	t.Setenv(deployment.EnvAccountID, selfAccount)
 	r, err := NewResolver(testBase(""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RolePrefix != DefaultRolePrefix || r.ExternalID != "ext-9" || r.AccountID != selfAccount {
+	if r.RolePrefix != deployment.DefaultRolePrefix || r.ExternalID != "ext-9" || r.AccountID != selfAccount {
 		t.Errorf("resolver = %+v", r)
 	}
-	t.Setenv(EnvAccountID, "nope")
+	t.Setenv(deployment.EnvAccountID, "nope")
 	if _, err := NewResolver(testBase("")); err == nil {
 		t.Error("a malformed account id must be refused")
 	}

@@ -68,7 +68,7 @@ func TestRegister_RefusesADeclarationThatDiffersFromTheCatalogue(t *testing.T) {
 		t.Fatal("notify_only is not linked")
 	}
 	n.Summary += " (changed)"
-	if err := checkCatalogued(n); err == nil || !strings.Contains(err.Error(), "go generate ./statemachine/local") {
+	if err := checkCatalogued(n); err == nil || !strings.Contains(err.Error(), "go generate ./...") {
 		t.Errorf("changed declaration: %v, want an error telling to regenerate", err)
 	}
 	n.Name = "unknown_bot"

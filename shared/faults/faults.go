@@ -28,6 +28,10 @@ const (
 	Failed Kind = "Guardbots.Failed"
 )
 
+// Denied is the error name an approver sends with send-task-failure to deny an action; the state
+// machine records the action as skipped "denied by <cause>".
+const Denied = "Guardbots.Denied"
+
 // Kinds lists every kind, for the ASL generator and tests.
 var Kinds = []Kind{Throttled, Retryable, Rejected, Failed}
 

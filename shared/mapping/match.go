@@ -6,18 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 )
-
-// EnvAllowSamples is the variable the match step reads into MatchOptions.AllowSamples.
-const EnvAllowSamples = "GUARDBOTS_ALLOW_SAMPLE_FINDINGS"
 
 // MatchOptions tune Match.
 type MatchOptions struct {
 	// AllowSamples acts on GuardDuty sample findings (CreateSampleFindings), for demos and tests.
 	AllowSamples bool
 	// ProtectedAccounts are never changed, in addition to the mapping's defaults.protectedAccounts
-	// (the deployment's list, EnvProtectedAccounts).
+	// (the deployment's list, deployment.EnvProtectedAccounts).
 	ProtectedAccounts map[string]bool
 	// MaxAge, when set, skips a finding GuardDuty last updated (updatedAt) longer ago than MaxAge
 	// ("stale"), and one without a readable updatedAt: an old finding replayed after the duplicate-
@@ -28,11 +26,7 @@ type MatchOptions struct {
 	Now time.Time
 }
 
-// EnvProtectedAccounts is the comma-separated list of accounts no bot may change, set per deployment
-// (CDK context); the mapping's defaults.protectedAccounts adds to it without a redeploy.
-const EnvProtectedAccounts = "GUARDBOTS_PROTECTED_ACCOUNTS"
-
-// ParseAccountList reads EnvProtectedAccounts' value: 12-digit account ids separated by commas.
+// ParseAccountList reads deployment.EnvProtectedAccounts' value: 12-digit account ids separated by commas.
 func ParseAccountList(s string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for a := range strings.SplitSeq(s, ",") {
@@ -62,7 +56,7 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 	case f.Archived:
 		return skip("", "finding is archived")
 	case f.Sample && !opts.AllowSamples:
-		return skip("", "GuardDuty sample finding (set "+EnvAllowSamples+"=true to act on samples)")
+		return skip("", "GuardDuty sample finding (set "+deployment.EnvAllowSamples+"=true to act on samples)")
 	}
 	if opts.MaxAge > 0 {
 		if reason := stale(f, opts); reason != "" {

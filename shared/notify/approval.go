@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 )
@@ -17,10 +19,6 @@ import (
 // OutcomeApprovalRequested is the outcome attribute of an approval request, so a subscription filter
 // policy can send requests to the approvers only.
 const OutcomeApprovalRequested = "approval-requested"
-
-// DeniedError is the error name an approver sends with send-task-failure; the state machine records the
-// action as skipped "denied by <cause>".
-const DeniedError = "Guardbots.Denied"
 
 // ApprovalRequest is the request_approval step's input: one Map iteration of an APPROVE action and the
 // task token the state machine waits on.
@@ -94,7 +92,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	approve := fmt.Sprintf(`aws stepfunctions send-task-success%s --task-token '%s' --task-output '{"approved":true,"approver":"YOUR-NAME","comment":"why"}'`,
 		regionFlag, r.TaskToken)
 	deny := fmt.Sprintf(`aws stepfunctions send-task-failure%s --task-token '%s' --error %s --cause 'YOUR-NAME: why not'`,
-		regionFlag, r.TaskToken, DeniedError)
+		regionFlag, r.TaskToken, faults.Denied)
 	role := o.ApproverRoleArn
 	if role == "" {
 		role = "the approver role configured in the deployment"
@@ -123,7 +121,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		"After approval the bot re-reads the resource from AWS and acts only on its live state.",
 	)
 	if o.DryRun {
-		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run (GUARDBOTS_DRY_RUN=true): approving only reports what the bot would change.")
+		lines = append(lines, "DRY RUN: this deployment runs every bot in dry-run ("+deployment.EnvDryRun+"=true): approving only reports what the bot would change.")
 	}
 	body := ApprovalBody{
 		Summary:        ellipsize(clean(summary), 500),

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/plan/plantest"
-	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // The execution histories these tests read are served by plantest.StatesServer in the shapes the Step
@@ -35,7 +35,7 @@ var (
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func verifierOf(s *plantest.StatesServer) *plan.Verifier {
-	return &plan.Verifier{States: s.Client(), StateMachineArn: histSM, MaxAge: steps.ExecutionTimeout}
+	return &plan.Verifier{States: s.Client(), StateMachineArn: histSM, MaxAge: deployment.ExecutionTimeout}
 }
 
 func approved(index int, held string, a map[string]any) plan.Action {

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // KeyAPI is the KMS call a verifier makes, once per Lambda execution environment.
@@ -48,7 +48,7 @@ type Verifier struct {
 	// executions' plans are honoured.
 	States          StatesAPI
 	StateMachineArn string
-	// MaxAge is how old a signature may be: the execution timeout (steps.ExecutionTimeout).
+	// MaxAge is how old a signature may be: the execution timeout (deployment.ExecutionTimeout).
 	MaxAge time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -61,13 +61,13 @@ type Verifier struct {
 // machine from the environment (both required: without them nothing can vouch for an action, and nothing
 // acts), KMS and Step Functions with the Lambda's own credentials.
 func FromEnv(cfg aws.Config) (*Verifier, error) {
-	key, machine := os.Getenv(steps.EnvSigningKey), os.Getenv(steps.EnvStateMachineArn)
+	key, machine := os.Getenv(deployment.EnvSigningKey), os.Getenv(deployment.EnvStateMachineArn)
 	if key == "" || machine == "" {
 		return nil, fmt.Errorf("%s and %s must be set: only a plan the verify step signed, in a running execution of the guardbots state machine, is acted on",
-			steps.EnvSigningKey, steps.EnvStateMachineArn)
+			deployment.EnvSigningKey, deployment.EnvStateMachineArn)
 	}
 	return &Verifier{KMS: kms.NewFromConfig(cfg), KeyID: key, States: sfn.NewFromConfig(cfg), StateMachineArn: machine,
-		MaxAge: steps.ExecutionTimeout}, nil
+		MaxAge: deployment.ExecutionTimeout}, nil
 }
 
 // Check verifies a's signature and that its execution is running on the guardbots state machine.

@@ -20,12 +20,12 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/plan/plantest"
-	"github.com/guardbots/guardbots/shared/steps"
 )
 
 func kumoConfig(t testing.TB) aws.Config {
@@ -174,8 +174,8 @@ func TestSignature_AgeIsBoundedByTheExecutionTimeout(t *testing.T) {
 		at   time.Time
 		want faults.Kind
 	}{
-		{t0.Add(steps.ExecutionTimeout), ""},
-		{t0.Add(steps.ExecutionTimeout + time.Second), faults.Rejected},
+		{t0.Add(deployment.ExecutionTimeout), ""},
+		{t0.Add(deployment.ExecutionTimeout + time.Second), faults.Rejected},
 		{t0.Add(-plan.ClockSkew), ""},
 		{t0.Add(-plan.ClockSkew - time.Second), faults.Rejected},
 	} {
@@ -271,7 +271,7 @@ func TestPublicKey_IsReadOnceAndMustBeAP256SigningKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	v := &plan.Verifier{KMS: keyStub{out: real, calls: &calls}, KeyID: l.KeyID, MaxAge: steps.ExecutionTimeout}
+	v := &plan.Verifier{KMS: keyStub{out: real, calls: &calls}, KeyID: l.KeyID, MaxAge: deployment.ExecutionTimeout}
 	for range 3 {
 		if err := v.Signature(context.Background(), a); err != nil {
 			t.Fatal(err)
@@ -290,14 +290,14 @@ func TestPublicKey_IsReadOnceAndMustBeAP256SigningKey(t *testing.T) {
 		"no ECDSA_SHA_256": {KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify, PublicKey: real.PublicKey},
 	} {
 		n := 0
-		v := &plan.Verifier{KMS: keyStub{out: out, calls: &n}, KeyID: "k", MaxAge: steps.ExecutionTimeout}
+		v := &plan.Verifier{KMS: keyStub{out: out, calls: &n}, KeyID: "k", MaxAge: deployment.ExecutionTimeout}
 		if err := v.Signature(context.Background(), a); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
 	// A failed read is not kept: the next call reads again.
 	n := 0
-	v = &plan.Verifier{KMS: keyStub{err: &kmstypes.KMSInternalException{Message: aws.String("boom")}, calls: &n}, KeyID: "k", MaxAge: steps.ExecutionTimeout}
+	v = &plan.Verifier{KMS: keyStub{err: &kmstypes.KMSInternalException{Message: aws.String("boom")}, calls: &n}, KeyID: "k", MaxAge: deployment.ExecutionTimeout}
 	_ = v.Signature(context.Background(), a)
 	_ = v.Signature(context.Background(), a)
 	if n != 2 {

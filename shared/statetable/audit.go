@@ -1,6 +1,8 @@
 package statetable
 
 import (
+	"github.com/guardbots/guardbots/shared/deployment"
+
 	"context"
 	"errors"
 	"fmt"
@@ -23,13 +25,9 @@ import (
 //	expiresAt  N  epoch seconds, TTL (GUARDBOTS_AUDIT_RETENTION, default 365 days)
 //	and the record's fields below (before/after as maps of strings).
 const (
-	EnvAuditTable     = "GUARDBOTS_AUDIT_TABLE"
-	EnvAuditRetention = "GUARDBOTS_AUDIT_RETENTION"
-	AuditSortKey      = "sk"
-	AuditResourceKey  = "resource"
-	AuditResourceGSI  = "byResource"
-	// DefaultAuditRetention is how long records are kept when GUARDBOTS_AUDIT_RETENTION is unset.
-	DefaultAuditRetention = 365 * 24 * time.Hour
+	AuditSortKey     = "sk"
+	AuditResourceKey = "resource"
+	AuditResourceGSI = "byResource"
 )
 
 // AuditRecord is one action's outcome: planned (dry-run), done, skipped or failed.
@@ -86,13 +84,13 @@ type AuditAPI interface {
 type Audit struct {
 	Client    AuditAPI
 	Name      string
-	Retention time.Duration // 0: DefaultAuditRetention
+	Retention time.Duration // 0: deployment.DefaultAuditRetention
 }
 
 // Write appends rec. It never overwrites: two records with the same key are an error.
 func (a *Audit) Write(ctx context.Context, rec AuditRecord) error {
 	if a == nil || a.Client == nil || a.Name == "" {
-		return errors.New("audit table is not configured (set " + EnvAuditTable + ")")
+		return errors.New("audit table is not configured (set " + deployment.EnvAuditTable + ")")
 	}
 	if rec.FindingID == "" || rec.Bot == "" || rec.Time.IsZero() {
 		return fmt.Errorf("audit table %s: record needs a finding id, a bot and a time", a.Name)
@@ -100,7 +98,7 @@ func (a *Audit) Write(ctx context.Context, rec AuditRecord) error {
 	item := rec.item()
 	retention := a.Retention
 	if retention <= 0 {
-		retention = DefaultAuditRetention
+		retention = deployment.DefaultAuditRetention
 	}
 	item[PartitionKey] = s("finding#" + rec.FindingID)
 	item[AuditSortKey] = s(rec.Time.UTC().Format(time.RFC3339Nano) + "#" + rec.Bot + "#" + rec.Execution)
@@ -155,18 +153,18 @@ func (a *Audit) query(ctx context.Context, index, attr, value string) ([]AuditRe
 // days ("365d"); empty means the default.
 func ParseRetention(v string) (time.Duration, error) {
 	if v == "" {
-		return DefaultAuditRetention, nil
+		return deployment.DefaultAuditRetention, nil
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		d, err := strconv.Atoi(days)
 		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%s=%q: want a positive number of days (365d) or a duration (8760h)", EnvAuditRetention, v)
+			return 0, fmt.Errorf("%s=%q: want a positive number of days (365d) or a duration (8760h)", deployment.EnvAuditRetention, v)
 		}
 		return time.Duration(d) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q: want a positive number of days (365d) or a duration (8760h)", EnvAuditRetention, v)
+		return 0, fmt.Errorf("%s=%q: want a positive number of days (365d) or a duration (8760h)", deployment.EnvAuditRetention, v)
 	}
 	return d, nil
 }

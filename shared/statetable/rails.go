@@ -1,6 +1,8 @@
 package statetable
 
 import (
+	"github.com/guardbots/guardbots/shared/deployment"
+
 	"context"
 	"errors"
 	"fmt"
@@ -325,7 +327,7 @@ func (r *Rails) read(ctx context.Context, key string) (Claim, bool, error) {
 
 func (r *Rails) check(key string) error {
 	if r == nil || r.Client == nil || r.Name == "" {
-		return errors.New("state table is not configured for the safety rails (set " + EnvTable + ")")
+		return errors.New("state table is not configured for the safety rails (set " + deployment.EnvStateTable + ")")
 	}
 	if key == "" {
 		return fmt.Errorf("state table %s: empty key", r.Name)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/statetable"
 )
 
@@ -172,7 +173,7 @@ func TestRails_SlidingWindowUnderConcurrentTakesGrantsExactlyMax(t *testing.T) {
 
 func TestRails_UnconfiguredNamesTheVariable(t *testing.T) {
 	var r *statetable.Rails
-	if _, _, err := r.Claim(context.Background(), "k", "e", t0, time.Minute); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
+	if _, _, err := r.Claim(context.Background(), "k", "e", t0, time.Minute); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -15,6 +15,8 @@
 package statetable
 
 import (
+	"github.com/guardbots/guardbots/shared/deployment"
+
 	"context"
 	"errors"
 	"fmt"
@@ -33,9 +35,6 @@ const (
 	ValueAttribute   = "value"
 	UpdatedAttribute = "updatedAt"
 )
-
-// EnvTable names the environment variable holding the table's name in the bot Lambdas.
-const EnvTable = "GUARDBOTS_STATE_TABLE"
 
 // API is the part of the DynamoDB client the table uses.
 type API interface {
@@ -120,7 +119,7 @@ func (t *Table) key(key string) map[string]types.AttributeValue {
 
 func (t *Table) check(key string) error {
 	if t == nil || t.Client == nil || t.Name == "" {
-		return errors.New("state table is not configured (set " + EnvTable + ")")
+		return errors.New("state table is not configured (set " + deployment.EnvStateTable + ")")
 	}
 	if key == "" {
 		return fmt.Errorf("state table %s: empty key", t.Name)

@@ -15,6 +15,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/statetable"
 )
 
@@ -167,10 +168,10 @@ func TestTable_MissingTableIsAnErrorNamingIt(t *testing.T) {
 func TestTable_UnconfiguredTableNamesTheVariable(t *testing.T) {
 	var tab *statetable.Table
 	_, _, err := tab.Get(context.Background(), "k")
-	if err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
-		t.Errorf("err = %v, want one naming %s", err, statetable.EnvTable)
+	if err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
+		t.Errorf("err = %v, want one naming %s", err, deployment.EnvStateTable)
 	}
-	if err := (&statetable.Table{}).Delete(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
+	if err := (&statetable.Table{}).Delete(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -6,13 +6,18 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // ParseLambda is the parse step's Lambda handler.
-func ParseLambda() lambda.Handler { SetupLogging(); return Raw("parse", Parse) }
+func ParseLambda() lambda.Handler { SetupLogging(); return Raw(deployment.StepParse, Parse) }
 
 // TransformLambda is the transform step's Lambda handler.
-func TransformLambda() lambda.Handler { SetupLogging(); return Lambda("transform", Transform) }
+func TransformLambda() lambda.Handler {
+	SetupLogging()
+	return Lambda(deployment.StepTransform, Transform)
+}
 
 // Must stops the process when a handler cannot be built: a Lambda that cannot read its configuration
 // must fail its init (visible as an init error), not run half-configured.

@@ -57,41 +57,6 @@ type BotInput struct {
 	MappingKey string `json:"mappingKey,omitempty"`
 }
 
-// MappingSource yields the current mapping (mapping.Store in Lambda, a fixed mapping locally).
-type MappingSource interface {
-	Mapping(ctx context.Context) (*mapping.Mapping, error)
-}
-
-// Matcher is the match step.
-type Matcher struct {
-	Mappings MappingSource
-	Options  mapping.MatchOptions
-}
-
-// Match decides what to do with the finding.
-func (m Matcher) Match(ctx context.Context, in Transformed) (Matched, error) {
-	if in.Finding == nil {
-		return Matched{}, faults.Rejectf("match: input has no finding")
-	}
-	mp, err := m.Mappings.Mapping(ctx)
-	if err != nil {
-		return Matched{}, fmt.Errorf("match: %w", err)
-	}
-	d := mp.Match(in.Finding, m.Options)
-	bots := make([]string, len(d.Actions))
-	for i, a := range d.Actions {
-		bots[i] = a.Bot
-	}
-	slog.InfoContext(ctx, "decision", "findingId", in.Finding.ID, "decision", string(d.Outcome),
-		"reason", d.Reason, "mappingKey", d.Key, "bots", bots)
-	return Matched{Finding: in.Finding, Decision: d}, nil
-}
-
-// StaticMapping is a MappingSource that always returns one mapping.
-type StaticMapping struct{ M *mapping.Mapping }
-
-func (s StaticMapping) Mapping(context.Context) (*mapping.Mapping, error) { return s.M, nil }
-
 // Decide runs parse → transform → match in process: what explain prints and what the benchmark measures.
 func Decide(ctx context.Context, raw []byte, m *mapping.Mapping, opts mapping.MatchOptions) (*finding.Finding, mapping.Decision, error) {
 	p, err := Parse(ctx, raw)

@@ -167,22 +167,6 @@ func TestParseLambda_OutputFeedsTransform(t *testing.T) {
 	}
 }
 
-func TestMatcher_ProtectedAccountFromTheEnvironmentIsExempt(t *testing.T) {
-	prot, _ := mapping.ParseAccountList("111122223333")
-	m := Matcher{Mappings: StaticMapping{M: defaultMapping(t)}, Options: mapping.MatchOptions{ProtectedAccounts: prot}}
-	f, d, err := Decide(context.Background(), fixture(t, "envelope_sns_string.json"), defaultMapping(t), mapping.MatchOptions{})
-	if err != nil || d.Outcome != mapping.Remediate {
-		t.Fatalf("fixture decision %+v %v", d, err)
-	}
-	out, err := m.Match(context.Background(), Transformed{Finding: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Decision.Outcome != mapping.Skip || out.Decision.Reason != "exempt: account 111122223333 is protected" {
-		t.Errorf("decision %+v", out.Decision)
-	}
-}
-
 // What the AWS CLI prints for get-findings (PascalCase, the whole response) decides as the finding's own
 // event does: make explain and make replay work on it.
 func TestDecide_AWSCLIGetFindingsOutputDecidesAsTheEvent(t *testing.T) {

@@ -29,8 +29,13 @@ import (
 // GuardDutyAPI is the two calls the Checker makes (the SDK client; its GetFindings must honour the
 // option functions, which capture the response body).
 type GuardDutyAPI interface {
-	ListDetectors(ctx context.Context, in *guardduty.ListDetectorsInput, optFns ...func(*guardduty.Options)) (*guardduty.ListDetectorsOutput, error)
+	DetectorLister
 	GetFindings(ctx context.Context, in *guardduty.GetFindingsInput, optFns ...func(*guardduty.Options)) (*guardduty.GetFindingsOutput, error)
+}
+
+// DetectorLister is the call that finds a region's detector.
+type DetectorLister interface {
+	ListDetectors(ctx context.Context, in *guardduty.ListDetectorsInput, optFns ...func(*guardduty.Options)) (*guardduty.ListDetectorsOutput, error)
 }
 
 // Copy is GuardDuty's own copy of a finding.
@@ -48,12 +53,15 @@ type Checker struct {
 	// administrator account, its detector sees every member's findings).
 	Client func(region string) GuardDutyAPI
 
-	mu        sync.Mutex
-	detectors map[string]string // region → detector id, for the Lambda's lifetime
+	detectors Detectors
 }
 
 // regionRE bounds the region an input may name before it picks an endpoint.
 var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+
+// ValidRegion reports whether r is shaped like an AWS region name: what an input may name before it
+// picks an endpoint.
+func ValidRegion(r string) bool { return regionRE.MatchString(r) }
 
 // Fetch returns GuardDuty's copy of the finding in names, or a faults.Rejected error when GuardDuty does
 // not hold it or holds it for another account or region. The raw GetFindings body (the API's camelCase
@@ -68,7 +76,7 @@ func (c *Checker) Fetch(ctx context.Context, in *finding.Finding) (Copy, error) 
 		return Copy{}, faults.Rejectf("verify: finding %s: region %q is not an AWS region", in.ID, clip(in.Region))
 	}
 	gd := c.Client(in.Region)
-	det, err := c.detector(ctx, gd, in.Region)
+	det, err := c.detectors.Of(ctx, gd, in.Region)
 	if err != nil {
 		return Copy{}, err
 	}
@@ -101,11 +109,19 @@ func (c *Checker) Fetch(ctx context.Context, in *finding.Finding) (Copy, error) 
 	return Copy{Finding: f, DetectorID: det, Region: in.Region}, nil
 }
 
-// detector is the region's GuardDuty detector (one per account and region), listed once and cached.
-func (c *Checker) detector(ctx context.Context, gd GuardDutyAPI, region string) (string, error) {
-	c.mu.Lock()
-	id, ok := c.detectors[region]
-	c.mu.Unlock()
+// Detectors caches each region's GuardDuty detector (one per account and region), listed once, for the
+// Lambda's lifetime. The zero value is ready; safe for concurrent use.
+type Detectors struct {
+	mu  sync.Mutex
+	ids map[string]string // region → detector id
+}
+
+// Of is the detector of region, listed with gd the first time. No detector is a faults.Rejected error:
+// without one nothing can be confirmed, and an unconfirmed finding must not act.
+func (d *Detectors) Of(ctx context.Context, gd DetectorLister, region string) (string, error) {
+	d.mu.Lock()
+	id, ok := d.ids[region]
+	d.mu.Unlock()
 	if ok {
 		return id, nil
 	}
@@ -114,16 +130,15 @@ func (c *Checker) detector(ctx context.Context, gd GuardDutyAPI, region string) 
 		return "", fmt.Errorf("verify: GuardDuty ListDetectors in %s: %w", region, err)
 	}
 	if len(out.DetectorIds) == 0 {
-		// Without a detector nothing can be confirmed, and an unconfirmed finding must not act.
 		return "", faults.Rejectf("verify: no GuardDuty detector in %s for this account: finding cannot be confirmed", region)
 	}
 	id = out.DetectorIds[0]
-	c.mu.Lock()
-	if c.detectors == nil {
-		c.detectors = map[string]string{}
+	d.mu.Lock()
+	if d.ids == nil {
+		d.ids = map[string]string{}
 	}
-	c.detectors[region] = id
-	c.mu.Unlock()
+	d.ids[region] = id
+	d.mu.Unlock()
 	return id, nil
 }
 

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,96 +13,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	gdjson "github.com/guardbots/guardbots/shared/guardduty"
 )
 
-// sdkStub answers GuardDuty and Security Hub calls at the SDK level (before serialization), records
-// each operation and its input, and never lets a request leave the process.
-type sdkStub struct {
-	mu      sync.Mutex
-	calls   []string
-	inputs  []any
-	respond map[string]func(in any) (any, error)
-}
-
-func (s *sdkStub) option(st *middleware.Stack) error {
-	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("sdkStub", func(ctx context.Context, in middleware.InitializeInput, _ middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		op := awsmiddleware.GetOperationName(ctx)
-		if op == "" {
-			// Some clients set the operation name after Initialize: the input's type names it.
-			_, t, _ := strings.Cut(fmt.Sprintf("%T", in.Parameters), ".")
-			op = strings.TrimSuffix(t, "Input")
-		}
-		s.mu.Lock()
-		s.calls = append(s.calls, op)
-		s.inputs = append(s.inputs, in.Parameters)
-		r := s.respond[op]
-		s.mu.Unlock()
-		if r == nil {
-			return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: "UnexpectedCall", Message: op}
-		}
-		out, err := r(in.Parameters)
-		return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, err
-	}), middleware.Before)
-}
-
-func (s *sdkStub) config() aws.Config {
-	return aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint:     aws.String("http://127.0.0.1:1"), // refuses connections: the stub answers everything
-		RetryMaxAttempts: 1,
-		APIOptions:       []func(*middleware.Stack) error{s.option},
-	}
-}
-
-func (s *sdkStub) guardDuty(region string) *guardduty.Client {
-	return guardduty.NewFromConfig(s.config(), func(o *guardduty.Options) { o.Region = region })
-}
-
-func (s *sdkStub) securityHub(region string) *securityhub.Client {
-	return securityhub.NewFromConfig(s.config(), func(o *securityhub.Options) { o.Region = region })
-}
-
-func (s *sdkStub) count(op string) int {
-	n := 0
-	for _, c := range s.calls {
-		if c == op {
-			n++
-		}
-	}
-	return n
-}
-
 const detector = "12abc34d567e8fa901bc2d34eexample"
-
-func inputFinding() *finding.Finding {
-	return &finding.Finding{
-		ID: "f-1", Type: "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", AccountID: "111122223333",
-		Region: "us-east-1", Partition: "aws", ResourceKind: finding.KindInstance, ResourceType: "Instance",
-		Instance: &finding.Instance{ID: "i-0123456789abcdef0"}, Source: "eventbridge",
-	}
-}
-
-// world is GuardDuty with one detector, at the SDK level: enough for closing the loop, which reads
-// nothing back.
-func world() *sdkStub {
-	return &sdkStub{respond: map[string]func(any) (any, error){
-		"ListDetectors": func(any) (any, error) {
-			return &guardduty.ListDetectorsOutput{DetectorIds: []string{detector}}, nil
-		},
-	}}
-}
 
 // gdHTTP answers GuardDuty's REST-JSON API (ListDetectors, GetFindings) from raw finding JSON, as the
 // client's HTTP transport: the SDK serializes, "sends", and decodes for real, and the body verify reads is
@@ -423,7 +342,7 @@ func TestFetch_DetectorIsListedOncePerRegion(t *testing.T) {
 
 func TestFetch_RegionThatIsNotARegionIsRejectedBeforeAnyCall(t *testing.T) {
 	g := newGD()
-	f := inputFinding()
+	f := normalized(t, event(t))
 	f.Region = "evil.example.com/"
 	if _, err := g.checker(1).Fetch(context.Background(), f); faults.Classify(err) != faults.Rejected || len(g.calls) != 0 {
 		t.Fatalf("err %v, calls %v", err, g.calls)

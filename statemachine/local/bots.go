@@ -8,63 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/statemachine/internal/generate"
 )
-
-// botEntry is one bot in `bots --json`.
-type botEntry struct {
-	Name       string       `json:"name"`
-	Summary    string       `json:"summary"`
-	Resources  []string     `json:"resources"`
-	Targets    []string     `json:"targets"`
-	Related    []string     `json:"related,omitempty"`
-	Params     []paramEntry `json:"params"`
-	Impact     string       `json:"impact"`
-	Operations []string     `json:"operations"`
-	IAMActions []string     `json:"iamActions"`
-}
-
-type paramEntry struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	Required    bool     `json:"required"`
-	Default     any      `json:"default,omitempty"`
-	Enum        []string `json:"enum,omitempty"`
-	Description string   `json:"description"`
-}
-
-func catalogue() []botEntry {
-	var out []botEntry
-	for _, b := range bots.Registered() {
-		e := botEntry{Name: b.Name, Summary: b.Summary, Impact: string(b.Impact),
-			Operations: append([]string{}, b.Operations...), IAMActions: b.IAMActions(),
-			Params: []paramEntry{}, Resources: []string{}, Targets: []string{}}
-		for _, r := range b.Resources {
-			e.Resources = append(e.Resources, string(r))
-		}
-		for _, k := range b.Targets {
-			e.Targets = append(e.Targets, string(k))
-		}
-		for _, r := range b.Related {
-			spec, _ := finding.RelationOf(r)
-			e.Related = append(e.Related, spec.Summary)
-		}
-		for _, p := range b.Params {
-			def := p.Default
-			if def != nil {
-				def = bots.Params{p.Name: def}.JSON()[p.Name]
-			}
-			e.Params = append(e.Params, paramEntry{Name: p.Name, Type: string(p.Type), Required: p.Required,
-				Default: def, Enum: p.Enum, Description: p.Description})
-		}
-		if e.IAMActions == nil {
-			e.IAMActions = []string{}
-		}
-		out = append(out, e)
-	}
-	return out
-}
 
 func listBots(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bots", flag.ContinueOnError)
@@ -73,7 +18,7 @@ func listBots(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	entries := catalogue()
+	entries := generate.Entries()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -97,13 +97,3 @@ func measureCost(ctx context.Context, out io.Writer, runs int) error {
 	}
 	return nil
 }
-
-// withCost returns readme with the cost tables between the markers replaced.
-func withCost(readme []byte) ([]byte, error) {
-	return withSection(readme, perf.CostBegin, perf.CostEnd, perf.CostMarkdown())
-}
-
-// genCost rewrites the README's cost tables from the model.
-func genCost(args []string, stdout, stderr io.Writer) int {
-	return rewriteReadme("gen-cost", args, withCost, "wrote the cost tables in README.md", stdout, stderr)
-}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
 )
@@ -22,8 +23,8 @@ func runDemo(cmd string, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{bucketName}} are replaced)")
-	dryRun := fl.Bool("dry-run", false, "set GUARDBOTS_DRY_RUN=true on every bot: show what would be done, change nothing")
-	allowSamples := fl.Bool("allow-samples", false, "set GUARDBOTS_ALLOW_SAMPLE_FINDINGS=true on match")
+	dryRun := fl.Bool("dry-run", false, "set "+deployment.EnvDryRun+"=true on every bot: show what would be done, change nothing")
+	allowSamples := fl.Bool("allow-samples", false, "set "+deployment.EnvAllowSamples+"=true on match and verify")
 	buildDir := fl.String("build-dir", "", "where the host bootstraps go (default <module>/build/host)")
 	if err := fl.Parse(args); err != nil {
 		return 1
@@ -110,7 +111,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	fmt.Fprintf(w, "resources to attack: instance %s (running, profile of role %s), role %s, bucket %s (no public access block)\n",
 		r.InstanceID, r.RoleName, r.RoleName, r.Bucket)
 	if d.dryRun {
-		fmt.Fprintln(w, "DRY RUN: GUARDBOTS_DRY_RUN=true on every bot")
+		fmt.Fprintln(w, "DRY RUN: "+deployment.EnvDryRun+"=true on every bot")
 	}
 
 	expect := demo.Expectations(d.dryRun)
@@ -198,7 +199,7 @@ func printNotifications(w io.Writer, ex *demo.Execution) {
 			fmt.Fprintf(w, "    error in %s: %s: %s\n", n.Body.Error.Step, n.Body.Error.Error, n.Body.Error.Cause)
 		}
 		if f := n.Body.Finding; f != nil && f.Sample {
-			fmt.Fprintln(w, "    this is a GuardDuty sample finding: match skips samples; to run it anyway: make replay EVENT=… ALLOW_SAMPLES=1 (GUARDBOTS_ALLOW_SAMPLE_FINDINGS=true)")
+			fmt.Fprintln(w, "    this is a GuardDuty sample finding: match skips samples; to run it anyway: make replay EVENT=… ALLOW_SAMPLES=1 ("+deployment.EnvAllowSamples+"=true)")
 		}
 	}
 }

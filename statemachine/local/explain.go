@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -27,7 +28,7 @@ type explanation struct {
 
 // verifyNote is explanation.Verify.
 const verifyNote = "in the workflow, the verify step reads this finding back from GuardDuty and decides again on GuardDuty's copy " +
-	"(its fields, not this event's; skipped as stale when GuardDuty last updated it longer ago than " + steps.EnvMaxFindingAge +
+	"(its fields, not this event's; skipped as stale when GuardDuty last updated it longer ago than " + deployment.EnvMaxFindingAge +
 	"): explain decides on the event as if it were that copy"
 
 func explain(args []string, stdout, stderr io.Writer) int {

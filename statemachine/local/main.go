@@ -7,15 +7,12 @@
 //	go run ./statemachine/local cost [--findings N,…] [--shape S|all] [--memory MB] [--measure RUNS]
 package main
 
-//go:generate go run -tags gencatalogue . gen-bot-catalogue
-//go:generate go run . gen-functions
-//go:generate go run . gen-catalogue
-//go:generate go run . gen-cost
-
 import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 func main() {
@@ -33,21 +30,12 @@ const usage = `usage:
       aws-local-stepfunctions, on the demo findings; exit 1 if an expected outcome did not happen.
   local replay --event FILE [--dry-run] [--allow-samples] [--build-dir DIR]
       one event of yours through the same local stack.
-  local gen-functions
-      writes functions/bots/<bot>/main.go for every registered bot (go generate ./...).
   local perf [--starts N] [--invocations N]
       every bootstrap's cold start, warm latency, peak memory and zipped artifact size.
-  local gen-catalogue
-      rewrites the bot catalogue in README.md from the registry (go generate ./...).
   local cost [--findings N,…] [--shape S|all] [--memory MB] [--api-ms MS] [--init-ms MS] [--cold F] [--traced F]
       the monthly AWS cost of N findings a month on Standard and on Express, item by item, at list prices.
   local cost --measure RUNS
       runs every shape on the local stack (API calls counted) and prints the counts the model uses.
-  local gen-cost
-      rewrites the cost tables in README.md from the model (go generate ./...).
-  local gen-bot-catalogue
-      writes shared/bots/catalogue.json, every bot's declaration, from the implementations; build it
-      with -tags gencatalogue when a declaration changed (go generate ./... does).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -62,18 +50,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return listBots(args[1:], stdout, stderr)
 	case "demo", "replay":
 		return runDemo(args[0], args[1:], stdout, stderr)
-	case "gen-functions":
-		return genFunctions(args[1:], stdout, stderr)
 	case "perf":
 		return perfCmd(args[1:], stdout, stderr)
-	case "gen-catalogue":
-		return genCatalogue(args[1:], stdout, stderr)
 	case "cost":
 		return costCmd(args[1:], stdout, stderr)
-	case "gen-cost":
-		return genCost(args[1:], stdout, stderr)
-	case "gen-bot-catalogue":
-		return genBotCatalogue(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -81,3 +61,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
 	return 1
 }
+
+// moduleRoot is the repository root.
+var moduleRoot = deployment.ModuleRoot

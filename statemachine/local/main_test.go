@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/statemachine/internal/generate"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -22,40 +23,6 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func events(name string) string {
 	return filepath.Join("..", "..", "shared", "finding", "testdata", "events", name)
-}
-
-func TestGenFunctions_CommittedBotMainsMatchTheRegistry(t *testing.T) {
-	want, err := botFunctions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join("..", "..")
-	for rel, content := range want {
-		got, err := os.ReadFile(filepath.Join(root, rel))
-		if err != nil || !bytes.Equal(got, content) {
-			t.Errorf("%s is missing or stale: run go generate ./statemachine/local", rel)
-		}
-	}
-	dirs, _ := filepath.Glob(filepath.Join(root, "functions", "bots", "*"))
-	for _, d := range dirs {
-		if _, ok := bots.Lookup(filepath.Base(d)); !ok {
-			t.Errorf("%s has no registered bot: run go generate ./statemachine/local", d)
-		}
-	}
-}
-
-func TestGenBotCatalogue_CommittedCatalogueMatchesTheImplementations(t *testing.T) {
-	want, err := bots.MarshalCatalogue(bots.Implemented())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join("..", "..", botCatalogueFile))
-	if err != nil || !bytes.Equal(got, want) {
-		t.Errorf("%s is missing or stale: run go generate ./statemachine/local", botCatalogueFile)
-	}
-	if n := len(bots.Implemented()); n != len(bots.Registered()) {
-		t.Errorf("%d bots are linked here but %d catalogued: shared/bots/all must link every family", n, len(bots.Registered()))
-	}
 }
 
 func TestExplain_RemediatesEC2FindingWithTheDefaultMapping(t *testing.T) {
@@ -165,7 +132,7 @@ func TestBots_JSONListsEveryRegisteredBotWithItsIAMActions(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var got []botEntry
+	var got []generate.BotEntry
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -187,34 +154,6 @@ func TestBots_JSONListsEveryRegisteredBotWithItsIAMActions(t *testing.T) {
 	code, table, _ := runCmd(t, "bots")
 	if code != 0 || !strings.Contains(table, "ec2_stop_instance") || !strings.Contains(table, "IAM ACTIONS") {
 		t.Errorf("table:\n%s", table)
-	}
-}
-
-func TestReadme_BotCatalogueMatchesTheRegistry(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := withCatalogue(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readme, want) {
-		t.Fatal("README.md's bot catalogue is stale: run go generate ./statemachine/local")
-	}
-}
-
-func TestReadme_CostTablesMatchTheModel(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := withCost(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readme, want) {
-		t.Fatal("README.md's cost tables are stale: run go generate ./statemachine/local")
 	}
 }
 

@@ -19,8 +19,9 @@ import (
 // family's bots (the catalogued bots implemented in the calling package) against what their tests
 // actually called, recorded by NewRecorder: an operation called but not declared, a declared operation
 // never exercised, an IAM action with a wildcard, a catalogued bot the package does not implement, a
-// read the runner makes on the bot's targets that the package does not link, or a bot whose contract
-// (RegisterContract, RunContract) is missing or did not run fails the run. The check needs the whole
+// declaration that differs from its catalogue entry (or has none), a read the runner makes on the bot's
+// targets that the package does not link, or a bot whose contract (RegisterContract, RunContract) is
+// missing or did not run fails the run. The check needs the whole
 // suite, so it is skipped when -run selects a subset.
 func Main(m *testing.M) {
 	pc, _, _, _ := runtime.Caller(1)
@@ -48,7 +49,9 @@ func Problems(family string) []string {
 			continue
 		}
 		if b.Run == nil {
-			problems = append(problems, fmt.Sprintf("%s is catalogued in %s but not registered there: run go generate ./statemachine/local", b.Name, family))
+			problems = append(problems, fmt.Sprintf("%s is catalogued in %s but not registered there: run go generate ./...", b.Name, family))
+		} else if err := bots.CheckCatalogued(b.Name); err != nil {
+			problems = append(problems, err.Error())
 		}
 		called := exercised.ops[b.Name]
 		for op := range called {

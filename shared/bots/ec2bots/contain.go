@@ -13,9 +13,9 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 // What the containment bots share — those that act on an instance through its network interfaces and
@@ -36,7 +36,7 @@ func containState(bot string, req bots.Request, what string, undo bool) error {
 	if req.State != nil || req.DryRun && !undo {
 		return nil
 	}
-	return faults.Fail(fmt.Errorf("%s: no state table to %s: set %s", bot, what, statetable.EnvTable))
+	return faults.Fail(fmt.Errorf("%s: no state table to %s: set %s", bot, what, deployment.EnvStateTable))
 }
 
 // containRecordKey is the state-table key of a containment record about an instance.

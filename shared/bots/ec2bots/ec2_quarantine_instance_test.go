@@ -17,8 +17,8 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 var _ = bottest.RegisterContract(quarantineBot, bottest.Contract{
@@ -221,8 +221,8 @@ func TestQuarantine_WithoutStateTableFailsNamingTheVariableBeforeAnyCall(t *test
 	req := e.Request(quarantineBot, false)
 	req.State = nil
 	_, err := bottest.Run(t, quarantineBot, req)
-	if err == nil || !strings.Contains(err.Error(), statetable.EnvTable) || faults.Classify(err) != faults.Failed {
-		t.Fatalf("err = %v, want a Failed error naming %s", err, statetable.EnvTable)
+	if err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) || faults.Classify(err) != faults.Failed {
+		t.Fatalf("err = %v, want a Failed error naming %s", err, deployment.EnvStateTable)
 	}
 	if ops := e.Rec(quarantineBot).Ops(); len(ops) != 0 {
 		t.Errorf("called %v without a state table", ops)

@@ -16,6 +16,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/statetable"
 )
@@ -113,8 +114,8 @@ func TestRelease_WithoutStateTableFailsNamingTheVariable(t *testing.T) {
 	e := ec2test.NewContainEnv(t)
 	req := e.Request(releaseBot, false)
 	req.State = nil
-	if _, err := bottest.Run(t, releaseBot, req); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
-		t.Errorf("err = %v, want one naming %s", err, statetable.EnvTable)
+	if _, err := bottest.Run(t, releaseBot, req); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
+		t.Errorf("err = %v, want one naming %s", err, deployment.EnvStateTable)
 	}
 }
 

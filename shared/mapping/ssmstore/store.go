@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 )
@@ -62,14 +63,14 @@ func New(client ParameterGetter, opts ...StoreOption) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("mapping store: nil SSM client")
 	}
-	s := &Store{client: client, name: mapping.DefaultParameterName, ttl: mapping.DefaultTTL, now: time.Now}
-	if v := os.Getenv(mapping.EnvParameter); v != "" {
+	s := &Store{client: client, name: deployment.DefaultMappingParameter, ttl: deployment.DefaultMappingTTL, now: time.Now}
+	if v := os.Getenv(deployment.EnvMappingParameter); v != "" {
 		s.name = v
 	}
-	if v := os.Getenv(mapping.EnvTTL); v != "" {
+	if v := os.Getenv(deployment.EnvMappingTTL); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("mapping store: %s=%q is not a non-negative Go duration such as \"60s\"", mapping.EnvTTL, v)
+			return nil, fmt.Errorf("mapping store: %s=%q is not a non-negative Go duration such as \"60s\"", deployment.EnvMappingTTL, v)
 		}
 		s.ttl = d
 	}

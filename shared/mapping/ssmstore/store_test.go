@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 )
@@ -69,7 +70,7 @@ func keys(m *mapping.Mapping) []string {
 
 func TestStore_ReadsTheParameterAndSeesAnEditOnlyAfterTheTTL(t *testing.T) {
 	c := kumoSSM(t)
-	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot"}`, types.ParameterTypeString)
+	putParam(t, c, deployment.DefaultMappingParameter, `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot"}`, types.ParameterTypeString)
 	clock := newClock()
 	s, err := New(c, WithClock(clock.Now))
 	if err != nil {
@@ -83,7 +84,7 @@ func TestStore_ReadsTheParameterAndSeesAnEditOnlyAfterTheTTL(t *testing.T) {
 		t.Fatalf("first read: %v", got)
 	}
 
-	putParam(t, c, mapping.DefaultParameterName, `{"version": 1, "rules": [{"match": "Recon:*", "mode": "NOTIFY"}]}`, types.ParameterTypeString)
+	putParam(t, c, deployment.DefaultMappingParameter, `{"version": 1, "rules": [{"match": "Recon:*", "mode": "NOTIFY"}]}`, types.ParameterTypeString)
 	clock.Advance(59 * time.Second)
 	if m, err := s.Mapping(t.Context()); err != nil || m != m1 {
 		t.Fatalf("within the TTL: got a different mapping (%v) or error %v", keys(m), err)
@@ -157,7 +158,7 @@ func TestStore_InvalidDocumentNamesTheParameterAndTheKey(t *testing.T) {
 
 func TestStore_BrokenEditIsReportedNotHiddenByTheCachedMapping(t *testing.T) {
 	c := kumoSSM(t)
-	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY"}`, types.ParameterTypeString)
+	putParam(t, c, deployment.DefaultMappingParameter, `{"Backdoor:EC2/Spambot": "NOTIFY"}`, types.ParameterTypeString)
 	clock := newClock()
 	s, err := New(c, WithClock(clock.Now), WithTTL(10*time.Second))
 	if err != nil {
@@ -166,13 +167,13 @@ func TestStore_BrokenEditIsReportedNotHiddenByTheCachedMapping(t *testing.T) {
 	if _, err := s.Mapping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	putParam(t, c, mapping.DefaultParameterName, `{"Backdoor:EC2/Spambot": "NOTIFY",`, types.ParameterTypeString)
+	putParam(t, c, deployment.DefaultMappingParameter, `{"Backdoor:EC2/Spambot": "NOTIFY",`, types.ParameterTypeString)
 	clock.Advance(10 * time.Second)
 	if m, err := s.Mapping(t.Context()); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Fatalf("a broken edit returned mapping %v, error %v", m, err)
 	}
 	// Errors are not cached: the fix is picked up on the next call.
-	putParam(t, c, mapping.DefaultParameterName, `{"Recon:EC2/Portscan": "NOTIFY"}`, types.ParameterTypeString)
+	putParam(t, c, deployment.DefaultMappingParameter, `{"Recon:EC2/Portscan": "NOTIFY"}`, types.ParameterTypeString)
 	m, err := s.Mapping(t.Context())
 	if err != nil || keys(m)[0] != "Recon:EC2/Portscan" {
 		t.Fatalf("after the fix: %v, %v", m, err)
@@ -208,13 +209,13 @@ func TestStore_ThrottlingStaysRetryable(t *testing.T) {
 	if k := faults.Classify(err); k != faults.Throttled {
 		t.Errorf("classified %s (%v), want %s", k, err, faults.Throttled)
 	}
-	if !strings.Contains(err.Error(), mapping.DefaultParameterName) {
+	if !strings.Contains(err.Error(), deployment.DefaultMappingParameter) {
 		t.Errorf("error %q does not name the parameter", err)
 	}
 }
 
 func TestStore_AsksForDecryptionOfTheConfiguredParameter(t *testing.T) {
-	t.Setenv(mapping.EnvParameter, "/team/mapping")
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping")
 	stub := &stubSSM{value: `{}`, check: func(in *ssm.GetParameterInput) {
 		if aws.ToString(in.Name) != "/team/mapping" || !aws.ToBool(in.WithDecryption) {
 			t.Errorf("GetParameter(%s, WithDecryption=%v)", aws.ToString(in.Name), aws.ToBool(in.WithDecryption))
@@ -250,7 +251,7 @@ func TestStore_ConcurrentCallersShareOneFetch(t *testing.T) {
 	}
 	// After the TTL an unchanged version is fetched again but not re-parsed.
 	m, _ := s.Mapping(t.Context())
-	clock.Advance(mapping.DefaultTTL)
+	clock.Advance(deployment.DefaultMappingTTL)
 	if m2, err := s.Mapping(t.Context()); err != nil || m2 != m || stub.calls.Load() != 2 {
 		t.Errorf("refresh of an unchanged parameter: same=%v calls=%d err=%v", m2 == m, stub.calls.Load(), err)
 	}
@@ -258,19 +259,19 @@ func TestStore_ConcurrentCallersShareOneFetch(t *testing.T) {
 
 func TestNew_Environment(t *testing.T) {
 	stub := &stubSSM{value: `{}`}
-	t.Setenv(mapping.EnvTTL, "5m")
+	t.Setenv(deployment.EnvMappingTTL, "5m")
 	s, err := New(stub)
-	if err != nil || s.ttl != 5*time.Minute || s.ParameterName() != mapping.DefaultParameterName {
+	if err != nil || s.ttl != 5*time.Minute || s.ParameterName() != deployment.DefaultMappingParameter {
 		t.Fatalf("ttl %v name %q err %v", s.ttl, s.ParameterName(), err)
 	}
 	if s, _ := New(stub, WithTTL(time.Second), WithParameterName("/x")); s.ttl != time.Second || s.ParameterName() != "/x" {
 		t.Errorf("options do not override the environment")
 	}
-	t.Setenv(mapping.EnvTTL, "soon")
-	if _, err := New(stub); err == nil || !strings.Contains(err.Error(), mapping.EnvTTL) {
+	t.Setenv(deployment.EnvMappingTTL, "soon")
+	if _, err := New(stub); err == nil || !strings.Contains(err.Error(), deployment.EnvMappingTTL) {
 		t.Errorf("bad TTL: %v", err)
 	}
-	t.Setenv(mapping.EnvTTL, "-1s")
+	t.Setenv(deployment.EnvMappingTTL, "-1s")
 	if _, err := New(stub); err == nil {
 		t.Error("negative TTL accepted")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -56,7 +57,7 @@ func New(ctx context.Context, cfg aws.Config, stateMachine string) (*Local, erro
 			"answers DescribeExecution while it runs",
 		"StartAt": placeholderState,
 		"States": map[string]any{placeholderState: map[string]any{
-			"Type": "Wait", "Seconds": int(steps.ExecutionTimeout / time.Second), "End": true,
+			"Type": "Wait", "Seconds": int(deployment.ExecutionTimeout / time.Second), "End": true,
 		}},
 	})
 	if err != nil {
@@ -119,7 +120,7 @@ func (l *Local) Signer() plan.Signer { return plan.Signer{KMS: l.KMS, KeyID: l.K
 
 // Verifier verifies with the key's public half, honouring executions of the state machine.
 func (l *Local) Verifier() *plan.Verifier {
-	return &plan.Verifier{KMS: l.KMS, KeyID: l.KeyID, States: l.SFN, StateMachineArn: l.StateMachineArn, MaxAge: steps.ExecutionTimeout, Now: l.Now}
+	return &plan.Verifier{KMS: l.KMS, KeyID: l.KeyID, States: l.SFN, StateMachineArn: l.StateMachineArn, MaxAge: deployment.ExecutionTimeout, Now: l.Now}
 }
 
 // Sign signs in's action as the verify step signs action in.Index of a decision in execution in.Execution.
@@ -134,5 +135,5 @@ func (l *Local) Sign(ctx context.Context, in *steps.BotInput) error {
 
 // Env is what the Lambdas that sign or verify need: the key and the state machine.
 func (l *Local) Env() []string {
-	return []string{steps.EnvSigningKey + "=" + l.KeyID, steps.EnvStateMachineArn + "=" + l.StateMachineArn}
+	return []string{deployment.EnvSigningKey + "=" + l.KeyID, deployment.EnvStateMachineArn + "=" + l.StateMachineArn}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -143,8 +144,8 @@ func (s *stand) refused(what string, payload any, logs interface{ String() strin
 	if recs := s.rails.records(s.t, s.finding().ID); len(recs) != 0 {
 		s.t.Errorf("%s: audit records %+v", what, recs)
 	}
-	if logs != nil && !strings.Contains(logs.String(), steps.EventPlanRejected) {
-		s.t.Errorf("%s: no %s in the log", what, steps.EventPlanRejected)
+	if logs != nil && !strings.Contains(logs.String(), deployment.EventPlanRejected) {
+		s.t.Errorf("%s: no %s in the log", what, deployment.EventPlanRejected)
 	}
 }
 
@@ -221,7 +222,7 @@ func TestAttack_ExpiredSignatureIsRefused(t *testing.T) {
 	s := newStand(t)
 	logs := captureLog(t)
 	t0 := time.Now()
-	s.local.Now = func() time.Time { return t0.Add(-steps.ExecutionTimeout - time.Minute) }
+	s.local.Now = func() time.Time { return t0.Add(-deployment.ExecutionTimeout - time.Minute) }
 	in := s.signed(s.execution, 0, stopAction("AUTO"))
 	s.local.Now = nil
 	s.refused("signed longer ago than an execution may run", in, logs)
@@ -308,7 +309,7 @@ func TestPlan_StepFunctionsUnreachableRunsNothing(t *testing.T) {
 	if !errors.As(err, &le) || le.Type != string(faults.Retryable) {
 		t.Fatalf("err = %#v, want a %s (the state machine retries it)", err, faults.Retryable)
 	}
-	if s.state() != ec2types.InstanceStateNameRunning || strings.Contains(logs.String(), steps.EventPlanRejected) {
+	if s.state() != ec2types.InstanceStateNameRunning || strings.Contains(logs.String(), deployment.EventPlanRejected) {
 		t.Errorf("instance %s; log %s", s.state(), logs.String())
 	}
 }

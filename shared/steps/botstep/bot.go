@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -95,7 +96,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 			if faults.Classify(err) == faults.Rejected {
 				// What a direct invoke looks like: alarmed (infra's metric filter), not audited, since
 				// nothing the workflow planned was done and the audit trail is not the attacker's to fill.
-				slog.ErrorContext(ctx, "plan rejected", "event", steps.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+				slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
 					"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
 			}
 			return bots.Result{}, err
@@ -202,7 +203,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		if held != "" {
 			release()
 			res.Held = true
-			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", steps.EventBlastRadiusHeld, "bot", b.Name,
+			slog.ErrorContext(ctx, "action held by the blast-radius limit", "event", deployment.EventBlastRadiusHeld, "bot", b.Name,
 				"findingId", f.ID, "account", f.AccountID, "region", f.Region, "execution", in.Execution, "reason", held)
 			return a.skip(ctx, res, held, now)
 		}

@@ -10,11 +10,11 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
-	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -259,6 +259,23 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 	}
 }
 
+// A bot declared otherwise than its catalogue entry (here: none) has an IAM policy and a state machine
+// branch generated from another declaration: its Lambda fails its init instead of running.
+func TestHandler_FailsInitForABotTheCatalogueDoesNotMatch(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+	t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+	bots.Register(bots.Bot{Name: "uncatalogued_bot", Summary: "s", Impact: bots.ImpactNone,
+		Resources: []finding.ResourceKind{finding.KindInstance},
+		Run:       func(context.Context, bots.Request) (bots.Result, error) { return bots.Result{}, nil }})
+	if _, err := Handler(t.Context(), "uncatalogued_bot"); err == nil || !strings.Contains(err.Error(), "not in the bot catalogue") {
+		t.Errorf("uncatalogued bot: err %v", err)
+	}
+	if _, err := Handler(t.Context(), "notify_only"); err != nil {
+		t.Errorf("a catalogued bot: %v", err)
+	}
+}
+
 func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T) {
 	b := testBot(func(context.Context, bots.Request) (bots.Result, error) {
 		t.Fatal("a bot with no target ran: the exemption rail would have read nothing")
@@ -274,18 +291,18 @@ func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T)
 // A bot Lambda without the signing key or the state machine cannot tell a plan the workflow signed
 // from one it did not: it does not start.
 func TestHandler_FailsInitWithoutThePlanCheck(t *testing.T) {
-	for _, unset := range []string{steps.EnvSigningKey, steps.EnvStateMachineArn} {
+	for _, unset := range []string{deployment.EnvSigningKey, deployment.EnvStateMachineArn} {
 		t.Setenv("AWS_REGION", "us-east-1")
-		t.Setenv(statetable.EnvTable, "state")
-		t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
-		t.Setenv(steps.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+		t.Setenv(deployment.EnvStateTable, "state")
+		t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+		t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
 		t.Setenv(unset, "")
 		if _, err := Handler(t.Context(), "ec2_stop_instance"); err == nil || !strings.Contains(err.Error(), unset) {
 			t.Errorf("without %s: err %v", unset, err)
 		}
 	}
-	t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
-	t.Setenv(steps.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
+	t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+	t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
 	if _, err := Handler(t.Context(), "ec2_stop_instance"); err != nil {
 		t.Errorf("with both: %v", err)
 	}

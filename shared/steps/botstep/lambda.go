@@ -10,6 +10,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -24,7 +25,12 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	}
 	// The catalogue knows every bot; only the implementation linked into this binary can run.
 	if b.Run == nil {
-		return nil, fmt.Errorf("bot %s is not linked into this binary: import %s (go generate ./statemachine/local writes the mains)", name, b.Package)
+		return nil, fmt.Errorf("bot %s is not linked into this binary: import %s (go generate ./... writes the mains)", name, b.Package)
+	}
+	// Its role's permissions and its branch of the state machine were generated from the catalogue: a
+	// bot declared otherwise must not run.
+	if err := bots.CheckCatalogued(name); err != nil {
+		return nil, err
 	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
@@ -34,7 +40,7 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	dry, err := steps.EnvBool(steps.EnvDryRun)
+	dry, err := deployment.EnvBool(deployment.EnvDryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +50,7 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	}
 	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
 	// never the member role's.
-	if table := os.Getenv(statetable.EnvTable); table != "" {
+	if table := os.Getenv(deployment.EnvStateTable); table != "" {
 		r.State = &statetable.Table{Client: dynamodb.NewFromConfig(cfg), Name: table}
 	}
 	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {

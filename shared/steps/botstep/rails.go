@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/plan"
@@ -63,36 +64,36 @@ type AuditWriter interface {
 func RailsFromEnv(cfg aws.Config, b bots.Bot) (Rails, error) {
 	r := Rails{Exempt: exempt.Check}
 	var err error
-	if r.DedupWindow, err = steps.EnvDuration(steps.EnvDedupWindow, steps.DefaultDedupWindow); err != nil {
+	if r.DedupWindow, err = deployment.EnvDuration(deployment.EnvDedupWindow, deployment.DefaultDedupWindow); err != nil {
 		return Rails{}, err
 	}
-	if r.DedupLease, err = steps.EnvDuration(steps.EnvDedupLease, steps.DefaultDedupLease); err != nil {
+	if r.DedupLease, err = deployment.EnvDuration(deployment.EnvDedupLease, deployment.DefaultDedupLease); err != nil {
 		return Rails{}, err
 	}
-	if r.PerAccount, err = steps.EnvPositive(steps.EnvBlastPerAccount, steps.DefaultBlastPerAcct); err != nil {
+	if r.PerAccount, err = deployment.EnvPositive(deployment.EnvBlastPerAccount, deployment.DefaultBlastPerAcct); err != nil {
 		return Rails{}, err
 	}
-	if r.Global, err = steps.EnvPositive(steps.EnvBlastGlobal, steps.DefaultBlastGlobal); err != nil {
+	if r.Global, err = deployment.EnvPositive(deployment.EnvBlastGlobal, deployment.DefaultBlastGlobal); err != nil {
 		return Rails{}, err
 	}
-	if r.PerAccount > steps.MaxBlastRadius || r.Global > steps.MaxBlastRadius {
-		return Rails{}, fmt.Errorf("%s=%d, %s=%d: at most %d each", steps.EnvBlastPerAccount, r.PerAccount, steps.EnvBlastGlobal, r.Global, steps.MaxBlastRadius)
+	if r.PerAccount > deployment.MaxBlastRadius || r.Global > deployment.MaxBlastRadius {
+		return Rails{}, fmt.Errorf("%s=%d, %s=%d: at most %d each", deployment.EnvBlastPerAccount, r.PerAccount, deployment.EnvBlastGlobal, r.Global, deployment.MaxBlastRadius)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
-	if table := os.Getenv(statetable.EnvTable); table != "" {
+	if table := os.Getenv(deployment.EnvStateTable); table != "" {
 		st := &statetable.Rails{Client: ddb, Name: table}
 		r.Claims, r.Counter = st, st
 	} else if b.ChecksExemption() {
-		return Rails{}, fmt.Errorf("%s is not set: bot %s changes resources and needs the state table for duplicate suppression and the blast-radius limit", statetable.EnvTable, b.Name)
+		return Rails{}, fmt.Errorf("%s is not set: bot %s changes resources and needs the state table for duplicate suppression and the blast-radius limit", deployment.EnvStateTable, b.Name)
 	}
-	retention, err := statetable.ParseRetention(os.Getenv(statetable.EnvAuditRetention))
+	retention, err := statetable.ParseRetention(os.Getenv(deployment.EnvAuditRetention))
 	if err != nil {
 		return Rails{}, err
 	}
-	if table := os.Getenv(statetable.EnvAuditTable); table != "" {
+	if table := os.Getenv(deployment.EnvAuditTable); table != "" {
 		r.Audit = &statetable.Audit{Client: ddb, Name: table, Retention: retention}
 	} else {
-		slog.Warn("audit table not configured: audit records go to the log only", "variable", statetable.EnvAuditTable, "bot", b.Name)
+		slog.Warn("audit table not configured: audit records go to the log only", "variable", deployment.EnvAuditTable, "bot", b.Name)
 	}
 	return r, nil
 }
@@ -133,19 +134,19 @@ func countsAgainstBlastRadius(b bots.Bot, dryRun bool) bool {
 }
 
 // takeBlast counts one action against the account's and the global limits, each over the last
-// steps.BlastRadiusWindow (a sliding window: no burst across a clock hour). held names the limit reached
+// deployment.BlastRadiusWindow (a sliding window: no burst across a clock hour). held names the limit reached
 // ("" when the action may run); taken are the slots to give back if the action then does not change
 // anything.
 func (r Rails) takeBlast(ctx context.Context, account string, now time.Time) (held string, taken []statetable.Slot, err error) {
 	acctKey, globalKey := blastKeys(account)
-	acct, ok, err := r.Counter.TakeSlot(ctx, acctKey, r.PerAccount, now, steps.BlastRadiusWindow)
+	acct, ok, err := r.Counter.TakeSlot(ctx, acctKey, r.PerAccount, now, deployment.BlastRadiusWindow)
 	if err != nil {
 		return "", nil, fmt.Errorf("blast-radius window of account %s: %w", account, err)
 	}
 	if !ok {
 		return fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in account %s in the last hour", r.PerAccount, account), nil, nil
 	}
-	global, ok, err := r.Counter.TakeSlot(ctx, globalKey, r.Global, now, steps.BlastRadiusWindow)
+	global, ok, err := r.Counter.TakeSlot(ctx, globalKey, r.Global, now, deployment.BlastRadiusWindow)
 	if err == nil && !ok {
 		held = fmt.Sprintf("held by the blast-radius limit: %d disruptive actions in all accounts in the last hour", r.Global)
 	}
@@ -204,7 +205,7 @@ func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bot
 			rec.Approval = "not confirmed: no execution-history check ran (the runner has no plan checker)"
 		}
 	}
-	slog.InfoContext(ctx, "audit", "event", steps.EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
+	slog.InfoContext(ctx, "audit", "event", deployment.EventAudit, "findingId", rec.FindingID, "findingType", rec.FindingType,
 		"mappingKey", rec.MappingKey, "execution", rec.Execution, "bot", rec.Bot, "role", rec.Role, "account", rec.Account,
 		"region", rec.Region, "resourceKind", rec.Kind, "resourceIds", rec.ResourceIDs, "status", rec.Status,
 		"reason", rec.Reason, "approverClaimed", approver, "approval", rec.Approval, "dryRun", rec.DryRun, "held", rec.Held, "before", rec.Before, "after", rec.After, "error", rec.Error)
@@ -212,7 +213,7 @@ func (r Rails) audit(ctx context.Context, in steps.BotInput, b bots.Bot, res bot
 		return nil
 	}
 	if err := r.Audit.Write(ctx, rec); err != nil {
-		slog.ErrorContext(ctx, "audit record not written", "event", steps.EventAuditFailed, "bot", b.Name, "findingId", f.ID,
+		slog.ErrorContext(ctx, "audit record not written", "event", deployment.EventAuditFailed, "bot", b.Name, "findingId", f.ID,
 			"execution", in.Execution, "status", rec.Status, "error", err.Error())
 		return err
 	}

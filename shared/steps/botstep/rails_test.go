@@ -26,6 +26,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
@@ -304,8 +305,8 @@ func TestRails_BlastRadiusHoldsTheActionPastTheLimitAndTheNextHourResets(t *test
 	if disruptive.count() != 3 { // the dry run and two real runs
 		t.Fatalf("disruptive runs = %d", disruptive.count())
 	}
-	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+steps.EventBlastRadiusHeld+`"`) {
-		t.Errorf("no error-level %s event in the log:\n%s", steps.EventBlastRadiusHeld, logs)
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"event":"`+deployment.EventBlastRadiusHeld+`"`) {
+		t.Errorf("no error-level %s event in the log:\n%s", deployment.EventBlastRadiusHeld, logs)
 	}
 	// The held action left no claim: once the limit allows, the same finding runs.
 	// Another account still has room, until the global cap (3).
@@ -350,24 +351,24 @@ func TestRails_BlastRadiusIsASlidingHourNotAClockHour(t *testing.T) {
 		t.Fatal("second")
 	}
 	for _, at := range []time.Time{
-		time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC),          // the clock hour turned
-		time.Date(2026, 3, 1, 11, 1, 0, 0, time.UTC),          // a minute into it
-		first.Add(steps.BlastRadiusWindow - time.Millisecond), // a hair before the first frees
+		time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC),               // the clock hour turned
+		time.Date(2026, 3, 1, 11, 1, 0, 0, time.UTC),               // a minute into it
+		first.Add(deployment.BlastRadiusWindow - time.Millisecond), // a hair before the first frees
 	} {
 		e.now = at
 		if res := run(); !res.Held {
 			t.Fatalf("at %s, two actions in the last hour: %+v, want held", at.Format("15:04:05.000"), res)
 		}
 	}
-	e.now = first.Add(steps.BlastRadiusWindow)
+	e.now = first.Add(deployment.BlastRadiusWindow)
 	if res := run(); res.Held || res.Status != bots.StatusRemediated {
 		t.Fatalf("an hour after the first: %+v, want it to run", res)
 	}
-	e.now = second.Add(steps.BlastRadiusWindow - time.Second)
+	e.now = second.Add(deployment.BlastRadiusWindow - time.Second)
 	if res := run(); !res.Held {
 		t.Fatalf("before the second frees: %+v, want held", res)
 	}
-	if got, err := e.state.InWindow(context.Background(), "blast#444455556666", e.now, steps.BlastRadiusWindow); err != nil || got != 2 {
+	if got, err := e.state.InWindow(context.Background(), "blast#444455556666", e.now, deployment.BlastRadiusWindow); err != nil || got != 2 {
 		t.Errorf("in the window: %d, %v", got, err)
 	}
 }
@@ -597,13 +598,13 @@ func TestRails_NotifyOnlyIsAuditedButNeitherClaimedNorCounted(t *testing.T) {
 }
 
 func TestRailsFromEnv_DefaultsAndTheStateTableIsRequiredForBotsThatChangeThings(t *testing.T) {
-	t.Setenv(statetable.EnvTable, "")
-	t.Setenv(statetable.EnvAuditTable, "")
+	t.Setenv(deployment.EnvStateTable, "")
+	t.Setenv(deployment.EnvAuditTable, "")
 	stop, _ := bots.Lookup("ec2_stop_instance")
-	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), statetable.EnvTable) {
+	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
 		t.Fatalf("err = %v", err)
 	}
-	t.Setenv(statetable.EnvTable, "guardbots-state")
+	t.Setenv(deployment.EnvStateTable, "guardbots-state")
 	r, err := RailsFromEnv(aws.Config{}, stop)
 	if err != nil {
 		t.Fatal(err)
@@ -612,16 +613,16 @@ func TestRailsFromEnv_DefaultsAndTheStateTableIsRequiredForBotsThatChangeThings(
 		r.Claims == nil || r.Counter == nil || r.Exempt == nil || r.Audit != nil {
 		t.Fatalf("rails = %+v", r)
 	}
-	t.Setenv(steps.EnvDedupWindow, "1h")
-	t.Setenv(steps.EnvBlastPerAccount, "3")
-	t.Setenv(statetable.EnvAuditTable, "guardbots-audit")
-	t.Setenv(statetable.EnvAuditRetention, "30d")
+	t.Setenv(deployment.EnvDedupWindow, "1h")
+	t.Setenv(deployment.EnvBlastPerAccount, "3")
+	t.Setenv(deployment.EnvAuditTable, "guardbots-audit")
+	t.Setenv(deployment.EnvAuditRetention, "30d")
 	if r, err = RailsFromEnv(aws.Config{}, stop); err != nil || r.DedupWindow != time.Hour || r.PerAccount != 3 ||
 		r.Audit.(*statetable.Audit).Retention != 30*24*time.Hour {
 		t.Fatalf("rails = %+v, %v", r, err)
 	}
-	t.Setenv(steps.EnvBlastGlobal, "none")
-	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), steps.EnvBlastGlobal) {
+	t.Setenv(deployment.EnvBlastGlobal, "none")
+	if _, err := RailsFromEnv(aws.Config{}, stop); err == nil || !strings.Contains(err.Error(), deployment.EnvBlastGlobal) {
 		t.Fatalf("err = %v", err)
 	}
 }

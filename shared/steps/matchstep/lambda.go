@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -18,7 +20,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := steps.MatchOptionsFromEnv()
+	opts, err := mapping.OptionsFromEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -26,6 +28,6 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := steps.Matcher{Mappings: store, Options: opts}
-	return steps.Lambda("match", m.Match), nil
+	m := Matcher{Mappings: store, Options: opts}
+	return steps.Lambda(deployment.StepMatch, m.Match), nil
 }

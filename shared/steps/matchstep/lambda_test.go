@@ -12,6 +12,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -37,7 +38,7 @@ func kumoEnv(t *testing.T) *ssm.Client {
 
 func TestHandler_DecidesWithTheMappingInSSM(t *testing.T) {
 	c := kumoEnv(t)
-	t.Setenv(mapping.EnvParameter, "/team/mapping")
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping")
 	if _, err := c.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/team/mapping"), Type: ssmtypes.ParameterTypeString,
 		Value: aws.String(`{"Backdoor:EC2/Spambot": "AUTO: ec2_stop_instance"}`)}); err != nil {
 		t.Fatal(err)
@@ -63,9 +64,9 @@ func TestHandler_DecidesWithTheMappingInSSM(t *testing.T) {
 
 func TestHandler_BadEnvironmentFailsInitNamingTheVariable(t *testing.T) {
 	for name, env := range map[string][2]string{
-		"protected accounts": {mapping.EnvProtectedAccounts, "12345"},
-		"allow samples":      {mapping.EnvAllowSamples, "yes please"},
-		"ttl":                {mapping.EnvTTL, "soon"},
+		"protected accounts": {deployment.EnvProtectedAccounts, "12345"},
+		"allow samples":      {deployment.EnvAllowSamples, "yes please"},
+		"ttl":                {deployment.EnvMappingTTL, "soon"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			kumoEnv(t)

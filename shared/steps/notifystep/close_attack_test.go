@@ -13,17 +13,17 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // gdWriter is GuardDuty at the SDK level (kumo does not serve it): it records every write.
 type gdWriter struct {
-	verify.GuardDutyAPI
+	GuardDutyWriter
 	mu     sync.Mutex
 	writes []string
 }
@@ -78,8 +78,8 @@ func newClosing(t *testing.T) *closing {
 	if err := l.Stop(t.Context(), c.ended); err != nil {
 		t.Fatal(err)
 	}
-	n := Notifier{Publisher: c.pub, Closer: &verify.Closer{
-		GuardDuty: func(string) verify.GuardDutyWriter { return c.gd },
+	n := Notifier{Publisher: c.pub, Closer: &Closer{
+		GuardDuty: func(string) GuardDutyWriter { return c.gd },
 		Archive:   true,
 		Vouch:     Vouch(l.Verifier()),
 	}}
@@ -165,13 +165,13 @@ func TestAttack_DirectInvokeOfNotifyCannotArchiveAFinding(t *testing.T) {
 
 func TestHandler_ClosingTheLoopNeedsThePlanCheck(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv(steps.EnvTopicArn, "arn:aws:sns:us-east-1:111122223333:t")
-	t.Setenv(steps.EnvCloseFindings, verify.CloseArchive)
-	t.Setenv(steps.EnvSigningKey, "")
-	if _, err := Handler(t.Context()); err == nil || !strings.Contains(err.Error(), steps.EnvSigningKey) {
+	t.Setenv(deployment.EnvTopicArn, "arn:aws:sns:us-east-1:111122223333:t")
+	t.Setenv(deployment.EnvCloseFindings, deployment.CloseArchive)
+	t.Setenv(deployment.EnvSigningKey, "")
+	if _, err := Handler(t.Context()); err == nil || !strings.Contains(err.Error(), deployment.EnvSigningKey) {
 		t.Errorf("closing without the key: %v", err)
 	}
-	t.Setenv(steps.EnvCloseFindings, verify.CloseOff)
+	t.Setenv(deployment.EnvCloseFindings, deployment.CloseOff)
 	if _, err := Handler(t.Context()); err != nil {
 		t.Errorf("not closing, no key needed: %v", err)
 	}

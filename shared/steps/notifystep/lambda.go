@@ -11,59 +11,59 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
-	"github.com/guardbots/guardbots/shared/verify"
 )
 
 // Handler builds the notify step's handler.
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
-	topic := os.Getenv(steps.EnvTopicArn)
+	topic := os.Getenv(deployment.EnvTopicArn)
 	if topic == "" {
-		return nil, fmt.Errorf("%s is not set: notify needs the SNS topic ARN", steps.EnvTopicArn)
+		return nil, fmt.Errorf("%s is not set: notify needs the SNS topic ARN", deployment.EnvTopicArn)
 	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
-	switch mode := os.Getenv(steps.EnvCloseFindings); mode {
-	case "", verify.CloseOff:
-	case verify.CloseFeedback, verify.CloseArchive:
+	switch mode := os.Getenv(deployment.EnvCloseFindings); mode {
+	case "", deployment.CloseOff:
+	case deployment.CloseFeedback, deployment.CloseArchive:
 		// Closing the loop writes to GuardDuty and Security Hub: only for a plan the workflow signed.
 		v, err := plan.FromEnv(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%s=%s: %w", steps.EnvCloseFindings, mode, err)
+			return nil, fmt.Errorf("%s=%s: %w", deployment.EnvCloseFindings, mode, err)
 		}
-		n.Closer = &verify.Closer{
+		n.Closer = &Closer{
 			Vouch: Vouch(v),
-			GuardDuty: steps.PerRegion(func(region string) verify.GuardDutyWriter {
+			GuardDuty: steps.PerRegion(func(region string) GuardDutyWriter {
 				return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 			}),
-			SecurityHub: steps.PerRegion(func(region string) verify.SecurityHubAPI {
+			SecurityHub: steps.PerRegion(func(region string) SecurityHubAPI {
 				return securityhub.NewFromConfig(cfg, func(o *securityhub.Options) { o.Region = region })
 			}),
-			Archive: mode == verify.CloseArchive,
+			Archive: mode == deployment.CloseArchive,
 		}
 	default:
-		return nil, fmt.Errorf("%s=%q: want false, true or archive", steps.EnvCloseFindings, mode)
+		return nil, fmt.Errorf("%s=%q: want false, true or archive", deployment.EnvCloseFindings, mode)
 	}
-	return steps.Lambda("notify", n.Notify), nil
+	return steps.Lambda(deployment.StepNotify, n.Notify), nil
 }
 
 // ApprovalHandler builds the request_approval step's handler.
 func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
-	topic := os.Getenv(steps.EnvApprovalTopicArn)
+	topic := os.Getenv(deployment.EnvApprovalTopicArn)
 	if topic == "" {
-		topic = os.Getenv(steps.EnvTopicArn)
+		topic = os.Getenv(deployment.EnvTopicArn)
 	}
 	if topic == "" {
-		return nil, fmt.Errorf("%s or %s must be set: request_approval needs the SNS topic ARN", steps.EnvApprovalTopicArn, steps.EnvTopicArn)
+		return nil, fmt.Errorf("%s or %s must be set: request_approval needs the SNS topic ARN", deployment.EnvApprovalTopicArn, deployment.EnvTopicArn)
 	}
-	dry, err := steps.EnvBool(steps.EnvDryRun)
+	dry, err := deployment.EnvBool(deployment.EnvDryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	}
 	a := Approver{
 		Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic},
-		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(steps.EnvApproverRoleArn), DryRun: dry},
+		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(deployment.EnvApproverRoleArn), DryRun: dry},
 	}
-	return steps.Lambda("request_approval", a.Request), nil
+	return steps.Lambda(deployment.StepRequestApproval, a.Request), nil
 }

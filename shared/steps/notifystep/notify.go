@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan"
-	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // Notified is notify's output. The state machine ends in Fail when Failed is true, so a rejected event
@@ -26,7 +26,7 @@ type MessagePublisher interface {
 	Publish(ctx context.Context, m notify.Message) (string, error)
 }
 
-// FindingCloser records the outcome on the finding itself (verify.Closer), which it does only for
+// FindingCloser records the outcome on the finding itself (Closer), which it does only for
 // GuardDuty's own copy (the decision says whether the finding is it).
 type FindingCloser interface {
 	Close(ctx context.Context, f *finding.Finding, d *mapping.Decision, outcome, execution string) ([]string, error)
@@ -82,7 +82,7 @@ type PlanVerifier interface {
 	Running(ctx context.Context, execution string) error
 }
 
-// Vouch is closing the loop's check (verify.Closer.Vouch): every action of the decision carries the
+// Vouch is closing the loop's check (Closer.Vouch): every action of the decision carries the
 // verify step's signature for this finding in this execution, and the execution is running on the
 // guardbots state machine — the same signature the bots check. A direct invoke of notify, with a
 // made-up decision or one signed for another finding or execution, records nothing. A decision with no
@@ -91,7 +91,7 @@ func Vouch(v PlanVerifier) func(ctx context.Context, f *finding.Finding, d *mapp
 	return func(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error {
 		err := vouch(ctx, v, f, d, execution)
 		if faults.Classify(err) == faults.Rejected {
-			slog.ErrorContext(ctx, "plan rejected", "event", steps.EventPlanRejected, "step", "notify", "findingId", f.ID,
+			slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "step", "notify", "findingId", f.ID,
 				"execution", execution, "error", err.Error())
 		}
 		return err

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -24,20 +26,20 @@ import (
 // cannot read fails the init: a rail that cannot read its own configuration does not run.
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
-	on, err := steps.EnvBoolDefault(steps.EnvVerifyFindings, true)
+	on, err := deployment.EnvBoolDefault(deployment.EnvVerifyFindings, true)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := steps.MatchOptionsFromEnv()
+	opts, err := mapping.OptionsFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxAge, err = steps.EnvDuration(steps.EnvMaxFindingAge, steps.DefaultMaxFindingAge); err != nil {
+	if opts.MaxAge, err = deployment.EnvDuration(deployment.EnvMaxFindingAge, deployment.DefaultMaxFindingAge); err != nil {
 		return nil, err
 	}
-	key := os.Getenv(steps.EnvSigningKey)
+	key := os.Getenv(deployment.EnvSigningKey)
 	if key == "" {
-		return nil, fmt.Errorf("%s is not set: verify signs every plan it lets a bot act on, with that KMS key", steps.EnvSigningKey)
+		return nil, fmt.Errorf("%s is not set: verify signs every plan it lets a bot act on, with that KMS key", deployment.EnvSigningKey)
 	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
@@ -52,5 +54,5 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	})
 	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on,
 		Signer: plan.Signer{KMS: kms.NewFromConfig(cfg), KeyID: key}}
-	return steps.Lambda("verify", v.Verify), nil
+	return steps.Lambda(deployment.StepVerify, v.Verify), nil
 }

@@ -19,6 +19,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/sivchari/kumo"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -63,7 +64,7 @@ func lambdaEnv(t *testing.T, detail []byte) (*ssm.Client, *plantest.Local) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(steps.EnvSigningKey, l.KeyID)
+	t.Setenv(deployment.EnvSigningKey, l.KeyID)
 	return ssm.NewFromConfig(cfg), l
 }
 
@@ -97,10 +98,10 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(mapping.EnvParameter, "/team/mapping")
-	t.Setenv(mapping.EnvTTL, "0s")
-	t.Setenv(mapping.EnvProtectedAccounts, "999988887777")
-	t.Setenv(steps.EnvMaxFindingAge, "1h")
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping")
+	t.Setenv(deployment.EnvMappingTTL, "0s")
+	t.Setenv(deployment.EnvProtectedAccounts, "999988887777")
+	t.Setenv(deployment.EnvMaxFindingAge, "1h")
 
 	p, err := guardduty.Parse(forged)
 	if err != nil {
@@ -137,15 +138,15 @@ func TestHandler_DecidesAgainOnGuardDutysCopyWithMatchsEnvironment(t *testing.T)
 
 func TestHandler_ConfigurationItCannotReadFailsTheInit(t *testing.T) {
 	for name, env := range map[string][2]string{
-		"max age":            {steps.EnvMaxFindingAge, "six hours"},
-		"negative max age":   {steps.EnvMaxFindingAge, "-1h"},
-		"protected accounts": {mapping.EnvProtectedAccounts, "12345"},
-		"samples":            {mapping.EnvAllowSamples, "maybe"},
-		"verify switch":      {steps.EnvVerifyFindings, "sometimes"},
-		"no signing key":     {steps.EnvSigningKey, ""},
+		"max age":            {deployment.EnvMaxFindingAge, "six hours"},
+		"negative max age":   {deployment.EnvMaxFindingAge, "-1h"},
+		"protected accounts": {deployment.EnvProtectedAccounts, "12345"},
+		"samples":            {deployment.EnvAllowSamples, "maybe"},
+		"verify switch":      {deployment.EnvVerifyFindings, "sometimes"},
+		"no signing key":     {deployment.EnvSigningKey, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			t.Setenv(steps.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+			t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
 			t.Setenv(env[0], env[1])
 			if _, err := Handler(t.Context()); err == nil || !strings.Contains(err.Error(), env[0]) {
 				t.Errorf("%s=%s: err %v", env[0], env[1], err)
@@ -166,7 +167,7 @@ func TestHandler_SignsEveryActionOfTheRemediationItLetsThrough(t *testing.T) {
 		Value: aws.String(doc), Overwrite: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(mapping.EnvParameter, "/team/mapping-signed")
+	t.Setenv(deployment.EnvMappingParameter, "/team/mapping-signed")
 	p, err := guardduty.Parse(event)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -41,7 +42,7 @@ type Input struct {
 // account, another type) goes no further than the notification.
 type Verifier struct {
 	Checker  FindingFetcher
-	Mappings steps.MappingSource
+	Mappings mapping.Source
 	// Options are match's (samples, protected accounts) plus MaxAge; Now is set per call.
 	Options mapping.MatchOptions
 	// Disabled skips the check, and says so in the decision (GUARDBOTS_VERIFY_FINDINGS=false): the
@@ -77,7 +78,7 @@ func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error
 		return steps.Matched{}, faults.Rejectf("verify: no execution to sign the plan of finding %s for (the state machine passes $$.Execution.Id)", f.ID)
 	}
 	if v.Disabled {
-		in.Decision.Verification = "not checked: " + steps.EnvVerifyFindings + "=false; the input finding acts as it came"
+		in.Decision.Verification = "not checked: " + deployment.EnvVerifyFindings + "=false; the input finding acts as it came"
 		slog.WarnContext(ctx, "finding not verified", "findingId", f.ID, "reason", in.Decision.Verification)
 		return v.sign(ctx, in, input.Execution)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -62,9 +63,9 @@ func matched(t *testing.T, in *finding.Finding) Input {
 
 func verifier(t *testing.T, c *fakeFetcher, opts mapping.MatchOptions) Verifier {
 	if opts.MaxAge == 0 {
-		opts.MaxAge = steps.DefaultMaxFindingAge
+		opts.MaxAge = deployment.DefaultMaxFindingAge
 	}
-	return Verifier{Checker: c, Mappings: steps.StaticMapping{M: defaultMapping(t)}, Options: opts, Now: func() time.Time { return now }}
+	return Verifier{Checker: c, Mappings: mapping.Static{M: defaultMapping(t)}, Options: opts, Now: func() time.Time { return now }}
 }
 
 func TestVerifier_GenuineFindingIsRemediatedOnGuardDutysCopy(t *testing.T) {
@@ -154,7 +155,7 @@ func TestVerifier_CopyOfANotifyTypeBecomesANotifyDecision(t *testing.T) {
 	cp := compromised(8)
 	cp.Type = "Recon:EC2/Portscan"
 	in := compromised(8)
-	v := Verifier{Checker: &fakeFetcher{copy: cp}, Mappings: steps.StaticMapping{M: m}, Now: func() time.Time { return now }}
+	v := Verifier{Checker: &fakeFetcher{copy: cp}, Mappings: mapping.Static{M: m}, Now: func() time.Time { return now }}
 	out, err := v.Verify(context.Background(), Input{Matched: steps.Matched{Finding: in, Decision: m.Match(in, mapping.MatchOptions{})}, Execution: testExecution})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,11 +43,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/sivchari/kumo"
 
-	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/statetable"
-	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
 	"github.com/guardbots/guardbots/statemachine/local/procwatch"
@@ -69,18 +69,13 @@ var childEnv = []string{
 	"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region, "AWS_PROFILE=",
 	"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	"AWS_EC2_METADATA_DISABLED=true",
-	awsenv.EnvAccountID + "=" + Account,
 }
 
-// Functions lists every Lambda function of the workflow by name with its package: the definition's
-// placeholders name them; a step lives in functions/<name>, a bot in functions/bots/<name>.
-func Functions(moduleRoot string) map[string]string {
+// Functions lists every Lambda function of the deployment (shared/deployment) by name with its package.
+func Functions() map[string]string {
 	out := map[string]string{}
-	for _, fn := range statemachine.Placeholders() {
-		out[fn] = "./functions/bots/" + fn
-		if _, err := os.Stat(filepath.Join(moduleRoot, "functions", fn, "main.go")); err == nil {
-			out[fn] = "./functions/" + fn
-		}
+	for _, f := range deployment.Functions(deployment.DefaultSettings(), deployment.Resources{}) {
+		out[f.Name] = f.Package
 	}
 	return out
 }
@@ -89,7 +84,7 @@ func Functions(moduleRoot string) map[string]string {
 // lambdahost.Build, in parallel. When the Go sources, go.mod and go.sum are unchanged since the last
 // build into dir, it reuses the binaries: linking 25 bootstraps is most of a cold run.
 func Build(ctx context.Context, moduleRoot, dir string, names []string, log io.Writer) (map[string]string, error) {
-	all := Functions(moduleRoot)
+	all := Functions()
 	if names == nil {
 		for n := range all {
 			names = append(names, n)
@@ -300,7 +295,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		}
 	}()
 	sfx := opts.Suffix
-	s.MappingParameter = mapping.DefaultParameterName + sfx
+	s.MappingParameter = deployment.DefaultMappingParameter + sfx
 	s.Table = "guardbots-state" + sfx
 	s.AuditTable = "guardbots-audit" + sfx
 	doc := opts.Mapping
@@ -339,6 +334,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	s.Host = &lambdahost.Host{
 		Endpoint: srv.URL,
 		Lambda:   lambda.NewFromConfig(s.AWS),
+		Sizes:    s.sizes(opts),
 		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
 		OnExit: func(p *lambdahost.Process, err error) {
 			s.watch.Fail(fmt.Sprintf("bootstrap %s (pid %d)", p.Name, p.PID()),
@@ -371,51 +367,55 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 	return s, nil
 }
 
-// functionEnv is what the CDK app sets on each function (infra/orchestrator.go), with local values.
-func (s *Stack) functionEnv(name string, opts Options) []string {
-	switch name {
-	case "parse", "transform":
-		return nil
-	case "match":
-		return s.mappingEnv(opts)
-	case "notify":
-		return []string{steps.EnvTopicArn + "=" + s.TopicARN}
-	case "verify":
-		// The check stays on: GuardDuty is the demo's stand-in, for this function only. Verify decides
-		// again on GuardDuty's copy, with the mapping and options match has.
-		return append(s.mappingEnv(opts),
-			steps.EnvVerifyFindings+"=true",
-			"AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL(),
-			steps.EnvSigningKey+"="+s.Plans.KeyID,
-		)
-	case "request_approval":
-		return []string{
-			steps.EnvTopicArn + "=" + s.TopicARN,
-			steps.EnvApproverRoleArn + "=" + ApproverRoleARN,
-			fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
+// function is the function called name as the deployment describes it (shared/deployment, what the CDK
+// app deploys), with the local stack's settings and resources.
+func (s *Stack) function(name string, opts Options) (deployment.Function, bool) {
+	settings := deployment.DefaultSettings()
+	settings.DryRun = opts.DryRun
+	settings.AllowSampleFindings = opts.AllowSamples
+	settings.MappingParameter = s.MappingParameter
+	// Read every time: tests change the mapping between executions.
+	settings.MappingTTL = 0
+	for _, f := range deployment.Functions(settings, deployment.Resources{
+		AccountID: Account, TopicArn: s.TopicARN, ApproverRoleArn: ApproverRoleARN,
+		StateTable: s.Table, AuditTable: s.AuditTable,
+		SigningKey: s.Plans.KeyID, StateMachineArn: s.Plans.StateMachineArn,
+	}) {
+		if f.Name == name {
+			return f, true
 		}
 	}
-	// Bots: the dry-run switch, the rails' tables and the topic; IAM through the shim, for the
-	// exemption rail's tag reads.
-	return []string{
-		fmt.Sprintf("%s=%t", steps.EnvDryRun, opts.DryRun),
-		statetable.EnvTable + "=" + s.Table,
-		statetable.EnvAuditTable + "=" + s.AuditTable,
-		steps.EnvTopicArn + "=" + s.TopicARN,
-		"AWS_ENDPOINT_URL_IAM=" + s.iamShim.URL(),
-		steps.EnvSigningKey + "=" + s.Plans.KeyID,
-		steps.EnvStateMachineArn + "=" + s.Plans.StateMachineArn,
+	return deployment.Function{}, false
+}
+
+// sizes gives each function its timeout and memory size as the deployment sets them.
+func (s *Stack) sizes(opts Options) func(name string) (time.Duration, int) {
+	return func(name string) (time.Duration, int) {
+		f, _ := s.function(name, opts)
+		return f.Timeout, f.MemoryMiB
 	}
 }
 
-// mappingEnv is what match and verify decide with: the mapping parameter and the samples switch.
-func (s *Stack) mappingEnv(opts Options) []string {
-	return []string{
-		mapping.EnvParameter + "=" + s.MappingParameter,
-		// Read every time: tests change the mapping between executions.
-		mapping.EnvTTL + "=0s",
-		fmt.Sprintf("%s=%t", mapping.EnvAllowSamples, opts.AllowSamples),
+// functionEnv is the function's environment as the deployment sets it, and where its AWS calls go
+// locally.
+func (s *Stack) functionEnv(name string, opts Options) []string {
+	f, ok := s.function(name, opts)
+	if !ok {
+		return nil
 	}
+	var env []string
+	for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+		env = append(env, k+"="+f.Env[k])
+	}
+	switch {
+	case f.Name == deployment.StepVerify:
+		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
+		env = append(env, "AWS_ENDPOINT_URL_GUARDDUTY="+s.guardDuty.URL())
+	case f.Bot:
+		// IAM through the shim, for the exemption rail's tag reads.
+		env = append(env, "AWS_ENDPOINT_URL_IAM="+s.iamShim.URL())
+	}
+	return env
 }
 
 // Err is why the stack failed (a *procwatch.Failure naming the component), nil while it is healthy.

@@ -51,6 +51,9 @@ type Host struct {
 	Endpoint string
 	// Lambda is a client of the emulator's Lambda API.
 	Lambda *lambda.Client
+	// Sizes gives a function its timeout and memory size, as the deployment sets them; nil (or a zero
+	// answer) gives the function 60 s and 128 MB.
+	Sizes func(name string) (timeout time.Duration, memoryMiB int)
 	// Env is added to every bootstrap's environment (credentials, endpoint, region, configuration).
 	Env []string
 	// OnExit, when set, is told of a bootstrap that exited while the host was not stopping it: a
@@ -142,13 +145,21 @@ func (h *Host) LogBytes() map[string]int {
 // Start registers the function with the emulator and starts its bootstrap, then waits until it
 // answers a warm-up invoke, so the first real invoke cannot race the bootstrap's start.
 func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string) (*Process, error) {
+	// kumo enforces the timeout and hands the bootstrap the deadline it implies, as Lambda does.
+	timeout, memory := 60*time.Second, 128
+	if h.Sizes != nil {
+		if t, m := h.Sizes(name); t > 0 && m > 0 {
+			timeout, memory = t, m
+		}
+	}
 	_, err := h.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName:  aws.String(name),
 		Role:          aws.String("arn:aws:iam::000000000000:role/" + name),
 		Runtime:       types.RuntimeProvidedal2023,
 		Handler:       aws.String("bootstrap"),
 		Architectures: []types.Architecture{types.ArchitectureArm64},
-		Timeout:       aws.Int32(60),
+		Timeout:       aws.Int32(int32(timeout / time.Second)),
+		MemorySize:    aws.Int32(int32(memory)),
 		Code:          &types.FunctionCode{ZipFile: []byte("local bootstrap: " + bootstrap)},
 	})
 	var conflict *types.ResourceConflictException
@@ -163,7 +174,7 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 	cmd.Env = append(append(append(os.Environ(), h.Env...), env...),
 		"AWS_LAMBDA_RUNTIME_API="+u.Host+"/_runtime/"+name,
 		"AWS_LAMBDA_FUNCTION_NAME="+name,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memory),
 	)
 	logs := &logTail{}
 	cmd.Stdout, cmd.Stderr = logs, logs

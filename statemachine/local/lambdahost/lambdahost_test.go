@@ -24,6 +24,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/plan/plantest"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -109,7 +110,7 @@ func start(t *testing.T, names []string, env func(kumoURL string) []string) (*Ho
 	}
 	h := &Host{Endpoint: srv.URL, Lambda: lambda.NewFromConfig(testConfig(srv.URL)),
 		// Every service at kumo unless a test points one elsewhere: nothing may reach real AWS.
-		Env: append(append(append([]string{}, testEnv...), append([]string{"AWS_ENDPOINT_URL=" + srv.URL, statetable.EnvTable + "=" + table}, env(srv.URL)...)...), plans.Env()...)}
+		Env: append(append(append([]string{}, testEnv...), append([]string{"AWS_ENDPOINT_URL=" + srv.URL, deployment.EnvStateTable + "=" + table}, env(srv.URL)...)...), plans.Env()...)}
 	t.Cleanup(h.Stop)
 	for _, name := range names {
 		if _, err := h.Start(context.Background(), name, bins[name]); err != nil {

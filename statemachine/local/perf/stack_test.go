@@ -204,7 +204,7 @@ func TestCostShapes_MatchTheLocalStack(t *testing.T) {
 			got.CallsBy != want.CallsBy || got.WriteUnits != want.WriteUnits || got.ReadUnits != want.ReadUnits ||
 			got.Publishes != want.Publishes || got.Signs != want.Signs || got.PlanChecks != want.PlanChecks ||
 			!within(got.SFNLogBytes, want.SFNLogBytes) || !within(got.LambdaLogBytes, want.LambdaLogBytes) {
-			t.Errorf("%s: the local stack did\n %+v\nthe cost model says\n %+v\n(calls %v; update perf.Shapes from `go run ./statemachine/local cost --measure 20`, then go generate ./statemachine/local)",
+			t.Errorf("%s: the local stack did\n %+v\nthe cost model says\n %+v\n(calls %v; update perf.Shapes from `go run ./statemachine/local cost --measure 20`, then go generate ./...)",
 				got.Name, got, want, m.Calls)
 		}
 	}

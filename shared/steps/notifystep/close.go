@@ -1,4 +1,4 @@
-package verify
+package notifystep
 
 import (
 	"context"
@@ -14,11 +14,12 @@ import (
 
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/verify"
 )
 
-// GuardDutyWriter is what closing a GuardDuty finding calls (ListDetectors too, through Checker).
+// GuardDutyWriter is what closing a GuardDuty finding calls: its detector, then the two writes.
 type GuardDutyWriter interface {
-	GuardDutyAPI
+	verify.DetectorLister
 	UpdateFindingsFeedback(ctx context.Context, in *guardduty.UpdateFindingsFeedbackInput, optFns ...func(*guardduty.Options)) (*guardduty.UpdateFindingsFeedbackOutput, error)
 	ArchiveFindings(ctx context.Context, in *guardduty.ArchiveFindingsInput, optFns ...func(*guardduty.Options)) (*guardduty.ArchiveFindingsOutput, error)
 }
@@ -28,26 +29,20 @@ type SecurityHubAPI interface {
 	BatchUpdateFindings(ctx context.Context, in *securityhub.BatchUpdateFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error)
 }
 
-// Close modes (EnvCloseFindings).
-const (
-	CloseOff      = "false"   // record nothing on the finding (default)
-	CloseFeedback = "true"    // GuardDuty feedback USEFUL; Security Hub workflow RESOLVED / NOTIFIED
-	CloseArchive  = "archive" // the same, and archive the GuardDuty finding
-)
-
 // Closer records the workflow's outcome on the finding itself, so the GuardDuty and Security Hub
-// consoles show it was handled. It runs in the notify step, once the outcome is known.
+// consoles show it was handled ("closing the loop"). It runs in the notify step, once the outcome is
+// known; the modes are deployment.CloseOff, CloseFeedback and CloseArchive.
 type Closer struct {
 	GuardDuty   func(region string) GuardDutyWriter
 	SecurityHub func(region string) SecurityHubAPI
-	// Archive also archives the GuardDuty finding after a remediation (CloseArchive).
+	// Archive also archives the GuardDuty finding after a remediation (deployment.CloseArchive).
 	Archive bool
 	// Vouch says whether the workflow vouched for this execution's plan on f (the notify step checks
 	// verify's signatures and that the execution is running): a direct invoke of notify records nothing.
 	// Nil records nothing either.
 	Vouch func(ctx context.Context, f *finding.Finding, d *mapping.Decision, execution string) error
 
-	checker Checker // its detector cache
+	detectors verify.Detectors
 }
 
 // Close records outcome ("remediated", "already-done", "notify-only", …) for f; it returns what it
@@ -73,13 +68,13 @@ func (c *Closer) Close(ctx context.Context, f *finding.Finding, d *mapping.Decis
 		return nil, nil
 	}
 	if d == nil || !d.Verified {
-		return nil, fmt.Errorf("close: finding %s was not read back from GuardDuty in this execution (only a remediate decision is), so nothing is recorded on it", clip(f.ID))
+		return nil, fmt.Errorf("close: finding %.128s was not read back from GuardDuty in this execution (only a remediate decision is), so nothing is recorded on it", f.ID)
 	}
 	if c.Vouch == nil {
-		return nil, fmt.Errorf("close: no check of the signed plan is configured, so nothing is recorded on finding %s", clip(f.ID))
+		return nil, fmt.Errorf("close: no check of the signed plan is configured, so nothing is recorded on finding %.128s", f.ID)
 	}
 	if err := c.Vouch(ctx, f, d, execution); err != nil {
-		return nil, fmt.Errorf("close: nothing is recorded on finding %s: %w", clip(f.ID), err)
+		return nil, fmt.Errorf("close: nothing is recorded on finding %.128s: %w", f.ID, err)
 	}
 	if status != "" {
 		return c.securityHub(ctx, f, status, execution)
@@ -88,11 +83,11 @@ func (c *Closer) Close(ctx context.Context, f *finding.Finding, d *mapping.Decis
 }
 
 func (c *Closer) guardDuty(ctx context.Context, f *finding.Finding, execution string) ([]string, error) {
-	if !regionRE.MatchString(f.Region) {
-		return nil, fmt.Errorf("close: finding %s: region %q is not an AWS region", f.ID, clip(f.Region))
+	if !verify.ValidRegion(f.Region) {
+		return nil, fmt.Errorf("close: finding %s: region %.128q is not an AWS region", f.ID, f.Region)
 	}
 	gd := c.GuardDuty(f.Region)
-	det, err := c.checker.detector(ctx, gd, f.Region)
+	det, err := c.detectors.Of(ctx, gd, f.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +112,7 @@ func (c *Closer) guardDuty(ctx context.Context, f *finding.Finding, execution st
 }
 
 func (c *Closer) securityHub(ctx context.Context, f *finding.Finding, status shtypes.WorkflowStatus, execution string) ([]string, error) {
-	if !regionRE.MatchString(f.Region) || f.Arn == "" {
+	if !verify.ValidRegion(f.Region) || f.Arn == "" {
 		return nil, fmt.Errorf("close: Security Hub finding %s has no GuardDuty ARN or region", f.ID)
 	}
 	partition := f.Partition

@@ -1,0 +1,161 @@
+package deployment_test
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
+)
+
+var resources = deployment.Resources{
+	AccountID: "111122223333", TopicArn: "arn:aws:sns:us-east-1:111122223333:guardbots",
+	ApproverRoleArn: "arn:aws:iam::111122223333:role/guardbots-approver", StateTable: "state", AuditTable: "audit",
+	SigningKey: "arn:aws:kms:us-east-1:111122223333:key/plan", StateMachineArn: "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
+}
+
+func byName(fns []deployment.Function) map[string]deployment.Function {
+	out := map[string]deployment.Function{}
+	for _, f := range fns {
+		out[f.Name] = f
+	}
+	return out
+}
+
+func TestFunctions_TheStepsInWorkflowOrderThenOneFunctionPerRegisteredBot(t *testing.T) {
+	fns := deployment.Functions(deployment.DefaultSettings(), resources)
+	var names []string
+	for _, f := range fns {
+		names = append(names, f.Name)
+	}
+	want := append(slices.Clone(deployment.Steps), bots.Names()...)
+	if !slices.Equal(names, want) {
+		t.Fatalf("functions %v, want %v", names, want)
+	}
+	for _, f := range fns {
+		timeout, pkg := deployment.StepTimeout, "./functions/"+f.Name
+		if f.Bot {
+			timeout, pkg = deployment.BotTimeout, "./functions/bots/"+f.Name
+		}
+		if f.Bot != !slices.Contains(deployment.Steps, f.Name) || f.Timeout != timeout || f.Package != pkg || f.Description == "" {
+			t.Errorf("%s: %+v", f.Name, f)
+		}
+	}
+}
+
+// Every function's package is a main package in the repository, and every main package under
+// functions/ is a function of the deployment: nothing is built that is not deployed.
+func TestFunctions_EachIsAMainPackageUnderFunctionsAndEachMainIsAFunction(t *testing.T) {
+	root := filepath.Join("..", "..")
+	pkgs := map[string]bool{}
+	for _, f := range deployment.Functions(deployment.DefaultSettings(), resources) {
+		pkgs[f.Package] = true
+		if _, err := os.Stat(filepath.Join(root, f.Package, "main.go")); err != nil {
+			t.Errorf("%s: %v (go generate ./... writes the bots' mains)", f.Name, err)
+		}
+	}
+	mains, _ := filepath.Glob(filepath.Join(root, "functions", "*", "main.go"))
+	botMains, _ := filepath.Glob(filepath.Join(root, "functions", "bots", "*", "main.go"))
+	for _, m := range append(mains, botMains...) {
+		rel, _ := filepath.Rel(root, filepath.Dir(m))
+		if !pkgs["./"+filepath.ToSlash(rel)] {
+			t.Errorf("%s is no function of the deployment", rel)
+		}
+	}
+}
+
+func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
+	s := deployment.DefaultSettings()
+	s.DryRun, s.MappingTTL, s.CloseFindings, s.LambdaMemoryMiB = false, 0, deployment.CloseArchive, 256
+	fns := byName(deployment.Functions(s, resources))
+	want := map[string]map[string]string{
+		"parse":     {},
+		"transform": {},
+		"match": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false"},
+		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
+		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
+			"GUARDBOTS_DRY_RUN": "false"},
+		// Closing the loop checks the signed plan, as the bots do.
+		"notify": {"GUARDBOTS_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_CLOSE_FINDINGS": "archive",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_MACHINE_ARN": resources.StateMachineArn},
+		"ec2_stop_instance": {"GUARDBOTS_MEMBER_ROLE_PREFIX": "guardbots", "GUARDBOTS_ACCOUNT_ID": "111122223333",
+			"GUARDBOTS_DRY_RUN": "false", "GUARDBOTS_STATE_TABLE": "state", "GUARDBOTS_AUDIT_TABLE": "audit",
+			"GUARDBOTS_AUDIT_RETENTION": "365d", "GUARDBOTS_DEDUP_WINDOW": "24h0m0s", "GUARDBOTS_DEDUP_LEASE": "15m0s",
+			"GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT": "10", "GUARDBOTS_BLAST_RADIUS_GLOBAL": "50",
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_MACHINE_ARN": resources.StateMachineArn},
+	}
+	for name, env := range want {
+		env["GOMEMLIMIT"] = "230MiB"
+		f := fns[name]
+		if f.MemoryMiB != 256 || !maps.Equal(f.Env, env) {
+			t.Errorf("%s: memory %d, environment %v\nwant %v", name, f.MemoryMiB, f.Env, env)
+		}
+	}
+	// Every bot gets the same environment.
+	for _, f := range fns {
+		if f.Bot && !maps.Equal(f.Env, fns["ec2_stop_instance"].Env) {
+			t.Errorf("%s: %v", f.Name, f.Env)
+		}
+	}
+}
+
+func TestFunctions_OptionalVariablesAreUnsetRatherThanEmpty(t *testing.T) {
+	s := deployment.DefaultSettings()
+	fns := byName(deployment.Functions(s, resources))
+	// Not closing the loop, notify checks no plan.
+	for _, k := range []string{deployment.EnvSigningKey, deployment.EnvStateMachineArn} {
+		if v, ok := fns["notify"].Env[k]; ok {
+			t.Errorf("notify: %s=%q set without closeFindings", k, v)
+		}
+	}
+	for _, name := range []string{"match", "verify", "ec2_stop_instance"} {
+		for _, k := range []string{deployment.EnvProtectedAccounts, deployment.EnvExternalID} {
+			if v, ok := fns[name].Env[k]; ok {
+				t.Errorf("%s: %s=%q set with no value chosen", name, k, v)
+			}
+		}
+	}
+	s.ProtectedAccounts, s.ExternalID = []string{"111122223333", "444455556666"}, "ext-1"
+	fns = byName(deployment.Functions(s, resources))
+	for _, name := range []string{"match", "verify"} {
+		if got := fns[name].Env[deployment.EnvProtectedAccounts]; got != "111122223333,444455556666" {
+			t.Errorf("%s: protected accounts %q", name, got)
+		}
+	}
+	if got := fns["ec2_stop_instance"].Env[deployment.EnvExternalID]; got != "ext-1" {
+		t.Errorf("bot external id %q", got)
+	}
+}
+
+// Every variable a function is given is one of the names declared here, so a name lives in one place.
+func TestFunctions_EveryVariableIsADeclaredName(t *testing.T) {
+	src, err := os.ReadFile("env.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := deployment.DefaultSettings()
+	s.ProtectedAccounts, s.ExternalID = []string{"111122223333"}, "ext-1"
+	for _, f := range deployment.Functions(s, resources) {
+		for k := range f.Env {
+			if !strings.Contains(string(src), `= "`+k+`"`) {
+				t.Errorf("%s: %s is not declared in env.go", f.Name, k)
+			}
+		}
+	}
+}
+
+func TestDefaultSettings_AreTheReadersDefaults(t *testing.T) {
+	s := deployment.DefaultSettings()
+	if s.MappingTTL != time.Minute || s.DedupWindow != deployment.DefaultDedupWindow || s.MaxFindingAge > s.DedupWindow ||
+		s.DedupLease <= deployment.BotTimeout || !s.DryRun || !s.VerifyFindings || s.CloseFindings != deployment.CloseOff {
+		t.Errorf("defaults %+v", s)
+	}
+}

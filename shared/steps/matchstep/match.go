@@ -1,0 +1,37 @@
+package matchstep
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
+)
+
+// Matcher is the match step: the mapping's decision on the input finding (mapping.Match), which routes
+// skips and notifications cheaply; verify makes every remediate decision again on GuardDuty's copy.
+type Matcher struct {
+	Mappings mapping.Source
+	Options  mapping.MatchOptions
+}
+
+// Match decides what to do with the finding.
+func (m Matcher) Match(ctx context.Context, in steps.Transformed) (steps.Matched, error) {
+	if in.Finding == nil {
+		return steps.Matched{}, faults.Rejectf("match: input has no finding")
+	}
+	mp, err := m.Mappings.Mapping(ctx)
+	if err != nil {
+		return steps.Matched{}, fmt.Errorf("match: %w", err)
+	}
+	d := mp.Match(in.Finding, m.Options)
+	bots := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		bots[i] = a.Bot
+	}
+	slog.InfoContext(ctx, "decision", "findingId", in.Finding.ID, "decision", string(d.Outcome),
+		"reason", d.Reason, "mappingKey", d.Key, "bots", bots)
+	return steps.Matched{Finding: in.Finding, Decision: d}, nil
+}
