@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,7 @@ const (
 	ctxBlastGlobal         = "blastRadiusGlobal"
 	ctxAuditRetention      = "auditRetention"
 	ctxLambdaMemory        = "lambdaMemoryMiB"
+	ctxTrustedNetworks     = "trustedNetworks"
 )
 
 // DefaultConfig is the configuration with no context at all.
@@ -221,6 +223,7 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
 	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
+	list(ctxTrustedNetworks, &c.TrustedNetworks)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -313,6 +316,13 @@ func (c Config) Validate() error {
 	for _, a := range c.ProtectedAccounts {
 		if !accountRE.MatchString(a) {
 			bad(ctxProtectedAccounts, "%q is not a 12-digit account id", a)
+		}
+	}
+	for _, n := range c.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				bad(ctxTrustedNetworks, "%q is not a CIDR (203.0.113.0/24) or an address", n)
+			}
 		}
 	}
 	switch c.CloseFindings {

@@ -471,6 +471,7 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 			rails := map[string]string{
 				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
 				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
+				deployment.EnvTrustedNetworks: "203.0.113.0/24,2001:db8::/32",
 			}
 			for k, v := range rails {
 				if vars[k] != v {

@@ -84,6 +84,8 @@ type Settings struct {
 	AuditRetention string
 	// LambdaMemoryMiB is every function's memory size (MemorySizeFor the measured peak by default).
 	LambdaMemoryMiB int
+	// TrustedNetworks are CIDRs the address deny (iam_deny_source_ip) never covers (EnvTrustedNetworks).
+	TrustedNetworks []string
 }
 
 // DefaultSettings are the settings of a deployment that chooses nothing: the CDK app's defaults.
@@ -235,6 +237,9 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	}
 	if s.ExternalID != "" {
 		env[EnvExternalID] = s.ExternalID
+	}
+	if len(s.TrustedNetworks) > 0 {
+		env[EnvTrustedNetworks] = strings.Join(s.TrustedNetworks, ",")
 	}
 	maps.Copy(env, r.planEnv())
 	return env

@@ -100,6 +100,9 @@ const (
 	// MaxBlastRadius).
 	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
 	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
+	// EnvTrustedNetworks lists, comma-separated, the CIDRs iam_deny_source_ip never denies (the
+	// deployment's trusted networks: the organization's own egress, a partner's range).
+	EnvTrustedNetworks = "GUARDBOTS_TRUSTED_NETWORKS"
 )
 
 // EnvGoMemLimit is the Go runtime's soft memory limit, set on every function (GoMemLimit).

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
-	"github.com/guardbots/guardbots/shared/statetable"
 )
 
 // How a guardbots deny lives on a role or a user, for the deny bots (iam_deny_session,
@@ -244,7 +244,7 @@ func requireState(bot string, req bots.Request) error {
 	if req.State != nil || req.DryRun {
 		return nil
 	}
-	return faults.Fail(fmt.Errorf("%s: no state table to record the deny in: set %s", bot, statetable.EnvTable))
+	return faults.Fail(fmt.Errorf("%s: no state table to record the deny in: set %s", bot, deployment.EnvStateTable))
 }
 
 // denyWrite is what a deny bot asks write to put on the principal for the finding.

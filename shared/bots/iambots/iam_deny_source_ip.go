@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -25,10 +26,6 @@ import (
 
 // denySourceIPBot is the bot's name, in its messages and its declaration.
 const denySourceIPBot = "iam_deny_source_ip"
-
-// EnvTrustedNetworks lists, comma-separated, the CIDRs the address deny never covers (the deployment's
-// trustedNetworks): the organization's own egress, a partner's range.
-const EnvTrustedNetworks = "GUARDBOTS_TRUSTED_NETWORKS"
 
 // Parameter names and defaults of iam_deny_source_ip.
 const (
@@ -58,9 +55,9 @@ func init() {
 		Impact:     bots.ImpactDisruptive,
 		Operations: principalOperations,
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
-			trusted, err := parseNetworks(os.Getenv(EnvTrustedNetworks))
+			trusted, err := parseNetworks(os.Getenv(deployment.EnvTrustedNetworks))
 			if err != nil {
-				return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: %w", denySourceIPBot, EnvTrustedNetworks, err))
+				return bots.Result{}, faults.Fail(fmt.Errorf("%s: %s: %w", denySourceIPBot, deployment.EnvTrustedNetworks, err))
 			}
 			return denySourceIP(ctx, iam.NewFromConfig(req.AWS), req, trusted)
 		},

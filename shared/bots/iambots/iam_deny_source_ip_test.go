@@ -11,6 +11,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -141,13 +142,13 @@ func TestIAMDenySourceIP_PrivateTrustedAndTooManyAddressesAreSkippedWithTheReaso
 }
 
 func TestIAMDenySourceIP_ABadTrustedNetworksSettingFailsClosed(t *testing.T) {
-	t.Setenv(EnvTrustedNetworks, "203.0.113.0/24, not-a-network")
+	t.Setenv(deployment.EnvTrustedNetworks, "203.0.113.0/24, not-a-network")
 	e := newDenyEnv(t, denySourceIPBot)
 	_, err := e.run(t, denySourceIPBot, e.roleFinding(), false)
-	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), EnvTrustedNetworks) || !strings.Contains(err.Error(), "not-a-network") {
+	if faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), deployment.EnvTrustedNetworks) || !strings.Contains(err.Error(), "not-a-network") {
 		t.Fatalf("err = %v; want a failure naming the variable and the value", err)
 	}
-	t.Setenv(EnvTrustedNetworks, "198.51.100.0/24")
+	t.Setenv(deployment.EnvTrustedNetworks, "198.51.100.0/24")
 	if res, err := e.run(t, denySourceIPBot, e.roleFinding(), false); err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "trusted network 198.51.100.0/24") {
 		t.Fatalf("trusted: %+v, %v", res, err)
 	}

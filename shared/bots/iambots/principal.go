@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -143,9 +143,9 @@ func (p *principal) protectedReason() string {
 // protectedRoles is the list this deployment protects: guardbots' own roles by its member-role prefix,
 // and the defaults.
 func protectedRoles() bots.ProtectedRoles {
-	prefix := os.Getenv(awsenv.EnvRolePrefix)
+	prefix := os.Getenv(deployment.EnvRolePrefix)
 	if prefix == "" {
-		prefix = awsenv.DefaultRolePrefix
+		prefix = deployment.DefaultRolePrefix
 	}
 	return bots.ProtectedRoles{Prefix: prefix}
 }
