@@ -22,7 +22,7 @@ import (
 func runDemo(cmd string, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{bucketName}} are replaced)")
+	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{roleId}}, {{bucketName}} are replaced)")
 	dryRun := fl.Bool("dry-run", false, "set "+deployment.EnvDryRun+"=true on every bot: show what would be done, change nothing")
 	allowSamples := fl.Bool("allow-samples", false, "set "+deployment.EnvAllowSamples+"=true on match and verify")
 	buildDir := fl.String("build-dir", "", "where the host bootstraps go (default <module>/build/host)")
@@ -149,15 +149,20 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	fmt.Fprintf(w, "\n━━ resources read back from kumo\n")
 	fmt.Fprintf(w, "  instance %s: %s\n", r.InstanceID, st.Instance)
 	fmt.Fprintf(w, "  role %s: %s\n", r.RoleName, revokeLine(st.RevokedBefore))
+	for _, d := range st.Denies {
+		fmt.Fprintf(w, "    inline policy %s\n", d)
+	}
 	fmt.Fprintf(w, "  bucket %s: %s\n", r.Bucket, st.BucketBlock)
 	if d.event == "" {
-		for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
-			if p := expect[name].Resource(st); p != "" {
-				problems = append(problems, name+": "+p)
+		for _, f := range findings {
+			if e := expect[f.Name]; e.Resource != nil {
+				if p := e.Resource(st); p != "" {
+					problems = append(problems, f.Name+": "+p)
+				}
 			}
 		}
 		if d.dryRun && len(problems) == 0 {
-			fmt.Fprintln(w, "  dry run: all three resources are unchanged (checked above)")
+			fmt.Fprintln(w, "  dry run: every resource is unchanged (checked above)")
 		}
 	}
 	fmt.Fprintf(w, "\n%s in %s\n", verdict(d.event != "", problems), time.Since(began).Round(100*time.Millisecond))
@@ -182,7 +187,7 @@ func verdict(replay bool, problems []string) string {
 
 func revokeLine(before string) string {
 	if before == "" {
-		return "no " + demo.RevokePolicyName + " policy (sessions not revoked)"
+		return "no " + demo.RevokePolicyName + " policy (not every session of the role is revoked)"
 	}
 	return fmt.Sprintf("inline policy %s denies sessions issued before %s", demo.RevokePolicyName, before)
 }
