@@ -183,6 +183,8 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env[EnvVerifyFindings] = strconv.FormatBool(s.VerifyFindings)
 		env[EnvMaxFindingAge] = s.MaxFindingAge.String()
 		env[EnvSigningKey] = r.SigningKey
+		// The deny records it plans the scheduled clean-up of expired IAM denies from.
+		env[EnvStateTable] = r.StateTable
 		return env
 	case StepRequestApproval:
 		return map[string]string{

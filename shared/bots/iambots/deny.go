@@ -209,33 +209,23 @@ func strings_(raw json.RawMessage) []string {
 	return many
 }
 
-// denyRecord is the state table's record of one deny policy: what the undo bots remove and the
-// scheduled clean-up finds.
-type denyRecord struct {
-	Bot         string    `json:"bot"`
-	FindingID   string    `json:"findingId"`
-	FindingType string    `json:"findingType"`
-	Execution   string    `json:"execution"`
-	Account     string    `json:"account"`
-	Region      string    `json:"region"`
-	Partition   string    `json:"partition"`
-	Principal   string    `json:"principal"` // "role" or "user"
-	Name        string    `json:"name"`
-	ARN         string    `json:"arn"`
-	Policy      string    `json:"policy"`
-	Document    string    `json:"document"`
-	AddedAt     time.Time `json:"addedAt"`
-	ExpiresAt   time.Time `json:"expiresAt"`
+// recordKey is the state-table key of the record of kind k's deny for findingID on principal target t,
+// in the finding's partition and account (bots.DenyRecordKey).
+func (k *denyKind) recordKey(t finding.Target, findingID string) string {
+	return bots.DenyRecordKey(k.part, t.Partition, t.Account, finding.Spec(t.Kind).Noun, t.ID, findingID)
 }
 
-// DenyRecordPrefix starts the state-table key of every deny record: the scheduled clean-up finds them by
-// it.
-const DenyRecordPrefix = "iam-deny#"
-
-// recordKey is the state-table key of the record of kind k's deny for findingID on principal p, in the
-// finding's partition and account (IAM is global: no region).
-func (k *denyKind) recordKey(t finding.Target, findingID string) string {
-	return DenyRecordPrefix + k.part + "#" + t.Partition + "#" + t.Account + "#" + finding.Spec(t.Kind).Noun + "#" + t.ID + "#" + findingID
+// putRecord stores the record of a deny, kept until DenyRecordGrace after the deny expires when the
+// store can expire records (the orchestrator's state table's TTL).
+func putRecord(ctx context.Context, store bots.StateStore, key string, rec bots.DenyRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if s, ok := store.(bots.ExpiringStore); ok {
+		return s.PutExpiring(ctx, key, b, rec.ExpiresAt.Add(bots.DenyRecordGrace))
+	}
+	return store.Put(ctx, key, b)
 }
 
 // requireState fails a write when the orchestrator has no state table: a deny nobody could find again is
@@ -341,14 +331,10 @@ func (w denyWrite) write(ctx context.Context, req bots.Request, res bots.Result,
 		return bots.Result{}, fmt.Errorf("%s: %w", k.bot, err)
 	}
 	res.Changes = pruneLines(prune, p, "removed")
-	rec := denyRecord{Bot: k.bot, FindingID: f.ID, FindingType: f.Type, Execution: req.Execution,
+	rec := bots.DenyRecord{Bot: k.bot, FindingID: f.ID, FindingType: f.Type, Execution: req.Execution,
 		Account: p.target.Account, Region: f.Region, Partition: p.target.Partition, Principal: p.noun(), Name: p.name(), ARN: p.arn,
 		Policy: name, Document: doc, AddedAt: now, ExpiresAt: w.expires}
-	b, err := json.Marshal(rec)
-	if err == nil {
-		err = req.State.Put(ctx, k.recordKey(p.target, f.ID), b)
-	}
-	if err != nil {
+	if err := putRecord(ctx, req.State, k.recordKey(p.target, f.ID), rec); err != nil {
 		return bots.Result{}, fmt.Errorf("%s: record the %s for %s before writing it: %w", k.bot, k.noun, p.target.Where(), err)
 	}
 	if err := p.putPolicy(ctx, name, doc); err != nil {
@@ -422,7 +408,7 @@ func pruneOnly(ctx context.Context, bot string, req bots.Request, res bots.Resul
 }
 
 // pruneOnlyParam is the deny bots' parameter for the scheduled clean-up.
-var pruneOnlyParam = bots.Param{Name: "pruneOnly", Type: bots.TypeBool, Default: false,
+var pruneOnlyParam = bots.Param{Name: bots.PruneOnlyParam, Type: bots.TypeBool, Default: false,
 	Description: "Only remove the principal's expired guardbots denies, add none (the scheduled clean-up)."}
 
 // startDeny is how every deny bot starts: the principal read live and the finding id checked; then an

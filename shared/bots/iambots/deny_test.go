@@ -178,13 +178,13 @@ func sorted(m map[string]string) []string {
 }
 
 // record reads the state table's record of kind k's deny for the finding on the role.
-func (e *denyEnv) record(t *testing.T, k *denyKind, f *finding.Finding, t2 finding.Target) (denyRecord, bool) {
+func (e *denyEnv) record(t *testing.T, k *denyKind, f *finding.Finding, t2 finding.Target) (bots.DenyRecord, bool) {
 	t.Helper()
 	b, found, _ := e.state.Get(context.Background(), k.recordKey(t2, f.ID))
 	if !found {
-		return denyRecord{}, false
+		return bots.DenyRecord{}, false
 	}
-	var r denyRecord
+	var r bots.DenyRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}

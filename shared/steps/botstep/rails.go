@@ -128,8 +128,14 @@ func blastKeys(account string) (acct, global string) {
 	return "blast#" + account, "blast#global"
 }
 
-// countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act.
-func countsAgainstBlastRadius(b bots.Bot, dryRun bool) bool {
+// countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act. The
+// scheduled clean-up's actions (verify's own findings, steps.SourceSchedule, under its signature) remove
+// denies that no longer deny anything: they interrupt nothing, and counting them would hold them for
+// approval whenever a day's findings expire together.
+func countsAgainstBlastRadius(b bots.Bot, f *finding.Finding, dryRun bool) bool {
+	if f != nil && f.Source == string(steps.SourceSchedule) {
+		return false
+	}
 	return !dryRun && (b.Impact == bots.ImpactDisruptive || b.Impact == bots.ImpactDestructive)
 }
 
