@@ -145,6 +145,17 @@ type Function struct {
 // Bots are the bots the deployment runs, each in its own function: every registered bot, by name.
 func Bots(Settings) []bots.Bot { return bots.Registered() }
 
+// PrunesDenies reports whether the deployment has a bot whose denies expire (bots.Bot.Prunes): only
+// then does it schedule the clean-up of expired IAM denies, and does verify read the state table.
+func PrunesDenies(s Settings) bool {
+	for _, b := range Bots(s) {
+		if b.Prunes() {
+			return true
+		}
+	}
+	return false
+}
+
 // Functions are every function of a deployment with settings s and resources r: the steps, in
 // workflow order, then one per bot, by name.
 func Functions(s Settings, r Resources) []Function {
@@ -184,7 +195,9 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env[EnvMaxFindingAge] = s.MaxFindingAge.String()
 		env[EnvSigningKey] = r.SigningKey
 		// The deny records it plans the scheduled clean-up of expired IAM denies from.
-		env[EnvStateTable] = r.StateTable
+		if PrunesDenies(s) {
+			env[EnvStateTable] = r.StateTable
+		}
 		return env
 	case StepRequestApproval:
 		return map[string]string{

@@ -253,6 +253,15 @@ func cloneAction(a Action) Action {
 }
 
 // newAction validates params against the bot and builds the action's JSON form.
+// mappable rejects the parameters only guardbots itself sets: pruneOnly belongs to the scheduled clean-up
+// of expired IAM denies, which verify plans from the state table (a bot refuses it on a finding's action).
+func mappable(b bots.Bot, params bots.Params) error {
+	if b.Prunes() && params.Bool(bots.PruneOnlyParam) {
+		return fmt.Errorf("bot %s: parameter %q is set by the scheduled clean-up of expired denies, never by a mapping", b.Name, bots.PruneOnlyParam)
+	}
+	return nil
+}
+
 func newAction(b bots.Bot, params bots.Params, onError OnError) compiledAction {
 	return compiledAction{bot: b, action: Action{Bot: b.Name, Params: params.JSON(), OnError: onError, Mode: string(ModeAuto)}}
 }

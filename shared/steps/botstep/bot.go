@@ -102,6 +102,11 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 			return bots.Result{}, err
 		}
 	}
+	if err := cleanupOnly(b, f, params); err != nil {
+		slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+			"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
+		return bots.Result{}, err
+	}
 	rails := r.Rails
 	now := rails.now()
 	dry := r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN"

@@ -58,8 +58,8 @@ func (v Verifier) planCleanup(ctx context.Context, execution string) (steps.Matc
 	var bad []string
 	for key, b := range raw {
 		var r bots.DenyRecord
-		if err := json.Unmarshal(b, &r); err != nil || r.Bot == "" || r.Name == "" || r.ExpiresAt.IsZero() ||
-			(r.Principal != "role" && r.Principal != "user") {
+		if err := json.Unmarshal(b, &r); err != nil || r.Name == "" || r.ExpiresAt.IsZero() ||
+			(r.Principal != "role" && r.Principal != "user") || !prunes(r.Bot) {
 			bad = append(bad, key)
 			continue
 		}
@@ -153,6 +153,13 @@ func cleanupFinding(r bots.DenyRecord, execution string, now time.Time) (*findin
 		return nil, fmt.Errorf("verify: deny record of %s %s in %s: %w", r.Principal, r.Name, r.Account, err)
 	}
 	return f, nil
+}
+
+// prunes reports whether bot is a registered bot the clean-up may run (it takes bots.PruneOnlyParam): a
+// record naming any other bot is never planned, whoever wrote it.
+func prunes(bot string) bool {
+	b, ok := bots.Lookup(bot)
+	return ok && b.Prunes()
 }
 
 func (v Verifier) now() time.Time {
