@@ -265,10 +265,11 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 	actions := rolePolicyActions(t, orch)
 	publish := []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
 	want := map[string][]string{
-		"parse":            logActions,
-		"transform":        logActions,
-		"match":            append([]string{"ssm:GetParameter"}, logActions...),
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign"}, logActions...),
+		"parse":     logActions,
+		"transform": logActions,
+		"match":     append([]string{"ssm:GetParameter"}, logActions...),
+		// Scan: the deny records verify plans the scheduled clean-up from (the deny bots are deployed).
+		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign", "dynamodb:Scan"}, logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
