@@ -80,7 +80,8 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
-			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
+			// The deny records of the hourly clean-up (the deny bots are deployed).
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_TABLE": "state"},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
 		// Closing the loop checks the signed plan, as the bots do.
