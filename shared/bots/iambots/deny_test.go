@@ -328,3 +328,36 @@ func (e *denyEnv) createRole(t *testing.T, name, path string) string {
 	}
 	return aws.ToString(out.Role.RoleId)
 }
+
+// expiringState is the in-memory store with the state table's per-record expiry (bots.ExpiringStore).
+type expiringState struct {
+	*ec2test.UndoState
+	expires map[string]time.Time
+}
+
+func (s *expiringState) PutExpiring(ctx context.Context, k string, v []byte, at time.Time) error {
+	s.expires[k] = at
+	return s.Put(ctx, k, v)
+}
+
+// A deny's record lives until a day after the deny expires (the state table's TTL removes it then), so
+// the hourly clean-up can retry a principal it could not reach; the deny's own statement still says when
+// it expired, so the next write removes it whatever became of the record.
+func TestDenyRecord_ExpiresADayAfterItsDeny(t *testing.T) {
+	e := newDenyEnv(t, denySessionBot)
+	store := &expiringState{UndoState: e.state, expires: map[string]time.Time{}}
+	f := e.roleFinding()
+	req := e.request(f, false)
+	req.State = store
+	if res, err := bottest.Run(t, denySessionBot, req); err != nil || res.Status != bots.StatusRemediated {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	key := sessionDeny.recordKey(e.roleTarget(), f.ID)
+	rec, ok := e.record(t, sessionDeny, f, e.roleTarget())
+	if !ok || !rec.ExpiresAt.Equal(denyNow.Add(12*time.Hour)) {
+		t.Fatalf("record %+v", rec)
+	}
+	if got, want := store.expires[key], rec.ExpiresAt.Add(bots.DenyRecordGrace); !got.Equal(want) {
+		t.Errorf("record expires %v, want %v", got, want)
+	}
+}
