@@ -135,14 +135,18 @@ func (s *cleanupStand) plan(execution string) steps.Matched {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	v := verifystep.Verifier{Signer: s.local.Signer(), Cleanup: &verifystep.Cleanup{Records: func(ctx context.Context) (map[string][]byte, error) {
-		return statetable.ScanPrefix(ctx, s.rails.ddb, s.table.Name, bots.DenyRecordPrefix)
-	}}}
-	out, err := v.Verify(ctx, verifystep.Input{Matched: m, Execution: execution})
+	out, err := s.verifier().Verify(ctx, verifystep.Input{Matched: m, Execution: execution})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return out
+}
+
+// verifier is verify as the Lambda builds it: deny records from kumo's state table, kumo's KMS key.
+func (s *cleanupStand) verifier() verifystep.Verifier {
+	return verifystep.Verifier{Signer: s.local.Signer(), Cleanup: &verifystep.Cleanup{Records: func(ctx context.Context) (map[string][]byte, error) {
+		return statetable.ScanPrefix(ctx, s.rails.ddb, s.table.Name, bots.DenyRecordPrefix)
+	}}}
 }
 
 func item(it steps.CleanupItem, execution string) steps.BotInput {
@@ -258,10 +262,7 @@ func TestCleanup_TheAttacksOnTheCleanupPathAreRefused(t *testing.T) {
 	refused("a finding's signed action with pruneOnly", gd, "is the scheduled clean-up's")
 	// A schedule's request is planned by verify, never by whatever arrives as the plan.
 	m := steps.Matched{Decision: mapping.Decision{Outcome: steps.OutcomeExpireDenies}, Cleanup: []steps.CleanupItem{{Finding: &f, Action: legit.Action}}}
-	v := verifystep.Verifier{Signer: s.local.Signer(), Cleanup: &verifystep.Cleanup{Records: func(ctx context.Context) (map[string][]byte, error) {
-		return statetable.ScanPrefix(ctx, s.rails.ddb, s.table.Name, bots.DenyRecordPrefix)
-	}}}
-	out, err := v.Verify(ctx, verifystep.Input{Matched: m, Execution: execution})
+	out, err := s.verifier().Verify(ctx, verifystep.Input{Matched: m, Execution: execution})
 	if err != nil || len(out.Cleanup) != 1 || out.Cleanup[0].Finding.AccessKey.UserName != s.role {
 		t.Fatalf("verify kept the input's plan: %+v, %v", out.Cleanup, err)
 	}
