@@ -244,6 +244,8 @@ var stepGrants = []struct {
 	{"notify", "guardduty:ArchiveFindings", "*", func(c Config) bool { return c.CloseFindings == "archive" }},
 	{"notify", "securityhub:BatchUpdateFindings", "hub", closing},
 	{"verify", "kms:Sign", "planKey", nil},
+	// The deny records of the hourly clean-up of expired IAM denies.
+	{"verify", "dynamodb:Scan", "stateTable", func(c Config) bool { return deployment.PrunesDenies(c.Settings) }},
 	{"notify", "kms:GetPublicKey", "planKey", closing},
 	{"notify", "states:DescribeExecution", "execution", closing},
 }
@@ -292,13 +294,14 @@ func stepSims(t *testing.T, b build) []iamSim {
 	key := logicalID(t, stack, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
 	planKey := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
 	on := map[string]any{
-		"*":         "*",
-		"planKey":   arnOf(orch, planKey),
-		"execution": guardbotsExecution(b),
-		"mapping":   fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
-		"topic":     ref(orch, topic),
-		"key":       arnOf(orch, key),
-		"hub":       fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
+		"*":          "*",
+		"planKey":    arnOf(orch, planKey),
+		"stateTable": arnOf(orch, logicalID(t, stack, "AWS::DynamoDB::Table", `^State[0-9A-F]{8}$`)),
+		"execution":  guardbotsExecution(b),
+		"mapping":    fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
+		"topic":      ref(orch, topic),
+		"key":        arnOf(orch, key),
+		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
