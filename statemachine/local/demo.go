@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
 )
@@ -142,6 +143,27 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 		}
 	}
 
+	if d.event == "" {
+		// The hourly clean-up, as the deployment's schedule starts it, of a deny that expired.
+		fmt.Fprintf(w, "\n━━ %s\n", demo.CleanupScene)
+		if err := stack.PlantExpiredDeny(ctx); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(w, "  written by the demo as iam_deny_session would have 13 hours ago (kumo has no clock to move): inline policy %s on role %s, "+
+			"denying tokens all expired an hour ago, and its state-table record; the workflow is started with the schedule's request %s\n",
+			demo.ExpiredDenyPolicy, r.RoleName, steps.ScheduleRequest)
+		ex, err := stack.Run(ctx, tools, demo.CleanupScene, steps.ScheduleRequest, demo.RunOptions{})
+		if err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(w, "  execution %s\n", ex.ARN)
+		demo.PrintTrace(w, ex)
+		printNotifications(w, ex)
+		for _, p := range expect[demo.CleanupScene].Check(ex) {
+			problems = append(problems, demo.CleanupScene+": "+p)
+		}
+	}
+
 	st, err := stack.ReadBack(ctx)
 	if err != nil {
 		return 1, err
@@ -154,7 +176,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	}
 	fmt.Fprintf(w, "  bucket %s: %s\n", r.Bucket, st.BucketBlock)
 	if d.event == "" {
-		for _, f := range findings {
+		for _, f := range append(findings, demo.Finding{Name: demo.CleanupScene}) {
 			if e := expect[f.Name]; e.Resource != nil {
 				if p := e.Resource(st); p != "" {
 					problems = append(problems, f.Name+": "+p)

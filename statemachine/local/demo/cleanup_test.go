@@ -2,15 +2,9 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -27,23 +21,11 @@ func TestWorkflow_TheScheduledCleanupRemovesOnlyTheExpiredDeny(t *testing.T) {
 	s := newStack(t, Options{})
 	wantClean(t, runFinding(t, s, "iam_instance_credential_exfiltration"), Expectations(false)["iam_instance_credential_exfiltration"])
 	ctx := context.Background()
-	r := s.Resources
-	const old = "c0ffee00c0ffee00c0ffee00c0ffee00"
-	issued := time.Now().UTC().Truncate(time.Second).Add(-13 * time.Hour)
-	policy := DenyPolicyPrefix + "session-" + old
-	doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"GuardbotsDenySession%s","Effect":"Deny","Action":"*","Resource":"*",`+
-		`"Condition":{"StringEquals":{"aws:userId":"%s:i-0aaaabbbbccccdddd"},"DateLessThan":{"aws:TokenIssueTime":"%s"}}}]}`, old, r.RoleID, issued.Format(time.RFC3339))
-	if _, err := iam.NewFromConfig(s.AWS).PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(r.RoleName),
-		PolicyName: aws.String(policy), PolicyDocument: aws.String(doc)}); err != nil {
+	if err := s.PlantExpiredDeny(ctx); err != nil {
 		t.Fatal(err)
 	}
-	expires := issued.Add(12 * time.Hour)
-	key := bots.DenyRecordKey("session", "aws", Account, "role", r.RoleName, old)
-	rec, _ := json.Marshal(bots.DenyRecord{Bot: "iam_deny_session", FindingID: old, Account: Account, Region: "us-east-1", Partition: "aws",
-		Principal: "role", Name: r.RoleName, Policy: policy, Document: doc, AddedAt: issued, ExpiresAt: expires})
-	if err := s.StateTable().PutExpiring(ctx, key, rec, expires.Add(bots.DenyRecordGrace)); err != nil {
-		t.Fatal(err)
-	}
+	policy := ExpiredDenyPolicy
+	key := bots.DenyRecordKey("session", "aws", Account, "role", s.Resources.RoleName, ExpiredDenyFinding)
 	if st := readBack(t, s); len(st.Denies) != 3 {
 		t.Fatalf("before the clean-up: %q", st.Denies)
 	}
@@ -53,7 +35,11 @@ func TestWorkflow_TheScheduledCleanupRemovesOnlyTheExpiredDeny(t *testing.T) {
 		t.Fatalf("clean-up execution %s (%s: %s), calls %v", ex.Status, ex.Error, ex.Cause, ex.Calls())
 	}
 	wantCalls(t, ex, "parse", "transform", "match", "verify", "iam_deny_session", "notify")
+	wantClean(t, ex, Expectations(false)[CleanupScene])
 	st := readBack(t, s)
+	if bad := Expectations(false)[CleanupScene].Resource(st); bad != "" {
+		t.Error(bad)
+	}
 	if len(st.Denies) != 2 || slices.ContainsFunc(st.Denies, func(d string) bool { return strings.HasPrefix(d, policy) }) {
 		t.Errorf("after the clean-up the role holds %q: want the two live denies only", st.Denies)
 	}

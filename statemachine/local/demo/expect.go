@@ -56,6 +56,12 @@ func Expectations(dryRun bool) map[string]Expected {
 		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+		// The hourly clean-up removes the deny that expired (planted by the demo), and only it.
+		CleanupScene: {Status: "SUCCEEDED", Bots: []string{"iam_deny_session"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string {
+				expired := slices.ContainsFunc(s.Denies, func(d string) bool { return strings.HasPrefix(d, ExpiredDenyPolicy+":") })
+				return check(!expired, "expired deny", map[bool]string{true: ExpiredDenyPolicy + " still on the role", false: "removed"}[expired])
+			}},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},
