@@ -58,6 +58,8 @@ func TestExecute_TheScheduleRunsVerifysCleanupPlanAndNotifies(t *testing.T) {
 		}
 	}
 	n := input(t, ex, statemachine.StateNotify, 0)
+	// The plan goes no further than the Map: notify gets the decision and the results.
+	wantKeys(t, "notify's input", n, "decision", "results", "execution")
 	if rs := results(t, n); len(rs) != 2 || rs[0]["bot"] != "iam_deny_session" || rs[1]["bot"] != "iam_deny_source_ip" {
 		t.Errorf("notify results %v", rs)
 	}

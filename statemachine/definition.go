@@ -123,6 +123,7 @@ const (
 	StateCleanupFailed     = "Clean-up failed"
 	StateWhichPruner       = "Which deny bot?"
 	StatePrunerNotDeployed = "Deny bot not deployed"
+	StateCleanupDone       = "Clean-up done"
 )
 
 // CleanupState is the clean-up Map's Task of bot b (a bot's Task in the remediation Map is named b).
@@ -611,7 +612,14 @@ func cleanup(s map[string]*state) {
 		ItemProcessor: &processor{ProcessorConfig: map[string]string{"Mode": "INLINE"}, StartAt: StateWhichPruner, States: inner},
 		ResultPath:    "$.results",
 		Catch:         []catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateCleanupFailed}},
-		Next:          StateDescribe,
+		Next:          StateCleanupDone,
+	}
+	// The plan (a finding and a signed action per principal) goes no further: notify reads the decision
+	// and the results, and the state stays well under Step Functions' 256 KB.
+	s[StateCleanupDone] = &state{
+		Type:       "Pass",
+		Parameters: map[string]any{"decision.$": "$.decision", "results.$": "$.results"},
+		Next:       StateDescribe,
 	}
 	s[StateCleanupFailed] = stepError("remediate", "$.caught", []string{"decision"})
 }

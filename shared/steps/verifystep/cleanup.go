@@ -26,12 +26,14 @@ import (
 type Cleanup struct {
 	// Records are the state table's deny records by key (statetable.ScanPrefix of bots.DenyRecordPrefix).
 	Records func(ctx context.Context) (map[string][]byte, error)
-	// MaxActions caps one execution's plan (the rest is planned by the next run); 0 means 100.
+	// MaxActions caps one execution's plan (the rest is planned by the next run); 0 means 25.
 	MaxActions int
 }
 
-// defaultCleanupActions bounds one clean-up execution: the Map runs its actions one at a time.
-const defaultCleanupActions = 100
+// defaultCleanupActions bounds one clean-up execution: the Map runs its actions one at a time, and the
+// plan and its results (a principal's result lists every deny removed) stay well under Step Functions'
+// 256 KB state limit. 25 principals an hour is 600 a day.
+const defaultCleanupActions = 25
 
 // cleanupTarget is one principal with denies to remove.
 type cleanupTarget struct {
