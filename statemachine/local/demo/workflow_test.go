@@ -29,6 +29,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
 
@@ -322,7 +323,8 @@ func TestWorkflow_OnErrorStopSkipsTheRemainingActions(t *testing.T) {
 func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
 	s := newStack(t, Options{DryRun: true})
 	want := Expectations(true)
-	for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
+	scenes := []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"}
+	for _, name := range scenes {
 		ex := runFinding(t, s, name)
 		wantClean(t, ex, want[name])
 		n := oneNotification(t, ex)
@@ -332,9 +334,14 @@ func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
 			}
 		}
 	}
+	// The hourly clean-up in a dry run says what it would remove, and removes nothing.
+	if err := s.PlantExpiredDeny(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantClean(t, run(t, s, CleanupScene, steps.ScheduleRequest), want[CleanupScene])
 	st := readBack(t, s)
-	for name, e := range want {
-		if e.Resource != nil {
+	for _, name := range append(scenes, CleanupScene) {
+		if e := want[name]; e.Resource != nil {
 			if p := e.Resource(st); p != "" {
 				t.Errorf("%s: %s", name, p)
 			}
