@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,15 @@ type Settings struct {
 	LambdaMemoryMiB int
 	// TrustedNetworks are CIDRs the address deny (iam_deny_source_ip) never covers (EnvTrustedNetworks).
 	TrustedNetworks []string
+	// EnabledBots are the bots the deployment runs (by name): only they get a function, a Lambda role
+	// and a member role, and match and verify refuse a mapping that names another (EnvEnabledBots).
+	// DefaultSettings enables every registered bot (the local stack, the committed definition); the
+	// CDK app enables the bots its mapping names unless context enabledBots lists them
+	// (ContextEnabledBots). Nil or empty enables none: nothing runs that was not named.
+	EnabledBots []string
+	// ProtectedRoles are roles no IAM-writing bot may change, in any account, matched by name at any
+	// path (ProtectedRoleResources); DefaultProtectedRoles when the deployment names none.
+	ProtectedRoles []string
 }
 
 // DefaultSettings are the settings of a deployment that chooses nothing: the CDK app's defaults.
@@ -104,6 +114,8 @@ func DefaultSettings() Settings {
 		BlastRadiusGlobal:     DefaultBlastGlobal,
 		AuditRetention:        "365d",
 		LambdaMemoryMiB:       MemorySizeFor(MeasuredPeakRSSMiB),
+		EnabledBots:           bots.Names(),
+		ProtectedRoles:        slices.Clone(DefaultProtectedRoles),
 	}
 }
 
@@ -142,8 +154,17 @@ type Function struct {
 	Env map[string]string
 }
 
-// Bots are the bots the deployment runs, each in its own function: every registered bot, by name.
-func Bots(Settings) []bots.Bot { return bots.Registered() }
+// Bots are the bots the deployment runs, each in its own function: the registered bots s enables, by
+// name. A name that is no registered bot is left out here; the CDK app refuses it (context enabledBots).
+func Bots(s Settings) []bots.Bot {
+	var out []bots.Bot
+	for _, b := range bots.Registered() {
+		if slices.Contains(s.EnabledBots, b.Name) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 // PrunesDenies reports whether the deployment has a bot whose denies expire (bots.Bot.Prunes): only
 // then does it schedule the clean-up of expired IAM denies, and does verify read the state table.
@@ -226,6 +247,8 @@ func (s Settings) mappingEnv() map[string]string {
 		EnvMappingParameter: s.MappingParameter,
 		EnvMappingTTL:       s.MappingTTL.String(),
 		EnvAllowSamples:     strconv.FormatBool(s.AllowSampleFindings),
+		// Set even when empty: an empty list enables no bot, an unset one is a broken deployment.
+		EnvEnabledBots: strings.Join(botNames(Bots(s)), ","),
 	}
 	// Unset rather than empty when none: both read as "no protected accounts".
 	if len(s.ProtectedAccounts) > 0 {
@@ -258,6 +281,14 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	}
 	maps.Copy(env, r.planEnv())
 	return env
+}
+
+func botNames(bs []bots.Bot) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Name
+	}
+	return out
 }
 
 // planEnv is what a function that checks signed plans reads.

@@ -202,7 +202,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 				}
 				onError = o
 			}
-			r.actions = append(r.actions, newAction(b, params, onError))
+			r.actions = append(r.actions, newAction(apath, b, params, onError))
 		}
 		rules = append(rules, r)
 	}
