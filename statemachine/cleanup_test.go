@@ -102,3 +102,20 @@ func TestExecute_AFailedCleanupPlanIsNotifiedAndFails(t *testing.T) {
 		t.Errorf("notify error %v", e)
 	}
 }
+
+// A deployment's definition (Deployed) keeps the clean-up path for its enabled deny bot and answers an
+// item for one it does not run with "Deny bot not deployed", running nothing of it.
+func TestExecute_TheScheduleThroughADeploymentsDefinition(t *testing.T) {
+	t.Parallel()
+	o := cleanupPipeline(cleanupItem("iam_deny_session", "web"), cleanupItem("iam_deny_source_ip", "ci"))
+	delete(o, statemachine.CleanupState("iam_deny_source_ip")) // no Lambda to stand in for
+	ex := executeDefinition(t, deployed(t, append(append([]string{}, someBots...), "iam_deny_session")), o, obj{})
+	wantStatus(t, ex, "FAILED", statemachine.ErrorRemediationFailed)
+	wantCalls(t, ex, statemachine.StateParse, statemachine.StateTransform, statemachine.StateMatch, statemachine.StateCleanupPlan,
+		statemachine.CleanupState("iam_deny_session"), statemachine.StateNotify)
+	rs := results(t, input(t, ex, statemachine.StateNotify, 0))
+	if len(rs) != 2 || rs[0]["bot"] != "iam_deny_session" || rs[0]["status"] != "remediated" ||
+		rs[1]["bot"] != "iam_deny_source_ip" || rs[1]["status"] != "failed" || rs[1]["error"] != "Guardbots.Rejected" {
+		t.Errorf("results %v", rs)
+	}
+}

@@ -129,6 +129,9 @@ const (
 // CleanupState is the clean-up Map's Task of bot b (a bot's Task in the remediation Map is named b).
 func CleanupState(bot string) string { return "Clean up with " + bot }
 
+// cleanupFailedState is the clean-up Map's state that records bot's failure.
+func cleanupFailedState(bot string) string { return CleanupState(bot) + " failed" }
+
 // Error names of the Fail states, for alarms and for whoever reads DescribeExecution.
 const (
 	ErrorRemediationFailed = "Guardbots.RemediationFailed"
@@ -586,9 +589,9 @@ func cleanup(s map[string]*state) {
 		name := CleanupState(b.Name)
 		branches = append(branches, choice{Variable: "$.action.bot", StringEquals: b.Name, Next: name})
 		inner[name] = task(botPlaceholder(b.Name), BotTimeoutSeconds, "",
-			catcher{ErrorEquals: []string{"States.ALL"}, Next: name + " failed"})
+			catcher{ErrorEquals: []string{"States.ALL"}, Next: cleanupFailedState(b.Name)})
 		inner[name].End = true
-		inner[name+" failed"] = &state{
+		inner[cleanupFailedState(b.Name)] = &state{
 			Type:       "Pass",
 			Parameters: map[string]any{"bot": b.Name, "status": string(bots.StatusFailed), "error.$": "$.Error", "cause.$": "$.Cause"},
 			End:        true,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,25 @@ type Cleanup struct {
 	Records func(ctx context.Context) (map[string][]byte, error)
 	// MaxActions caps one execution's plan (the rest is planned by the next run); 0 means 25.
 	MaxActions int
+	// Deployed are the deny bots the deployment runs (GUARDBOTS_ENABLED_BOTS); nil means every one. A
+	// record of a deny bot that is not deployed (disabled since it wrote the deny) is cleaned up by one
+	// that is — each removes the principal's expired denies of either kind — so the plan never names a
+	// bot the workflow would answer with "Deny bot not deployed".
+	Deployed []string
+}
+
+// pruner is the deployed deny bot that cleans up after bot: bot itself when deployed, else the first
+// deployed deny bot; "" when none is.
+func (c *Cleanup) pruner(bot string) string {
+	if c.Deployed == nil || slices.Contains(c.Deployed, bot) {
+		return bot
+	}
+	for _, b := range c.Deployed {
+		if prunes(b) {
+			return b
+		}
+	}
+	return ""
 }
 
 // defaultCleanupActions bounds one clean-up execution: the Map runs its actions one at a time, and the
@@ -101,6 +121,12 @@ func (v Verifier) planCleanup(ctx context.Context, execution string) (steps.Matc
 	records := 0
 	for _, id := range ids {
 		t := due[id]
+		bot := v.Cleanup.pruner(t.rec.Bot)
+		if bot == "" {
+			// No deny bot runs: the denies lapse by their own conditions, the records by the table's TTL.
+			slog.WarnContext(ctx, "deny record not planned: no deny bot is deployed", "principal", id, "bot", t.rec.Bot)
+			continue
+		}
 		f, err := cleanupFinding(t.rec, execution, now)
 		if err != nil {
 			// A record whose principal is not a valid one reaches no AWS call: left alone, named.
@@ -108,7 +134,7 @@ func (v Verifier) planCleanup(ctx context.Context, execution string) (steps.Matc
 			continue
 		}
 		d := mapping.Decision{Outcome: mapping.Remediate, Key: steps.CleanupKey,
-			Actions: []mapping.Action{{Bot: t.rec.Bot, Params: map[string]any{bots.PruneOnlyParam: true}, OnError: mapping.Continue, Mode: string(mapping.ModeAuto)}}}
+			Actions: []mapping.Action{{Bot: bot, Params: map[string]any{bots.PruneOnlyParam: true}, OnError: mapping.Continue, Mode: string(mapping.ModeAuto)}}}
 		if v.Signer == nil {
 			return steps.Matched{}, faults.Fail(fmt.Errorf("verify: no signer for the clean-up's plan"))
 		}

@@ -191,3 +191,36 @@ func TestCleanup_AMappingCannotSetPruneOnly(t *testing.T) {
 		}
 	}
 }
+
+// The plan names only deny bots the deployment runs: a record of one disabled since it wrote the deny
+// goes to a deployed deny bot (each removes expired denies of either kind), and with none deployed
+// nothing is planned — never an action the workflow would answer with "Deny bot not deployed".
+func TestCleanup_PlansOnlyDeployedDenyBots(t *testing.T) {
+	recs := map[string][]byte{}
+	k, b := denyRecord(t, "iam_deny_source_ip", "role", "web-app-role", "f1", cleanupNow.Add(-time.Hour))
+	recs[k] = b
+	for _, tc := range []struct {
+		deployed []string
+		want     string
+	}{
+		{[]string{"iam_deny_source_ip", "iam_deny_session"}, "iam_deny_source_ip"},
+		{[]string{"notify_only", "iam_undo_deny_source_ip", "iam_deny_session"}, "iam_deny_session"},
+		{[]string{"notify_only", "iam_undo_deny_source_ip"}, ""},
+		{[]string{}, ""},
+	} {
+		s := &fakeSigner{}
+		v := cleanupVerifier(recs, s)
+		v.Cleanup.Deployed = tc.deployed
+		out, err := v.Verify(context.Background(), Input{Execution: testExecution, Matched: steps.Matched{Decision: mapping.Decision{Outcome: steps.OutcomeExpireDenies}}})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.deployed, err)
+		}
+		var got string
+		if len(out.Cleanup) == 1 {
+			got = out.Cleanup[0].Action.Bot
+		}
+		if got != tc.want || len(out.Cleanup) > 1 || len(s.signed) != len(out.Cleanup) {
+			t.Errorf("deployed %v: planned %+v, want %q", tc.deployed, out.Cleanup, tc.want)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 		ddb := dynamodb.NewFromConfig(cfg)
 		v.Cleanup = &Cleanup{Records: func(ctx context.Context) (map[string][]byte, error) {
 			return statetable.ScanPrefix(ctx, ddb, table, bots.DenyRecordPrefix)
-		}}
+		}, Deployed: enabled}
 	}
 	return steps.Lambda(deployment.StepVerify, v.Verify), nil
 }
