@@ -412,7 +412,7 @@ func (c Config) Validate() error {
 		case !ok:
 			bad(ctxManagementIAMBots, "%q is not a bot", name)
 		case !deployment.WritesIAM(b):
-			bad(ctxManagementIAMBots, "%s writes no IAM policy: every enabled bot that does not is in the management account already", name)
+			bad(ctxManagementIAMBots, "%s writes no IAM policy and changes no role: every enabled bot that does not is in the management account already", name)
 		case !c.ManagementAccountMember:
 			bad(ctxManagementIAMBots, "%s is named but %s is false: no member stack is made for the management account", name, ctxManagementMember)
 		}

@@ -628,12 +628,12 @@ func fenceSims(t *testing.T, b build) []iamSim {
 		protected = append(protected, "BreakGlassAdmin", "emergency/BreakGlassAdmin", "security/incident-response-oncall")
 	}
 	var sims []iamSim
-	writers := 0
+	var writers []string
 	for _, bt := range b.bots() {
 		if !deployment.WritesIAM(bt) {
 			continue
 		}
-		writers++
+		writers = append(writers, bt.Name)
 		lambdaRole, _ := lambdaRoleName(p, bt.Name)
 		type side struct {
 			where     string
@@ -688,8 +688,12 @@ func fenceSims(t *testing.T, b build) []iamSim {
 	if b.name == "every" && (len(mgmtRoleID) == 0 || !slices.ContainsFunc(sims, func(s iamSim) bool { return strings.Contains(s.Name, "management account role") })) {
 		t.Fatal("every build: no fence simulation of the management account's roles")
 	}
-	if b.name == "every" && writers < 2 {
-		t.Fatalf("every build: %d IAM-writing bots, want iam_quarantine_user and iam_revoke_role_sessions at least", writers)
+	if b.name == "every" {
+		for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions", "iam_deny_session", "iam_deny_source_ip", "iam_undo_deny_session", "iam_undo_deny_source_ip"} {
+			if !slices.Contains(writers, w) {
+				t.Fatalf("every build: IAM-writing bots %v, want %s among them", writers, w)
+			}
+		}
 	}
 	return sims
 }

@@ -613,6 +613,8 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
 				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
 				deployment.EnvTrustedNetworks: "203.0.113.0/24,2001:db8::/32",
+				// The bots' own check refuses the roles the fence denies.
+				deployment.EnvProtectedRoles: strings.Join(fixtureCfg.ProtectedRoles, ","),
 			}
 			for k, v := range rails {
 				if vars[k] != v {

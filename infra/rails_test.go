@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -323,5 +325,40 @@ func TestOrchestrator_ExpiredDeniesAreCleanedUpHourlyByTheWorkflow(t *testing.T)
 	}
 	if !strings.Contains(js(env), deployment.EnvStateTable) {
 		t.Errorf("verify's environment %s names no state table", js(env))
+	}
+}
+
+// A deployment whose enabled bots write no expiring deny (the undo bots remove denies, they write none)
+// has no hourly clean-up: no schedule, and verify neither reads nor may scan the state table.
+func TestOrchestrator_NoEnabledDenyBotNoCleanup(t *testing.T) {
+	root, err := deployment.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets, err := fakeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(assets)
+	m := filepath.Join(t.TempDir(), "mapping.json")
+	if err := os.WriteFile(m, []byte(`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/TorClient", "actions": [{"bot": "ec2_stop_instance"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.MappingFile = m
+	cfg.EnabledBots = []string{"ec2_stop_instance", "notify_only", "iam_undo_deny_session"}
+	s, err := synthesize(cfg, root, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orch := js(s.tmpl[orchestratorStackID])
+	for _, absent := range []string{"ScheduleExpression", "ExpireDenies", "dynamodb:Scan", "Clean up with iam_deny_session"} {
+		if strings.Contains(orch, absent) {
+			t.Errorf("the orchestrator template has %s", absent)
+		}
+	}
+	// The bots' environments name the state table, verify's does not.
+	if n := strings.Count(orch, deployment.EnvStateTable); n != len(cfg.EnabledBots) {
+		t.Errorf("%s is in %d environments, want the %d bots'", deployment.EnvStateTable, n, len(cfg.EnabledBots))
 	}
 }

@@ -7,8 +7,8 @@ import (
 
 // The roles no bot may change, whoever the finding names: the one definition that the bots writing IAM
 // check before they write (ProtectedRoles.Reason), and that the IAM fence on their roles (an explicit
-// Deny on these roles' ARNs, ProtectedRoles.ARNPatterns) is built from. Root is not a role and is never
-// a target at all (finding.TargetRoot is refused).
+// Deny on these roles' ARNs, deployment.FencedRoles from deployment.DefaultProtectedRoles) is built
+// from. Root is not a role and is never a target at all (finding.TargetRoot is refused).
 
 // ProtectedRoleDefaults are the roles an organization's own administration runs on, protected unless a
 // deployment lists others: a pattern without a "/" is matched against the role's name at any path, one
@@ -69,22 +69,6 @@ func (p ProtectedRoles) Reason(name, rolePath string) string {
 		return fmt.Sprintf("role %s is protected (%s): guardbots never changes the roles an organization is administered with", name, pat)
 	}
 	return ""
-}
-
-// ARNPatterns are the IAM resource ARNs of the protected roles in partition, in any account, for an
-// explicit Deny: a name pattern at the root path and at any path below it, a path pattern as it is,
-// and every service-linked role.
-func (p ProtectedRoles) ARNPatterns(partition string) []string {
-	prefix := "arn:" + partition + ":iam::*:role/"
-	var out []string
-	for _, pat := range p.patterns() {
-		if strings.Contains(pat, "/") {
-			out = append(out, prefix+strings.TrimPrefix(pat, "/"))
-			continue
-		}
-		out = append(out, prefix+pat, prefix+"*/"+pat)
-	}
-	return append(out, prefix+strings.TrimPrefix(ServiceLinkedPath, "/")+"*")
 }
 
 // globMatch reports whether s matches p, where "*" matches any run of characters, "/" included (as in

@@ -279,6 +279,10 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	if len(s.TrustedNetworks) > 0 {
 		env[EnvTrustedNetworks] = strings.Join(s.TrustedNetworks, ",")
 	}
+	// Unset when the defaults: the bots' own check then uses the same list the fence was built from.
+	if !slices.Equal(s.ProtectedRoles, DefaultProtectedRoles) {
+		env[EnvProtectedRoles] = strings.Join(s.ProtectedRoles, ",")
+	}
 	maps.Copy(env, r.planEnv())
 	return env
 }

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -250,8 +251,8 @@ func TestEnabledBotsFromEnv_IsRequiredAndReadsNames(t *testing.T) {
 	}
 }
 
-// The fence is derived from the registry: every bot that declares iam:Put* or iam:Attach* writes IAM,
-// and the fenced actions cover every role write any registered bot declares.
+// The fence is derived from the registry: every bot that declares iam:Put*, iam:Attach* or a fenced role
+// change writes IAM, and the fenced actions cover every role write any registered bot declares.
 func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 	var writers []string
 	for _, b := range bots.Registered() {
@@ -266,9 +267,13 @@ func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 			if !slices.Contains(deployment.FencedRoleActions, a) {
 				t.Errorf("%s declares %s, a role write the fence does not deny", b.Name, a)
 			}
+			if !deployment.WritesIAM(b) {
+				t.Errorf("%s declares %s, a role write, but its roles are not fenced", b.Name, a)
+			}
 		}
 	}
-	for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions"} {
+	for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions", "iam_deny_session", "iam_deny_source_ip",
+		"iam_undo_deny_session", "iam_undo_deny_source_ip"} {
 		if !slices.Contains(writers, w) {
 			t.Errorf("%s is not an IAM writer (writers: %v)", w, writers)
 		}
@@ -278,9 +283,10 @@ func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 			t.Errorf("%s writes no IAM policy but is fenced", n)
 		}
 	}
-	fake := bots.Bot{Name: "x", Operations: []string{"iam:PutRolePolicy"}}
-	if !deployment.WritesIAM(fake) {
-		t.Error("a bot declaring iam:PutRolePolicy is not an IAM writer")
+	for _, op := range []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:TagRole"} {
+		if fake := (bots.Bot{Name: "x", Operations: []string{op}}); !deployment.WritesIAM(fake) {
+			t.Errorf("a bot declaring %s is not an IAM writer", op)
+		}
 	}
 }
 
@@ -297,4 +303,33 @@ func TestFencedRoles_AreThePrefixAndEachProtectedRoleAtAnyPath(t *testing.T) {
 	if s := deployment.DefaultSettings(); !slices.Equal(s.ProtectedRoles, deployment.DefaultProtectedRoles) {
 		t.Errorf("default protected roles %v", s.ProtectedRoles)
 	}
+}
+
+// The fence denies in IAM what the IAM-writing bots refuse before they write: every role the bots'
+// own check (bots.ProtectedRoles.Reason) calls guardbots' own or protected is covered by a FencedRoles
+// ARN pattern, as IAM matches them ("*" crosses "/"), with the deployment's extra roles too.
+func TestFencedRoles_CoverWhatTheBotsRefuse(t *testing.T) {
+	protected := append(slices.Clone(deployment.DefaultProtectedRoles), "BreakGlass*", "security/incident-response-*")
+	check := bots.ProtectedRoles{Prefix: "gb", Patterns: protected}
+	fence := deployment.FencedRoles("aws", "gb", protected)
+	for _, r := range []struct{ path, name string }{
+		{"/", "gb-x"}, {"/team/", "gb-lambda-verify"}, {"/", "OrganizationAccountAccessRole"}, {"/org/", "OrganizationAccountAccessRole"},
+		{"/", "stacksets-exec-0123"}, {"/service-role/", "stacksets-exec-0123"}, {"/admin/", "AWSControlTowerExecution"},
+		{"/aws-reserved/sso.amazonaws.com/", "AWSReservedSSO_A_1"}, {"/emergency/", "BreakGlassAdmin"}, {"/security/", "incident-response-oncall"},
+	} {
+		if check.Reason(r.name, r.path) == "" {
+			t.Errorf("the bots would change role %s%s", r.path, r.name)
+		}
+		arn := "arn:aws:iam::111122223333:role" + r.path + r.name
+		if !slices.ContainsFunc(fence, func(p string) bool { return iamMatch(strings.Replace(p, "*", "111122223333", 1), arn) }) {
+			t.Errorf("the fence does not cover %s (%v)", arn, fence)
+		}
+	}
+}
+
+// iamMatch matches s against an IAM resource pattern p, where "*" matches any run of characters, "/"
+// included.
+func iamMatch(p, s string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$"
+	return regexp.MustCompile(re).MatchString(s)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
@@ -198,6 +199,32 @@ func TestIAMDenySession_ProtectedRolesAreNeverChanged(t *testing.T) {
 		res, err := e.run(t, denySessionBot, sessionFinding(c.name, aws.ToString(out.Role.RoleId), stolenSession), false)
 		if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, c.want) {
 			t.Errorf("%s%s: %+v, %v; want skipped, %q", c.path, c.name, res, err, c.want)
+		}
+		if ps := rolePoliciesOf(t, e.Admin(), c.name); len(ps) != 0 {
+			t.Errorf("%s: wrote %v", c.name, ps)
+		}
+		_, _ = admin.DeleteRole(context.Background(), &iam.DeleteRoleInput{RoleName: aws.String(c.name)})
+	}
+}
+
+// A deployment's own protected roles (context protectedRoles, GUARDBOTS_PROTECTED_ROLES) are refused by
+// the bot too, before any write — not only by the fence in IAM — and the defaults stay protected.
+func TestIAMDenySession_TheDeploymentsProtectedRolesAreNeverChanged(t *testing.T) {
+	e := newDenyEnv(t, denySessionBot)
+	t.Setenv(deployment.EnvProtectedRoles, "BreakGlass*, security/incident-response-*")
+	admin := iam.NewFromConfig(e.Admin())
+	for _, c := range []struct{ name, path string }{
+		{bottest.UniqueName("BreakGlassAdmin"), "/emergency/"},
+		{bottest.UniqueName("incident-response-oncall"), "/security/"},
+		{"OrganizationAccountAccessRole", "/"},
+	} {
+		out, err := admin.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(c.name), Path: aws.String(c.path), AssumeRolePolicyDocument: aws.String(trustEC2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.run(t, denySessionBot, sessionFinding(c.name, aws.ToString(out.Role.RoleId), stolenSession), false)
+		if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "protected") {
+			t.Errorf("%s%s: %+v, %v; want skipped, protected", c.path, c.name, res, err)
 		}
 		if ps := rolePoliciesOf(t, e.Admin(), c.name); len(ps) != 0 {
 			t.Errorf("%s: wrote %v", c.name, ps)

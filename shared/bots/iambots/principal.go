@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,13 +142,24 @@ func (p *principal) protectedReason() string {
 }
 
 // protectedRoles is the list this deployment protects: guardbots' own roles by its member-role prefix,
-// and the defaults.
+// and the deployment's protected roles (GUARDBOTS_PROTECTED_ROLES; the defaults when unset) — the
+// roles the fence denies this bot's role in IAM.
 func protectedRoles() bots.ProtectedRoles {
 	prefix := os.Getenv(deployment.EnvRolePrefix)
 	if prefix == "" {
 		prefix = deployment.DefaultRolePrefix
 	}
-	return bots.ProtectedRoles{Prefix: prefix}
+	p := bots.ProtectedRoles{Prefix: prefix}
+	if v, ok := os.LookupEnv(deployment.EnvProtectedRoles); ok {
+		// The deployment's list holds the defaults (infra adds to them); an empty one keeps them too.
+		p.Patterns = slices.Clone(bots.ProtectedRoleDefaults)
+		for r := range strings.SplitSeq(v, ",") {
+			if r = strings.TrimSpace(r); r != "" && !slices.Contains(p.Patterns, r) {
+				p.Patterns = append(p.Patterns, r)
+			}
+		}
+	}
+	return p
 }
 
 // inlinePolicy is one inline policy of the principal: its name, document (decoded) and size as IAM
