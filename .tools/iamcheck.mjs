@@ -10,7 +10,10 @@
 //   simulations: [{name, principal: {template, role} | {arn}, identity: "role"|"allowAll"|"none",
 //                  action, resource: "arn" | {template, value}, trustOf: {template, role},
 //                  resourcePolicyOf: {template, resource}, resourcePolicy: "allowAnyone",
-//                  scps: [policy name], resourceAccount, context, want: "Allowed"|"Denied"}]
+//                  identityPolicies: [{name, policy}], scps: [policy name], resourceAccount, context,
+//                  want: "Allowed"|"Denied"}]
+//   identityPolicies are added to the principal's identity policies as they are: a policy a bot writes
+//   on a role is evaluated with the role's own (identity "allowAll" for "everything else is allowed").
 //   scps names policies of the input that apply as service control policies, beside FullAWSAccess.
 //   A role principal calls through a session (assumed-role/<name>/iamcheck); aws:PrincipalArn and
 //   aws:PrincipalAccount are filled in from it.
@@ -552,6 +555,7 @@ async function simulate(c, stacks, policies) {
   }
   if (c.identity === 'allowAll') identity = allowAll
   if (c.identity === 'none') identity = []
+  if (c.identityPolicies) identity = [...identity, ...c.identityPolicies]
 
   let resource = c.resource ?? '*'
   let resourceAccount = c.resourceAccount

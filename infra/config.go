@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -100,6 +101,7 @@ const (
 	ctxBlastGlobal         = "blastRadiusGlobal"
 	ctxAuditRetention      = "auditRetention"
 	ctxLambdaMemory        = "lambdaMemoryMiB"
+	ctxTrustedNetworks     = "trustedNetworks"
 	// ctxEnabledBots is deployment.ContextEnabledBots (a test holds them equal), which match and verify name.
 	ctxEnabledBots       = "enabledBots"
 	ctxProtectedRoles    = "protectedRoles"
@@ -241,6 +243,7 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
 	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
+	list(ctxTrustedNetworks, &c.TrustedNetworks)
 	list(ctxEnabledBots, &c.EnabledBots)
 	// The defaults stay protected: the list adds to them.
 	var roles []string
@@ -350,6 +353,13 @@ func (c Config) Validate() error {
 			bad(ctxProtectedAccounts, "%q is not a 12-digit account id", a)
 		}
 	}
+	for _, n := range c.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				bad(ctxTrustedNetworks, "%q is not a CIDR (203.0.113.0/24) or an address", n)
+			}
+		}
+	}
 	switch c.CloseFindings {
 	case deployment.CloseOff, deployment.CloseFeedback, deployment.CloseArchive:
 	default:
@@ -402,7 +412,7 @@ func (c Config) Validate() error {
 		case !ok:
 			bad(ctxManagementIAMBots, "%q is not a bot", name)
 		case !deployment.WritesIAM(b):
-			bad(ctxManagementIAMBots, "%s writes no IAM policy: every enabled bot that does not is in the management account already", name)
+			bad(ctxManagementIAMBots, "%s writes no IAM policy and changes no role: every enabled bot that does not is in the management account already", name)
 		case !c.ManagementAccountMember:
 			bad(ctxManagementIAMBots, "%s is named but %s is false: no member stack is made for the management account", name, ctxManagementMember)
 		}

@@ -191,6 +191,7 @@ func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
 		"verifyFindings": false, "approverPrincipalArn": "arn:aws:iam::999988887777:role/path/SecOps",
 		"protectedAccounts": []any{"123456789012"}, "closeFindings": true, "dedupWindow": "6h", "dedupLease": "10m",
 		"blastRadiusPerAccount": 3, "blastRadiusGlobal": 9, "auditRetention": "2557d",
+		"trustedNetworks": []any{"203.0.113.0/24", "198.51.100.7"},
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
 	if c.VerifyFindings || c.ApproverPrincipalArn != "arn:aws:iam::999988887777:role/path/SecOps" ||
 		!reflect.DeepEqual(c.ProtectedAccounts, []string{"123456789012"}) || c.CloseFindings != "true" ||
 		c.DedupWindow != 6*time.Hour || c.DedupLease != 10*time.Minute || c.BlastRadiusPerAccount != 3 ||
-		c.BlastRadiusGlobal != 9 || c.AuditRetention != "2557d" {
+		c.BlastRadiusGlobal != 9 || c.AuditRetention != "2557d" || !reflect.DeepEqual(c.TrustedNetworks, []string{"203.0.113.0/24", "198.51.100.7"}) {
 		t.Errorf("%+v", c)
 	}
 	if c, err := FromContext(contextOf(map[string]any{"closeFindings": "ARCHIVE"})); err != nil || c.CloseFindings != "archive" {
@@ -210,13 +211,13 @@ func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
 	_, err := FromContext(contextOf(map[string]any{
 		"approverPrincipalArn": "SecOps", "protectedAccounts": "prod", "closeFindings": "resolve",
 		"dedupWindow": "0s", "blastRadiusPerAccount": 0, "blastRadiusGlobal": 10001, "auditRetention": "forever",
-		"verifyFindings": "perhaps",
+		"verifyFindings": "perhaps", "trustedNetworks": "the office",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, key := range []string{"approverPrincipalArn", "protectedAccounts", "closeFindings", "dedupWindow",
-		"blastRadiusPerAccount", "blastRadiusGlobal", "auditRetention", "verifyFindings"} {
+		"blastRadiusPerAccount", "blastRadiusGlobal", "auditRetention", "verifyFindings", "trustedNetworks"} {
 		if !strings.Contains(err.Error(), "context "+key+":") {
 			t.Errorf("error does not name %s: %v", key, err)
 		}

@@ -264,6 +264,8 @@ var stepGrants = []struct {
 	{"notify", "guardduty:ArchiveFindings", "*", func(c Config) bool { return c.CloseFindings == "archive" }},
 	{"notify", "securityhub:BatchUpdateFindings", "hub", closing},
 	{"verify", "kms:Sign", "planKey", nil},
+	// The deny records of the hourly clean-up of expired IAM denies.
+	{"verify", "dynamodb:Scan", "stateTable", func(c Config) bool { return deployment.PrunesDenies(c.Settings) }},
 	{"notify", "kms:GetPublicKey", "planKey", closing},
 	{"notify", "states:DescribeExecution", "execution", closing},
 }
@@ -312,13 +314,14 @@ func stepSims(t *testing.T, b build) []iamSim {
 	key := logicalID(t, stack, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
 	planKey := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
 	on := map[string]any{
-		"*":         "*",
-		"planKey":   arnOf(orch, planKey),
-		"execution": guardbotsExecution(b),
-		"mapping":   fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
-		"topic":     ref(orch, topic),
-		"key":       arnOf(orch, key),
-		"hub":       fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
+		"*":          "*",
+		"planKey":    arnOf(orch, planKey),
+		"stateTable": arnOf(orch, logicalID(t, stack, "AWS::DynamoDB::Table", `^State[0-9A-F]{8}$`)),
+		"execution":  guardbotsExecution(b),
+		"mapping":    fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
+		"topic":      ref(orch, topic),
+		"key":        arnOf(orch, key),
+		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
@@ -625,12 +628,12 @@ func fenceSims(t *testing.T, b build) []iamSim {
 		protected = append(protected, "BreakGlassAdmin", "emergency/BreakGlassAdmin", "security/incident-response-oncall")
 	}
 	var sims []iamSim
-	writers := 0
+	var writers []string
 	for _, bt := range b.bots() {
 		if !deployment.WritesIAM(bt) {
 			continue
 		}
-		writers++
+		writers = append(writers, bt.Name)
 		lambdaRole, _ := lambdaRoleName(p, bt.Name)
 		type side struct {
 			where     string
@@ -685,8 +688,12 @@ func fenceSims(t *testing.T, b build) []iamSim {
 	if b.name == "every" && (len(mgmtRoleID) == 0 || !slices.ContainsFunc(sims, func(s iamSim) bool { return strings.Contains(s.Name, "management account role") })) {
 		t.Fatal("every build: no fence simulation of the management account's roles")
 	}
-	if b.name == "every" && writers < 2 {
-		t.Fatalf("every build: %d IAM-writing bots, want iam_quarantine_user and iam_revoke_role_sessions at least", writers)
+	if b.name == "every" {
+		for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions", "iam_deny_session", "iam_deny_source_ip", "iam_undo_deny_session", "iam_undo_deny_source_ip"} {
+			if !slices.Contains(writers, w) {
+				t.Fatalf("every build: IAM-writing bots %v, want %s among them", writers, w)
+			}
+		}
 	}
 	return sims
 }

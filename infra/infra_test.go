@@ -90,6 +90,7 @@ func fixtureConfig() Config {
 	c.BlastRadiusPerAccount = 7
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
+	c.TrustedNetworks = []string{"203.0.113.0/24", "2001:db8::/32"}
 	// Every bot, so every bot's roles are synthesized and checked (the default enables the mapping's).
 	c.EnabledBots = bots.Names()
 	c.ProtectedRoles = append(append([]string{}, deployment.DefaultProtectedRoles...), "BreakGlass*", "security/incident-response-*")

@@ -23,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -148,6 +149,9 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	grantPublish(o.Functions[deployment.StepNotify].Role, alerts)
 	grantPublish(o.Functions[deployment.StepRequestApproval].Role, alerts)
 	grantVerify(o.Functions[deployment.StepVerify].Role, param)
+	if deployment.PrunesDenies(cfg.Settings) {
+		grantPlanCleanup(o.Functions[deployment.StepVerify].Role, table)
+	}
 	grantSign(o.Functions[deployment.StepVerify].Role, planKey)
 	restrictSigning(planKey, o.Functions[deployment.StepVerify].Role)
 	grantCloseFindings(o.Functions[deployment.StepNotify].Role, cfg.CloseFindings)
@@ -396,6 +400,24 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 			DeadLetterQueue: dlq,
 			RetryAttempts:   jsii.Number(8),
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		})
+	}
+	// The clean-up of expired IAM denies is an execution of the same workflow, started every hour with
+	// the schedule's request (steps.ScheduleRequest): verify plans it from the state table and signs it,
+	// the deny bots act on it with their own roles. No other principal gets IAM write for it.
+	if deployment.PrunesDenies(cfg.Settings) {
+		awsevents.NewRule(stack, jsii.String("ExpireDeniesSchedule"), &awsevents.RuleProps{
+			Description: jsii.String("guardbots: every hour, the remediation workflow removes the IAM denies of its deny bots that expired"),
+			Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+				Input: awsevents.RuleTargetInput_FromObject(map[string]any{"guardbots": steps.TaskExpireDenies}),
+				// The findings rule's role (<prefix>-start-workflow): no unnamed role of CDK's own.
+				Role:            starter,
+				DeadLetterQueue: dlq,
+				RetryAttempts:   jsii.Number(8),
+				// The next hour's run plans again whatever this one missed.
+				MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
+			})},
 		})
 	}
 	awsevents.NewRule(stack, jsii.String("GuardDutyFindings"), &awsevents.RuleProps{

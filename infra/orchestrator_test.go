@@ -405,10 +405,11 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 	actions := rolePolicyActions(t, orch)
 	publish := []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
 	want := map[string][]string{
-		"parse":            logActions,
-		"transform":        logActions,
-		"match":            append([]string{"ssm:GetParameter"}, logActions...),
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign"}, logActions...),
+		"parse":     logActions,
+		"transform": logActions,
+		"match":     append([]string{"ssm:GetParameter"}, logActions...),
+		// Scan: the deny records verify plans the scheduled clean-up from (the deny bots are deployed).
+		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign", "dynamodb:Scan"}, logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
@@ -611,6 +612,9 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 			rails := map[string]string{
 				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
 				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
+				deployment.EnvTrustedNetworks: "203.0.113.0/24,2001:db8::/32",
+				// The bots' own check refuses the roles the fence denies.
+				deployment.EnvProtectedRoles: strings.Join(fixtureCfg.ProtectedRoles, ","),
 			}
 			for k, v := range rails {
 				if vars[k] != v {

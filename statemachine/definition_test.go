@@ -147,8 +147,14 @@ func TestEveryTaskRetriesTransientErrorsWithJitterAndHasATimeout(t *testing.T) {
 			checkTask(t, name, s)
 		}
 	})
-	if want := 6 + len(bots.Names()); n != want {
-		t.Errorf("%d Tasks, want %d (5 steps, the approval wait and one per bot)", n, want)
+	pruners := 0
+	for _, b := range bots.Registered() {
+		if b.Prunes() {
+			pruners++
+		}
+	}
+	if want := 7 + len(bots.Names()) + pruners; n != want {
+		t.Errorf("%d Tasks, want %d (5 steps, the clean-up plan, the approval wait, one per bot and one per bot of the clean-up)", n, want)
 	}
 }
 
@@ -250,7 +256,7 @@ func TestEveryTransitionTargetsAStateInItsScopeAndEveryStateIsReachable(t *testi
 func TestPathsFromMatchToNotify(t *testing.T) {
 	s := states(definition(t))
 	decide := s[statemachine.StateDecide].(obj)
-	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateVerify, statemachine.StateNothingToRun, statemachine.StateUnknownOutcome}) {
+	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateVerify, statemachine.StateNothingToRun, statemachine.StateCleanupPlan, statemachine.StateUnknownOutcome}) {
 		t.Errorf("Decide leads to %v", got)
 	}
 	// Only a verified remediate decision reaches the bots.

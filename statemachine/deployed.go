@@ -12,7 +12,9 @@ import (
 // it. The committed file keeps a branch for every registered bot; here each branch of "Which bot?" whose
 // bot is not enabled leads to "Bot not deployed" instead of the bot's Task, and that Task and its
 // "<bot> failed" state are left out — and with them the placeholder of a function the deployment does not
-// have, and the states only those Tasks led to when none is left. Nothing else changes (TestDeployed_TheOnlyDifferenceIsTheSubstitutedBranches holds it to that).
+// have, and the states only those Tasks led to when none is left; likewise each branch of the scheduled
+// clean-up's "Which deny bot?" leads to "Deny bot not deployed". Nothing else changes
+// (TestDeployed_TheOnlyDifferenceIsTheSubstitutedBranches holds it to that).
 // The CDK app deploys its result; the local stack, which runs every bot, the definition as it is.
 func Deployed(def []byte, enabled []string) ([]byte, error) {
 	var m machine
@@ -51,6 +53,29 @@ func Deployed(def []byte, enabled []string) ([]byte, error) {
 	// With no bot left to run, the path after a bot's Task (the blast-radius hold) is unreachable, which
 	// Step Functions refuses: it goes too.
 	prune(remediate.ItemProcessor)
+	// The scheduled clean-up's Map has a branch per deny bot too: one not enabled leads to "Deny bot
+	// not deployed" (verify plans none for it), and its Task and failed state go.
+	cleanup := m.States[StateCleanup]
+	if cleanup == nil || cleanup.ItemProcessor == nil {
+		return nil, fmt.Errorf("statemachine: no %q Map in the definition", StateCleanup)
+	}
+	pruners := cleanup.ItemProcessor.States
+	whichPruner := pruners[StateWhichPruner]
+	if whichPruner == nil || whichPruner.Type != "Choice" || pruners[StatePrunerNotDeployed] == nil {
+		return nil, fmt.Errorf("statemachine: no %q Choice or %q state in the %q Map", StateWhichPruner, StatePrunerNotDeployed, StateCleanup)
+	}
+	for i, c := range whichPruner.Choices {
+		bot := c.StringEquals
+		if c.Variable != "$.action.bot" || bot == "" || c.Next != CleanupState(bot) {
+			return nil, fmt.Errorf("statemachine: %q branch %d is not a deny bot's branch", StateWhichPruner, i)
+		}
+		if slices.Contains(enabled, bot) {
+			continue
+		}
+		whichPruner.Choices[i].Next = StatePrunerNotDeployed
+		delete(pruners, CleanupState(bot))
+		delete(pruners, cleanupFailedState(bot))
+	}
 	var unknown []string
 	for _, b := range enabled {
 		if !branched[b] {

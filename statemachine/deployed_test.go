@@ -99,10 +99,20 @@ func TestDeployed_TheOnlyDifferenceIsTheSubstitutedBranches(t *testing.T) {
 			fmt.Sprintf("%s.%s.Choices[%d].Next: %s → %s", inner, statemachine.StateWhichBot, i, bot, statemachine.StateBotNotDeployed),
 			inner+"."+bot+" removed", inner+"."+statemachine.BotFailedState(bot)+" removed")
 	}
+	// The scheduled clean-up's branch of each deny bot, likewise (someBots enables none).
+	pruners := 0
+	cleanup := "$.States." + statemachine.StateCleanup + ".ItemProcessor.States"
+	for i, c := range anySlice(before["States"].(obj)[statemachine.StateCleanup].(obj)["ItemProcessor"].(obj)["States"].(obj)[statemachine.StateWhichPruner].(obj)["Choices"]) {
+		bot := c.(obj)["StringEquals"].(string)
+		pruners++
+		want = append(want,
+			fmt.Sprintf("%s.%s.Choices[%d].Next: %s → %s", cleanup, statemachine.StateWhichPruner, i, statemachine.CleanupState(bot), statemachine.StatePrunerNotDeployed),
+			cleanup+"."+statemachine.CleanupState(bot)+" removed", cleanup+"."+statemachine.CleanupState(bot)+" failed removed")
+	}
 	got := differences("$", before, after)
 	sort.Strings(got)
 	sort.Strings(want)
-	if len(want) != 3*(len(bots.Names())-len(someBots)) || !slices.Equal(got, want) {
+	if pruners < 2 || len(want) != 3*(len(bots.Names())-len(someBots)+pruners) || !slices.Equal(got, want) {
 		t.Errorf("differences:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	// Only the deployment's functions remain to be substituted.

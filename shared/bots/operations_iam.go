@@ -14,4 +14,10 @@ var iamOperations = map[string][]string{
 	"iam:TagRole":                  {"iam:TagRole"},
 	"iam:GetRolePolicy":            {"iam:GetRolePolicy"},
 	"iam:PutRolePolicy":            {"iam:PutRolePolicy"},
+	"iam:GetUserPolicy":            {"iam:GetUserPolicy"},
+	"iam:PutUserPolicy":            {"iam:PutUserPolicy"},
+	"iam:DeleteRolePolicy":         {"iam:DeleteRolePolicy"},
+	"iam:ListRolePolicies":         {"iam:ListRolePolicies"},
+	"iam:DeleteUserPolicy":         {"iam:DeleteUserPolicy"},
+	"iam:ListUserPolicies":         {"iam:ListUserPolicies"},
 }

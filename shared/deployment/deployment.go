@@ -85,6 +85,8 @@ type Settings struct {
 	AuditRetention string
 	// LambdaMemoryMiB is every function's memory size (MemorySizeFor the measured peak by default).
 	LambdaMemoryMiB int
+	// TrustedNetworks are CIDRs the address deny (iam_deny_source_ip) never covers (EnvTrustedNetworks).
+	TrustedNetworks []string
 	// EnabledBots are the bots the deployment runs (by name): only they get a function, a Lambda role
 	// and a member role, and match and verify refuse a mapping that names another (EnvEnabledBots).
 	// DefaultSettings enables every registered bot (the local stack, the committed definition); the
@@ -164,6 +166,17 @@ func Bots(s Settings) []bots.Bot {
 	return out
 }
 
+// PrunesDenies reports whether the deployment has a bot whose denies expire (bots.Bot.Prunes): only
+// then does it schedule the clean-up of expired IAM denies, and does verify read the state table.
+func PrunesDenies(s Settings) bool {
+	for _, b := range Bots(s) {
+		if b.Prunes() {
+			return true
+		}
+	}
+	return false
+}
+
 // Functions are every function of a deployment with settings s and resources r: the steps, in
 // workflow order, then one per bot, by name.
 func Functions(s Settings, r Resources) []Function {
@@ -202,6 +215,10 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env[EnvVerifyFindings] = strconv.FormatBool(s.VerifyFindings)
 		env[EnvMaxFindingAge] = s.MaxFindingAge.String()
 		env[EnvSigningKey] = r.SigningKey
+		// The deny records it plans the scheduled clean-up of expired IAM denies from.
+		if PrunesDenies(s) {
+			env[EnvStateTable] = r.StateTable
+		}
 		return env
 	case StepRequestApproval:
 		return map[string]string{
@@ -258,6 +275,13 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	}
 	if s.ExternalID != "" {
 		env[EnvExternalID] = s.ExternalID
+	}
+	if len(s.TrustedNetworks) > 0 {
+		env[EnvTrustedNetworks] = strings.Join(s.TrustedNetworks, ",")
+	}
+	// Unset when the defaults: the bots' own check then uses the same list the fence was built from.
+	if !slices.Equal(s.ProtectedRoles, DefaultProtectedRoles) {
+		env[EnvProtectedRoles] = strings.Join(s.ProtectedRoles, ",")
 	}
 	maps.Copy(env, r.planEnv())
 	return env

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +82,7 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
+			// No deny bot is enabled: no hourly clean-up, so verify reads no state table.
 			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
@@ -105,6 +107,36 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 		if f.Bot && !maps.Equal(f.Env, fns["ec2_stop_instance"].Env) {
 			t.Errorf("%s: %v", f.Name, f.Env)
 		}
+	}
+}
+
+// The hourly clean-up of expired IAM denies, and verify's read of the deny records, exist only when an
+// enabled bot writes denies: a deployment without one grants verify nothing on the state table.
+func TestPrunesDenies_FollowsTheEnabledBots(t *testing.T) {
+	for _, tc := range []struct {
+		enabled []string
+		want    bool
+	}{
+		{nil, false},
+		{[]string{"notify_only", "ec2_stop_instance", "iam_revoke_role_sessions"}, false},
+		// The undo bots remove a deny, they write none that expires.
+		{[]string{"iam_undo_deny_session", "iam_undo_deny_source_ip"}, false},
+		{[]string{"notify_only", "iam_deny_session"}, true},
+		{[]string{"iam_deny_source_ip"}, true},
+	} {
+		s := deployment.DefaultSettings()
+		s.EnabledBots = tc.enabled
+		if got := deployment.PrunesDenies(s); got != tc.want {
+			t.Errorf("%v: PrunesDenies %v, want %v", tc.enabled, got, tc.want)
+		}
+		table, ok := byName(deployment.Functions(s, resources))["verify"].Env[deployment.EnvStateTable]
+		if ok != tc.want || (ok && table != resources.StateTable) {
+			t.Errorf("%v: verify's state table %q (set %v), want set %v", tc.enabled, table, ok, tc.want)
+		}
+	}
+	// The default settings enable every bot, the deny bots among them.
+	if !deployment.PrunesDenies(deployment.DefaultSettings()) {
+		t.Error("default settings: no clean-up")
 	}
 }
 
@@ -219,8 +251,8 @@ func TestEnabledBotsFromEnv_IsRequiredAndReadsNames(t *testing.T) {
 	}
 }
 
-// The fence is derived from the registry: every bot that declares iam:Put* or iam:Attach* writes IAM,
-// and the fenced actions cover every role write any registered bot declares.
+// The fence is derived from the registry: every bot that declares iam:Put*, iam:Attach* or a fenced role
+// change writes IAM, and the fenced actions cover every role write any registered bot declares.
 func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 	var writers []string
 	for _, b := range bots.Registered() {
@@ -235,9 +267,13 @@ func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 			if !slices.Contains(deployment.FencedRoleActions, a) {
 				t.Errorf("%s declares %s, a role write the fence does not deny", b.Name, a)
 			}
+			if !deployment.WritesIAM(b) {
+				t.Errorf("%s declares %s, a role write, but its roles are not fenced", b.Name, a)
+			}
 		}
 	}
-	for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions"} {
+	for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions", "iam_deny_session", "iam_deny_source_ip",
+		"iam_undo_deny_session", "iam_undo_deny_source_ip"} {
 		if !slices.Contains(writers, w) {
 			t.Errorf("%s is not an IAM writer (writers: %v)", w, writers)
 		}
@@ -247,9 +283,10 @@ func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
 			t.Errorf("%s writes no IAM policy but is fenced", n)
 		}
 	}
-	fake := bots.Bot{Name: "x", Operations: []string{"iam:PutRolePolicy"}}
-	if !deployment.WritesIAM(fake) {
-		t.Error("a bot declaring iam:PutRolePolicy is not an IAM writer")
+	for _, op := range []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:TagRole"} {
+		if fake := (bots.Bot{Name: "x", Operations: []string{op}}); !deployment.WritesIAM(fake) {
+			t.Errorf("a bot declaring %s is not an IAM writer", op)
+		}
 	}
 }
 
@@ -266,4 +303,33 @@ func TestFencedRoles_AreThePrefixAndEachProtectedRoleAtAnyPath(t *testing.T) {
 	if s := deployment.DefaultSettings(); !slices.Equal(s.ProtectedRoles, deployment.DefaultProtectedRoles) {
 		t.Errorf("default protected roles %v", s.ProtectedRoles)
 	}
+}
+
+// The fence denies in IAM what the IAM-writing bots refuse before they write: every role the bots'
+// own check (bots.ProtectedRoles.Reason) calls guardbots' own or protected is covered by a FencedRoles
+// ARN pattern, as IAM matches them ("*" crosses "/"), with the deployment's extra roles too.
+func TestFencedRoles_CoverWhatTheBotsRefuse(t *testing.T) {
+	protected := append(slices.Clone(deployment.DefaultProtectedRoles), "BreakGlass*", "security/incident-response-*")
+	check := bots.ProtectedRoles{Prefix: "gb", Patterns: protected}
+	fence := deployment.FencedRoles("aws", "gb", protected)
+	for _, r := range []struct{ path, name string }{
+		{"/", "gb-x"}, {"/team/", "gb-lambda-verify"}, {"/", "OrganizationAccountAccessRole"}, {"/org/", "OrganizationAccountAccessRole"},
+		{"/", "stacksets-exec-0123"}, {"/service-role/", "stacksets-exec-0123"}, {"/admin/", "AWSControlTowerExecution"},
+		{"/aws-reserved/sso.amazonaws.com/", "AWSReservedSSO_A_1"}, {"/emergency/", "BreakGlassAdmin"}, {"/security/", "incident-response-oncall"},
+	} {
+		if check.Reason(r.name, r.path) == "" {
+			t.Errorf("the bots would change role %s%s", r.path, r.name)
+		}
+		arn := "arn:aws:iam::111122223333:role" + r.path + r.name
+		if !slices.ContainsFunc(fence, func(p string) bool { return iamMatch(strings.Replace(p, "*", "111122223333", 1), arn) }) {
+			t.Errorf("the fence does not cover %s (%v)", arn, fence)
+		}
+	}
+}
+
+// iamMatch matches s against an IAM resource pattern p, where "*" matches any run of characters, "/"
+// included.
+func iamMatch(p, s string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$"
+	return regexp.MustCompile(re).MatchString(s)
 }

@@ -111,6 +111,13 @@ const (
 	// MaxBlastRadius).
 	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
 	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
+	// EnvTrustedNetworks lists, comma-separated, the CIDRs iam_deny_source_ip never denies (the
+	// deployment's trusted networks: the organization's own egress, a partner's range).
+	EnvTrustedNetworks = "GUARDBOTS_TRUSTED_NETWORKS"
+	// EnvProtectedRoles lists, comma-separated, the roles no bot changes (Settings.ProtectedRoles, the
+	// patterns of bots.ProtectedRoles); unset, bots.ProtectedRoleDefaults. The IAM-writing bots refuse
+	// them before they write, as the fence denies them in IAM.
+	EnvProtectedRoles = "GUARDBOTS_PROTECTED_ROLES"
 )
 
 // EnvGoMemLimit is the Go runtime's soft memory limit, set on every function (GoMemLimit).

@@ -10,17 +10,20 @@ import (
 // DefaultProtectedRoles are the roles no IAM-writing bot may change when the deployment names none
 // (Settings.ProtectedRoles, CDK context protectedRoles): the organization's way into every member
 // account, the StackSets execution role, Control Tower's, and IAM Identity Center's (path aws-reserved).
-// Each is matched by name at any path (FencedRoles).
-var DefaultProtectedRoles = []string{"OrganizationAccountAccessRole", "stacksets-exec-*", "AWSControlTowerExecution", "aws-reserved/*"}
+// Each is matched by name at any path (FencedRoles). One list with the bots' own check
+// (bots.ProtectedRoleDefaults), which refuses the same roles before any write.
+var DefaultProtectedRoles = bots.ProtectedRoleDefaults
 
-// WritesIAM reports whether b declares an IAM action that writes a policy (iam:Put* or iam:Attach*):
-// a session of its role could otherwise rewrite any role it reaches, its own and every other guardbots
-// role included, and so make itself administrator of the account. Every such bot's roles carry the
-// fence (FencedRoleActions on FencedRoles), derived from the declaration so a new bot is fenced the day
-// it is registered.
+// WritesIAM reports whether b declares an IAM action that writes a policy (iam:Put* or iam:Attach*) or
+// any other change of a role the fence denies (FencedRoleActions: iam:DeleteRolePolicy, say, which the
+// undo bots of the deny bots hold): a session of its role could otherwise rewrite any role it reaches,
+// its own and every other guardbots role included — or strip a deny, the fence's own policy among them
+// — and so make itself administrator of the account. Every such bot's roles carry the fence
+// (FencedRoleActions on FencedRoles), derived from the declaration so a new bot is fenced the day it is
+// registered.
 func WritesIAM(b bots.Bot) bool {
 	return slices.ContainsFunc(b.IAMActions(), func(a string) bool {
-		return strings.HasPrefix(a, "iam:Put") || strings.HasPrefix(a, "iam:Attach")
+		return strings.HasPrefix(a, "iam:Put") || strings.HasPrefix(a, "iam:Attach") || slices.Contains(FencedRoleActions, a)
 	})
 }
 

@@ -49,7 +49,11 @@ const (
 	TargetInstanceProfile TargetKind = "instance-profile"
 	// TargetAccessKey is the credentials of a principal with nothing taggable to act on (a federated
 	// user, an AWS service, a principal type this version does not know).
-	TargetAccessKey      TargetKind = "access-key"
+	TargetAccessKey TargetKind = "access-key"
+	// TargetSession is the temporary credentials of one principal, as IAM's aws:userId names them (the
+	// finding's principalId): "<role id>:<session name>" for a role session, the user's id for an IAM
+	// user's GetSessionToken credentials. Nothing to tag: bots deny it on its role or user.
+	TargetSession        TargetKind = "session"
 	TargetRoot           TargetKind = "root"
 	TargetBucket         TargetKind = "bucket"
 	TargetLambdaFunction TargetKind = "lambda-function"
@@ -83,15 +87,27 @@ type TargetSpec struct {
 type Pattern struct {
 	re       *regexp.Regexp
 	min, max int
+	parts    func(string) bool // further bounds, when the pattern has parts; nil: none
 }
 
 func pattern(expr string, minLen, maxLen int) Pattern {
 	return Pattern{re: regexp.MustCompile(expr), min: minLen, max: maxLen}
 }
 
+// sessionID is an assumed-role session's aws:userId (AROA… unique id, ':', session name) or an IAM user's
+// unique id (AIDA…): each part's bounds are checked apart, for the reason Pattern gives.
+var sessionID = Pattern{re: regexp.MustCompile(`^(AROA[A-Z0-9-]+:[\w+=,.@-]+|AIDA[A-Z0-9-]+)$`), min: 8, max: 4 + 128 + 1 + 64,
+	parts: func(s string) bool {
+		id, name, isRole := strings.Cut(s, ":")
+		if len(id) < 4+4 || len(id) > 4+128 {
+			return false
+		}
+		return !isRole || len(name) >= 1 && len(name) <= 64
+	}}
+
 // MatchString reports whether s has the pattern's characters and length.
 func (p Pattern) MatchString(s string) bool {
-	return len(s) >= p.min && len(s) <= p.max && p.re.MatchString(s)
+	return len(s) >= p.min && len(s) <= p.max && p.re.MatchString(s) && (p.parts == nil || p.parts(s))
 }
 
 var (
@@ -111,6 +127,9 @@ var targetSpecs = map[TargetKind]TargetSpec{
 		TagRead: "iam:ListRoleTags", TagReadAction: "iam:ListRoleTags", Marked: true},
 	TargetInstanceProfile: {Noun: "instance profile", Valid: iamName},
 	TargetAccessKey:       {Noun: "access key", Valid: keyID},
+	// A role's or user's unique id, then for a role the session name (IAM's pattern; the emulator's ids
+	// carry dashes).
+	TargetSession: {Noun: "session", Valid: sessionID},
 	TargetRoot: {Noun: "root user", Valid: keyID,
 		Refused: "root credentials are never acted on: a member-account role cannot manage the root user's " +
 			"credentials, and acting on root needs a human (notify only)"},
@@ -134,12 +153,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return []Target{{Kind: TargetInstance, ID: f.Instance.ID}}, nil
 	},
-	KindAccessKey: func(f *Finding) ([]Target, error) {
-		if t, ok := principal(f.AccessKey); ok {
-			return []Target{t}, nil
-		}
-		return nil, nil
-	},
+	KindAccessKey: func(f *Finding) ([]Target, error) { return principal(f.AccessKey), nil },
 	// Policy:S3/* findings name one bucket; data-access findings may name several.
 	KindS3Bucket: func(f *Finding) ([]Target, error) {
 		var out []Target
@@ -170,26 +184,53 @@ var ResourceKinds = []ResourceKind{
 }
 
 // principal is the target behind an access key: the IAM user, the role of a role session, or the
-// credentials themselves when nothing taggable stands behind them.
-func principal(k *AccessKey) (Target, bool) {
+// credentials themselves when nothing taggable stands behind them; then the session, when the
+// credentials are temporary ones IAM can name (aws:userId): a role session's "<role id>:<name>", or an
+// IAM user's GetSessionToken credentials (an ASIA key), whose aws:userId is the user's id.
+func principal(k *AccessKey) []Target {
 	if k == nil {
-		return Target{}, false
+		return nil
 	}
 	switch {
 	case k.UserType == UserTypeRoot:
-		return Target{Kind: TargetRoot, ID: firstOf(k.AccessKeyID, k.PrincipalID, "root")}, true
+		return []Target{{Kind: TargetRoot, ID: firstOf(k.AccessKeyID, k.PrincipalID, "root")}}
 	case k.UserType == UserTypeIAMUser && k.UserName != "":
-		return Target{Kind: TargetIAMUser, ID: k.UserName}, true
+		out := []Target{{Kind: TargetIAMUser, ID: k.UserName}}
+		if strings.HasPrefix(k.AccessKeyID, "ASIA") && strings.HasPrefix(k.PrincipalID, "AIDA") {
+			out = append(out, Target{Kind: TargetSession, ID: k.PrincipalID})
+		}
+		return out
 	// For an assumed role GuardDuty's userName is the role's name; a principal id that is not a role's
 	// (AROA…:session) says it is something else named alike.
 	case k.UserType == UserTypeAssumedRole && k.UserName != "" && (k.PrincipalID == "" || strings.HasPrefix(k.PrincipalID, "AROA")),
 		k.UserType == UserTypeRole && k.UserName != "":
-		return Target{Kind: TargetIAMRole, ID: k.UserName}, true
+		out := []Target{{Kind: TargetIAMRole, ID: k.UserName}}
+		if strings.HasPrefix(k.PrincipalID, "AROA") && strings.Contains(k.PrincipalID, ":") {
+			out = append(out, Target{Kind: TargetSession, ID: k.PrincipalID})
+		}
+		return out
 	}
 	if id := firstOf(k.AccessKeyID, k.PrincipalID, k.UserName); id != "" {
-		return Target{Kind: TargetAccessKey, ID: id}, true
+		return []Target{{Kind: TargetAccessKey, ID: id}}
 	}
-	return Target{}, false
+	return nil
+}
+
+// SessionName is the session name of a role session target ("AROA…:i-0abc" → "i-0abc"), "" for an IAM
+// user's session.
+func (t Target) SessionName() string {
+	if t.Kind != TargetSession {
+		return ""
+	}
+	_, name, _ := strings.Cut(t.ID, ":")
+	return name
+}
+
+// PrincipalUniqueID is the role's unique id of a role session target ("AROA…:i-0abc" → "AROA…"), or the user's id
+// for an IAM user's session: the principal the credentials belong to.
+func (t Target) PrincipalUniqueID() string {
+	id, _, _ := strings.Cut(t.ID, ":")
+	return id
 }
 
 // lambdaTargets names the function by its name. An ARN in the finding must name the same function in
@@ -321,7 +362,12 @@ func ReadActions() map[string][]string {
 // by the runner before any rail (the role behind an instance's instance profile).
 type Relation string
 
-const RelInstanceProfileRole Relation = "instance-profile-role"
+const (
+	RelInstanceProfileRole Relation = "instance-profile-role"
+	// RelSessionInstance is the instance whose credentials an instance-credential finding's session
+	// holds: EC2 names an instance role's session after the instance id.
+	RelSessionInstance Relation = "session-instance"
+)
 
 // RelationSpec is one relation: the target it starts from, what the finding says of the way there
 // (validated), and the operation that reads the way live and names the related targets.
@@ -340,6 +386,9 @@ var relationSpecs = map[Relation]RelationSpec{
 	RelInstanceProfileRole: {From: TargetInstance, To: TargetIAMRole, Via: instanceProfile,
 		Lookup: "iam:GetInstanceProfile", LookupAction: "iam:GetInstanceProfile",
 		Summary: "the role of the instance's instance profile"},
+	RelSessionInstance: {From: TargetSession, To: TargetInstance, Via: sessionInstance,
+		Lookup: "ec2:DescribeInstances", LookupAction: "ec2:DescribeInstances",
+		Summary: "the instance of an instance-credential finding's session"},
 }
 
 // RelationOf is the table entry of r, and whether it has one.
@@ -360,6 +409,29 @@ func instanceProfile(f *Finding, from Target) (Target, string, error) {
 	if err := via.Validate(); err != nil {
 		return Target{}, "", err
 	}
+	return via, "", nil
+}
+
+// InstanceCredentialFamily is the threat family of GuardDuty's findings on an EC2 instance's role
+// credentials used elsewhere (UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS and
+// .InsideAWS).
+const InstanceCredentialFamily = "InstanceCredentialExfiltration"
+
+// sessionInstance is the instance a role session is named after, on an instance-credential finding:
+// there GuardDuty says the credentials are an instance's, whose session EC2 names after the instance id.
+// On any other finding a session name is whatever the caller of AssumeRole chose, and leads nowhere.
+func sessionInstance(f *Finding, from Target) (Target, string, error) {
+	name := from.SessionName()
+	switch {
+	case f.TypeParts.ThreatFamily != InstanceCredentialFamily:
+		return Target{}, fmt.Sprintf("only an instance-credential finding says whose instance a session is (%s is a %s finding; a session's name is chosen by whoever assumed the role)", from, f.Type), nil
+	case !targetSpecs[TargetInstance].Valid.MatchString(name):
+		return Target{}, fmt.Sprintf("%s is not named after an instance id, so it is not an instance's credentials", from), nil
+	case f.Instance != nil && f.Instance.ID != "" && f.Instance.ID != name:
+		return Target{}, fmt.Sprintf("the finding names instance %s but its session is named %s: neither is acted on", f.Instance.ID, name), nil
+	}
+	via := Target{Kind: TargetInstance, ID: name, Account: from.Account, Region: from.Region, Partition: from.Partition, Via: from.String()}
+	via.ARN = via.builtARN()
 	return via, "", nil
 }
 

@@ -30,7 +30,15 @@ func TestTargets_EachResourceKindNamesItsTargetsValidatedWithTheirARN(t *testing
 			[]Target{where(TargetIAMUser, "alice", "")}},
 		"role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", ""), where(TargetSession, "AROAEXAMPLE:s", "")}},
+		// GuardDuty's Role user type names the role; a principal id without a session names no session.
+		"role": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeRole, UserName: "ops", PrincipalID: "AROAEXAMPLE", AccessKeyID: "ASIAEXAMPLE0000000AA"}
 		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", "")}},
+		// An IAM user's GetSessionToken credentials (ASIA) are a session of the user (aws:userId is its id).
+		"IAM user session": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeIAMUser, UserName: "alice", PrincipalID: "AIDAEXAMPLEEXAMPLE0", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMUser, "alice", ""), where(TargetSession, "AIDAEXAMPLEEXAMPLE0", "")}},
 		// Something named like a role whose principal is not a role's is not acted on as the role.
 		"not a role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AIDAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
@@ -64,6 +72,9 @@ func TestTargets_MalformedIdentifiersAreRejectedBeforeAnyAPICall(t *testing.T) {
 		"instance id": func(f *Finding) { f.ResourceKind, f.Instance = KindInstance, &Instance{ID: "i-99999999; rm -rf"} },
 		"user name": func(f *Finding) {
 			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeIAMUser, UserName: "a b"}
+		},
+		"session name": func(f *Finding) {
+			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:i-1 *"}
 		},
 		"bucket":        func(f *Finding) { f.ResourceKind, f.Buckets = KindS3Bucket, []Bucket{{Name: "Bad/Name"}} },
 		"function":      func(f *Finding) { f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "a b"} },
@@ -153,15 +164,17 @@ func TestPattern_AcceptsWhatTheCountedExpressionAccepts(t *testing.T) {
 		TargetLambdaFunction:  `^[a-zA-Z0-9_-]{1,64}$`,
 		TargetRDSDB:           `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
 		TargetRDSCluster:      `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
+		TargetSession:         `^(AROA[A-Z0-9-]{4,128}:[\w+=,.@-]{1,64}|AIDA[A-Z0-9-]{4,128})$`,
 	}
 	if len(counted) != len(targetSpecs) {
 		t.Fatalf("%d expressions for %d kinds", len(counted), len(targetSpecs))
 	}
 	var inputs []string
 	for _, c := range []string{"a", "0", "f", "A", "-", ".", "_", "@", ":", "/", "é", " ", "\n"} {
-		for _, n := range []int{0, 1, 2, 3, 7, 8, 9, 10, 31, 32, 33, 34, 35, 61, 62, 63, 64, 65, 255, 256, 257} {
+		for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 31, 32, 33, 34, 35, 61, 62, 63, 64, 65, 127, 128, 129, 255, 256, 257} {
 			s := strings.Repeat(c, n)
-			inputs = append(inputs, s, "i-"+s, "a"+s, s+"a", "a"+s+"-", "1"+s+"1")
+			inputs = append(inputs, s, "i-"+s, "a"+s, s+"a", "a"+s+"-", "1"+s+"1",
+				"AROA"+s, "AIDA"+s, "AROAABCD:"+s, "AROA"+s+":x", "AROA"+s+":"+s)
 		}
 	}
 	for kind, expr := range counted {

@@ -51,6 +51,9 @@ func parseCloudBots(doc []byte, keys []string, ps *problems) []*rule {
 				continue
 			}
 			params, err := b.ParsePositional(fields[1:])
+			if err == nil {
+				err = mappable(b, params)
+			}
 			if err != nil {
 				ps.add(key, "tag %q: %v", tag, err)
 				continue

@@ -302,6 +302,15 @@ func cloneAction(a Action) Action {
 	return a
 }
 
+// mappable rejects the parameters only guardbots itself sets: pruneOnly belongs to the scheduled clean-up
+// of expired IAM denies, which verify plans from the state table (a bot refuses it on a finding's action).
+func mappable(b bots.Bot, params bots.Params) error {
+	if b.Prunes() && params.Bool(bots.PruneOnlyParam) {
+		return fmt.Errorf("bot %s: parameter %q is set by the scheduled clean-up of expired denies, never by a mapping", b.Name, bots.PruneOnlyParam)
+	}
+	return nil
+}
+
 // newAction validates params against the bot and builds the action's JSON form.
 func newAction(path string, b bots.Bot, params bots.Params, onError OnError) compiledAction {
 	return compiledAction{path: path, bot: b, action: Action{Bot: b.Name, Params: params.JSON(), OnError: onError, Mode: string(ModeAuto)}}

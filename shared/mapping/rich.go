@@ -187,6 +187,9 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 				continue
 			}
 			params, err := b.ParseParams(ra.Params)
+			if err == nil {
+				err = mappable(b, params)
+			}
 			if err != nil {
 				ps.add(apath, "%v", err)
 				continue

@@ -102,6 +102,11 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 			return bots.Result{}, err
 		}
 	}
+	if err := cleanupOnly(b, f, params); err != nil {
+		slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+			"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
+		return bots.Result{}, err
+	}
 	rails := r.Rails
 	now := rails.now()
 	dry := r.DryRun || in.DryRun || in.Action.Mode == "DRYRUN"
@@ -189,12 +194,12 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 	}
 
 	var counted []statetable.Slot
-	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
+	if approvedPastLimit(in) && countsAgainstBlastRadius(b, f, dry) {
 		// The person is the override: the limit asked for them, so it must not refuse their answer.
 		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
 			"findingId", f.ID, "account", f.AccountID, "execution", in.Execution, "approver", in.Action.Approval.Approver,
 			"held", in.Action.Held)
-	} else if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
+	} else if rails.Counter != nil && countsAgainstBlastRadius(b, f, dry) {
 		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
 		if err != nil {
 			release()

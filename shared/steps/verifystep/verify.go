@@ -53,12 +53,18 @@ type Verifier struct {
 	// Signer signs the plan of a remediate decision, action by action: bots act only on a signed plan.
 	// Nil signs nothing (tests of the decision alone); the Lambda always has one.
 	Signer PlanSigner
+	// Cleanup plans the scheduled clean-up of expired IAM denies (steps.ScheduleRequest); nil refuses it.
+	Cleanup *Cleanup
 }
 
 // Verify reads the finding back from GuardDuty and returns GuardDuty's copy with the decision made on it,
 // each action of a remediate decision signed for this finding in this execution.
 func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error) {
 	in := input.Matched
+	if in.Decision.Outcome == steps.OutcomeExpireDenies {
+		// The schedule's request: planned from the state table alone, whatever else the input says.
+		return v.planCleanup(ctx, input.Execution)
+	}
 	f := in.Finding
 	if f == nil {
 		return steps.Matched{}, faults.Rejectf("verify: input has no finding")

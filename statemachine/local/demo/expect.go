@@ -45,13 +45,23 @@ func Expectations(dryRun bool) map[string]Expected {
 			Resource: func(s State) string {
 				return check(s.Instance == "stopped" || s.Instance == "stopping", "instance", "state "+s.Instance)
 			}},
-		"iam_instance_credential_exfiltration": {Status: "SUCCEEDED", Bots: []string{"iam_revoke_role_sessions"}, Result: result, Outcome: outcome,
+		// Only what the attacker holds: the stolen session and its address, on the role; then the instance
+		// the credentials came from (a related target: the session is named after it).
+		"iam_instance_credential_exfiltration": {Status: "SUCCEEDED", Bots: []string{"iam_deny_session", "iam_deny_source_ip", "ec2_tag_instance"},
+			Result: result, Outcome: outcome,
 			Resource: func(s State) string {
-				return check(s.RevokedBefore != "", "role", "revoke policy "+orNone(s.RevokedBefore))
+				return check(s.SessionDenied != "" && s.AddressDenied != "", "role",
+					"session deny "+orNone(s.SessionDenied)+", address deny "+orNone(s.AddressDenied))
 			}},
 		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+		// The hourly clean-up removes the deny that expired (planted by the demo), and only it.
+		CleanupScene: {Status: "SUCCEEDED", Bots: []string{"iam_deny_session"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string {
+				expired := slices.ContainsFunc(s.Denies, func(d string) bool { return strings.HasPrefix(d, ExpiredDenyPolicy+":") })
+				return check(!expired, "expired deny", map[bool]string{true: ExpiredDenyPolicy + " still on the role", false: "removed"}[expired])
+			}},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},

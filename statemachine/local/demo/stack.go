@@ -274,8 +274,10 @@ func (s *Stack) Signing() string {
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
 type Resources struct {
-	InstanceID         string
-	RoleName           string
+	InstanceID string
+	RoleName   string
+	// RoleID is the role's unique id: a session of it is "<RoleID>:<session name>" (aws:userId).
+	RoleID             string
 	InstanceProfileArn string
 	Bucket             string
 }
@@ -616,6 +618,12 @@ func (s *Stack) createAuditTable(ctx context.Context, ddb *dynamodb.Client) erro
 	return nil
 }
 
+// StateTable is the bots' state table in kumo (undo records, claims, deny records), for reading back.
+func (s *Stack) StateTable() *statetable.Table {
+	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	return &statetable.Table{Client: ddb, Name: s.Table}
+}
+
 // AuditRecords reads the audit trail of a finding back, oldest first.
 func (s *Stack) AuditRecords(ctx context.Context, findingID string) ([]statetable.AuditRecord, error) {
 	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
@@ -642,10 +650,12 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	r := &s.Resources
 	r.RoleName = "web-app-role" + sfx
 	iamc := iam.NewFromConfig(s.AWS)
-	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2),
-		Tags: []iamtypes.Tag{{Key: aws.String("app"), Value: aws.String("web-app")}}}); err != nil {
+	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2),
+		Tags: []iamtypes.Tag{{Key: aws.String("app"), Value: aws.String("web-app")}}})
+	if err != nil {
 		return fmt.Errorf("demo: create role %s: %w", r.RoleName, err)
 	}
+	r.RoleID = aws.ToString(role.Role.RoleId)
 	profile := "web-app-profile" + sfx
 	ip, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(profile)})
 	if err != nil {
