@@ -84,6 +84,8 @@ type Settings struct {
 	AuditRetention string
 	// LambdaMemoryMiB is every function's memory size (MemorySizeFor the measured peak by default).
 	LambdaMemoryMiB int
+	// Organization is what match and verify know about the organization (org.go).
+	Organization Organization
 }
 
 // DefaultSettings are the settings of a deployment that chooses nothing: the CDK app's defaults.
@@ -102,6 +104,7 @@ func DefaultSettings() Settings {
 		BlastRadiusGlobal:     DefaultBlastGlobal,
 		AuditRetention:        "365d",
 		LambdaMemoryMiB:       MemorySizeFor(MeasuredPeakRSSMiB),
+		Organization:          DefaultOrganization(),
 	}
 }
 
@@ -214,6 +217,7 @@ func (s Settings) mappingEnv() map[string]string {
 	if len(s.ProtectedAccounts) > 0 {
 		env[EnvProtectedAccounts] = strings.Join(s.ProtectedAccounts, ",")
 	}
+	maps.Copy(env, s.Organization.env())
 	return env
 }
 

@@ -77,10 +77,12 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 		"parse":     {},
 		"transform": {},
 		"match": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
-			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false"},
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ORGANIZATION_LOOKUPS": "true", "GUARDBOTS_ORGANIZATION_TTL": "15m0s",
+			"GUARDBOTS_OWNER_TAG": "owner"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
-			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_ORGANIZATION_LOOKUPS": "true", "GUARDBOTS_ORGANIZATION_TTL": "15m0s",
+			"GUARDBOTS_OWNER_TAG": "owner"},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
 		// Closing the loop checks the signed plan, as the bots do.
@@ -124,10 +126,14 @@ func TestFunctions_OptionalVariablesAreUnsetRatherThanEmpty(t *testing.T) {
 		}
 	}
 	s.ProtectedAccounts, s.ExternalID = []string{"111122223333", "444455556666"}, "ext-1"
+	s.Organization.ProtectedOUs = []string{"ou-ab12-prod0000", "r-ab12"}
 	fns = byName(deployment.Functions(s, resources))
 	for _, name := range []string{"match", "verify"} {
 		if got := fns[name].Env[deployment.EnvProtectedAccounts]; got != "111122223333,444455556666" {
 			t.Errorf("%s: protected accounts %q", name, got)
+		}
+		if got := fns[name].Env[deployment.EnvProtectedOUs]; got != "ou-ab12-prod0000,r-ab12" {
+			t.Errorf("%s: protected OUs %q", name, got)
 		}
 	}
 	if got := fns["ec2_stop_instance"].Env[deployment.EnvExternalID]; got != "ext-1" {

@@ -1,23 +1,9 @@
 package deployment
 
-import "time"
-
-// The organization (match and verify): rules that know an account's OU path and tags, protected OUs,
-// and the account's name, OU path and owner on every notification.
-const (
-	// EnvOrgLookups switches the deciding steps' AWS Organizations reads (DescribeAccount, ListParents,
-	// ListTagsForResource, from the security account, as the management account's resource policy
-	// allows). Default true. Off, a rule or protected OU that needs the organization stops the decision
-	// with an error, and notifications carry the account id alone.
-	EnvOrgLookups = "GUARDBOTS_ORGANIZATION_LOOKUPS"
-	// EnvOrgTTL is how long a looked-up account is reused (Go duration; default DefaultOrgTTL).
-	EnvOrgTTL = "GUARDBOTS_ORGANIZATION_TTL"
-	// EnvProtectedOUs is the comma-separated list of OU (or root) ids whose accounts, at any depth, no bot
-	// may change; the mapping's defaults.protectedOUs adds to it without a redeploy.
-	EnvProtectedOUs = "GUARDBOTS_PROTECTED_OUS"
-	// EnvOwnerTag is the account tag (in AWS Organizations) whose value names the team that owns the
-	// account: the notification's owner and its "owner" message attribute (default DefaultOwnerTag).
-	EnvOwnerTag = "GUARDBOTS_OWNER_TAG"
+import (
+	"strconv"
+	"strings"
+	"time"
 )
 
 const (
@@ -27,3 +13,35 @@ const (
 	// DefaultOwnerTag is the account tag read as its owner.
 	DefaultOwnerTag = "owner"
 )
+
+// Organization is what a deployment chooses about the organization: the CDK app reads it from context
+// (protectedOUs, ownerTag, organizationLookups, organizationTtl).
+type Organization struct {
+	// Lookups switches the deciding steps' AWS Organizations reads (EnvOrgLookups).
+	Lookups bool
+	// TTL is how long a looked-up account is reused (EnvOrgTTL).
+	TTL time.Duration
+	// ProtectedOUs are OU or root ids whose accounts no bot may change (EnvProtectedOUs).
+	ProtectedOUs []string
+	// OwnerTag is the account tag naming the team that owns the account (EnvOwnerTag).
+	OwnerTag string
+}
+
+// DefaultOrganization: lookups on, DefaultOrgTTL, no protected OUs, DefaultOwnerTag.
+func DefaultOrganization() Organization {
+	return Organization{Lookups: true, TTL: DefaultOrgTTL, OwnerTag: DefaultOwnerTag}
+}
+
+// env is what match and verify read about the organization.
+func (o Organization) env() map[string]string {
+	env := map[string]string{
+		EnvOrgLookups: strconv.FormatBool(o.Lookups),
+		EnvOrgTTL:     o.TTL.String(),
+		EnvOwnerTag:   o.OwnerTag,
+	}
+	// Unset rather than empty when none, as protected accounts.
+	if len(o.ProtectedOUs) > 0 {
+		env[EnvProtectedOUs] = strings.Join(o.ProtectedOUs, ",")
+	}
+	return env
+}
