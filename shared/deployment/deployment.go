@@ -124,6 +124,10 @@ type Resources struct {
 	// executions alone a signed plan may act for (shared/plan).
 	SigningKey      string
 	StateMachineArn string
+	// ProbeKey and HealthStateMachineArn are the member-role health check's probe key and state machine
+	// (the bots check its probes); "" when the deployment has no health check.
+	ProbeKey              string
+	HealthStateMachineArn string
 }
 
 // Function is one Lambda function of the deployment.
@@ -241,6 +245,9 @@ func (s Settings) botEnv(r Resources) map[string]string {
 		env[EnvExternalID] = s.ExternalID
 	}
 	maps.Copy(env, r.planEnv())
+	if r.ProbeKey != "" && r.HealthStateMachineArn != "" {
+		env[EnvProbeKey], env[EnvHealthStateMachineArn] = r.ProbeKey, r.HealthStateMachineArn
+	}
 	return env
 }
 

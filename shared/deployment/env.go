@@ -49,6 +49,17 @@ const (
 	EnvOwnerTag = "GUARDBOTS_OWNER_TAG"
 )
 
+// The member-role health check (shared/health).
+const (
+	// EnvHealthAccounts is a comma-separated list of accounts to probe instead of every active account
+	// of the organization (organizations:ListAccounts).
+	EnvHealthAccounts = "GUARDBOTS_HEALTH_ACCOUNTS"
+	// EnvHealthStackSet names the member StackSet, for the report's hint on a denied role.
+	EnvHealthStackSet = "GUARDBOTS_HEALTH_STACKSET"
+	// EnvHealthNamespace is the CloudWatch namespace of the probe metrics (default HealthNamespace).
+	EnvHealthNamespace = "GUARDBOTS_HEALTH_NAMESPACE"
+)
+
 // The verify step.
 const (
 	// EnvVerifyFindings switches the verify step's GuardDuty check (default true).
@@ -71,6 +82,12 @@ const (
 	// EnvStateMachineArn is the guardbots state machine's ARN: a plan is honoured only while the execution
 	// it was signed for runs on it (DescribeExecution). Required by every bot.
 	EnvStateMachineArn = "GUARDBOTS_STATE_MACHINE_ARN"
+	// EnvProbeKey is the member-role health check's probe key (shared/plan probe.go): the health check
+	// signs probes with it (kms:Sign, its role only), every bot checks them with its public half.
+	EnvProbeKey = "GUARDBOTS_PROBE_KEY"
+	// EnvHealthStateMachineArn is the member-health state machine: a probe is run only while its
+	// execution runs there.
+	EnvHealthStateMachineArn = "GUARDBOTS_HEALTH_STATE_MACHINE_ARN"
 )
 
 // The notify and request_approval steps.

@@ -45,3 +45,20 @@ func (o Organization) env() map[string]string {
 	}
 	return env
 }
+
+// The member-role health check.
+const (
+	// HealthStateMachineName is the member-health state machine's name (its ARN is known before it
+	// exists, so the bots' environment can name it).
+	HealthStateMachineName = "guardbots-member-health"
+	// HealthFunction is the health check's Lambda (functions/member_health).
+	HealthFunction = "member_health"
+	// HealthNamespace is the CloudWatch namespace of the probe metrics: MemberRoleProbes by State.
+	HealthNamespace = "guardbots"
+	// HealthMetric is the probe metric's name; its State dimension is ok, denied, throttled or error.
+	HealthMetric = "MemberRoleProbes"
+	// DefaultHealthSchedule runs the check daily.
+	DefaultHealthSchedule = "rate(1 day)"
+	// HealthTimeout is the health Lambda's timeout: it waits for every bot's probe.
+	HealthTimeout = 14 * time.Minute
+)
