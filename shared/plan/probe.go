@@ -159,3 +159,35 @@ func (v *Verifier) CheckProbe(ctx context.Context, bot string, p Probe) error {
 	}
 	return v.Running(ctx, p.Execution)
 }
+
+// Probe states: what one AssumeRole of a member role answered.
+const (
+	ProbeOK = "ok"
+	// ProbeDenied: AccessDenied — the role is missing or its trust does not admit the bot's Lambda role
+	// (with this ExternalId, source identity, organization): AssumeRole cannot tell them apart.
+	ProbeDenied = "denied"
+	// ProbeThrottled: STS throttled the call after the SDK's retries; the role's health is unknown.
+	ProbeThrottled = "throttled"
+	// ProbeError: anything else (no ExternalId configured, STS not enabled in the region, the bot's
+	// Lambda failed): the detail says what.
+	ProbeError = "error"
+)
+
+// ProbeStates are every state, in the order a report lists them.
+var ProbeStates = []string{ProbeOK, ProbeDenied, ProbeThrottled, ProbeError}
+
+// ProbeResult is one account's answer.
+type ProbeResult struct {
+	Account string `json:"account"`
+	State   string `json:"state"`
+	// Role is the member role assumed ("" in the orchestrator's own account, where the bot uses its
+	// Lambda role).
+	Role   string `json:"role,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ProbeReport is a bot's answer to a probe.
+type ProbeReport struct {
+	Bot     string        `json:"bot"`
+	Results []ProbeResult `json:"results"`
+}

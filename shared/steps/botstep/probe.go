@@ -24,35 +24,6 @@ type Request struct {
 	Probe *plan.Probe `json:"probe,omitempty"`
 }
 
-// Probe states: what one AssumeRole of a member role answered.
-const (
-	ProbeOK = "ok"
-	// ProbeDenied: AccessDenied — the role is missing or its trust does not admit the bot's Lambda role
-	// (with this ExternalId, source identity, organization): AssumeRole cannot tell them apart.
-	ProbeDenied = "denied"
-	// ProbeThrottled: STS throttled the call after the SDK's retries; the role's health is unknown.
-	ProbeThrottled = "throttled"
-	// ProbeError: anything else (no ExternalId configured, STS not enabled in the region, a network
-	// failure): the message says what.
-	ProbeError = "error"
-)
-
-// ProbeResult is one account's answer.
-type ProbeResult struct {
-	Account string `json:"account"`
-	State   string `json:"state"`
-	// Role is the member role assumed ("" in the orchestrator's own account, where the bot uses its
-	// Lambda role).
-	Role   string `json:"role,omitempty"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// ProbeReport is a bot's answer to a probe.
-type ProbeReport struct {
-	Bot     string        `json:"bot"`
-	Results []ProbeResult `json:"results"`
-}
-
 // probeConcurrency bounds the AssumeRole calls in flight: STS's request quota is per account and region,
 // shared with the bots acting at the same time.
 const probeConcurrency = 8
@@ -71,28 +42,28 @@ func (r Runner) Handle(ctx context.Context, req Request) (any, error) {
 // RunProbe checks the probe's signature and execution, then assumes the bot's own member role in each
 // account, exactly as an action would (the same resolver: ExternalId, session name, source identity), and
 // calls nothing with the credentials. A probe the bot cannot verify runs nothing.
-func (r Runner) RunProbe(ctx context.Context, p plan.Probe) (ProbeReport, error) {
+func (r Runner) RunProbe(ctx context.Context, p plan.Probe) (plan.ProbeReport, error) {
 	b := r.Bot
 	if r.Probes == nil {
-		return ProbeReport{}, faults.Fail(fmt.Errorf("bot %s: probes are not configured (%s, %s)", b.Name, deployment.EnvProbeKey, deployment.EnvHealthStateMachineArn))
+		return plan.ProbeReport{}, faults.Fail(fmt.Errorf("bot %s: probes are not configured (%s, %s)", b.Name, deployment.EnvProbeKey, deployment.EnvHealthStateMachineArn))
 	}
 	if err := r.Probes.CheckProbe(ctx, b.Name, p); err != nil {
 		if faults.Classify(err) == faults.Rejected {
 			slog.ErrorContext(ctx, "probe rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "execution", clip(p.Execution), "error", err.Error())
 		}
-		return ProbeReport{}, err
+		return plan.ProbeReport{}, err
 	}
 	if len(b.Operations) == 0 {
-		return ProbeReport{}, faults.Rejectf("bot %s calls no AWS API and has no member role to probe", b.Name)
+		return plan.ProbeReport{}, faults.Rejectf("bot %s calls no AWS API and has no member role to probe", b.Name)
 	}
 	region := r.Region
 	if region == "" {
-		return ProbeReport{}, faults.Fail(fmt.Errorf("bot %s: no region to call STS in", b.Name))
+		return plan.ProbeReport{}, faults.Fail(fmt.Errorf("bot %s: no region to call STS in", b.Name))
 	}
 	// A session of its own per health execution: a role that broke since the last run is assumed again,
 	// not answered from a cached session.
 	session := "probe-" + p.Execution[strings.LastIndex(p.Execution, ":")+1:]
-	rep := ProbeReport{Bot: b.Name, Results: make([]ProbeResult, len(p.Accounts))}
+	rep := plan.ProbeReport{Bot: b.Name, Results: make([]plan.ProbeResult, len(p.Accounts))}
 	sem := make(chan struct{}, probeConcurrency)
 	var wg sync.WaitGroup
 	for i, account := range p.Accounts {
@@ -109,8 +80,8 @@ func (r Runner) RunProbe(ctx context.Context, p plan.Probe) (ProbeReport, error)
 }
 
 // classifyProbe names what an AssumeRole answered.
-func classifyProbe(account, role string, err error) ProbeResult {
-	res := ProbeResult{Account: account, Role: role, State: ProbeOK}
+func classifyProbe(account, role string, err error) plan.ProbeResult {
+	res := plan.ProbeResult{Account: account, Role: role, State: plan.ProbeOK}
 	if err == nil {
 		if role == "" {
 			res.Detail = "the orchestrator's own account: the bot uses its Lambda role, no member role"
@@ -121,11 +92,11 @@ func classifyProbe(account, role string, err error) ProbeResult {
 	var ae smithy.APIError
 	switch {
 	case errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied":
-		res.State = ProbeDenied
+		res.State = plan.ProbeDenied
 	case errors.As(err, &ae) && throttleCodes[ae.ErrorCode()]:
-		res.State = ProbeThrottled
+		res.State = plan.ProbeThrottled
 	default:
-		res.State = ProbeError
+		res.State = plan.ProbeError
 	}
 	return res
 }

@@ -101,12 +101,12 @@ func TestProbe_AssumesOnlyItsOwnMemberRoleInEachAccountAndCallsNothingElse(t *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := out.(ProbeReport)
+	rep := out.(plan.ProbeReport)
 	if rep.Bot != "ec2_stop_instance" || len(rep.Results) != 3 {
 		t.Fatalf("report = %+v", rep)
 	}
 	for _, r := range rep.Results {
-		if r.State != ProbeOK {
+		if r.State != plan.ProbeOK {
 			t.Errorf("%s: %+v, want ok", r.Account, r)
 		}
 		switch r.Account {
@@ -157,12 +157,12 @@ func TestProbe_EachSTSAnswerHasItsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"222233334444": ProbeOK, "444455556666": ProbeDenied, "555566667777": ProbeThrottled, "666677778888": ProbeError, "777788889999": ProbeThrottled}
+	want := map[string]string{"222233334444": plan.ProbeOK, "444455556666": plan.ProbeDenied, "555566667777": plan.ProbeThrottled, "666677778888": plan.ProbeError, "777788889999": plan.ProbeThrottled}
 	for _, r := range rep.Results {
 		if r.State != want[r.Account] {
 			t.Errorf("%s: %+v, want %s", r.Account, r, want[r.Account])
 		}
-		if r.State != ProbeOK && !strings.Contains(r.Detail, r.Account) {
+		if r.State != plan.ProbeOK && !strings.Contains(r.Detail, r.Account) {
 			t.Errorf("%s: detail %q does not name the account", r.Account, r.Detail)
 		}
 	}
@@ -175,7 +175,7 @@ func TestProbe_WithoutExternalIDIsAnErrorNamingTheSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rep.Results[0]; r.State != ProbeError || !strings.Contains(r.Detail, deployment.EnvExternalID) {
+	if r := rep.Results[0]; r.State != plan.ProbeError || !strings.Contains(r.Detail, deployment.EnvExternalID) {
 		t.Errorf("%+v", r)
 	}
 }
