@@ -30,10 +30,12 @@ type BuildOptions struct {
 
 // Stacks are the app's stacks.
 type Stacks struct {
-	Orchestrator   *Orchestrator
-	Member         awscdk.Stack
-	StackSet       awscdk.Stack
-	Forwarders     map[string]awscdk.Stack // by stack id
+	Orchestrator *Orchestrator
+	Member       awscdk.Stack
+	StackSet     awscdk.Stack
+	Forwarders   map[string]awscdk.Stack // by stack id
+	// Organization is the management account's delegation policy (organization.go).
+	Organization   awscdk.Stack
 	MemberTemplate string
 }
 
@@ -46,7 +48,7 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range deployment.Functions(cfg.Settings, deployment.Resources{}) {
+	for _, f := range append(deployment.Functions(cfg.Settings, deployment.Resources{}), deployment.Health(cfg.Settings, deployment.Resources{}, deployment.HealthEnv{})) {
 		if _, err := os.Stat(filepath.Join(o.AssetDir, f.Name, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("Lambda code for %s is missing (%v): run make build", f.Name, err)
 		}
@@ -85,6 +87,7 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 		id := forwarderStackID + "-" + r
 		s.Forwarders[id] = NewForwarderStack(app, id, cfg, r)
 	}
+	s.Organization = NewOrganizationStack(app, organizationStackID, cfg)
 	checkWithNag(app)
 	return s, nil
 }

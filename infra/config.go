@@ -54,6 +54,9 @@ type Config struct {
 	// ApproverPrincipalArn may assume the approver role; "" trusts the orchestrator account's
 	// principals that signed in with MFA (its IAM policies then decide who).
 	ApproverPrincipalArn string
+
+	// OrgConfig is the organization's part (organization.go).
+	OrgConfig
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -101,6 +104,7 @@ func DefaultConfig() Config {
 		StackSetCallAs:           "SELF",
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
+		OrgConfig:                OrgConfig{HealthSchedule: deployment.DefaultHealthSchedule},
 	}
 }
 
@@ -221,6 +225,8 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
 	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
+
+	readOrgContext(get, &c, fail)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -351,6 +357,7 @@ func (c Config) Validate() error {
 		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
 			c.LambdaMemoryMiB, max(deployment.LambdaMinMemoryMiB, floor), deployment.LambdaMaxMemoryMiB, deployment.MeasuredPeakRSSMiB)
 	}
+	c.validateOrg(bad)
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

@@ -111,6 +111,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
 	planKey := newPlanKey(stack, "PlanSigningKey")
+	probeKey := newProbeKey(stack, "ProbeSigningKey")
 	closing := cfg.CloseFindings != deployment.CloseOff
 
 	// Every function, as shared/deployment describes it from the settings: each role holds only what
@@ -124,6 +125,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		AuditTable:      *audit.TableName(),
 		SigningKey:      *planKey.KeyArn(),
 		StateMachineArn: stateMachineArn(),
+		ProbeKey:        *probeKey.KeyArn(), HealthStateMachineArn: healthStateMachineArn(),
 	})
 	botLogs := map[string]awslogs.LogGroup{}
 	for _, f := range fns {
@@ -136,6 +138,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 				return nil, err
 			}
 			props.RoleName = roleName
+		} else if roleName, ok := orgRoleName(cfg.RolePrefix, f.Name); ok {
+			props.RoleName = roleName // named in the management account's delegation policy
 		}
 		o.Functions[f.Name] = newGoFunction(stack, id, props)
 		if f.Bot {
@@ -155,6 +159,13 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	for _, b := range deployment.Bots(cfg.Settings) {
 		grantBot(o.Functions[b.Name], b, cfg, table, audit)
 		grantCheckPlan(o.Functions[b.Name].Role, planKey, true)
+	}
+	if cfg.Organization.Lookups {
+		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
+	}
+	addRoutes(stack, alerts.Topic, cfg.Routes)
+	if err := newMemberHealth(stack, cfg, o, alerts, probeKey, p.AssetDir, retention); err != nil {
+		return nil, err
 	}
 	var notifyLogs awslogs.LogGroup
 	if closing {

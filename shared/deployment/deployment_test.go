@@ -53,7 +53,8 @@ func TestFunctions_TheStepsInWorkflowOrderThenOneFunctionPerRegisteredBot(t *tes
 func TestFunctions_EachIsAMainPackageUnderFunctionsAndEachMainIsAFunction(t *testing.T) {
 	root := filepath.Join("..", "..")
 	pkgs := map[string]bool{}
-	for _, f := range deployment.Functions(deployment.DefaultSettings(), resources) {
+	for _, f := range append(deployment.Functions(deployment.DefaultSettings(), resources),
+		deployment.Health(deployment.DefaultSettings(), resources, deployment.HealthEnv{})) {
 		pkgs[f.Package] = true
 		if _, err := os.Stat(filepath.Join(root, f.Package, "main.go")); err != nil {
 			t.Errorf("%s: %v (go generate ./... writes the bots' mains)", f.Name, err)
@@ -149,7 +150,7 @@ func TestFunctions_EveryVariableIsADeclaredName(t *testing.T) {
 	}
 	s := deployment.DefaultSettings()
 	s.ProtectedAccounts, s.ExternalID = []string{"111122223333"}, "ext-1"
-	for _, f := range deployment.Functions(s, resources) {
+	for _, f := range append(deployment.Functions(s, resources), deployment.Health(s, resources, deployment.HealthEnv{StackSet: "ss", Accounts: []string{"111122223333"}})) {
 		for k := range f.Env {
 			if !strings.Contains(string(src), `= "`+k+`"`) {
 				t.Errorf("%s: %s is not declared in env.go", f.Name, k)

@@ -62,3 +62,29 @@ const (
 	// HealthTimeout is the health Lambda's timeout: it waits for every bot's probe.
 	HealthTimeout = 14 * time.Minute
 )
+
+// HealthEnv is what the member-health Lambda reads besides the resources: its probe key and topic, the
+// role prefix and StackSet named in its report, and the accounts to probe when not the organization's.
+type HealthEnv struct {
+	StackSet string
+	Accounts []string
+}
+
+// Health is the member-role health check's function (not a workflow step: the member-health state
+// machine runs it, and the remediation workflow never does).
+func Health(s Settings, r Resources, h HealthEnv) Function {
+	env := map[string]string{
+		EnvProbeKey:        r.ProbeKey,
+		EnvTopicArn:        r.TopicArn,
+		EnvRolePrefix:      s.RolePrefix,
+		EnvHealthNamespace: HealthNamespace,
+	}
+	if h.StackSet != "" {
+		env[EnvHealthStackSet] = h.StackSet
+	}
+	if len(h.Accounts) > 0 {
+		env[EnvHealthAccounts] = strings.Join(h.Accounts, ",")
+	}
+	f := s.function(HealthFunction, false, "guardbots member-role health check", HealthTimeout, env)
+	return f
+}
