@@ -251,6 +251,10 @@ function policiesOf(stack, problems) {
       case 'AWS::KMS::Key':
         if (p.KeyPolicy) add('KeyPolicy', 'resource', p.KeyPolicy)
         break
+      case 'AWS::Organizations::ResourcePolicy':
+        // The management account's delegation policy: Content is the policy (an object, or its JSON).
+        add('Content', 'resource', typeof p.Content === 'string' ? JSON.parse(p.Content) : p.Content)
+        break
       case 'AWS::Lambda::Permission':
         // Not a policy document, but an action AWS grants as written.
         known.add('Action')
@@ -485,6 +489,10 @@ function resourcePolicyFor(stack, id) {
   const r = stack.resources[id]
   if (!r) throw new Unresolvable(`${stack.name} has no resource ${id}`)
   if (r.Type === 'AWS::KMS::Key') return stack.resolve(r.Properties.KeyPolicy)
+  if (r.Type === 'AWS::Organizations::ResourcePolicy') {
+    const c = r.Properties.Content
+    return stack.resolve(typeof c === 'string' ? JSON.parse(c) : c)
+  }
   const holder = { 'AWS::SNS::Topic': ['AWS::SNS::TopicPolicy', 'Topics'], 'AWS::SQS::Queue': ['AWS::SQS::QueuePolicy', 'Queues'] }[r.Type]
   if (!holder) throw new Unresolvable(`iamcheck does not know where the resource policy of a ${r.Type} is`)
   const docs = Object.values(stack.resources)

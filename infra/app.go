@@ -17,6 +17,7 @@ const (
 	memberStackID       = "guardbots-member"
 	stackSetStackID     = "guardbots-stackset"
 	forwarderStackID    = "guardbots-forwarder"
+	memberHealthStackID = "guardbots-member-health"
 )
 
 // BuildOptions are the app's inputs besides context.
@@ -34,8 +35,10 @@ type Stacks struct {
 	Member       awscdk.Stack
 	StackSet     awscdk.Stack
 	Forwarders   map[string]awscdk.Stack // by stack id
-	// Organization is the management account's delegation policy (organization.go).
+	// Organization is the management account's delegation policy (organization.go); MemberHealth the
+	// member-role health check (health.go).
 	Organization   awscdk.Stack
+	MemberHealth   awscdk.Stack
 	MemberTemplate string
 }
 
@@ -88,6 +91,9 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 		s.Forwarders[id] = NewForwarderStack(app, id, cfg, r)
 	}
 	s.Organization = NewOrganizationStack(app, organizationStackID, cfg)
+	if s.MemberHealth, err = NewMemberHealthStack(app, memberHealthStackID, cfg, s.Orchestrator, o.AssetDir); err != nil {
+		return nil, err
+	}
 	checkWithNag(app)
 	return s, nil
 }

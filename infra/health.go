@@ -50,8 +50,37 @@ func newProbeKey(scope constructs.Construct, id string) awskms.Key {
 	return key
 }
 
-// newMemberHealth adds the health function, its state machine, the schedule, the alarms, and to every
-// bot with a member role what checking a probe takes.
+// grantProbes lets every bot with a member role check probes, and makes the probe key refuse kms:Sign to
+// everyone but the health check's role (named, not referenced: it lives in the member-health stack).
+func grantProbes(o *Orchestrator, cfg Config, probeKey awskms.Key) {
+	roleName, _ := orgRoleName(cfg.RolePrefix, deployment.HealthFunction)
+	probeKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheHealthCheckSigns"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:Sign"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": fmt.Sprintf("arn:%s:iam::%s:role/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_ACCOUNT_ID(), roleName)}},
+	}), jsii.Bool(false))
+	for _, b := range deployment.Bots(cfg.Settings) {
+		if len(b.IAMActions()) > 0 {
+			grantCheckProbe(o.Functions[b.Name].Role, probeKey)
+		}
+	}
+}
+
+// NewMemberHealthStack is the member-role health check, in the security account beside the orchestrator
+// (a stack of its own: it only reads what the orchestrator exports — the bots' functions, the topic, the
+// probe key — and the orchestrator depends on nothing of it).
+func NewMemberHealthStack(scope constructs.Construct, id string, cfg Config, o *Orchestrator, assetDir string) (awscdk.Stack, error) {
+	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		Description: jsii.String("guardbots member-role health check: every bot probes its member role in every account, daily"),
+		Env:         &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)},
+	})
+	return stack, newMemberHealth(stack, cfg, o, o.Alerts, o.ProbeKey, assetDir, retentionByDays[cfg.LogRetentionDays])
+}
+
+// newMemberHealth adds the health function, its state machine, the schedule and the alarms.
 func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts notifications, probeKey awskms.Key, assetDir string, retention awslogs.RetentionDays) error {
 	roleName, _ := orgRoleName(cfg.RolePrefix, deployment.HealthFunction)
 	f := deployment.Health(cfg.Settings, deployment.Resources{ProbeKey: *probeKey.KeyArn(), TopicArn: *alerts.Topic.TopicArn()},
@@ -62,14 +91,6 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("SignProbes"), Actions: jsii.Strings("kms:Sign"), Resources: jsii.Strings(*probeKey.KeyArn()),
 	}))
-	probeKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("OnlyTheHealthCheckSigns"),
-		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-		Actions:    jsii.Strings("kms:Sign"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": *role.RoleArn()}},
-	}), jsii.Bool(false))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("PutProbeMetrics"), Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": deployment.HealthNamespace}},
@@ -93,7 +114,6 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		}
 		functions[b.Name] = "${" + healthPlaceholder(b) + "}"
 		arns = append(arns, *bf.Function.FunctionArn())
-		grantCheckProbe(bf.Role, probeKey)
 	}
 	sort.Strings(arns)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -116,7 +136,8 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(def)),
 		DefinitionSubstitutions: &subs,
 		TracingEnabled:          jsii.Bool(true),
-		Logs:                    &awsstepfunctions.LogOptions{Destination: logs, Level: awsstepfunctions.LogLevel_ERROR, IncludeExecutionData: jsii.Bool(false)},
+		// Every state's events, without their data (the report holds account ids; the console keeps it).
+		Logs: &awsstepfunctions.LogOptions{Destination: logs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false)},
 	})
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("InvokeHealthFunction"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(*fn.Function.FunctionArn()),

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/guardbots/guardbots/shared/notify/route"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -90,6 +91,18 @@ func fixtureConfig() Config {
 	c.BlastRadiusPerAccount = 7
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
+	// The organization: lookups on (the default) with a shorter TTL, protected OUs, an owner tag, routes,
+	// a health schedule.
+	c.Organization.TTL = 10 * time.Minute
+	c.Organization.ProtectedOUs = []string{"ou-abcd-prod0000", "ou-abcd-security"}
+	c.Organization.OwnerTag = "team"
+	c.ManagementAccount = "777788889999"
+	c.HealthSchedule = "cron(0 6 * * ? *)"
+	c.Routes = []route.Route{
+		{Name: "payments", Protocol: "email", Endpoint: "payments-oncall@example.com", Owners: []string{"team-payments"}},
+		{Name: "workloads", Protocol: "sqs", Endpoint: "arn:aws:sqs:eu-central-1:999988887777:workload-alerts", OUs: []string{"ou-abcd-workload"},
+			Outcomes: []string{"failed", "held", "approval-requested"}},
+	}
 	return c
 }
 
@@ -121,6 +134,8 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 		orchestratorStackID: s.Orchestrator.Stack,
 		memberStackID:       s.Member,
 		stackSetStackID:     s.StackSet,
+		organizationStackID: s.Organization,
+		memberHealthStackID: s.MemberHealth,
 	}
 	for id, st := range s.Forwarders {
 		stacks[id] = st
@@ -168,6 +183,7 @@ func fakeAssets() (string, error) {
 	}
 	names := append([]string{}, deployment.Steps...)
 	names = append(names, bots.Names()...)
+	names = append(names, deployment.HealthFunction)
 	for _, n := range names {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			return "", err

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -53,6 +54,9 @@ type Orchestrator struct {
 	AuditTable   awsdynamodb.Table
 	// ApproverRole is the only role meant to answer approval requests (see newApproverRole).
 	ApproverRole awsiam.Role
+	// Alerts and ProbeKey are what the member-health stack uses (health.go).
+	Alerts   notifications
+	ProbeKey awskms.Key
 }
 
 // NewOrchestrator builds rule → state machine → Lambdas, with the mapping parameter, the state table,
@@ -164,9 +168,8 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
 	}
 	addRoutes(stack, alerts.Topic, cfg.Routes)
-	if err := newMemberHealth(stack, cfg, o, alerts, probeKey, p.AssetDir, retention); err != nil {
-		return nil, err
-	}
+	o.Alerts, o.ProbeKey = alerts, probeKey
+	grantProbes(o, cfg, probeKey)
 	var notifyLogs awslogs.LogGroup
 	if closing {
 		notifyLogs = o.Functions[deployment.StepNotify].LogGroup

@@ -325,6 +325,21 @@ func TestDemoMapping_IsTheDefaultMappingPlusTheRevokeRule(t *testing.T) {
 	if len(demo.Rules) != len(def.Rules)+1 || demo.Rules[0]["match"] != "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS" {
 		t.Fatalf("demo mapping has %d rules (first %v), want the default's %d plus the revoke rule first", len(demo.Rules), demo.Rules[0]["match"], len(def.Rules))
 	}
+	// Beside the default's rules, the demo adds one scope: APPROVE in the workload OU (the production
+	// account), so one finding type is AUTO in the sandbox and APPROVE in production.
+	scoped := 0
+	for _, r := range demo.Rules[1:] {
+		if sc, ok := r["scopes"]; ok {
+			scoped++
+			if r["match"] != "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" || !strings.Contains(fmt.Sprint(sc), "ou-demo-workload") {
+				t.Errorf("scopes on %v: %v", r["match"], sc)
+			}
+			delete(r, "scopes")
+		}
+	}
+	if scoped != 1 {
+		t.Errorf("%d rules with scopes, want the one production scope", scoped)
+	}
 	if fmt.Sprint(demo.Rules[1:]) != fmt.Sprint(def.Rules) {
 		t.Error("the demo mapping's other rules differ from mapping.Default(): copy the default again and keep the revoke rule")
 	}
@@ -332,7 +347,7 @@ func TestDemoMapping_IsTheDefaultMappingPlusTheRevokeRule(t *testing.T) {
 
 func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
 	fs, err := Findings()
-	if err != nil || len(fs) != 4 {
+	if err != nil || len(fs) != 5 {
 		t.Fatalf("%d findings, %v", len(fs), err)
 	}
 	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", Bucket: "b-b-b"}
