@@ -110,6 +110,10 @@ const resourceKinds = {
   },
 }
 
+// Every template of the run: an Fn::ImportValue resolves to the export of a template of the same
+// deployment (the same "<build>/" name prefix).
+const allStacks = []
+
 // A template with the values its pseudo parameters and parameters take in one deploy.
 class Stack {
   constructor(name, template, env) {
@@ -206,6 +210,17 @@ class Stack {
         case 'Fn::Split': {
           const [sep, s] = arg
           return this.resolve(s).split(sep)
+        }
+        case 'Fn::ImportValue': {
+          const name = this.resolve(arg)
+          const prefix = this.name.includes('/') ? this.name.slice(0, this.name.lastIndexOf('/') + 1) : ''
+          for (const st of allStacks) {
+            if (st === this || !st.name.startsWith(prefix)) continue
+            for (const o of Object.values(st.template.Outputs ?? {})) {
+              if (o.Export && st.resolve(o.Export.Name) === name) return st.resolve(o.Value)
+            }
+          }
+          throw new Unresolvable(`Fn::ImportValue ${name}: no template of this deployment exports it`)
         }
         default:
           throw new Unresolvable(`iamcheck does not resolve ${fn}`)
@@ -581,8 +596,9 @@ async function run(input) {
   for (const t of input.templates ?? []) {
     const st = new Stack(t.name, t.template, t.env)
     stacks.set(t.name, st)
-    await checkTemplate(st, problems, counts)
+    allStacks.push(st)
   }
+  for (const st of allStacks) await checkTemplate(st, problems, counts)
   const simulations = []
   for (const c of input.simulations ?? []) {
     let res

@@ -332,8 +332,8 @@ func sortedUnique(in []string) []string {
 
 func TestFixture_SynthesizesOnceQuickly(t *testing.T) {
 	t.Logf("app built and synthesized in %v (%d stacks)", fixtureSynth.Round(time.Millisecond), len(fixtureTmpl))
-	if len(fixtureTmpl) != 5 {
-		t.Fatalf("want orchestrator, member, StackSet and two forwarders, got %d stacks", len(fixtureTmpl))
+	if len(fixtureTmpl) != 7 {
+		t.Fatalf("want orchestrator, member, StackSet, two forwarders, organization and member health, got %d stacks", len(fixtureTmpl))
 	}
 	for id := range fixtureTmpl {
 		if !strings.HasPrefix(id, "guardbots-") {
