@@ -99,6 +99,10 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		}
 		return nil, err
 	}
+	if _, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
+		// $$.Task.Token, which aws-local-stepfunctions does not generate: the overridden wait never uses it.
+		contextObject["Task"] = map[string]any{"Token": "demo-stand-in-task-token"}
+	}
 	// The execution ends here when the run does: a plan signed in it can no longer act afterwards.
 	defer func() { _ = s.Plans.Stop(context.WithoutCancel(ctx), arn) }()
 	job := aslrun.Job{
