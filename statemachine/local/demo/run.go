@@ -128,6 +128,18 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
 		FindingID: findingID, GuardDuty: held, definition: s.Definition}
 	out.StandIns = slices.Concat(s.guardDuty.take(), s.iamShim.take(), s.orgs.take())
+	if _, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
+		waits := 0
+		for _, e := range ex.Events {
+			if e.State == statemachine.StateWaitForApproval && strings.Contains(strings.ToLower(e.Type), "entered") {
+				waits++
+			}
+		}
+		if waits > 0 {
+			out.StandIns = append(out.StandIns, fmt.Sprintf("the approval wait (%d action(s); lambda:invoke.waitForTaskToken does not run locally): "+
+				"answered States.Timeout, as when nobody approves in time — the demo never approves for a person", waits))
+		}
+	}
 	out.APICalls = s.TakeAPICalls()
 	if out.Notifications, err = s.receive(ctx); err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
