@@ -146,6 +146,9 @@ func parseRoutes(b []byte, fail func(string, error)) []route.Route {
 	if err != nil {
 		fail(ctxRoutes, err)
 	}
+	if len(rs) == 0 {
+		return nil // [] is no routes, as the default
+	}
 	return rs
 }
 
