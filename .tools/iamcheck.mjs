@@ -5,10 +5,13 @@
 //
 // Input on stdin (JSON):
 //   templates:   [{name, template, env: {partition, region, account, stackName, parameters}}]
+//   policies:    [{name, kind: "scp"|"identity"|"resource"|"trust", document}]: policies outside any
+//                template (a service control policy a security team applies), checked the same way
 //   simulations: [{name, principal: {template, role} | {arn}, identity: "role"|"allowAll"|"none",
 //                  action, resource: "arn" | {template, value}, trustOf: {template, role},
 //                  resourcePolicyOf: {template, resource}, resourcePolicy: "allowAnyone",
-//                  resourceAccount, context, want: "Allowed"|"Denied"}]
+//                  scps: [policy name], resourceAccount, context, want: "Allowed"|"Denied"}]
+//   scps names policies of the input that apply as service control policies, beside FullAWSAccess.
 //   A role principal calls through a session (assumed-role/<name>/iamcheck); aws:PrincipalArn and
 //   aws:PrincipalAccount are filled in from it.
 // Output on stdout (JSON): {dataVersion, statements, problems: [{template, resource, policy, statement,
@@ -31,6 +34,7 @@ import {
 import {
   validateIdentityPolicy,
   validateResourcePolicy,
+  validateServiceControlPolicy,
   validateTrustPolicy,
 } from '@cloud-copilot/iam-policy'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
@@ -445,7 +449,28 @@ function statementLabel(s, i) {
   return s.Sid ? `Statement[${i}] (Sid ${s.Sid})` : `Statement[${i}]`
 }
 
-const validators = { identity: validateIdentityPolicy, trust: validateTrustPolicy, resource: validateResourcePolicy }
+const validators = {
+  identity: validateIdentityPolicy,
+  trust: validateTrustPolicy,
+  resource: validateResourcePolicy,
+  scp: validateServiceControlPolicy,
+}
+
+// checkPolicy checks a policy given on its own (input.policies): its syntax for its kind and each
+// statement against the reference, as a template's policies are.
+async function checkPolicy(p, problems, counts) {
+  const report = (statement, message) => problems.push({ template: p.name, resource: '', policy: p.kind, statement, message })
+  const validate = validators[p.kind]
+  if (!validate) {
+    report('', `unknown policy kind ${p.kind}`)
+    return
+  }
+  for (const e of validate(p.document)) report(e.path, `${p.kind} policy syntax: ${e.message}`)
+  for (const [i, s] of asList(p.document?.Statement).entries()) {
+    counts.statements++
+    for (const m of await checkStatement(s)) report(statementLabel(s, i), m)
+  }
+}
 
 // checkTemplate checks every statement of a template and of the templates it deploys elsewhere.
 async function checkTemplate(stack, problems, counts) {
@@ -521,7 +546,7 @@ function resourcePolicyFor(stack, id) {
 // also needs the other side (a cross-account AssumeRole).
 const allowAnyone = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: '*', Resource: '*' }] }
 
-async function simulate(c, stacks) {
+async function simulate(c, stacks, policies) {
   const stackOf = (name) => {
     const s = stacks.get(name)
     if (!s) throw new Unresolvable(`no template ${name}`)
@@ -575,10 +600,20 @@ async function simulate(c, stacks) {
     context['aws:PrincipalArn'] ??= roleArn ?? principal
     context['aws:PrincipalAccount'] ??= principalAccount
   }
+  // Service control policies sit beside FullAWSAccess at one level: an SCP only takes away.
+  let scps = []
+  if (c.scps?.length) {
+    const named = c.scps.map((n) => {
+      const p = policies.get(n)
+      if (!p) throw new Unresolvable(`no policy ${n} in the input`)
+      return { name: n, policy: p.document }
+    })
+    scps = [{ orgIdentifier: 'r-root', policies: [{ name: 'FullAWSAccess', policy: allowAll[0].policy }, ...named] }]
+  }
   const sim = {
     request: { principal, action: c.action, resource: { resource, accountId: resourceAccount }, contextVariables: context },
     identityPolicies: identity,
-    serviceControlPolicies: [],
+    serviceControlPolicies: scps,
     resourceControlPolicies: [],
     ...(resourcePolicy ? { resourcePolicy } : {}),
   }
@@ -599,11 +634,16 @@ async function run(input) {
     allStacks.push(st)
   }
   for (const st of allStacks) await checkTemplate(st, problems, counts)
+  const policies = new Map()
+  for (const p of input.policies ?? []) {
+    policies.set(p.name, p)
+    await checkPolicy(p, problems, counts)
+  }
   const simulations = []
   for (const c of input.simulations ?? []) {
     let res
     try {
-      res = await simulate(c, stacks)
+      res = await simulate(c, stacks, policies)
     } catch (e) {
       res = { got: 'Error', detail: e.message }
     }

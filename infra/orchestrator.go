@@ -133,17 +133,17 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	})
 	botLogs := map[string]awslogs.LogGroup{}
 	for _, f := range fns {
-		props := goFunctionProps{Function: f, AssetDir: p.AssetDir, Retention: retention}
+		// Every function and role is named "<prefix>-…": a bot's role so member trust policies can name
+		// it, and all of them so the IAM-writing bots' fence and the SCP in infra/scp cover them.
+		roleName, err := lambdaRoleName(cfg.RolePrefix, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		props := goFunctionProps{Function: f, AssetDir: p.AssetDir, Retention: retention,
+			RoleName: roleName, FunctionName: functionName(cfg.RolePrefix, f.Name)}
 		id := "Step-" + f.Name
 		if f.Bot {
 			id = "Bot-" + f.Name
-			roleName, err := lambdaRoleName(cfg.RolePrefix, f.Name)
-			if err != nil {
-				return nil, err
-			}
-			props.RoleName = roleName
-		} else if roleName, ok := orgRoleName(cfg.RolePrefix, f.Name); ok {
-			props.RoleName = roleName // named in the management account's delegation policy
 		}
 		o.Functions[f.Name] = newGoFunction(stack, id, props)
 		if f.Bot {
@@ -176,7 +176,21 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	}
 	newRailAlarms(stack, botLogs, notifyLogs, alerts)
 
-	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
+	// The committed definition keeps a branch for every bot; this deployment's leads a bot it does not
+	// run to "Bot not deployed" and names only its own functions.
+	def, err := statemachine.Deployed(p.Workflow.Definition, cfg.EnabledBots)
+	if err != nil {
+		return nil, err
+	}
+	wf := Workflow{Definition: def, Placeholders: map[string]string{}}
+	for _, key := range statemachine.PlaceholdersIn(def) {
+		name, ok := p.Workflow.Placeholders[key]
+		if !ok {
+			return nil, fmt.Errorf("state machine placeholder %s names no function of the workflow", key)
+		}
+		wf.Placeholders[key] = name
+	}
+	sm, err := newWorkflow(stack, "Workflow", wf, o.Functions, cfg.RolePrefix, retention)
 	if err != nil {
 		return nil, err
 	}
@@ -206,16 +220,24 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	return o, nil
 }
 
-// lambdaRoleName is the bot Lambda's role name, "<prefix>-lambda-<bot>": deterministic, so a member
-// trust policy can name it in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
+// lambdaRoleName is a function's role name, "<prefix>-lambda-<function>": deterministic, so a member
+// trust policy can name a bot's in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
 // which a StackSet may also create in this very account.
-func lambdaRoleName(prefix, bot string) (string, error) {
-	name := prefix + "-lambda-" + bot
+func lambdaRoleName(prefix, function string) (string, error) {
+	name := prefix + "-lambda-" + function
 	if len(name) > 64 { // IAM's limit on role names
-		return "", fmt.Errorf("bot %s: role name %q is %d characters, IAM allows 64: shorten context %s", bot, name, len(name), ctxRolePrefix)
+		return "", fmt.Errorf("bot %s: role name %q is %d characters, IAM allows 64: shorten context %s", function, name, len(name), ctxRolePrefix)
 	}
 	return name, nil
 }
+
+// functionName is a function's name, "<prefix>-<function>": what the SCP in infra/scp lets only the
+// state machine's role invoke. Shorter than its role's name, which lambdaRoleName checks.
+func functionName(prefix, function string) string { return prefix + "-" + function }
+
+// workflowRoleName is the state machine's role, "<prefix>-workflow": the one principal the SCP lets
+// invoke the functions.
+func workflowRoleName(prefix string) string { return prefix + "-workflow" }
 
 // grantBot gives a bot Lambda exactly what the bot declares. Bots without operations never call AWS
 // (the runner does not even resolve credentials for them), so they get nothing beyond their logs.
@@ -256,11 +278,11 @@ func grantBot(fn goFunction, b bots.Bot, cfg Config, table, audit awsdynamodb.Ta
 		Resources:  jsii.Strings(memberRole),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"sts:SourceIdentity": awsenv.SourceIdentity(b.Name)}},
 	}))
-	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ActInOwnAccount"),
-		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings("*"),
-	}))
+	// In its own account the Lambda's role acts as a member role would: the same statements, the fence
+	// of an IAM-writing bot included.
+	for _, st := range botStatements(b, cfg, "ActInOwnAccount") {
+		fn.Role.AddToPrincipalPolicy(st)
+	}
 	suppress(fn.Role, "AwsSolutions-IAM5",
 		"The bot acts on whichever resource a finding names, so its exact, declared actions (no wildcard action) "+
 			"apply to any resource; an identity policy reaches only this account. Describe* calls support no "+
@@ -271,7 +293,7 @@ func grantBot(fn goFunction, b bots.Bot, cfg Config, table, audit awsdynamodb.Ta
 
 // newWorkflow deploys the generated definition inline, each placeholder replaced by its function's
 // ARN, and lets the state machine invoke exactly those functions.
-func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[string]goFunction, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
+func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[string]goFunction, prefix string, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
 	subs := map[string]*string{}
 	var arns []*string
 	var keys []string
@@ -306,7 +328,14 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		Retention:     retention,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	// Named, as the one principal the SCP in infra/scp lets invoke the functions.
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(workflowRoleName(prefix)),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: the remediation workflow (Step Functions) invokes its functions"),
+	})
 	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
+		Role:                    role,
 		StateMachineName:        jsii.String(statemachine.Name),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(wf.Definition))),
@@ -325,6 +354,11 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		Actions:   jsii.Strings("lambda:InvokeFunction"),
 		Resources: &arns,
 	}))
+	suppress(role, "AwsSolutions-IAM5",
+		"CDK's grants for execution logging (logs:CreateLogDelivery and friends) and X-Ray tracing "+
+			"(xray:PutTraceSegments and friends): these APIs support no resource-level permissions, so AWS "+
+			"documents Resource \"*\" for them; the actions are exact.",
+		"Resource::*")
 	suppress(sm, "AwsSolutions-IAM5",
 		"CDK's grants for execution logging (logs:CreateLogDelivery and friends) and X-Ray tracing "+
 			"(xray:PutTraceSegments and friends): these APIs support no resource-level permissions, so AWS "+
@@ -362,8 +396,15 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 	})
 	dlqAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
 
+	// One role for both rules, named like every guardbots role (the fence covers it).
+	starter := awsiam.NewRole(stack, jsii.String("StartWorkflowRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(cfg.RolePrefix + "-start-workflow"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: EventBridge starts the remediation workflow for a GuardDuty finding"),
+	})
 	target := func() awsevents.IRuleTarget {
 		return awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+			Role:            starter,
 			DeadLetterQueue: dlq,
 			RetryAttempts:   jsii.Number(8),
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),

@@ -122,6 +122,9 @@ const (
 	ErrorNotifyFailed      = "Guardbots.NotifyFailed"
 )
 
+// BotNotDeployedReason is the reason the "Bot not deployed" state records with its failure.
+const BotNotDeployedReason = "not deployed: enabling it needs a deploy (CDK context " + deployment.ContextEnabledBots + ")"
+
 // BotFailedState is the state that records a bot's caught error as that action's result.
 func BotFailedState(bot string) string { return bot + " failed" }
 
@@ -292,15 +295,18 @@ func remediate(names []string) *state {
 	inner[StateWhichBot] = &state{Type: "Choice", Choices: branches, Default: StateBotNotDeployed}
 	maps.Copy(inner, approval())
 	maps.Copy(inner, held())
-	// The mapping validator should make this unreachable; a mapping edited in SSM after the deploy can
-	// still name a bot this definition has no Lambda for.
+	// A bot this deployment does not run: one it did not enable (Deployed points its branch here) or one
+	// this definition does not know. Match and verify refuse a mapping that names either, so only an
+	// input that went around them gets here; the action is recorded failed, nothing runs, and the
+	// notification says why (reason, shown beside the failure) and how to enable it (cause).
 	inner[StateBotNotDeployed] = &state{
 		Type: "Pass",
 		Parameters: map[string]any{
 			"bot.$":   "$.action.bot",
 			"status":  string(bots.StatusFailed),
 			"error":   string(faults.Rejected),
-			"cause.$": "States.Format('bot {} is not deployed in this workflow', $.action.bot)",
+			"reason":  BotNotDeployedReason,
+			"cause.$": "States.Format('bot {} is not deployed: this deployment has no Lambda and no role for it. Enabling a bot needs a deploy with it in CDK context " + deployment.ContextEnabledBots + "', $.action.bot)",
 		},
 		End: true,
 	}

@@ -105,11 +105,18 @@ func execute(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execu
 // execution and state machine, plus extra (the approval tests' task token).
 func executeIn(t *testing.T, overrides map[string][]aslrun.Response, extra obj) *aslrun.Execution {
 	t.Helper()
-	tl := tools(t)
 	def, err := statemachine.Definition()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return executeDefinition(t, def, overrides, extra)
+}
+
+// executeDefinition runs def (the committed definition, or a deployment's) on rawEvent with the
+// overrides.
+func executeDefinition(t *testing.T, def []byte, overrides map[string][]aslrun.Response, extra obj) *aslrun.Execution {
+	t.Helper()
+	tl := tools(t)
 	rendered, err := statemachine.Render(def, statemachine.LambdaARNs("aws", "us-east-1", "111122223333"))
 	if err != nil {
 		t.Fatal(err)

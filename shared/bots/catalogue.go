@@ -87,6 +87,7 @@ type catalogueEntry struct {
 	Params              []catalogueParam       `json:"params,omitempty"`
 	Impact              Impact                 `json:"impact"`
 	Operations          []string               `json:"operations,omitempty"`
+	Conditions          []Condition            `json:"conditions,omitempty"`
 	ExemptionOperations []string               `json:"exemptionOperations,omitempty"`
 }
 
@@ -104,7 +105,7 @@ type catalogueParam struct {
 func entryOf(b Bot) catalogueEntry {
 	e := catalogueEntry{Name: b.Name, Package: b.Package, Summary: b.Summary, Resources: b.Resources,
 		Targets: b.Targets, Related: b.Related, Impact: b.Impact, Operations: b.Operations,
-		ExemptionOperations: b.ExemptionOperations}
+		Conditions: b.Conditions, ExemptionOperations: b.ExemptionOperations}
 	for _, p := range b.Params {
 		cp := catalogueParam{Name: p.Name, Type: p.Type, Description: p.Description, Required: p.Required,
 			Enum: p.Enum, Min: p.Min, Max: p.Max}
@@ -118,7 +119,8 @@ func entryOf(b Bot) catalogueEntry {
 
 func (e catalogueEntry) bot() (Bot, error) {
 	b := Bot{Name: e.Name, Package: e.Package, Summary: e.Summary, Resources: e.Resources, Targets: e.Targets,
-		Related: e.Related, Impact: e.Impact, Operations: e.Operations, ExemptionOperations: e.ExemptionOperations}
+		Related: e.Related, Impact: e.Impact, Operations: e.Operations, Conditions: e.Conditions,
+		ExemptionOperations: e.ExemptionOperations}
 	for _, cp := range e.Params {
 		p := Param{Name: cp.Name, Type: cp.Type, Description: cp.Description, Required: cp.Required,
 			Enum: cp.Enum, Min: cp.Min, Max: cp.Max}

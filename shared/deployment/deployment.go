@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,15 @@ type Settings struct {
 	LambdaMemoryMiB int
 	// Organization is what match and verify know about the organization (org.go).
 	Organization Organization
+	// EnabledBots are the bots the deployment runs (by name): only they get a function, a Lambda role
+	// and a member role, and match and verify refuse a mapping that names another (EnvEnabledBots).
+	// DefaultSettings enables every registered bot (the local stack, the committed definition); the
+	// CDK app enables the bots its mapping names unless context enabledBots lists them
+	// (ContextEnabledBots). Nil or empty enables none: nothing runs that was not named.
+	EnabledBots []string
+	// ProtectedRoles are roles no IAM-writing bot may change, in any account, matched by name at any
+	// path (ProtectedRoleResources); DefaultProtectedRoles when the deployment names none.
+	ProtectedRoles []string
 }
 
 // DefaultSettings are the settings of a deployment that chooses nothing: the CDK app's defaults.
@@ -105,6 +115,8 @@ func DefaultSettings() Settings {
 		AuditRetention:        "365d",
 		LambdaMemoryMiB:       MemorySizeFor(MeasuredPeakRSSMiB),
 		Organization:          DefaultOrganization(),
+		EnabledBots:           bots.Names(),
+		ProtectedRoles:        slices.Clone(DefaultProtectedRoles),
 	}
 }
 
@@ -147,8 +159,17 @@ type Function struct {
 	Env map[string]string
 }
 
-// Bots are the bots the deployment runs, each in its own function: every registered bot, by name.
-func Bots(Settings) []bots.Bot { return bots.Registered() }
+// Bots are the bots the deployment runs, each in its own function: the registered bots s enables, by
+// name. A name that is no registered bot is left out here; the CDK app refuses it (context enabledBots).
+func Bots(s Settings) []bots.Bot {
+	var out []bots.Bot
+	for _, b := range bots.Registered() {
+		if slices.Contains(s.EnabledBots, b.Name) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 // Functions are every function of a deployment with settings s and resources r: the steps, in
 // workflow order, then one per bot, by name.
@@ -216,6 +237,8 @@ func (s Settings) mappingEnv() map[string]string {
 		EnvMappingParameter: s.MappingParameter,
 		EnvMappingTTL:       s.MappingTTL.String(),
 		EnvAllowSamples:     strconv.FormatBool(s.AllowSampleFindings),
+		// Set even when empty: an empty list enables no bot, an unset one is a broken deployment.
+		EnvEnabledBots: strings.Join(botNames(Bots(s)), ","),
 	}
 	// Unset rather than empty when none: both read as "no protected accounts".
 	if len(s.ProtectedAccounts) > 0 {
@@ -249,6 +272,14 @@ func (s Settings) botEnv(r Resources) map[string]string {
 		env[EnvProbeKey], env[EnvHealthStateMachineArn] = r.ProbeKey, r.HealthStateMachineArn
 	}
 	return env
+}
+
+func botNames(bs []bots.Bot) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Name
+	}
+	return out
 }
 
 // planEnv is what a function that checks signed plans reads.

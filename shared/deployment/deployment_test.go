@@ -73,15 +73,16 @@ func TestFunctions_EachIsAMainPackageUnderFunctionsAndEachMainIsAFunction(t *tes
 func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 	s := deployment.DefaultSettings()
 	s.DryRun, s.MappingTTL, s.CloseFindings, s.LambdaMemoryMiB = false, 0, deployment.CloseArchive, 256
+	s.EnabledBots = []string{"notify_only", "ec2_stop_instance"}
 	fns := byName(deployment.Functions(s, resources))
 	want := map[string]map[string]string{
 		"parse":     {},
 		"transform": {},
 		"match": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
-			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ORGANIZATION_LOOKUPS": "true", "GUARDBOTS_ORGANIZATION_TTL": "15m0s",
-			"GUARDBOTS_OWNER_TAG": "owner"},
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only", "GUARDBOTS_ORGANIZATION_LOOKUPS": "true",
+			"GUARDBOTS_ORGANIZATION_TTL": "15m0s", "GUARDBOTS_OWNER_TAG": "owner"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
-			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
 			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_ORGANIZATION_LOOKUPS": "true", "GUARDBOTS_ORGANIZATION_TTL": "15m0s",
 			"GUARDBOTS_OWNER_TAG": "owner"},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
@@ -164,5 +165,112 @@ func TestDefaultSettings_AreTheReadersDefaults(t *testing.T) {
 	if s.MappingTTL != time.Minute || s.DedupWindow != deployment.DefaultDedupWindow || s.MaxFindingAge > s.DedupWindow ||
 		s.DedupLease <= deployment.BotTimeout || !s.DryRun || !s.VerifyFindings || s.CloseFindings != deployment.CloseOff {
 		t.Errorf("defaults %+v", s)
+	}
+}
+
+// Only the bots a deployment enables get a function, and match and verify are told exactly those: an
+// empty list enables none (and says so, rather than leaving the variable unset).
+func TestFunctions_OnlyTheEnabledBotsGetAFunctionAndMatchAndVerifyAreToldWhich(t *testing.T) {
+	for _, c := range []struct {
+		enabled []string
+		want    []string
+		env     string
+	}{
+		{[]string{"ec2_stop_instance", "iam_revoke_role_sessions"}, []string{"ec2_stop_instance", "iam_revoke_role_sessions"}, "ec2_stop_instance,iam_revoke_role_sessions"},
+		// A name that is no bot is no function (the CDK app refuses it before this).
+		{[]string{"ec2_tag_instance", "no_such_bot"}, []string{"ec2_tag_instance"}, "ec2_tag_instance"},
+		{[]string{}, nil, ""},
+		{nil, nil, ""},
+	} {
+		s := deployment.DefaultSettings()
+		s.EnabledBots = c.enabled
+		var got []string
+		fns := deployment.Functions(s, resources)
+		for _, f := range fns {
+			if f.Bot {
+				got = append(got, f.Name)
+			}
+		}
+		if !slices.Equal(got, c.want) || len(fns) != len(deployment.Steps)+len(c.want) {
+			t.Errorf("enabled %v: bot functions %v, want %v", c.enabled, got, c.want)
+		}
+		for _, f := range fns {
+			v, ok := f.Env[deployment.EnvEnabledBots]
+			if (f.Name == "match" || f.Name == "verify") != ok || (ok && v != c.env) {
+				t.Errorf("enabled %v: %s has %s=%q (set %v), want %q on match and verify only", c.enabled, f.Name, deployment.EnvEnabledBots, v, ok, c.env)
+			}
+		}
+	}
+	// With nothing chosen, the local stack runs every registered bot.
+	if got := deployment.Bots(deployment.DefaultSettings()); len(got) != len(bots.Registered()) {
+		t.Errorf("default settings enable %d bots, want all %d", len(got), len(bots.Registered()))
+	}
+}
+
+func TestEnabledBotsFromEnv_IsRequiredAndReadsNames(t *testing.T) {
+	t.Setenv(deployment.EnvEnabledBots, "ec2_stop_instance, notify_only,")
+	if got, err := deployment.EnabledBotsFromEnv(); err != nil || !slices.Equal(got, []string{"ec2_stop_instance", "notify_only"}) {
+		t.Errorf("got %v, %v", got, err)
+	}
+	t.Setenv(deployment.EnvEnabledBots, "")
+	if got, err := deployment.EnabledBotsFromEnv(); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("empty: got %#v, %v; want an empty list (no bot enabled)", got, err)
+	}
+	t.Setenv(deployment.EnvEnabledBots, "ec2_stop_instance,Bad Name")
+	if _, err := deployment.EnabledBotsFromEnv(); err == nil || !strings.Contains(err.Error(), "Bad Name") {
+		t.Errorf("a bad name: %v", err)
+	}
+	os.Unsetenv(deployment.EnvEnabledBots)
+	if _, err := deployment.EnabledBotsFromEnv(); err == nil || !strings.Contains(err.Error(), deployment.EnvEnabledBots) {
+		t.Errorf("unset: %v; want an error naming the variable (fail closed)", err)
+	}
+}
+
+// The fence is derived from the registry: every bot that declares iam:Put* or iam:Attach* writes IAM,
+// and the fenced actions cover every role write any registered bot declares.
+func TestWritesIAM_IsDerivedFromTheDeclaredActions(t *testing.T) {
+	var writers []string
+	for _, b := range bots.Registered() {
+		if deployment.WritesIAM(b) {
+			writers = append(writers, b.Name)
+		}
+		for _, a := range b.IAMActions() {
+			name := strings.TrimPrefix(a, "iam:")
+			if name == a || !strings.Contains(name, "Role") || strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") {
+				continue
+			}
+			if !slices.Contains(deployment.FencedRoleActions, a) {
+				t.Errorf("%s declares %s, a role write the fence does not deny", b.Name, a)
+			}
+		}
+	}
+	for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions"} {
+		if !slices.Contains(writers, w) {
+			t.Errorf("%s is not an IAM writer (writers: %v)", w, writers)
+		}
+	}
+	for _, n := range []string{"ec2_stop_instance", "iam_deactivate_access_key", "notify_only"} {
+		if slices.Contains(writers, n) {
+			t.Errorf("%s writes no IAM policy but is fenced", n)
+		}
+	}
+	fake := bots.Bot{Name: "x", Operations: []string{"iam:PutRolePolicy"}}
+	if !deployment.WritesIAM(fake) {
+		t.Error("a bot declaring iam:PutRolePolicy is not an IAM writer")
+	}
+}
+
+func TestFencedRoles_AreThePrefixAndEachProtectedRoleAtAnyPath(t *testing.T) {
+	got := deployment.FencedRoles("aws", "gb", []string{"OrganizationAccountAccessRole", "aws-reserved/*"})
+	want := []string{
+		"arn:aws:iam::*:role/gb-*", "arn:aws:iam::*:role/*/gb-*",
+		"arn:aws:iam::*:role/OrganizationAccountAccessRole", "arn:aws:iam::*:role/*/OrganizationAccountAccessRole",
+		"arn:aws:iam::*:role/aws-reserved/*", "arn:aws:iam::*:role/*/aws-reserved/*",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	if s := deployment.DefaultSettings(); !slices.Equal(s.ProtectedRoles, deployment.DefaultProtectedRoles) {
+		t.Errorf("default protected roles %v", s.ProtectedRoles)
 	}
 }

@@ -3,7 +3,9 @@ package deployment
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,7 +31,16 @@ const (
 	// EnvProtectedAccounts is the comma-separated list of accounts no bot may change, set per
 	// deployment; the mapping's defaults.protectedAccounts adds to it without a redeploy.
 	EnvProtectedAccounts = "GUARDBOTS_PROTECTED_ACCOUNTS"
+	// EnvEnabledBots is the comma-separated list of the bots the deployment runs (Settings.EnabledBots;
+	// empty: none). Match and verify refuse a mapping that names any other bot, naming it and
+	// ContextEnabledBots: there is no Lambda and no role to run it, and enabling it needs a deploy.
+	// Required: a step that cannot tell which bots exist does not decide.
+	EnvEnabledBots = "GUARDBOTS_ENABLED_BOTS"
 )
+
+// ContextEnabledBots is the CDK context key that names the bots a deployment enables (infra/README.md),
+// which the refusal of a mapping naming another bot points to.
+const ContextEnabledBots = "enabledBots"
 
 // The organization (match and verify): rules that know an account's OU path and tags, protected OUs,
 // and the account's name, OU path and owner on every notification.
@@ -227,3 +238,26 @@ const (
 	// not show (error level): a direct invoke of a guardbots Lambda, or a bug; alarm on it.
 	EventPlanRejected = "guardbots.plan_rejected"
 )
+
+// EnabledBotsFromEnv reads EnvEnabledBots: the bots the deployment runs. Unset is an error (the
+// deployment always sets it, empty when it enables none), as is a name that is not a bot name.
+func EnabledBotsFromEnv() ([]string, error) {
+	v, ok := os.LookupEnv(EnvEnabledBots)
+	if !ok {
+		return nil, fmt.Errorf("%s is not set: the deployment names the bots it runs there (shared/deployment), and without it no mapping can be checked against them", EnvEnabledBots)
+	}
+	out := []string{}
+	for name := range strings.SplitSeq(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !botNameRE.MatchString(name) {
+			return nil, fmt.Errorf("%s=%q: %q is not a bot name", EnvEnabledBots, v, name)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+var botNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)

@@ -55,7 +55,7 @@ func parseCloudBots(doc []byte, keys []string, ps *problems) []*rule {
 				ps.add(key, "tag %q: %v", tag, err)
 				continue
 			}
-			r.actions = append(r.actions, newAction(b, params, Continue))
+			r.actions = append(r.actions, newAction(key, b, params, Continue))
 			r.mode = ModeAuto
 		}
 		rules = append(rules, r)

@@ -210,7 +210,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 				}
 				onError = o
 			}
-			r.actions = append(r.actions, newAction(b, params, onError))
+			r.actions = append(r.actions, newAction(apath, b, params, onError))
 		}
 		rules = append(rules, r)
 	}

@@ -152,7 +152,9 @@ func summary(in Input, outcome string) string {
 				status = "held"
 			}
 			acts[i] = fmt.Sprintf("%s %s", r.Bot, status)
-			if (r.Status == bots.StatusSkipped || r.Held) && r.Reason != "" {
+			// A failure carries a reason only when the workflow knows it in a few words (a bot that is
+			// not deployed); a bot's own error stays in the body's cause.
+			if (r.Status == bots.StatusSkipped || r.Status == bots.StatusFailed || r.Held) && r.Reason != "" {
 				acts[i] += " (" + r.Reason + ")"
 			}
 			warnings = append(warnings, r.Warnings...)

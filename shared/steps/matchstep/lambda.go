@@ -26,7 +26,12 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := ssmstore.New(ssm.NewFromConfig(cfg))
+	// A mapping naming a bot the deployment does not run is refused: it has no Lambda and no role.
+	enabled, err := deployment.EnabledBotsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	store, err := ssmstore.New(ssm.NewFromConfig(cfg), ssmstore.WithDeployedBots(enabled))
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,11 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A mapping naming a bot the deployment does not run is refused: it has no Lambda and no role.
+	enabled, err := deployment.EnabledBotsFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	if opts.MaxAge, err = deployment.EnvDuration(deployment.EnvMaxFindingAge, deployment.DefaultMaxFindingAge); err != nil {
 		return nil, err
 	}
@@ -46,7 +51,7 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := ssmstore.New(ssm.NewFromConfig(cfg))
+	store, err := ssmstore.New(ssm.NewFromConfig(cfg), ssmstore.WithDeployedBots(enabled))
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,9 @@ var kumoLacks = map[string]bool{
 	"ec2:DescribeNetworkAcls": true, "ec2:CreateNetworkAclEntry": true, "ec2:DeleteNetworkAclEntry": true,
 	"ec2:DescribeInstanceAttribute": true, "autoscaling:DescribeAutoScalingInstances": true,
 	"ec2:DescribeIamInstanceProfileAssociations": true, "ec2:DisassociateIamInstanceProfile": true,
-	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteLoginProfile": true,
+	"iam:UpdateAccessKey": true, "iam:DeleteLoginProfile": true, "iam:ListAttachedUserPolicies": true,
+	// Served, but kumo knows no AWS managed policy, so AWSDenyAll cannot be attached.
+	"iam:AttachUserPolicy":           true,
 	"s3control:GetPublicAccessBlock": true, "s3control:PutPublicAccessBlock": true,
 }
 
