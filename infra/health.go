@@ -85,7 +85,10 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	roleName, _ := orgRoleName(cfg.RolePrefix, deployment.HealthFunction)
 	f := deployment.Health(cfg.Settings, deployment.Resources{ProbeKey: *probeKey.KeyArn(), TopicArn: *alerts.Topic.TopicArn()},
 		deployment.HealthEnv{StackSet: cfg.RolePrefix + "-member-roles", Accounts: cfg.HealthAccounts})
-	fn := newGoFunction(stack, "MemberHealth", goFunctionProps{Function: f, AssetDir: assetDir, RoleName: roleName, Retention: retention})
+	// Named like every guardbots function and role: the fence covers the role, and the SCP in infra/scp
+	// names the function (only the health workflow may invoke it) and the role (it invokes the bots).
+	fn := newGoFunction(stack, "MemberHealth", goFunctionProps{Function: f, AssetDir: assetDir, RoleName: roleName,
+		FunctionName: functionName(cfg.RolePrefix, deployment.HealthFunction), Retention: retention})
 	role := fn.Role
 	grantPublish(role, alerts)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -130,7 +133,13 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	logs := awslogs.NewLogGroup(stack, jsii.String("MemberHealthWorkflowLogs"), &awslogs.LogGroupProps{
 		Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	smRole := awsiam.NewRole(stack, jsii.String("MemberHealthWorkflowRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(healthWorkflowRoleName(cfg.RolePrefix)),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: the member-role health check (Step Functions) invokes its function"),
+	})
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String("MemberHealthWorkflow"), &awsstepfunctions.StateMachineProps{
+		Role:                    smRole,
 		StateMachineName:        jsii.String(deployment.HealthStateMachineName),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(def)),
@@ -142,7 +151,7 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("InvokeHealthFunction"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(*fn.Function.FunctionArn()),
 	}))
-	suppress(sm, "AwsSolutions-IAM5",
+	suppress(smRole, "AwsSolutions-IAM5",
 		"CDK's grants for execution logging and X-Ray tracing: these APIs support no resource-level permissions.", "Resource::*")
 
 	awsevents.NewRule(stack, jsii.String("MemberHealthSchedule"), &awsevents.RuleProps{
@@ -150,6 +159,11 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		Schedule:    awsevents.Schedule_Expression(jsii.String(cfg.HealthSchedule)),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
 			Input: awsevents.RuleTargetInput_FromObject(map[string]any{}),
+			Role: awsiam.NewRole(stack, jsii.String("StartMemberHealthRole"), &awsiam.RoleProps{
+				RoleName:    jsii.String(cfg.RolePrefix + "-start-member-health"),
+				AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+				Description: jsii.String("guardbots: EventBridge starts the member-role health check on its schedule"),
+			}),
 		})},
 	})
 
@@ -178,6 +192,10 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	failedAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
 	return nil
 }
+
+// healthWorkflowRoleName is the member-health state machine's role, "<prefix>-member-health-workflow":
+// the one principal the SCP in infra/scp lets invoke the health function.
+func healthWorkflowRoleName(prefix string) string { return prefix + "-member-health-workflow" }
 
 func healthPlaceholder(b bots.Bot) string { return "probe_" + b.Name }
 
