@@ -83,8 +83,19 @@ func NewMemberHealthStack(scope constructs.Construct, id string, cfg Config, o *
 // newMemberHealth adds the health function, its state machine, the schedule and the alarms.
 func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts notifications, probeKey awskms.Key, assetDir string, retention awslogs.RetentionDays) error {
 	roleName, _ := orgRoleName(cfg.RolePrefix, deployment.HealthFunction)
+	// The management account has member roles only for the bots the deployment gives it (none by
+	// default): the check probes only those there.
+	var mgmtBots []string
+	if cfg.ManagementAccountMember {
+		for _, b := range cfg.ManagementAccountBots() {
+			if len(b.IAMActions()) > 0 {
+				mgmtBots = append(mgmtBots, b.Name)
+			}
+		}
+	}
 	f := deployment.Health(cfg.Settings, deployment.Resources{ProbeKey: *probeKey.KeyArn(), TopicArn: *alerts.Topic.TopicArn()},
-		deployment.HealthEnv{StackSet: cfg.RolePrefix + "-member-roles", Accounts: cfg.HealthAccounts})
+		deployment.HealthEnv{StackSet: cfg.RolePrefix + "-member-roles", Accounts: cfg.HealthAccounts,
+			ManagementAccount: cfg.ManagementAccount, ManagementBots: mgmtBots})
 	// Named like every guardbots function and role: the fence covers the role, and the SCP in infra/scp
 	// names the function (only the health workflow may invoke it) and the role (it invokes the bots).
 	fn := newGoFunction(stack, "MemberHealth", goFunctionProps{Function: f, AssetDir: assetDir, RoleName: roleName,
@@ -101,6 +112,12 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 	if len(cfg.HealthAccounts) == 0 {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("ListTheOrganizationsAccounts"), Actions: jsii.Strings(healthReads...), Resources: jsii.Strings("*"),
+		}))
+	}
+	if cfg.ManagementAccount == "" {
+		// Which account is the management account: any account of the organization may ask.
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("NameTheManagementAccount"), Actions: jsii.Strings("organizations:DescribeOrganization"), Resources: jsii.Strings("*"),
 		}))
 	}
 
@@ -123,7 +140,7 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		Sid: jsii.String("InvokeBotsWithProbes"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(arns...),
 	}))
 	suppress(role, "AwsSolutions-IAM5",
-		"cloudwatch:PutMetricData and organizations:ListAccounts support no resource-level permissions (the metric's "+
+		"cloudwatch:PutMetricData, organizations:ListAccounts and organizations:DescribeOrganization support no resource-level permissions (the metric's "+
 			"namespace is fixed by condition); the actions are exact.", "Resource::*")
 
 	def, subs, err := healthDefinition(functions, fn, o)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +192,44 @@ func TestOrganization_MemberHealthIsScheduledAlarmedAndOnlyItSignsProbes(t *test
 		if strings.Contains(env, deployment.EnvAccountID) && strings.Contains(env, deployment.EnvStateTable) && !strings.Contains(env, deployment.EnvProbeKey) {
 			// notify_only has no member role, but every bot is told: a probe to it is refused by the bot itself.
 			t.Errorf("a bot without %s: %s", deployment.EnvProbeKey, env)
+		}
+	}
+}
+
+// The health check knows the management account and the bots with a role there: with every key set
+// (managementAccount, managementAccountMember, managementAccountIamBots naming iam_revoke_role_sessions)
+// it is told the account and those bots — iam_quarantine_user, an IAM-writing bot not named again, is
+// not among them — and may not ask Organizations; with no context it is told no bot and asks which
+// account is the management account.
+func TestOrganization_MemberHealthKnowsTheManagementAccountsRoles(t *testing.T) {
+	for _, c := range []struct {
+		stack, account, bots string
+		describes            bool
+	}{
+		{memberHealthStackID, "777788889999", "", false},
+		{defaultOf(memberHealthStackID), "", "", true},
+	} {
+		_, fn := only(t, c.stack, "AWS::Lambda::Function")
+		env := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		account, _ := env[deployment.EnvHealthManagementAccount].(string)
+		bots, _ := env[deployment.EnvHealthManagementBots].(string)
+		if account != c.account {
+			t.Errorf("%s: management account %q, want %q", c.stack, account, c.account)
+		}
+		list := strings.Split(bots, ",")
+		if c.describes {
+			if bots != "" {
+				t.Errorf("%s: management bots %q with no member stack there", c.stack, bots)
+			}
+		} else if !slices.Contains(list, "iam_revoke_role_sessions") || !slices.Contains(list, "ec2_stop_instance") || slices.Contains(list, "iam_quarantine_user") {
+			t.Errorf("%s: management bots %q", c.stack, bots)
+		}
+		describes := false
+		for _, p := range resources(t, c.stack, "AWS::IAM::Policy") {
+			describes = describes || strings.Contains(js(props(p)["PolicyDocument"]), "organizations:DescribeOrganization")
+		}
+		if describes != c.describes {
+			t.Errorf("%s: organizations:DescribeOrganization granted %v, want %v", c.stack, describes, c.describes)
 		}
 	}
 }

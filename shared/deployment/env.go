@@ -69,6 +69,13 @@ const (
 	EnvHealthStackSet = "GUARDBOTS_HEALTH_STACKSET"
 	// EnvHealthNamespace is the CloudWatch namespace of the probe metrics (default HealthNamespace).
 	EnvHealthNamespace = "GUARDBOTS_HEALTH_NAMESPACE"
+	// EnvHealthManagementAccount is the organization's management account (context managementAccount);
+	// unset, the check reads it with organizations:DescribeOrganization.
+	EnvHealthManagementAccount = "GUARDBOTS_HEALTH_MANAGEMENT_ACCOUNT"
+	// EnvHealthManagementBots is the comma-separated list of the bots with a member role in the
+	// management account (context managementAccountMember, managementAccountIamBots); the others are not
+	// probed there. Unset: none.
+	EnvHealthManagementBots = "GUARDBOTS_HEALTH_MANAGEMENT_BOTS"
 )
 
 // The verify step.

@@ -68,6 +68,10 @@ const (
 type HealthEnv struct {
 	StackSet string
 	Accounts []string
+	// ManagementAccount is the organization's management account when the deployment names it, and
+	// ManagementBots the bots with a member role there (the others are not probed there).
+	ManagementAccount string
+	ManagementBots    []string
 }
 
 // Health is the member-role health check's function (not a workflow step: the member-health state
@@ -84,6 +88,12 @@ func Health(s Settings, r Resources, h HealthEnv) Function {
 	}
 	if len(h.Accounts) > 0 {
 		env[EnvHealthAccounts] = strings.Join(h.Accounts, ",")
+	}
+	if h.ManagementAccount != "" {
+		env[EnvHealthManagementAccount] = h.ManagementAccount
+	}
+	if len(h.ManagementBots) > 0 {
+		env[EnvHealthManagementBots] = strings.Join(h.ManagementBots, ",")
 	}
 	f := s.function(HealthFunction, false, "guardbots member-role health check", HealthTimeout, env)
 	return f

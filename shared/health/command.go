@@ -71,6 +71,9 @@ func Print(w io.Writer, rep Report) error {
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "not probed: account %s is %s\n", s.Account, s.State)
 	}
+	for _, n := range rep.NotProbed {
+		fmt.Fprintf(w, "not probed: bot %s in account %s, %s\n", n.Bot, n.Account, n.Reason)
+	}
 	if rep.OK {
 		_, err := fmt.Fprintln(w, "every bot can reach its member role in every account")
 		return err

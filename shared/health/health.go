@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
@@ -53,6 +55,8 @@ type Report struct {
 	Counts map[string]int `json:"counts"`
 	// Problems are the probes that were not ok, each with what to inspect.
 	Problems []Problem `json:"problems,omitempty"`
+	// NotProbed are the bots left out of an account by design (the management account).
+	NotProbed []NotProbed `json:"notProbed,omitempty"`
 	// Bots are every bot's answers.
 	Bots []plan.ProbeReport `json:"bots"`
 	OK   bool               `json:"ok"`
@@ -108,6 +112,57 @@ type Checker struct {
 	RolePrefix string
 	StackSet   string
 	Region     string
+	// Management is the organization's management account, where only some bots have a member role.
+	Management Management
+}
+
+// Management is the organization's management account. Service-managed StackSets skip it, and a
+// deployment gives it member roles only with context managementAccountMember (and an IAM-writing bot one
+// only when managementAccountIamBots names it): a bot without a role there is not probed there, and the
+// report says so, instead of reporting a denied role every day for a role that is absent by design.
+type Management struct {
+	// Account is the management account (context managementAccount); "" looks it up with Lookup.
+	Account string
+	// Bots have a member role in the management account.
+	Bots []string
+	// Lookup reads the management account (organizations:DescribeOrganization, which any account of the
+	// organization may call); nil when Account is set, or no organization is known (tests).
+	Lookup DescribeOrganizationAPI
+}
+
+// DescribeOrganizationAPI is the Organizations call that names the management account.
+type DescribeOrganizationAPI interface {
+	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
+}
+
+// NotProbed is a bot the check did not probe in an account, and why.
+type NotProbed struct {
+	Bot     string `json:"bot"`
+	Account string `json:"account"`
+	Reason  string `json:"reason"`
+}
+
+// notInManagement says why a bot is not probed in the management account.
+const notInManagement = "the management account: this deployment gives the bot no member role there (context managementAccountMember, managementAccountIamBots)"
+
+// managementAccount is Management.Account, else the organization's, else "" when the account is in no
+// organization. Any other failure fails the run: probing the management account for every bot would
+// raise the denied alarm for roles that are absent by design.
+func (c *Checker) managementAccount(ctx context.Context) (string, error) {
+	if c.Management.Account != "" || c.Management.Lookup == nil {
+		return c.Management.Account, nil
+	}
+	out, err := c.Management.Lookup.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	var notInUse *orgtypes.AWSOrganizationsNotInUseException
+	switch {
+	case errors.As(err, &notInUse):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("health: which account is the management account (organizations:DescribeOrganization): %w", err)
+	case out.Organization == nil || !org.IsAccountID(aws.ToString(out.Organization.MasterAccountId)):
+		return "", faults.Fail(errors.New("health: organizations:DescribeOrganization named no management account"))
+	}
+	return aws.ToString(out.Organization.MasterAccountId), nil
 }
 
 // botConcurrency bounds the bots probed at once (each probes its accounts eight at a time).
@@ -128,7 +183,21 @@ func (c *Checker) Run(ctx context.Context, in Input) (Report, error) {
 	if rep.Accounts, rep.Skipped, err = c.accounts(ctx, in.Input.Accounts); err != nil {
 		return Report{}, err
 	}
+	mgmt, err := c.managementAccount(ctx)
+	if err != nil {
+		return Report{}, err
+	}
 	bots := slices.Sorted(maps.Keys(in.Functions))
+	targets := make([][]string, len(bots))
+	for i, bot := range bots {
+		for _, a := range rep.Accounts {
+			if a == mgmt && !slices.Contains(c.Management.Bots, bot) {
+				rep.NotProbed = append(rep.NotProbed, NotProbed{Bot: bot, Account: a, Reason: notInManagement})
+				continue
+			}
+			targets[i] = append(targets[i], a)
+		}
+	}
 	rep.Bots = make([]plan.ProbeReport, len(bots))
 	errs := make([]error, len(bots))
 	sem := make(chan struct{}, botConcurrency)
@@ -137,7 +206,7 @@ func (c *Checker) Run(ctx context.Context, in Input) (Report, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			rep.Bots[i], errs[i] = c.probeBot(ctx, in.Execution, bot, in.Functions[bot], rep.Accounts)
+			rep.Bots[i], errs[i] = c.probeBot(ctx, in.Execution, bot, in.Functions[bot], targets[i])
 		})
 	}
 	wg.Wait()

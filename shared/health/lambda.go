@@ -16,6 +16,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/org"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -36,8 +37,12 @@ func Handler(ctx context.Context) (awslambda.Handler, error) {
 	c.Lambda = lambda.NewFromConfig(cfg)
 	c.Metrics = cloudwatch.NewFromConfig(cfg)
 	c.Publisher = notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: os.Getenv(deployment.EnvTopicArn)}
+	orgs := organizations.NewFromConfig(cfg)
 	if len(c.Accounts) == 0 {
-		c.Organization = organizations.NewFromConfig(cfg)
+		c.Organization = orgs
+	}
+	if c.Management.Account == "" {
+		c.Management.Lookup = orgs
 	}
 	return steps.Lambda(deployment.HealthFunction, c.Run), nil
 }
@@ -62,6 +67,15 @@ func FromEnv(region string) (*Checker, error) {
 	if v := strings.TrimSpace(os.Getenv(deployment.EnvHealthAccounts)); v != "" {
 		for _, a := range strings.Split(v, ",") {
 			c.Accounts = append(c.Accounts, strings.TrimSpace(a))
+		}
+	}
+	c.Management.Account = strings.TrimSpace(os.Getenv(deployment.EnvHealthManagementAccount))
+	if c.Management.Account != "" && !org.IsAccountID(c.Management.Account) {
+		return nil, fmt.Errorf("%s: %q is not a 12-digit account id", deployment.EnvHealthManagementAccount, c.Management.Account)
+	}
+	for _, b := range strings.Split(os.Getenv(deployment.EnvHealthManagementBots), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.Management.Bots = append(c.Management.Bots, b)
 		}
 	}
 	return c, nil
