@@ -107,9 +107,10 @@ func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error
 	if err != nil {
 		return steps.Matched{}, fmt.Errorf("verify: %w", err)
 	}
-	if opts.Org != nil {
-		d.Account = org.Summarize(ctx, opts.Org, c.Finding.AccountID, v.OwnerTag)
-	}
+	// Always set (lookups off: the account id and why nothing more is known): the workflow's Map hands
+	// $.decision.account to every iteration, so an approval request is routed to the owning team like
+	// every other message, and a JSONPath to a missing field would fail the execution.
+	d.Account = org.Summarize(ctx, opts.Org, c.Finding.AccountID, v.OwnerTag)
 	d.Verified = true
 	diffs := verify.Differences(f, c.Finding)
 	d.Verification = verification(c, diffs, in.Decision, d)
