@@ -44,10 +44,10 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## explain: parse → transform → match one event, no AWS. make explain EVENT=file [MAPPING=file]
+## explain: parse → transform → match one event, no AWS. make explain EVENT=file [MAPPING=file] [ORG=file]
 explain:
-	@test -n "$(EVENT)" || { echo "usage: make explain EVENT=path/to/event.json [MAPPING=mapping.json]"; exit 2; }
-	$(GO) run ./statemachine/local explain --event "$(EVENT)" $(if $(MAPPING),--mapping "$(MAPPING)")
+	@test -n "$(EVENT)" || { echo "usage: make explain EVENT=path/to/event.json [MAPPING=mapping.json] [ORG=organization.json]"; exit 2; }
+	$(GO) run ./statemachine/local explain --event "$(EVENT)" $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(ORG),--org "$(ORG)")
 
 ## bots: the bot registry as a table
 bots:

@@ -26,6 +26,8 @@ require (
 
 require (
 	github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794 // indirect
+	github.com/aws/aws-sdk-go-v2/service/cloudwatch v1.66.3 // indirect
+	github.com/aws/aws-sdk-go-v2/service/organizations v1.56.1 // indirect
 	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da // indirect
 )
 

@@ -117,6 +117,10 @@ const resourceKinds = {
   },
 }
 
+// Every template of the run: an Fn::ImportValue resolves to the export of a template of the same
+// deployment (the same "<build>/" name prefix).
+const allStacks = []
+
 // A template with the values its pseudo parameters and parameters take in one deploy.
 class Stack {
   constructor(name, template, env) {
@@ -214,6 +218,17 @@ class Stack {
           const [sep, s] = arg
           return this.resolve(s).split(sep)
         }
+        case 'Fn::ImportValue': {
+          const name = this.resolve(arg)
+          const prefix = this.name.includes('/') ? this.name.slice(0, this.name.lastIndexOf('/') + 1) : ''
+          for (const st of allStacks) {
+            if (st === this || !st.name.startsWith(prefix)) continue
+            for (const o of Object.values(st.template.Outputs ?? {})) {
+              if (o.Export && st.resolve(o.Export.Name) === name) return st.resolve(o.Value)
+            }
+          }
+          throw new Unresolvable(`Fn::ImportValue ${name}: no template of this deployment exports it`)
+        }
         default:
           throw new Unresolvable(`iamcheck does not resolve ${fn}`)
       }
@@ -257,6 +272,10 @@ function policiesOf(stack, problems) {
         break
       case 'AWS::KMS::Key':
         if (p.KeyPolicy) add('KeyPolicy', 'resource', p.KeyPolicy)
+        break
+      case 'AWS::Organizations::ResourcePolicy':
+        // The management account's delegation policy: Content is the policy (an object, or its JSON).
+        add('Content', 'resource', typeof p.Content === 'string' ? JSON.parse(p.Content) : p.Content)
         break
       case 'AWS::Lambda::Permission':
         // Not a policy document, but an action AWS grants as written.
@@ -513,6 +532,10 @@ function resourcePolicyFor(stack, id) {
   const r = stack.resources[id]
   if (!r) throw new Unresolvable(`${stack.name} has no resource ${id}`)
   if (r.Type === 'AWS::KMS::Key') return stack.resolve(r.Properties.KeyPolicy)
+  if (r.Type === 'AWS::Organizations::ResourcePolicy') {
+    const c = r.Properties.Content
+    return stack.resolve(typeof c === 'string' ? JSON.parse(c) : c)
+  }
   const holder = { 'AWS::SNS::Topic': ['AWS::SNS::TopicPolicy', 'Topics'], 'AWS::SQS::Queue': ['AWS::SQS::QueuePolicy', 'Queues'] }[r.Type]
   if (!holder) throw new Unresolvable(`iamcheck does not know where the resource policy of a ${r.Type} is`)
   const docs = Object.values(stack.resources)
@@ -612,8 +635,9 @@ async function run(input) {
   for (const t of input.templates ?? []) {
     const st = new Stack(t.name, t.template, t.env)
     stacks.set(t.name, st)
-    await checkTemplate(st, problems, counts)
+    allStacks.push(st)
   }
+  for (const st of allStacks) await checkTemplate(st, problems, counts)
   const policies = new Map()
   for (const p of input.policies ?? []) {
     policies.set(p.name, p)

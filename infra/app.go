@@ -17,6 +17,7 @@ const (
 	memberStackID       = "guardbots-member"
 	stackSetStackID     = "guardbots-stackset"
 	forwarderStackID    = "guardbots-forwarder"
+	memberHealthStackID = "guardbots-member-health"
 )
 
 // BuildOptions are the app's inputs besides context.
@@ -35,6 +36,10 @@ type Stacks struct {
 	Member     awscdk.Stack
 	StackSet   awscdk.Stack
 	Forwarders map[string]awscdk.Stack // by stack id
+	// Organization is the management account's delegation policy (organization.go); MemberHealth the
+	// member-role health check (health.go).
+	Organization awscdk.Stack
+	MemberHealth awscdk.Stack
 	// MemberTemplate is the StackSet's template: every member account's roles.
 	MemberTemplate string
 	// Config is the configuration the stacks were built with, the enabled bots resolved.
@@ -55,7 +60,7 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	if err := cfg.resolveBots(m); err != nil {
 		return nil, err
 	}
-	for _, f := range deployment.Functions(cfg.Settings, deployment.Resources{}) {
+	for _, f := range append(deployment.Functions(cfg.Settings, deployment.Resources{}), deployment.Health(cfg.Settings, deployment.Resources{}, deployment.HealthEnv{})) {
 		if _, err := os.Stat(filepath.Join(o.AssetDir, f.Name, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("Lambda code for %s is missing (%v): run make build", f.Name, err)
 		}
@@ -96,6 +101,10 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	for _, r := range cfg.OtherRegions {
 		id := forwarderStackID + "-" + r
 		s.Forwarders[id] = NewForwarderStack(app, id, cfg, r)
+	}
+	s.Organization = NewOrganizationStack(app, organizationStackID, cfg)
+	if s.MemberHealth, err = NewMemberHealthStack(app, memberHealthStackID, cfg, s.Orchestrator, o.AssetDir); err != nil {
+		return nil, err
 	}
 	checkWithNag(app)
 	return s, nil

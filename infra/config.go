@@ -58,6 +58,9 @@ type Config struct {
 	// principals that signed in with MFA (its IAM policies then decide who).
 	ApproverPrincipalArn string
 
+	// OrgConfig is the organization's part (organization.go).
+	OrgConfig
+
 	// Settings.EnabledBots nil means "not chosen": Build enables the bots the mapping names.
 
 	// ManagementAccountMember synthesizes the guardbots-member stack, the member roles for the
@@ -120,6 +123,7 @@ func DefaultConfig() Config {
 		StackSetCallAs:           "SELF",
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
+		OrgConfig:                OrgConfig{HealthSchedule: deployment.DefaultHealthSchedule},
 	}
 	// Not chosen: the bots the mapping names (Build).
 	c.EnabledBots = nil
@@ -255,6 +259,8 @@ func FromContext(get ContextReader) (Config, error) {
 	}
 	boolean(ctxManagementMember, &c.ManagementAccountMember)
 	list(ctxManagementIAMBots, &c.ManagementAccountIAMBots)
+
+	readOrgContext(get, &c, fail)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -396,6 +402,7 @@ func (c Config) Validate() error {
 		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
 			c.LambdaMemoryMiB, max(deployment.LambdaMinMemoryMiB, floor), deployment.LambdaMaxMemoryMiB, deployment.MeasuredPeakRSSMiB)
 	}
+	c.validateOrg(bad)
 	for _, b := range c.EnabledBots {
 		if _, ok := bots.Lookup(b); !ok {
 			bad(ctxEnabledBots, "%q is not a bot (%s)", b, strings.Join(bots.Names(), ", "))

@@ -278,10 +278,23 @@ func TestCdkJSON_ListsEveryKeyAndItsValuesAreTheDefaults(t *testing.T) {
 // contextKeys are the values of config.go's ctx… constants: every key the app reads.
 func contextKeys(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	var keys []string
+	// config.go's keys, and the organization's (organization.go).
+	for _, file := range []string{"config.go", "organization.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, constKeys(f)...)
 	}
+	if len(keys) < 30 {
+		t.Fatalf("found only %d context keys in config.go: %v", len(keys), keys)
+	}
+	return keys
+}
+
+// constKeys are the values of a file's ctx… string constants.
+func constKeys(f *ast.File) []string {
 	var keys []string
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
@@ -299,9 +312,6 @@ func contextKeys(t *testing.T) []string {
 				}
 			}
 		}
-	}
-	if len(keys) < 30 {
-		t.Fatalf("found only %d context keys in config.go: %v", len(keys), keys)
 	}
 	return keys
 }

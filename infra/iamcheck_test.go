@@ -208,6 +208,8 @@ func (b build) templates() []iamTemplate {
 		// Only with managementAccountMember: the management account's own member stack.
 		out = append(out, iamTemplate{b.tmplName(memberStackID), m, env(memberStackID, mgmtAccount, b.cfg.HomeRegion)})
 	}
+	out = append(out, iamTemplate{b.tmplName(memberHealthStackID), b.tmpl[memberHealthStackID], env(memberHealthStackID, orchAccount, b.cfg.HomeRegion)})
+	out = append(out, iamTemplate{b.tmplName(organizationStackID), b.tmpl[organizationStackID], env(organizationStackID, mgmtAccount, b.cfg.HomeRegion)})
 	ss := env(stackSetStackID, mgmtAccount, b.cfg.HomeRegion)
 	ss.NestedAccount = memberAccount
 	out = append(out, iamTemplate{b.tmplName(stackSetStackID), b.tmpl[stackSetStackID], ss})
@@ -250,6 +252,12 @@ var stepGrants = []struct {
 	when             func(Config) bool
 }{
 	{"match", "ssm:GetParameter", "mapping", nil},
+	{"match", "organizations:DescribeAccount", "orgAccount", lookups},
+	{"match", "organizations:ListParents", "orgAccount", lookups},
+	{"match", "organizations:ListTagsForResource", "orgAccount", lookups},
+	{"verify", "organizations:DescribeAccount", "orgAccount", lookups},
+	{"verify", "organizations:ListParents", "orgAccount", lookups},
+	{"verify", "organizations:ListTagsForResource", "orgAccount", lookups},
 	{"verify", "guardduty:ListDetectors", "*", nil},
 	{"verify", "guardduty:GetFindings", "*", nil},
 	{"verify", "ssm:GetParameter", "mapping", nil},
@@ -271,6 +279,8 @@ var stepGrants = []struct {
 }
 
 func closing(c Config) bool { return c.CloseFindings != "false" }
+
+func lookups(c Config) bool { return c.Organization.Lookups }
 
 // logicalID finds the one resource whose logical id matches re.
 func logicalID(t *testing.T, stack, typ, re string) string {
@@ -322,10 +332,14 @@ func stepSims(t *testing.T, b build) []iamSim {
 		"topic":      ref(orch, topic),
 		"key":        arnOf(orch, key),
 		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
+		// An account of the organization, as Organizations names it (the management account's).
+		"orgAccount": "arn:aws:organizations::" + mgmtAccount + ":account/o-abcdefghij/" + memberAccount,
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
-	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}, "planKey": {orch, planKey}}
+	orgPolicy := logicalID(t, b.stack(organizationStackID), "AWS::Organizations::ResourcePolicy", `^Delegation$`)
+	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}, "planKey": {orch, planKey},
+		"orgAccount": {b.tmplName(organizationStackID), orgPolicy}}
 	tls := map[string]any{"aws:SecureTransport": "true"}
 	var sims []iamSim
 	for _, step := range deployment.Steps {

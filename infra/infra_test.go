@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/guardbots/guardbots/shared/notify/route"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,6 +92,20 @@ func fixtureConfig() Config {
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
 	c.TrustedNetworks = []string{"203.0.113.0/24", "2001:db8::/32"}
+	// The organization: lookups on (the default) with a shorter TTL, protected OUs, an owner tag, routes,
+	// a health schedule.
+	c.Organization.TTL = 10 * time.Minute
+	c.Organization.ProtectedOUs = []string{"ou-abcd-prod0000", "ou-abcd-security"}
+	c.Organization.OwnerTag = "team"
+	c.ManagementAccount = "777788889999"
+	c.HealthSchedule = "cron(0 6 * * ? *)"
+	// A fixed list: the health role then lists no accounts (the default template checks the grant that does).
+	c.HealthAccounts = []string{"444455556666", "555566667777"}
+	c.Routes = []route.Route{
+		{Name: "payments", Protocol: "email", Endpoint: "payments-oncall@example.com", Owners: []string{"team-payments"}},
+		{Name: "workloads", Protocol: "sqs", Endpoint: "arn:aws:sqs:eu-central-1:999988887777:workload-alerts", OUs: []string{"ou-abcd-workload"},
+			Outcomes: []string{"failed", "held", "approval-requested"}},
+	}
 	// Every bot, so every bot's roles are synthesized and checked (the default enables the mapping's).
 	c.EnabledBots = bots.Names()
 	c.ProtectedRoles = append(append([]string{}, deployment.DefaultProtectedRoles...), "BreakGlass*", "security/incident-response-*")
@@ -126,6 +141,8 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 	stacks := map[string]awscdk.Stack{
 		orchestratorStackID: s.Orchestrator.Stack,
 		stackSetStackID:     s.StackSet,
+		organizationStackID: s.Organization,
+		memberHealthStackID: s.MemberHealth,
 	}
 	if s.Member != nil {
 		stacks[memberStackID] = s.Member
@@ -185,6 +202,7 @@ func fakeAssets() (string, error) {
 	}
 	names := append([]string{}, deployment.Steps...)
 	names = append(names, bots.Names()...)
+	names = append(names, deployment.HealthFunction)
 	for _, n := range names {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			return "", err
@@ -333,11 +351,11 @@ func sortedUnique(in []string) []string {
 
 func TestFixture_SynthesizesOnceQuickly(t *testing.T) {
 	t.Logf("app built and synthesized in %v (%d templates)", fixtureSynth.Round(time.Millisecond), len(fixtureTmpl))
-	if len(fixtureTmpl) != 6 {
-		t.Fatalf("want orchestrator, the management account's member stack, StackSet (and its member template) and two forwarders, got %d templates", len(fixtureTmpl))
+	if len(fixtureTmpl) != 8 {
+		t.Fatalf("want orchestrator, the management account's member stack, StackSet (and its member template), two forwarders, organization and member health, got %d templates", len(fixtureTmpl))
 	}
 	// With no context, the management account gets no member stack.
-	if _, ok := defaultTmpl[memberStackID]; ok || defaultFixture.Member != nil || len(defaultTmpl) != 4 {
+	if _, ok := defaultTmpl[memberStackID]; ok || defaultFixture.Member != nil || len(defaultTmpl) != 6 {
 		t.Errorf("no context: %d templates, member stack %v", len(defaultTmpl), defaultFixture.Member != nil)
 	}
 	for id := range fixtureTmpl {

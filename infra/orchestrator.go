@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -54,6 +55,9 @@ type Orchestrator struct {
 	AuditTable   awsdynamodb.Table
 	// ApproverRole is the only role meant to answer approval requests (see newApproverRole).
 	ApproverRole awsiam.Role
+	// Alerts and ProbeKey are what the member-health stack uses (health.go).
+	Alerts   notifications
+	ProbeKey awskms.Key
 }
 
 // NewOrchestrator builds rule → state machine → Lambdas, with the mapping parameter, the state table,
@@ -112,6 +116,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
 	planKey := newPlanKey(stack, "PlanSigningKey")
+	probeKey := newProbeKey(stack, "ProbeSigningKey")
 	closing := cfg.CloseFindings != deployment.CloseOff
 
 	// Every function, as shared/deployment describes it from the settings: each role holds only what
@@ -125,6 +130,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		AuditTable:      *audit.TableName(),
 		SigningKey:      *planKey.KeyArn(),
 		StateMachineArn: stateMachineArn(),
+		ProbeKey:        *probeKey.KeyArn(), HealthStateMachineArn: healthStateMachineArn(),
 	})
 	botLogs := map[string]awslogs.LogGroup{}
 	for _, f := range fns {
@@ -162,6 +168,12 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		grantBot(o.Functions[b.Name], b, cfg, table, audit)
 		grantCheckPlan(o.Functions[b.Name].Role, planKey, true)
 	}
+	if cfg.Organization.Lookups {
+		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
+	}
+	addRoutes(stack, alerts.Topic, cfg.Routes)
+	o.Alerts, o.ProbeKey = alerts, probeKey
+	grantProbes(o, cfg, probeKey)
 	var notifyLogs awslogs.LogGroup
 	if closing {
 		notifyLogs = o.Functions[deployment.StepNotify].LogGroup

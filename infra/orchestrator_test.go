@@ -407,9 +407,10 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 	want := map[string][]string{
 		"parse":     logActions,
 		"transform": logActions,
-		"match":     append([]string{"ssm:GetParameter"}, logActions...),
-		// Scan: the deny records verify plans the scheduled clean-up from (the deny bots are deployed).
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign", "dynamodb:Scan"}, logActions...),
+		// match and verify read the organization (the fixture leaves organizationLookups on); Scan: the deny
+		// records verify plans the scheduled clean-up from (the deny bots are deployed).
+		"match":            append(append([]string{"ssm:GetParameter"}, decidingReads...), logActions...),
+		"verify":           append(append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign", "dynamodb:Scan"}, decidingReads...), logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
@@ -435,7 +436,8 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 			"kms:GetPublicKey", "states:DescribeExecution", "states:GetExecutionHistory"}, logActions...)
 		if len(b.IAMActions()) > 0 {
-			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity")
+			// A bot with a member role also checks the health check's probes (the probe key, its executions).
+			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity", "kms:GetPublicKey", "states:DescribeExecution")
 			want = append(want, b.IAMActions()...)
 		}
 		if got := sortedUnique(actions[roleID]); !reflect.DeepEqual(got, sortedUnique(want)) {
@@ -451,11 +453,13 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 				}
 				if strs(s["Action"])[0] == "states:DescribeExecution" {
 					wantRes := `:execution:` + statemachine.Name + `:*"]]}`
-					if !strings.HasSuffix(js(s["Resource"]), wantRes) {
+					probes := `:execution:` + deployment.HealthStateMachineName + `:*"]]}`
+					if !strings.HasSuffix(js(s["Resource"]), wantRes) && (s["Sid"] != "ReadHealthExecutions" || !strings.HasSuffix(js(s["Resource"]), probes)) {
 						t.Errorf("%s may describe %s, want only the guardbots state machine's executions", b.Name, js(s["Resource"]))
 					}
 				}
-				if strs(s["Action"])[0] == "kms:GetPublicKey" && !strings.Contains(js(s["Resource"]), "PlanSigningKey") {
+				if strs(s["Action"])[0] == "kms:GetPublicKey" && !strings.Contains(js(s["Resource"]), "PlanSigningKey") &&
+					(s["Sid"] != "ReadProbeKey" || !strings.Contains(js(s["Resource"]), "ProbeSigningKey")) {
 					t.Errorf("%s may read the public key of %s, want the plan-signing key", b.Name, js(s["Resource"]))
 				}
 				if strs(s["Action"])[0] == "sts:AssumeRole" {
@@ -537,7 +541,8 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 		deployed[id] = props(f)
 	}
 	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
-		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
+		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref",
+		ProbeKey: "ref", HealthStateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
 	}
@@ -697,9 +702,15 @@ func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) 
 	if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
 		t.Errorf("topic policy does not deny plain HTTP: %s", js(props(tp)))
 	}
-	_, sub := only(t, orch, "AWS::SNS::Subscription")
-	if props(sub)["Protocol"] != "email" || props(sub)["Endpoint"] != fixtureCfg.NotificationEmail {
-		t.Errorf("subscription %s", js(props(sub)))
+	// The notificationEmail subscription, unfiltered (routes, filtered, are organization_test.go's).
+	var unfiltered []map[string]any
+	for _, sub := range resources(t, orch, "AWS::SNS::Subscription") {
+		if props(sub)["FilterPolicy"] == nil {
+			unfiltered = append(unfiltered, sub)
+		}
+	}
+	if len(unfiltered) != 1 || props(unfiltered[0])["Protocol"] != "email" || props(unfiltered[0])["Endpoint"] != fixtureCfg.NotificationEmail {
+		t.Errorf("unfiltered subscriptions %s", js(unfiltered))
 	}
 }
 

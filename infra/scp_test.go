@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/guardbots/guardbots/infra/scp"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // The SCP a security team applies (infra/scp): the committed template parses, renders for a deployment
@@ -64,6 +67,8 @@ func TestSCP_ChecksAgainstTheReferenceAndDeniesTheAttacks(t *testing.T) {
 		return iamPrincipal{Arn: fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)}
 	}
 	workflow, admin := role(orchAccount, p+"-workflow"), role(orchAccount, "Administrator")
+	healthWorkflow := role(orchAccount, healthWorkflowRoleName(p))
+	healthLambda := role(orchAccount, p+"-lambda-"+deployment.HealthFunction)
 	tagger := role(orchAccount, "SecurityExemptions")
 	instance := fmt.Sprintf("arn:aws:ec2:%s:%s:instance/i-0123456789abcdef0", fixtureCfg.HomeRegion, memberAccount)
 	tags := func(keys ...string) map[string]any { return map[string]any{"aws:TagKeys": keys} }
@@ -82,6 +87,15 @@ func TestSCP_ChecksAgainstTheReferenceAndDeniesTheAttacks(t *testing.T) {
 		sim("a workflow-named role of another account may not invoke a bot", role(memberAccount, p+"-workflow"), "lambda:InvokeFunction", fn("ec2_stop_instance"), nil, denied),
 		sim("an administrator may not add a resource policy to a bot", admin, "lambda:AddPermission", fn("ec2_stop_instance"), nil, denied),
 		sim("the workflow may not add a function URL", workflow, "lambda:CreateFunctionUrlConfig", fn("notify"), nil, denied),
+		// The member-role health check: its state machine invokes its function, which invokes the bots
+		// with signed probes; nothing else invokes the health function.
+		sim("the health workflow invokes the health check", healthWorkflow, "lambda:InvokeFunction", fn(deployment.HealthFunction), nil, allowed),
+		sim("the health check invokes a bot with a probe", healthLambda, "lambda:InvokeFunction", fn("ec2_stop_instance"), nil, allowed),
+		sim("the remediation workflow may not invoke the health check", workflow, "lambda:InvokeFunction", fn(deployment.HealthFunction), nil, denied),
+		sim("an administrator may not invoke the health check", admin, "lambda:InvokeFunction", fn(deployment.HealthFunction), nil, denied),
+		sim("nor a version of it", admin, "lambda:InvokeFunction", fn(deployment.HealthFunction)+":1", nil, denied),
+		sim("the health check may not invoke itself", healthLambda, "lambda:InvokeFunction", fn(deployment.HealthFunction), nil, denied),
+		sim("a health-named role of another account may not invoke a bot", role(memberAccount, p+"-lambda-"+deployment.HealthFunction), "lambda:InvokeFunction", fn("ec2_stop_instance"), nil, denied),
 		sim("other functions are not the SCP's business", admin, "lambda:InvokeFunction", fmt.Sprintf("arn:aws:lambda:%s:%s:function:payments", fixtureCfg.HomeRegion, orchAccount), nil, allowed),
 
 		sim("a workload owner may not exempt their instance", role(memberAccount, "WorkloadOwner"), "ec2:CreateTags", instance, tags("Name", "guardbots:exempt"), denied),
@@ -106,8 +120,8 @@ func TestSCP_ChecksAgainstTheReferenceAndDeniesTheAttacks(t *testing.T) {
 	for _, p := range r.Problems {
 		t.Error(p)
 	}
-	if r.Statements != 3 {
-		t.Errorf("%d statements checked, want the SCP's 3", r.Statements)
+	if r.Statements != 4 {
+		t.Errorf("%d statements checked, want the SCP's 4", r.Statements)
 	}
 	wantSimulations(t, r, sims)
 }
@@ -129,5 +143,64 @@ func TestSCP_TheCheckerRefusesABadSCP(t *testing.T) {
 		if !found {
 			t.Errorf("no problem %q in %v", w, r.Problems)
 		}
+	}
+}
+
+// The SCP names, as the principals that may invoke guardbots functions, exactly the roles the templates
+// grant lambda:InvokeFunction: a role granted it that the SCP does not name would be denied at run time
+// (the health check's probes were, before its roles were named), and one the SCP names that no template
+// grants it would be a hole.
+func TestSCP_NamesExactlyTheRolesThatInvokeFunctions(t *testing.T) {
+	doc, err := scp.Render(scpParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy struct {
+		Statement []struct {
+			Sid       string
+			Condition map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal(doc, &policy); err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, s := range policy.Statement {
+		if s.Sid != "GuardbotsFunctionsOnlyByTheWorkflow" {
+			continue
+		}
+		var arns []string
+		if err := json.Unmarshal([]byte(js(s.Condition["ArnNotLike"]["aws:PrincipalArn"])), &arns); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range arns {
+			named[a] = true
+		}
+	}
+	granted := map[string]bool{}
+	for _, stack := range []string{orch, memberHealthStackID} {
+		roleNames := map[string]string{}
+		for id, r := range resources(t, stack, "AWS::IAM::Role") {
+			name, _ := props(r)["RoleName"].(string)
+			roleNames[id] = name
+		}
+		for _, p := range resources(t, stack, "AWS::IAM::Policy") {
+			if !strings.Contains(js(props(p)["PolicyDocument"]), `"lambda:InvokeFunction"`) {
+				continue
+			}
+			var refs []struct{ Ref string }
+			if err := json.Unmarshal([]byte(js(props(p)["Roles"])), &refs); err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range refs {
+				if roleNames[ref.Ref] == "" {
+					t.Errorf("%s: a role granted lambda:InvokeFunction has no fixed name: %s", stack, ref.Ref)
+				}
+				granted[fmt.Sprintf("arn:aws:iam::%s:role/%s", orchAccount, roleNames[ref.Ref])] = true
+			}
+		}
+	}
+	if js(slices.Sorted(maps.Keys(named))) != js(slices.Sorted(maps.Keys(granted))) {
+		t.Errorf("the SCP lets %v invoke the functions; the templates grant it to %v", slices.Sorted(maps.Keys(named)), slices.Sorted(maps.Keys(granted)))
 	}
 }

@@ -337,6 +337,9 @@ func remediate(names []string) *state {
 			"index.$":      "$$.Map.Item.Index",
 			"execution.$":  "$$.Execution.Id",
 			"mappingKey.$": "$.decision.mappingKey",
+			// The account as verify looked it up (verify's output replaced the state, so nothing of the
+			// execution's input): approval requests are routed by its owner and OU path.
+			"account.$": "$.decision.account",
 		},
 		ItemProcessor: &processor{
 			ProcessorConfig: map[string]string{"Mode": "INLINE"},
@@ -384,6 +387,7 @@ func approval() map[string]*state {
 				"action.$":    "$.action",
 				"index.$":     "$.index",
 				"execution.$": "$.execution",
+				"account.$":   "$.account",
 				"taskToken.$": "$$.Task.Token",
 			},
 		},
@@ -502,6 +506,7 @@ func iteration(extra map[string]any) map[string]any {
 		"index.$":      "$.index",
 		"execution.$":  "$.execution",
 		"mappingKey.$": "$.mappingKey",
+		"account.$":    "$.account",
 	}
 	for k, v := range extra {
 		out[k] = v

@@ -273,7 +273,8 @@ func TestPathsFromMatchToNotify(t *testing.T) {
 	if mp["MaxConcurrency"] != 1.0 || mp["ItemsPath"] != "$.decision.actions" || mp["ResultPath"] != "$.results" {
 		t.Errorf("Remediate = %v", mp)
 	}
-	wantSel := obj{"finding.$": "$.finding", "action.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "execution.$": "$$.Execution.Id", "mappingKey.$": "$.decision.mappingKey"}
+	wantSel := obj{"finding.$": "$.finding", "action.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "execution.$": "$$.Execution.Id", "mappingKey.$": "$.decision.mappingKey",
+		"account.$": "$.decision.account"}
 	if !equalJSON(mp["ItemSelector"], wantSel) {
 		t.Errorf("ItemSelector = %v", mp["ItemSelector"])
 	}

@@ -1,6 +1,7 @@
 // Package scp is the service control policy a security team adds to the organization beside guardbots
-// (infra/README.md, "What an SCP adds"): only the workflow's role may invoke the guardbots functions,
-// nothing may open another way into them, and only named principals may set or remove the
+// (infra/README.md, "What an SCP adds"): only the workflow's role may invoke the guardbots functions
+// (and the member-role health check's roles: its state machine invokes its function, which invokes the
+// bots with signed probes), nothing may open another way into them, and only named principals may set or remove the
 // guardbots:exempt tag. guardbots.scp.json is the policy with ${…} placeholders; Render fills them in,
 // and `go run ./infra/scp/render` prints the policy to apply.
 package scp
@@ -28,7 +29,8 @@ type Params struct {
 	// Partition of the organization ("aws", "aws-us-gov", "aws-cn").
 	Partition string
 	// Prefix is the deployment's rolePrefix: its functions are "<prefix>-<function>", the workflow's
-	// role "<prefix>-workflow".
+	// role "<prefix>-workflow", the health check's "<prefix>-member-health-workflow" and
+	// "<prefix>-lambda-member_health" (infra/health.go).
 	Prefix string
 	// OrchestratorAccount holds the functions and the workflow.
 	OrchestratorAccount string

@@ -87,6 +87,8 @@ type Settings struct {
 	LambdaMemoryMiB int
 	// TrustedNetworks are CIDRs the address deny (iam_deny_source_ip) never covers (EnvTrustedNetworks).
 	TrustedNetworks []string
+	// Organization is what match and verify know about the organization (org.go).
+	Organization Organization
 	// EnabledBots are the bots the deployment runs (by name): only they get a function, a Lambda role
 	// and a member role, and match and verify refuse a mapping that names another (EnvEnabledBots).
 	// DefaultSettings enables every registered bot (the local stack, the committed definition); the
@@ -114,6 +116,7 @@ func DefaultSettings() Settings {
 		BlastRadiusGlobal:     DefaultBlastGlobal,
 		AuditRetention:        "365d",
 		LambdaMemoryMiB:       MemorySizeFor(MeasuredPeakRSSMiB),
+		Organization:          DefaultOrganization(),
 		EnabledBots:           bots.Names(),
 		ProtectedRoles:        slices.Clone(DefaultProtectedRoles),
 	}
@@ -135,6 +138,10 @@ type Resources struct {
 	// executions alone a signed plan may act for (shared/plan).
 	SigningKey      string
 	StateMachineArn string
+	// ProbeKey and HealthStateMachineArn are the member-role health check's probe key and state machine
+	// (the bots check its probes); "" when the deployment has no health check.
+	ProbeKey              string
+	HealthStateMachineArn string
 }
 
 // Function is one Lambda function of the deployment.
@@ -254,6 +261,7 @@ func (s Settings) mappingEnv() map[string]string {
 	if len(s.ProtectedAccounts) > 0 {
 		env[EnvProtectedAccounts] = strings.Join(s.ProtectedAccounts, ",")
 	}
+	maps.Copy(env, s.Organization.env())
 	return env
 }
 
@@ -284,6 +292,9 @@ func (s Settings) botEnv(r Resources) map[string]string {
 		env[EnvProtectedRoles] = strings.Join(s.ProtectedRoles, ",")
 	}
 	maps.Copy(env, r.planEnv())
+	if r.ProbeKey != "" && r.HealthStateMachineArn != "" {
+		env[EnvProbeKey], env[EnvHealthStateMachineArn] = r.ProbeKey, r.HealthStateMachineArn
+	}
 	return env
 }
 

@@ -54,7 +54,8 @@ func TestFunctions_TheStepsInWorkflowOrderThenOneFunctionPerRegisteredBot(t *tes
 func TestFunctions_EachIsAMainPackageUnderFunctionsAndEachMainIsAFunction(t *testing.T) {
 	root := filepath.Join("..", "..")
 	pkgs := map[string]bool{}
-	for _, f := range deployment.Functions(deployment.DefaultSettings(), resources) {
+	for _, f := range append(deployment.Functions(deployment.DefaultSettings(), resources),
+		deployment.Health(deployment.DefaultSettings(), resources, deployment.HealthEnv{})) {
 		pkgs[f.Package] = true
 		if _, err := os.Stat(filepath.Join(root, f.Package, "main.go")); err != nil {
 			t.Errorf("%s: %v (go generate ./... writes the bots' mains)", f.Name, err)
@@ -79,11 +80,13 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 		"parse":     {},
 		"transform": {},
 		"match": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
-			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only"},
+			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only", "GUARDBOTS_ORGANIZATION_LOOKUPS": "true",
+			"GUARDBOTS_ORGANIZATION_TTL": "15m0s", "GUARDBOTS_OWNER_TAG": "owner"},
 		"verify": {"GUARDBOTS_MAPPING_PARAMETER": "/guardbots/mapping", "GUARDBOTS_MAPPING_TTL": "0s",
 			"GUARDBOTS_ALLOW_SAMPLE_FINDINGS": "false", "GUARDBOTS_ENABLED_BOTS": "ec2_stop_instance,notify_only", "GUARDBOTS_VERIFY_FINDINGS": "true", "GUARDBOTS_MAX_FINDING_AGE": "6h0m0s",
 			// No deny bot is enabled: no hourly clean-up, so verify reads no state table.
-			"GUARDBOTS_SIGNING_KEY": resources.SigningKey},
+			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_ORGANIZATION_LOOKUPS": "true", "GUARDBOTS_ORGANIZATION_TTL": "15m0s",
+			"GUARDBOTS_OWNER_TAG": "owner"},
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
 		// Closing the loop checks the signed plan, as the bots do.
@@ -157,10 +160,14 @@ func TestFunctions_OptionalVariablesAreUnsetRatherThanEmpty(t *testing.T) {
 		}
 	}
 	s.ProtectedAccounts, s.ExternalID = []string{"111122223333", "444455556666"}, "ext-1"
+	s.Organization.ProtectedOUs = []string{"ou-ab12-prod0000", "r-ab12"}
 	fns = byName(deployment.Functions(s, resources))
 	for _, name := range []string{"match", "verify"} {
 		if got := fns[name].Env[deployment.EnvProtectedAccounts]; got != "111122223333,444455556666" {
 			t.Errorf("%s: protected accounts %q", name, got)
+		}
+		if got := fns[name].Env[deployment.EnvProtectedOUs]; got != "ou-ab12-prod0000,r-ab12" {
+			t.Errorf("%s: protected OUs %q", name, got)
 		}
 	}
 	if got := fns["ec2_stop_instance"].Env[deployment.EnvExternalID]; got != "ext-1" {
@@ -176,7 +183,7 @@ func TestFunctions_EveryVariableIsADeclaredName(t *testing.T) {
 	}
 	s := deployment.DefaultSettings()
 	s.ProtectedAccounts, s.ExternalID = []string{"111122223333"}, "ext-1"
-	for _, f := range deployment.Functions(s, resources) {
+	for _, f := range append(deployment.Functions(s, resources), deployment.Health(s, resources, deployment.HealthEnv{StackSet: "ss", Accounts: []string{"111122223333"}})) {
 		for k := range f.Env {
 			if !strings.Contains(string(src), `= "`+k+`"`) {
 				t.Errorf("%s: %s is not declared in env.go", f.Name, k)

@@ -42,6 +42,42 @@ const (
 // which the refusal of a mapping naming another bot points to.
 const ContextEnabledBots = "enabledBots"
 
+// The organization (match and verify): rules that know an account's OU path and tags, protected OUs,
+// and the account's name, OU path and owner on every notification.
+const (
+	// EnvOrgLookups switches the deciding steps' AWS Organizations reads (DescribeAccount, ListParents,
+	// ListTagsForResource, from the security account, as the management account's resource policy
+	// allows). Default true. Off, a rule or protected OU that needs the organization stops the decision
+	// with an error, and notifications carry the account id alone.
+	EnvOrgLookups = "GUARDBOTS_ORGANIZATION_LOOKUPS"
+	// EnvOrgTTL is how long a looked-up account is reused (Go duration; default DefaultOrgTTL).
+	EnvOrgTTL = "GUARDBOTS_ORGANIZATION_TTL"
+	// EnvProtectedOUs is the comma-separated list of OU (or root) ids whose accounts, at any depth, no bot
+	// may change; the mapping's defaults.protectedOUs adds to it without a redeploy.
+	EnvProtectedOUs = "GUARDBOTS_PROTECTED_OUS"
+	// EnvOwnerTag is the account tag (in AWS Organizations) whose value names the team that owns the
+	// account: the notification's owner and its "owner" message attribute (default DefaultOwnerTag).
+	EnvOwnerTag = "GUARDBOTS_OWNER_TAG"
+)
+
+// The member-role health check (shared/health).
+const (
+	// EnvHealthAccounts is a comma-separated list of accounts to probe instead of every active account
+	// of the organization (organizations:ListAccounts).
+	EnvHealthAccounts = "GUARDBOTS_HEALTH_ACCOUNTS"
+	// EnvHealthStackSet names the member StackSet, for the report's hint on a denied role.
+	EnvHealthStackSet = "GUARDBOTS_HEALTH_STACKSET"
+	// EnvHealthNamespace is the CloudWatch namespace of the probe metrics (default HealthNamespace).
+	EnvHealthNamespace = "GUARDBOTS_HEALTH_NAMESPACE"
+	// EnvHealthManagementAccount is the organization's management account (context managementAccount);
+	// unset, the check reads it with organizations:DescribeOrganization.
+	EnvHealthManagementAccount = "GUARDBOTS_HEALTH_MANAGEMENT_ACCOUNT"
+	// EnvHealthManagementBots is the comma-separated list of the bots with a member role in the
+	// management account (context managementAccountMember, managementAccountIamBots); the others are not
+	// probed there. Unset: none.
+	EnvHealthManagementBots = "GUARDBOTS_HEALTH_MANAGEMENT_BOTS"
+)
+
 // The verify step.
 const (
 	// EnvVerifyFindings switches the verify step's GuardDuty check (default true).
@@ -64,6 +100,12 @@ const (
 	// EnvStateMachineArn is the guardbots state machine's ARN: a plan is honoured only while the execution
 	// it was signed for runs on it (DescribeExecution). Required by every bot.
 	EnvStateMachineArn = "GUARDBOTS_STATE_MACHINE_ARN"
+	// EnvProbeKey is the member-role health check's probe key (shared/plan probe.go): the health check
+	// signs probes with it (kms:Sign, its role only), every bot checks them with its public half.
+	EnvProbeKey = "GUARDBOTS_PROBE_KEY"
+	// EnvHealthStateMachineArn is the member-health state machine: a probe is run only while its
+	// execution runs there.
+	EnvHealthStateMachineArn = "GUARDBOTS_HEALTH_STATE_MACHINE_ARN"
 )
 
 // The notify and request_approval steps.

@@ -17,6 +17,8 @@
 // document order. Parse compiles patterns so Match does a map lookup and a short scan.
 package mapping
 
+import "github.com/guardbots/guardbots/shared/org"
+
 // Outcome is what the workflow does with a finding.
 type Outcome string
 
@@ -47,6 +49,17 @@ type Decision struct {
 	// Key is the mapping entry that matched ("" when none did).
 	Key     string   `json:"mappingKey"`
 	Actions []Action `json:"actions"`
+	// Rule is where the deciding rule is in the document ("rules[2]", or the CloudBots key); Scope the
+	// scope of it that set the mode ("rules[2].scopes[0]"), "" when the rule's own mode applied.
+	Rule  string `json:"rule,omitempty"`
+	Scope string `json:"scope,omitempty"`
+	// Explain says how the organization shaped the decision: each rule passed over because its where did
+	// not hold, each scope tried, a protected OU; empty when no rule had a where or scopes.
+	Explain []string `json:"explain,omitempty"`
+	// Account is the finding's account as the organization describes it (name, OU path, owner), for the
+	// notification and its routing: set by match and verify when organization lookups are on. It is
+	// what the lookup said, not part of what was decided or signed.
+	Account *org.Summary `json:"account,omitempty"`
 	// Verification says whether GuardDuty confirmed the finding before any action ran, and where the
 	// input differed from GuardDuty's copy (the verify step sets it on a remediate decision).
 	Verification string `json:"verification,omitempty"`

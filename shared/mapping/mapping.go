@@ -98,9 +98,11 @@ type Mapping struct {
 	form Form
 	// protected are accounts no action may change (defaults.protectedAccounts).
 	protected map[string]bool
-	rules     []*rule          // document order
-	exact     map[string]entry // exact finding type → rule
-	wild      []entry          // wildcard patterns, most specific first
+	// protectedOUs are OUs (and roots) no action may change an account in or under (defaults.protectedOUs).
+	protectedOUs []string
+	rules        []*rule          // document order
+	exact        map[string]entry // exact finding type → rule
+	wild         []entry          // wildcard patterns, most specific first
 }
 
 // entry is one pattern of one rule.
@@ -120,6 +122,10 @@ type rule struct {
 	actions     []compiledAction
 	// approvalTimeout is how long an APPROVE rule's actions wait for a person, in seconds.
 	approvalTimeout int
+	// where limits the rule to part of the organization (nil: everywhere); scopes set its mode in parts
+	// of it (where.go, scope.go).
+	where  *where
+	scopes []scope
 }
 
 type compiledAction struct {
@@ -138,6 +144,9 @@ type Rule struct {
 	Mode        Mode     `json:"mode"`
 	Note        string   `json:"note,omitempty"`
 	Actions     []Action `json:"actions"`
+	// Where is the rule's where, as text ("" when it applies everywhere); Scopes its scopes in order.
+	Where  string      `json:"where,omitempty"`
+	Scopes []ScopeView `json:"scopes,omitempty"`
 }
 
 // Parse validates a mapping document against the bot registry and compiles it. The document is either
@@ -162,7 +171,7 @@ func Parse(doc []byte, opts ...ParseOption) (*Mapping, error) {
 	m := &Mapping{form: FormCloudBots}
 	if isRich(keys) {
 		m.form = FormRich
-		m.rules, m.protected = parseRich(doc, &ps)
+		m.rules, m.protected, m.protectedOUs = parseRich(doc, &ps)
 	} else {
 		m.rules = parseCloudBots(doc, keys, &ps)
 	}
@@ -255,6 +264,9 @@ func (m *Mapping) index(ps *problems) {
 	sort.SliceStable(m.wild, func(i, j int) bool { return m.wild[i].pat.moreSpecific(&m.wild[j].pat) })
 }
 
+// ProtectedOUs lists defaults.protectedOUs, in document order.
+func (m *Mapping) ProtectedOUs() []string { return slices.Clone(m.protectedOUs) }
+
 // ProtectedAccounts lists defaults.protectedAccounts, sorted.
 func (m *Mapping) ProtectedAccounts() []string {
 	return slices.Sorted(maps.Keys(m.protected))
@@ -272,6 +284,12 @@ func (m *Mapping) Rules() []Rule {
 			acts[j] = cloneAction(a.action)
 		}
 		out[i] = Rule{Match: slices.Clone(r.patterns), MinSeverity: r.minSeverity, Mode: r.mode, Note: r.note, Actions: acts}
+		if r.where != nil {
+			out[i].Where = r.where.String()
+		}
+		for _, sc := range r.scopes {
+			out[i].Scopes = append(out[i].Scopes, ScopeView{Where: sc.where.String(), Mode: sc.mode, Note: sc.note})
+		}
 	}
 	return out
 }

@@ -1,13 +1,16 @@
 package mapping
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/org"
 )
 
 // MatchOptions tune Match.
@@ -24,6 +27,13 @@ type MatchOptions struct {
 	MaxAge time.Duration
 	// Now is when MaxAge is measured (time.Now when zero).
 	Now time.Time
+	// Org looks the finding's account up in the organization, for a where (or protected OU) that needs
+	// it: the steps pass a cached AWS Organizations reader, explain a fixture. Nil: such a rule stops the
+	// decision with an error.
+	Org org.Lookup
+	// ProtectedOUs are OUs (or roots) whose accounts, at any depth, are never changed, in addition to the
+	// mapping's defaults.protectedOUs (the deployment's list, deployment.EnvProtectedOUs).
+	ProtectedOUs []string
 }
 
 // ParseAccountList reads deployment.EnvProtectedAccounts' value: 12-digit account ids separated by commas.
@@ -42,43 +52,99 @@ func ParseAccountList(s string) (map[string]bool, error) {
 	return out, nil
 }
 
-// Match decides what to do with a finding. Precedence when several entries match: an exact finding
-// type beats every wildcard; among wildcards the one with more literal characters wins, then the longer
-// literal prefix, then the earlier rule in the document. Only the winning entry is consulted: when the
-// finding is below its severity floor the decision is Skip (it does not fall through to a less
-// specific rule).
+// Match is Decide for callers that look nothing up (tests, benchmarks): its options carry no
+// organization lookup, and a decision that needs one panics. Use Decide wherever a mapping may use
+// where or protectedOUs.
+func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
+	opts.Org = nil
+	d, err := m.Decide(context.Background(), f, opts)
+	if err != nil {
+		panic("mapping: Match: " + err.Error())
+	}
+	return d
+}
+
+// Decide decides what to do with a finding. Precedence when several entries match its type: an exact
+// finding type beats every wildcard; among wildcards the one with more literal characters wins, then the
+// longer literal prefix, then the earlier rule in the document. A rule whose where does not hold for the
+// finding is passed over for the next one by that precedence. The first rule that applies decides alone:
+// when the finding is below its severity floor the decision is Skip (it does not fall through to a less
+// specific rule); its first scope whose where holds sets the mode of its actions, else its own mode does.
+//
+// A where, scope or protected OU that needs the organization looks the account up (opts.Org) only when
+// it is reached; when that lookup fails, or there is none, Decide returns the error: the decision stops
+// rather than fall back to another rule or mode.
 //
 // Actions is never nil, so the state machine's Map always receives a list.
-func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
+func (m *Mapping) Decide(ctx context.Context, f *finding.Finding, opts MatchOptions) (Decision, error) {
 	switch {
 	case f == nil:
-		return skip("", "no finding")
+		return skip("", "no finding"), nil
 	case f.Archived:
-		return skip("", "finding is archived")
+		return skip("", "finding is archived"), nil
 	case f.Sample && !opts.AllowSamples:
-		return skip("", "GuardDuty sample finding (set "+deployment.EnvAllowSamples+"=true to act on samples)")
+		return skip("", "GuardDuty sample finding (set "+deployment.EnvAllowSamples+"=true to act on samples)"), nil
 	}
 	if opts.MaxAge > 0 {
 		if reason := stale(f, opts); reason != "" {
-			return skip("", reason)
+			return skip("", reason), nil
 		}
 	}
-	e, ok := m.lookup(f.Type)
-	if !ok {
-		return skip("", "no mapping entry for "+f.Type)
+	acct := &accountView{ctx: ctx, lookup: opts.Org, id: f.AccountID}
+	r, key, explain, err := m.choose(acct, f)
+	if err != nil {
+		return Decision{}, fmt.Errorf("mapping: finding %s: %w", clip(f.ID), err)
 	}
-	r, key := e.rule, e.pat.raw
+	if r == nil {
+		reason := "no mapping entry for " + f.Type
+		if len(explain) > 0 {
+			reason += " applies to this finding (every matching rule's where failed: see explain)"
+		}
+		d := skip("", reason)
+		d.Explain = explain
+		return d, nil
+	}
+	at := func(d Decision) Decision {
+		d.Rule, d.Explain = r.path, explain
+		return d
+	}
 	if f.Severity < r.minSeverity {
-		return skip(key, fmt.Sprintf("severity %s is below the floor %s of mapping entry %s",
-			formatSeverity(f.Severity), formatSeverity(r.minSeverity), key))
+		return at(skip(key, fmt.Sprintf("severity %s is below the floor %s of mapping entry %s",
+			formatSeverity(f.Severity), formatSeverity(r.minSeverity), key))), nil
 	}
-	if r.mode == ModeNotify {
-		return Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY: notify only", Key: key, Actions: []Action{}}
+	mode, sc, why, err := r.modeFor(acct, f)
+	explain = append(explain, why...)
+	if err != nil {
+		return Decision{}, fmt.Errorf("mapping: finding %s: %w", clip(f.ID), err)
+	}
+	scoped := ""
+	at = func(d Decision) Decision {
+		d.Rule, d.Explain = r.path, explain
+		if sc != nil {
+			d.Scope = sc.path
+		}
+		return d
+	}
+	if sc != nil {
+		scoped = " (scope " + sc.path + ")"
+	}
+	if mode == ModeNotify {
+		return at(Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY" + scoped + ": notify only", Key: key, Actions: []Action{}}), nil
 	}
 	// A protected account is still notified (above), never changed: not even a dry run, whose reads
 	// would need the member role there.
 	if m.protected[f.AccountID] || opts.ProtectedAccounts[f.AccountID] {
-		return skip(key, "exempt: account "+f.AccountID+" is protected")
+		return at(skip(key, "exempt: account "+f.AccountID+" is protected")), nil
+	}
+	if ous := slices.Concat(m.protectedOUs, opts.ProtectedOUs); len(ous) > 0 {
+		a, err := acct.get("protected OUs " + strings.Join(ous, ","))
+		if err != nil {
+			return Decision{}, fmt.Errorf("mapping: finding %s: %w", clip(f.ID), err)
+		}
+		if i := slices.IndexFunc(ous, a.Under); i >= 0 {
+			explain = append(explain, fmt.Sprintf("account %s is under protected OU %s (OU path %s)", a.ID, ous[i], a.Path()))
+			return at(skip(key, "exempt: account "+f.AccountID+" is in protected OU "+ous[i])), nil
+		}
 	}
 
 	actions := make([]Action, 0, len(r.actions))
@@ -89,18 +155,18 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 			continue
 		}
 		act := cloneAction(a.action)
-		act.Mode = string(r.mode)
-		if r.mode == ModeApprove {
+		act.Mode = string(mode)
+		if mode == ModeApprove {
 			act.ApprovalTimeoutSeconds = r.approvalTimeout
 		}
 		actions = append(actions, act)
 		names = append(names, a.bot.Name)
 	}
 	if len(actions) == 0 {
-		return skip(key, "mapping entry "+key+": "+strings.Join(refused, "; ")+"; no action left to run")
+		return at(skip(key, "mapping entry "+key+": "+strings.Join(refused, "; ")+"; no action left to run")), nil
 	}
-	reason := "mapping entry " + key + " is " + string(r.mode) + ": " + strings.Join(names, ", ")
-	switch r.mode {
+	reason := "mapping entry " + key + " is " + string(mode) + scoped + ": " + strings.Join(names, ", ")
+	switch mode {
 	case ModeDryRun:
 		reason += " (dry run: the bots report what they would do and change nothing)"
 	case ModeApprove:
@@ -109,7 +175,50 @@ func (m *Mapping) Match(f *finding.Finding, opts MatchOptions) Decision {
 	if len(refused) > 0 {
 		reason += "; skipped: " + strings.Join(refused, "; ")
 	}
-	return Decision{Outcome: Remediate, Reason: reason, Key: key, Actions: actions}
+	return at(Decision{Outcome: Remediate, Reason: reason, Key: key, Actions: actions}), nil
+}
+
+// choose finds the rule that decides f: the most specific entry for its type (see Decide) whose where
+// holds, and its matching pattern. why names each rule passed over and why; a where that cannot be
+// evaluated is an error.
+func (m *Mapping) choose(acct *accountView, f *finding.Finding) (*rule, string, []string, error) {
+	var why []string
+	var tried []*rule
+	try := func(e entry) (bool, error) {
+		r := e.rule
+		if r.where == nil {
+			return true, nil
+		}
+		if slices.Contains(tried, r) {
+			return false, nil // another of its patterns matched first, and its where failed then
+		}
+		tried = append(tried, r)
+		ok, reason, err := r.where.holds(acct, f)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			why = append(why, fmt.Sprintf("%s (%s, where %s) holds: %s", r.path, e.pat.raw, r.where, reason))
+			return true, nil
+		}
+		why = append(why, fmt.Sprintf("%s (%s, where %s) passed over: %s", r.path, e.pat.raw, r.where, reason))
+		return false, nil
+	}
+	if e, ok := m.exact[f.Type]; ok {
+		if ok, err := try(e); err != nil || ok {
+			return e.rule, e.pat.raw, why, err
+		}
+	}
+	for i := range m.wild {
+		e := m.wild[i]
+		if !e.pat.match(f.Type) {
+			continue
+		}
+		if ok, err := try(e); err != nil || ok {
+			return e.rule, e.pat.raw, why, err
+		}
+	}
+	return nil, "", why, nil
 }
 
 // stale says why f is too old to act on ("" when it is not): updatedAt is GuardDuty's last change to the

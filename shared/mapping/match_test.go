@@ -125,7 +125,7 @@ func TestMatch_ActionsCarryTypedParamsInJSONForm(t *testing.T) {
 	}
 	want := `{"decision":"remediate","reason":"mapping entry UnauthorizedAccess:EC2/* is AUTO: test_snapshot, test_stop","mappingKey":"UnauthorizedAccess:EC2/*","actions":[` +
 		`{"bot":"test_snapshot","params":{},"onError":"continue","mode":"AUTO"},` +
-		`{"bot":"test_stop","params":{"how":"hard","ttl":"15m0s","wait":5},"onError":"stop","mode":"AUTO"}]}`
+		`{"bot":"test_stop","params":{"how":"hard","ttl":"15m0s","wait":5},"onError":"stop","mode":"AUTO"}],"rule":"rules[0]"}`
 	if string(got) != want {
 		t.Errorf("decision JSON\n got %s\nwant %s", got, want)
 	}

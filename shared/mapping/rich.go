@@ -35,6 +35,8 @@ type richDefaults struct {
 	ApprovalTimeoutSeconds *int     `json:"approvalTimeoutSeconds"`
 	// ProtectedAccounts are never changed: a remediate decision there becomes a skip ("exempt").
 	ProtectedAccounts []string `json:"protectedAccounts"`
+	// ProtectedOUs are never changed either: every account in them or below them (where.go).
+	ProtectedOUs []string `json:"protectedOUs"`
 }
 
 // Approval timeouts, in seconds. The floor leaves a person time to read the message; the ceiling keeps
@@ -52,6 +54,9 @@ type richRule struct {
 	ApprovalTimeoutSeconds *int              `json:"approvalTimeoutSeconds"`
 	Note                   string            `json:"note"`
 	Actions                []json.RawMessage `json:"actions"`
+	// Where and Scopes place the rule in the organization (where.go, scope.go).
+	Where  *richWhere        `json:"where"`
+	Scopes []json.RawMessage `json:"scopes"`
 }
 
 type richAction struct {
@@ -89,11 +94,11 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
+func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 	var d richDoc
 	if err := decodeStrict(doc, &d); err != nil {
 		ps.add("", "%v", err)
-		return nil, nil
+		return nil, nil, nil
 	}
 	switch {
 	case d.Version == nil:
@@ -104,7 +109,9 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 
 	defSeverity, defOnError, defMode, defTimeout := 0.0, Continue, ModeAuto, DefaultApprovalTimeoutSeconds
 	var protected map[string]bool
+	var protectedOUs []string
 	if d.Defaults != nil {
+		protectedOUs = checkProtectedOUs(ps, "defaults.protectedOUs", d.Defaults.ProtectedOUs)
 		if d.Defaults.ApprovalTimeoutSeconds != nil {
 			if t, ok := checkApprovalTimeout(ps, "defaults.approvalTimeoutSeconds", *d.Defaults.ApprovalTimeoutSeconds); ok {
 				defTimeout = t
@@ -166,8 +173,12 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 				r.approvalTimeout = t
 			}
 		}
-		if modeOK && len(rr.Actions) == 0 && (r.mode == ModeAuto || r.mode == ModeDryRun || r.mode == ModeApprove) {
-			ps.add(path+".actions", "empty in %s mode: add actions, or set \"mode\": \"NOTIFY\"", r.mode)
+		r.where = compileWhere(ps, path+".where", rr.Where)
+		r.scopes = compileScopes(ps, path, rr.Scopes)
+		if modeOK && len(rr.Actions) == 0 {
+			if acting := r.actingMode(); acting != "" {
+				ps.add(path+".actions", "empty in %s mode: add actions, or set \"mode\": \"NOTIFY\"", acting)
+			}
 		}
 		// Actions of a NOTIFY rule are validated too, so switching it back to AUTO cannot surprise.
 		for j, rawAction := range rr.Actions {
@@ -206,7 +217,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool) {
 		}
 		rules = append(rules, r)
 	}
-	return rules, protected
+	return rules, protected, protectedOUs
 }
 
 func checkApprovalTimeout(ps *problems, key string, t int) (int, bool) {

@@ -9,8 +9,9 @@ import (
 )
 
 // OptionsFromEnv reads what match and verify both decide with besides the mapping itself:
-// deployment.EnvAllowSamples and deployment.EnvProtectedAccounts. Both steps read the same variables, so
-// GuardDuty's copy is decided with the rules the input was.
+// deployment.EnvAllowSamples, deployment.EnvProtectedAccounts and deployment.EnvProtectedOUs (the
+// organization lookup itself is the step's to build). Both steps read the same variables, so GuardDuty's
+// copy is decided with the rules the input was.
 func OptionsFromEnv() (MatchOptions, error) {
 	allow, err := deployment.EnvBool(deployment.EnvAllowSamples)
 	if err != nil {
@@ -20,7 +21,11 @@ func OptionsFromEnv() (MatchOptions, error) {
 	if err != nil {
 		return MatchOptions{}, fmt.Errorf("%s: %w", deployment.EnvProtectedAccounts, err)
 	}
-	return MatchOptions{AllowSamples: allow, ProtectedAccounts: protected}, nil
+	ous, err := ParseOUList(os.Getenv(deployment.EnvProtectedOUs))
+	if err != nil {
+		return MatchOptions{}, fmt.Errorf("%s: %w", deployment.EnvProtectedOUs, err)
+	}
+	return MatchOptions{AllowSamples: allow, ProtectedAccounts: protected, ProtectedOUs: ous}, nil
 }
 
 // Source yields the current mapping: ssmstore.Store in the Lambdas (the SSM parameter, cached), Static

@@ -79,5 +79,9 @@ func Decide(ctx context.Context, raw []byte, m *mapping.Mapping, opts mapping.Ma
 	if err != nil {
 		return nil, mapping.Decision{}, err
 	}
-	return f, m.Match(f, opts), nil
+	d, err := m.Decide(ctx, f, opts)
+	if err != nil {
+		return f, mapping.Decision{}, err
+	}
+	return f, d, nil
 }

@@ -124,7 +124,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 				fmt.Fprintf(w, "  %s\n", note)
 			}
 		}
-		ex, err := stack.Run(ctx, tools, f.Name, r.Substitute(f.Event), demo.RunOptions{})
+		ex, err := stack.Run(ctx, tools, f.Name, r.Substitute(f.Event), demo.RunOptions{Overrides: demo.ApprovalWaitStandIn()})
 		if err != nil {
 			return 1, err
 		}

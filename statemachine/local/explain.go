@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,16 +13,25 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/org"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // explanation is explain's output: what the workflow would decide for the event.
 type explanation struct {
-	Decision string           `json:"decision"`
-	Reason   string           `json:"reason"`
-	Key      string           `json:"mappingKey,omitempty"`
-	Finding  *finding.Finding `json:"finding"`
-	Actions  []mapping.Action `json:"actions"`
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+	Key      string `json:"mappingKey,omitempty"`
+	// Rule and Scope are where in the mapping the decision came from ("rules[2]", "rules[2].scopes[0]");
+	// Explain says how the organization shaped it (rules passed over, scopes tried, a protected OU).
+	Rule    string   `json:"rule,omitempty"`
+	Scope   string   `json:"scope,omitempty"`
+	Explain []string `json:"explain,omitempty"`
+	// Account is the finding's account as the organization fixture describes it (with --org).
+	Account *org.Summary     `json:"account,omitempty"`
+	Finding *finding.Finding `json:"finding"`
+	// Actions each keep their mode (AUTO, DRYRUN or APPROVE: a scope may set it).
+	Actions []mapping.Action `json:"actions"`
 	// Verify says what happens to a remediate decision in the workflow: explain has no GuardDuty to ask.
 	Verify string `json:"verify,omitempty"`
 }
@@ -37,6 +47,8 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	eventPath := fs.String("event", "", "the event file: EventBridge event, SNS record, bare finding or Security Hub event")
 	mappingPath := fs.String("mapping", "", "the mapping document (default: the mapping committed in shared/mapping/default.json)")
 	allowSamples := fs.Bool("allow-samples", false, "act on GuardDuty sample findings (they are skipped otherwise)")
+	orgPath := fs.String("org", "", `the organization, for rules with where and scopes: {"accounts": {"<id>": {"name": …, "ouPath": ["r-…", …], "tags": {…}}}}`)
+	ownerTag := fs.String("owner-tag", deployment.DefaultOwnerTag, "the account tag that names the account's owner")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -58,13 +70,39 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "explain: invalid mapping %s: %v\n", nameOr(*mappingPath, "(default)"), err)
 		return 1
 	}
+	opts := mapping.MatchOptions{AllowSamples: *allowSamples}
+	if *orgPath != "" {
+		b, err := os.ReadFile(*orgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "explain: %v\n", err)
+			return 1
+		}
+		fixture, err := org.ParseFixture(b)
+		if err != nil {
+			fmt.Fprintf(stderr, "explain: %s: %v\n", *orgPath, err)
+			return 1
+		}
+		opts.Org = fixture
+	}
 	raw, err := os.ReadFile(*eventPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "explain: %v\n", err)
 		return 1
 	}
-	f, d, err := steps.Decide(context.Background(), raw, m, mapping.MatchOptions{AllowSamples: *allowSamples})
-	out := explanation{Decision: string(d.Outcome), Reason: d.Reason, Key: d.Key, Finding: f, Actions: d.Actions}
+	f, d, err := steps.Decide(context.Background(), raw, m, opts)
+	if err != nil && f != nil && faults.Classify(err) != faults.Rejected {
+		// The event parsed; the decision could not be made.
+		fmt.Fprintf(stderr, "explain: %v\n", err)
+		if errors.Is(err, mapping.ErrNoOrganization) {
+			fmt.Fprintln(stderr, "explain: this mapping decides by the organization: pass --org FILE (see shared/mapping/README.md)")
+		}
+		return 1
+	}
+	out := explanation{Decision: string(d.Outcome), Reason: d.Reason, Key: d.Key, Rule: d.Rule, Scope: d.Scope, Explain: d.Explain,
+		Finding: f, Actions: d.Actions}
+	if opts.Org != nil && f != nil {
+		out.Account = org.Summarize(context.Background(), opts.Org, f.AccountID, *ownerTag)
+	}
 	if d.Outcome == mapping.Remediate {
 		out.Verify = verifyNote
 	}

@@ -187,3 +187,62 @@ func TestCost_PrintsTheReadmeFigures(t *testing.T) {
 		t.Errorf("an unknown shape: exit %d", code)
 	}
 }
+
+func demoFile(name string) string { return filepath.Join("demo", name) }
+
+// The same finding type, decided with the demo mapping and the demo organization: AUTO in the sandbox
+// account, APPROVE in the production account, each naming the rule and the scope that decided.
+func TestExplain_WithAnOrganizationNamesTheRuleAndScopeThatDecided(t *testing.T) {
+	for _, tt := range []struct {
+		event, mode, scope, owner string
+		explain                   string
+	}{
+		{"findings/1_ec2_malicious_ip_caller_custom.json", "AUTO", "", "team-web", "no scope of rules[1] holds: the rule's own mode AUTO"},
+		{"findings/5_ec2_malicious_ip_caller_custom_production.json", "APPROVE", "rules[1].scopes[0]", "team-payments",
+			"rules[1].scopes[0] (where ous ou-demo-workload) holds: account 444455556666 is under ou-demo-workload (OU path r-demo/ou-demo-workload/ou-demo-prod0000); mode APPROVE"},
+	} {
+		code, stdout, stderr := runCmd(t, "explain", "--event", demoFile(tt.event), "--mapping", demoFile("mapping.json"), "--org", demoFile("organization.json"))
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.event, code, stderr)
+		}
+		var got explanation
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Decision != "remediate" || got.Rule != "rules[1]" || got.Scope != tt.scope || len(got.Actions) != 2 {
+			t.Errorf("%s: %+v", tt.event, got)
+		}
+		for _, a := range got.Actions {
+			if a.Mode != tt.mode {
+				t.Errorf("%s: action %s in mode %s, want %s", tt.event, a.Bot, a.Mode, tt.mode)
+			}
+		}
+		if !slices.Contains(got.Explain, tt.explain) || got.Account == nil || got.Account.Owner != tt.owner {
+			t.Errorf("%s: explain %q, account %+v", tt.event, got.Explain, got.Account)
+		}
+	}
+}
+
+func TestExplain_AMappingThatNeedsTheOrganizationAsksForIt(t *testing.T) {
+	code, _, stderr := runCmd(t, "explain", "--event", demoFile("findings/1_ec2_malicious_ip_caller_custom.json"), "--mapping", demoFile("mapping.json"))
+	if code != 1 || !strings.Contains(stderr, "rules[1].scopes[0].where needs the organization") || !strings.Contains(stderr, "pass --org FILE") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "org.json")
+	if err := os.WriteFile(bad, []byte(`{"accounts": {"111122223333": {"name": "x", "ouPath": ["ou-demo-sandbox0"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd(t, "explain", "--event", demoFile("findings/1_ec2_malicious_ip_caller_custom.json"), "--mapping", demoFile("mapping.json"), "--org", bad)
+	if code != 1 || !strings.Contains(stderr, "accounts.111122223333.ouPath") {
+		t.Errorf("bad fixture: exit %d: %s", code, stderr)
+	}
+	// An account the fixture does not hold is a decision that cannot be made, named.
+	other := filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(other, []byte(`{"accounts": {"999999999999": {"name": "x", "ouPath": ["r-demo"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd(t, "explain", "--event", demoFile("findings/1_ec2_malicious_ip_caller_custom.json"), "--mapping", demoFile("mapping.json"), "--org", other)
+	if code != 1 || !strings.Contains(stderr, "organization lookup of account 111122223333: fixture") {
+		t.Errorf("unknown account: exit %d: %s", code, stderr)
+	}
+}

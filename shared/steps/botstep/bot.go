@@ -44,6 +44,16 @@ type Runner struct {
 	// running execution, and any approval in the execution's history. Nil checks nothing (tests of the
 	// other rails); the Lambda always has one and refuses to start without its configuration.
 	Plan PlanChecker
+	// Probes checks the member-role health check's probes (probe.go): the probe key's signature and a
+	// running execution of the member-health state machine. Nil refuses every probe.
+	Probes ProbeChecker
+	// Region is where a probe calls STS (the Lambda's own region).
+	Region string
+}
+
+// ProbeChecker is plan.Verifier built with the probe key and the member-health state machine.
+type ProbeChecker interface {
+	CheckProbe(ctx context.Context, bot string, p plan.Probe) error
 }
 
 // PlanChecker is plan.Verifier.

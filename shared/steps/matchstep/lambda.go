@@ -11,10 +11,12 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
+	"github.com/guardbots/guardbots/shared/org/orgapi"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
-// Handler builds the match step's handler: the mapping from SSM, cached with a short TTL.
+// Handler builds the match step's handler: the mapping from SSM, cached with a short TTL, and the
+// organization from AWS Organizations, cached (unless GUARDBOTS_ORGANIZATION_LOOKUPS=false).
 func Handler(ctx context.Context) (lambda.Handler, error) {
 	steps.SetupLogging()
 	cfg, err := awsenv.Load(ctx)
@@ -35,6 +37,11 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := Matcher{Mappings: store, Options: opts}
+	o, err := orgapi.FromEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.Org = o.Lookup
+	m := Matcher{Mappings: store, Options: opts, OwnerTag: o.OwnerTag}
 	return steps.Lambda(deployment.StepMatch, m.Match), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/org"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -14,7 +15,11 @@ import (
 // skips and notifications cheaply; verify makes every remediate decision again on GuardDuty's copy.
 type Matcher struct {
 	Mappings mapping.Source
-	Options  mapping.MatchOptions
+	// Options are the decision's options; Options.Org, when set, is also what the notification's account
+	// (name, OU path, owner) is read from.
+	Options mapping.MatchOptions
+	// OwnerTag is the account tag naming its owner (deployment.EnvOwnerTag).
+	OwnerTag string
 }
 
 // Match decides what to do with the finding.
@@ -35,12 +40,20 @@ func (m Matcher) Match(ctx context.Context, in steps.Transformed) (steps.Matched
 	if err != nil {
 		return steps.Matched{}, fmt.Errorf("match: %w", err)
 	}
-	d := mp.Match(in.Finding, m.Options)
+	d, err := mp.Decide(ctx, in.Finding, m.Options)
+	if err != nil {
+		return steps.Matched{}, fmt.Errorf("match: %w", err)
+	}
+	if m.Options.Org != nil {
+		// For the notification and its routing, whatever was decided; a lookup that fails here (for a
+		// decision that did not need it) is said in the message, not fatal.
+		d.Account = org.Summarize(ctx, m.Options.Org, in.Finding.AccountID, m.OwnerTag)
+	}
 	bots := make([]string, len(d.Actions))
 	for i, a := range d.Actions {
 		bots[i] = a.Bot
 	}
 	slog.InfoContext(ctx, "decision", "findingId", in.Finding.ID, "decision", string(d.Outcome),
-		"reason", d.Reason, "mappingKey", d.Key, "bots", bots)
+		"reason", d.Reason, "mappingKey", d.Key, "rule", d.Rule, "scope", d.Scope, "bots", bots)
 	return steps.Matched{Finding: in.Finding, Decision: d}, nil
 }

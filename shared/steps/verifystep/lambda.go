@@ -16,6 +16,7 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
+	"github.com/guardbots/guardbots/shared/org/orgapi"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -59,10 +60,15 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	o, err := orgapi.FromEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.Org = o.Lookup
 	clients := steps.PerRegion(func(region string) verify.GuardDutyAPI {
 		return guardduty.NewFromConfig(cfg, func(o *guardduty.Options) { o.Region = region })
 	})
-	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, Disabled: !on,
+	v := Verifier{Checker: &verify.Checker{Client: clients}, Mappings: store, Options: opts, OwnerTag: o.OwnerTag, Disabled: !on,
 		Signer: plan.Signer{KMS: kms.NewFromConfig(cfg), KeyID: key}}
 	// The scheduled clean-up reads the deny records from the state table (orchestrator's account).
 	if table := os.Getenv(deployment.EnvStateTable); table != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/org"
 	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/shared/verify"
 )
@@ -43,8 +44,11 @@ type Input struct {
 type Verifier struct {
 	Checker  FindingFetcher
 	Mappings mapping.Source
-	// Options are match's (samples, protected accounts) plus MaxAge; Now is set per call.
+	// Options are match's (samples, protected accounts and OUs, the organization lookup) plus MaxAge;
+	// Now is set per call.
 	Options mapping.MatchOptions
+	// OwnerTag is the account tag naming its owner (deployment.EnvOwnerTag), for the notification.
+	OwnerTag string
 	// Disabled skips the check, and says so in the decision (GUARDBOTS_VERIFY_FINDINGS=false): the
 	// input then acts as it is, and closing the loop records nothing on it.
 	Disabled bool
@@ -103,11 +107,20 @@ func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error
 	if v.Now != nil {
 		opts.Now = v.Now()
 	}
-	d := m.Match(c.Finding, opts)
+	// The organization is looked up again, by this step, for GuardDuty's account: nothing match put in
+	// the input counts (a direct invoke of verify could put anything there, and verify signs).
+	d, err := m.Decide(ctx, c.Finding, opts)
+	if err != nil {
+		return steps.Matched{}, fmt.Errorf("verify: %w", err)
+	}
+	// Always set (lookups off: the account id and why nothing more is known): the workflow's Map hands
+	// $.decision.account to every iteration, so an approval request is routed to the owning team like
+	// every other message, and a JSONPath to a missing field would fail the execution.
+	d.Account = org.Summarize(ctx, opts.Org, c.Finding.AccountID, v.OwnerTag)
 	d.Verified = true
 	diffs := verify.Differences(f, c.Finding)
 	d.Verification = verification(c, diffs, in.Decision, d)
-	attrs := []any{"findingId", c.Finding.ID, "decision", string(d.Outcome), "reason", d.Reason, "mappingKey", d.Key,
+	attrs := []any{"findingId", c.Finding.ID, "decision", string(d.Outcome), "reason", d.Reason, "mappingKey", d.Key, "rule", d.Rule, "scope", d.Scope,
 		"verification", d.Verification}
 	if len(diffs) > 0 {
 		// An input that disagrees with GuardDuty was edited on its way or replayed: worth an alarm.
@@ -140,7 +153,12 @@ func verification(c verify.Copy, diffs []string, before, after mapping.Decision)
 	} else {
 		fmt.Fprintf(&b, "; the input differed from it in %s", strings.Join(diffs, ", "))
 	}
-	if after.Outcome != before.Outcome || after.Key != before.Key {
+	switch {
+	case after.Rule != before.Rule || after.Scope != before.Scope:
+		// Another rule or scope: the copy's resource kind, type or severity placed it elsewhere.
+		fmt.Fprintf(&b, "; decided again on GuardDuty's copy: %s%s (match decided %s%s on the input)",
+			after.Outcome, ruleOf(after), before.Outcome, ruleOf(before))
+	case after.Outcome != before.Outcome || after.Key != before.Key:
 		fmt.Fprintf(&b, "; decided again on GuardDuty's copy: %s (match decided %s on the input)", after.Outcome, before.Outcome)
 	}
 	s := b.String()
@@ -148,4 +166,15 @@ func verification(c verify.Copy, diffs []string, before, after mapping.Decision)
 		s = strings.ToValidUTF8(s[:2000], "") + "…"
 	}
 	return s
+}
+
+// ruleOf names the rule and scope a decision came from, for the verification text.
+func ruleOf(d mapping.Decision) string {
+	switch {
+	case d.Scope != "":
+		return " by " + d.Scope
+	case d.Rule != "":
+		return " by " + d.Rule
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
@@ -22,6 +23,11 @@ type Expected struct {
 	Resource func(State) string
 	// Verification, when set, must be in the notified decision's verification (what verify said).
 	Verification []string
+	// Mode, when set, is every decided action's mode, and Scope the mapping scope that set it ("" when
+	// the rule's own mode did): the organization shaping the decision.
+	Mode, Scope string
+	// Owner, when set, is the account owner the notification names and routes by.
+	Owner string
 }
 
 // Expectations are the demo findings' expected outcomes, by finding name; dry run expects every bot to
@@ -62,6 +68,10 @@ func Expectations(dryRun bool) map[string]Expected {
 				expired := slices.ContainsFunc(s.Denies, func(d string) bool { return strings.HasPrefix(d, ExpiredDenyPolicy+":") })
 				return check(!expired, "expired deny", map[bool]string{true: ExpiredDenyPolicy + " still on the role", false: "removed"}[expired])
 			}},
+		// The same finding type in the production account: the workload OU's scope makes it APPROVE, and
+		// nobody answers locally (ApprovalWaitStandIn), so nothing runs and the notification says so.
+		"ec2_malicious_ip_caller_custom_production": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped, Mode: "APPROVE",
+			Scope: "rules[1].scopes[0]", Owner: "team-payments"},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},
@@ -105,6 +115,18 @@ func (e Expected) Check(ex *Execution) []string {
 		bad = append(bad, fmt.Sprintf("%d notifications received, want 1", len(ex.Notifications)))
 	case ex.Notifications[0].Outcome != e.Outcome:
 		bad = append(bad, fmt.Sprintf("notified outcome %s, want %s", ex.Notifications[0].Outcome, e.Outcome))
+	}
+	if len(ex.Notifications) == 1 {
+		body := ex.Notifications[0].Body
+		if e.Mode != "" {
+			if d := body.Decision; d == nil || d.Scope != e.Scope || len(d.Actions) == 0 ||
+				slices.ContainsFunc(d.Actions, func(a mapping.Action) bool { return a.Mode != e.Mode }) {
+				bad = append(bad, fmt.Sprintf("decision %+v, want every action %s, decided by scope %q", d, e.Mode, e.Scope))
+			}
+		}
+		if e.Owner != "" && (body.Account == nil || body.Account.Owner != e.Owner) {
+			bad = append(bad, fmt.Sprintf("notified account %+v, want owner %s", body.Account, e.Owner))
+		}
 	}
 	if len(e.Verification) > 0 && len(ex.Notifications) == 1 {
 		var got string

@@ -207,6 +207,9 @@ type Options struct {
 	// its bootstrap sees them (what a Lambda error looks like to the state machine). For a throttle:
 	// a real one inside the bootstrap costs the SDK's own five jittered attempts first.
 	InvokeErrors map[string][]string
+	// Organization is the organization fixture the Organizations stand-in serves; nil means the demo
+	// organization (Organization()).
+	Organization []byte
 	// Suffix makes resource names unique: kumo keeps one storage for every server in a process.
 	Suffix string
 	// CountAPICalls puts a counting proxy between the bootstraps and kumo (TakeAPICalls): the cost
@@ -245,6 +248,8 @@ type Stack struct {
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
+	// orgs serves AWS Organizations from the demo organization (orgstandin.go).
+	orgs *orgStandIn
 	// watch samples every process of the stack and fails the stack when one cannot make progress.
 	watch *procwatch.Watchdog
 }
@@ -261,6 +266,7 @@ func (s *Stack) StandIns() []string {
 	return []string{
 		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
+		fmt.Sprintf("AWS Organizations: the demo's stand-in on %s (DescribeAccount, ListParents, ListTagsForResource over the demo organization, statemachine/local/demo/organization.json), for match and verify only", s.orgs.URL()),
 	}
 }
 
@@ -324,6 +330,13 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		endpoint = s.calls.URL()
 	}
 	s.guardDuty = newGuardDutyStandIn()
+	orgDoc := opts.Organization
+	if orgDoc == nil {
+		orgDoc = Organization()
+	}
+	if s.orgs, err = newOrgStandIn(orgDoc); err != nil {
+		return nil, err
+	}
 	// The shim passes IAM calls on through the counter, when there is one.
 	if s.iamShim, err = newIAMShim(endpoint, s.AWS); err != nil {
 		return nil, err
@@ -413,6 +426,10 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 	for _, k := range slices.Sorted(maps.Keys(f.Env)) {
 		env = append(env, k+"="+f.Env[k])
 	}
+	if f.Name == deployment.StepMatch || f.Name == deployment.StepVerify {
+		// The organization lookups stay on: Organizations is the demo's stand-in, for these two only.
+		env = append(env, "AWS_ENDPOINT_URL_ORGANIZATIONS="+s.orgs.URL())
+	}
 	switch {
 	case f.Name == deployment.StepVerify:
 		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
@@ -477,6 +494,9 @@ func (s *Stack) Close() {
 	}
 	if s.guardDuty != nil {
 		s.guardDuty.Close()
+	}
+	if s.orgs != nil {
+		s.orgs.Close()
 	}
 	if s.iamShim != nil {
 		s.iamShim.Close()

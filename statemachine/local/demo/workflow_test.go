@@ -362,6 +362,21 @@ func TestDemoMapping_IsTheDefaultMappingWithTheCredentialChainCutForKumo(t *test
 	if len(demo.Rules) != len(def.Rules) {
 		t.Fatalf("demo mapping has %d rules, the default %d", len(demo.Rules), len(def.Rules))
 	}
+	// Beside the default's rules, the demo adds one scope: APPROVE in the workload OU (the production
+	// account), so one finding type is AUTO in the sandbox and APPROVE in production.
+	scoped := 0
+	for _, r := range demo.Rules {
+		if sc, ok := r["scopes"]; ok {
+			scoped++
+			if r["match"] != "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" || !strings.Contains(fmt.Sprint(sc), "ou-demo-workload") {
+				t.Errorf("scopes on %v: %v", r["match"], sc)
+			}
+			delete(r, "scopes")
+		}
+	}
+	if scoped != 1 {
+		t.Errorf("%d rules with scopes, want the one production scope", scoped)
+	}
 	bots := func(r map[string]any) []string {
 		var out []string
 		for _, a := range r["actions"].([]any) {
@@ -388,7 +403,7 @@ func TestDemoMapping_IsTheDefaultMappingWithTheCredentialChainCutForKumo(t *test
 
 func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
 	fs, err := Findings()
-	if err != nil || len(fs) != 4 {
+	if err != nil || len(fs) != 5 {
 		t.Fatalf("%d findings, %v", len(fs), err)
 	}
 	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", RoleID: "AROAEXAMPLE", Bucket: "b-b-b"}
