@@ -71,7 +71,7 @@ func Expectations(dryRun bool) map[string]Expected {
 		// The same finding type in the production account: the workload OU's scope makes it APPROVE, and
 		// nobody answers locally (ApprovalWaitStandIn), so nothing runs and the notification says so.
 		"ec2_malicious_ip_caller_custom_production": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped, Mode: "APPROVE",
-			Scope: "rules[1].scopes[0]", Owner: "team-payments"},
+			Scope: "rules[0].scopes[0]", Owner: "team-payments"},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},

@@ -41,7 +41,7 @@ func TestWorkflow_SameFindingIsAUTOInTheSandboxAndAPPROVEInProductionAndEachNoti
 			t.Errorf("sandbox action %s mode %s, want AUTO", a.Bot, a.Mode)
 		}
 	}
-	if sn.Body.Decision.Scope != "" || pn.Body.Decision.Scope != "rules[1].scopes[0]" || pn.Body.Decision.Rule != "rules[1]" {
+	if sn.Body.Decision.Scope != "" || pn.Body.Decision.Scope != "rules[0].scopes[0]" || pn.Body.Decision.Rule != "rules[0]" {
 		t.Errorf("scopes: sandbox %q, production rule %q scope %q", sn.Body.Decision.Scope, pn.Body.Decision.Rule, pn.Body.Decision.Scope)
 	}
 	// The production bots never ran: nobody approved (the wait's stand-in times out).
