@@ -22,6 +22,11 @@ var Env = []string{
 	// at start: the key is read on the first call).
 	"GUARDBOTS_SIGNING_KEY=arn:aws:kms:us-east-1:111122223333:key/perf",
 	"GUARDBOTS_STATE_MACHINE_ARN=arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
+	// Match and verify refuse to start without the deployment's list of bots (a cold start invokes
+	// nothing, so an empty list measures the same init).
+	"GUARDBOTS_ENABLED_BOTS=",
+	// The member-role health check refuses to start without its probe key.
+	"GUARDBOTS_PROBE_KEY=arn:aws:kms:us-east-1:111122223333:key/perf-probe",
 }
 
 // Process is one bootstrap started against its own Runtime API.
