@@ -45,9 +45,13 @@ type Finding struct {
 	// Action is what GuardDuty observed.
 	Action *Action `json:"action,omitempty"`
 
-	Instance   *Instance   `json:"instance,omitempty"`
-	AccessKey  *AccessKey  `json:"accessKey,omitempty"`
-	Buckets    []Bucket    `json:"buckets,omitempty"`
+	Instance  *Instance  `json:"instance,omitempty"`
+	AccessKey *AccessKey `json:"accessKey,omitempty"`
+	Buckets   []Bucket   `json:"buckets,omitempty"`
+	// S3Objects are the objects of an S3Object finding (Malware Protection for S3), each with its
+	// bucket; Malware is what the scan found in them.
+	S3Objects  []S3Object  `json:"s3Objects,omitempty"`
+	Malware    *Malware    `json:"malware,omitempty"`
 	EKS        *EKS        `json:"eks,omitempty"`
 	RDS        *RDS        `json:"rds,omitempty"`
 	Lambda     *Lambda     `json:"lambda,omitempty"`
@@ -78,9 +82,11 @@ const (
 type ResourceKind string
 
 const (
-	KindInstance       ResourceKind = "Instance"
-	KindAccessKey      ResourceKind = "AccessKey"
-	KindS3Bucket       ResourceKind = "S3Bucket"
+	KindInstance  ResourceKind = "Instance"
+	KindAccessKey ResourceKind = "AccessKey"
+	KindS3Bucket  ResourceKind = "S3Bucket"
+	// KindS3Object is an object version a Malware Protection for S3 scan found malicious.
+	KindS3Object       ResourceKind = "S3Object"
 	KindEKSCluster     ResourceKind = "EKSCluster"
 	KindRDSDBInstance  ResourceKind = "RDSDBInstance"
 	KindLambdaFunction ResourceKind = "LambdaFunction"
@@ -167,6 +173,34 @@ type Bucket struct {
 	Role                string            `json:"role,omitempty"`
 	EffectivePermission string            `json:"effectivePermission,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`
+}
+
+// S3Object is one scanned object version, as GuardDuty names it.
+type S3Object struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// VersionID is the scanned version; empty when the bucket was never versioned.
+	VersionID string `json:"versionId,omitempty"`
+	// ETag is the scanned content's entity tag: a bot checks the live object still has it.
+	ETag string `json:"eTag,omitempty"`
+	// Hash is GuardDuty's hash of the threat it found in the object.
+	Hash string `json:"hash,omitempty"`
+	Arn  string `json:"arn,omitempty"`
+}
+
+// Malware is what a Malware Protection scan found.
+type Malware struct {
+	ScanID   string          `json:"scanId,omitempty"`
+	ScanType string          `json:"scanType,omitempty"`
+	Threats  []MalwareThreat `json:"threats,omitempty"`
+}
+
+type MalwareThreat struct {
+	Name   string `json:"name"`
+	Source string `json:"source,omitempty"`
+	Hash   string `json:"hash,omitempty"`
+	// Paths are the items inside the object (an archive's members) the threat was found in.
+	Paths []string `json:"paths,omitempty"`
 }
 
 type EKS struct {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/guardbots/guardbots/shared/faults"
 )
@@ -27,6 +28,8 @@ type Target struct {
 	// Via says how a related target was reached ("instance profile web of instance i-0abc"); empty for
 	// the finding's own targets.
 	Via string `json:"via,omitempty"`
+	// Version is an S3 object target's version id ("" when its bucket was never versioned).
+	Version string `json:"version,omitempty"`
 }
 
 // String is how rails and notifications name a target: "instance i-0abc", "bucket logs".
@@ -49,9 +52,14 @@ const (
 	TargetInstanceProfile TargetKind = "instance-profile"
 	// TargetAccessKey is the credentials of a principal with nothing taggable to act on (a federated
 	// user, an AWS service, a principal type this version does not know).
-	TargetAccessKey      TargetKind = "access-key"
-	TargetRoot           TargetKind = "root"
-	TargetBucket         TargetKind = "bucket"
+	TargetAccessKey TargetKind = "access-key"
+	TargetRoot      TargetKind = "root"
+	TargetBucket    TargetKind = "bucket"
+	// TargetS3Object is one object version, ID "<bucket>/<key>" and Version its version id. It has no
+	// exemption tag of its own: object tags are written by whoever may write the object (the uploader
+	// of the malware included), so an object is exempt when its bucket is, and every S3Object finding
+	// also names its bucket as a target.
+	TargetS3Object       TargetKind = "s3-object"
 	TargetLambdaFunction TargetKind = "lambda-function"
 	TargetRDSDB          TargetKind = "rds-db"
 	TargetRDSCluster     TargetKind = "rds-cluster"
@@ -77,6 +85,7 @@ type TargetSpec struct {
 }
 
 var (
+	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	dbIDRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,62}$`)
 )
@@ -95,8 +104,10 @@ var targetSpecs = map[TargetKind]TargetSpec{
 	TargetRoot: {Noun: "root user", Valid: regexp.MustCompile(`^[\w+=,.@:/-]{1,256}$`),
 		Refused: "root credentials are never acted on: a member-account role cannot manage the root user's " +
 			"credentials, and acting on root needs a human (notify only)"},
-	TargetBucket: {Noun: "bucket", Valid: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`),
+	TargetBucket: {Noun: "bucket", Valid: bucketRE,
 		TagRead: "s3:GetBucketTagging", TagReadAction: "s3:GetBucketTagging"},
+	// The key's length (S3's 1,024 bytes) and UTF-8 are checked where the target is taken (s3Objects).
+	TargetS3Object: {Noun: "object", Valid: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]+$`)},
 	// A function is addressed by its unqualified name: reserved concurrency and tags are per function.
 	TargetLambdaFunction: {Noun: "function", Valid: regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`),
 		TagRead: "lambda:ListTags", TagReadAction: "lambda:ListTags", Marked: true},
@@ -131,6 +142,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return out, nil
 	},
+	KindS3Object:       s3Objects,
 	KindLambdaFunction: lambdaTargets,
 	KindRDSDBInstance: func(f *Finding) ([]Target, error) {
 		switch r := f.RDS; {
@@ -146,7 +158,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 
 // ResourceKinds are every resource kind, in the catalogue's order.
 var ResourceKinds = []ResourceKind{
-	KindInstance, KindAccessKey, KindS3Bucket, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
+	KindInstance, KindAccessKey, KindS3Bucket, KindS3Object, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
 	KindContainer, KindECSCluster, KindAttackSequence, KindOther,
 }
 
@@ -171,6 +183,41 @@ func principal(k *AccessKey) (Target, bool) {
 		return Target{Kind: TargetAccessKey, ID: id}, true
 	}
 	return Target{}, false
+}
+
+// versionRE is what S3 version ids are made of ("null" for an object written while versioning was off).
+var versionRE = regexp.MustCompile(`^[A-Za-z0-9._+=/-]+$`)
+
+// s3Objects names each object version of an S3Object finding, then each object's bucket (whose tag is
+// the objects' exemption). An object ARN in the finding must name the same bucket and key in the
+// finding's partition: the object read is the object the finding names.
+func s3Objects(f *Finding) ([]Target, error) {
+	var objs, buckets []Target
+	for _, o := range f.S3Objects {
+		if o.Bucket == "" || o.Key == "" {
+			continue
+		}
+		switch {
+		case len(o.Key) > 1024 || !utf8.ValidString(o.Key):
+			return nil, faults.Rejectf("object key %.64q… in bucket %s is not an S3 key (at most 1,024 bytes of UTF-8)", o.Key, o.Bucket)
+		case o.VersionID != "" && (len(o.VersionID) > 1024 || !versionRE.MatchString(o.VersionID)):
+			return nil, faults.Rejectf("%.64q is not an S3 version id", o.VersionID)
+		}
+		if o.Arn != "" {
+			partition := f.Partition
+			if partition == "" {
+				partition = PartitionOf(f.Region)
+			}
+			if want := fmt.Sprintf("arn:%s:s3:::%s/%s", partition, o.Bucket, o.Key); o.Arn != want {
+				return nil, faults.Rejectf("object ARN %.128q does not name object %s/%.64q", o.Arn, o.Bucket, o.Key)
+			}
+		}
+		objs = append(objs, Target{Kind: TargetS3Object, ID: o.Bucket + "/" + o.Key, Version: o.VersionID})
+		if !slices.ContainsFunc(buckets, func(t Target) bool { return t.ID == o.Bucket }) {
+			buckets = append(buckets, Target{Kind: TargetBucket, ID: o.Bucket})
+		}
+	}
+	return append(objs, buckets...), nil
 }
 
 // lambdaTargets names the function by its name. An ARN in the finding must name the same function in
@@ -259,7 +306,7 @@ func (t Target) builtARN() string {
 	switch t.Kind {
 	case TargetInstance:
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", t.Partition, t.Region, t.Account, t.ID)
-	case TargetBucket:
+	case TargetBucket, TargetS3Object:
 		return fmt.Sprintf("arn:%s:s3:::%s", t.Partition, t.ID)
 	case TargetLambdaFunction:
 		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", t.Partition, t.Region, t.Account, t.ID)

@@ -1,6 +1,7 @@
 package finding
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/guardbots/guardbots/shared/faults"
@@ -72,6 +73,14 @@ func FromGuardDuty(p *guardduty.Parsed) (*Finding, error) {
 			bk.EffectivePermission = b.PublicAccess.EffectivePermission
 		}
 		f.Buckets = append(f.Buckets, bk)
+		for _, o := range b.S3ObjectDetails {
+			f.S3Objects = append(f.S3Objects, S3Object{
+				Bucket: b.Name, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag, Hash: o.Hash, Arn: o.ObjectArn,
+			})
+		}
+	}
+	if m := g.Service.MalwareScanDetails; m != nil {
+		f.Malware = malware(m)
 	}
 	if e := r.EksClusterDetails; e != nil || r.KubernetesDetails != nil {
 		f.EKS = eks(e, r.KubernetesDetails)
@@ -197,6 +206,10 @@ func Kind(parts TypeParts, f *Finding) ResourceKind {
 	case "IAMUser":
 		return KindAccessKey
 	case "S3":
+		// Object:S3/MaliciousFile names the object version the scan found malicious.
+		if f.ResourceType == "S3Object" || len(f.S3Objects) > 0 {
+			return KindS3Object
+		}
 		// Policy:S3/* and Stealth:S3/* carry resourceType AccessKey, yet the bucket is what to fix.
 		if len(f.Buckets) > 0 {
 			return KindS3Bucket
@@ -240,6 +253,13 @@ func requireIdentifiers(f *Finding) error {
 		}
 	case KindS3Bucket:
 		// Kind only says S3Bucket when a bucket name is present.
+	case KindS3Object:
+		if !slices.ContainsFunc(f.S3Objects, func(o S3Object) bool { return o.Bucket != "" && o.Key != "" }) {
+			missing = "resource.s3BucketDetails[].s3ObjectDetails[] (a bucket name and an object key)"
+		} else if _, err := s3Objects(f); err != nil {
+			// A key, version or ARN no bot could act on is refused here, before match decides on it.
+			return faults.Rejectf("transform: S3Object finding %s: %v", f.ID, err)
+		}
 	case KindEKSCluster:
 		if f.EKS == nil || f.EKS.ClusterName == "" {
 			missing = "resource.eksClusterDetails.name"
@@ -311,6 +331,26 @@ func instance(in *guardduty.InstanceDetails) *Instance {
 		if out.VpcID == "" {
 			out.VpcID, out.SubnetID = n.VpcID, n.SubnetID
 		}
+	}
+	return out
+}
+
+// malware keeps the threats' names and hashes and the paths inside the object they were found at.
+func malware(m *guardduty.MalwareScanDetails) *Malware {
+	out := &Malware{ScanID: m.ScanID, ScanType: m.ScanType}
+	for _, t := range m.Threats {
+		th := MalwareThreat{Name: t.Name, Source: t.Source, Hash: t.Hash}
+		for _, p := range t.ItemPaths {
+			if p.NestedItemPath != "" {
+				th.Paths = append(th.Paths, p.NestedItemPath)
+			}
+		}
+		for _, it := range t.ItemDetails {
+			if it.ItemPath != "" && !slices.Contains(th.Paths, it.ItemPath) {
+				th.Paths = append(th.Paths, it.ItemPath)
+			}
+		}
+		out.Threats = append(out.Threats, th)
 	}
 	return out
 }

@@ -21,6 +21,7 @@ const (
 	maxTags   = 50   // AWS's per-resource tag limit
 	maxTagKey = 128  // AWS tag key limit (characters)
 	maxTagVal = 256  // AWS tag value limit (characters)
+	maxKey    = 1024 // S3's object key limit (bytes)
 )
 
 // decodeFinding copies the modelled members of a GuardDuty finding object and validates it; path is
@@ -248,6 +249,17 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				if pa := d.obj(b, "publicAccess"); pa != nil {
 					sb.PublicAccess = &PublicAccess{EffectivePermission: d.str(pa, "effectivePermission", maxID)}
 				}
+				d.in("s3ObjectDetails[]", func() {
+					for _, o := range d.arr(b, "s3ObjectDetails") {
+						sb.S3ObjectDetails = append(sb.S3ObjectDetails, S3ObjectDetail{
+							ObjectArn: d.str(o, "objectArn", maxARN),
+							Key:       d.str(o, "key", maxKey),
+							ETag:      d.str(o, "eTag", maxID),
+							Hash:      d.str(o, "hash", maxID),
+							VersionID: d.str(o, "versionId", maxKey),
+						})
+					}
+				})
 				res.S3BucketDetails = append(res.S3BucketDetails, sb)
 			})
 		}
@@ -468,8 +480,48 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 		if a := d.obj(s, "action"); a != nil {
 			d.in("action", func() { svc.Action = d.action(a) })
 		}
+		if m := d.obj(s, "malwareScanDetails"); m != nil {
+			d.in("malwareScanDetails", func() { svc.MalwareScanDetails = d.malwareScan(m) })
+		}
 	})
 	return svc
+}
+
+// malwareScan reads the threats of a Malware Protection scan: names and hashes for the notification,
+// and each item's object version, which transform checks against the object the finding names.
+func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
+	out := &MalwareScanDetails{
+		ScanID:            d.str(m, "scanId", maxID),
+		ScanType:          d.str(m, "scanType", maxID),
+		ScanCategory:      d.str(m, "scanCategory", maxID),
+		UniqueThreatCount: d.int(m, "uniqueThreatCount"),
+	}
+	d.in("threats[]", func() {
+		for _, t := range d.arr(m, "threats") {
+			th := Threat{
+				Name:   d.str(t, "name", maxID),
+				Source: d.str(t, "source", maxID),
+				Hash:   d.str(t, "hash", maxID),
+				Count:  d.int(t, "count"),
+			}
+			d.in("itemPaths[]", func() {
+				for _, p := range d.arr(t, "itemPaths") {
+					th.ItemPaths = append(th.ItemPaths, ItemPath{NestedItemPath: d.str(p, "nestedItemPath", maxText), Hash: d.str(p, "hash", maxID)})
+				}
+			})
+			d.in("itemDetails[]", func() {
+				for _, it := range d.arr(t, "itemDetails") {
+					item := ItemDetail{ResourceArn: d.str(it, "resourceArn", maxARN), ItemPath: d.str(it, "itemPath", maxText), Hash: d.str(it, "hash", maxID)}
+					if ai := d.obj(it, "additionalInfo"); ai != nil {
+						item.VersionID = d.str(ai, "versionId", maxKey)
+					}
+					th.ItemDetails = append(th.ItemDetails, item)
+				}
+			})
+			out.Threats = append(out.Threats, th)
+		}
+	})
+	return out
 }
 
 // sample reads additionalInfo.sample; findings from GetFindings carry additionalInfo only as a JSON

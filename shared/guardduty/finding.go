@@ -88,6 +88,17 @@ type S3BucketDetail struct {
 	Type         string        `json:"type,omitempty"`
 	PublicAccess *PublicAccess `json:"publicAccess,omitempty"`
 	Tags         []Tag         `json:"tags,omitempty"`
+	// S3ObjectDetails are the objects a Malware Protection for S3 scan found malicious.
+	S3ObjectDetails []S3ObjectDetail `json:"s3ObjectDetails,omitempty"`
+}
+
+// S3ObjectDetail is one scanned object (resource type S3Object).
+type S3ObjectDetail struct {
+	ObjectArn string `json:"objectArn,omitempty"`
+	Key       string `json:"key,omitempty"`
+	ETag      string `json:"eTag,omitempty"`
+	Hash      string `json:"hash,omitempty"`
+	VersionID string `json:"versionId,omitempty"`
 }
 
 type PublicAccess struct {
@@ -190,6 +201,38 @@ type Service struct {
 	ResourceRole   string          `json:"resourceRole,omitempty"`
 	ServiceName    string          `json:"serviceName,omitempty"`
 	FeatureName    string          `json:"featureName,omitempty"`
+	// MalwareScanDetails are the threats a Malware Protection scan found (Object:S3/MaliciousFile).
+	MalwareScanDetails *MalwareScanDetails `json:"malwareScanDetails,omitempty"`
+}
+
+type MalwareScanDetails struct {
+	ScanID            string   `json:"scanId,omitempty"`
+	ScanType          string   `json:"scanType,omitempty"`
+	ScanCategory      string   `json:"scanCategory,omitempty"`
+	UniqueThreatCount int64    `json:"uniqueThreatCount,omitempty"`
+	Threats           []Threat `json:"threats,omitempty"`
+}
+
+type Threat struct {
+	Name        string       `json:"name,omitempty"`
+	Source      string       `json:"source,omitempty"`
+	Hash        string       `json:"hash,omitempty"`
+	Count       int64        `json:"count,omitempty"`
+	ItemPaths   []ItemPath   `json:"itemPaths,omitempty"`
+	ItemDetails []ItemDetail `json:"itemDetails,omitempty"`
+}
+
+type ItemPath struct {
+	NestedItemPath string `json:"nestedItemPath,omitempty"`
+	Hash           string `json:"hash,omitempty"`
+}
+
+type ItemDetail struct {
+	ResourceArn string `json:"resourceArn,omitempty"`
+	ItemPath    string `json:"itemPath,omitempty"`
+	Hash        string `json:"hash,omitempty"`
+	// VersionID is additionalInfo.versionId: the S3 object version the threat was found in.
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // AdditionalInfo is free-form in events; only the sample marker matters for remediation.
