@@ -35,6 +35,12 @@ type Target struct {
 // String is how rails and notifications name a target: "instance i-0abc", "bucket logs".
 func (t Target) String() string { return string(t.Kind) + " " + t.ID }
 
+// Object splits an s3-object target's ID into its bucket and key.
+func (t Target) Object() (bucket, key string) {
+	bucket, key, _ = strings.Cut(t.ID, "/")
+	return bucket, key
+}
+
 // Where is what a person reads in a message: "instance i-0abc in 111122223333/us-east-1".
 func (t Target) Where() string {
 	return fmt.Sprintf("%s %s in %s/%s", Spec(t.Kind).Noun, t.ID, t.Account, t.Region)
