@@ -115,6 +115,8 @@ var defaultRuleFindings = map[string][]struct {
 	// Policy:S3/BucketBlockPublicAccessDisabled is LOW: it reaches this rule only where severityFloor is 2 or less.
 	"Policy:S3/BucketBlockPublicAccessDisabled": {{"Policy:S3/BucketPublicAccessGranted", 8, finding.KindS3Bucket},
 		{"Policy:S3/BucketAnonymousAccessGranted", 8, finding.KindS3Bucket}},
+	// GuardDuty rates a malicious object HIGH (Malware Protection for S3).
+	"Object:S3/MaliciousFile":               {{"Object:S3/MaliciousFile", 8, finding.KindS3Object}},
 	"Backdoor:Lambda/*":                     {{"Backdoor:Lambda/C&CActivity.B", 8, finding.KindLambdaFunction}},
 	"CredentialAccess:RDS/*SuccessfulLogin": {{"CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", 8, finding.KindRDSDBInstance}},
 	"*:EC2/*":                               {{"Recon:EC2/Portscan", 5, finding.KindInstance}, {"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAccessKey}},
