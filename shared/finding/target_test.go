@@ -137,3 +137,42 @@ func TestTarget_WhereNamesKindAccountAndRegion(t *testing.T) {
 		t.Errorf("%q %q", tg.Where(), tg.String())
 	}
 }
+
+func TestTargets_S3ObjectIsTheVersionAndItsBucketCarriesTheExemption(t *testing.T) {
+	f := targetFinding(KindS3Object)
+	f.S3Objects = []S3Object{{Bucket: "uploads", Key: "in/a b.zip", VersionID: "3HL4kqtJlcpXroDT.rmSpX", Arn: "arn:aws:s3:::uploads/in/a b.zip"}}
+	ts, err := Targets(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{Kind: TargetS3Object, ID: "uploads/in/a b.zip", ARN: "arn:aws:s3:::uploads/in/a b.zip", Account: "111122223333", Region: "eu-west-1", Partition: "aws", Version: "3HL4kqtJlcpXroDT.rmSpX"},
+		{Kind: TargetBucket, ID: "uploads", ARN: "arn:aws:s3:::uploads", Account: "111122223333", Region: "eu-west-1", Partition: "aws"},
+	}
+	if !reflect.DeepEqual(ts, want) {
+		t.Errorf("targets\n got %+v\nwant %+v", ts, want)
+	}
+	if b, k := ts[0].Object(); b != "uploads" || k != "in/a b.zip" {
+		t.Errorf("Object() = %q, %q", b, k)
+	}
+	if Spec(TargetS3Object).TagRead != "" {
+		t.Error("an object's own tags must not exempt it: its uploader writes them")
+	}
+}
+
+func TestTargets_S3ObjectWithAForgedKeyVersionOrARNIsRejected(t *testing.T) {
+	for name, o := range map[string]S3Object{
+		"ARN of another bucket": {Bucket: "uploads", Key: "a.zip", Arn: "arn:aws:s3:::attacker/a.zip"},
+		"version with a space":  {Bucket: "uploads", Key: "a.zip", VersionID: "v 1"},
+		"key over 1024 bytes":   {Bucket: "uploads", Key: strings.Repeat("k", 1025)},
+		"key not UTF-8":         {Bucket: "uploads", Key: "a\xff.zip"},
+		"key with a newline":    {Bucket: "uploads", Key: "a\n.zip"},
+		"bucket not a bucket":   {Bucket: "Uploads_", Key: "a.zip"},
+	} {
+		f := targetFinding(KindS3Object)
+		f.S3Objects = []S3Object{o}
+		if _, err := Targets(f); faults.Classify(err) != faults.Rejected {
+			t.Errorf("%s: err = %v, want a rejection", name, err)
+		}
+	}
+}
