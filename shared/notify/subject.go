@@ -120,7 +120,7 @@ func resourceID(f *finding.Finding) string {
 		// The key's last element: the subject is short, the body names bucket, key and version.
 		o := f.S3Objects[0]
 		if i := strings.LastIndexByte(o.Key, '/'); i >= 0 {
-			return o.Bucket + "/…" + o.Key[i:]
+			return o.Bucket + "/..." + o.Key[i:]
 		}
 		return o.Bucket + "/" + o.Key
 	case len(f.Buckets) > 0:

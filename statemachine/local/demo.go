@@ -150,8 +150,9 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	fmt.Fprintf(w, "  instance %s: %s\n", r.InstanceID, st.Instance)
 	fmt.Fprintf(w, "  role %s: %s\n", r.RoleName, revokeLine(st.RevokedBefore))
 	fmt.Fprintf(w, "  bucket %s: %s\n", r.Bucket, st.BucketBlock)
+	fmt.Fprintf(w, "  object %s\n", st.Object)
 	if d.event == "" {
-		for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
+		for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled", "s3_object_malicious_file"} {
 			if p := expect[name].Resource(st); p != "" {
 				problems = append(problems, name+": "+p)
 			}

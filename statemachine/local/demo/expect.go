@@ -51,6 +51,8 @@ func Expectations(dryRun bool) map[string]Expected {
 			}},
 		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
+		"s3_object_malicious_file": {Status: "SUCCEEDED", Bots: []string{"s3_quarantine_object"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string { return check(s.ObjectQuarantined, "object", s.Object) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).

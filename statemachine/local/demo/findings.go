@@ -15,7 +15,8 @@ import (
 // The demo's findings are GuardDuty "GuardDuty Finding" EventBridge events written for this project
 // (made-up values, not GuardDuty samples). Identifiers of resources the demo creates in kumo are
 // placeholders, replaced before each run (Substitute): {{instanceId}}, {{instanceProfileArn}},
-// {{roleName}} and {{bucketName}}. A user's event passed with EVENT= gets the same substitution, so it
+// {{roleName}}, {{bucketName}}, and the uploaded object's {{uploadsBucket}}, {{objectKey}},
+// {{objectVersion}} and {{objectETag}}. A user's event passed with EVENT= gets the same substitution, so it
 // can aim at the demo's resources too.
 //
 //go:embed findings/*.json
@@ -80,6 +81,11 @@ func (r Resources) Substitute(event []byte) []byte {
 		"{{instanceProfileArn}}", r.InstanceProfileArn,
 		"{{roleName}}", r.RoleName,
 		"{{bucketName}}", r.Bucket,
+		"{{uploadsBucket}}", r.Uploads,
+		"{{objectKey}}", r.Object,
+		"{{objectVersion}}", r.ObjectVersion,
+		// The ETag is a quoted string inside a JSON string: its quotes are escaped there.
+		"{{objectETag}}", strings.ReplaceAll(r.ObjectETag, `"`, `\"`),
 	).Replace(string(event)))
 }
 
