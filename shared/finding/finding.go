@@ -112,6 +112,9 @@ type Action struct {
 	ServiceName string     `json:"serviceName,omitempty"`
 	// RemoteAccountID is the foreign account of InstanceCredentialExfiltration.InsideAWS.
 	RemoteAccountID string `json:"remoteAccountId,omitempty"`
+	// Trail is the CloudTrail trail the API call acted on (affectedResources' AWS::CloudTrail::Trail):
+	// its name or ARN, as GuardDuty gives it.
+	Trail string `json:"trail,omitempty"`
 }
 
 type RemoteIP struct {

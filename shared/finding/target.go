@@ -65,7 +65,9 @@ const (
 	// exemption tag of its own: object tags are written by whoever may write the object (the uploader
 	// of the malware included), so an object is exempt when its bucket is, and every S3Object finding
 	// also names its bucket as a target.
-	TargetS3Object       TargetKind = "s3-object"
+	TargetS3Object TargetKind = "s3-object"
+	// TargetTrail is a CloudTrail trail, ID its name or ARN as the finding gives it.
+	TargetTrail          TargetKind = "cloudtrail-trail"
 	TargetLambdaFunction TargetKind = "lambda-function"
 	TargetRDSDB          TargetKind = "rds-db"
 	TargetRDSCluster     TargetKind = "rds-cluster"
@@ -114,6 +116,9 @@ var targetSpecs = map[TargetKind]TargetSpec{
 		TagRead: "s3:GetBucketTagging", TagReadAction: "s3:GetBucketTagging"},
 	// The key's length (S3's 1,024 bytes) and UTF-8 are checked where the target is taken (s3Objects).
 	TargetS3Object: {Noun: "object", Valid: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]+$`)},
+	// Tags of a trail are read by its ARN in its home region (the ARN's).
+	TargetTrail: {Noun: "trail", Valid: regexp.MustCompile(`^(arn:aws[a-z-]*:cloudtrail:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:trail/)?[A-Za-z0-9][A-Za-z0-9._-]{2,127}$`),
+		TagRead: "cloudtrail:ListTags", TagReadAction: "cloudtrail:ListTags"},
 	// A function is addressed by its unqualified name: reserved concurrency and tags are per function.
 	TargetLambdaFunction: {Noun: "function", Valid: regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`),
 		TagRead: "lambda:ListTags", TagReadAction: "lambda:ListTags", Marked: true},
@@ -132,11 +137,16 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return []Target{{Kind: TargetInstance, ID: f.Instance.ID}}, nil
 	},
+	// The principal behind the key, and the trail the call acted on (Stealth:IAMUser/CloudTrailLoggingDisabled).
 	KindAccessKey: func(f *Finding) ([]Target, error) {
+		var out []Target
 		if t, ok := principal(f.AccessKey); ok {
-			return []Target{t}, nil
+			out = append(out, t)
 		}
-		return nil, nil
+		if f.Action != nil && f.Action.Trail != "" {
+			out = append(out, Target{Kind: TargetTrail, ID: f.Action.Trail})
+		}
+		return out, nil
 	},
 	// Policy:S3/* findings name one bucket; data-access findings may name several.
 	KindS3Bucket: func(f *Finding) ([]Target, error) {
@@ -314,6 +324,11 @@ func (t Target) builtARN() string {
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetBucket, TargetS3Object:
 		return fmt.Sprintf("arn:%s:s3:::%s", t.Partition, t.ID)
+	case TargetTrail:
+		if strings.HasPrefix(t.ID, "arn:") {
+			return t.ID
+		}
+		return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetLambdaFunction:
 		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetRDSDB:

@@ -433,6 +433,7 @@ func action(a *guardduty.Action) *Action {
 		if c.RemoteAccountDetails != nil {
 			out.RemoteAccountID = c.RemoteAccountDetails.AccountID
 		}
+		out.Trail = c.AffectedResources["AWS::CloudTrail::Trail"]
 	}
 	if k := a.KubernetesAPICallAction; k != nil {
 		add(k.RemoteIPDetails)

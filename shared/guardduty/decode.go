@@ -489,6 +489,31 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 
 // malwareScan reads the threats of a Malware Protection scan: names and hashes for the notification,
 // and each item's object version, which transform checks against the object the finding names.
+// affected reads affectedResources: CloudFormation resource types ("AWS::CloudTrail::Trail") to the
+// resource's name or ARN. Keys are AWS's own, never capitalized: the CLI prints them as the API does.
+func (d *decoder) affected(ar *fastjson.Value) map[string]string {
+	o, _ := ar.Object()
+	if o.Len() > maxList {
+		d.failf("%s has %d entries, over the limit of %d", d.field(""), o.Len(), maxList)
+		return nil
+	}
+	var out map[string]string
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		b, err := v.StringBytes()
+		switch {
+		case err != nil || len(b) == 0:
+		case len(k) > maxID || len(b) > maxARN:
+			d.failf("%s has an entry longer than allowed: %q", d.field(""), clip(string(k), 64))
+		default:
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[d.keep(k)] = d.keep(b)
+		}
+	})
+	return out
+}
+
 func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
 	out := &MalwareScanDetails{
 		ScanID:            d.str(m, "scanId", maxID),
@@ -549,6 +574,9 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 				ServiceName:     d.str(x, "serviceName", maxID),
 				CallerType:      d.str(x, "callerType", maxID),
 				RemoteIPDetails: d.remoteIP(x),
+			}
+			if ar := d.obj(x, "affectedResources"); ar != nil {
+				d.in("affectedResources", func() { act.AwsAPICallAction.AffectedResources = d.affected(ar) })
 			}
 			if ra := d.obj(x, "remoteAccountDetails"); ra != nil {
 				d.in("remoteAccountDetails", func() {

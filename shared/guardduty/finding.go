@@ -251,9 +251,11 @@ type Action struct {
 }
 
 type AwsAPICallAction struct {
-	API                  string                `json:"api,omitempty"`
-	ServiceName          string                `json:"serviceName,omitempty"`
-	CallerType           string                `json:"callerType,omitempty"`
+	API         string `json:"api,omitempty"`
+	ServiceName string `json:"serviceName,omitempty"`
+	CallerType  string `json:"callerType,omitempty"`
+	// AffectedResources maps a CloudFormation resource type to the name or ARN the call acted on.
+	AffectedResources    map[string]string     `json:"affectedResources,omitempty"`
 	RemoteIPDetails      *RemoteIPDetails      `json:"remoteIpDetails,omitempty"`
 	RemoteAccountDetails *RemoteAccountDetails `json:"remoteAccountDetails,omitempty"`
 }
