@@ -57,6 +57,59 @@ type Finding struct {
 	Lambda     *Lambda     `json:"lambda,omitempty"`
 	ECS        *ECS        `json:"ecs,omitempty"`
 	Containers []Container `json:"containers,omitempty"`
+	// Sequence is an attack sequence's members (AttackSequence:*), from service.detection.sequence.
+	Sequence *Sequence `json:"sequence,omitempty"`
+}
+
+// Sequence is what an Extended Threat Detection attack sequence ties together: every resource with its
+// kind, identifier, account and region; the signals (findings and activity) by name; the sessions of
+// its actors; the network endpoints.
+type Sequence struct {
+	UID         string             `json:"uid,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Resources   []SequenceResource `json:"resources,omitempty"`
+	Signals     []SequenceSignal   `json:"signals,omitempty"`
+	Sessions    []SequenceSession  `json:"sessions,omitempty"`
+	Endpoints   []SequenceEndpoint `json:"endpoints,omitempty"`
+}
+
+// SequenceResource is one member resource. Kind is this version's resource kind for GuardDuty's
+// resource type (Type, kept as sent); Account and Region are the resource's, the finding's where
+// GuardDuty gives none.
+type SequenceResource struct {
+	Kind    ResourceKind `json:"kind"`
+	Type    string       `json:"type"`
+	ID      string       `json:"id"`
+	Name    string       `json:"name,omitempty"`
+	Account string       `json:"account"`
+	Region  string       `json:"region"`
+}
+
+type SequenceSignal struct {
+	Name     string  `json:"name"`
+	Type     string  `json:"type,omitempty"`
+	UID      string  `json:"uid,omitempty"`
+	Severity float64 `json:"severity,omitempty"`
+	Count    int64   `json:"count,omitempty"`
+}
+
+// SequenceSession is an actor's identity and session: who acted, with which credentials.
+type SequenceSession struct {
+	Actor      string `json:"actor,omitempty"`
+	User       string `json:"user,omitempty"`
+	UserType   string `json:"userType,omitempty"`
+	UserID     string `json:"userId,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	Account    string `json:"account,omitempty"`
+	Session    string `json:"session,omitempty"`
+	MFA        string `json:"mfa,omitempty"`
+	Issuer     string `json:"issuer,omitempty"`
+}
+
+type SequenceEndpoint struct {
+	IP     string `json:"ip,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	Port   int64  `json:"port,omitempty"`
 }
 
 // TypeParts is ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact.

@@ -79,6 +79,9 @@ func FromGuardDuty(p *guardduty.Parsed) (*Finding, error) {
 			})
 		}
 	}
+	if d := g.Service.Detection; d != nil && d.Sequence != nil {
+		f.Sequence = sequence(d.Sequence, f)
+	}
 	if m := g.Service.MalwareScanDetails; m != nil {
 		f.Malware = malware(m)
 	}
@@ -331,6 +334,45 @@ func instance(in *guardduty.InstanceDetails) *Instance {
 		if out.VpcID == "" {
 			out.VpcID, out.SubnetID = n.VpcID, n.SubnetID
 		}
+	}
+	return out
+}
+
+// sequenceKinds maps GuardDuty's ResourceV2 types to this version's resource kinds; a type not here
+// (a launch template, a VPC, …) is Other, kept with its type.
+var sequenceKinds = map[string]ResourceKind{
+	"EC2_INSTANCE": KindInstance, "ACCESS_KEY": KindAccessKey, "S3_BUCKET": KindS3Bucket, "S3_OBJECT": KindS3Object,
+	"EKS_CLUSTER": KindEKSCluster, "ECS_CLUSTER": KindECSCluster, "CONTAINER": KindContainer,
+}
+
+// sequence normalizes an attack sequence's members. A member without an account or region is in the
+// finding's.
+func sequence(q *guardduty.Sequence, f *Finding) *Sequence {
+	out := &Sequence{UID: q.UID, Description: q.Description}
+	for _, r := range q.Resources {
+		kind, ok := sequenceKinds[r.ResourceType]
+		if !ok {
+			kind = KindOther
+		}
+		m := SequenceResource{Kind: kind, Type: r.ResourceType, ID: firstOf(r.UID, r.Name), Name: r.Name,
+			Account: firstOf(r.AccountID, f.AccountID), Region: firstOf(r.Region, f.Region)}
+		out.Resources = append(out.Resources, m)
+	}
+	for _, g := range q.Signals {
+		out.Signals = append(out.Signals, SequenceSignal{Name: g.Name, Type: g.Type, UID: g.UID, Severity: g.Severity, Count: g.Count})
+	}
+	for _, a := range q.Actors {
+		s := SequenceSession{Actor: a.ID}
+		if u := a.User; u != nil {
+			s.User, s.UserType, s.UserID, s.Credential, s.Account = u.Name, u.Type, u.UID, u.CredentialUID, u.AccountUID
+		}
+		if ss := a.Session; ss != nil {
+			s.Session, s.MFA, s.Issuer = ss.UID, ss.MfaStatus, ss.Issuer
+		}
+		out.Sessions = append(out.Sessions, s)
+	}
+	for _, e := range q.Endpoints {
+		out.Endpoints = append(out.Endpoints, SequenceEndpoint{IP: e.IP, Domain: e.Domain, Port: e.Port})
 	}
 	return out
 }

@@ -480,6 +480,13 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 		if a := d.obj(s, "action"); a != nil {
 			d.in("action", func() { svc.Action = d.action(a) })
 		}
+		if x := d.obj(s, "detection"); x != nil {
+			d.in("detection", func() {
+				if q := d.obj(x, "sequence"); q != nil {
+					d.in("sequence", func() { svc.Detection = &Detection{Sequence: d.sequence(q)} })
+				}
+			})
+		}
 		if m := d.obj(s, "malwareScanDetails"); m != nil {
 			d.in("malwareScanDetails", func() { svc.MalwareScanDetails = d.malwareScan(m) })
 		}
@@ -489,6 +496,71 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 
 // malwareScan reads the threats of a Malware Protection scan: names and hashes for the notification,
 // and each item's object version, which transform checks against the object the finding names.
+// sequence reads an attack sequence's members, each bounded like every other field.
+func (d *decoder) sequence(q *fastjson.Value) *Sequence {
+	out := &Sequence{UID: d.str(q, "uid", maxID), Description: d.str(q, "description", maxText)}
+	d.in("resources[]", func() {
+		for _, r := range d.arr(q, "resources") {
+			out.Resources = append(out.Resources, SequenceResource{
+				UID: d.str(r, "uid", maxARN), Name: d.str(r, "name", maxARN), AccountID: d.str(r, "accountId", maxID),
+				ResourceType: d.str(r, "resourceType", maxID), Region: d.str(r, "region", maxID),
+				Service: d.str(r, "service", maxID), CloudPartition: d.str(r, "cloudPartition", maxID),
+			})
+		}
+	})
+	d.in("signals[]", func() {
+		for _, g := range d.arr(q, "signals") {
+			out.Signals = append(out.Signals, Signal{
+				UID: d.str(g, "uid", maxARN), Type: d.str(g, "type", maxID), Name: d.str(g, "name", maxID),
+				Severity: d.num(g, "severity"), Count: d.int(g, "count"),
+				ResourceUIDs: d.strs(g, "resourceUids", maxARN), ActorIDs: d.strs(g, "actorIds", maxID),
+			})
+		}
+	})
+	d.in("actors[]", func() {
+		for _, a := range d.arr(q, "actors") {
+			act := Actor{ID: d.str(a, "id", maxID)}
+			if u := d.obj(a, "user"); u != nil {
+				d.in("user", func() {
+					act.User = &ActorUser{Name: d.str(u, "name", maxID), UID: d.str(u, "uid", maxARN), Type: d.str(u, "type", maxID),
+						CredentialUID: d.str(u, "credentialUid", maxID)}
+					if acc := d.obj(u, "account"); acc != nil {
+						act.User.AccountUID = d.str(acc, "uid", maxID)
+					}
+				})
+			}
+			if ss := d.obj(a, "session"); ss != nil {
+				d.in("session", func() {
+					act.Session = &ActorSession{UID: d.str(ss, "uid", maxID), MfaStatus: d.str(ss, "mfaStatus", maxID), Issuer: d.str(ss, "issuer", maxARN)}
+				})
+			}
+			out.Actors = append(out.Actors, act)
+		}
+	})
+	d.in("endpoints[]", func() {
+		for _, e := range d.arr(q, "endpoints") {
+			out.Endpoints = append(out.Endpoints, NetworkEndpoint{ID: d.str(e, "id", maxID), IP: d.ip(e, "ip"), Domain: d.str(e, "domain", maxText), Port: d.int(e, "port")})
+		}
+	})
+	return out
+}
+
+// strs reads a list of strings, each at most max bytes.
+func (d *decoder) strs(v *fastjson.Value, key string, max int) []string {
+	var out []string
+	for _, x := range d.arr(v, key) {
+		b, err := x.StringBytes()
+		switch {
+		case err != nil || len(b) == 0:
+		case len(b) > max:
+			d.failf("%s has an entry %d bytes long, over the %d-byte limit", d.field(key), len(b), max)
+		default:
+			out = append(out, d.keep(b))
+		}
+	}
+	return out
+}
+
 // affected reads affectedResources: CloudFormation resource types ("AWS::CloudTrail::Trail") to the
 // resource's name or ARN. Keys are AWS's own, never capitalized: the CLI prints them as the API does.
 func (d *decoder) affected(ar *fastjson.Value) map[string]string {

@@ -201,6 +201,8 @@ type Service struct {
 	ResourceRole   string          `json:"resourceRole,omitempty"`
 	ServiceName    string          `json:"serviceName,omitempty"`
 	FeatureName    string          `json:"featureName,omitempty"`
+	// Detection holds an attack sequence's members (AttackSequence:*).
+	Detection *Detection `json:"detection,omitempty"`
 	// MalwareScanDetails are the threats a Malware Protection scan found (Object:S3/MaliciousFile).
 	MalwareScanDetails *MalwareScanDetails `json:"malwareScanDetails,omitempty"`
 }
@@ -324,4 +326,67 @@ type Organization struct {
 	AsnOrg string `json:"asnOrg,omitempty"`
 	Isp    string `json:"isp,omitempty"`
 	Org    string `json:"org,omitempty"`
+}
+
+// Detection is service.detection; only the attack sequence is modelled.
+type Detection struct {
+	Sequence *Sequence `json:"sequence,omitempty"`
+}
+
+// Sequence is an Extended Threat Detection attack sequence: the resources, signals, actors and
+// endpoints it ties together (API model shapes Sequence, ResourceV2, Signal, Actor, NetworkEndpoint).
+type Sequence struct {
+	UID         string             `json:"uid,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Resources   []SequenceResource `json:"resources,omitempty"`
+	Signals     []Signal           `json:"signals,omitempty"`
+	Actors      []Actor            `json:"actors,omitempty"`
+	Endpoints   []NetworkEndpoint  `json:"endpoints,omitempty"`
+}
+
+type SequenceResource struct {
+	UID            string `json:"uid,omitempty"`
+	Name           string `json:"name,omitempty"`
+	AccountID      string `json:"accountId,omitempty"`
+	ResourceType   string `json:"resourceType,omitempty"`
+	Region         string `json:"region,omitempty"`
+	Service        string `json:"service,omitempty"`
+	CloudPartition string `json:"cloudPartition,omitempty"`
+}
+
+type Signal struct {
+	UID          string   `json:"uid,omitempty"`
+	Type         string   `json:"type,omitempty"`
+	Name         string   `json:"name,omitempty"`
+	Severity     float64  `json:"severity,omitempty"`
+	Count        int64    `json:"count,omitempty"`
+	ResourceUIDs []string `json:"resourceUids,omitempty"`
+	ActorIDs     []string `json:"actorIds,omitempty"`
+}
+
+type Actor struct {
+	ID      string        `json:"id,omitempty"`
+	User    *ActorUser    `json:"user,omitempty"`
+	Session *ActorSession `json:"session,omitempty"`
+}
+
+type ActorUser struct {
+	Name          string `json:"name,omitempty"`
+	UID           string `json:"uid,omitempty"`
+	Type          string `json:"type,omitempty"`
+	CredentialUID string `json:"credentialUid,omitempty"`
+	AccountUID    string `json:"accountUid,omitempty"`
+}
+
+type ActorSession struct {
+	UID       string `json:"uid,omitempty"`
+	MfaStatus string `json:"mfaStatus,omitempty"`
+	Issuer    string `json:"issuer,omitempty"`
+}
+
+type NetworkEndpoint struct {
+	ID     string `json:"id,omitempty"`
+	IP     string `json:"ip,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	Port   int64  `json:"port,omitempty"`
 }
