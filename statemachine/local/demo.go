@@ -22,7 +22,7 @@ import (
 func runDemo(cmd string, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{bucketName}} are replaced)")
+	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{bucketName}}, {{uploadsBucket}}, {{objectKey}}, {{objectVersion}}, {{objectETag}} are replaced)")
 	dryRun := fl.Bool("dry-run", false, "set "+deployment.EnvDryRun+"=true on every bot: show what would be done, change nothing")
 	allowSamples := fl.Bool("allow-samples", false, "set "+deployment.EnvAllowSamples+"=true on match and verify")
 	buildDir := fl.String("build-dir", "", "where the host bootstraps go (default <module>/build/host)")
