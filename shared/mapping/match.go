@@ -131,6 +131,10 @@ func (m *Mapping) Decide(ctx context.Context, f *finding.Finding, opts MatchOpti
 	if mode == ModeNotify {
 		return at(Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY" + scoped + ": notify only", Key: key, Actions: []Action{}}), nil
 	}
+	if f.ResourceKind == finding.KindAttackSequence && f.Sequence != nil && len(f.Sequence.Resources) > 0 {
+		// Each (action, member) pair in its member's account: protected accounts are checked per member.
+		return m.decideSequence(ctx, f, r, key, mode, sc, opts, explain)
+	}
 	// A protected account is still notified (above), never changed: not even a dry run, whose reads
 	// would need the member role there.
 	if m.protected[f.AccountID] || opts.ProtectedAccounts[f.AccountID] {

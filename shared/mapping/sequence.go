@@ -1,0 +1,182 @@
+package mapping
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+// MaxSequencePairs is the most (action, member) pairs one attack sequence's decision plans. Every pair
+// is an iteration of the state machine's Map, one at a time, each with its result kept in the state
+// (Step Functions keeps at most 256 KB of it) and, in APPROVE mode, its own wait for a person; past
+// the cap the members are listed with the pairs not planned, for a person to act on.
+const MaxSequencePairs = 20
+
+// MaxSequenceMembers is the most members a decision lists (Decision.Members); the rest are counted in
+// the reason.
+const MaxSequenceMembers = 50
+
+// MemberPlan is one attack-sequence member and what the decision plans for it.
+type MemberPlan struct {
+	finding.Member
+	// Name and Type are GuardDuty's name and resource type of the member, for the message.
+	Name string `json:"name,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Actions are the places in Decision.Actions of this member's pairs, in order.
+	Actions []int `json:"actions,omitempty"`
+	// Notes say why an action of the rule is not planned for it (a protected account, no target of the
+	// bot's kind, a malformed identifier, the cap), or that no action of the rule acts on its kind.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// pairCap is how many pairs fit: MaxSequencePairs, and in APPROVE mode no more than can each wait their
+// whole approval timeout, one after another, within an execution's lifetime (less an hour for the rest).
+func pairCap(mode Mode, timeoutSeconds int) int {
+	if mode != ModeApprove || timeoutSeconds <= 0 {
+		return MaxSequencePairs
+	}
+	n := int((deployment.ExecutionTimeout - time.Hour) / (time.Duration(timeoutSeconds) * time.Second))
+	return max(1, min(MaxSequencePairs, n))
+}
+
+// decideSequence turns the rule's actions into (action, member) pairs for an attack sequence: in the
+// rule's order of actions, each action for every member of a kind its bot acts on whose identifier
+// resolves to a target of the bot's kinds (finding.MemberView, then the bot's own TargetsOf) and whose
+// account is not protected (the mapping's and the deployment's accounts and OUs, looked up for the
+// member's account). An action whose bot acts on the attack sequence itself (notify_only) stays one
+// action. Pairs are APPROVE unless the rule or the scope that decided sets a mode itself: AUTO by
+// default is raised to APPROVE. The bot runner acts on each pair's member through MemberView of the
+// finding verify read back, so every rail reads the member in its own account and region.
+func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rule, key string, mode Mode, sc *scope,
+	opts MatchOptions, explain []string) (Decision, error) {
+	raised := ""
+	if mode == ModeAuto && sc == nil && !r.modeSet {
+		mode, raised = ModeApprove, "; AUTO by default is APPROVE for an attack sequence's members (set the rule's mode to AUTO to run them unasked)"
+	}
+	limit := pairCap(mode, r.approvalTimeout)
+	res := f.Sequence.Resources
+	plans := make([]MemberPlan, len(res))
+	views := make([]*finding.Finding, len(res))
+	accounts := map[string]*accountView{}
+	for i, sr := range res {
+		mb := finding.MemberOf(f, i)
+		plans[i] = MemberPlan{Member: mb, Name: sr.Name, Type: sr.Type}
+		v, err := finding.MemberView(f, mb)
+		if err != nil {
+			plans[i].Notes = append(plans[i].Notes, "not acted on: "+err.Error())
+			continue
+		}
+		why, err := m.protectedMember(ctx, mb.Account, opts, accounts)
+		if err != nil {
+			return Decision{}, fmt.Errorf("mapping: finding %s: %s: %w", clip(f.ID), mb, err)
+		}
+		if why != "" {
+			plans[i].Notes = append(plans[i].Notes, why)
+			continue
+		}
+		views[i] = v
+	}
+
+	actions := []Action{}
+	var names []string
+	capped := 0
+	for _, a := range r.actions {
+		act := cloneAction(a.action)
+		act.Mode = string(mode)
+		if mode == ModeApprove {
+			act.ApprovalTimeoutSeconds = r.approvalTimeout
+		}
+		if a.bot.Handles(finding.KindAttackSequence) {
+			actions = append(actions, act)
+			names = append(names, a.bot.Name)
+			continue
+		}
+		for i, v := range views {
+			if v == nil || !a.bot.Handles(v.ResourceKind) {
+				continue
+			}
+			_, skip, err := a.bot.TargetsOf(v)
+			switch {
+			case err != nil:
+				plans[i].Notes = append(plans[i].Notes, "not acted on: "+err.Error())
+				continue
+			case skip != "":
+				plans[i].Notes = append(plans[i].Notes, a.bot.Name+" not planned: "+skip)
+				continue
+			case len(actions) >= limit:
+				plans[i].Notes = append(plans[i].Notes, fmt.Sprintf("%s not planned: the decision holds at most %d (action, member) pairs; act on it by hand", a.bot.Name, limit))
+				capped++
+				continue
+			}
+			pair := cloneAction(act)
+			mb := plans[i].Member
+			pair.Member = &mb
+			plans[i].Actions = append(plans[i].Actions, len(actions))
+			actions = append(actions, pair)
+			names = append(names, a.bot.Name+" on "+string(mb.Kind)+" "+mb.ID)
+		}
+	}
+	for i := range plans {
+		if len(plans[i].Actions) == 0 && len(plans[i].Notes) == 0 {
+			plans[i].Notes = []string{fmt.Sprintf("no action of mapping entry %s acts on %s members", key, plans[i].Kind)}
+		}
+	}
+	listed := plans
+	more := ""
+	if len(listed) > MaxSequenceMembers {
+		listed, more = listed[:MaxSequenceMembers], fmt.Sprintf(" (%d listed)", MaxSequenceMembers)
+	}
+	scoped := ""
+	if sc != nil {
+		scoped = " (scope " + sc.path + ")"
+	}
+	d := Decision{Rule: r.path, Explain: explain, Key: key, Members: listed, Actions: actions}
+	if sc != nil {
+		d.Scope = sc.path
+	}
+	head := fmt.Sprintf("mapping entry %s is %s%s: attack sequence of %d members%s", key, mode, scoped, len(res), more)
+	if len(actions) == 0 {
+		d.Outcome, d.Reason = Skip, head+": no action of the rule acts on any member (see members)"
+		return d, nil
+	}
+	d.Outcome = Remediate
+	d.Reason = head + ": " + strings.Join(names, ", ") + raised
+	if mode == ModeApprove {
+		d.Reason += fmt.Sprintf(" (each pair waits up to %ds for an approver; a denial or a timeout changes nothing)", r.approvalTimeout)
+	}
+	if capped > 0 {
+		d.Reason += fmt.Sprintf("; %d more pairs not planned: at most %d per decision", capped, limit)
+	}
+	return d, nil
+}
+
+// protectedMember says why a member's account is never changed ("" when it may be): a protected account,
+// or one in or under a protected OU (looked up once per account; a failed lookup is an error).
+func (m *Mapping) protectedMember(ctx context.Context, account string, opts MatchOptions, seen map[string]*accountView) (string, error) {
+	if m.protected[account] || opts.ProtectedAccounts[account] {
+		return "exempt: account " + account + " is protected", nil
+	}
+	ous := append(append([]string{}, m.protectedOUs...), opts.ProtectedOUs...)
+	if len(ous) == 0 {
+		return "", nil
+	}
+	v := seen[account]
+	if v == nil {
+		v = &accountView{ctx: ctx, lookup: opts.Org, id: account}
+		seen[account] = v
+	}
+	a, err := v.get("protected OUs " + strings.Join(ous, ","))
+	if err != nil {
+		return "", err
+	}
+	for _, ou := range ous {
+		if a.Under(ou) {
+			return "exempt: account " + account + " is in protected OU " + ou, nil
+		}
+	}
+	return "", nil
+}
