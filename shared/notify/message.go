@@ -38,8 +38,10 @@ type Body struct {
 	Finding     *finding.Finding  `json:"finding,omitempty"`
 	Decision    *mapping.Decision `json:"decision,omitempty"`
 	Actions     []bots.Result     `json:"actions"`
-	Error       *StepError        `json:"error,omitempty"`
-	Execution   ExecutionLink     `json:"execution"`
+	// Members are an attack sequence's members, each with what was done to it (sequence.go).
+	Members   []MemberOutcome `json:"members,omitempty"`
+	Error     *StepError      `json:"error,omitempty"`
+	Execution ExecutionLink   `json:"execution"`
 	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
 	Closure *Closure `json:"closure,omitempty"`
 	// Truncated says bulky parts were dropped or cut to stay under SNS's size limit; Omitted says which.
@@ -69,6 +71,7 @@ func Build(in Input) (Message, error) {
 		Finding:     in.Finding,
 		Decision:    in.Decision,
 		Actions:     in.Results,
+		Members:     memberOutcomes(in),
 		Error:       in.Error,
 		Closure:     in.Closure,
 		Execution: ExecutionLink{
@@ -122,7 +125,7 @@ func summary(in Input, outcome string) string {
 			if r.Held {
 				status = "held"
 			}
-			acts[i] = fmt.Sprintf("%s %s", r.Bot, status)
+			acts[i] = fmt.Sprintf("%s %s", pairLabel(in, i, r.Bot), status)
 			if (r.Status == bots.StatusSkipped || r.Held) && r.Reason != "" {
 				acts[i] += " (" + r.Reason + ")"
 			}

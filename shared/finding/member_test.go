@@ -1,0 +1,94 @@
+package finding
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/guardduty"
+)
+
+func membersFixture(t *testing.T) *Finding {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "events", "attack_sequence_s3_members.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := guardduty.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := FromGuardDuty(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Each member resolves to targets in its own account and region through the same tables as any finding.
+func TestMemberView_ResolvesEachMemberInItsOwnAccountAndRegion(t *testing.T) {
+	f := membersFixture(t)
+	want := []string{
+		"bucket payments-exports-111122223333 in 111122223333/us-east-1 arn:aws:s3:::payments-exports-111122223333",
+		"bucket customer-records-111122223333 in 111122223333/us-east-1 arn:aws:s3:::customer-records-111122223333",
+		// The key's session says whose it is: the role.
+		"role web-app-role in 111122223333/us-east-1 ",
+		"instance i-0a1b2c3d4e5f60718 in 444455556666/eu-west-1 arn:aws:ec2:eu-west-1:444455556666:instance/i-0a1b2c3d4e5f60718",
+		"", // a VPC: no target
+	}
+	for i := range f.Sequence.Resources {
+		v, err := MemberView(f, MemberOf(f, i))
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+		ts, err := Targets(v)
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+		got := ""
+		if len(ts) > 0 {
+			got = ts[0].Where() + " " + ts[0].ARN
+		}
+		if len(ts) > 1 || got != want[i] {
+			t.Errorf("member %d: %q, want %q", i, got, want[i])
+		}
+		if v.Sequence != nil || v.Action != nil || v.ID != f.ID {
+			t.Errorf("member %d view %+v", i, v)
+		}
+	}
+}
+
+func TestMemberView_RejectsAMemberTheSequenceDoesNotHoldThere(t *testing.T) {
+	f := membersFixture(t)
+	for name, m := range map[string]Member{
+		"another id":      {Index: 3, Kind: KindInstance, ID: "i-0fedcba9876543210", Account: "444455556666", Region: "eu-west-1"},
+		"another account": {Index: 3, Kind: KindInstance, ID: "i-0a1b2c3d4e5f60718", Account: "111122223333", Region: "eu-west-1"},
+		"another kind":    {Index: 4, Kind: KindInstance, ID: "vpc-0a1b2c3d", Account: "111122223333", Region: "us-east-1"},
+		"out of range":    {Index: 5, Kind: KindInstance, ID: "i-0a1b2c3d4e5f60718", Account: "444455556666", Region: "eu-west-1"},
+		"negative":        {Index: -1},
+	} {
+		if _, err := MemberView(f, m); faults.Classify(err) != faults.Rejected {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	g := *f
+	g.ResourceKind = KindInstance
+	if _, err := MemberView(&g, MemberOf(f, 3)); faults.Classify(err) != faults.Rejected {
+		t.Errorf("not a sequence: err = %v", err)
+	}
+}
+
+func TestMemberView_ChecksARNsAgainstTheMember(t *testing.T) {
+	f := membersFixture(t)
+	for i, id := range map[int]string{
+		3: "arn:aws:ec2:eu-west-1:111122223333:instance/i-0a1b2c3d4e5f60718", // another account's
+		0: "arn:aws:s3:::payments-exports-111122223333/key",                  // an object, not the bucket
+	} {
+		f.Sequence.Resources[i].ID = id
+		if _, err := MemberView(f, MemberOf(f, i)); faults.Classify(err) != faults.Rejected || !strings.Contains(err.Error(), "ARN") {
+			t.Errorf("member %d %s: err = %v", i, id, err)
+		}
+	}
+}
