@@ -118,7 +118,9 @@ var defaultRuleFindings = map[string][]struct {
 	// LOW in GuardDuty: reached only where severityFloor is 2 or lower (belowFloorOnPurpose).
 	"Stealth:IAMUser/CloudTrailLoggingDisabled": {{"Stealth:IAMUser/CloudTrailLoggingDisabled", 2, finding.KindAccessKey}},
 	// GuardDuty rates a malicious object HIGH (Malware Protection for S3).
-	"Object:S3/MaliciousFile":               {{"Object:S3/MaliciousFile", 8, finding.KindS3Object}},
+	"Object:S3/MaliciousFile": {{"Object:S3/MaliciousFile", 8, finding.KindS3Object}},
+	// Extended Threat Detection rates attack sequences CRITICAL.
+	"AttackSequence:*":                      {{"AttackSequence:S3/CompromisedData", 9.2, finding.KindAttackSequence}},
 	"Backdoor:Lambda/*":                     {{"Backdoor:Lambda/C&CActivity.B", 8, finding.KindLambdaFunction}},
 	"CredentialAccess:RDS/*SuccessfulLogin": {{"CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", 8, finding.KindRDSDBInstance}},
 	"*:EC2/*":                               {{"Recon:EC2/Portscan", 5, finding.KindInstance}, {"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAccessKey}},

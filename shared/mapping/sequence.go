@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -53,7 +54,7 @@ func pairCap(mode Mode, timeoutSeconds int) int {
 // finding verify read back, so every rail reads the member in its own account and region.
 func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rule, key string, mode Mode, sc *scope,
 	opts MatchOptions, explain []string) (Decision, error) {
-	raised := ""
+	raised, ruleMode := "", mode
 	if mode == ModeAuto && sc == nil && !r.modeSet {
 		mode, raised = ModeApprove, "; AUTO by default is APPROVE for an attack sequence's members (set the rule's mode to AUTO to run them unasked)"
 	}
@@ -91,6 +92,12 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 			act.ApprovalTimeoutSeconds = r.approvalTimeout
 		}
 		if a.bot.Handles(finding.KindAttackSequence) {
+			// An action on the sequence as a whole (notify_only) keeps the rule's own mode: no member is
+			// changed, so nothing is raised to APPROVE.
+			act.Mode, act.ApprovalTimeoutSeconds = string(ruleMode), 0
+			if ruleMode == ModeApprove {
+				act.ApprovalTimeoutSeconds = r.approvalTimeout
+			}
 			actions = append(actions, act)
 			names = append(names, a.bot.Name)
 			continue
@@ -99,7 +106,10 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 			if v == nil || !a.bot.Handles(v.ResourceKind) {
 				continue
 			}
-			_, skip, err := a.bot.TargetsOf(v)
+			ts, skip, err := a.bot.TargetsOf(v)
+			if err == nil && skip == "" {
+				skip, err = relatedSkip(a.bot, v, ts)
+			}
 			switch {
 			case err != nil:
 				plans[i].Notes = append(plans[i].Notes, "not acted on: "+err.Error())
@@ -176,6 +186,24 @@ func (m *Mapping) protectedMember(ctx context.Context, account string, opts Matc
 	for _, ou := range ous {
 		if a.Under(ou) {
 			return "exempt: account " + account + " is in protected OU " + ou, nil
+		}
+	}
+	return "", nil
+}
+
+// relatedSkip says why the runner would find none of b's related targets from targets ("" when the
+// way there is in the finding): a member names only its identifier, so an instance member has no
+// instance profile to reach a role by, and such a pair would only ask a person to approve a skip.
+func relatedSkip(b bots.Bot, v *finding.Finding, targets []finding.Target) (string, error) {
+	for _, r := range b.Related {
+		spec, _ := finding.RelationOf(r)
+		for _, from := range targets {
+			if from.Kind != spec.From {
+				continue
+			}
+			if _, skip, err := spec.Via(v, from); err != nil || skip != "" {
+				return skip, err
+			}
 		}
 	}
 	return "", nil

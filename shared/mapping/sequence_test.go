@@ -55,10 +55,10 @@ func TestDecide_AttackSequenceTurnsActionsIntoMemberPairsApproveByDefault(t *tes
 		"ec2_quarantine_instance APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
 		"s3_block_public_access APPROVE arn:aws:s3:::payments-exports-111122223333 111122223333/us-east-1",
 		"s3_block_public_access APPROVE arn:aws:s3:::customer-records-111122223333 111122223333/us-east-1",
-		// The instance's role is not in the finding (a live read by the runner); the access key's is.
+		// The access key's role is in the sequence (its actor's session); the instance's is not (a member
+		// names no instance profile).
 		"iam_revoke_role_sessions APPROVE ASIAQEXAMPLE7WEBAPP1 111122223333/us-east-1",
-		"iam_revoke_role_sessions APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
-		"notify_only APPROVE",
+		"notify_only AUTO",
 	}
 	if d.Outcome != Remediate || strings.Join(pairs(d), "\n") != strings.Join(want, "\n") {
 		t.Fatalf("decision %s: %s\n got %q\nwant %q", d.Outcome, d.Reason, pairs(d), want)
@@ -71,7 +71,8 @@ func TestDecide_AttackSequenceTurnsActionsIntoMemberPairsApproveByDefault(t *tes
 		t.Fatalf("members %+v", d.Members)
 	}
 	inst := d.Members[3]
-	if inst.Kind != finding.KindInstance || len(inst.Actions) != 3 || d.Actions[inst.Actions[1]].Bot != "ec2_quarantine_instance" {
+	if inst.Kind != finding.KindInstance || len(inst.Actions) != 2 || d.Actions[inst.Actions[1]].Bot != "ec2_quarantine_instance" ||
+		!strings.Contains(strings.Join(inst.Notes, ";"), "iam_revoke_role_sessions not planned: instance i-0a1b2c3d4e5f60718 has no instance profile") {
 		t.Errorf("instance member %+v", inst)
 	}
 	if vpc := d.Members[4]; vpc.Type != "EC2_VPC" || len(vpc.Actions) != 0 || !strings.Contains(strings.Join(vpc.Notes, ";"), "no action of mapping entry AttackSequence:* acts on Other members") {
@@ -95,7 +96,7 @@ func TestDecide_AttackSequenceMembersOfProtectedAccountsAreNotPaired(t *testing.
 	// The instance's account by the mapping, the buckets' by the deployment.
 	doc := strings.Replace(strings.Replace(sequenceRule, "%s", "", 1), "%s", `, "defaults": {"protectedAccounts": ["444455556666"]}`, 1)
 	d := mustParse(t, doc).Match(f, MatchOptions{ProtectedAccounts: map[string]bool{"111122223333": true}})
-	if got := pairs(d); len(got) != 1 || got[0] != "notify_only APPROVE" {
+	if got := pairs(d); len(got) != 1 || got[0] != "notify_only AUTO" {
 		t.Errorf("pairs %q", got)
 	}
 	for _, mp := range d.Members[:4] {
@@ -170,5 +171,33 @@ func TestDecide_AttackSequencePairsAreCapped(t *testing.T) {
 	d = mustParse(t, `{"version": 1, "rules": [{"match": "AttackSequence:*", "mode": "DRYRUN", "actions": [{"bot": "ec2_tag_instance"}]}]}`).Match(f, MatchOptions{})
 	if len(d.Actions) != MaxSequencePairs {
 		t.Errorf("%d actions", len(d.Actions))
+	}
+}
+
+// The default mapping's rule for attack sequences, on the fixture: evidence and isolation of the
+// instance, the role's sessions of the access key and of the instance's profile, each APPROVE; the
+// buckets and the VPC listed with why nothing is planned for them.
+func TestDefault_AttackSequencePairs(t *testing.T) {
+	requireDefaultBots(t)
+	m, err := Parse(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Match(sequenceFinding(t), MatchOptions{})
+	want := []string{
+		"ec2_create_snapshot APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
+		"ec2_quarantine_instance APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
+		"iam_revoke_role_sessions APPROVE ASIAQEXAMPLE7WEBAPP1 111122223333/us-east-1",
+		"notify_only AUTO",
+	}
+	if d.Outcome != Remediate || strings.Join(pairs(d), "\n") != strings.Join(want, "\n") {
+		t.Fatalf("decision %s: %s\n got %q\nwant %q", d.Outcome, d.Reason, pairs(d), want)
+	}
+	// The role's key is not an IAM user's: deactivating it is not planned, and the member says why.
+	if n := strings.Join(d.Members[2].Notes, ";"); !strings.Contains(n, "iam_deactivate_access_key not planned") {
+		t.Errorf("access key notes %q", n)
+	}
+	if n := strings.Join(d.Members[0].Notes, ";"); !strings.Contains(n, "acts on S3Bucket members") {
+		t.Errorf("bucket notes %q", n)
 	}
 }
