@@ -71,7 +71,15 @@ type Sequence struct {
 	Signals     []SequenceSignal   `json:"signals,omitempty"`
 	Sessions    []SequenceSession  `json:"sessions,omitempty"`
 	Endpoints   []SequenceEndpoint `json:"endpoints,omitempty"`
+	// Omitted counts what transform left out past MaxSequenceItems of each list (resources, signals,
+	// sessions, endpoints): the finding travels in every state of the workflow, which Step Functions
+	// keeps under 256 KB. The notification says so.
+	Omitted int `json:"omitted,omitempty"`
 }
+
+// MaxSequenceItems is the most resources, signals, sessions and endpoints each a normalized attack
+// sequence keeps, in GuardDuty's order.
+const MaxSequenceItems = 100
 
 // SequenceResource is one member resource. Kind is this version's resource kind for GuardDuty's
 // resource type (Type, kept as sent); Account and Region are the resource's, the finding's where

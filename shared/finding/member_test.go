@@ -92,3 +92,19 @@ func TestMemberView_ChecksARNsAgainstTheMember(t *testing.T) {
 		}
 	}
 }
+
+// A sequence naming more than MaxSequenceItems of a list keeps the first ones and counts the rest: the
+// finding travels in every state of the workflow.
+func TestSequence_KeepsAtMostMaxSequenceItemsOfEachListAndCountsTheRest(t *testing.T) {
+	q := &guardduty.Sequence{}
+	for range MaxSequenceItems + 30 {
+		q.Resources = append(q.Resources, guardduty.SequenceResource{UID: "i-0a1b2c3d4e5f60718", ResourceType: "EC2_INSTANCE"})
+	}
+	for range MaxSequenceItems + 5 {
+		q.Endpoints = append(q.Endpoints, guardduty.NetworkEndpoint{Domain: "x.example"})
+	}
+	s := sequence(q, &Finding{AccountID: "111122223333", Region: "us-east-1"})
+	if len(s.Resources) != MaxSequenceItems || len(s.Endpoints) != MaxSequenceItems || s.Omitted != 35 {
+		t.Errorf("%d resources, %d endpoints, %d omitted", len(s.Resources), len(s.Endpoints), s.Omitted)
+	}
+}

@@ -374,7 +374,18 @@ func sequence(q *guardduty.Sequence, f *Finding) *Sequence {
 	for _, e := range q.Endpoints {
 		out.Endpoints = append(out.Endpoints, SequenceEndpoint{IP: e.IP, Domain: e.Domain, Port: e.Port})
 	}
+	out.Resources, out.Signals = capped(out.Resources, &out.Omitted), capped(out.Signals, &out.Omitted)
+	out.Sessions, out.Endpoints = capped(out.Sessions, &out.Omitted), capped(out.Endpoints, &out.Omitted)
 	return out
+}
+
+// capped keeps the first MaxSequenceItems of s, counting the rest in omitted.
+func capped[T any](s []T, omitted *int) []T {
+	if len(s) <= MaxSequenceItems {
+		return s
+	}
+	*omitted += len(s) - MaxSequenceItems
+	return s[:MaxSequenceItems]
 }
 
 // malware keeps the threats' names and hashes and the paths inside the object they were found at.
