@@ -149,6 +149,9 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 		d.Scope = sc.path
 	}
 	head := fmt.Sprintf("mapping entry %s is %s%s: attack sequence of %d members%s", key, mode, scoped, len(res), more)
+	if f.Sequence.Omitted > 0 {
+		head += fmt.Sprintf(" (and %d items past the first %d of each list, left out by transform: see GuardDuty)", f.Sequence.Omitted, finding.MaxSequenceItems)
+	}
 	if len(actions) == 0 {
 		d.Outcome, d.Reason = Skip, head+": no action of the rule acts on any member (see members)"
 		return d, nil
