@@ -54,6 +54,10 @@ func Expectations(dryRun bool) map[string]Expected {
 		"s3_object_malicious_file": {Status: "SUCCEEDED", Bots: []string{"s3_quarantine_object"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.ObjectQuarantined, "object", s.Object) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+		// An attack sequence: each (action, member) pair APPROVE, and nobody approves locally (every
+		// approval wait times out), so only notify_only, on the whole sequence, runs; the notification
+		// lists every member and what was done to it (nothing: approval timed out).
+		"attack_sequence_compromised_data": {Status: "SUCCEEDED", Bots: []string{"notify_only"}, Result: bots.StatusNotified, Outcome: notify.OutcomeNotifyOnly},
 		// The edited replay acts on GuardDuty's copy: the demo instance, which the first scene handled
 		// (a dry run claims nothing, so there it plans again).
 		"replay_edited_" + ReplayOf: {Status: "SUCCEEDED", Bots: []string{"ec2_tag_instance", "ec2_stop_instance"},
