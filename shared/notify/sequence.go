@@ -89,3 +89,25 @@ func pairLabel(in Input, i int, bot string) string {
 	}
 	return bot
 }
+
+// CloseOutcome is the outcome closing the loop records on the finding: OutcomeOf, except that an attack
+// sequence counts as remediated only when every one of its (action, member) pairs remediated or was
+// already done. One member contained and another denied, timed out or held is not a handled sequence:
+// archiving it, or marking it resolved, would hide the members still open.
+func CloseOutcome(in Input) string {
+	out := OutcomeOf(in)
+	d := in.Decision
+	if d == nil || len(d.Members) == 0 || (out != OutcomeRemediated && out != OutcomeAlreadyDone) {
+		return out
+	}
+	for i, a := range d.Actions {
+		if a.Member == nil {
+			continue
+		}
+		r, ok := pairResult(in, i)
+		if !ok || r.Held || (r.Status != bots.StatusRemediated && r.Status != bots.StatusAlreadyDone) {
+			return OutcomePartial
+		}
+	}
+	return out
+}

@@ -70,3 +70,25 @@ func TestBuildApprovalRequest_NamesThePairsMember(t *testing.T) {
 		t.Errorf("subject %q body %s", m.Subject, m.Body)
 	}
 }
+
+func TestCloseOutcome_AnAttackSequenceIsHandledOnlyWhenEveryPairIs(t *testing.T) {
+	inst := finding.Member{Index: 0, Kind: finding.KindInstance, ID: "i-0a1b2c3d4e5f60718", Account: "444455556666", Region: "eu-west-1"}
+	key := finding.Member{Index: 1, Kind: finding.KindAccessKey, ID: "AKIAEXAMPLE", Account: "111122223333", Region: "us-east-1"}
+	in := func(second bots.Status) Input {
+		return Input{
+			Decision: &mapping.Decision{Outcome: mapping.Remediate, Verified: true,
+				Actions: []mapping.Action{{Bot: "ec2_quarantine_instance", Member: &inst}, {Bot: "iam_deactivate_access_key", Member: &key}},
+				Members: []mapping.MemberPlan{{Member: inst, Actions: []int{0}}, {Member: key, Actions: []int{1}}}},
+			Results: []bots.Result{{Bot: "ec2_quarantine_instance", Status: bots.StatusRemediated}, {Bot: "iam_deactivate_access_key", Status: second}},
+		}
+	}
+	if got := CloseOutcome(in(bots.StatusSkipped)); got != OutcomePartial {
+		t.Errorf("one pair denied: %s", got)
+	}
+	if got := CloseOutcome(in(bots.StatusAlreadyDone)); got != OutcomeRemediated {
+		t.Errorf("every pair done: %s", got)
+	}
+	if got := OutcomeOf(in(bots.StatusSkipped)); got != OutcomeRemediated {
+		t.Errorf("the message's outcome: %s", got)
+	}
+}
