@@ -3,6 +3,7 @@ package mapping
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,12 +67,17 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 	for i, sr := range res {
 		mb := finding.MemberOf(f, i)
 		plans[i] = MemberPlan{Member: mb, Name: sr.Name, Type: sr.Type}
-		v, err := finding.MemberView(f, mb)
+		view, err := finding.MemberView(f, mb)
 		if err != nil {
 			plans[i].Notes = append(plans[i].Notes, "not acted on: "+err.Error())
 			continue
 		}
-		why, err := m.protectedMember(ctx, mb.Account, opts, accounts)
+		v := accounts[mb.Account]
+		if v == nil {
+			v = &accountView{ctx: ctx, lookup: opts.Org, id: mb.Account}
+			accounts[mb.Account] = v
+		}
+		why, _, err := m.protectedAccount(v, opts)
 		if err != nil {
 			return Decision{}, fmt.Errorf("mapping: finding %s: %s: %w", clip(f.ID), mb, err)
 		}
@@ -79,7 +85,7 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 			plans[i].Notes = append(plans[i].Notes, why)
 			continue
 		}
-		views[i] = v
+		views[i] = view
 	}
 
 	actions := []Action{}
@@ -167,31 +173,26 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 	return d, nil
 }
 
-// protectedMember says why a member's account is never changed ("" when it may be): a protected account,
-// or one in or under a protected OU (looked up once per account; a failed lookup is an error).
-func (m *Mapping) protectedMember(ctx context.Context, account string, opts MatchOptions, seen map[string]*accountView) (string, error) {
-	if m.protected[account] || opts.ProtectedAccounts[account] {
-		return "exempt: account " + account + " is protected", nil
+// protectedAccount says why acct's account is never changed ("" when it may be): a protected account, or
+// one in or under a protected OU (a lookup through acct, which caches it; a failed one is an error).
+// explain is the line saying where the account sits, for a protected OU.
+func (m *Mapping) protectedAccount(acct *accountView, opts MatchOptions) (why string, explain []string, err error) {
+	if m.protected[acct.id] || opts.ProtectedAccounts[acct.id] {
+		return "exempt: account " + acct.id + " is protected", nil, nil
 	}
-	ous := append(append([]string{}, m.protectedOUs...), opts.ProtectedOUs...)
+	ous := slices.Concat(m.protectedOUs, opts.ProtectedOUs)
 	if len(ous) == 0 {
-		return "", nil
+		return "", nil, nil
 	}
-	v := seen[account]
-	if v == nil {
-		v = &accountView{ctx: ctx, lookup: opts.Org, id: account}
-		seen[account] = v
-	}
-	a, err := v.get("protected OUs " + strings.Join(ous, ","))
+	a, err := acct.get("protected OUs " + strings.Join(ous, ","))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	for _, ou := range ous {
-		if a.Under(ou) {
-			return "exempt: account " + account + " is in protected OU " + ou, nil
-		}
+	if i := slices.IndexFunc(ous, a.Under); i >= 0 {
+		return "exempt: account " + acct.id + " is in protected OU " + ous[i],
+			[]string{fmt.Sprintf("account %s is under protected OU %s (OU path %s)", a.ID, ous[i], a.Path())}, nil
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // relatedSkip says why the runner would find none of b's related targets from targets ("" when the
