@@ -141,10 +141,17 @@ func (m *Mapping) decideSequence(ctx context.Context, f *finding.Finding, r *rul
 			plans[i].Notes = []string{fmt.Sprintf("no action of mapping entry %s acts on %s members", key, plans[i].Kind)}
 		}
 	}
+	// The first MaxSequenceMembers, and every member a pair acts on wherever it is.
 	listed := plans
 	more := ""
-	if len(listed) > MaxSequenceMembers {
-		listed, more = listed[:MaxSequenceMembers], fmt.Sprintf(" (%d listed)", MaxSequenceMembers)
+	if len(plans) > MaxSequenceMembers {
+		listed = slices.Clone(plans[:MaxSequenceMembers])
+		for _, p := range plans[MaxSequenceMembers:] {
+			if len(p.Actions) > 0 {
+				listed = append(listed, p)
+			}
+		}
+		more = fmt.Sprintf(" (%d listed)", len(listed))
 	}
 	scoped := ""
 	if sc != nil {

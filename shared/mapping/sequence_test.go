@@ -201,3 +201,19 @@ func TestDefault_AttackSequencePairs(t *testing.T) {
 		t.Errorf("bucket notes %q", n)
 	}
 }
+
+// Past MaxSequenceMembers the list keeps every member a pair acts on: the notification names each.
+func TestDecide_AttackSequenceListsEveryPairedMemberPastTheListLimit(t *testing.T) {
+	f := sequenceFinding(t)
+	vpc, inst := f.Sequence.Resources[4], f.Sequence.Resources[3]
+	f.Sequence.Resources = nil
+	for range MaxSequenceMembers + 10 {
+		f.Sequence.Resources = append(f.Sequence.Resources, vpc)
+	}
+	f.Sequence.Resources = append(f.Sequence.Resources, inst)
+	d := mustParse(t, `{"version": 1, "rules": [{"match": "AttackSequence:*", "actions": [{"bot": "ec2_tag_instance"}]}]}`).Match(f, MatchOptions{})
+	if len(d.Actions) != 1 || len(d.Members) != MaxSequenceMembers+1 || d.Members[MaxSequenceMembers].ID != inst.ID ||
+		d.Members[MaxSequenceMembers].Actions[0] != 0 || !strings.Contains(d.Reason, "61 members (51 listed)") {
+		t.Errorf("%d actions, %d members, reason %q", len(d.Actions), len(d.Members), d.Reason)
+	}
+}
