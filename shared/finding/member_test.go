@@ -33,8 +33,8 @@ func TestMemberView_ResolvesEachMemberInItsOwnAccountAndRegion(t *testing.T) {
 	want := []string{
 		"bucket payments-exports-111122223333 in 111122223333/us-east-1 arn:aws:s3:::payments-exports-111122223333",
 		"bucket customer-records-111122223333 in 111122223333/us-east-1 arn:aws:s3:::customer-records-111122223333",
-		// The key's session says whose it is: the role.
-		"role web-app-role in 111122223333/us-east-1 ",
+		// The key's session says whose it is: the role, and the session itself (iam_deny_session's target).
+		"role web-app-role in 111122223333/us-east-1  | session AROAQEXAMPLEROLEID001:i-0a1b2c3d4e5f60718 in 111122223333/us-east-1 ",
 		"instance i-0a1b2c3d4e5f60718 in 444455556666/eu-west-1 arn:aws:ec2:eu-west-1:444455556666:instance/i-0a1b2c3d4e5f60718",
 		"", // a VPC: no target
 	}
@@ -47,11 +47,11 @@ func TestMemberView_ResolvesEachMemberInItsOwnAccountAndRegion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("member %d: %v", i, err)
 		}
-		got := ""
-		if len(ts) > 0 {
-			got = ts[0].Where() + " " + ts[0].ARN
+		var got []string
+		for _, t := range ts {
+			got = append(got, t.Where()+" "+t.ARN)
 		}
-		if len(ts) > 1 || got != want[i] {
+		if strings.Join(got, " | ") != want[i] {
 			t.Errorf("member %d: %q, want %q", i, got, want[i])
 		}
 		if v.Sequence != nil || v.Action != nil || v.ID != f.ID {

@@ -32,6 +32,9 @@ const (
 	NotifyOnly Outcome = "notify"
 	// Skip: nothing to do (no entry, below the severity floor, sample or archived finding); still notified.
 	Skip Outcome = "skip"
+	// ExpireDenies is no finding's: the decision on the schedule's request for the clean-up of expired IAM
+	// denies (shared/steps, ScheduleRequest), which verify plans from the state table.
+	ExpireDenies Outcome = "expire-denies"
 )
 
 // OnError says what the workflow does with the remaining actions when one fails.

@@ -199,6 +199,9 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 				continue
 			}
 			params, err := b.ParseParams(ra.Params)
+			if err == nil {
+				err = mappable(b, params)
+			}
 			if err != nil {
 				ps.add(apath, "%v", err)
 				continue
@@ -211,7 +214,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 				}
 				onError = o
 			}
-			r.actions = append(r.actions, newAction(b, params, onError))
+			r.actions = append(r.actions, newAction(apath, b, params, onError))
 		}
 		rules = append(rules, r)
 	}

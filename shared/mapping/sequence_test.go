@@ -175,7 +175,8 @@ func TestDecide_AttackSequencePairsAreCapped(t *testing.T) {
 }
 
 // The default mapping's rule for attack sequences, on the fixture: evidence and isolation of the
-// instance, the role's sessions of the access key and of the instance's profile, each APPROVE; the
+// instance, the access key's own session denied (not every session of its role: the default mapping
+// never revokes a whole role's), each APPROVE; the
 // buckets and the VPC listed with why nothing is planned for them.
 func TestDefault_AttackSequencePairs(t *testing.T) {
 	requireDefaultBots(t)
@@ -187,7 +188,7 @@ func TestDefault_AttackSequencePairs(t *testing.T) {
 	want := []string{
 		"ec2_create_snapshot APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
 		"ec2_quarantine_instance APPROVE i-0a1b2c3d4e5f60718 444455556666/eu-west-1",
-		"iam_revoke_role_sessions APPROVE ASIAQEXAMPLE7WEBAPP1 111122223333/us-east-1",
+		"iam_deny_session APPROVE ASIAQEXAMPLE7WEBAPP1 111122223333/us-east-1",
 		"notify_only AUTO",
 	}
 	if d.Outcome != Remediate || strings.Join(pairs(d), "\n") != strings.Join(want, "\n") {

@@ -10,6 +10,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/org"
 )
 
 // The message has three concerns, each in its file: the outcome in one word (outcome.go), the subject
@@ -25,6 +26,8 @@ type Message struct {
 	Outcome string
 	// Severity is the finding's severity label ("" when there is no finding).
 	Severity string
+	// Routing is what subscribers filter on (routing.go): the message attributes.
+	Routing Routing
 }
 
 // Body is the JSON the message carries: everything a responder needs, with a link to the execution.
@@ -34,10 +37,14 @@ type Body struct {
 	// FindingFrom says whose word Finding is: "guardduty" when the verify step read it back from
 	// GuardDuty (every decision that ran a bot), "event" when it is the input as it arrived (skip and
 	// notify decisions of match, rejections): then every field of it is the sender's claim.
-	FindingFrom string            `json:"findingFrom,omitempty"`
-	Finding     *finding.Finding  `json:"finding,omitempty"`
-	Decision    *mapping.Decision `json:"decision,omitempty"`
-	Actions     []bots.Result     `json:"actions"`
+	FindingFrom string `json:"findingFrom,omitempty"`
+	// Account is the finding's account as the organization describes it — name, OU path, owner — for the
+	// team that owns it (the account id alone when organization lookups are off or failed: Unavailable
+	// says why).
+	Account  *org.Summary      `json:"account,omitempty"`
+	Finding  *finding.Finding  `json:"finding,omitempty"`
+	Decision *mapping.Decision `json:"decision,omitempty"`
+	Actions  []bots.Result     `json:"actions"`
 	// Members are an attack sequence's members, each with what was done to it (sequence.go).
 	Members   []MemberOutcome `json:"members,omitempty"`
 	Error     *StepError      `json:"error,omitempty"`
@@ -60,7 +67,7 @@ type ExecutionLink struct {
 // Build turns the workflow's final state into a message.
 func Build(in Input) (Message, error) {
 	outcome := OutcomeOf(in)
-	m := Message{Outcome: outcome, Subject: Subject(in, outcome)}
+	m := Message{Outcome: outcome, Subject: Subject(in, outcome), Routing: RoutingOf(in, outcome)}
 	if in.Finding != nil {
 		m.Severity = clean(string(in.Finding.SeverityLabel))
 	}
@@ -68,6 +75,7 @@ func Build(in Input) (Message, error) {
 		Summary:     summary(in, outcome),
 		Outcome:     outcome,
 		FindingFrom: findingFrom(in),
+		Account:     accountOf(in),
 		Finding:     in.Finding,
 		Decision:    in.Decision,
 		Actions:     in.Results,
@@ -92,6 +100,17 @@ func Build(in Input) (Message, error) {
 	return m, nil
 }
 
+// accountOf is Body.Account: the account match or verify looked up, else the finding's account id.
+func accountOf(in Input) *org.Summary {
+	if in.Decision != nil && in.Decision.Account != nil && (in.Finding == nil || in.Decision.Account.ID == in.Finding.AccountID) {
+		return in.Decision.Account
+	}
+	if in.Finding != nil && in.Finding.AccountID != "" {
+		return &org.Summary{ID: in.Finding.AccountID, Unavailable: "not looked up (organization lookups off, or the execution ended before match)"}
+	}
+	return nil
+}
+
 // findingFrom is Body.FindingFrom.
 func findingFrom(in Input) string {
 	switch {
@@ -113,6 +132,16 @@ func summary(in Input, outcome string) string {
 			fmt.Fprintf(&b, " on %s", id)
 		}
 		fmt.Fprintf(&b, " in %s/%s", f.AccountID, f.Region)
+		if a := accountOf(in); a != nil && a.Unavailable == "" {
+			fmt.Fprintf(&b, " (%s", orDefault(a.Name, "unnamed account"))
+			if a.Owner != "" {
+				fmt.Fprintf(&b, ", owner %s", a.Owner)
+			}
+			if len(a.OUPath) > 0 {
+				fmt.Fprintf(&b, ", OU %s", strings.Join(a.OUPath, "/"))
+			}
+			b.WriteString(")")
+		}
 		if findingFrom(in) != "guardduty" {
 			b.WriteString(" (as the event says; not read back from GuardDuty)")
 		}
@@ -126,7 +155,9 @@ func summary(in Input, outcome string) string {
 				status = "held"
 			}
 			acts[i] = fmt.Sprintf("%s %s", pairLabel(in, i, r.Bot), status)
-			if (r.Status == bots.StatusSkipped || r.Held) && r.Reason != "" {
+			// A failure carries a reason only when the workflow knows it in a few words (a bot that is
+			// not deployed); a bot's own error stays in the body's cause.
+			if (r.Status == bots.StatusSkipped || r.Status == bots.StatusFailed || r.Held) && r.Reason != "" {
 				acts[i] += " (" + r.Reason + ")"
 			}
 			warnings = append(warnings, r.Warnings...)

@@ -10,12 +10,6 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
 
-// Message attribute names, for SNS subscription filter policies (e.g. only "failed" to the pager).
-const (
-	AttrOutcome  = "outcome"
-	AttrSeverity = "severity"
-)
-
 // SNSPublisher is the one SNS call the Publisher makes.
 type SNSPublisher interface {
 	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
@@ -35,13 +29,17 @@ func (p Publisher) Publish(ctx context.Context, m Message) (string, error) {
 	if len(m.Body) == 0 {
 		return "", errors.New("notify: empty message body")
 	}
-	attrs := map[string]snstypes.MessageAttributeValue{}
-	// SNS rejects empty attribute values: set only what is known.
-	if m.Outcome != "" {
-		attrs[AttrOutcome] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.Outcome)}
+	r := m.Routing
+	if r.Outcome == "" {
+		r.Outcome = m.Outcome
 	}
-	if m.Severity != "" {
-		attrs[AttrSeverity] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.Severity)}
+	if r.Severity == "" {
+		r.Severity = m.Severity
+	}
+	// Routing.Attributes leaves out what is unknown: SNS rejects empty attribute values.
+	attrs := map[string]snstypes.MessageAttributeValue{}
+	for name, a := range r.Attributes() {
+		attrs[name] = snstypes.MessageAttributeValue{DataType: aws.String(a.DataType), StringValue: aws.String(a.Value)}
 	}
 	in := &sns.PublishInput{
 		TopicArn:          aws.String(p.TopicArn),

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // MaxSubject: SNS subjects must be under 100 characters, without line breaks or control characters.
@@ -25,6 +26,10 @@ func Subject(in Input, outcome string) string {
 	f := in.Finding
 	if f == nil {
 		s := head + " " + outcome
+		if in.Decision != nil && in.Decision.Outcome == mapping.ExpireDenies {
+			// The scheduled clean-up names no finding: it reports on the expired denies it removed.
+			s = head + " clean-up of expired IAM denies: " + outcome
+		}
 		if in.Error != nil {
 			if step := clean(in.Error.Step); step != "" {
 				s += " at " + step

@@ -44,6 +44,16 @@ type Runner struct {
 	// running execution, and any approval in the execution's history. Nil checks nothing (tests of the
 	// other rails); the Lambda always has one and refuses to start without its configuration.
 	Plan PlanChecker
+	// Probes checks the member-role health check's probes (probe.go): the probe key's signature and a
+	// running execution of the member-health state machine. Nil refuses every probe.
+	Probes ProbeChecker
+	// Region is where a probe calls STS (the Lambda's own region).
+	Region string
+}
+
+// ProbeChecker is plan.Verifier built with the probe key and the member-health state machine.
+type ProbeChecker interface {
+	CheckProbe(ctx context.Context, bot string, p plan.Probe) error
 }
 
 // PlanChecker is plan.Verifier.
@@ -103,6 +113,11 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 			}
 			return bots.Result{}, err
 		}
+	}
+	if err := cleanupOnly(b, f, params); err != nil {
+		slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+			"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
+		return bots.Result{}, err
 	}
 	if m := in.Action.Member; m != nil {
 		// One (action, member) pair of an attack sequence: from here on the finding is the member, in
@@ -200,12 +215,12 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 	}
 
 	var counted []statetable.Slot
-	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
+	if approvedPastLimit(in) && countsAgainstBlastRadius(b, f, dry) {
 		// The person is the override: the limit asked for them, so it must not refuse their answer.
 		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
 			"findingId", f.ID, "account", f.AccountID, "execution", in.Execution, "approver", in.Action.Approval.Approver,
 			"held", in.Action.Held)
-	} else if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
+	} else if rails.Counter != nil && countsAgainstBlastRadius(b, f, dry) {
 		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
 		if err != nil {
 			release()

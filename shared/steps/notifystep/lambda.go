@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan"
@@ -71,6 +72,7 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	bots.DecodeCatalogue() // an approval request is checked against it on the first invocation
 	a := Approver{
 		Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic},
 		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(deployment.EnvApproverRoleArn), DryRun: dry},

@@ -54,6 +54,10 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 			}
 		}
 	}
+	if quiet, outcome := quietCleanup(in); quiet {
+		slog.InfoContext(ctx, "clean-up of expired IAM denies removed nothing: not notified", "outcome", outcome, "execution", in.Execution.ID)
+		return Notified{Outcome: outcome}, nil
+	}
 	msg, err := notify.Build(in)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)
@@ -65,6 +69,20 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	out := Notified{Outcome: msg.Outcome, MessageID: id, Failed: failedOutcome(msg.Outcome)}
 	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "execution", in.Execution.ID)
 	return out, nil
+}
+
+// quietCleanup: the hourly clean-up of expired IAM denies is told only when it removed something or
+// failed. One that only skipped (a principal gone or exempt since, retried until its record lapses) or
+// found nothing left to remove would be a message an hour saying nothing happened.
+func quietCleanup(in notify.Input) (bool, string) {
+	if in.Finding != nil || in.Decision == nil || in.Decision.Outcome != mapping.ExpireDenies {
+		return false, ""
+	}
+	switch o := notify.OutcomeOf(in); o {
+	case notify.OutcomeSkipped, notify.OutcomeAlreadyDone:
+		return true, o
+	}
+	return false, ""
 }
 
 // failedOutcome: a rejection, or any action or step that failed — even when others remediated.
