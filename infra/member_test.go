@@ -250,7 +250,7 @@ func TestMember_TemplateIsFlatWithNoCDKMetadataOrBootstrapCheck(t *testing.T) {
 }
 
 // tagReads are the exemption-tag reads of the runner, one per resource kind it checks.
-var tagReads = []string{"ec2:DescribeTags", "iam:ListUserTags", "iam:ListRoleTags", "s3:GetBucketTagging", "lambda:ListTags", "rds:ListTagsForResource"}
+var tagReads = []string{"ec2:DescribeTags", "iam:ListUserTags", "iam:ListRoleTags", "s3:GetBucketTagging", "lambda:ListTags", "rds:ListTagsForResource", "cloudtrail:ListTags"}
 
 func TestMember_RolesOfBotsThatChangeThingsMayReadTheExemptionTag(t *testing.T) {
 	byName := map[string]map[string]any{}

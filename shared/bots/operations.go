@@ -16,7 +16,7 @@ import (
 // targets before a bot (exemption tags, related targets) come from the target table in shared/finding.
 // Package-level variables are initialized before any init function, so the merged table is complete
 // when bots register.
-var operationActions = mergeOperations(ec2Operations, iamOperations, s3Operations, lambdaRDSOperations, finding.ReadActions())
+var operationActions = mergeOperations(ec2Operations, iamOperations, s3Operations, lambdaRDSOperations, cloudtrailOperations, finding.ReadActions())
 
 func mergeOperations(tables ...map[string][]string) map[string][]string {
 	out := map[string][]string{}

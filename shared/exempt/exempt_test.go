@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -21,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/exempt"
+	_ "github.com/guardbots/guardbots/shared/exempt/cloudtrailtags"
 	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
 	_ "github.com/guardbots/guardbots/shared/exempt/iamtags"
 	_ "github.com/guardbots/guardbots/shared/exempt/lambdatags"
@@ -252,6 +255,40 @@ func TestInstanceProfileRole_IsTheProfilesRoleOrAReasonWhyNone(t *testing.T) {
 		}
 	}
 	wantOps(t, rec, "iam:GetInstanceProfile")
+}
+
+func TestCheck_TrailTaggedIsExemptAndAGoneTrailIsGone(t *testing.T) {
+	srv := bottest.NewKumo(t)
+	ctx := context.Background()
+	api := cloudtrail.NewFromConfig(bottest.Config(srv.URL))
+	var arns []string
+	for _, name := range []string{"audit-exempt", "audit-plain"} {
+		out, err := api.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String("trail-logs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, aws.ToString(out.TrailARN))
+	}
+	if _, err := api.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: aws.String(arns[0]), TagsList: []cttypes.Tag{{Key: aws.String(bots.ExemptionTag), Value: aws.String("")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		rec := bottest.NewRecorder("")
+		f := newFinding(finding.KindAccessKey)
+		f.Action = &finding.Action{Trail: arns[i]}
+		v, err := exempt.Check(ctx, bottest.Config(srv.URL, rec.Option), targets(t, f))
+		if err != nil || (v.Exempt != nil) != want {
+			t.Errorf("%s: verdict %+v, %v; want exempt %v", arns[i], v, err, want)
+		}
+		wantOps(t, rec, "cloudtrail:ListTags")
+	}
+	// kumo answers ListTags of an unknown trail with no tags; CloudTrail says ResourceNotFoundException.
+	f := newFinding(finding.KindAccessKey)
+	f.Action = &finding.Action{Trail: "deleted-trail"}
+	v, err := exempt.Check(ctx, bottest.Config(srv.URL, bottest.StubError("cloudtrail:ListTags", "ResourceNotFoundException", "not found")), targets(t, f))
+	if err != nil || len(v.Gone) != 1 {
+		t.Errorf("deleted trail: %+v, %v; want it gone", v, err)
+	}
 }
 
 // The instance of an instance-credential finding's session: named by the session, read live, and only

@@ -2,9 +2,11 @@ package finding
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/guardbots/guardbots/shared/faults"
 )
@@ -27,10 +29,18 @@ type Target struct {
 	// Via says how a related target was reached ("instance profile web of instance i-0abc"); empty for
 	// the finding's own targets.
 	Via string `json:"via,omitempty"`
+	// Version is an S3 object target's version id ("" when its bucket was never versioned).
+	Version string `json:"version,omitempty"`
 }
 
 // String is how rails and notifications name a target: "instance i-0abc", "bucket logs".
 func (t Target) String() string { return string(t.Kind) + " " + t.ID }
+
+// Object splits an s3-object target's ID into its bucket and key.
+func (t Target) Object() (bucket, key string) {
+	bucket, key, _ = strings.Cut(t.ID, "/")
+	return bucket, key
+}
 
 // Where is what a person reads in a message: "instance i-0abc in 111122223333/us-east-1".
 func (t Target) Where() string {
@@ -53,9 +63,16 @@ const (
 	// TargetSession is the temporary credentials of one principal, as IAM's aws:userId names them (the
 	// finding's principalId): "<role id>:<session name>" for a role session, the user's id for an IAM
 	// user's GetSessionToken credentials. Nothing to tag: bots deny it on its role or user.
-	TargetSession        TargetKind = "session"
-	TargetRoot           TargetKind = "root"
-	TargetBucket         TargetKind = "bucket"
+	TargetSession TargetKind = "session"
+	TargetRoot    TargetKind = "root"
+	TargetBucket  TargetKind = "bucket"
+	// TargetS3Object is one object version, ID "<bucket>/<key>" and Version its version id. It has no
+	// exemption tag of its own: object tags are written by whoever may write the object (the uploader
+	// of the malware included), so an object is exempt when its bucket is, and every S3Object finding
+	// also names its bucket as a target.
+	TargetS3Object TargetKind = "s3-object"
+	// TargetTrail is a CloudTrail trail, ID its name or ARN as the finding gives it.
+	TargetTrail          TargetKind = "cloudtrail-trail"
 	TargetLambdaFunction TargetKind = "lambda-function"
 	TargetRDSDB          TargetKind = "rds-db"
 	TargetRDSCluster     TargetKind = "rds-cluster"
@@ -114,6 +131,30 @@ var (
 	iamName = pattern(`^[\w+=,.@-]+$`, 1, 64)
 	dbID    = pattern(`^[a-zA-Z][a-zA-Z0-9-]*$`, 1, 63)
 	keyID   = pattern(`^[\w+=,.@:/-]+$`, 1, 256)
+	bucket  = pattern(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`, 3, 63)
+	// s3Object is "<bucket>/<key>": the bucket's bounds are checked apart; the key's length (S3's 1,024
+	// bytes) and UTF-8 where the target is taken (s3Objects), so the pattern sets no maximum.
+	s3Object = Pattern{re: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\x00-\x1f\x7f]+$`), min: 3 + 1 + 1, max: math.MaxInt,
+		parts: func(s string) bool {
+			b, _, _ := strings.Cut(s, "/")
+			return len(b) >= 3 && len(b) <= 63
+		}}
+	// trail is a trail's name or ARN: the region's first part (2 letters) and number (1 or 2 digits), the
+	// account (12 digits) and the name (3 to 128) are checked apart.
+	trail = Pattern{re: regexp.MustCompile(`^(arn:aws[a-z-]*:cloudtrail:[a-z]+(-[a-z]+)+-\d+:\d+:trail/)?[A-Za-z0-9][A-Za-z0-9._-]+$`), min: 3, max: math.MaxInt,
+		parts: func(s string) bool {
+			name := s
+			if f := strings.Split(s, ":"); len(f) == 6 {
+				region := f[3]
+				first, _, _ := strings.Cut(region, "-")
+				num := region[strings.LastIndex(region, "-")+1:]
+				if len(first) != 2 || len(num) > 2 || len(f[4]) != 12 {
+					return false
+				}
+				name = strings.TrimPrefix(f[5], "trail/")
+			}
+			return len(name) >= 3 && len(name) <= 128
+		}}
 )
 
 // targetSpecs is the table of target kinds. Adding a kind of resource is an entry here and in
@@ -133,8 +174,12 @@ var targetSpecs = map[TargetKind]TargetSpec{
 	TargetRoot: {Noun: "root user", Valid: keyID,
 		Refused: "root credentials are never acted on: a member-account role cannot manage the root user's " +
 			"credentials, and acting on root needs a human (notify only)"},
-	TargetBucket: {Noun: "bucket", Valid: pattern(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`, 3, 63),
+	TargetBucket: {Noun: "bucket", Valid: bucket,
 		TagRead: "s3:GetBucketTagging", TagReadAction: "s3:GetBucketTagging"},
+	TargetS3Object: {Noun: "object", Valid: s3Object},
+	// Tags of a trail are read by its ARN in its home region (the ARN's).
+	TargetTrail: {Noun: "trail", Valid: trail,
+		TagRead: "cloudtrail:ListTags", TagReadAction: "cloudtrail:ListTags"},
 	// A function is addressed by its unqualified name: reserved concurrency and tags are per function.
 	TargetLambdaFunction: {Noun: "function", Valid: pattern(`^[a-zA-Z0-9_-]+$`, 1, 64),
 		TagRead: "lambda:ListTags", TagReadAction: "lambda:ListTags", Marked: true},
@@ -153,7 +198,14 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return []Target{{Kind: TargetInstance, ID: f.Instance.ID}}, nil
 	},
-	KindAccessKey: func(f *Finding) ([]Target, error) { return principal(f.AccessKey), nil },
+	// The principal behind the key, and the trail the call acted on (Stealth:IAMUser/CloudTrailLoggingDisabled).
+	KindAccessKey: func(f *Finding) ([]Target, error) {
+		out := principal(f.AccessKey)
+		if f.Action != nil && f.Action.Trail != "" {
+			out = append(out, Target{Kind: TargetTrail, ID: f.Action.Trail})
+		}
+		return out, nil
+	},
 	// Policy:S3/* findings name one bucket; data-access findings may name several.
 	KindS3Bucket: func(f *Finding) ([]Target, error) {
 		var out []Target
@@ -164,6 +216,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return out, nil
 	},
+	KindS3Object:       s3Objects,
 	KindLambdaFunction: lambdaTargets,
 	KindRDSDBInstance: func(f *Finding) ([]Target, error) {
 		switch r := f.RDS; {
@@ -179,7 +232,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 
 // ResourceKinds are every resource kind, in the catalogue's order.
 var ResourceKinds = []ResourceKind{
-	KindInstance, KindAccessKey, KindS3Bucket, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
+	KindInstance, KindAccessKey, KindS3Bucket, KindS3Object, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
 	KindContainer, KindECSCluster, KindAttackSequence, KindOther,
 }
 
@@ -231,6 +284,41 @@ func (t Target) SessionName() string {
 func (t Target) PrincipalUniqueID() string {
 	id, _, _ := strings.Cut(t.ID, ":")
 	return id
+}
+
+// versionRE is what S3 version ids are made of ("null" for an object written while versioning was off).
+var versionRE = regexp.MustCompile(`^[A-Za-z0-9._+=/-]+$`)
+
+// s3Objects names each object version of an S3Object finding, then each object's bucket (whose tag is
+// the objects' exemption). An object ARN in the finding must name the same bucket and key in the
+// finding's partition: the object read is the object the finding names.
+func s3Objects(f *Finding) ([]Target, error) {
+	var objs, buckets []Target
+	for _, o := range f.S3Objects {
+		if o.Bucket == "" || o.Key == "" {
+			continue
+		}
+		switch {
+		case len(o.Key) > 1024 || !utf8.ValidString(o.Key):
+			return nil, faults.Rejectf("object key %.64q… in bucket %s is not an S3 key (at most 1,024 bytes of UTF-8)", o.Key, o.Bucket)
+		case o.VersionID != "" && (len(o.VersionID) > 1024 || !versionRE.MatchString(o.VersionID)):
+			return nil, faults.Rejectf("%.64q is not an S3 version id", o.VersionID)
+		}
+		if o.Arn != "" {
+			partition := f.Partition
+			if partition == "" {
+				partition = PartitionOf(f.Region)
+			}
+			if want := fmt.Sprintf("arn:%s:s3:::%s/%s", partition, o.Bucket, o.Key); o.Arn != want {
+				return nil, faults.Rejectf("object ARN %.128q does not name object %s/%.64q", o.Arn, o.Bucket, o.Key)
+			}
+		}
+		objs = append(objs, Target{Kind: TargetS3Object, ID: o.Bucket + "/" + o.Key, Version: o.VersionID})
+		if !slices.ContainsFunc(buckets, func(t Target) bool { return t.ID == o.Bucket }) {
+			buckets = append(buckets, Target{Kind: TargetBucket, ID: o.Bucket})
+		}
+	}
+	return append(objs, buckets...), nil
 }
 
 // lambdaTargets names the function by its name. An ARN in the finding must name the same function in
@@ -319,8 +407,13 @@ func (t Target) builtARN() string {
 	switch t.Kind {
 	case TargetInstance:
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", t.Partition, t.Region, t.Account, t.ID)
-	case TargetBucket:
+	case TargetBucket, TargetS3Object:
 		return fmt.Sprintf("arn:%s:s3:::%s", t.Partition, t.ID)
+	case TargetTrail:
+		if strings.HasPrefix(t.ID, "arn:") {
+			return t.ID
+		}
+		return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetLambdaFunction:
 		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetRDSDB:

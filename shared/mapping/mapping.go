@@ -118,8 +118,10 @@ type rule struct {
 	patterns    []string
 	minSeverity float64
 	mode        Mode
-	note        string
-	actions     []compiledAction
+	// modeSet: the rule itself says its mode (rich form); an attack sequence's pairs run AUTO only then.
+	modeSet bool
+	note    string
+	actions []compiledAction
 	// approvalTimeout is how long an APPROVE rule's actions wait for a person, in seconds.
 	approvalTimeout int
 	// where limits the rule to part of the organization (nil: everywhere); scopes set its mode in parts

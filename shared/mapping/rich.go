@@ -167,6 +167,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 		modeOK := true
 		if rr.Mode != nil {
 			r.mode, modeOK = checkMode(ps, path+".mode", *rr.Mode)
+			r.modeSet = true
 		}
 		if rr.ApprovalTimeoutSeconds != nil {
 			if t, ok := checkApprovalTimeout(ps, path+".approvalTimeoutSeconds", *rr.ApprovalTimeoutSeconds); ok {

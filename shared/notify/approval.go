@@ -89,6 +89,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	}
 	res := clean(resourceID(f))
 	where := clean(f.AccountID) + "/" + clean(f.Region)
+	if m := r.Action.Member; m != nil {
+		// One (action, member) pair of an attack sequence: the approver decides on that member.
+		res, where = clean(string(m.Kind)+" "+m.ID)+fmt.Sprintf(" (attack sequence member %d)", m.Index+1), clean(m.Account)+"/"+clean(m.Region)
+	}
 	deadline := o.Now.UTC().Add(time.Duration(timeout) * time.Second).Format(time.RFC3339)
 
 	regionFlag := ""

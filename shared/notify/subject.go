@@ -121,6 +121,13 @@ func resourceID(f *finding.Finding) string {
 		return f.AccessKey.UserName
 	case f.AccessKey != nil && f.AccessKey.AccessKeyID != "":
 		return f.AccessKey.AccessKeyID
+	case len(f.S3Objects) > 0:
+		// The key's last element: the subject is short, the body names bucket, key and version.
+		o := f.S3Objects[0]
+		if i := strings.LastIndexByte(o.Key, '/'); i >= 0 {
+			return o.Bucket + "/..." + o.Key[i:]
+		}
+		return o.Bucket + "/" + o.Key
 	case len(f.Buckets) > 0:
 		if len(f.Buckets) > 1 {
 			return fmt.Sprintf("%s +%d", f.Buckets[0].Name, len(f.Buckets)-1)

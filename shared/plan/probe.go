@@ -31,6 +31,10 @@ import (
 //	"guardbots.probe.v1", execution ARN, bot, accounts (sorted, comma-joined), signing time (RFC 3339)
 const probeVersionName = "guardbots.probe.v1"
 
+// ProbeVersion is the probe encoding's version (probeVersionName's), apart from the plan's Version: a
+// plan encoding change (v2 signs an attack-sequence member) leaves probes as they were.
+const ProbeVersion = 1
+
 // ProbeMaxAge is how old a probe signature may be: the health check invokes each bot right after
 // signing its probe, and a probe only ever asks for an AssumeRole.
 const ProbeMaxAge = 15 * time.Minute
@@ -112,7 +116,7 @@ func (s Signer) SignProbe(ctx context.Context, p *Probe) error {
 	if len(out.Signature) == 0 {
 		return fmt.Errorf("probe for %s: KMS returned no signature", p.Bot)
 	}
-	p.Signature = &ProbeSignature{Version: Version, SignedAt: at.Format(time.RFC3339), Value: base64.StdEncoding.EncodeToString(out.Signature)}
+	p.Signature = &ProbeSignature{Version: ProbeVersion, SignedAt: at.Format(time.RFC3339), Value: base64.StdEncoding.EncodeToString(out.Signature)}
 	return nil
 }
 
@@ -131,8 +135,8 @@ func (v *Verifier) CheckProbe(ctx context.Context, bot string, p Probe) error {
 	if sig == nil || sig.Value == "" {
 		return faults.Rejectf("probe: not signed: only the member-role health check's signed probe is run")
 	}
-	if sig.Version != Version {
-		return faults.Rejectf("probe: signed in encoding version %d; this bot knows version %d", sig.Version, Version)
+	if sig.Version != ProbeVersion {
+		return faults.Rejectf("probe: signed in encoding version %d; this bot knows version %d", sig.Version, ProbeVersion)
 	}
 	at, err := time.Parse(time.RFC3339, sig.SignedAt)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 func runDemo(cmd string, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{roleId}}, {{bucketName}} are replaced)")
+	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{roleId}}, {{bucketName}}, {{uploadsBucket}}, {{objectKey}}, {{objectVersion}}, {{objectETag}} are replaced)")
 	dryRun := fl.Bool("dry-run", false, "set "+deployment.EnvDryRun+"=true on every bot: show what would be done, change nothing")
 	allowSamples := fl.Bool("allow-samples", false, "set "+deployment.EnvAllowSamples+"=true on match and verify")
 	buildDir := fl.String("build-dir", "", "where the host bootstraps go (default <module>/build/host)")
@@ -175,6 +175,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 		fmt.Fprintf(w, "    inline policy %s\n", d)
 	}
 	fmt.Fprintf(w, "  bucket %s: %s\n", r.Bucket, st.BucketBlock)
+	fmt.Fprintf(w, "  object %s\n", st.Object)
 	if d.event == "" {
 		for _, f := range append(findings, demo.Finding{Name: demo.CleanupScene}) {
 			if e := expect[f.Name]; e.Resource != nil {

@@ -219,12 +219,12 @@ func (w World) unchanged(t *testing.T, what, before string, n int) {
 	}
 }
 
-// Writes are the operations among ops that change things: all but Describe*, Get* and List*.
+// Writes are the operations among ops that change things: all but Describe*, Get*, List* and Head*.
 func Writes(ops []string) []string {
 	var out []string
 	for _, op := range ops {
 		_, name, _ := strings.Cut(op, ":")
-		if !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "List") {
+		if !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "List") && !strings.HasPrefix(name, "Head") {
 			out = append(out, op)
 		}
 	}

@@ -69,6 +69,8 @@ type PlanChecker interface {
 //     this finding in this execution, the execution is running on the guardbots state machine, and an
 //     approval it carries is in the execution's history — else the input is refused, unaudited (nothing
 //     the workflow asked for happened; the log says why); then the resource kind;
+//     An (action, member) pair of an attack sequence acts on its member alone (finding.MemberView):
+//     every step below reads the member's kind, identifier, account and region;
 //  2. resolve the targets: the finding's resources of the kinds the bot acts on, validated (a malformed
 //     identifier is rejected), skipping a finding whose target the bot does not act on;
 //  3. the stop record: an earlier action of this execution failed with onError stop;
@@ -116,6 +118,15 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
 			"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
 		return bots.Result{}, err
+	}
+	if m := in.Action.Member; m != nil {
+		// One (action, member) pair of an attack sequence: from here on the finding is the member, in
+		// its own account and region, taken from the finding the plan was checked on (GuardDuty's copy,
+		// by its digest) at the place the signature names.
+		if in.Finding, err = finding.MemberView(f, *m); err != nil {
+			return bots.Result{}, faults.Reject(fmt.Errorf("bot %s: %w", b.Name, err))
+		}
+		f = in.Finding
 	}
 	rails := r.Rails
 	now := rails.now()

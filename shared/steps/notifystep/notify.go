@@ -45,7 +45,7 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	if n.Closer != nil && in.Finding != nil {
 		// A failure to record the outcome on the finding is reported, not fatal: the notification
 		// matters more, and the finding can be closed by hand.
-		done, err := n.Closer.Close(ctx, in.Finding, in.Decision, notify.OutcomeOf(in), in.Execution.ID)
+		done, err := n.Closer.Close(ctx, in.Finding, in.Decision, notify.CloseOutcome(in), in.Execution.ID)
 		if len(done) > 0 || err != nil {
 			in.Closure = &notify.Closure{Done: done}
 			if err != nil {

@@ -61,7 +61,13 @@ func Expectations(dryRun bool) map[string]Expected {
 			}},
 		"s3_bucket_block_public_access_disabled": {Status: "SUCCEEDED", Bots: []string{"s3_block_public_access"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string { return check(s.BucketBlocked, "bucket", s.BucketBlock) }},
+		"s3_object_malicious_file": {Status: "SUCCEEDED", Bots: []string{"s3_quarantine_object"}, Result: result, Outcome: outcome,
+			Resource: func(s State) string { return check(s.ObjectQuarantined, "object", s.Object) }},
 		"unmapped_bedrock_model_invocation": {Status: "SUCCEEDED", Outcome: notify.OutcomeSkipped},
+		// An attack sequence: each (action, member) pair APPROVE, and nobody approves locally (every
+		// approval wait times out), so only notify_only, on the whole sequence, runs; the notification
+		// lists every member and what was done to it (nothing: approval timed out).
+		"attack_sequence_compromised_data": {Status: "SUCCEEDED", Bots: []string{"notify_only"}, Result: bots.StatusNotified, Outcome: notify.OutcomeNotifyOnly},
 		// The hourly clean-up removes the deny that expired (planted by the demo), and only it.
 		CleanupScene: {Status: "SUCCEEDED", Bots: []string{"iam_deny_session"}, Result: result, Outcome: outcome,
 			Resource: func(s State) string {

@@ -15,8 +15,9 @@ import (
 // The demo's findings are GuardDuty "GuardDuty Finding" EventBridge events written for this project
 // (made-up values, not GuardDuty samples). Identifiers of resources the demo creates in kumo are
 // placeholders, replaced before each run (Substitute): {{instanceId}}, {{instanceProfileArn}},
-// {{roleName}}, {{roleId}} and {{bucketName}}. A user's event passed with EVENT= gets the same
-// substitution, so it can aim at the demo's resources too.
+// {{roleName}}, {{roleId}}, {{bucketName}}, and the uploaded object's {{uploadsBucket}}, {{objectKey}},
+// {{objectVersion}} and {{objectETag}}. A user's event passed with EVENT= gets the same substitution, so it
+// can aim at the demo's resources too.
 //
 // The instance-credential finding is in the assumed-role shape GuardDuty documents for the type — the
 // access key of a session of the instance's role, principalId "<role id>:<instance id>" (EC2 names the
@@ -87,6 +88,11 @@ func (r Resources) Substitute(event []byte) []byte {
 		"{{roleName}}", r.RoleName,
 		"{{roleId}}", r.RoleID,
 		"{{bucketName}}", r.Bucket,
+		"{{uploadsBucket}}", r.Uploads,
+		"{{objectKey}}", r.Object,
+		"{{objectVersion}}", r.ObjectVersion,
+		// The ETag is a quoted string inside a JSON string: its quotes are escaped there.
+		"{{objectETag}}", strings.ReplaceAll(r.ObjectETag, `"`, `\"`),
 	).Replace(string(event)))
 }
 

@@ -32,6 +32,10 @@ type State struct {
 	// BucketBlocked tells whether all four public access block settings are on.
 	BucketBlocked bool
 	BucketBlock   string
+	// ObjectQuarantined tells whether the uploaded version is gone from its bucket and its copy is in
+	// the account's quarantine bucket; Object says where each is.
+	ObjectQuarantined bool
+	Object            string
 }
 
 // ReadBack reads the instance, the role's policy and the bucket's public access block from kumo.
@@ -79,7 +83,41 @@ func (s *Stack) ReadBack(ctx context.Context) (State, error) {
 	default:
 		return st, fmt.Errorf("demo: read back the public access block of %s: %w", r.Bucket, err)
 	}
-	return st, nil
+	st.ObjectQuarantined, st.Object, err = s.readBackObject(ctx)
+	return st, err
+}
+
+// readBackObject reads the uploaded version and its quarantine copy (s3_quarantine_object's key:
+// <bucket>/<version>/<key> in guardbots-quarantine-<account>-<region>).
+func (s *Stack) readBackObject(ctx context.Context) (bool, string, error) {
+	r, c := s.Resources, s3.NewFromConfig(s.AWS)
+	exists := func(bucket, key, version string) (bool, error) {
+		in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+		if version != "" {
+			in.VersionId = aws.String(version)
+		}
+		out, err := c.GetObject(ctx, in)
+		switch code := apiCode(err); {
+		case err == nil:
+			out.Body.Close()
+			return true, nil
+		case code == "NoSuchKey" || code == "NoSuchVersion" || code == "NoSuchBucket":
+			return false, nil
+		}
+		return false, fmt.Errorf("demo: read back s3://%s/%s: %w", bucket, key, err)
+	}
+	src, err := exists(r.Uploads, r.Object, r.ObjectVersion)
+	if err != nil {
+		return false, "", err
+	}
+	qb, qk := "guardbots-quarantine-"+Account+"-"+Region, r.Uploads+"/"+r.ObjectVersion+"/"+r.Object
+	cp, err := exists(qb, qk, "")
+	if err != nil {
+		return false, "", err
+	}
+	where := fmt.Sprintf("s3://%s/%s version %s %s; quarantine copy s3://%s/%s %s", r.Uploads, r.Object, r.ObjectVersion,
+		map[bool]string{true: "present", false: "deleted"}[src], qb, qk, map[bool]string{true: "present", false: "absent"}[cp])
+	return !src && cp, where, nil
 }
 
 // DenyPolicyPrefix starts the inline policies the deny bots write ("guardbots-deny-session-<finding>").

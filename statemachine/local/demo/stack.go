@@ -37,6 +37,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -286,7 +287,13 @@ type Resources struct {
 	RoleID             string
 	InstanceProfileArn string
 	Bucket             string
+	// Uploads is a versioned bucket holding Object (EICAR's test file) as version ObjectVersion with
+	// ObjectETag: what Object:S3/MaliciousFile names.
+	Uploads, Object, ObjectVersion, ObjectETag string
 }
+
+// EICAR is the antivirus test file every scanner reports and nothing executes.
+const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 
 // Start starts kumo, provisions it and starts each built bootstrap. Close stops all of it; on an
 // error Start has already stopped what it started.
@@ -697,8 +704,22 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	}
 	r.InstanceID = aws.ToString(run.Instances[0].InstanceId)
 	r.Bucket = "payments-exports-" + Account + sfx
-	if _, err := s3.NewFromConfig(s.AWS).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Bucket)}); err != nil {
+	s3c := s3.NewFromConfig(s.AWS)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Bucket)}); err != nil {
 		return fmt.Errorf("demo: create bucket %s: %w", r.Bucket, err)
 	}
+	r.Uploads, r.Object = "customer-uploads-"+Account+sfx, "incoming/invoice-1187.zip"
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Uploads)}); err != nil {
+		return fmt.Errorf("demo: create bucket %s: %w", r.Uploads, err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(r.Uploads),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		return fmt.Errorf("demo: turn on versioning of %s: %w", r.Uploads, err)
+	}
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.Uploads), Key: aws.String(r.Object), Body: strings.NewReader(EICAR)})
+	if err != nil {
+		return fmt.Errorf("demo: upload %s to %s: %w", r.Object, r.Uploads, err)
+	}
+	r.ObjectVersion, r.ObjectETag = aws.ToString(put.VersionId), aws.ToString(put.ETag)
 	return nil
 }

@@ -403,7 +403,7 @@ func TestDemoMapping_IsTheDefaultMappingWithTheCredentialChainCutForKumo(t *test
 
 func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
 	fs, err := Findings()
-	if err != nil || len(fs) != 5 {
+	if err != nil || len(fs) != 7 {
 		t.Fatalf("%d findings, %v", len(fs), err)
 	}
 	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", RoleID: "AROAEXAMPLE", Bucket: "b-b-b"}
