@@ -74,7 +74,7 @@ replay: tools
 ## records, instance state) and every process's descriptors and memory stayed flat (--soak).
 ## PERF_ARGS replaces perf's arguments, e.g. PERF_ARGS="--starts 5" for a quick look.
 BENCH_COUNT ?= 10
-PERF_ARGS   ?= --starts 20 --invocations 10000 --bots 100 --e2e 50 --throughput 10000 --concurrency 8 --soak
+PERF_ARGS   ?= --cpu-share --starts 20 --invocations 10000 --bots 100 --e2e 50 --throughput 10000 --concurrency 8 --soak
 bench: tools build
 	@mkdir -p $(BUILD)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./shared/... | tee $(BUILD)/bench.txt

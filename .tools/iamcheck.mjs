@@ -5,10 +5,16 @@
 //
 // Input on stdin (JSON):
 //   templates:   [{name, template, env: {partition, region, account, stackName, parameters}}]
+//   policies:    [{name, kind: "scp"|"identity"|"resource"|"trust", document}]: policies outside any
+//                template (a service control policy a security team applies), checked the same way
 //   simulations: [{name, principal: {template, role} | {arn}, identity: "role"|"allowAll"|"none",
 //                  action, resource: "arn" | {template, value}, trustOf: {template, role},
 //                  resourcePolicyOf: {template, resource}, resourcePolicy: "allowAnyone",
-//                  resourceAccount, context, want: "Allowed"|"Denied"}]
+//                  identityPolicies: [{name, policy}], scps: [policy name], resourceAccount, context,
+//                  want: "Allowed"|"Denied"}]
+//   identityPolicies are added to the principal's identity policies as they are: a policy a bot writes
+//   on a role is evaluated with the role's own (identity "allowAll" for "everything else is allowed").
+//   scps names policies of the input that apply as service control policies, beside FullAWSAccess.
 //   A role principal calls through a session (assumed-role/<name>/iamcheck); aws:PrincipalArn and
 //   aws:PrincipalAccount are filled in from it.
 // Output on stdout (JSON): {dataVersion, statements, problems: [{template, resource, policy, statement,
@@ -31,6 +37,7 @@ import {
 import {
   validateIdentityPolicy,
   validateResourcePolicy,
+  validateServiceControlPolicy,
   validateTrustPolicy,
 } from '@cloud-copilot/iam-policy'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
@@ -114,6 +121,10 @@ const resourceKinds = {
     attrs: { Arn: (n, e) => `arn:${e.partition}:events:${e.region}:${e.account}:event-bus/${n}` },
   },
 }
+
+// Every template of the run: an Fn::ImportValue resolves to the export of a template of the same
+// deployment (the same "<build>/" name prefix).
+const allStacks = []
 
 // A template with the values its pseudo parameters and parameters take in one deploy.
 class Stack {
@@ -212,6 +223,17 @@ class Stack {
           const [sep, s] = arg
           return this.resolve(s).split(sep)
         }
+        case 'Fn::ImportValue': {
+          const name = this.resolve(arg)
+          const prefix = this.name.includes('/') ? this.name.slice(0, this.name.lastIndexOf('/') + 1) : ''
+          for (const st of allStacks) {
+            if (st === this || !st.name.startsWith(prefix)) continue
+            for (const o of Object.values(st.template.Outputs ?? {})) {
+              if (o.Export && st.resolve(o.Export.Name) === name) return st.resolve(o.Value)
+            }
+          }
+          throw new Unresolvable(`Fn::ImportValue ${name}: no template of this deployment exports it`)
+        }
         default:
           throw new Unresolvable(`iamcheck does not resolve ${fn}`)
       }
@@ -255,6 +277,10 @@ function policiesOf(stack, problems) {
         break
       case 'AWS::KMS::Key':
         if (p.KeyPolicy) add('KeyPolicy', 'resource', p.KeyPolicy)
+        break
+      case 'AWS::Organizations::ResourcePolicy':
+        // The management account's delegation policy: Content is the policy (an object, or its JSON).
+        add('Content', 'resource', typeof p.Content === 'string' ? JSON.parse(p.Content) : p.Content)
         break
       case 'AWS::Lambda::Permission':
         // Not a policy document, but an action AWS grants as written.
@@ -431,7 +457,28 @@ function statementLabel(s, i) {
   return s.Sid ? `Statement[${i}] (Sid ${s.Sid})` : `Statement[${i}]`
 }
 
-const validators = { identity: validateIdentityPolicy, trust: validateTrustPolicy, resource: validateResourcePolicy }
+const validators = {
+  identity: validateIdentityPolicy,
+  trust: validateTrustPolicy,
+  resource: validateResourcePolicy,
+  scp: validateServiceControlPolicy,
+}
+
+// checkPolicy checks a policy given on its own (input.policies): its syntax for its kind and each
+// statement against the reference, as a template's policies are.
+async function checkPolicy(p, problems, counts) {
+  const report = (statement, message) => problems.push({ template: p.name, resource: '', policy: p.kind, statement, message })
+  const validate = validators[p.kind]
+  if (!validate) {
+    report('', `unknown policy kind ${p.kind}`)
+    return
+  }
+  for (const e of validate(p.document)) report(e.path, `${p.kind} policy syntax: ${e.message}`)
+  for (const [i, s] of asList(p.document?.Statement).entries()) {
+    counts.statements++
+    for (const m of await checkStatement(s)) report(statementLabel(s, i), m)
+  }
+}
 
 // checkTemplate checks every statement of a template and of the templates it deploys elsewhere.
 async function checkTemplate(stack, problems, counts) {
@@ -490,6 +537,10 @@ function resourcePolicyFor(stack, id) {
   const r = stack.resources[id]
   if (!r) throw new Unresolvable(`${stack.name} has no resource ${id}`)
   if (r.Type === 'AWS::KMS::Key') return stack.resolve(r.Properties.KeyPolicy)
+  if (r.Type === 'AWS::Organizations::ResourcePolicy') {
+    const c = r.Properties.Content
+    return stack.resolve(typeof c === 'string' ? JSON.parse(c) : c)
+  }
   const holder = { 'AWS::SNS::Topic': ['AWS::SNS::TopicPolicy', 'Topics'], 'AWS::SQS::Queue': ['AWS::SQS::QueuePolicy', 'Queues'] }[r.Type]
   if (!holder) throw new Unresolvable(`iamcheck does not know where the resource policy of a ${r.Type} is`)
   const docs = Object.values(stack.resources)
@@ -503,7 +554,7 @@ function resourcePolicyFor(stack, id) {
 // also needs the other side (a cross-account AssumeRole).
 const allowAnyone = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: '*', Resource: '*' }] }
 
-async function simulate(c, stacks) {
+async function simulate(c, stacks, policies) {
   const stackOf = (name) => {
     const s = stacks.get(name)
     if (!s) throw new Unresolvable(`no template ${name}`)
@@ -532,6 +583,7 @@ async function simulate(c, stacks) {
   }
   if (c.identity === 'allowAll') identity = allowAll
   if (c.identity === 'none') identity = []
+  if (c.identityPolicies) identity = [...identity, ...c.identityPolicies]
 
   let resource = c.resource ?? '*'
   let resourceAccount = c.resourceAccount
@@ -557,10 +609,20 @@ async function simulate(c, stacks) {
     context['aws:PrincipalArn'] ??= roleArn ?? principal
     context['aws:PrincipalAccount'] ??= principalAccount
   }
+  // Service control policies sit beside FullAWSAccess at one level: an SCP only takes away.
+  let scps = []
+  if (c.scps?.length) {
+    const named = c.scps.map((n) => {
+      const p = policies.get(n)
+      if (!p) throw new Unresolvable(`no policy ${n} in the input`)
+      return { name: n, policy: p.document }
+    })
+    scps = [{ orgIdentifier: 'r-root', policies: [{ name: 'FullAWSAccess', policy: allowAll[0].policy }, ...named] }]
+  }
   const sim = {
     request: { principal, action: c.action, resource: { resource, accountId: resourceAccount }, contextVariables: context },
     identityPolicies: identity,
-    serviceControlPolicies: [],
+    serviceControlPolicies: scps,
     resourceControlPolicies: [],
     ...(resourcePolicy ? { resourcePolicy } : {}),
   }
@@ -578,13 +640,19 @@ async function run(input) {
   for (const t of input.templates ?? []) {
     const st = new Stack(t.name, t.template, t.env)
     stacks.set(t.name, st)
-    await checkTemplate(st, problems, counts)
+    allStacks.push(st)
+  }
+  for (const st of allStacks) await checkTemplate(st, problems, counts)
+  const policies = new Map()
+  for (const p of input.policies ?? []) {
+    policies.set(p.name, p)
+    await checkPolicy(p, problems, counts)
   }
   const simulations = []
   for (const c of input.simulations ?? []) {
     let res
     try {
-      res = await simulate(c, stacks)
+      res = await simulate(c, stacks, policies)
     } catch (e) {
       res = { got: 'Error', detail: e.message }
     }

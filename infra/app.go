@@ -17,6 +17,7 @@ const (
 	memberStackID       = "guardbots-member"
 	stackSetStackID     = "guardbots-stackset"
 	forwarderStackID    = "guardbots-forwarder"
+	memberHealthStackID = "guardbots-member-health"
 )
 
 // BuildOptions are the app's inputs besides context.
@@ -30,11 +31,19 @@ type BuildOptions struct {
 
 // Stacks are the app's stacks.
 type Stacks struct {
-	Orchestrator   *Orchestrator
-	Member         awscdk.Stack
-	StackSet       awscdk.Stack
-	Forwarders     map[string]awscdk.Stack // by stack id
+	Orchestrator *Orchestrator
+	// Member is the management account's member stack, nil unless context managementAccountMember.
+	Member     awscdk.Stack
+	StackSet   awscdk.Stack
+	Forwarders map[string]awscdk.Stack // by stack id
+	// Organization is the management account's delegation policy (organization.go); MemberHealth the
+	// member-role health check (health.go).
+	Organization awscdk.Stack
+	MemberHealth awscdk.Stack
+	// MemberTemplate is the StackSet's template: every member account's roles.
 	MemberTemplate string
+	// Config is the configuration the stacks were built with, the enabled bots resolved.
+	Config Config
 }
 
 // Build adds every stack to app and cdk-nag's AWS Solutions checks to all of them.
@@ -42,18 +51,23 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	doc, tier, err := cfg.MappingDocument(o.Root)
+	doc, tier, m, err := cfg.MappingDocument(o.Root)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range deployment.Functions(cfg.Settings, deployment.Resources{}) {
+	// Only the enabled bots get a Lambda, a Lambda role and member roles: by default, those the
+	// mapping names (a mapping edited in SSM to name another is refused by match and verify).
+	if err := cfg.resolveBots(m); err != nil {
+		return nil, err
+	}
+	for _, f := range append(deployment.Functions(cfg.Settings, deployment.Resources{}), deployment.Health(cfg.Settings, deployment.Resources{}, deployment.HealthEnv{})) {
 		if _, err := os.Stat(filepath.Join(o.AssetDir, f.Name, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("Lambda code for %s is missing (%v): run make build", f.Name, err)
 		}
 	}
 	botList := deployment.Bots(cfg.Settings)
 
-	s := &Stacks{Forwarders: map[string]awscdk.Stack{}}
+	s := &Stacks{Forwarders: map[string]awscdk.Stack{}, Config: cfg}
 	s.Orchestrator, err = NewOrchestrator(app, orchestratorStackID, OrchestratorProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("guardbots orchestrator: GuardDuty findings → remediation workflow → bots → notification"),
@@ -66,12 +80,15 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 		return nil, err
 	}
 
-	// The same member template twice: as a stack of its own (deploy it directly to the management
-	// account, which service-managed StackSets skip) and embedded in the StackSet.
-	s.Member = NewMemberStack(app, memberStackID, cfg, botList)
+	// Every member account gets the enabled bots' roles through the StackSet. The management account,
+	// which service-managed StackSets skip, gets a stack of its own only when the deployment asks for
+	// it, and without the IAM-writing bots it does not name again.
 	s.MemberTemplate, err = MemberTemplate(cfg, botList)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ManagementAccountMember {
+		s.Member = NewMemberStack(app, memberStackID, cfg, cfg.ManagementAccountBots(), managementDescription)
 	}
 	s.StackSet, err = NewStackSetStack(app, stackSetStackID, cfg, s.MemberTemplate)
 	if err != nil {
@@ -84,6 +101,10 @@ func Build(app awscdk.App, cfg Config, o BuildOptions) (*Stacks, error) {
 	for _, r := range cfg.OtherRegions {
 		id := forwarderStackID + "-" + r
 		s.Forwarders[id] = NewForwarderStack(app, id, cfg, r)
+	}
+	s.Organization = NewOrganizationStack(app, organizationStackID, cfg)
+	if s.MemberHealth, err = NewMemberHealthStack(app, memberHealthStackID, cfg, s.Orchestrator, o.AssetDir); err != nil {
+		return nil, err
 	}
 	checkWithNag(app)
 	return s, nil

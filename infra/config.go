@@ -3,13 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -55,6 +58,19 @@ type Config struct {
 	// principals that signed in with MFA (its IAM policies then decide who).
 	ApproverPrincipalArn string
 
+	// OrgConfig is the organization's part (organization.go).
+	OrgConfig
+
+	// Settings.EnabledBots nil means "not chosen": Build enables the bots the mapping names.
+
+	// ManagementAccountMember synthesizes the guardbots-member stack, the member roles for the
+	// organization's management account (which service-managed StackSets skip). Off by default: the
+	// management account is never a member target unless a deployment says so.
+	ManagementAccountMember bool
+	// ManagementAccountIAMBots are the IAM-writing bots (deployment.WritesIAM) that also get a role in
+	// the management account; every other IAM-writing bot is left out of it even when enabled.
+	ManagementAccountIAMBots []string
+
 	// Outputs are where outcomes go beyond the SNS topics (events.go).
 	Outputs Outputs
 
@@ -94,11 +110,17 @@ const (
 	ctxBlastGlobal         = "blastRadiusGlobal"
 	ctxAuditRetention      = "auditRetention"
 	ctxLambdaMemory        = "lambdaMemoryMiB"
+	ctxTrustedNetworks     = "trustedNetworks"
+	// ctxEnabledBots is deployment.ContextEnabledBots (a test holds them equal), which match and verify name.
+	ctxEnabledBots       = "enabledBots"
+	ctxProtectedRoles    = "protectedRoles"
+	ctxManagementMember  = "managementAccountMember"
+	ctxManagementIAMBots = "managementAccountIamBots"
 )
 
 // DefaultConfig is the configuration with no context at all.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Settings:                 deployment.DefaultSettings(),
 		SeverityFloor:            mapping.DefaultSeverityFloor, // GuardDuty's Medium band starts at 4.0
 		HomeRegion:               "us-east-1",
@@ -107,8 +129,12 @@ func DefaultConfig() Config {
 		StackSetCallAs:           "SELF",
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
+		OrgConfig:                OrgConfig{HealthSchedule: deployment.DefaultHealthSchedule},
 		Outputs:                  DefaultOutputs(),
 	}
+	// Not chosen: the bots the mapping names (Build).
+	c.EnabledBots = nil
+	return c
 }
 
 // ContextReader is the part of a construct node FromContext needs (tests pass a map).
@@ -228,6 +254,20 @@ func FromContext(get ContextReader) (Config, error) {
 	integer(ctxBlastGlobal, &c.BlastRadiusGlobal)
 	str(ctxAuditRetention, &c.AuditRetention)
 	integer(ctxLambdaMemory, &c.LambdaMemoryMiB)
+	list(ctxTrustedNetworks, &c.TrustedNetworks)
+	list(ctxEnabledBots, &c.EnabledBots)
+	// The defaults stay protected: the list adds to them.
+	var roles []string
+	list(ctxProtectedRoles, &roles)
+	for _, r := range roles {
+		if !slices.Contains(c.ProtectedRoles, r) {
+			c.ProtectedRoles = append(c.ProtectedRoles, r)
+		}
+	}
+	boolean(ctxManagementMember, &c.ManagementAccountMember)
+	list(ctxManagementIAMBots, &c.ManagementAccountIAMBots)
+
+	readOrgContext(get, &c, fail)
 	c.Outputs = readOutputs(get, c.Outputs)
 	c.Chat = readChat(get, c.Chat)
 
@@ -251,6 +291,10 @@ var (
 	paramNameRE  = regexp.MustCompile(`^/?[a-zA-Z0-9_.\-/]+$`)
 	// An IAM user or role (paths allowed) or an account root, in any partition.
 	principalArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
+	// A role name, or path/name, in IAM's characters plus the * of a policy's resource pattern.
+	protectedRoleRE = regexp.MustCompile(`^[\w+=,.@*-]+(/[\w+=,.@*-]+)*(/\*)?$`)
+	// The prefix also starts every function name, which allows fewer characters than a role name.
+	functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 )
 
 // Validate reports every setting that would synthesize a template that cannot deploy or would not work.
@@ -259,8 +303,8 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Sprintf("context %s: %s", key, fmt.Sprintf(format, a...)))
 	}
-	if !rolePrefixRE.MatchString(c.RolePrefix) {
-		bad(ctxRolePrefix, "%q: 1–32 characters of [A-Za-z0-9+=,.@_-]", c.RolePrefix)
+	if !rolePrefixRE.MatchString(c.RolePrefix) || !functionNameRE.MatchString(c.RolePrefix) {
+		bad(ctxRolePrefix, "%q: 1–32 characters of [A-Za-z0-9_-] (it starts every role and function name)", c.RolePrefix)
 	}
 	if c.ExternalID != "" && (len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDRE.MatchString(c.ExternalID)) {
 		bad(ctxExternalID, "2–1224 characters of [A-Za-z0-9+=,.@:/_-] (STS's rule)")
@@ -324,6 +368,13 @@ func (c Config) Validate() error {
 			bad(ctxProtectedAccounts, "%q is not a 12-digit account id", a)
 		}
 	}
+	for _, n := range c.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				bad(ctxTrustedNetworks, "%q is not a CIDR (203.0.113.0/24) or an address", n)
+			}
+		}
+	}
 	switch c.CloseFindings {
 	case deployment.CloseOff, deployment.CloseFeedback, deployment.CloseArchive:
 	default:
@@ -360,6 +411,28 @@ func (c Config) Validate() error {
 		bad(ctxLambdaMemory, "%d: want %d–%d MB (at least three times the measured peak of %d MB, and Lambda's limits)",
 			c.LambdaMemoryMiB, max(deployment.LambdaMinMemoryMiB, floor), deployment.LambdaMaxMemoryMiB, deployment.MeasuredPeakRSSMiB)
 	}
+	c.validateOrg(bad)
+	for _, b := range c.EnabledBots {
+		if _, ok := bots.Lookup(b); !ok {
+			bad(ctxEnabledBots, "%q is not a bot (%s)", b, strings.Join(bots.Names(), ", "))
+		}
+	}
+	for _, r := range c.ProtectedRoles {
+		if len(r) > 512 || !protectedRoleRE.MatchString(r) {
+			bad(ctxProtectedRoles, "%q: a role name or path/name (no leading /, no ARN), * allowed", r)
+		}
+	}
+	for _, name := range c.ManagementAccountIAMBots {
+		b, ok := bots.Lookup(name)
+		switch {
+		case !ok:
+			bad(ctxManagementIAMBots, "%q is not a bot", name)
+		case !deployment.WritesIAM(b):
+			bad(ctxManagementIAMBots, "%s writes no IAM policy and changes no role: every enabled bot that does not is in the management account already", name)
+		case !c.ManagementAccountMember:
+			bad(ctxManagementIAMBots, "%s is named but %s is false: no member stack is made for the management account", name, ctxManagementMember)
+		}
+	}
 	errs = append(errs, c.Outputs.validate()...)
 	errs = append(errs, c.Chat.validate()...)
 	if len(errs) > 0 {
@@ -368,10 +441,41 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// MappingDocument is the mapping a deploy writes to SSM, validated against the bot registry, and the
-// parameter tier it needs. An invalid or oversized mapping is an error naming each key and reason, so
-// synth fails before anything deploys.
-func (c Config) MappingDocument(root string) ([]byte, mapping.Tier, error) {
+// resolveBots fills EnabledBots with the bots the mapping m names when the deployment chose none, and
+// checks that the management account's IAM-writing bots are enabled.
+func (c *Config) resolveBots(m *mapping.Mapping) error {
+	if c.EnabledBots == nil {
+		c.EnabledBots = []string{}
+		for _, b := range m.Bots() {
+			c.EnabledBots = append(c.EnabledBots, b.Name)
+		}
+	}
+	for _, name := range c.ManagementAccountIAMBots {
+		if !slices.Contains(c.EnabledBots, name) {
+			return fmt.Errorf("context %s: %s is not enabled (context %s: %s)", ctxManagementIAMBots, name, ctxEnabledBots, strings.Join(c.EnabledBots, ", "))
+		}
+	}
+	return nil
+}
+
+// ManagementAccountBots are the bots that get a role in the management account's member stack: the
+// enabled bots, less every IAM-writing one not named in ManagementAccountIAMBots.
+func (c Config) ManagementAccountBots() []bots.Bot {
+	var out []bots.Bot
+	for _, b := range deployment.Bots(c.Settings) {
+		if deployment.WritesIAM(b) && !slices.Contains(c.ManagementAccountIAMBots, b.Name) {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// MappingDocument is the mapping a deploy writes to SSM, validated against the bot registry (and the
+// enabled bots, when the deployment names them), the parameter tier it needs, and the mapping parsed. An
+// invalid or oversized mapping is an error naming each key and reason, so synth fails before anything
+// deploys.
+func (c Config) MappingDocument(root string) ([]byte, mapping.Tier, *mapping.Mapping, error) {
 	doc, source := mapping.Default(), "shared/mapping/default.json (embedded)"
 	if c.MappingFile != "" {
 		path := c.MappingFile
@@ -380,7 +484,7 @@ func (c Config) MappingDocument(root string) ([]byte, mapping.Tier, error) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, "", fmt.Errorf("context %s: %w", ctxMappingFile, err)
+			return nil, "", nil, fmt.Errorf("context %s: %w", ctxMappingFile, err)
 		}
 		doc, source = b, c.MappingFile
 	}
@@ -390,8 +494,13 @@ func (c Config) MappingDocument(root string) ([]byte, mapping.Tier, error) {
 	if len(doc) > mapping.TierStandard.Limit() {
 		tier = mapping.TierAdvanced
 	}
-	if _, err := mapping.Parse(doc, mapping.WithTier(tier)); err != nil {
-		return nil, "", fmt.Errorf("mapping %s is invalid: %w", source, err)
+	opts := []mapping.ParseOption{mapping.WithTier(tier)}
+	if c.EnabledBots != nil {
+		opts = append(opts, mapping.WithDeployedBots(c.EnabledBots))
 	}
-	return doc, tier, nil
+	m, err := mapping.Parse(doc, opts...)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("mapping %s is invalid: %w", source, err)
+	}
+	return doc, tier, m, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestMappingDocument_InvalidMappingFailsSynthNamingTheKeyAndReason(t *testin
 	os.WriteFile(path, []byte(`{"Backdoor:EC2/Spambot": "AUTO: no_such_bot"}`), 0o644)
 	c := DefaultConfig()
 	c.MappingFile = path
-	_, _, err := c.MappingDocument(dir)
+	_, _, _, err := c.MappingDocument(dir)
 	if err == nil || !strings.Contains(err.Error(), "Backdoor:EC2/Spambot") || !strings.Contains(err.Error(), "no_such_bot") {
 		t.Fatalf("error %v, want the key and the unknown bot", err)
 	}
@@ -108,14 +109,14 @@ func TestMappingDocument_OversizedMappingFailsAndALargeOneGetsTheAdvancedTier(t 
 	c := DefaultConfig()
 	c.MappingFile = "m.json"
 	os.WriteFile(filepath.Join(dir, "m.json"), doc(6000), 0o644)
-	if _, tier, err := c.MappingDocument(dir); err != nil || tier != mapping.TierAdvanced {
+	if _, tier, _, err := c.MappingDocument(dir); err != nil || tier != mapping.TierAdvanced {
 		t.Errorf("6 KB mapping: tier %v, err %v; want Advanced", tier, err)
 	}
 	os.WriteFile(filepath.Join(dir, "m.json"), doc(9000), 0o644)
-	if _, _, err := c.MappingDocument(dir); err == nil {
+	if _, _, _, err := c.MappingDocument(dir); err == nil {
 		t.Error("a 9 KB mapping must fail: SSM parameters hold at most 8 KB")
 	}
-	if _, tier, err := DefaultConfig().MappingDocument(dir); err != nil || tier != mapping.TierStandard {
+	if _, tier, _, err := DefaultConfig().MappingDocument(dir); err != nil || tier != mapping.TierStandard {
 		t.Errorf("default mapping: tier %v, err %v", tier, err)
 	}
 }
@@ -146,8 +147,9 @@ func TestBuild_FailsWhenTheDefinitionAndTheFunctionsDisagree(t *testing.T) {
 	for k, v := range wf.Placeholders {
 		extra[k] = v
 	}
+	ghost := []byte(strings.Replace(string(wf.Definition), "${ParseFunctionArn}", "${GhostFunctionArn}", 1))
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: wf.Definition, Placeholders: extra}})
+	_, err = Build(app, DefaultConfig(), BuildOptions{AssetDir: assets, Workflow: Workflow{Definition: ghost, Placeholders: extra}})
 	if err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("unknown function: err %v", err)
 	}
@@ -189,6 +191,7 @@ func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
 		"verifyFindings": false, "approverPrincipalArn": "arn:aws:iam::999988887777:role/path/SecOps",
 		"protectedAccounts": []any{"123456789012"}, "closeFindings": true, "dedupWindow": "6h", "dedupLease": "10m",
 		"blastRadiusPerAccount": 3, "blastRadiusGlobal": 9, "auditRetention": "2557d",
+		"trustedNetworks": []any{"203.0.113.0/24", "198.51.100.7"},
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +199,7 @@ func TestFromContext_ReadsTheRailsAndApprovalKeys(t *testing.T) {
 	if c.VerifyFindings || c.ApproverPrincipalArn != "arn:aws:iam::999988887777:role/path/SecOps" ||
 		!reflect.DeepEqual(c.ProtectedAccounts, []string{"123456789012"}) || c.CloseFindings != "true" ||
 		c.DedupWindow != 6*time.Hour || c.DedupLease != 10*time.Minute || c.BlastRadiusPerAccount != 3 ||
-		c.BlastRadiusGlobal != 9 || c.AuditRetention != "2557d" {
+		c.BlastRadiusGlobal != 9 || c.AuditRetention != "2557d" || !reflect.DeepEqual(c.TrustedNetworks, []string{"203.0.113.0/24", "198.51.100.7"}) {
 		t.Errorf("%+v", c)
 	}
 	if c, err := FromContext(contextOf(map[string]any{"closeFindings": "ARCHIVE"})); err != nil || c.CloseFindings != "archive" {
@@ -208,13 +211,13 @@ func TestFromContext_RejectsBadRailsAndApprovalSettingsByKey(t *testing.T) {
 	_, err := FromContext(contextOf(map[string]any{
 		"approverPrincipalArn": "SecOps", "protectedAccounts": "prod", "closeFindings": "resolve",
 		"dedupWindow": "0s", "blastRadiusPerAccount": 0, "blastRadiusGlobal": 10001, "auditRetention": "forever",
-		"verifyFindings": "perhaps",
+		"verifyFindings": "perhaps", "trustedNetworks": "the office",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, key := range []string{"approverPrincipalArn", "protectedAccounts", "closeFindings", "dedupWindow",
-		"blastRadiusPerAccount", "blastRadiusGlobal", "auditRetention", "verifyFindings"} {
+		"blastRadiusPerAccount", "blastRadiusGlobal", "auditRetention", "verifyFindings", "trustedNetworks"} {
 		if !strings.Contains(err.Error(), "context "+key+":") {
 			t.Errorf("error does not name %s: %v", key, err)
 		}
@@ -275,10 +278,23 @@ func TestCdkJSON_ListsEveryKeyAndItsValuesAreTheDefaults(t *testing.T) {
 // contextKeys are the values of config.go's ctx… constants: every key the app reads.
 func contextKeys(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	var keys []string
+	// config.go's keys, and the organization's (organization.go).
+	for _, file := range []string{"config.go", "organization.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, constKeys(f)...)
 	}
+	if len(keys) < 30 {
+		t.Fatalf("found only %d context keys in config.go: %v", len(keys), keys)
+	}
+	return keys
+}
+
+// constKeys are the values of a file's ctx… string constants.
+func constKeys(f *ast.File) []string {
 	var keys []string
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
@@ -296,9 +312,6 @@ func contextKeys(t *testing.T) []string {
 				}
 			}
 		}
-	}
-	if len(keys) < 30 {
-		t.Fatalf("found only %d context keys in config.go: %v", len(keys), keys)
 	}
 	return keys
 }
@@ -362,4 +375,110 @@ func TestMemorySize_IsWhatTheCostModelPrices(t *testing.T) {
 	if got, want := perf.DefaultAssumptions.MemoryMB, float64(DefaultConfig().LambdaMemoryMiB); got != want {
 		t.Errorf("the README's cost model prices %g MB functions, the app deploys %g MB: update statemachine/local/perf/cost.go and go generate ./...", got, want)
 	}
+}
+
+func TestFromContext_ReadsThePrivilegeKeys(t *testing.T) {
+	if ctxEnabledBots != deployment.ContextEnabledBots {
+		t.Errorf("the app reads %q, match and verify name %q", ctxEnabledBots, deployment.ContextEnabledBots)
+	}
+	c, err := FromContext(contextOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No context: the mapping's bots (resolved by Build), the default protected roles, no member stack
+	// in the management account.
+	if c.EnabledBots != nil || !reflect.DeepEqual(c.ProtectedRoles, deployment.DefaultProtectedRoles) || c.ManagementAccountMember || c.ManagementAccountIAMBots != nil {
+		t.Errorf("defaults: %v %v %v %v", c.EnabledBots, c.ProtectedRoles, c.ManagementAccountMember, c.ManagementAccountIAMBots)
+	}
+	c, err = FromContext(contextOf(map[string]any{
+		"enabledBots": "ec2_stop_instance,iam_revoke_role_sessions", "protectedRoles": []any{"BreakGlass", "OrganizationAccountAccessRole"},
+		"managementAccountMember": "true", "managementAccountIamBots": "iam_revoke_role_sessions",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The protected roles given add to the defaults, which stay protected.
+	if !reflect.DeepEqual(c.EnabledBots, []string{"ec2_stop_instance", "iam_revoke_role_sessions"}) ||
+		!reflect.DeepEqual(c.ProtectedRoles, append(append([]string{}, deployment.DefaultProtectedRoles...), "BreakGlass")) ||
+		!c.ManagementAccountMember || !reflect.DeepEqual(c.ManagementAccountIAMBots, []string{"iam_revoke_role_sessions"}) {
+		t.Errorf("%v %v %v %v", c.EnabledBots, c.ProtectedRoles, c.ManagementAccountMember, c.ManagementAccountIAMBots)
+	}
+}
+
+func TestFromContext_RejectsBadPrivilegeSettingsByKey(t *testing.T) {
+	for key, ctx := range map[string]map[string]any{
+		"enabledBots":              {"enabledBots": "ec2_stop_instance,ec2_stop_everything"},
+		"protectedRoles":           {"protectedRoles": "arn:aws:iam::123456789012:role/x"},
+		"managementAccountMember":  {"managementAccountMember": "perhaps"},
+		"managementAccountIamBots": {"managementAccountMember": true, "managementAccountIamBots": "ec2_stop_instance"},
+		"managementAccountIamBots without the member stack": {"managementAccountIamBots": "iam_revoke_role_sessions"},
+		"rolePrefix": {"rolePrefix": "gb.test"},
+	} {
+		k, _, _ := strings.Cut(key, " ")
+		if _, err := FromContext(contextOf(ctx)); err == nil || !strings.Contains(err.Error(), "context "+k+":") {
+			t.Errorf("%s: err %v", key, err)
+		}
+	}
+}
+
+// A deployment that names its bots must name every bot its mapping uses (the mapping would otherwise be
+// refused at match), and the management account's IAM-writing bots must be enabled.
+func TestBuild_FailsWhenTheMappingOrTheManagementAccountNamesABotNotEnabled(t *testing.T) {
+	assets, err := fakeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(assets)
+	wf, err := currentWorkflow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.EnabledBots = []string{"ec2_tag_instance"}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err = Build(app, c, BuildOptions{AssetDir: assets, Workflow: wf})
+	if err == nil || !strings.Contains(err.Error(), "is not deployed") || !strings.Contains(err.Error(), "enabledBots") {
+		t.Errorf("mapping naming a bot not enabled: %v", err)
+	}
+	c = DefaultConfig()
+	c.ManagementAccountMember, c.ManagementAccountIAMBots = true, []string{"iam_quarantine_user"}
+	app = awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err = Build(app, c, BuildOptions{AssetDir: assets, Workflow: wf})
+	if err == nil || !strings.Contains(err.Error(), "context managementAccountIamBots: iam_quarantine_user is not enabled") {
+		t.Errorf("management account's IAM bot not enabled: %v", err)
+	}
+}
+
+// With no enabledBots, a deployment enables exactly the bots its mapping names — read here from the
+// document's "bot" fields, not through the code under test — and match and verify are told that list.
+func TestBuild_EnabledBotsDefaultToTheBotsTheDeployedMappingNames(t *testing.T) {
+	var named []string
+	for _, m := range regexp.MustCompile(`"bot":\s*"([a-z0-9_]+)"`).FindAllSubmatch(mapping.Default(), -1) {
+		named = append(named, string(m[1]))
+	}
+	named = sortedUnique(named)
+	got := sortedUnique(defaultFixture.Config.EnabledBots)
+	if len(named) == 0 || !reflect.DeepEqual(got, named) {
+		t.Errorf("no context enables %v, want the default mapping's bots %v", got, named)
+	}
+	for _, fn := range []string{"match", "verify"} {
+		vars := functionEnv(t, defaultOf(orchestratorStackID), fn)
+		if vars[deployment.EnvEnabledBots] != strings.Join(named, ",") {
+			t.Errorf("%s: %s=%v, want %s", fn, deployment.EnvEnabledBots, vars[deployment.EnvEnabledBots], strings.Join(named, ","))
+		}
+	}
+}
+
+// functionEnv is the environment of a step's function in a stack.
+func functionEnv(t *testing.T, stack, step string) map[string]any {
+	t.Helper()
+	for id, f := range resources(t, stack, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "Step"+strings.ReplaceAll(step, "_", "")+"Function") {
+			e, _ := props(f)["Environment"].(map[string]any)
+			v, _ := e["Variables"].(map[string]any)
+			return v
+		}
+	}
+	t.Fatalf("%s: no %s function", stack, step)
+	return nil
 }

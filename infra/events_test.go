@@ -26,7 +26,7 @@ func TestOutcomeEvents_NotifyPutsOnlyGuardbotsEventsOnTheDefaultBus(t *testing.T
 			t.Errorf("%s: notify may not put its events", stack)
 		}
 	}
-	if got := functionEnv(t, deployment.StepNotify)[deployment.EnvEventBus]; got != "default" {
+	if got := functionEnv(t, orch, deployment.StepNotify)[deployment.EnvEventBus]; got != "default" {
 		t.Errorf("notify's %s = %v", deployment.EnvEventBus, got)
 	}
 }

@@ -41,7 +41,10 @@ func NewForwarderStack(scope constructs.Construct, id string, cfg Config, region
 	eventBridge := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 	})
+	// Named "<prefix>-…" like every guardbots role, so the IAM-writing bots' fence covers it; one per
+	// region (IAM is global).
 	role := awsiam.NewRole(stack, jsii.String("ForwardRole"), &awsiam.RoleProps{
+		RoleName:    awscdk.Fn_Sub(jsii.String(cfg.RolePrefix+"-forwarder-${AWS::Region}"), nil),
 		AssumedBy:   eventBridge,
 		Description: jsii.String("guardbots: EventBridge puts GuardDuty findings on the home region's default bus"),
 	})

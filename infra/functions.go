@@ -19,9 +19,11 @@ type goFunctionProps struct {
 	deployment.Function
 	// AssetDir holds build/<Name>/bootstrap.
 	AssetDir string
-	// RoleName fixes the role's name when something outside the stack must know it (member trust).
-	RoleName  string
-	Retention awslogs.RetentionDays
+	// RoleName and FunctionName fix the names, which something outside the stack must know (member
+	// trust, the fence, the SCP).
+	RoleName     string
+	FunctionName string
+	Retention    awslogs.RetentionDays
 }
 
 // goFunction is a provided.al2023/arm64 Lambda with its own role and log group. The role holds only
@@ -57,7 +59,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 	for k, v := range p.Env {
 		env[k] = jsii.String(v)
 	}
-	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
+	fnProps := &awslambda.FunctionProps{
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
 		Handler:       jsii.String("bootstrap"),
@@ -69,7 +71,11 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Timeout:       awscdk.Duration_Seconds(jsii.Number(p.Timeout.Seconds())),
 		Environment:   &env,
 		Description:   jsii.String(p.Description),
-	})
+	}
+	if p.FunctionName != "" {
+		fnProps.FunctionName = jsii.String(p.FunctionName)
+	}
+	fn := awslambda.NewFunction(c, jsii.String("Function"), fnProps)
 	return goFunction{Function: fn, Role: role, LogGroup: logs}
 }
 

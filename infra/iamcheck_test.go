@@ -80,11 +80,13 @@ type iamSim struct {
 	TrustOf   *iamRoleRef  `json:"trustOf,omitempty"`
 	// ResourcePolicyOf is a resource of a template whose policy (key policy, topic policy) AWS also
 	// evaluates; ResourcePolicy "allowAnyone" stands in for the other side of a cross-account call.
-	ResourcePolicyOf *iamResRef     `json:"resourcePolicyOf,omitempty"`
-	ResourcePolicy   string         `json:"resourcePolicy,omitempty"`
-	ResourceAccount  string         `json:"resourceAccount,omitempty"`
-	Context          map[string]any `json:"context,omitempty"`
-	Want             string         `json:"want"`
+	ResourcePolicyOf *iamResRef `json:"resourcePolicyOf,omitempty"`
+	ResourcePolicy   string     `json:"resourcePolicy,omitempty"`
+	ResourceAccount  string     `json:"resourceAccount,omitempty"`
+	// SCPs are policies of the input (iamPolicy) that apply as service control policies.
+	SCPs    []string       `json:"scps,omitempty"`
+	Context map[string]any `json:"context,omitempty"`
+	Want    string         `json:"want"`
 }
 
 type iamProblem struct {
@@ -119,8 +121,21 @@ func wantIf(ok bool) string {
 	return denied
 }
 
+// iamPolicy is a policy outside any template, checked on its own: a service control policy ("scp").
+type iamPolicy struct {
+	Name     string         `json:"name"`
+	Kind     string         `json:"kind"`
+	Document map[string]any `json:"document"`
+}
+
 // runIAMCheck runs .tools/iamcheck.mjs with the repository's Node (make tools installs both).
 func runIAMCheck(t *testing.T, templates []iamTemplate, sims []iamSim) iamReport {
+	t.Helper()
+	return runIAMCheckWith(t, templates, nil, sims)
+}
+
+// runIAMCheckWith is runIAMCheck with policies outside the templates.
+func runIAMCheckWith(t *testing.T, templates []iamTemplate, policies []iamPolicy, sims []iamSim) iamReport {
 	t.Helper()
 	root, err := deployment.ModuleRoot()
 	if err != nil {
@@ -133,7 +148,7 @@ func runIAMCheck(t *testing.T, templates []iamTemplate, sims []iamSim) iamReport
 	if node == "" {
 		node = "node"
 	}
-	in, err := json.Marshal(map[string]any{"templates": templates, "simulations": sims})
+	in, err := json.Marshal(map[string]any{"templates": templates, "policies": policies, "simulations": sims})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +170,7 @@ func runIAMCheck(t *testing.T, templates []iamTemplate, sims []iamSim) iamReport
 // build is one synthesis of the app as the check deploys it.
 type build struct {
 	name string // "every" or "default"
+	// cfg is the build's configuration, its enabled bots resolved.
 	cfg  Config
 	tmpl map[string]map[string]any
 	// stack is how the helpers of the other tests name a stack of this build.
@@ -162,10 +178,9 @@ type build struct {
 }
 
 func builds() []build {
-	def := DefaultConfig()
 	return []build{
-		{"every", fixtureCfg, fixtureTmpl, func(id string) string { return id }},
-		{"default", def, defaultTmpl, defaultOf},
+		{"every", fixture.Config, fixtureTmpl, func(id string) string { return id }},
+		{"default", defaultFixture.Config, defaultTmpl, defaultOf},
 	}
 }
 
@@ -186,8 +201,15 @@ func (b build) templates() []iamTemplate {
 	}
 	out := []iamTemplate{
 		{b.tmplName(orchestratorStackID), b.tmpl[orchestratorStackID], env(orchestratorStackID, orchAccount, b.cfg.HomeRegion)},
-		{b.tmplName(memberStackID), b.tmpl[memberStackID], env(memberStackID, memberAccount, b.cfg.HomeRegion)},
+		// The StackSet's member template as a member account gets it (also checked inside the StackSet).
+		{b.tmplName(memberTemplateID), b.tmpl[memberTemplateID], env("StackSet-MemberRoles", memberAccount, b.cfg.HomeRegion)},
 	}
+	if m, ok := b.tmpl[memberStackID]; ok {
+		// Only with managementAccountMember: the management account's own member stack.
+		out = append(out, iamTemplate{b.tmplName(memberStackID), m, env(memberStackID, mgmtAccount, b.cfg.HomeRegion)})
+	}
+	out = append(out, iamTemplate{b.tmplName(memberHealthStackID), b.tmpl[memberHealthStackID], env(memberHealthStackID, orchAccount, b.cfg.HomeRegion)})
+	out = append(out, iamTemplate{b.tmplName(organizationStackID), b.tmpl[organizationStackID], env(organizationStackID, mgmtAccount, b.cfg.HomeRegion)})
 	ss := env(stackSetStackID, mgmtAccount, b.cfg.HomeRegion)
 	ss.NestedAccount = memberAccount
 	out = append(out, iamTemplate{b.tmplName(stackSetStackID), b.tmpl[stackSetStackID], ss})
@@ -230,6 +252,12 @@ var stepGrants = []struct {
 	when             func(Config) bool
 }{
 	{"match", "ssm:GetParameter", "mapping", nil},
+	{"match", "organizations:DescribeAccount", "orgAccount", lookups},
+	{"match", "organizations:ListParents", "orgAccount", lookups},
+	{"match", "organizations:ListTagsForResource", "orgAccount", lookups},
+	{"verify", "organizations:DescribeAccount", "orgAccount", lookups},
+	{"verify", "organizations:ListParents", "orgAccount", lookups},
+	{"verify", "organizations:ListTagsForResource", "orgAccount", lookups},
 	{"verify", "guardduty:ListDetectors", "*", nil},
 	{"verify", "guardduty:GetFindings", "*", nil},
 	{"verify", "ssm:GetParameter", "mapping", nil},
@@ -249,11 +277,15 @@ var stepGrants = []struct {
 	{"notify", "guardduty:ArchiveFindings", "*", func(c Config) bool { return c.CloseFindings == "archive" }},
 	{"notify", "securityhub:BatchUpdateFindings", "hub", closing},
 	{"verify", "kms:Sign", "planKey", nil},
+	// The deny records of the hourly clean-up of expired IAM denies.
+	{"verify", "dynamodb:Scan", "stateTable", func(c Config) bool { return deployment.PrunesDenies(c.Settings) }},
 	{"notify", "kms:GetPublicKey", "planKey", closing},
 	{"notify", "states:DescribeExecution", "execution", closing},
 }
 
 func closing(c Config) bool { return c.CloseFindings != "false" }
+
+func lookups(c Config) bool { return c.Organization.Lookups }
 
 // logicalID finds the one resource whose logical id matches re.
 func logicalID(t *testing.T, stack, typ, re string) string {
@@ -301,6 +333,7 @@ func stepSims(t *testing.T, b build) []iamSim {
 	on := map[string]any{
 		"*":          "*",
 		"planKey":    arnOf(orch, planKey),
+		"stateTable": arnOf(orch, logicalID(t, stack, "AWS::DynamoDB::Table", `^State[0-9A-F]{8}$`)),
 		"execution":  guardbotsExecution(b),
 		"mapping":    fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
 		"topic":      ref(orch, topic),
@@ -309,10 +342,14 @@ func stepSims(t *testing.T, b build) []iamSim {
 		"defaultBus": fmt.Sprintf("arn:aws:events:%s:%s:event-bus/default", b.cfg.HomeRegion, orchAccount),
 		"key":        arnOf(orch, key),
 		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
+		// An account of the organization, as Organizations names it (the management account's).
+		"orgAccount": "arn:aws:organizations::" + mgmtAccount + ":account/o-abcdefghij/" + memberAccount,
 	}
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
-	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "mailTopic": {orch, mailTopic}, "chatTopic": {orch, chatTopic}, "key": {orch, key}, "planKey": {orch, planKey}}
+	orgPolicy := logicalID(t, b.stack(organizationStackID), "AWS::Organizations::ResourcePolicy", `^Delegation$`)
+	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "mailTopic": {orch, mailTopic}, "chatTopic": {orch, chatTopic},
+		"key": {orch, key}, "planKey": {orch, planKey}, "orgAccount": {b.tmplName(organizationStackID), orgPolicy}}
 	// An outcome event says it is one (the grant's condition); the other actions ignore those keys.
 	tls := map[string]any{"aws:SecureTransport": "true", "events:source": "guardbots", "events:detail-type": "Guardbots Outcome"}
 	var sims []iamSim
@@ -382,11 +419,11 @@ func stepSims(t *testing.T, b build) []iamSim {
 // botSims: each bot Lambda may assume only its own member role (inside the organization, when one is
 // set), and a member role admits only its own Lambda with the ExternalId and its source identity.
 func botSims(t *testing.T, b build) []iamSim {
-	orch, member := b.tmplName(orchestratorStackID), b.tmplName(memberStackID)
+	orch, member := b.tmplName(orchestratorStackID), b.tmplName(memberTemplateID)
 	stack := b.stack(orchestratorStackID)
 	org := b.cfg.OrganizationID
 	memberRoles := map[string]string{} // bot → logical id in the member template
-	for id, r := range resources(t, b.stack(memberStackID), "AWS::IAM::Role") {
+	for id, r := range resources(t, b.stack(memberTemplateID), "AWS::IAM::Role") {
 		memberRoles[strings.TrimPrefix(props(r)["RoleName"].(string), b.cfg.RolePrefix+"-")] = id
 	}
 	memberArn := func(bot, account string) string {
@@ -409,7 +446,7 @@ func botSims(t *testing.T, b build) []iamSim {
 		return c
 	}
 	var callers []bots.Bot
-	for _, bt := range bots.Registered() {
+	for _, bt := range b.bots() {
 		if len(bt.IAMActions()) > 0 {
 			callers = append(callers, bt)
 		}
@@ -466,7 +503,7 @@ func botSims(t *testing.T, b build) []iamSim {
 	// Every bot Lambda (those without member roles too): the state table, and the audit table append-only.
 	state := arnOf(orch, logicalID(t, stack, "AWS::DynamoDB::Table", `^State[0-9A-F]{8}$`))
 	audit := arnOf(orch, logicalID(t, stack, "AWS::DynamoDB::Table", `^Audit[0-9A-F]{8}$`))
-	for _, bt := range bots.Registered() {
+	for _, bt := range b.bots() {
 		lambda := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, bt.Name)}
 		for _, c := range []struct {
 			action string
@@ -558,7 +595,7 @@ func planSims(t *testing.T, b build) []iamSim {
 	otherExec := fmt.Sprintf("arn:aws:states:%s:%s:execution:someone-elses-machine:run-1", b.cfg.HomeRegion, orchAccount)
 	machine := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", b.cfg.HomeRegion, orchAccount, statemachine.Name)
 	var sims []iamSim
-	for _, fn := range append(append([]string{}, deployment.Steps...), botNames()...) {
+	for _, fn := range append(append([]string{}, deployment.Steps...), b.botNames()...) {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, fn)}
 		sims = append(sims, iamSim{Name: fmt.Sprintf("%s: only verify may sign plans: %s", b.name, fn), Principal: role,
 			Action: "kms:Sign", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: wantIf(fn == "verify")})
@@ -570,7 +607,7 @@ func planSims(t *testing.T, b build) []iamSim {
 		iamSim{Name: b.name + ": an administrator may read the public key", Principal: admin, Identity: "allowAll",
 			Action: "kms:GetPublicKey", Resource: keyArn, ResourcePolicyOf: keyPolicy, Want: allowed},
 	)
-	for _, bot := range botNames() {
+	for _, bot := range b.botNames() {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, bot)}
 		for _, c := range []struct {
 			action string
@@ -594,12 +631,113 @@ func planSims(t *testing.T, b build) []iamSim {
 	return sims
 }
 
-func botNames() []string {
+// bots are the bots the build enables.
+func (b build) bots() []bots.Bot { return deployment.Bots(b.cfg.Settings) }
+
+func (b build) botNames() []string {
 	var out []string
-	for _, b := range bots.Registered() {
-		out = append(out, b.Name)
+	for _, bt := range b.bots() {
+		out = append(out, bt.Name)
 	}
 	return out
+}
+
+// fenceSims are the attack on IAM-writing bots: a session of the bot's role — the member role in a member
+// account, the Lambda role in the orchestrator's, the management account's role where one is named —
+// tries to rewrite its own role (to make itself administrator), another guardbots role, and each
+// protected role at the root path and under a path.
+// Every such write is denied; the same write on an ordinary role is allowed when the bot is granted it.
+// iam_quarantine_user may attach AWSDenyAll to a user and no other policy.
+func fenceSims(t *testing.T, b build) []iamSim {
+	orch, member := b.tmplName(orchestratorStackID), b.tmplName(memberTemplateID)
+	stack := b.stack(orchestratorStackID)
+	memberRoleID := map[string]string{}
+	for id, r := range resources(t, b.stack(memberTemplateID), "AWS::IAM::Role") {
+		memberRoleID[strings.TrimPrefix(props(r)["RoleName"].(string), b.cfg.RolePrefix+"-")] = id
+	}
+	mgmtRoleID := map[string]string{}
+	if _, ok := b.tmpl[memberStackID]; ok {
+		for id, r := range resources(t, b.stack(memberStackID), "AWS::IAM::Role") {
+			mgmtRoleID[strings.TrimPrefix(props(r)["RoleName"].(string), b.cfg.RolePrefix+"-")] = id
+		}
+	}
+	p := b.cfg.RolePrefix
+	protected := []string{"OrganizationAccountAccessRole", "ops/OrganizationAccountAccessRole", "stacksets-exec-0123abcd",
+		"service-role/stacksets-exec-0123abcd", "AWSControlTowerExecution", "team/AWSControlTowerExecution",
+		"aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123abcd",
+		"aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_ReadOnly_4567"}
+	if slices.Contains(b.cfg.ProtectedRoles, "BreakGlass*") {
+		protected = append(protected, "BreakGlassAdmin", "emergency/BreakGlassAdmin", "security/incident-response-oncall")
+	}
+	var sims []iamSim
+	var writers []string
+	for _, bt := range b.bots() {
+		if !deployment.WritesIAM(bt) {
+			continue
+		}
+		writers = append(writers, bt.Name)
+		lambdaRole, _ := lambdaRoleName(p, bt.Name)
+		type side struct {
+			where     string
+			principal iamPrincipal
+			account   string
+			own       string
+		}
+		sides := []side{
+			{"member role", iamPrincipal{Template: member, Role: memberRoleID[bt.Name]}, memberAccount, p + "-" + bt.Name},
+			{"Lambda role", iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, bt.Name)}, orchAccount, lambdaRole},
+		}
+		// The management account's role, where the deployment named the bot again.
+		if id, ok := mgmtRoleID[bt.Name]; ok {
+			sides = append(sides, side{"management account role", iamPrincipal{Template: b.tmplName(memberStackID), Role: id}, mgmtAccount, p + "-" + bt.Name})
+		}
+		for _, side := range sides {
+			role := func(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s", side.account, name) }
+			targets := append([]string{side.own, p + "-lambda-verify", p + "-workflow", p + "-approver", "teams/" + p + "-lambda-notify"}, protected...)
+			var granted []string
+			for _, a := range deployment.FencedRoleActions {
+				if slices.Contains(bt.IAMActions(), a) {
+					granted = append(granted, a)
+				}
+			}
+			for _, a := range append([]string{"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"}, granted...) {
+				for _, target := range targets {
+					sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s's %s may not %s on role/%s", b.name, bt.Name, side.where, a, target),
+						Principal: side.principal, Action: a, Resource: role(target), Want: denied})
+				}
+			}
+			for _, a := range granted {
+				for _, ordinary := range []string{"web-app-role", "app/web-app-role", "guardbots"} {
+					sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s's %s may %s on the ordinary role/%s", b.name, bt.Name, side.where, a, ordinary),
+						Principal: side.principal, Action: a, Resource: role(ordinary), Want: allowed})
+				}
+			}
+			if c, ok := bt.ConditionOn("iam:AttachUserPolicy"); ok && c.Key == "iam:PolicyARN" {
+				user := fmt.Sprintf("arn:aws:iam::%s:user/mallory", side.account)
+				for policy, want := range map[string]string{
+					"arn:aws:iam::aws:policy/AWSDenyAll":          allowed,
+					"arn:aws:iam::aws:policy/AdministratorAccess": denied,
+					"arn:aws:iam::" + side.account + ":policy/x":  denied,
+				} {
+					sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s's %s attaching %s to a user: %s", b.name, bt.Name, side.where, policy, want),
+						Principal: side.principal, Action: "iam:AttachUserPolicy", Resource: user, Context: map[string]any{"iam:PolicyARN": policy}, Want: want})
+				}
+				sims = append(sims, iamSim{Name: fmt.Sprintf("%s: %s's %s may not write a user's inline policy", b.name, bt.Name, side.where),
+					Principal: side.principal, Action: "iam:PutUserPolicy", Resource: user, Want: denied})
+			}
+		}
+	}
+	if b.name == "every" && (len(mgmtRoleID) == 0 || !slices.ContainsFunc(sims, func(s iamSim) bool { return strings.Contains(s.Name, "management account role") })) {
+		t.Fatal("every build: no fence simulation of the management account's roles")
+	}
+	if b.name == "every" {
+		for _, w := range []string{"iam_quarantine_user", "iam_revoke_role_sessions", "iam_deny_session", "iam_deny_source_ip", "iam_undo_deny_session", "iam_undo_deny_source_ip"} {
+			if !slices.Contains(writers, w) {
+				t.Fatalf("every build: IAM-writing bots %v, want %s among them", writers, w)
+			}
+		}
+	}
+	return sims
 }
 
 func TestIAM_TheTrustAndIdentityPoliciesThatMatterDecideAsDocumented(t *testing.T) {
@@ -610,20 +748,27 @@ func TestIAM_TheTrustAndIdentityPoliciesThatMatterDecideAsDocumented(t *testing.
 		sims = append(sims, botSims(t, b)...)
 		sims = append(sims, planSims(t, b)...)
 		sims = append(sims, otherSims(t, b)...)
+		sims = append(sims, fenceSims(t, b)...)
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
 			r := runIAMCheck(t, b.templates(), sims)
 			t.Logf("iamcheck: %d simulations in %v", len(r.Simulations), time.Since(start).Round(time.Millisecond))
-			if len(r.Simulations) != len(sims) {
-				t.Fatalf("%d simulations ran, %d asked", len(r.Simulations), len(sims))
-			}
-			for _, s := range r.Simulations {
-				if !s.OK {
-					t.Errorf("%s: got %s, want %s (%s)", s.Name, s.Got, s.Want, s.Detail)
-				}
-			}
+			wantSimulations(t, r, sims)
 		})
+	}
+}
+
+// wantSimulations fails t for every simulation that did not decide as asked, and when any did not run.
+func wantSimulations(t *testing.T, r iamReport, sims []iamSim) {
+	t.Helper()
+	if len(r.Simulations) != len(sims) {
+		t.Fatalf("%d simulations ran, %d asked", len(r.Simulations), len(sims))
+	}
+	for _, s := range r.Simulations {
+		if !s.OK {
+			t.Errorf("%s: got %s, want %s (%s)", s.Name, s.Got, s.Want, s.Detail)
+		}
 	}
 }
 

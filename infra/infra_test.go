@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/guardbots/guardbots/shared/notify/route"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -90,6 +91,26 @@ func fixtureConfig() Config {
 	c.BlastRadiusPerAccount = 7
 	c.BlastRadiusGlobal = 30
 	c.AuditRetention = "400d"
+	c.TrustedNetworks = []string{"203.0.113.0/24", "2001:db8::/32"}
+	// The organization: lookups on (the default) with a shorter TTL, protected OUs, an owner tag, routes,
+	// a health schedule.
+	c.Organization.TTL = 10 * time.Minute
+	c.Organization.ProtectedOUs = []string{"ou-abcd-prod0000", "ou-abcd-security"}
+	c.Organization.OwnerTag = "team"
+	c.ManagementAccount = "777788889999"
+	c.HealthSchedule = "cron(0 6 * * ? *)"
+	// A fixed list: the health role then lists no accounts (the default template checks the grant that does).
+	c.HealthAccounts = []string{"444455556666", "555566667777"}
+	c.Routes = []route.Route{
+		{Name: "payments", Protocol: "email", Endpoint: "payments-oncall@example.com", Owners: []string{"team-payments"}},
+		{Name: "workloads", Protocol: "sqs", Endpoint: "arn:aws:sqs:eu-central-1:999988887777:workload-alerts", OUs: []string{"ou-abcd-workload"},
+			Outcomes: []string{"failed", "held", "approval-requested"}},
+	}
+	// Every bot, so every bot's roles are synthesized and checked (the default enables the mapping's).
+	c.EnabledBots = bots.Names()
+	c.ProtectedRoles = append(append([]string{}, deployment.DefaultProtectedRoles...), "BreakGlass*", "security/incident-response-*")
+	c.ManagementAccountMember = true
+	c.ManagementAccountIAMBots = []string{"iam_revoke_role_sessions"}
 	c.Outputs = Outputs{APIEndpoint: "https://tickets.example.com/guardbots", APISecretArn: "arn:aws:secretsmanager:eu-central-1:123456789013:secret:guardbots/tickets-AbCdEf",
 		APIKeyHeader: "X-Api-Key", APIOutcomes: []string{"failed", "held"}}
 	c.Chat = Chat{SlackWorkspaceID: "T0123ABCD", SlackChannelID: "C0456EFGH",
@@ -124,8 +145,12 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 	r := synthesized{stacks: s, errs: synthErrors(app.Synth(nil)), tmpl: map[string]map[string]any{}, assert: map[string]assertions.Template{}}
 	stacks := map[string]awscdk.Stack{
 		orchestratorStackID: s.Orchestrator.Stack,
-		memberStackID:       s.Member,
 		stackSetStackID:     s.StackSet,
+		organizationStackID: s.Organization,
+		memberHealthStackID: s.MemberHealth,
+	}
+	if s.Member != nil {
+		stacks[memberStackID] = s.Member
 	}
 	for id, st := range s.Forwarders {
 		stacks[id] = st
@@ -135,8 +160,17 @@ func synthesize(cfg Config, root, assets string) (synthesized, error) {
 		r.assert[id] = t
 		r.tmpl[id] = *t.ToJSON()
 	}
+	// The StackSet's member template, as every member account gets it, read like a stack of its own.
+	var member map[string]any
+	if err := json.Unmarshal([]byte(s.MemberTemplate), &member); err != nil {
+		return synthesized{}, err
+	}
+	r.tmpl[memberTemplateID] = member
 	return r, nil
 }
+
+// memberTemplateID names the StackSet's member template among a build's templates.
+const memberTemplateID = "guardbots-stackset/member-template"
 
 func buildFixture() error {
 	start := time.Now()
@@ -173,6 +207,7 @@ func fakeAssets() (string, error) {
 	}
 	names := append([]string{}, deployment.Steps...)
 	names = append(names, bots.Names()...)
+	names = append(names, deployment.HealthFunction)
 	for _, n := range names {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			return "", err
@@ -320,9 +355,13 @@ func sortedUnique(in []string) []string {
 }
 
 func TestFixture_SynthesizesOnceQuickly(t *testing.T) {
-	t.Logf("app built and synthesized in %v (%d stacks)", fixtureSynth.Round(time.Millisecond), len(fixtureTmpl))
-	if len(fixtureTmpl) != 5 {
-		t.Fatalf("want orchestrator, member, StackSet and two forwarders, got %d stacks", len(fixtureTmpl))
+	t.Logf("app built and synthesized in %v (%d templates)", fixtureSynth.Round(time.Millisecond), len(fixtureTmpl))
+	if len(fixtureTmpl) != 8 {
+		t.Fatalf("want orchestrator, the management account's member stack, StackSet (and its member template), two forwarders, organization and member health, got %d templates", len(fixtureTmpl))
+	}
+	// With no context, the management account gets no member stack.
+	if _, ok := defaultTmpl[memberStackID]; ok || defaultFixture.Member != nil || len(defaultTmpl) != 6 {
+		t.Errorf("no context: %d templates, member stack %v", len(defaultTmpl), defaultFixture.Member != nil)
 	}
 	for id := range fixtureTmpl {
 		if !strings.HasPrefix(id, "guardbots-") {
@@ -341,14 +380,22 @@ func TestNag_NoUnsuppressedErrorsInAnyStack(t *testing.T) {
 }
 
 func TestFixture_SetsEveryContextKey(t *testing.T) {
-	got, def := reflect.ValueOf(fixtureCfg), reflect.ValueOf(DefaultConfig())
-	for i := range got.NumField() {
-		name := got.Type().Field(i).Name
-		if name == "VerifyFindings" { // false needs dryRun true; the fixture is not a dry run
-			continue
-		}
-		if reflect.DeepEqual(got.Field(i).Interface(), def.Field(i).Interface()) {
-			t.Errorf("fixtureConfig leaves %s at its default %v: set it, so its templates are synthesized and checked", name, def.Field(i).Interface())
+	// Config's own fields and those of the deployment.Settings it embeds, each on its own.
+	var check func(got, def reflect.Value)
+	check = func(got, def reflect.Value) {
+		for i := range got.NumField() {
+			f := got.Type().Field(i)
+			if f.Anonymous {
+				check(got.Field(i), def.Field(i))
+				continue
+			}
+			if f.Name == "VerifyFindings" { // false needs dryRun true; the fixture is not a dry run
+				continue
+			}
+			if reflect.DeepEqual(got.Field(i).Interface(), def.Field(i).Interface()) {
+				t.Errorf("fixtureConfig leaves %s at its default %v: set it, so its templates are synthesized and checked", f.Name, def.Field(i).Interface())
+			}
 		}
 	}
+	check(reflect.ValueOf(fixtureCfg), reflect.ValueOf(DefaultConfig()))
 }

@@ -17,7 +17,7 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 		t.Errorf("email subscription %s, want one on the mail topic %s", js(p), mailID)
 	}
 	for _, fn := range []string{deployment.StepNotify, deployment.StepRequestApproval} {
-		vars := functionEnv(t, fn)
+		vars := functionEnv(t, orch, fn)
 		if js(vars[deployment.EnvMailTopicArn]) != js(map[string]any{"Ref": mailID}) {
 			t.Errorf("%s: %s = %s, want the mail topic", fn, deployment.EnvMailTopicArn, js(vars[deployment.EnvMailTopicArn]))
 		}
@@ -41,7 +41,7 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 			t.Errorf("%s may not publish to exactly the JSON, the mail and the chat topic", fn)
 		}
 	}
-	if got := functionEnv(t, deployment.StepNotify)[deployment.EnvAuditTable]; got == nil {
+	if got := functionEnv(t, orch, deployment.StepNotify)[deployment.EnvAuditTable]; got == nil {
 		t.Errorf("notify is not told the audit table (the mail's audit query)")
 	}
 }
@@ -60,14 +60,4 @@ func TestNotifications_EveryAlarmMailsAndChatsAsWellAsPublishingJSON(t *testing.
 			t.Errorf("alarm %s actions %s: want every topic", id, acts)
 		}
 	}
-}
-
-// functionEnv is a step's environment variables in the every-key build.
-func functionEnv(t *testing.T, fn string) map[string]any {
-	t.Helper()
-	id := logicalID(t, orch, "AWS::Lambda::Function", `^Step`+strings.ReplaceAll(fn, "_", "")+`Function[0-9A-F]{8}$`)
-	_, f := findResource(t, orch, id)
-	env, _ := props(f)["Environment"].(map[string]any)
-	vars, _ := env["Variables"].(map[string]any)
-	return vars
 }

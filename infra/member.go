@@ -12,6 +12,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // Member template parameters. Their defaults come from context when it is given; without it a deploy
@@ -31,12 +32,19 @@ func memberStackProps(description string) *awscdk.StackProps {
 	}
 }
 
-// NewMemberStack is the flat template every member account gets: one role per bot that calls AWS,
-// with exactly that bot's actions, assumable only by that bot's Lambda role in the orchestrator
-// account, with the ExternalId (and from inside the organization when an id is configured).
-func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bots.Bot) awscdk.Stack {
-	stack := awscdk.NewStack(scope, jsii.String(id), memberStackProps(
-		"guardbots member roles: one least-privilege role per bot, assumable by that bot's orchestrator Lambda only"))
+// Descriptions of the member template: every member account's (the StackSet's), and the management
+// account's own stack.
+const (
+	memberDescription     = "guardbots member roles: one least-privilege role per enabled bot, assumable by that bot's orchestrator Lambda only"
+	managementDescription = "guardbots member roles for the organization's management account: the enabled bots less the IAM-writing ones not named in managementAccountIamBots"
+)
+
+// NewMemberStack is the flat template of a member account: one role per bot of all that calls AWS,
+// with exactly that bot's actions (and the fence of an IAM-writing bot), assumable only by that bot's
+// Lambda role in the orchestrator account, with the ExternalId (and from inside the organization when
+// an id is configured).
+func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bots.Bot, description string) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), memberStackProps(description))
 
 	account := awscdk.NewCfnParameter(stack, jsii.String(paramOrchestratorAccount), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
@@ -57,8 +65,7 @@ func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bot
 	}
 
 	for _, b := range all {
-		actions := b.IAMActions()
-		if len(actions) == 0 {
+		if len(b.IAMActions()) == 0 {
 			continue // never assumed: the runner resolves no credentials for a bot without operations
 		}
 		lambdaRole, _ := lambdaRoleName(cfg.RolePrefix, b.Name) // checked when the orchestrator was built
@@ -80,6 +87,7 @@ func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bot
 			source["StringEquals"].(map[string]any)["aws:PrincipalOrgID"] = cfg.OrganizationID
 		}
 		orchestrator := awsiam.NewArnPrincipal(awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${"+paramOrchestratorAccount+"}:root"), nil))
+		statements := botStatements(b, cfg, "DeclaredActions")
 		role := awsiam.NewRole(stack, jsii.String("Bot-"+b.Name), &awsiam.RoleProps{
 			RoleName:    jsii.String(cfg.RolePrefix + "-" + b.Name),
 			Description: jsii.String(fmt.Sprintf("guardbots bot %s (%s)", b.Name, b.Impact)),
@@ -87,13 +95,7 @@ func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bot
 			// A bot runs for seconds; awsenv asks for 15-minute sessions.
 			MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 			InlinePolicies: &map[string]awsiam.PolicyDocument{
-				"actions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-					Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-						Sid:       jsii.String("DeclaredActions"),
-						Actions:   jsii.Strings(actions...),
-						Resources: jsii.Strings("*"),
-					})},
-				}),
+				"actions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 			},
 		})
 		role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -111,6 +113,51 @@ func NewMemberStack(scope constructs.Construct, id string, cfg Config, all []bot
 	return stack
 }
 
+// botStatements are what a role of bot b may do in an account: its declared IAM actions on any
+// resource (sid), each action the bot narrows with a condition in a statement of its own, and, for a
+// bot that writes IAM policies, the fence: an explicit Deny of every role write on guardbots' own roles
+// and on the protected ones, whatever else the role is granted. The member role and the bot's Lambda
+// role (which acts in the orchestrator's own account) both hold exactly these.
+func botStatements(b bots.Bot, cfg Config, sid string) []awsiam.PolicyStatement {
+	var plain []string
+	var out []awsiam.PolicyStatement
+	for _, a := range b.IAMActions() {
+		if _, ok := b.ConditionOn(a); !ok {
+			plain = append(plain, a)
+		}
+	}
+	if len(plain) > 0 {
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(sid), Actions: jsii.Strings(plain...), Resources: jsii.Strings("*"),
+		}))
+	}
+	for i, c := range b.Conditions {
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(fmt.Sprintf("%sWithCondition%d", sid, i+1)),
+			Actions:    jsii.Strings(c.Action),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{c.Operator: map[string]any{c.Key: c.Values}},
+		}))
+	}
+	if deployment.WritesIAM(b) {
+		var fenced []*string
+		// Fn::Sub keeps the member template small (its TemplateBody limit is 51,200 bytes).
+		for _, r := range deployment.FencedRoles("${AWS::Partition}", cfg.RolePrefix, cfg.ProtectedRoles) {
+			fenced = append(fenced, awscdk.Fn_Sub(jsii.String(r), nil))
+		}
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(fenceSid),
+			Effect:    awsiam.Effect_DENY,
+			Actions:   jsii.Strings(deployment.FencedRoleActions...),
+			Resources: &fenced,
+		}))
+	}
+	return out
+}
+
+// fenceSid names the Deny every IAM-writing bot's roles carry.
+const fenceSid = "FenceGuardbotsAndProtectedRoles"
+
 // MemberTemplate synthesizes the member stack on its own, with cdk-nag, and returns its template as
 // compact JSON for a StackSet's TemplateBody. A nag error fails here, before the template is embedded.
 func MemberTemplate(cfg Config, all []bots.Bot) (string, error) {
@@ -125,7 +172,7 @@ func MemberTemplate(cfg Config, all []bots.Bot) (string, error) {
 		// After the CLI's context, so `cdk synth`'s path metadata never reaches the embedded template.
 		PostCliContext: &map[string]any{"aws:cdk:enable-path-metadata": false},
 	})
-	NewMemberStack(app, "Member", cfg, all)
+	NewMemberStack(app, "Member", cfg, all, memberDescription)
 	checkWithNag(app)
 	asm := app.Synth(nil)
 	if errs := synthErrors(asm); len(errs) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -22,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -52,6 +54,9 @@ type Orchestrator struct {
 	AuditTable   awsdynamodb.Table
 	// ApproverRole is the only role meant to answer approval requests (see newApproverRole).
 	ApproverRole awsiam.Role
+	// Alerts and ProbeKey are what the member-health stack uses (health.go).
+	Alerts   notifications
+	ProbeKey awskms.Key
 }
 
 // NewOrchestrator builds rule → state machine → Lambdas, with the mapping parameter, the state table,
@@ -110,6 +115,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	approver := newApproverRole(stack, "Approver", cfg)
 	o.ApproverRole = approver
 	planKey := newPlanKey(stack, "PlanSigningKey")
+	probeKey := newProbeKey(stack, "ProbeSigningKey")
 	closing := cfg.CloseFindings != deployment.CloseOff
 
 	// Every function, as shared/deployment describes it from the settings: each role holds only what
@@ -126,18 +132,21 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		AuditTable:      *audit.TableName(),
 		SigningKey:      *planKey.KeyArn(),
 		StateMachineArn: stateMachineArn(),
+		ProbeKey:        *probeKey.KeyArn(), HealthStateMachineArn: healthStateMachineArn(),
 	})
 	botLogs := map[string]awslogs.LogGroup{}
 	for _, f := range fns {
-		props := goFunctionProps{Function: f, AssetDir: p.AssetDir, Retention: retention}
+		// Every function and role is named "<prefix>-…": a bot's role so member trust policies can name
+		// it, and all of them so the IAM-writing bots' fence and the SCP in infra/scp cover them.
+		roleName, err := lambdaRoleName(cfg.RolePrefix, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		props := goFunctionProps{Function: f, AssetDir: p.AssetDir, Retention: retention,
+			RoleName: roleName, FunctionName: functionName(cfg.RolePrefix, f.Name)}
 		id := "Step-" + f.Name
 		if f.Bot {
 			id = "Bot-" + f.Name
-			roleName, err := lambdaRoleName(cfg.RolePrefix, f.Name)
-			if err != nil {
-				return nil, err
-			}
-			props.RoleName = roleName
 		}
 		o.Functions[f.Name] = newGoFunction(stack, id, props)
 		if f.Bot {
@@ -148,6 +157,9 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	grantPublish(o.Functions[deployment.StepNotify].Role, alerts)
 	grantPublish(o.Functions[deployment.StepRequestApproval].Role, alerts)
 	grantVerify(o.Functions[deployment.StepVerify].Role, param)
+	if deployment.PrunesDenies(cfg.Settings) {
+		grantPlanCleanup(o.Functions[deployment.StepVerify].Role, table)
+	}
 	grantSign(o.Functions[deployment.StepVerify].Role, planKey)
 	restrictSigning(planKey, o.Functions[deployment.StepVerify].Role)
 	grantCloseFindings(o.Functions[deployment.StepNotify].Role, cfg.CloseFindings)
@@ -158,13 +170,33 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		grantBot(o.Functions[b.Name], b, cfg, table, audit)
 		grantCheckPlan(o.Functions[b.Name].Role, planKey, true)
 	}
+	if cfg.Organization.Lookups {
+		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
+	}
+	addRoutes(stack, alerts.Topic, cfg.Routes)
+	o.Alerts, o.ProbeKey = alerts, probeKey
+	grantProbes(o, cfg, probeKey)
 	var notifyLogs awslogs.LogGroup
 	if closing {
 		notifyLogs = o.Functions[deployment.StepNotify].LogGroup
 	}
 	newRailAlarms(stack, botLogs, notifyLogs, alerts)
 
-	sm, err := newWorkflow(stack, "Workflow", p.Workflow, o.Functions, retention)
+	// The committed definition keeps a branch for every bot; this deployment's leads a bot it does not
+	// run to "Bot not deployed" and names only its own functions.
+	def, err := statemachine.Deployed(p.Workflow.Definition, cfg.EnabledBots)
+	if err != nil {
+		return nil, err
+	}
+	wf := Workflow{Definition: def, Placeholders: map[string]string{}}
+	for _, key := range statemachine.PlaceholdersIn(def) {
+		name, ok := p.Workflow.Placeholders[key]
+		if !ok {
+			return nil, fmt.Errorf("state machine placeholder %s names no function of the workflow", key)
+		}
+		wf.Placeholders[key] = name
+	}
+	sm, err := newWorkflow(stack, "Workflow", wf, o.Functions, cfg.RolePrefix, retention)
 	if err != nil {
 		return nil, err
 	}
@@ -197,16 +229,24 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	return o, nil
 }
 
-// lambdaRoleName is the bot Lambda's role name, "<prefix>-lambda-<bot>": deterministic, so a member
-// trust policy can name it in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
+// lambdaRoleName is a function's role name, "<prefix>-lambda-<function>": deterministic, so a member
+// trust policy can name a bot's in aws:PrincipalArn, and distinct from the member role "<prefix>-<bot>",
 // which a StackSet may also create in this very account.
-func lambdaRoleName(prefix, bot string) (string, error) {
-	name := prefix + "-lambda-" + bot
+func lambdaRoleName(prefix, function string) (string, error) {
+	name := prefix + "-lambda-" + function
 	if len(name) > 64 { // IAM's limit on role names
-		return "", fmt.Errorf("bot %s: role name %q is %d characters, IAM allows 64: shorten context %s", bot, name, len(name), ctxRolePrefix)
+		return "", fmt.Errorf("bot %s: role name %q is %d characters, IAM allows 64: shorten context %s", function, name, len(name), ctxRolePrefix)
 	}
 	return name, nil
 }
+
+// functionName is a function's name, "<prefix>-<function>": what the SCP in infra/scp lets only the
+// state machine's role invoke. Shorter than its role's name, which lambdaRoleName checks.
+func functionName(prefix, function string) string { return prefix + "-" + function }
+
+// workflowRoleName is the state machine's role, "<prefix>-workflow": the one principal the SCP lets
+// invoke the functions.
+func workflowRoleName(prefix string) string { return prefix + "-workflow" }
 
 // grantBot gives a bot Lambda exactly what the bot declares. Bots without operations never call AWS
 // (the runner does not even resolve credentials for them), so they get nothing beyond their logs.
@@ -247,11 +287,11 @@ func grantBot(fn goFunction, b bots.Bot, cfg Config, table, audit awsdynamodb.Ta
 		Resources:  jsii.Strings(memberRole),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"sts:SourceIdentity": awsenv.SourceIdentity(b.Name)}},
 	}))
-	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ActInOwnAccount"),
-		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings("*"),
-	}))
+	// In its own account the Lambda's role acts as a member role would: the same statements, the fence
+	// of an IAM-writing bot included.
+	for _, st := range botStatements(b, cfg, "ActInOwnAccount") {
+		fn.Role.AddToPrincipalPolicy(st)
+	}
 	suppress(fn.Role, "AwsSolutions-IAM5",
 		"The bot acts on whichever resource a finding names, so its exact, declared actions (no wildcard action) "+
 			"apply to any resource; an identity policy reaches only this account. Describe* calls support no "+
@@ -262,7 +302,7 @@ func grantBot(fn goFunction, b bots.Bot, cfg Config, table, audit awsdynamodb.Ta
 
 // newWorkflow deploys the generated definition inline, each placeholder replaced by its function's
 // ARN, and lets the state machine invoke exactly those functions.
-func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[string]goFunction, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
+func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[string]goFunction, prefix string, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
 	subs := map[string]*string{}
 	var arns []*string
 	var keys []string
@@ -297,7 +337,14 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		Retention:     retention,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	// Named, as the one principal the SCP in infra/scp lets invoke the functions.
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(workflowRoleName(prefix)),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: the remediation workflow (Step Functions) invokes its functions"),
+	})
 	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
+		Role:                    role,
 		StateMachineName:        jsii.String(statemachine.Name),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(wf.Definition))),
@@ -316,6 +363,11 @@ func newWorkflow(scope constructs.Construct, id string, wf Workflow, fns map[str
 		Actions:   jsii.Strings("lambda:InvokeFunction"),
 		Resources: &arns,
 	}))
+	suppress(role, "AwsSolutions-IAM5",
+		"CDK's grants for execution logging (logs:CreateLogDelivery and friends) and X-Ray tracing "+
+			"(xray:PutTraceSegments and friends): these APIs support no resource-level permissions, so AWS "+
+			"documents Resource \"*\" for them; the actions are exact.",
+		"Resource::*")
 	suppress(sm, "AwsSolutions-IAM5",
 		"CDK's grants for execution logging (logs:CreateLogDelivery and friends) and X-Ray tracing "+
 			"(xray:PutTraceSegments and friends): these APIs support no resource-level permissions, so AWS "+
@@ -353,11 +405,36 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 	})
 	alerts.alarm(dlqAlarm)
 
+	// One role for both rules, named like every guardbots role (the fence covers it).
+	starter := awsiam.NewRole(stack, jsii.String("StartWorkflowRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(cfg.RolePrefix + "-start-workflow"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Description: jsii.String("guardbots: EventBridge starts the remediation workflow for a GuardDuty finding"),
+	})
 	target := func() awsevents.IRuleTarget {
 		return awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+			Role:            starter,
 			DeadLetterQueue: dlq,
 			RetryAttempts:   jsii.Number(8),
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		})
+	}
+	// The clean-up of expired IAM denies is an execution of the same workflow, started every hour with
+	// the schedule's request (steps.ScheduleRequest): verify plans it from the state table and signs it,
+	// the deny bots act on it with their own roles. No other principal gets IAM write for it.
+	if deployment.PrunesDenies(cfg.Settings) {
+		awsevents.NewRule(stack, jsii.String("ExpireDeniesSchedule"), &awsevents.RuleProps{
+			Description: jsii.String("guardbots: every hour, the remediation workflow removes the IAM denies of its deny bots that expired"),
+			Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+				Input: awsevents.RuleTargetInput_FromObject(map[string]any{"guardbots": steps.TaskExpireDenies}),
+				// The findings rule's role (<prefix>-start-workflow): no unnamed role of CDK's own.
+				Role:            starter,
+				DeadLetterQueue: dlq,
+				RetryAttempts:   jsii.Number(8),
+				// The next hour's run plans again whatever this one missed.
+				MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
+			})},
 		})
 	}
 	awsevents.NewRule(stack, jsii.String("GuardDutyFindings"), &awsevents.RuleProps{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -183,6 +184,145 @@ func TestOrchestrator_DefinitionIsTheGeneratedOneWithEveryFunctionArnSubstituted
 	}
 }
 
+// A deployment that does not enable every bot deploys the committed definition narrowed to its bots
+// (statemachine.Deployed): a bot it does not run has no Task, no substitution and no function.
+func TestOrchestrator_DefinitionNarrowedToTheEnabledBotsWithNoContext(t *testing.T) {
+	stack := defaultOf(orch)
+	_, sm := only(t, stack, "AWS::StepFunctions::StateMachine")
+	p := props(sm)
+	def, err := statemachine.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := defaultFixture.Config.EnabledBots
+	want, err := statemachine.Deployed(def, enabled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["DefinitionString"] != string(want) || string(want) == string(def) {
+		t.Error("DefinitionString is not the committed definition narrowed to the enabled bots")
+	}
+	subs := p["DefinitionSubstitutions"].(map[string]any)
+	if len(subs) != len(deployment.Steps)+len(enabled) {
+		t.Errorf("%d substitutions for %d steps and %d bots", len(subs), len(deployment.Steps), len(enabled))
+	}
+	for key := range subs {
+		if fn := statemachine.Placeholders()[key]; !slices.Contains(deployment.Steps, fn) && !slices.Contains(enabled, fn) {
+			t.Errorf("substitution %s for %s, which is not enabled", key, fn)
+		}
+	}
+	if fns := resources(t, stack, "AWS::Lambda::Function"); len(fns) != len(deployment.Steps)+len(enabled) {
+		t.Errorf("%d functions for %d steps and %d bots", len(fns), len(deployment.Steps), len(enabled))
+	}
+
+	// The only difference between the committed ASL and the synthesized one: each branch of a bot not
+	// enabled leads to "Bot not deployed", and that bot's Task and failed state are gone. Undo exactly
+	// that on the synthesized definition and the committed one must come back, byte for byte as JSON.
+	var committed, synthesized map[string]any
+	if err := json.Unmarshal(def, &committed); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(p["DefinitionString"].(string)), &synthesized); err != nil {
+		t.Fatal(err)
+	}
+	inner := func(d map[string]any) map[string]any {
+		return d["States"].(map[string]any)[statemachine.StateRemediate].(map[string]any)["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+	}
+	was, is := inner(committed), inner(synthesized)
+	var substituted []string
+	for _, c := range asSlice(is[statemachine.StateWhichBot].(map[string]any)["Choices"]) {
+		c := c.(map[string]any)
+		bot := c["StringEquals"].(string)
+		if c["Next"] != statemachine.StateBotNotDeployed {
+			continue
+		}
+		substituted = append(substituted, bot)
+		c["Next"] = bot
+		for _, name := range []string{bot, statemachine.BotFailedState(bot)} {
+			if _, ok := is[name]; ok {
+				t.Errorf("%s is substituted but its state %q is left", bot, name)
+			}
+			is[name] = was[name]
+		}
+	}
+	var notEnabled []string
+	for _, b := range bots.Names() {
+		if !slices.Contains(enabled, b) {
+			notEnabled = append(notEnabled, b)
+		}
+	}
+	if !slices.Equal(sortedUnique(substituted), sortedUnique(notEnabled)) {
+		t.Errorf("substituted %v, want every bot not enabled: %v", substituted, notEnabled)
+	}
+	if js(synthesized) != js(committed) {
+		t.Error("the synthesized definition differs from the committed one in more than the substituted branches")
+	}
+}
+
+// Every function, its role and the workflow's role are named "<prefix>-…": what the fence and the SCP in
+// infra/scp name.
+func TestOrchestrator_FunctionsAndRolesAreNamedWithThePrefix(t *testing.T) {
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{})
+	names := map[string]bool{}
+	for _, f := range resources(t, orch, "AWS::Lambda::Function") {
+		names[props(f)["FunctionName"].(string)] = true
+	}
+	roles := map[string]bool{}
+	for _, r := range resources(t, orch, "AWS::IAM::Role") {
+		name, _ := props(r)["RoleName"].(string)
+		if !strings.HasPrefix(name, fixtureCfg.RolePrefix+"-") {
+			t.Errorf("role %q is not named %s-…", name, fixtureCfg.RolePrefix)
+		}
+		roles[name] = true
+	}
+	for _, f := range fns {
+		role, _ := lambdaRoleName(fixtureCfg.RolePrefix, f.Name)
+		if !names[fixtureCfg.RolePrefix+"-"+f.Name] || !roles[role] {
+			t.Errorf("%s: function %s-%s or role %s missing", f.Name, fixtureCfg.RolePrefix, f.Name, role)
+		}
+	}
+	if !roles[fixtureCfg.RolePrefix+"-workflow"] || !roles[fixtureCfg.RolePrefix+"-approver"] {
+		t.Errorf("roles %v: want the workflow's and the approver's named", roles)
+	}
+	for id := range fixtureTmpl {
+		if !strings.HasPrefix(id, forwarderStackID) {
+			continue
+		}
+		_, r := only(t, id, "AWS::IAM::Role")
+		if js(props(r)["RoleName"]) != `{"Fn::Sub":"`+fixtureCfg.RolePrefix+`-forwarder-${AWS::Region}"}` {
+			t.Errorf("%s: forwarder role name %s", id, js(props(r)["RoleName"]))
+		}
+	}
+}
+
+// An IAM-writing bot's Lambda role acts in the orchestrator's own account as its member role does: with
+// the same fence, and only such a bot's.
+func TestOrchestrator_IAMWritingBotLambdasCarryTheFence(t *testing.T) {
+	for _, b := range bots.Registered() {
+		var fence map[string]any
+		for _, p := range resources(t, orch, "AWS::IAM::Policy") {
+			if !strings.Contains(js(props(p)["Roles"]), `"`+functionRole(t, b.Name)+`"`) {
+				continue
+			}
+			for _, s := range statements(props(p)["PolicyDocument"]) {
+				if s["Effect"] == "Deny" {
+					fence = s
+				}
+			}
+		}
+		if !deployment.WritesIAM(b) {
+			if fence != nil {
+				t.Errorf("%s writes no IAM policy but carries %s", b.Name, js(fence))
+			}
+			continue
+		}
+		if fence == nil || fence["Sid"] != fenceSid || !reflect.DeepEqual(strs(fence["Action"]), deployment.FencedRoleActions) ||
+			len(asSlice(fence["Resource"])) != 2*(1+len(fixtureCfg.ProtectedRoles)) {
+			t.Errorf("%s: fence %s", b.Name, js(fence))
+		}
+	}
+}
+
 func TestOrchestrator_ExecutionFailureAlarmCoversFailedTimedOutAndAborted(t *testing.T) {
 	found := false
 	for _, a := range resources(t, orch, "AWS::CloudWatch::Alarm") {
@@ -266,10 +406,12 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 	actions := rolePolicyActions(t, orch)
 	publish := []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
 	want := map[string][]string{
-		"parse":            logActions,
-		"transform":        logActions,
-		"match":            append([]string{"ssm:GetParameter"}, logActions...),
-		"verify":           append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign"}, logActions...),
+		"parse":     logActions,
+		"transform": logActions,
+		// match and verify read the organization (the fixture leaves organizationLookups on); Scan: the deny
+		// records verify plans the scheduled clean-up from (the deny bots are deployed).
+		"match":            append(append([]string{"ssm:GetParameter"}, decidingReads...), logActions...),
+		"verify":           append(append([]string{"guardduty:GetFindings", "guardduty:ListDetectors", "ssm:GetParameter", "kms:Sign", "dynamodb:Scan"}, decidingReads...), logActions...),
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
@@ -295,7 +437,8 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 		want := append([]string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 			"kms:GetPublicKey", "states:DescribeExecution", "states:GetExecutionHistory"}, logActions...)
 		if len(b.IAMActions()) > 0 {
-			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity")
+			// A bot with a member role also checks the health check's probes (the probe key, its executions).
+			want = append(want, "sts:AssumeRole", "sts:SetSourceIdentity", "kms:GetPublicKey", "states:DescribeExecution")
 			want = append(want, b.IAMActions()...)
 		}
 		if got := sortedUnique(actions[roleID]); !reflect.DeepEqual(got, sortedUnique(want)) {
@@ -311,11 +454,13 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 				}
 				if strs(s["Action"])[0] == "states:DescribeExecution" {
 					wantRes := `:execution:` + statemachine.Name + `:*"]]}`
-					if !strings.HasSuffix(js(s["Resource"]), wantRes) {
+					probes := `:execution:` + deployment.HealthStateMachineName + `:*"]]}`
+					if !strings.HasSuffix(js(s["Resource"]), wantRes) && (s["Sid"] != "ReadHealthExecutions" || !strings.HasSuffix(js(s["Resource"]), probes)) {
 						t.Errorf("%s may describe %s, want only the guardbots state machine's executions", b.Name, js(s["Resource"]))
 					}
 				}
-				if strs(s["Action"])[0] == "kms:GetPublicKey" && !strings.Contains(js(s["Resource"]), "PlanSigningKey") {
+				if strs(s["Action"])[0] == "kms:GetPublicKey" && !strings.Contains(js(s["Resource"]), "PlanSigningKey") &&
+					(s["Sid"] != "ReadProbeKey" || !strings.Contains(js(s["Resource"]), "ProbeSigningKey")) {
 					t.Errorf("%s may read the public key of %s, want the plan-signing key", b.Name, js(s["Resource"]))
 				}
 				if strs(s["Action"])[0] == "sts:AssumeRole" {
@@ -337,7 +482,7 @@ func TestOrchestrator_BotRolesHoldExactlyTheirDeclaredActionsAndOwnMemberRole(t 
 // may set only its own source identity.
 func TestOrchestrator_BotLambdasAssumeOnlyInsideTheOrganizationWithTheirOwnSourceIdentity(t *testing.T) {
 	for stack, org := range map[string]string{orch: fixtureCfg.OrganizationID, defaultOf(orch): ""} {
-		for _, b := range bots.Registered() {
+		for _, b := range enabledIn(stack) {
 			if len(b.IAMActions()) == 0 {
 				continue
 			}
@@ -397,7 +542,8 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 		deployed[id] = props(f)
 	}
 	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref", ChatTopicArn: "ref", EventBus: "default",
-		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref"})
+		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref",
+		ProbeKey: "ref", HealthStateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
 		t.Fatalf("%d functions deployed, shared/deployment lists %d", len(deployed), len(fns))
 	}
@@ -472,6 +618,9 @@ func TestOrchestrator_BotLambdasGetTheirConfiguration(t *testing.T) {
 			rails := map[string]string{
 				deployment.EnvDedupWindow: "12h0m0s", deployment.EnvDedupLease: "20m0s",
 				deployment.EnvBlastPerAccount: "7", deployment.EnvBlastGlobal: "30", deployment.EnvAuditRetention: "400d",
+				deployment.EnvTrustedNetworks: "203.0.113.0/24,2001:db8::/32",
+				// The bots' own check refuses the roles the fence denies.
+				deployment.EnvProtectedRoles: strings.Join(fixtureCfg.ProtectedRoles, ","),
 			}
 			for k, v := range rails {
 				if vars[k] != v {
@@ -560,6 +709,16 @@ func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) 
 		if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
 			t.Errorf("%s does not deny plain HTTP: %s", id, js(props(tp)))
 		}
+	}
+	// The notificationEmail subscription, unfiltered (routes, filtered, are organization_test.go's).
+	var unfiltered []map[string]any
+	for _, sub := range resources(t, orch, "AWS::SNS::Subscription") {
+		if props(sub)["FilterPolicy"] == nil {
+			unfiltered = append(unfiltered, sub)
+		}
+	}
+	if len(unfiltered) != 1 || props(unfiltered[0])["Protocol"] != "email" || props(unfiltered[0])["Endpoint"] != fixtureCfg.NotificationEmail {
+		t.Errorf("unfiltered subscriptions %s", js(unfiltered))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -67,6 +68,16 @@ func grantVerify(role awsiam.Role, param awsssm.StringParameter) {
 	}))
 	grantReadMapping(role, param)
 	suppress(role, "AwsSolutions-IAM5", guardDutyStarReason, "Resource::*")
+}
+
+// grantPlanCleanup lets verify read the deny records it plans the scheduled clean-up of expired IAM denies
+// from: a Scan of the state table, nothing else of it (the bots, not verify, delete the records).
+func grantPlanCleanup(role awsiam.Role, table awsdynamodb.Table) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadDenyRecords"),
+		Actions:   jsii.Strings("dynamodb:Scan"),
+		Resources: jsii.Strings(*table.TableArn()),
+	}))
 }
 
 // closeFindingsActions are the GuardDuty and Security Hub writes notify needs in a close-the-loop mode

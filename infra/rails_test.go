@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -270,5 +274,91 @@ func TestOrchestrator_RailEventsAreCountedInEveryBotLogGroupAndAlarmed(t *testin
 	if railFilterPattern(deployment.EventBlastRadiusHeld) != `{ $.event = "guardbots.blast_radius_held" }` ||
 		railFilterPattern(deployment.EventAuditFailed) != `{ $.event = "guardbots.audit_write_failed" }` {
 		t.Error("filter patterns do not match the runner's log events")
+	}
+}
+
+// The clean-up of expired IAM denies runs as an hourly execution of the workflow itself, started with
+// the schedule's request; verify plans it with a Scan of the state table and nothing more of it (the
+// deny bots, with their own roles, remove the denies and the records). No new principal writes IAM.
+func TestOrchestrator_ExpiredDeniesAreCleanedUpHourlyByTheWorkflow(t *testing.T) {
+	var schedule map[string]any
+	for _, r := range resources(t, orch, "AWS::Events::Rule") {
+		if props(r)["ScheduleExpression"] != nil {
+			if schedule != nil {
+				t.Fatal("more than one scheduled rule")
+			}
+			schedule = props(r)
+		}
+	}
+	if schedule == nil || schedule["ScheduleExpression"] != "rate(1 hour)" || schedule["State"] != "ENABLED" {
+		t.Fatalf("schedule rule %s", js(schedule))
+	}
+	targets, _ := schedule["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("targets %s", js(schedule["Targets"]))
+	}
+	target := targets[0].(map[string]any)
+	if p, err := steps.Parse(t.Context(), []byte(fmt.Sprint(target["Input"]))); err != nil || p.Source != steps.SourceSchedule || !strings.HasPrefix(js(target["Arn"]), `{"Ref":"Workflow`) ||
+		!strings.Contains(js(target["DeadLetterConfig"]), "FindingsDLQ") {
+		t.Errorf("target %s", js(target))
+	}
+	state := logicalID(t, orch, "AWS::DynamoDB::Table", `^State[0-9A-F]{8}$`)
+	var dynamo []string
+	for _, s := range roleStatements(t, orch, functionRoleIn(t, orch, "verify")) {
+		for _, a := range strs(s["Action"]) {
+			if strings.HasPrefix(a, "dynamodb:") {
+				dynamo = append(dynamo, a)
+				if want := `{"Fn::GetAtt":["` + state + `","Arn"]}`; js(s["Resource"]) != want {
+					t.Errorf("verify: %s on %s, want the state table %s only", a, js(s["Resource"]), want)
+				}
+			}
+		}
+	}
+	if !slices.Equal(dynamo, []string{"dynamodb:Scan"}) {
+		t.Errorf("verify may call %v on DynamoDB, want only dynamodb:Scan", dynamo)
+	}
+	var env map[string]any
+	for _, f := range resources(t, orch, "AWS::Lambda::Function") {
+		if strings.Contains(js(props(f)["Role"]), functionRoleIn(t, orch, "verify")) {
+			env, _ = props(f)["Environment"].(map[string]any)
+		}
+	}
+	if !strings.Contains(js(env), deployment.EnvStateTable) {
+		t.Errorf("verify's environment %s names no state table", js(env))
+	}
+}
+
+// A deployment whose enabled bots write no expiring deny (the undo bots remove denies, they write none)
+// has no hourly clean-up: no schedule, and verify neither reads nor may scan the state table.
+func TestOrchestrator_NoEnabledDenyBotNoCleanup(t *testing.T) {
+	root, err := deployment.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets, err := fakeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(assets)
+	m := filepath.Join(t.TempDir(), "mapping.json")
+	if err := os.WriteFile(m, []byte(`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/TorClient", "actions": [{"bot": "ec2_stop_instance"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.MappingFile = m
+	cfg.EnabledBots = []string{"ec2_stop_instance", "notify_only", "iam_undo_deny_session"}
+	s, err := synthesize(cfg, root, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orch := js(s.tmpl[orchestratorStackID])
+	for _, absent := range []string{"ScheduleExpression", "ExpireDenies", "dynamodb:Scan", "Clean up with iam_deny_session"} {
+		if strings.Contains(orch, absent) {
+			t.Errorf("the orchestrator template has %s", absent)
+		}
+	}
+	// The bots' environments name the state table, verify's does not.
+	if n := strings.Count(orch, deployment.EnvStateTable); n != len(cfg.EnabledBots) {
+		t.Errorf("%s is in %d environments, want the %d bots'", deployment.EnvStateTable, n, len(cfg.EnabledBots))
 	}
 }

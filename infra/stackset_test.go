@@ -30,7 +30,7 @@ func TestStackSet_IsServiceManagedNamedIAMAutoDeployedToOUsInOneRegion(t *testin
 
 func TestStackSet_MemberTemplateFitsTheTemplateBodyLimit(t *testing.T) {
 	n := len(fixture.MemberTemplate)
-	t.Logf("member template: %d of %d bytes for %d roles", n, maxTemplateBody, len(resources(t, memberStackID, "AWS::IAM::Role")))
+	t.Logf("member template: %d of %d bytes for %d roles", n, maxTemplateBody, len(resources(t, memberTemplateID, "AWS::IAM::Role")))
 	if n > maxTemplateBody {
 		t.Fatalf("member template is %d bytes, over the %d-byte TemplateBody limit", n, maxTemplateBody)
 	}

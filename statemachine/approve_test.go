@@ -56,13 +56,13 @@ func TestExecute_ApprovedActionRunsTheBotWithTheApprovalRecorded(t *testing.T) {
 		// aws-local-stepfunctions hands the override the Task's effective input (its Parameters).
 		t.Fatalf("Wait for approval input = %v", req)
 	} else {
-		wantKeys(t, "approval payload", p, "finding", "action", "index", "execution", "taskToken")
+		wantKeys(t, "approval payload", p, "finding", "action", "index", "execution", "account", "taskToken")
 		if !equalJSON(p["action"], signedAs(approveAction("ec2_stop_instance"), 0)) || p["execution"] != execID || p["taskToken"] != taskToken {
 			t.Errorf("approval payload = %v", p)
 		}
 	}
 	in := input(t, ex, "ec2_stop_instance", 0)
-	wantKeys(t, "bot input", in, "finding", "action", "index", "execution", "mappingKey")
+	wantKeys(t, "bot input", in, "finding", "action", "index", "execution", "mappingKey", "account")
 	act, _ := in["action"].(obj)
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || ap["approved"] != true || act["mode"] != "APPROVE" || act["bot"] != "ec2_stop_instance" {
 		t.Errorf("bot action = %v", act)
@@ -152,7 +152,7 @@ func TestExecute_ForgedFindingRunsNoBotAndIsNotifiedAsRejected(t *testing.T) {
 func TestExecute_ThrottledVerifyIsRetried(t *testing.T) {
 	t.Parallel()
 	o := pipeline(matched("remediate", action("ec2_stop_instance")))
-	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Fails("Guardbots.Throttled", "GetFindings: ThrottlingException"), {JS: `(x) => x`}}
+	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Fails("Guardbots.Throttled", "GetFindings: ThrottlingException"), {JS: verifyJS}}
 	ex := execute(t, o)
 	wantStatus(t, ex, "SUCCEEDED", "")
 	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Verify finding", "ec2_stop_instance", "Notify")
@@ -188,6 +188,7 @@ func TestExecute_VerifiedCopyReplacesTheInputForEveryLaterState(t *testing.T) {
 	o := pipeline(matched("remediate", action("ec2_stop_instance"), obj{"bot": "ec2_tag_instance", "params": obj{}, "onError": "continue", "mode": "APPROVE", "approvalTimeoutSeconds": 900}))
 	o[statemachine.StateVerify] = []aslrun.Response{aslrun.Returns(obj{"finding": copyOf,
 		"decision": obj{"decision": "remediate", "reason": "decided on GuardDuty's copy", "mappingKey": "UnauthorizedAccess:EC2/*", "verified": true,
+			"account": verifiedAccount,
 			"actions": []obj{action("ec2_stop_instance"), {"bot": "ec2_tag_instance", "params": obj{}, "onError": "continue", "mode": "APPROVE", "approvalTimeoutSeconds": 900}}}})}
 	o[statemachine.StateWaitForApproval] = []aslrun.Response{aslrun.Returns(obj{"approved": true, "approver": "alice"})}
 	ex := executeIn(t, o, obj{"Task": obj{"Token": "token"}})
@@ -220,5 +221,25 @@ func TestExecute_VerifyTurningTheDecisionIntoNotifyRunsNoBot(t *testing.T) {
 	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "Notify")
 	if rs := results(t, input(t, ex, statemachine.StateNotify, 0)); len(rs) != 0 {
 		t.Errorf("results = %v", rs)
+	}
+}
+
+// The approval request is routed by the account's owner and OU path, so the account it carries must be
+// verify's lookup: an execution input (or match) naming another owner and OU is not what reaches the
+// request, nor the bot.
+func TestExecute_TheApprovalRequestCarriesVerifysAccountNeverTheInputs(t *testing.T) {
+	t.Parallel()
+	m := matched("remediate", approveAction("ec2_stop_instance"))
+	m["decision"].(obj)["account"] = obj{"id": "111122223333", "name": "sandbox", "ouPath": []any{"r-ab12", "ou-ab12-sandbox0"}, "owner": "attacker-team"}
+	o := pipeline(m)
+	o[statemachine.StateWaitForApproval] = []aslrun.Response{aslrun.Returns(obj{"approved": true, "approver": "alice"})}
+	ex := executeWithToken(t, o)
+	wantStatus(t, ex, "SUCCEEDED", "")
+	p, _ := input(t, ex, statemachine.StateWaitForApproval, 0)["Payload"].(obj)
+	if p == nil || !equalJSON(p["account"], verifiedAccount) {
+		t.Errorf("approval payload account = %v, want verify's %v", p, verifiedAccount)
+	}
+	if in := input(t, ex, "ec2_stop_instance", 0); !equalJSON(in["account"], verifiedAccount) {
+		t.Errorf("bot input account = %v", in["account"])
 	}
 }

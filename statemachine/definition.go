@@ -114,13 +114,32 @@ const (
 	StateOutcome      = "Outcome?"
 	StateFailed       = "Remediation failed"
 	StateDone         = "Done"
+	// The scheduled clean-up of expired IAM denies (steps.ScheduleRequest).
+	StateCleanupPlan       = "Plan clean-up"
+	StateCleanupPlanFailed = "Clean-up plan failed"
+	StateCleanupDue        = "Anything expired?"
+	StateNothingExpired    = "Nothing expired"
+	StateCleanup           = "Clean up"
+	StateCleanupFailed     = "Clean-up failed"
+	StateWhichPruner       = "Which deny bot?"
+	StatePrunerNotDeployed = "Deny bot not deployed"
+	StateCleanupDone       = "Clean-up done"
 )
+
+// CleanupState is the clean-up Map's Task of bot b (a bot's Task in the remediation Map is named b).
+func CleanupState(bot string) string { return "Clean up with " + bot }
+
+// cleanupFailedState is the clean-up Map's state that records bot's failure.
+func cleanupFailedState(bot string) string { return CleanupState(bot) + " failed" }
 
 // Error names of the Fail states, for alarms and for whoever reads DescribeExecution.
 const (
 	ErrorRemediationFailed = "Guardbots.RemediationFailed"
 	ErrorNotifyFailed      = "Guardbots.NotifyFailed"
 )
+
+// BotNotDeployedReason is the reason the "Bot not deployed" state records with its failure.
+const BotNotDeployedReason = "not deployed: enabling it needs a deploy (CDK context " + deployment.ContextEnabledBots + ")"
 
 // BotFailedState is the state that records a bot's caught error as that action's result.
 func BotFailedState(bot string) string { return bot + " failed" }
@@ -217,6 +236,7 @@ func Definition() ([]byte, error) {
 
 	s[StateRemediate] = remediate(names)
 	s[StateRemediateFail] = stepError("remediate", "$.caught", []string{"finding", "decision"})
+	cleanup(s)
 
 	s[StateDescribe] = &state{
 		Type: "Pass",
@@ -292,15 +312,18 @@ func remediate(names []string) *state {
 	inner[StateWhichBot] = &state{Type: "Choice", Choices: branches, Default: StateBotNotDeployed}
 	maps.Copy(inner, approval())
 	maps.Copy(inner, held())
-	// The mapping validator should make this unreachable; a mapping edited in SSM after the deploy can
-	// still name a bot this definition has no Lambda for.
+	// A bot this deployment does not run: one it did not enable (Deployed points its branch here) or one
+	// this definition does not know. Match and verify refuse a mapping that names either, so only an
+	// input that went around them gets here; the action is recorded failed, nothing runs, and the
+	// notification says why (reason, shown beside the failure) and how to enable it (cause).
 	inner[StateBotNotDeployed] = &state{
 		Type: "Pass",
 		Parameters: map[string]any{
 			"bot.$":   "$.action.bot",
 			"status":  string(bots.StatusFailed),
 			"error":   string(faults.Rejected),
-			"cause.$": "States.Format('bot {} is not deployed in this workflow', $.action.bot)",
+			"reason":  BotNotDeployedReason,
+			"cause.$": "States.Format('bot {} is not deployed: this deployment has no Lambda and no role for it. Enabling a bot needs a deploy with it in CDK context " + deployment.ContextEnabledBots + "', $.action.bot)",
 		},
 		End: true,
 	}
@@ -314,6 +337,9 @@ func remediate(names []string) *state {
 			"index.$":      "$$.Map.Item.Index",
 			"execution.$":  "$$.Execution.Id",
 			"mappingKey.$": "$.decision.mappingKey",
+			// The account as verify looked it up (verify's output replaced the state, so nothing of the
+			// execution's input): approval requests are routed by its owner and OU path.
+			"account.$": "$.decision.account",
 		},
 		ItemProcessor: &processor{
 			ProcessorConfig: map[string]string{"Mode": "INLINE"},
@@ -361,6 +387,7 @@ func approval() map[string]*state {
 				"action.$":    "$.action",
 				"index.$":     "$.index",
 				"execution.$": "$.execution",
+				"account.$":   "$.account",
 				"taskToken.$": "$$.Task.Token",
 			},
 		},
@@ -479,6 +506,7 @@ func iteration(extra map[string]any) map[string]any {
 		"index.$":      "$.index",
 		"execution.$":  "$.execution",
 		"mappingKey.$": "$.mappingKey",
+		"account.$":    "$.account",
 	}
 	for k, v := range extra {
 		out[k] = v
@@ -536,3 +564,76 @@ func marshal(m *machine) ([]byte, error) {
 }
 
 var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// cleanup adds the scheduled clean-up of expired IAM denies: match decides expire-denies on the
+// schedule's request (steps.ScheduleRequest); verify plans it from the state table and signs one
+// pruneOnly action per principal, each with its own finding, which this Map hands the deny bot as the
+// remediation Map hands a bot its action. Nothing expired ends the execution without a notification
+// (the schedule runs every hour); otherwise notify reports what was removed, as for any remediation.
+func cleanup(s map[string]*state) {
+	s[StateDecide].Choices = append(s[StateDecide].Choices,
+		choice{Variable: "$.decision.decision", StringEquals: string(steps.OutcomeExpireDenies), Next: StateCleanupPlan})
+	// Only the decision goes to verify, which reads nothing else of it: the plan comes from the table.
+	s[StateCleanupPlan] = task(stepPlaceholder(deployment.StepVerify), StepTimeoutSeconds, StateCleanupDue,
+		catcher{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateCleanupPlanFailed})
+	s[StateCleanupPlan].Parameters = map[string]any{"decision.$": "$.decision", "execution.$": "$$.Execution.Id"}
+	s[StateCleanupPlanFailed] = stepError("verify", "$.caught", []string{"decision"})
+	s[StateCleanupDue] = &state{
+		Type:    "Choice",
+		Choices: []choice{{Variable: "$.cleanup[0]", IsPresent: ptr(true), Next: StateCleanup}},
+		Default: StateNothingExpired,
+	}
+	s[StateNothingExpired] = &state{Type: "Succeed", Comment: "no IAM deny has expired: nothing to do, nobody to tell"}
+
+	inner := map[string]*state{}
+	var branches []choice
+	for _, b := range bots.Registered() {
+		if !b.Prunes() {
+			continue
+		}
+		name := CleanupState(b.Name)
+		branches = append(branches, choice{Variable: "$.action.bot", StringEquals: b.Name, Next: name})
+		inner[name] = task(botPlaceholder(b.Name), BotTimeoutSeconds, "",
+			catcher{ErrorEquals: []string{"States.ALL"}, Next: cleanupFailedState(b.Name)})
+		inner[name].End = true
+		inner[cleanupFailedState(b.Name)] = &state{
+			Type:       "Pass",
+			Parameters: map[string]any{"bot": b.Name, "status": string(bots.StatusFailed), "error.$": "$.Error", "cause.$": "$.Cause"},
+			End:        true,
+		}
+	}
+	inner[StateWhichPruner] = &state{Type: "Choice", Choices: branches, Default: StatePrunerNotDeployed}
+	inner[StatePrunerNotDeployed] = &state{
+		Type: "Pass",
+		Parameters: map[string]any{
+			"bot.$": "$.action.bot", "status": string(bots.StatusFailed), "error": string(faults.Rejected),
+			"cause.$": "States.Format('bot {} cannot clean up in this workflow', $.action.bot)",
+		},
+		End: true,
+	}
+	s[StateCleanup] = &state{
+		Type:           "Map",
+		ItemsPath:      "$.cleanup",
+		MaxConcurrency: 1,
+		// Each action comes with the finding verify signed it for: the principal it cleans up.
+		ItemSelector: map[string]any{
+			"finding.$":    "$$.Map.Item.Value.finding",
+			"action.$":     "$$.Map.Item.Value.action",
+			"index.$":      "$$.Map.Item.Value.index",
+			"mappingKey.$": "$$.Map.Item.Value.mappingKey",
+			"execution.$":  "$$.Execution.Id",
+		},
+		ItemProcessor: &processor{ProcessorConfig: map[string]string{"Mode": "INLINE"}, StartAt: StateWhichPruner, States: inner},
+		ResultPath:    "$.results",
+		Catch:         []catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.caught", Next: StateCleanupFailed}},
+		Next:          StateCleanupDone,
+	}
+	// The plan (a finding and a signed action per principal) goes no further: notify reads the decision
+	// and the results, and the state stays well under Step Functions' 256 KB.
+	s[StateCleanupDone] = &state{
+		Type:       "Pass",
+		Parameters: map[string]any{"decision.$": "$.decision", "results.$": "$.results"},
+		Next:       StateDescribe,
+	}
+	s[StateCleanupFailed] = stepError("remediate", "$.caught", []string{"decision"})
+}

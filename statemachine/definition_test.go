@@ -147,8 +147,14 @@ func TestEveryTaskRetriesTransientErrorsWithJitterAndHasATimeout(t *testing.T) {
 			checkTask(t, name, s)
 		}
 	})
-	if want := 6 + len(bots.Names()); n != want {
-		t.Errorf("%d Tasks, want %d (5 steps, the approval wait and one per bot)", n, want)
+	pruners := 0
+	for _, b := range bots.Registered() {
+		if b.Prunes() {
+			pruners++
+		}
+	}
+	if want := 7 + len(bots.Names()) + pruners; n != want {
+		t.Errorf("%d Tasks, want %d (5 steps, the clean-up plan, the approval wait, one per bot and one per bot of the clean-up)", n, want)
 	}
 }
 
@@ -250,7 +256,7 @@ func TestEveryTransitionTargetsAStateInItsScopeAndEveryStateIsReachable(t *testi
 func TestPathsFromMatchToNotify(t *testing.T) {
 	s := states(definition(t))
 	decide := s[statemachine.StateDecide].(obj)
-	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateVerify, statemachine.StateNothingToRun, statemachine.StateUnknownOutcome}) {
+	if got := targets(decide); !slices.Equal(got, []string{statemachine.StateVerify, statemachine.StateNothingToRun, statemachine.StateCleanupPlan, statemachine.StateUnknownOutcome}) {
 		t.Errorf("Decide leads to %v", got)
 	}
 	// Only a verified remediate decision reaches the bots.
@@ -267,7 +273,8 @@ func TestPathsFromMatchToNotify(t *testing.T) {
 	if mp["MaxConcurrency"] != 1.0 || mp["ItemsPath"] != "$.decision.actions" || mp["ResultPath"] != "$.results" {
 		t.Errorf("Remediate = %v", mp)
 	}
-	wantSel := obj{"finding.$": "$.finding", "action.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "execution.$": "$$.Execution.Id", "mappingKey.$": "$.decision.mappingKey"}
+	wantSel := obj{"finding.$": "$.finding", "action.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "execution.$": "$$.Execution.Id", "mappingKey.$": "$.decision.mappingKey",
+		"account.$": "$.decision.account"}
 	if !equalJSON(mp["ItemSelector"], wantSel) {
 		t.Errorf("ItemSelector = %v", mp["ItemSelector"])
 	}

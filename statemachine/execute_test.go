@@ -43,8 +43,14 @@ const botJS = `(x) => ({bot: x.action.bot, status: 'remediated', resources: ['i-
 
 // verifyJS stands in for verify: it passes the finding and decision on and signs each action, the
 // "signature" naming the execution and index it was given, so a test can see which one a bot received.
+// Like verify, it sets the decision's account from its own lookup (verifiedAccount), whatever the input's
+// decision carried.
 const verifyJS = `(x) => ({finding: x.finding, decision: {...x.decision,
+  account: {id: x.finding.accountId, name: 'payments-prod', ouPath: ['r-ab12', 'ou-ab12-prod0000'], owner: 'team-payments', ownerTag: 'owner'},
   actions: x.decision.actions.map((a, i) => ({...a, signature: {v: 1, signedAt: '2026-01-01T00:00:00Z', sig: x.execution + '#' + i}}))}})`
+
+// verifiedAccount is the account verifyJS looks up for theFinding.
+var verifiedAccount = obj{"id": "111122223333", "name": "payments-prod", "ouPath": []any{"r-ab12", "ou-ab12-prod0000"}, "owner": "team-payments", "ownerTag": "owner"}
 
 // signedAs is a with the signature verifyJS gives the action at index.
 func signedAs(a obj, index int) obj {
@@ -105,11 +111,18 @@ func execute(t *testing.T, overrides map[string][]aslrun.Response) *aslrun.Execu
 // execution and state machine, plus extra (the approval tests' task token).
 func executeIn(t *testing.T, overrides map[string][]aslrun.Response, extra obj) *aslrun.Execution {
 	t.Helper()
-	tl := tools(t)
 	def, err := statemachine.Definition()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return executeDefinition(t, def, overrides, extra)
+}
+
+// executeDefinition runs def (the committed definition, or a deployment's) on rawEvent with the
+// overrides.
+func executeDefinition(t *testing.T, def []byte, overrides map[string][]aslrun.Response, extra obj) *aslrun.Execution {
+	t.Helper()
+	tl := tools(t)
 	rendered, err := statemachine.Render(def, statemachine.LambdaARNs("aws", "us-east-1", "111122223333"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +235,7 @@ func TestExecute_RemediateRunsActionsInDeclaredOrderAndNotifiesBothResults(t *te
 	}
 	for i, bot := range []string{"notify_only", "ec2_stop_instance"} {
 		in := input(t, ex, bot, 0)
-		wantKeys(t, bot+" input", in, "finding", "action", "index", "execution", "mappingKey")
+		wantKeys(t, bot+" input", in, "finding", "action", "index", "execution", "mappingKey", "account")
 		if in["index"] != float64(i) || in["execution"] != execID || in["mappingKey"] != "UnauthorizedAccess:EC2/*" || !equalJSON(in["finding"], theFinding) ||
 			!equalJSON(in["action"], signedAs(action(bot), i)) {
 			t.Errorf("%s input = %v", bot, in)

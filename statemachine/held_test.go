@@ -36,7 +36,7 @@ func TestExecute_HeldActionIsApprovedAndTheBotRunsAgainWithTheReasonAndApproval(
 		t.Errorf("approval payload = %v, want the held reason and the default timeout", p)
 	}
 	in := input(t, ex, "ec2_stop_instance", 1)
-	wantKeys(t, "second bot input", in, "finding", "action", "index", "execution", "mappingKey")
+	wantKeys(t, "second bot input", in, "finding", "action", "index", "execution", "mappingKey", "account")
 	act, _ = in["action"].(obj)
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || act["held"] != heldReason || act["mode"] != "AUTO" {
 		t.Errorf("second bot action = %v", act)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 )
 
@@ -32,7 +33,10 @@ func botKey(bot string) string { return "Bot_" + bot + "_FunctionArn" }
 // LambdaARNs.
 func Placeholders() map[string]string {
 	out := map[string]string{}
-	for _, fn := range deployment.Functions(deployment.DefaultSettings(), deployment.Resources{}) {
+	// Every bot: the definition keeps a branch for each (Deployed narrows it to a deployment's).
+	s := deployment.DefaultSettings()
+	s.EnabledBots = bots.Names()
+	for _, fn := range deployment.Functions(s, deployment.Resources{}) {
 		if fn.Bot {
 			out[botKey(fn.Name)] = fn.Name
 		} else {
@@ -71,4 +75,15 @@ func Render(def []byte, arns map[string]string) ([]byte, error) {
 		return nil, fmt.Errorf("statemachine: no value for placeholders %s", strings.Join(slices.Compact(missing), ", "))
 	}
 	return out, nil
+}
+
+// PlaceholdersIn lists the placeholder names def uses (without "${}"), sorted: after Deployed, those of
+// the deployment's functions only.
+func PlaceholdersIn(def []byte) []string {
+	var out []string
+	for _, m := range placeholderRE.FindAllSubmatch(def, -1) {
+		out = append(out, string(m[1]))
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -35,24 +34,11 @@ const (
 	// ExpiryWindow refreshes cached credentials this long before they expire, so a call never goes out
 	// with credentials that expire in flight.
 	ExpiryWindow = 2 * time.Minute
+	// maxRolePrefix leaves room in IAM's 64-character role names for "-<bot>".
+	maxRolePrefix = 32
 	// maxCachedRoles bounds the provider cache of a warm Lambda (one entry per account, bot and finding).
 	maxCachedRoles = 256
 )
-
-// Load returns the Lambda's own configuration: the default chain, standard retries with bounded
-// attempts. The SDK honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so a local run
-// points every client at an emulator. optFns are applied after the defaults.
-func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeStandard),
-		config.WithRetryMaxAttempts(MaxAttempts),
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(opts, optFns...)...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("awsenv: load AWS configuration: %w", err)
-	}
-	return cfg, nil
-}
 
 // Resolver gives each bot the configuration for a finding's account and region. The zero value is not
 // usable: set Base (NewResolver does so from the environment). A Resolver is safe for concurrent use and
@@ -92,17 +78,19 @@ func NewResolver(base aws.Config) (*Resolver, error) {
 	if r.AccountID != "" && !accountRE.MatchString(r.AccountID) {
 		return nil, fmt.Errorf("awsenv: %s=%q is not a 12-digit account id", deployment.EnvAccountID, r.AccountID)
 	}
-	if !rolePrefixRE.MatchString(r.RolePrefix) {
+	if !rolePrefixRE.MatchString(r.RolePrefix) || len(r.RolePrefix) > maxRolePrefix {
 		return nil, fmt.Errorf("awsenv: %s=%q is not a valid role name prefix", deployment.EnvRolePrefix, r.RolePrefix)
 	}
 	return r, nil
 }
 
 var (
-	accountRE    = regexp.MustCompile(`^\d{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
-	partitionRE  = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]{1,32}$`)
+	accountRE   = regexp.MustCompile(`^\d{12}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	// At most maxRolePrefix characters, checked apart: regexp compiles {1,32} into an instruction per
+	// count, at every start.
+	rolePrefixRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	sessionBadRE = regexp.MustCompile(`[^\w+=,.@-]+`)
 )
 

@@ -281,24 +281,15 @@ func TestNewResolver_ReadsEnvironment(t *testing.T) {
 	if _, err := NewResolver(testBase("")); err == nil {
 		t.Error("a malformed account id must be refused")
 	}
-}
-
-func TestLoad_HonoursEndpointAndBoundsRetries(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	cfg, err := Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	t.Setenv(deployment.EnvAccountID, selfAccount)
+	for _, prefix := range []string{strings.Repeat("g", 33), "guard bots", "guard/bots"} {
+		t.Setenv(deployment.EnvRolePrefix, prefix)
+		if _, err := NewResolver(testBase("")); err == nil {
+			t.Errorf("role prefix %q must be refused", prefix)
+		}
 	}
-	if aws.ToString(cfg.BaseEndpoint) != "http://127.0.0.1:4566" {
-		t.Errorf("BaseEndpoint = %q", aws.ToString(cfg.BaseEndpoint))
-	}
-	if cfg.RetryMaxAttempts != MaxAttempts || cfg.RetryMode != aws.RetryModeStandard {
-		t.Errorf("retries %d %q", cfg.RetryMaxAttempts, cfg.RetryMode)
+	t.Setenv(deployment.EnvRolePrefix, strings.Repeat("g", 32))
+	if _, err := NewResolver(testBase("")); err != nil {
+		t.Errorf("a 32-character prefix: %v", err)
 	}
 }

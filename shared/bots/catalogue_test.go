@@ -91,3 +91,59 @@ func TestLookup_LeavesRunNilWhenTheImplementationIsNotLinked(t *testing.T) {
 		t.Errorf("notify_only is implemented here: Run set %v, package %q", n.Run != nil, n.Package)
 	}
 }
+
+// The one-entry read Register uses finds every bot's entry as the whole decode has it, and no other.
+func TestCatalogueEntryNamed_IsTheWholeDecodesEntry(t *testing.T) {
+	all, err := decodeCatalogue(catalogueJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range all {
+		e, ok, err := catalogueEntryNamed(catalogueJSON, want.Name)
+		if err != nil || !ok {
+			t.Fatalf("%s: found %t, %v", want.Name, ok, err)
+		}
+		got, err := e.bot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", want.Name, got, want)
+		}
+	}
+	if _, ok, err := catalogueEntryNamed(catalogueJSON, "no_such_bot"); ok || err != nil {
+		t.Errorf("an unknown bot: found %t, %v", ok, err)
+	}
+	if _, _, err := catalogueEntryNamed([]byte(`{"bots": [`), "notify_only"); err == nil {
+		t.Error("a truncated catalogue must be an error")
+	}
+}
+
+// The generator replaces the built-in catalogue (LoadCatalogue) and then checks the linked bots against
+// the one it loaded, not against the one-entry read of the built-in JSON.
+func TestCheckCatalogued_UsesTheLoadedCatalogue(t *testing.T) {
+	all, err := decodeCatalogue(catalogueJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		catalogueMu.Lock()
+		catalogueBots = nil // back to the built-in catalogue, decoded on next use
+		catalogueMu.Unlock()
+	})
+	for i := range all {
+		if all[i].Name == "notify_only" {
+			all[i].Summary += " (changed)"
+		}
+	}
+	changed, err := MarshalCatalogue(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadCatalogue(changed); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCatalogued("notify_only"); err == nil || !strings.Contains(err.Error(), "differs") {
+		t.Errorf("against the loaded catalogue: %v, want a difference", err)
+	}
+}

@@ -2,6 +2,7 @@ package bots
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/guardbots/guardbots/shared/finding"
 )
@@ -15,14 +16,15 @@ import (
 // targets before a bot (exemption tags, related targets) come from the target table in shared/finding.
 // Package-level variables are initialized before any init function, so the merged table is complete
 // when bots register.
-var operationActions = mergeOperations(ec2Operations, iamOperations, s3Operations, lambdaRDSOperations, finding.ReadActions())
+var operationActions = mergeOperations(ec2Operations, iamOperations, s3Operations, lambdaRDSOperations, cloudtrailOperations, finding.ReadActions())
 
 func mergeOperations(tables ...map[string][]string) map[string][]string {
 	out := map[string][]string{}
 	for _, t := range tables {
-		for op := range t {
-			if _, dup := out[op]; dup {
-				panic("bots: operation " + op + " is in two operation tables")
+		for op, actions := range t {
+			// A bot's own read may also be the runner's lookup of a related target (ec2:DescribeInstances).
+			if have, dup := out[op]; dup && !slices.Equal(have, actions) {
+				panic("bots: operation " + op + " is in two operation tables with different actions")
 			}
 		}
 		maps.Copy(out, t)

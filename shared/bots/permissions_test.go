@@ -1,9 +1,12 @@
 package bots
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/guardbots/guardbots/shared/finding"
 )
 
 func TestOperationTable_EveryActionIsExactAndServiceQualified(t *testing.T) {
@@ -54,4 +57,31 @@ func TestRegister_AddsTheRunnersReadsOfEveryTargetTheBotIsHanded(t *testing.T) {
 func sameSet(a, b []string) bool {
 	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
 	return slices.Equal(a, b)
+}
+
+// A condition narrows one of the bot's own IAM actions; anything else is a malformed declaration.
+func TestValidate_AConditionMustBeOnADeclaredActionAndComplete(t *testing.T) {
+	base := Bot{Name: "cond_bot", Summary: "s", Impact: ImpactNone, Resources: []finding.ResourceKind{finding.KindAccessKey},
+		Operations: []string{"iam:AttachUserPolicy"}, Run: func(context.Context, Request) (Result, error) { return Result{}, nil }}
+	ok := Condition{Action: "iam:AttachUserPolicy", Operator: "ArnLike", Key: "iam:PolicyARN", Values: []string{"arn:*:iam::aws:policy/AWSDenyAll"}}
+	for name, c := range map[string]struct {
+		conds []Condition
+		want  string
+	}{
+		"fine":            {[]Condition{ok}, ""},
+		"undeclared":      {[]Condition{{Action: "iam:AttachRolePolicy", Operator: "ArnLike", Key: "iam:PolicyARN", Values: []string{"x"}}}, "none of the bot's IAM actions"},
+		"twice":           {[]Condition{ok, ok}, "two conditions"},
+		"without a value": {[]Condition{{Action: "iam:AttachUserPolicy", Operator: "ArnLike", Key: "iam:PolicyARN"}}, "needs an operator, a key and values"},
+	} {
+		b := base
+		b.Conditions = c.conds
+		err := b.validate()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	q, _ := Lookup("iam_quarantine_user")
+	if c, found := q.ConditionOn("iam:AttachUserPolicy"); !found || c.Key != "iam:PolicyARN" || c.Values[0] != "arn:*:iam::aws:policy/AWSDenyAll" {
+		t.Errorf("iam_quarantine_user's condition: %+v", q.Conditions)
+	}
 }

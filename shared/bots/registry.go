@@ -54,6 +54,10 @@ type Bot struct {
 	// Operations are the AWS API operations the bot calls, as "service:Operation" in the SDK's names
 	// (e.g. "ec2:StopInstances"). IAMActions maps them to the IAM actions they need.
 	Operations []string
+	// Conditions narrow the grant of some of those IAM actions: the bot's roles allow such an action
+	// only where its condition holds (iam_quarantine_user may attach the AWSDenyAll policy and no
+	// other). An action without one is allowed on any resource of the account.
+	Conditions []Condition
 	// ExemptionOperations are set by Register, never by a bot file: the reads the runner makes on the
 	// bot's targets before it runs (RunnerOperations: related-target lookups and exemption tag reads)
 	// that the bot does not call itself. Register appends them to Operations, so the roles grant them;
@@ -66,6 +70,25 @@ type Bot struct {
 	// req.DryRun and return an error (never a Result) when it could not do its job. Lookup leaves it nil
 	// when the implementation is not linked into the binary.
 	Run func(ctx context.Context, req Request) (Result, error)
+}
+
+// Condition is an IAM condition on one of a bot's IAM actions, as a policy writes it:
+// {"<Operator>": {"<Key>": [<Values>…]}}.
+type Condition struct {
+	Action   string   `json:"action"`
+	Operator string   `json:"operator"`
+	Key      string   `json:"key"`
+	Values   []string `json:"values"`
+}
+
+// ConditionOn is the condition on action, if the bot declares one.
+func (b Bot) ConditionOn(action string) (Condition, bool) {
+	for _, c := range b.Conditions {
+		if c.Action == action {
+			return c, true
+		}
+	}
+	return Condition{}, false
 }
 
 // Request is what a bot is asked to do.
@@ -90,8 +113,12 @@ var (
 	mu sync.RWMutex
 	// implemented are the bots whose implementation is linked into this binary.
 	implemented = map[string]Bot{}
-	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
+	// nameRE and maxName are a bot's name (^[a-z][a-z0-9_]{1,62}$ without the counted repetition, which
+	// regexp compiles into an instruction per count at every process's start).
+	nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]+$`)
 )
+
+const maxName = 63
 
 // Register adds a bot's implementation; each bot file calls it from init. It panics on a malformed
 // declaration. One that differs from the bot's catalogue entry (or has none) is registered, so the
@@ -219,8 +246,8 @@ func (b Bot) IAMActions() []string {
 }
 
 func (b Bot) validate() error {
-	if !nameRE.MatchString(b.Name) {
-		return fmt.Errorf("name must match %s", nameRE)
+	if !nameRE.MatchString(b.Name) || len(b.Name) > maxName {
+		return fmt.Errorf("name must match %s and be at most %d characters", nameRE, maxName)
 	}
 	if b.Summary == "" {
 		return fmt.Errorf("summary is empty")
@@ -259,6 +286,18 @@ func (b Bot) validate() error {
 		if len(operationActions[op]) == 0 {
 			return fmt.Errorf("operation %q has no entry in the operation → IAM action table", op)
 		}
+	}
+	conditioned := map[string]bool{}
+	for _, c := range b.Conditions {
+		switch {
+		case !slices.Contains(b.IAMActions(), c.Action):
+			return fmt.Errorf("condition on %q, which is none of the bot's IAM actions", c.Action)
+		case conditioned[c.Action]:
+			return fmt.Errorf("two conditions on %q", c.Action)
+		case c.Operator == "" || c.Key == "" || len(c.Values) == 0:
+			return fmt.Errorf("condition on %q needs an operator, a key and values", c.Action)
+		}
+		conditioned[c.Action] = true
 	}
 	seen := map[string]bool{}
 	for _, p := range b.Params {

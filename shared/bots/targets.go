@@ -113,8 +113,10 @@ func (b Bot) TargetsOf(f *finding.Finding) (targets []finding.Target, skip strin
 	if why := finding.Spec(t.Kind).Refused; why != "" {
 		return nil, skip + ": " + why, nil
 	}
-	if others := botsActingOn(t.Kind); len(others) > 0 {
-		return nil, skip + " (" + strings.Join(others, ", ") + " acts on those)", nil
+	if others := botsActingOn(t.Kind); len(others) == 1 {
+		return nil, skip + " (" + others[0] + " acts on those)", nil
+	} else if len(others) > 1 {
+		return nil, skip + " (" + strings.Join(others, ", ") + " act on those)", nil
 	}
 	return nil, skip + " (no bot acts on those)", nil
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,19 @@ type Settings struct {
 	AuditRetention string
 	// LambdaMemoryMiB is every function's memory size (MemorySizeFor the measured peak by default).
 	LambdaMemoryMiB int
+	// TrustedNetworks are CIDRs the address deny (iam_deny_source_ip) never covers (EnvTrustedNetworks).
+	TrustedNetworks []string
+	// Organization is what match and verify know about the organization (org.go).
+	Organization Organization
+	// EnabledBots are the bots the deployment runs (by name): only they get a function, a Lambda role
+	// and a member role, and match and verify refuse a mapping that names another (EnvEnabledBots).
+	// DefaultSettings enables every registered bot (the local stack, the committed definition); the
+	// CDK app enables the bots its mapping names unless context enabledBots lists them
+	// (ContextEnabledBots). Nil or empty enables none: nothing runs that was not named.
+	EnabledBots []string
+	// ProtectedRoles are roles no IAM-writing bot may change, in any account, matched by name at any
+	// path (ProtectedRoleResources); DefaultProtectedRoles when the deployment names none.
+	ProtectedRoles []string
 }
 
 // DefaultSettings are the settings of a deployment that chooses nothing: the CDK app's defaults.
@@ -102,6 +116,9 @@ func DefaultSettings() Settings {
 		BlastRadiusGlobal:     DefaultBlastGlobal,
 		AuditRetention:        "365d",
 		LambdaMemoryMiB:       MemorySizeFor(MeasuredPeakRSSMiB),
+		Organization:          DefaultOrganization(),
+		EnabledBots:           bots.Names(),
+		ProtectedRoles:        slices.Clone(DefaultProtectedRoles),
 	}
 }
 
@@ -127,6 +144,10 @@ type Resources struct {
 	// executions alone a signed plan may act for (shared/plan).
 	SigningKey      string
 	StateMachineArn string
+	// ProbeKey and HealthStateMachineArn are the member-role health check's probe key and state machine
+	// (the bots check its probes); "" when the deployment has no health check.
+	ProbeKey              string
+	HealthStateMachineArn string
 }
 
 // Function is one Lambda function of the deployment.
@@ -146,8 +167,28 @@ type Function struct {
 	Env map[string]string
 }
 
-// Bots are the bots the deployment runs, each in its own function: every registered bot, by name.
-func Bots(Settings) []bots.Bot { return bots.Registered() }
+// Bots are the bots the deployment runs, each in its own function: the registered bots s enables, by
+// name. A name that is no registered bot is left out here; the CDK app refuses it (context enabledBots).
+func Bots(s Settings) []bots.Bot {
+	var out []bots.Bot
+	for _, b := range bots.Registered() {
+		if slices.Contains(s.EnabledBots, b.Name) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// PrunesDenies reports whether the deployment has a bot whose denies expire (bots.Bot.Prunes): only
+// then does it schedule the clean-up of expired IAM denies, and does verify read the state table.
+func PrunesDenies(s Settings) bool {
+	for _, b := range Bots(s) {
+		if b.Prunes() {
+			return true
+		}
+	}
+	return false
+}
 
 // Functions are every function of a deployment with settings s and resources r: the steps, in
 // workflow order, then one per bot, by name.
@@ -187,6 +228,10 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		env[EnvVerifyFindings] = strconv.FormatBool(s.VerifyFindings)
 		env[EnvMaxFindingAge] = s.MaxFindingAge.String()
 		env[EnvSigningKey] = r.SigningKey
+		// The deny records it plans the scheduled clean-up of expired IAM denies from.
+		if PrunesDenies(s) {
+			env[EnvStateTable] = r.StateTable
+		}
 		return env
 	case StepRequestApproval:
 		return envVars{
@@ -216,11 +261,14 @@ func (s Settings) mappingEnv() map[string]string {
 		EnvMappingParameter: s.MappingParameter,
 		EnvMappingTTL:       s.MappingTTL.String(),
 		EnvAllowSamples:     strconv.FormatBool(s.AllowSampleFindings),
+		// Set even when empty: an empty list enables no bot, an unset one is a broken deployment.
+		EnvEnabledBots: strings.Join(botNames(Bots(s)), ","),
 	}
 	// Unset rather than empty when none: both read as "no protected accounts".
 	if len(s.ProtectedAccounts) > 0 {
 		env[EnvProtectedAccounts] = strings.Join(s.ProtectedAccounts, ",")
 	}
+	maps.Copy(env, s.Organization.env())
 	return env
 }
 
@@ -243,8 +291,26 @@ func (s Settings) botEnv(r Resources) map[string]string {
 	if s.ExternalID != "" {
 		env[EnvExternalID] = s.ExternalID
 	}
+	if len(s.TrustedNetworks) > 0 {
+		env[EnvTrustedNetworks] = strings.Join(s.TrustedNetworks, ",")
+	}
+	// Unset when the defaults: the bots' own check then uses the same list the fence was built from.
+	if !slices.Equal(s.ProtectedRoles, DefaultProtectedRoles) {
+		env[EnvProtectedRoles] = strings.Join(s.ProtectedRoles, ",")
+	}
 	maps.Copy(env, r.planEnv())
+	if r.ProbeKey != "" && r.HealthStateMachineArn != "" {
+		env[EnvProbeKey], env[EnvHealthStateMachineArn] = r.ProbeKey, r.HealthStateMachineArn
+	}
 	return env
+}
+
+func botNames(bs []bots.Bot) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Name
+	}
+	return out
 }
 
 // planEnv is what a function that checks signed plans reads.

@@ -3,7 +3,9 @@ package deployment
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,51 @@ const (
 	// EnvProtectedAccounts is the comma-separated list of accounts no bot may change, set per
 	// deployment; the mapping's defaults.protectedAccounts adds to it without a redeploy.
 	EnvProtectedAccounts = "GUARDBOTS_PROTECTED_ACCOUNTS"
+	// EnvEnabledBots is the comma-separated list of the bots the deployment runs (Settings.EnabledBots;
+	// empty: none). Match and verify refuse a mapping that names any other bot, naming it and
+	// ContextEnabledBots: there is no Lambda and no role to run it, and enabling it needs a deploy.
+	// Required: a step that cannot tell which bots exist does not decide.
+	EnvEnabledBots = "GUARDBOTS_ENABLED_BOTS"
+)
+
+// ContextEnabledBots is the CDK context key that names the bots a deployment enables (infra/README.md),
+// which the refusal of a mapping naming another bot points to.
+const ContextEnabledBots = "enabledBots"
+
+// The organization (match and verify): rules that know an account's OU path and tags, protected OUs,
+// and the account's name, OU path and owner on every notification.
+const (
+	// EnvOrgLookups switches the deciding steps' AWS Organizations reads (DescribeAccount, ListParents,
+	// ListTagsForResource, from the security account, as the management account's resource policy
+	// allows). Default true. Off, a rule or protected OU that needs the organization stops the decision
+	// with an error, and notifications carry the account id alone.
+	EnvOrgLookups = "GUARDBOTS_ORGANIZATION_LOOKUPS"
+	// EnvOrgTTL is how long a looked-up account is reused (Go duration; default DefaultOrgTTL).
+	EnvOrgTTL = "GUARDBOTS_ORGANIZATION_TTL"
+	// EnvProtectedOUs is the comma-separated list of OU (or root) ids whose accounts, at any depth, no bot
+	// may change; the mapping's defaults.protectedOUs adds to it without a redeploy.
+	EnvProtectedOUs = "GUARDBOTS_PROTECTED_OUS"
+	// EnvOwnerTag is the account tag (in AWS Organizations) whose value names the team that owns the
+	// account: the notification's owner and its "owner" message attribute (default DefaultOwnerTag).
+	EnvOwnerTag = "GUARDBOTS_OWNER_TAG"
+)
+
+// The member-role health check (shared/health).
+const (
+	// EnvHealthAccounts is a comma-separated list of accounts to probe instead of every active account
+	// of the organization (organizations:ListAccounts).
+	EnvHealthAccounts = "GUARDBOTS_HEALTH_ACCOUNTS"
+	// EnvHealthStackSet names the member StackSet, for the report's hint on a denied role.
+	EnvHealthStackSet = "GUARDBOTS_HEALTH_STACKSET"
+	// EnvHealthNamespace is the CloudWatch namespace of the probe metrics (default HealthNamespace).
+	EnvHealthNamespace = "GUARDBOTS_HEALTH_NAMESPACE"
+	// EnvHealthManagementAccount is the organization's management account (context managementAccount);
+	// unset, the check reads it with organizations:DescribeOrganization.
+	EnvHealthManagementAccount = "GUARDBOTS_HEALTH_MANAGEMENT_ACCOUNT"
+	// EnvHealthManagementBots is the comma-separated list of the bots with a member role in the
+	// management account (context managementAccountMember, managementAccountIamBots); the others are not
+	// probed there. Unset: none.
+	EnvHealthManagementBots = "GUARDBOTS_HEALTH_MANAGEMENT_BOTS"
 )
 
 // The verify step.
@@ -53,6 +100,12 @@ const (
 	// EnvStateMachineArn is the guardbots state machine's ARN: a plan is honoured only while the execution
 	// it was signed for runs on it (DescribeExecution). Required by every bot.
 	EnvStateMachineArn = "GUARDBOTS_STATE_MACHINE_ARN"
+	// EnvProbeKey is the member-role health check's probe key (shared/plan probe.go): the health check
+	// signs probes with it (kms:Sign, its role only), every bot checks them with its public half.
+	EnvProbeKey = "GUARDBOTS_PROBE_KEY"
+	// EnvHealthStateMachineArn is the member-health state machine: a probe is run only while its
+	// execution runs there.
+	EnvHealthStateMachineArn = "GUARDBOTS_HEALTH_STATE_MACHINE_ARN"
 )
 
 // The notify and request_approval steps.
@@ -108,6 +161,13 @@ const (
 	// MaxBlastRadius).
 	EnvBlastPerAccount = "GUARDBOTS_BLAST_RADIUS_PER_ACCOUNT"
 	EnvBlastGlobal     = "GUARDBOTS_BLAST_RADIUS_GLOBAL"
+	// EnvTrustedNetworks lists, comma-separated, the CIDRs iam_deny_source_ip never denies (the
+	// deployment's trusted networks: the organization's own egress, a partner's range).
+	EnvTrustedNetworks = "GUARDBOTS_TRUSTED_NETWORKS"
+	// EnvProtectedRoles lists, comma-separated, the roles no bot changes (Settings.ProtectedRoles, the
+	// patterns of bots.ProtectedRoles); unset, bots.ProtectedRoleDefaults. The IAM-writing bots refuse
+	// them before they write, as the fence denies them in IAM.
+	EnvProtectedRoles = "GUARDBOTS_PROTECTED_ROLES"
 )
 
 // EnvGoMemLimit is the Go runtime's soft memory limit, set on every function (GoMemLimit).
@@ -200,3 +260,26 @@ const (
 	// not show (error level): a direct invoke of a guardbots Lambda, or a bug; alarm on it.
 	EventPlanRejected = "guardbots.plan_rejected"
 )
+
+// EnabledBotsFromEnv reads EnvEnabledBots: the bots the deployment runs. Unset is an error (the
+// deployment always sets it, empty when it enables none), as is a name that is not a bot name.
+func EnabledBotsFromEnv() ([]string, error) {
+	v, ok := os.LookupEnv(EnvEnabledBots)
+	if !ok {
+		return nil, fmt.Errorf("%s is not set: the deployment names the bots it runs there (shared/deployment), and without it no mapping can be checked against them", EnvEnabledBots)
+	}
+	out := []string{}
+	for name := range strings.SplitSeq(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !botNameRE.MatchString(name) {
+			return nil, fmt.Errorf("%s=%q: %q is not a bot name", EnvEnabledBots, v, name)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+var botNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -21,6 +23,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/bottest"
 	"github.com/guardbots/guardbots/shared/exempt"
+	_ "github.com/guardbots/guardbots/shared/exempt/cloudtrailtags"
 	_ "github.com/guardbots/guardbots/shared/exempt/ec2tags"
 	_ "github.com/guardbots/guardbots/shared/exempt/iamtags"
 	_ "github.com/guardbots/guardbots/shared/exempt/lambdatags"
@@ -252,4 +255,102 @@ func TestInstanceProfileRole_IsTheProfilesRoleOrAReasonWhyNone(t *testing.T) {
 		}
 	}
 	wantOps(t, rec, "iam:GetInstanceProfile")
+}
+
+func TestCheck_TrailTaggedIsExemptAndAGoneTrailIsGone(t *testing.T) {
+	srv := bottest.NewKumo(t)
+	ctx := context.Background()
+	api := cloudtrail.NewFromConfig(bottest.Config(srv.URL))
+	var arns []string
+	for _, name := range []string{"audit-exempt", "audit-plain"} {
+		out, err := api.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String("trail-logs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, aws.ToString(out.TrailARN))
+	}
+	if _, err := api.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: aws.String(arns[0]), TagsList: []cttypes.Tag{{Key: aws.String(bots.ExemptionTag), Value: aws.String("")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		rec := bottest.NewRecorder("")
+		f := newFinding(finding.KindAccessKey)
+		f.Action = &finding.Action{Trail: arns[i]}
+		v, err := exempt.Check(ctx, bottest.Config(srv.URL, rec.Option), targets(t, f))
+		if err != nil || (v.Exempt != nil) != want {
+			t.Errorf("%s: verdict %+v, %v; want exempt %v", arns[i], v, err, want)
+		}
+		wantOps(t, rec, "cloudtrail:ListTags")
+	}
+	// kumo answers ListTags of an unknown trail with no tags; CloudTrail says ResourceNotFoundException.
+	f := newFinding(finding.KindAccessKey)
+	f.Action = &finding.Action{Trail: "deleted-trail"}
+	v, err := exempt.Check(ctx, bottest.Config(srv.URL, bottest.StubError("cloudtrail:ListTags", "ResourceNotFoundException", "not found")), targets(t, f))
+	if err != nil || len(v.Gone) != 1 {
+		t.Errorf("deleted trail: %+v, %v; want it gone", v, err)
+	}
+}
+
+// The instance of an instance-credential finding's session: named by the session, read live, and only
+// on a finding that says the credentials are an instance's.
+func TestSessionInstance_IsTheRunningInstanceTheSessionIsNamedAfter(t *testing.T) {
+	srv := bottest.NewKumo(t)
+	ctx := context.Background()
+	api := ec2.NewFromConfig(bottest.Config(srv.URL))
+	var ids []string
+	for range 2 {
+		run, err := api.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
+			InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(run.Instances[0].InstanceId))
+	}
+	if _, err := api.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	rec := bottest.NewRecorder("")
+	cfg := bottest.Config(srv.URL, rec.Option)
+	tag, _ := bots.Lookup("ec2_tag_instance")
+	credential := func(session string) *finding.Finding {
+		f := newFinding(finding.KindAccessKey)
+		f.Type = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+		f.TypeParts, _ = finding.ParseType(f.Type)
+		f.AccessKey = &finding.AccessKey{UserType: finding.UserTypeAssumedRole, UserName: "web", PrincipalID: "AROAEXAMPLEEXAMPLE0:" + session, AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		return f
+	}
+	related := func(f *finding.Finding) ([]finding.Target, string, error) {
+		ts, _, err := tag.TargetsOf(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tag.RelatedOf(ctx, cfg, f, ts)
+	}
+	got, skip, err := related(credential(ids[0]))
+	if err != nil || skip != "" || len(got) != 1 || got[0].Kind != finding.TargetInstance || got[0].ID != ids[0] ||
+		got[0].ARN != "arn:aws:ec2:"+bottest.Region+":"+bottest.Account+":instance/"+ids[0] ||
+		got[0].Via != "instance "+ids[0]+" of session AROAEXAMPLEEXAMPLE0:"+ids[0] {
+		t.Fatalf("related %+v, %q, %v", got, skip, err)
+	}
+	wantOps(t, rec, "ec2:DescribeInstances")
+
+	otherType := credential(ids[0])
+	otherType.Type = "UnauthorizedAccess:IAMUser/TorIPCaller"
+	otherType.TypeParts, _ = finding.ParseType(otherType.Type)
+	disagrees := credential(ids[0])
+	disagrees.Instance = &finding.Instance{ID: "i-0fedcba9876543210"}
+	for name, c := range map[string]struct {
+		f    *finding.Finding
+		want string
+	}{
+		"another finding type":  {otherType, "only an instance-credential finding says whose instance a session is"},
+		"not an instance id":    {credential("deploy-bot"), "is not named after an instance id"},
+		"terminated":            {credential(ids[1]), "is terminated"},
+		"unknown":               {credential("i-0123456789abcdef0"), "no longer exists"},
+		"the finding disagrees": {disagrees, "the finding names instance i-0fedcba9876543210 but its session is named " + ids[0]},
+	} {
+		if got, skip, err := related(c.f); err != nil || len(got) != 0 || !strings.Contains(skip, c.want) {
+			t.Errorf("%s: %+v, %q, %v; want skip %q", name, got, skip, err, c.want)
+		}
+	}
 }

@@ -45,14 +45,79 @@ type Finding struct {
 	// Action is what GuardDuty observed.
 	Action *Action `json:"action,omitempty"`
 
-	Instance   *Instance   `json:"instance,omitempty"`
-	AccessKey  *AccessKey  `json:"accessKey,omitempty"`
-	Buckets    []Bucket    `json:"buckets,omitempty"`
+	Instance  *Instance  `json:"instance,omitempty"`
+	AccessKey *AccessKey `json:"accessKey,omitempty"`
+	Buckets   []Bucket   `json:"buckets,omitempty"`
+	// S3Objects are the objects of an S3Object finding (Malware Protection for S3), each with its
+	// bucket; Malware is what the scan found in them.
+	S3Objects  []S3Object  `json:"s3Objects,omitempty"`
+	Malware    *Malware    `json:"malware,omitempty"`
 	EKS        *EKS        `json:"eks,omitempty"`
 	RDS        *RDS        `json:"rds,omitempty"`
 	Lambda     *Lambda     `json:"lambda,omitempty"`
 	ECS        *ECS        `json:"ecs,omitempty"`
 	Containers []Container `json:"containers,omitempty"`
+	// Sequence is an attack sequence's members (AttackSequence:*), from service.detection.sequence.
+	Sequence *Sequence `json:"sequence,omitempty"`
+}
+
+// Sequence is what an Extended Threat Detection attack sequence ties together: every resource with its
+// kind, identifier, account and region; the signals (findings and activity) by name; the sessions of
+// its actors; the network endpoints.
+type Sequence struct {
+	UID         string             `json:"uid,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Resources   []SequenceResource `json:"resources,omitempty"`
+	Signals     []SequenceSignal   `json:"signals,omitempty"`
+	Sessions    []SequenceSession  `json:"sessions,omitempty"`
+	Endpoints   []SequenceEndpoint `json:"endpoints,omitempty"`
+	// Omitted counts what transform left out past MaxSequenceItems of each list (resources, signals,
+	// sessions, endpoints): the finding travels in every state of the workflow, which Step Functions
+	// keeps under 256 KB. The notification says so.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// MaxSequenceItems is the most resources, signals, sessions and endpoints each a normalized attack
+// sequence keeps, in GuardDuty's order.
+const MaxSequenceItems = 100
+
+// SequenceResource is one member resource. Kind is this version's resource kind for GuardDuty's
+// resource type (Type, kept as sent); Account and Region are the resource's, the finding's where
+// GuardDuty gives none.
+type SequenceResource struct {
+	Kind    ResourceKind `json:"kind"`
+	Type    string       `json:"type"`
+	ID      string       `json:"id"`
+	Name    string       `json:"name,omitempty"`
+	Account string       `json:"account"`
+	Region  string       `json:"region"`
+}
+
+type SequenceSignal struct {
+	Name     string  `json:"name"`
+	Type     string  `json:"type,omitempty"`
+	UID      string  `json:"uid,omitempty"`
+	Severity float64 `json:"severity,omitempty"`
+	Count    int64   `json:"count,omitempty"`
+}
+
+// SequenceSession is an actor's identity and session: who acted, with which credentials.
+type SequenceSession struct {
+	Actor      string `json:"actor,omitempty"`
+	User       string `json:"user,omitempty"`
+	UserType   string `json:"userType,omitempty"`
+	UserID     string `json:"userId,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	Account    string `json:"account,omitempty"`
+	Session    string `json:"session,omitempty"`
+	MFA        string `json:"mfa,omitempty"`
+	Issuer     string `json:"issuer,omitempty"`
+}
+
+type SequenceEndpoint struct {
+	IP     string `json:"ip,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	Port   int64  `json:"port,omitempty"`
 }
 
 // TypeParts is ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact.
@@ -78,9 +143,11 @@ const (
 type ResourceKind string
 
 const (
-	KindInstance       ResourceKind = "Instance"
-	KindAccessKey      ResourceKind = "AccessKey"
-	KindS3Bucket       ResourceKind = "S3Bucket"
+	KindInstance  ResourceKind = "Instance"
+	KindAccessKey ResourceKind = "AccessKey"
+	KindS3Bucket  ResourceKind = "S3Bucket"
+	// KindS3Object is an object version a Malware Protection for S3 scan found malicious.
+	KindS3Object       ResourceKind = "S3Object"
 	KindEKSCluster     ResourceKind = "EKSCluster"
 	KindRDSDBInstance  ResourceKind = "RDSDBInstance"
 	KindLambdaFunction ResourceKind = "LambdaFunction"
@@ -106,6 +173,9 @@ type Action struct {
 	ServiceName string     `json:"serviceName,omitempty"`
 	// RemoteAccountID is the foreign account of InstanceCredentialExfiltration.InsideAWS.
 	RemoteAccountID string `json:"remoteAccountId,omitempty"`
+	// Trail is the CloudTrail trail the API call acted on (affectedResources' AWS::CloudTrail::Trail):
+	// its name or ARN, as GuardDuty gives it.
+	Trail string `json:"trail,omitempty"`
 }
 
 type RemoteIP struct {
@@ -167,6 +237,34 @@ type Bucket struct {
 	Role                string            `json:"role,omitempty"`
 	EffectivePermission string            `json:"effectivePermission,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`
+}
+
+// S3Object is one scanned object version, as GuardDuty names it.
+type S3Object struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// VersionID is the scanned version; empty when the bucket was never versioned.
+	VersionID string `json:"versionId,omitempty"`
+	// ETag is the scanned content's entity tag: a bot checks the live object still has it.
+	ETag string `json:"eTag,omitempty"`
+	// Hash is GuardDuty's hash of the threat it found in the object.
+	Hash string `json:"hash,omitempty"`
+	Arn  string `json:"arn,omitempty"`
+}
+
+// Malware is what a Malware Protection scan found.
+type Malware struct {
+	ScanID   string          `json:"scanId,omitempty"`
+	ScanType string          `json:"scanType,omitempty"`
+	Threats  []MalwareThreat `json:"threats,omitempty"`
+}
+
+type MalwareThreat struct {
+	Name   string `json:"name"`
+	Source string `json:"source,omitempty"`
+	Hash   string `json:"hash,omitempty"`
+	// Paths are the items inside the object (an archive's members) the threat was found in.
+	Paths []string `json:"paths,omitempty"`
 }
 
 type EKS struct {

@@ -2,9 +2,11 @@ package finding
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/guardbots/guardbots/shared/faults"
 )
@@ -27,10 +29,18 @@ type Target struct {
 	// Via says how a related target was reached ("instance profile web of instance i-0abc"); empty for
 	// the finding's own targets.
 	Via string `json:"via,omitempty"`
+	// Version is an S3 object target's version id ("" when its bucket was never versioned).
+	Version string `json:"version,omitempty"`
 }
 
 // String is how rails and notifications name a target: "instance i-0abc", "bucket logs".
 func (t Target) String() string { return string(t.Kind) + " " + t.ID }
+
+// Object splits an s3-object target's ID into its bucket and key.
+func (t Target) Object() (bucket, key string) {
+	bucket, key, _ = strings.Cut(t.ID, "/")
+	return bucket, key
+}
 
 // Where is what a person reads in a message: "instance i-0abc in 111122223333/us-east-1".
 func (t Target) Where() string {
@@ -49,9 +59,20 @@ const (
 	TargetInstanceProfile TargetKind = "instance-profile"
 	// TargetAccessKey is the credentials of a principal with nothing taggable to act on (a federated
 	// user, an AWS service, a principal type this version does not know).
-	TargetAccessKey      TargetKind = "access-key"
-	TargetRoot           TargetKind = "root"
-	TargetBucket         TargetKind = "bucket"
+	TargetAccessKey TargetKind = "access-key"
+	// TargetSession is the temporary credentials of one principal, as IAM's aws:userId names them (the
+	// finding's principalId): "<role id>:<session name>" for a role session, the user's id for an IAM
+	// user's GetSessionToken credentials. Nothing to tag: bots deny it on its role or user.
+	TargetSession TargetKind = "session"
+	TargetRoot    TargetKind = "root"
+	TargetBucket  TargetKind = "bucket"
+	// TargetS3Object is one object version, ID "<bucket>/<key>" and Version its version id. It has no
+	// exemption tag of its own: object tags are written by whoever may write the object (the uploader
+	// of the malware included), so an object is exempt when its bucket is, and every S3Object finding
+	// also names its bucket as a target.
+	TargetS3Object TargetKind = "s3-object"
+	// TargetTrail is a CloudTrail trail, ID its name or ARN as the finding gives it.
+	TargetTrail          TargetKind = "cloudtrail-trail"
 	TargetLambdaFunction TargetKind = "lambda-function"
 	TargetRDSDB          TargetKind = "rds-db"
 	TargetRDSCluster     TargetKind = "rds-cluster"
@@ -64,7 +85,7 @@ type TargetSpec struct {
 	Noun string
 	// Valid is the identifier's pattern: loose where AWS's own is (an emulator's ids), it only has to
 	// keep garbage (a sample finding's placeholder, an injected string) out of the API calls.
-	Valid *regexp.Regexp
+	Valid Pattern
 	// TagRead is the operation ("service:Operation", the SDK's names) that reads the exemption tag, and
 	// TagReadAction the IAM action it needs; empty when the kind has nothing taggable. A package under
 	// shared/exempt implements each operation.
@@ -76,33 +97,95 @@ type TargetSpec struct {
 	Refused string
 }
 
+// Pattern is an identifier's characters (a regular expression) and its length in bytes (every pattern
+// here is ASCII). The bounds are kept apart because regexp compiles a counted repetition such as
+// {1,256} into one instruction per count: the patterns written that way cost every Lambda that links
+// this package 1.5 ms of CPU at its cold start.
+type Pattern struct {
+	re       *regexp.Regexp
+	min, max int
+	parts    func(string) bool // further bounds, when the pattern has parts; nil: none
+}
+
+func pattern(expr string, minLen, maxLen int) Pattern {
+	return Pattern{re: regexp.MustCompile(expr), min: minLen, max: maxLen}
+}
+
+// sessionID is an assumed-role session's aws:userId (AROA… unique id, ':', session name) or an IAM user's
+// unique id (AIDA…): each part's bounds are checked apart, for the reason Pattern gives.
+var sessionID = Pattern{re: regexp.MustCompile(`^(AROA[A-Z0-9-]+:[\w+=,.@-]+|AIDA[A-Z0-9-]+)$`), min: 8, max: 4 + 128 + 1 + 64,
+	parts: func(s string) bool {
+		id, name, isRole := strings.Cut(s, ":")
+		if len(id) < 4+4 || len(id) > 4+128 {
+			return false
+		}
+		return !isRole || len(name) >= 1 && len(name) <= 64
+	}}
+
+// MatchString reports whether s has the pattern's characters and length.
+func (p Pattern) MatchString(s string) bool {
+	return len(s) >= p.min && len(s) <= p.max && p.re.MatchString(s) && (p.parts == nil || p.parts(s))
+}
+
 var (
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	dbIDRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,62}$`)
+	iamName = pattern(`^[\w+=,.@-]+$`, 1, 64)
+	dbID    = pattern(`^[a-zA-Z][a-zA-Z0-9-]*$`, 1, 63)
+	keyID   = pattern(`^[\w+=,.@:/-]+$`, 1, 256)
+	bucket  = pattern(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`, 3, 63)
+	// s3Object is "<bucket>/<key>": the bucket's bounds are checked apart; the key's length (S3's 1,024
+	// bytes) and UTF-8 where the target is taken (s3Objects), so the pattern sets no maximum.
+	s3Object = Pattern{re: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\x00-\x1f\x7f]+$`), min: 3 + 1 + 1, max: math.MaxInt,
+		parts: func(s string) bool {
+			b, _, _ := strings.Cut(s, "/")
+			return len(b) >= 3 && len(b) <= 63
+		}}
+	// trail is a trail's name or ARN: the region's first part (2 letters) and number (1 or 2 digits), the
+	// account (12 digits) and the name (3 to 128) are checked apart.
+	trail = Pattern{re: regexp.MustCompile(`^(arn:aws[a-z-]*:cloudtrail:[a-z]+(-[a-z]+)+-\d+:\d+:trail/)?[A-Za-z0-9][A-Za-z0-9._-]+$`), min: 3, max: math.MaxInt,
+		parts: func(s string) bool {
+			name := s
+			if f := strings.Split(s, ":"); len(f) == 6 {
+				region := f[3]
+				first, _, _ := strings.Cut(region, "-")
+				num := region[strings.LastIndex(region, "-")+1:]
+				if len(first) != 2 || len(num) > 2 || len(f[4]) != 12 {
+					return false
+				}
+				name = strings.TrimPrefix(f[5], "trail/")
+			}
+			return len(name) >= 3 && len(name) <= 128
+		}}
 )
 
 // targetSpecs is the table of target kinds. Adding a kind of resource is an entry here and in
 // resourceTargets (and, for a Relation, in relationSpecs).
 var targetSpecs = map[TargetKind]TargetSpec{
-	TargetInstance: {Noun: "instance", Valid: regexp.MustCompile(`^i-[0-9a-f-]{8,32}$`),
+	TargetInstance: {Noun: "instance", Valid: pattern(`^i-[0-9a-f-]+$`, 2+8, 2+32),
 		TagRead: "ec2:DescribeTags", TagReadAction: "ec2:DescribeTags", Marked: true},
-	TargetIAMUser: {Noun: "user", Valid: iamNameRE,
+	TargetIAMUser: {Noun: "user", Valid: iamName,
 		TagRead: "iam:ListUserTags", TagReadAction: "iam:ListUserTags", Marked: true},
-	TargetIAMRole: {Noun: "role", Valid: iamNameRE,
+	TargetIAMRole: {Noun: "role", Valid: iamName,
 		TagRead: "iam:ListRoleTags", TagReadAction: "iam:ListRoleTags", Marked: true},
-	TargetInstanceProfile: {Noun: "instance profile", Valid: iamNameRE},
-	TargetAccessKey:       {Noun: "access key", Valid: regexp.MustCompile(`^[\w+=,.@:/-]{1,256}$`)},
-	TargetRoot: {Noun: "root user", Valid: regexp.MustCompile(`^[\w+=,.@:/-]{1,256}$`),
+	TargetInstanceProfile: {Noun: "instance profile", Valid: iamName},
+	TargetAccessKey:       {Noun: "access key", Valid: keyID},
+	// A role's or user's unique id, then for a role the session name (IAM's pattern; the emulator's ids
+	// carry dashes).
+	TargetSession: {Noun: "session", Valid: sessionID},
+	TargetRoot: {Noun: "root user", Valid: keyID,
 		Refused: "root credentials are never acted on: a member-account role cannot manage the root user's " +
 			"credentials, and acting on root needs a human (notify only)"},
-	TargetBucket: {Noun: "bucket", Valid: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`),
+	TargetBucket: {Noun: "bucket", Valid: bucket,
 		TagRead: "s3:GetBucketTagging", TagReadAction: "s3:GetBucketTagging"},
+	TargetS3Object: {Noun: "object", Valid: s3Object},
+	// Tags of a trail are read by its ARN in its home region (the ARN's).
+	TargetTrail: {Noun: "trail", Valid: trail,
+		TagRead: "cloudtrail:ListTags", TagReadAction: "cloudtrail:ListTags"},
 	// A function is addressed by its unqualified name: reserved concurrency and tags are per function.
-	TargetLambdaFunction: {Noun: "function", Valid: regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`),
+	TargetLambdaFunction: {Noun: "function", Valid: pattern(`^[a-zA-Z0-9_-]+$`, 1, 64),
 		TagRead: "lambda:ListTags", TagReadAction: "lambda:ListTags", Marked: true},
-	TargetRDSDB: {Noun: "DB instance", Valid: dbIDRE,
+	TargetRDSDB: {Noun: "DB instance", Valid: dbID,
 		TagRead: "rds:ListTagsForResource", TagReadAction: "rds:ListTagsForResource", Marked: true},
-	TargetRDSCluster: {Noun: "DB cluster", Valid: dbIDRE,
+	TargetRDSCluster: {Noun: "DB cluster", Valid: dbID,
 		TagRead: "rds:ListTagsForResource", TagReadAction: "rds:ListTagsForResource", Marked: true},
 }
 
@@ -115,11 +198,13 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return []Target{{Kind: TargetInstance, ID: f.Instance.ID}}, nil
 	},
+	// The principal behind the key, and the trail the call acted on (Stealth:IAMUser/CloudTrailLoggingDisabled).
 	KindAccessKey: func(f *Finding) ([]Target, error) {
-		if t, ok := principal(f.AccessKey); ok {
-			return []Target{t}, nil
+		out := principal(f.AccessKey)
+		if f.Action != nil && f.Action.Trail != "" {
+			out = append(out, Target{Kind: TargetTrail, ID: f.Action.Trail})
 		}
-		return nil, nil
+		return out, nil
 	},
 	// Policy:S3/* findings name one bucket; data-access findings may name several.
 	KindS3Bucket: func(f *Finding) ([]Target, error) {
@@ -131,6 +216,7 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 		}
 		return out, nil
 	},
+	KindS3Object:       s3Objects,
 	KindLambdaFunction: lambdaTargets,
 	KindRDSDBInstance: func(f *Finding) ([]Target, error) {
 		switch r := f.RDS; {
@@ -146,31 +232,93 @@ var resourceTargets = map[ResourceKind]func(f *Finding) ([]Target, error){
 
 // ResourceKinds are every resource kind, in the catalogue's order.
 var ResourceKinds = []ResourceKind{
-	KindInstance, KindAccessKey, KindS3Bucket, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
+	KindInstance, KindAccessKey, KindS3Bucket, KindS3Object, KindEKSCluster, KindRDSDBInstance, KindLambdaFunction,
 	KindContainer, KindECSCluster, KindAttackSequence, KindOther,
 }
 
 // principal is the target behind an access key: the IAM user, the role of a role session, or the
-// credentials themselves when nothing taggable stands behind them.
-func principal(k *AccessKey) (Target, bool) {
+// credentials themselves when nothing taggable stands behind them; then the session, when the
+// credentials are temporary ones IAM can name (aws:userId): a role session's "<role id>:<name>", or an
+// IAM user's GetSessionToken credentials (an ASIA key), whose aws:userId is the user's id.
+func principal(k *AccessKey) []Target {
 	if k == nil {
-		return Target{}, false
+		return nil
 	}
 	switch {
 	case k.UserType == UserTypeRoot:
-		return Target{Kind: TargetRoot, ID: firstOf(k.AccessKeyID, k.PrincipalID, "root")}, true
+		return []Target{{Kind: TargetRoot, ID: firstOf(k.AccessKeyID, k.PrincipalID, "root")}}
 	case k.UserType == UserTypeIAMUser && k.UserName != "":
-		return Target{Kind: TargetIAMUser, ID: k.UserName}, true
+		out := []Target{{Kind: TargetIAMUser, ID: k.UserName}}
+		if strings.HasPrefix(k.AccessKeyID, "ASIA") && strings.HasPrefix(k.PrincipalID, "AIDA") {
+			out = append(out, Target{Kind: TargetSession, ID: k.PrincipalID})
+		}
+		return out
 	// For an assumed role GuardDuty's userName is the role's name; a principal id that is not a role's
 	// (AROA…:session) says it is something else named alike.
 	case k.UserType == UserTypeAssumedRole && k.UserName != "" && (k.PrincipalID == "" || strings.HasPrefix(k.PrincipalID, "AROA")),
 		k.UserType == UserTypeRole && k.UserName != "":
-		return Target{Kind: TargetIAMRole, ID: k.UserName}, true
+		out := []Target{{Kind: TargetIAMRole, ID: k.UserName}}
+		if strings.HasPrefix(k.PrincipalID, "AROA") && strings.Contains(k.PrincipalID, ":") {
+			out = append(out, Target{Kind: TargetSession, ID: k.PrincipalID})
+		}
+		return out
 	}
 	if id := firstOf(k.AccessKeyID, k.PrincipalID, k.UserName); id != "" {
-		return Target{Kind: TargetAccessKey, ID: id}, true
+		return []Target{{Kind: TargetAccessKey, ID: id}}
 	}
-	return Target{}, false
+	return nil
+}
+
+// SessionName is the session name of a role session target ("AROA…:i-0abc" → "i-0abc"), "" for an IAM
+// user's session.
+func (t Target) SessionName() string {
+	if t.Kind != TargetSession {
+		return ""
+	}
+	_, name, _ := strings.Cut(t.ID, ":")
+	return name
+}
+
+// PrincipalUniqueID is the role's unique id of a role session target ("AROA…:i-0abc" → "AROA…"), or the user's id
+// for an IAM user's session: the principal the credentials belong to.
+func (t Target) PrincipalUniqueID() string {
+	id, _, _ := strings.Cut(t.ID, ":")
+	return id
+}
+
+// versionRE is what S3 version ids are made of ("null" for an object written while versioning was off).
+var versionRE = regexp.MustCompile(`^[A-Za-z0-9._+=/-]+$`)
+
+// s3Objects names each object version of an S3Object finding, then each object's bucket (whose tag is
+// the objects' exemption). An object ARN in the finding must name the same bucket and key in the
+// finding's partition: the object read is the object the finding names.
+func s3Objects(f *Finding) ([]Target, error) {
+	var objs, buckets []Target
+	for _, o := range f.S3Objects {
+		if o.Bucket == "" || o.Key == "" {
+			continue
+		}
+		switch {
+		case len(o.Key) > 1024 || !utf8.ValidString(o.Key):
+			return nil, faults.Rejectf("object key %.64q… in bucket %s is not an S3 key (at most 1,024 bytes of UTF-8)", o.Key, o.Bucket)
+		case o.VersionID != "" && (len(o.VersionID) > 1024 || !versionRE.MatchString(o.VersionID)):
+			return nil, faults.Rejectf("%.64q is not an S3 version id", o.VersionID)
+		}
+		if o.Arn != "" {
+			partition := f.Partition
+			if partition == "" {
+				partition = PartitionOf(f.Region)
+			}
+			if want := fmt.Sprintf("arn:%s:s3:::%s/%s", partition, o.Bucket, o.Key); o.Arn != want {
+				return nil, faults.Rejectf("object ARN %.128q does not name object %s/%.64q", o.Arn, o.Bucket, o.Key)
+			}
+		}
+		objs = append(objs, Target{Kind: TargetS3Object, ID: o.Bucket + "/" + o.Key, Version: o.VersionID})
+		if !slices.ContainsFunc(buckets, func(t Target) bool { return t.ID == o.Bucket }) {
+			buckets = append(buckets, Target{Kind: TargetBucket, ID: o.Bucket})
+		}
+	}
+	return append(objs, buckets...), nil
 }
 
 // lambdaTargets names the function by its name. An ARN in the finding must name the same function in
@@ -259,8 +407,13 @@ func (t Target) builtARN() string {
 	switch t.Kind {
 	case TargetInstance:
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", t.Partition, t.Region, t.Account, t.ID)
-	case TargetBucket:
+	case TargetBucket, TargetS3Object:
 		return fmt.Sprintf("arn:%s:s3:::%s", t.Partition, t.ID)
+	case TargetTrail:
+		if strings.HasPrefix(t.ID, "arn:") {
+			return t.ID
+		}
+		return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetLambdaFunction:
 		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", t.Partition, t.Region, t.Account, t.ID)
 	case TargetRDSDB:
@@ -302,7 +455,12 @@ func ReadActions() map[string][]string {
 // by the runner before any rail (the role behind an instance's instance profile).
 type Relation string
 
-const RelInstanceProfileRole Relation = "instance-profile-role"
+const (
+	RelInstanceProfileRole Relation = "instance-profile-role"
+	// RelSessionInstance is the instance whose credentials an instance-credential finding's session
+	// holds: EC2 names an instance role's session after the instance id.
+	RelSessionInstance Relation = "session-instance"
+)
 
 // RelationSpec is one relation: the target it starts from, what the finding says of the way there
 // (validated), and the operation that reads the way live and names the related targets.
@@ -321,6 +479,9 @@ var relationSpecs = map[Relation]RelationSpec{
 	RelInstanceProfileRole: {From: TargetInstance, To: TargetIAMRole, Via: instanceProfile,
 		Lookup: "iam:GetInstanceProfile", LookupAction: "iam:GetInstanceProfile",
 		Summary: "the role of the instance's instance profile"},
+	RelSessionInstance: {From: TargetSession, To: TargetInstance, Via: sessionInstance,
+		Lookup: "ec2:DescribeInstances", LookupAction: "ec2:DescribeInstances",
+		Summary: "the instance of an instance-credential finding's session"},
 }
 
 // RelationOf is the table entry of r, and whether it has one.
@@ -341,6 +502,29 @@ func instanceProfile(f *Finding, from Target) (Target, string, error) {
 	if err := via.Validate(); err != nil {
 		return Target{}, "", err
 	}
+	return via, "", nil
+}
+
+// InstanceCredentialFamily is the threat family of GuardDuty's findings on an EC2 instance's role
+// credentials used elsewhere (UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS and
+// .InsideAWS).
+const InstanceCredentialFamily = "InstanceCredentialExfiltration"
+
+// sessionInstance is the instance a role session is named after, on an instance-credential finding:
+// there GuardDuty says the credentials are an instance's, whose session EC2 names after the instance id.
+// On any other finding a session name is whatever the caller of AssumeRole chose, and leads nowhere.
+func sessionInstance(f *Finding, from Target) (Target, string, error) {
+	name := from.SessionName()
+	switch {
+	case f.TypeParts.ThreatFamily != InstanceCredentialFamily:
+		return Target{}, fmt.Sprintf("only an instance-credential finding says whose instance a session is (%s is a %s finding; a session's name is chosen by whoever assumed the role)", from, f.Type), nil
+	case !targetSpecs[TargetInstance].Valid.MatchString(name):
+		return Target{}, fmt.Sprintf("%s is not named after an instance id, so it is not an instance's credentials", from), nil
+	case f.Instance != nil && f.Instance.ID != "" && f.Instance.ID != name:
+		return Target{}, fmt.Sprintf("the finding names instance %s but its session is named %s: neither is acted on", f.Instance.ID, name), nil
+	}
+	via := Target{Kind: TargetInstance, ID: name, Account: from.Account, Region: from.Region, Partition: from.Partition, Via: from.String()}
+	via.ARN = via.builtARN()
 	return via, "", nil
 }
 

@@ -2,6 +2,7 @@ package finding
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,7 +30,15 @@ func TestTargets_EachResourceKindNamesItsTargetsValidatedWithTheirARN(t *testing
 			[]Target{where(TargetIAMUser, "alice", "")}},
 		"role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", ""), where(TargetSession, "AROAEXAMPLE:s", "")}},
+		// GuardDuty's Role user type names the role; a principal id without a session names no session.
+		"role": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeRole, UserName: "ops", PrincipalID: "AROAEXAMPLE", AccessKeyID: "ASIAEXAMPLE0000000AA"}
 		}, KindAccessKey, []Target{where(TargetIAMRole, "ops", "")}},
+		// An IAM user's GetSessionToken credentials (ASIA) are a session of the user (aws:userId is its id).
+		"IAM user session": {func(f *Finding) {
+			f.AccessKey = &AccessKey{UserType: UserTypeIAMUser, UserName: "alice", PrincipalID: "AIDAEXAMPLEEXAMPLE0", AccessKeyID: "ASIAEXAMPLE0000000AA"}
+		}, KindAccessKey, []Target{where(TargetIAMUser, "alice", ""), where(TargetSession, "AIDAEXAMPLEEXAMPLE0", "")}},
 		// Something named like a role whose principal is not a role's is not acted on as the role.
 		"not a role session": {func(f *Finding) {
 			f.AccessKey = &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AIDAEXAMPLE:s", AccessKeyID: "ASIAEXAMPLE0000000AA"}
@@ -63,6 +72,9 @@ func TestTargets_MalformedIdentifiersAreRejectedBeforeAnyAPICall(t *testing.T) {
 		"instance id": func(f *Finding) { f.ResourceKind, f.Instance = KindInstance, &Instance{ID: "i-99999999; rm -rf"} },
 		"user name": func(f *Finding) {
 			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeIAMUser, UserName: "a b"}
+		},
+		"session name": func(f *Finding) {
+			f.ResourceKind, f.AccessKey = KindAccessKey, &AccessKey{UserType: UserTypeAssumedRole, UserName: "ops", PrincipalID: "AROAEXAMPLE:i-1 *"}
 		},
 		"bucket":        func(f *Finding) { f.ResourceKind, f.Buckets = KindS3Bucket, []Bucket{{Name: "Bad/Name"}} },
 		"function":      func(f *Finding) { f.ResourceKind, f.Lambda = KindLambdaFunction, &Lambda{FunctionName: "a b"} },
@@ -135,5 +147,89 @@ func TestTarget_WhereNamesKindAccountAndRegion(t *testing.T) {
 	tg := Target{Kind: TargetRDSDB, ID: "orders", Account: "111122223333", Region: "eu-west-1"}
 	if tg.Where() != "DB instance orders in 111122223333/eu-west-1" || tg.String() != "rds-db orders" {
 		t.Errorf("%q %q", tg.Where(), tg.String())
+	}
+}
+
+func TestTargets_S3ObjectIsTheVersionAndItsBucketCarriesTheExemption(t *testing.T) {
+	f := targetFinding(KindS3Object)
+	f.S3Objects = []S3Object{{Bucket: "uploads", Key: "in/a b.zip", VersionID: "3HL4kqtJlcpXroDT.rmSpX", Arn: "arn:aws:s3:::uploads/in/a b.zip"}}
+	ts, err := Targets(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{Kind: TargetS3Object, ID: "uploads/in/a b.zip", ARN: "arn:aws:s3:::uploads/in/a b.zip", Account: "111122223333", Region: "eu-west-1", Partition: "aws", Version: "3HL4kqtJlcpXroDT.rmSpX"},
+		{Kind: TargetBucket, ID: "uploads", ARN: "arn:aws:s3:::uploads", Account: "111122223333", Region: "eu-west-1", Partition: "aws"},
+	}
+	if !reflect.DeepEqual(ts, want) {
+		t.Errorf("targets\n got %+v\nwant %+v", ts, want)
+	}
+	if b, k := ts[0].Object(); b != "uploads" || k != "in/a b.zip" {
+		t.Errorf("Object() = %q, %q", b, k)
+	}
+	if Spec(TargetS3Object).TagRead != "" {
+		t.Error("an object's own tags must not exempt it: its uploader writes them")
+	}
+}
+
+func TestTargets_S3ObjectWithAForgedKeyVersionOrARNIsRejected(t *testing.T) {
+	for name, o := range map[string]S3Object{
+		"ARN of another bucket": {Bucket: "uploads", Key: "a.zip", Arn: "arn:aws:s3:::attacker/a.zip"},
+		"version with a space":  {Bucket: "uploads", Key: "a.zip", VersionID: "v 1"},
+		"key over 1024 bytes":   {Bucket: "uploads", Key: strings.Repeat("k", 1025)},
+		"key not UTF-8":         {Bucket: "uploads", Key: "a\xff.zip"},
+		"key with a newline":    {Bucket: "uploads", Key: "a\n.zip"},
+		"bucket not a bucket":   {Bucket: "Uploads_", Key: "a.zip"},
+	} {
+		f := targetFinding(KindS3Object)
+		f.S3Objects = []S3Object{o}
+		if _, err := Targets(f); faults.Classify(err) != faults.Rejected {
+			t.Errorf("%s: err = %v, want a rejection", name, err)
+		}
+	}
+}
+
+// Each kind's Pattern accepts exactly what its identifier's counted regular expression accepts (the
+// form AWS documents, which regexp compiles too slowly for a cold start), at and around every bound.
+func TestPattern_AcceptsWhatTheCountedExpressionAccepts(t *testing.T) {
+	counted := map[TargetKind]string{
+		TargetInstance:        `^i-[0-9a-f-]{8,32}$`,
+		TargetIAMUser:         `^[\w+=,.@-]{1,64}$`,
+		TargetIAMRole:         `^[\w+=,.@-]{1,64}$`,
+		TargetInstanceProfile: `^[\w+=,.@-]{1,64}$`,
+		TargetAccessKey:       `^[\w+=,.@:/-]{1,256}$`,
+		TargetRoot:            `^[\w+=,.@:/-]{1,256}$`,
+		TargetBucket:          `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`,
+		TargetLambdaFunction:  `^[a-zA-Z0-9_-]{1,64}$`,
+		TargetRDSDB:           `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
+		TargetRDSCluster:      `^[a-zA-Z][a-zA-Z0-9-]{0,62}$`,
+		TargetSession:         `^(AROA[A-Z0-9-]{4,128}:[\w+=,.@-]{1,64}|AIDA[A-Z0-9-]{4,128})$`,
+		TargetS3Object:        `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]+$`,
+		TargetTrail:           `^(arn:aws[a-z-]*:cloudtrail:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:trail/)?[A-Za-z0-9][A-Za-z0-9._-]{2,127}$`,
+	}
+	if len(counted) != len(targetSpecs) {
+		t.Fatalf("%d expressions for %d kinds", len(counted), len(targetSpecs))
+	}
+	var inputs []string
+	for _, c := range []string{"a", "0", "f", "A", "-", ".", "_", "@", ":", "/", "é", " ", "\n"} {
+		for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 31, 32, 33, 34, 35, 61, 62, 63, 64, 65, 127, 128, 129, 255, 256, 257} {
+			s := strings.Repeat(c, n)
+			inputs = append(inputs, s, "i-"+s, "a"+s, s+"a", "a"+s+"-", "1"+s+"1",
+				"AROA"+s, "AIDA"+s, "AROAABCD:"+s, "AROA"+s+":x", "AROA"+s+":"+s,
+				s+"/k", "ab"+s+"/"+s, "a"+s+"b/k/"+s,
+				"arn:aws:cloudtrail:eu-west-1:111122223333:trail/"+s,
+				"arn:aws-us-gov:cloudtrail:"+s+"-west-1:111122223333:trail/audit",
+				"arn:aws:cloudtrail:eu-west-"+s+":111122223333:trail/audit",
+				"arn:aws:cloudtrail:eu-"+s+"-1:111122223333:trail/audit",
+				"arn:aws:cloudtrail:eu-west-1:"+s+":trail/audit")
+		}
+	}
+	for kind, expr := range counted {
+		re := regexp.MustCompile(expr)
+		for _, in := range inputs {
+			if got, want := targetSpecs[kind].Valid.MatchString(in), re.MatchString(in); got != want {
+				t.Errorf("%s: %q (%d bytes): pattern says %t, %s says %t", kind, in, len(in), got, expr, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package finding
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/guardbots/guardbots/shared/faults"
@@ -72,6 +73,17 @@ func FromGuardDuty(p *guardduty.Parsed) (*Finding, error) {
 			bk.EffectivePermission = b.PublicAccess.EffectivePermission
 		}
 		f.Buckets = append(f.Buckets, bk)
+		for _, o := range b.S3ObjectDetails {
+			f.S3Objects = append(f.S3Objects, S3Object{
+				Bucket: b.Name, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag, Hash: o.Hash, Arn: o.ObjectArn,
+			})
+		}
+	}
+	if d := g.Service.Detection; d != nil && d.Sequence != nil {
+		f.Sequence = sequence(d.Sequence, f)
+	}
+	if m := g.Service.MalwareScanDetails; m != nil {
+		f.Malware = malware(m)
 	}
 	if e := r.EksClusterDetails; e != nil || r.KubernetesDetails != nil {
 		f.EKS = eks(e, r.KubernetesDetails)
@@ -197,6 +209,10 @@ func Kind(parts TypeParts, f *Finding) ResourceKind {
 	case "IAMUser":
 		return KindAccessKey
 	case "S3":
+		// Object:S3/MaliciousFile names the object version the scan found malicious.
+		if f.ResourceType == "S3Object" || len(f.S3Objects) > 0 {
+			return KindS3Object
+		}
 		// Policy:S3/* and Stealth:S3/* carry resourceType AccessKey, yet the bucket is what to fix.
 		if len(f.Buckets) > 0 {
 			return KindS3Bucket
@@ -240,6 +256,13 @@ func requireIdentifiers(f *Finding) error {
 		}
 	case KindS3Bucket:
 		// Kind only says S3Bucket when a bucket name is present.
+	case KindS3Object:
+		if !slices.ContainsFunc(f.S3Objects, func(o S3Object) bool { return o.Bucket != "" && o.Key != "" }) {
+			missing = "resource.s3BucketDetails[].s3ObjectDetails[] (a bucket name and an object key)"
+		} else if _, err := s3Objects(f); err != nil {
+			// A key, version or ARN no bot could act on is refused here, before match decides on it.
+			return faults.Rejectf("transform: S3Object finding %s: %v", f.ID, err)
+		}
 	case KindEKSCluster:
 		if f.EKS == nil || f.EKS.ClusterName == "" {
 			missing = "resource.eksClusterDetails.name"
@@ -311,6 +334,76 @@ func instance(in *guardduty.InstanceDetails) *Instance {
 		if out.VpcID == "" {
 			out.VpcID, out.SubnetID = n.VpcID, n.SubnetID
 		}
+	}
+	return out
+}
+
+// sequenceKinds maps GuardDuty's ResourceV2 types to this version's resource kinds; a type not here
+// (a launch template, a VPC, …) is Other, kept with its type.
+var sequenceKinds = map[string]ResourceKind{
+	"EC2_INSTANCE": KindInstance, "ACCESS_KEY": KindAccessKey, "S3_BUCKET": KindS3Bucket, "S3_OBJECT": KindS3Object,
+	"EKS_CLUSTER": KindEKSCluster, "ECS_CLUSTER": KindECSCluster, "CONTAINER": KindContainer,
+}
+
+// sequence normalizes an attack sequence's members. A member without an account or region is in the
+// finding's.
+func sequence(q *guardduty.Sequence, f *Finding) *Sequence {
+	out := &Sequence{UID: q.UID, Description: q.Description}
+	for _, r := range q.Resources {
+		kind, ok := sequenceKinds[r.ResourceType]
+		if !ok {
+			kind = KindOther
+		}
+		m := SequenceResource{Kind: kind, Type: r.ResourceType, ID: firstOf(r.UID, r.Name), Name: r.Name,
+			Account: firstOf(r.AccountID, f.AccountID), Region: firstOf(r.Region, f.Region)}
+		out.Resources = append(out.Resources, m)
+	}
+	for _, g := range q.Signals {
+		out.Signals = append(out.Signals, SequenceSignal{Name: g.Name, Type: g.Type, UID: g.UID, Severity: g.Severity, Count: g.Count})
+	}
+	for _, a := range q.Actors {
+		s := SequenceSession{Actor: a.ID}
+		if u := a.User; u != nil {
+			s.User, s.UserType, s.UserID, s.Credential, s.Account = u.Name, u.Type, u.UID, u.CredentialUID, u.AccountUID
+		}
+		if ss := a.Session; ss != nil {
+			s.Session, s.MFA, s.Issuer = ss.UID, ss.MfaStatus, ss.Issuer
+		}
+		out.Sessions = append(out.Sessions, s)
+	}
+	for _, e := range q.Endpoints {
+		out.Endpoints = append(out.Endpoints, SequenceEndpoint{IP: e.IP, Domain: e.Domain, Port: e.Port})
+	}
+	out.Resources, out.Signals = capped(out.Resources, &out.Omitted), capped(out.Signals, &out.Omitted)
+	out.Sessions, out.Endpoints = capped(out.Sessions, &out.Omitted), capped(out.Endpoints, &out.Omitted)
+	return out
+}
+
+// capped keeps the first MaxSequenceItems of s, counting the rest in omitted.
+func capped[T any](s []T, omitted *int) []T {
+	if len(s) <= MaxSequenceItems {
+		return s
+	}
+	*omitted += len(s) - MaxSequenceItems
+	return s[:MaxSequenceItems]
+}
+
+// malware keeps the threats' names and hashes and the paths inside the object they were found at.
+func malware(m *guardduty.MalwareScanDetails) *Malware {
+	out := &Malware{ScanID: m.ScanID, ScanType: m.ScanType}
+	for _, t := range m.Threats {
+		th := MalwareThreat{Name: t.Name, Source: t.Source, Hash: t.Hash}
+		for _, p := range t.ItemPaths {
+			if p.NestedItemPath != "" {
+				th.Paths = append(th.Paths, p.NestedItemPath)
+			}
+		}
+		for _, it := range t.ItemDetails {
+			if it.ItemPath != "" && !slices.Contains(th.Paths, it.ItemPath) {
+				th.Paths = append(th.Paths, it.ItemPath)
+			}
+		}
+		out.Threats = append(out.Threats, th)
 	}
 	return out
 }
@@ -393,6 +486,7 @@ func action(a *guardduty.Action) *Action {
 		if c.RemoteAccountDetails != nil {
 			out.RemoteAccountID = c.RemoteAccountDetails.AccountID
 		}
+		out.Trail = c.AffectedResources["AWS::CloudTrail::Trail"]
 	}
 	if k := a.KubernetesAPICallAction; k != nil {
 		add(k.RemoteIPDetails)

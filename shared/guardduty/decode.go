@@ -21,6 +21,7 @@ const (
 	maxTags   = 50   // AWS's per-resource tag limit
 	maxTagKey = 128  // AWS tag key limit (characters)
 	maxTagVal = 256  // AWS tag value limit (characters)
+	maxKey    = 1024 // S3's object key limit (bytes)
 )
 
 // decodeFinding copies the modelled members of a GuardDuty finding object and validates it; path is
@@ -248,6 +249,17 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				if pa := d.obj(b, "publicAccess"); pa != nil {
 					sb.PublicAccess = &PublicAccess{EffectivePermission: d.str(pa, "effectivePermission", maxID)}
 				}
+				d.in("s3ObjectDetails[]", func() {
+					for _, o := range d.arr(b, "s3ObjectDetails") {
+						sb.S3ObjectDetails = append(sb.S3ObjectDetails, S3ObjectDetail{
+							ObjectArn: d.str(o, "objectArn", maxARN),
+							Key:       d.str(o, "key", maxKey),
+							ETag:      d.str(o, "eTag", maxID),
+							Hash:      d.str(o, "hash", maxID),
+							VersionID: d.str(o, "versionId", maxKey),
+						})
+					}
+				})
 				res.S3BucketDetails = append(res.S3BucketDetails, sb)
 			})
 		}
@@ -468,8 +480,145 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 		if a := d.obj(s, "action"); a != nil {
 			d.in("action", func() { svc.Action = d.action(a) })
 		}
+		if x := d.obj(s, "detection"); x != nil {
+			d.in("detection", func() {
+				if q := d.obj(x, "sequence"); q != nil {
+					d.in("sequence", func() { svc.Detection = &Detection{Sequence: d.sequence(q)} })
+				}
+			})
+		}
+		if m := d.obj(s, "malwareScanDetails"); m != nil {
+			d.in("malwareScanDetails", func() { svc.MalwareScanDetails = d.malwareScan(m) })
+		}
 	})
 	return svc
+}
+
+// malwareScan reads the threats of a Malware Protection scan: names and hashes for the notification,
+// and each item's object version, which transform checks against the object the finding names.
+// sequence reads an attack sequence's members, each bounded like every other field.
+func (d *decoder) sequence(q *fastjson.Value) *Sequence {
+	out := &Sequence{UID: d.str(q, "uid", maxID), Description: d.str(q, "description", maxText)}
+	d.in("resources[]", func() {
+		for _, r := range d.arr(q, "resources") {
+			out.Resources = append(out.Resources, SequenceResource{
+				UID: d.str(r, "uid", maxARN), Name: d.str(r, "name", maxARN), AccountID: d.str(r, "accountId", maxID),
+				ResourceType: d.str(r, "resourceType", maxID), Region: d.str(r, "region", maxID),
+				Service: d.str(r, "service", maxID), CloudPartition: d.str(r, "cloudPartition", maxID),
+			})
+		}
+	})
+	d.in("signals[]", func() {
+		for _, g := range d.arr(q, "signals") {
+			out.Signals = append(out.Signals, Signal{
+				UID: d.str(g, "uid", maxARN), Type: d.str(g, "type", maxID), Name: d.str(g, "name", maxID),
+				Severity: d.num(g, "severity"), Count: d.int(g, "count"),
+				ResourceUIDs: d.strs(g, "resourceUids", maxARN), ActorIDs: d.strs(g, "actorIds", maxID),
+			})
+		}
+	})
+	d.in("actors[]", func() {
+		for _, a := range d.arr(q, "actors") {
+			act := Actor{ID: d.str(a, "id", maxID)}
+			if u := d.obj(a, "user"); u != nil {
+				d.in("user", func() {
+					act.User = &ActorUser{Name: d.str(u, "name", maxID), UID: d.str(u, "uid", maxARN), Type: d.str(u, "type", maxID),
+						CredentialUID: d.str(u, "credentialUid", maxID)}
+					if acc := d.obj(u, "account"); acc != nil {
+						act.User.AccountUID = d.str(acc, "uid", maxID)
+					}
+				})
+			}
+			if ss := d.obj(a, "session"); ss != nil {
+				d.in("session", func() {
+					act.Session = &ActorSession{UID: d.str(ss, "uid", maxID), MfaStatus: d.str(ss, "mfaStatus", maxID), Issuer: d.str(ss, "issuer", maxARN)}
+				})
+			}
+			out.Actors = append(out.Actors, act)
+		}
+	})
+	d.in("endpoints[]", func() {
+		for _, e := range d.arr(q, "endpoints") {
+			out.Endpoints = append(out.Endpoints, NetworkEndpoint{ID: d.str(e, "id", maxID), IP: d.ip(e, "ip"), Domain: d.str(e, "domain", maxText), Port: d.int(e, "port")})
+		}
+	})
+	return out
+}
+
+// strs reads a list of strings, each at most max bytes.
+func (d *decoder) strs(v *fastjson.Value, key string, max int) []string {
+	var out []string
+	for _, x := range d.arr(v, key) {
+		b, err := x.StringBytes()
+		switch {
+		case err != nil || len(b) == 0:
+		case len(b) > max:
+			d.failf("%s has an entry %d bytes long, over the %d-byte limit", d.field(key), len(b), max)
+		default:
+			out = append(out, d.keep(b))
+		}
+	}
+	return out
+}
+
+// affected reads affectedResources: CloudFormation resource types ("AWS::CloudTrail::Trail") to the
+// resource's name or ARN. Keys are AWS's own, never capitalized: the CLI prints them as the API does.
+func (d *decoder) affected(ar *fastjson.Value) map[string]string {
+	o, _ := ar.Object()
+	if o.Len() > maxList {
+		d.failf("%s has %d entries, over the limit of %d", d.field(""), o.Len(), maxList)
+		return nil
+	}
+	var out map[string]string
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		b, err := v.StringBytes()
+		switch {
+		case err != nil || len(b) == 0:
+		case len(k) > maxID || len(b) > maxARN:
+			d.failf("%s has an entry longer than allowed: %q", d.field(""), clip(string(k), 64))
+		default:
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[d.keep(k)] = d.keep(b)
+		}
+	})
+	return out
+}
+
+func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
+	out := &MalwareScanDetails{
+		ScanID:            d.str(m, "scanId", maxID),
+		ScanType:          d.str(m, "scanType", maxID),
+		ScanCategory:      d.str(m, "scanCategory", maxID),
+		UniqueThreatCount: d.int(m, "uniqueThreatCount"),
+	}
+	d.in("threats[]", func() {
+		for _, t := range d.arr(m, "threats") {
+			th := Threat{
+				Name:   d.str(t, "name", maxID),
+				Source: d.str(t, "source", maxID),
+				Hash:   d.str(t, "hash", maxID),
+				Count:  d.int(t, "count"),
+			}
+			d.in("itemPaths[]", func() {
+				for _, p := range d.arr(t, "itemPaths") {
+					th.ItemPaths = append(th.ItemPaths, ItemPath{NestedItemPath: d.str(p, "nestedItemPath", maxText), Hash: d.str(p, "hash", maxID)})
+				}
+			})
+			d.in("itemDetails[]", func() {
+				for _, it := range d.arr(t, "itemDetails") {
+					item := ItemDetail{ResourceArn: d.str(it, "resourceArn", maxARN), ItemPath: d.str(it, "itemPath", maxText), Hash: d.str(it, "hash", maxID)}
+					if ai := d.obj(it, "additionalInfo"); ai != nil {
+						item.VersionID = d.str(ai, "versionId", maxKey)
+					}
+					th.ItemDetails = append(th.ItemDetails, item)
+				}
+			})
+			out.Threats = append(out.Threats, th)
+		}
+	})
+	return out
 }
 
 // sample reads additionalInfo.sample; findings from GetFindings carry additionalInfo only as a JSON
@@ -497,6 +646,9 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 				ServiceName:     d.str(x, "serviceName", maxID),
 				CallerType:      d.str(x, "callerType", maxID),
 				RemoteIPDetails: d.remoteIP(x),
+			}
+			if ar := d.obj(x, "affectedResources"); ar != nil {
+				d.in("affectedResources", func() { act.AwsAPICallAction.AffectedResources = d.affected(ar) })
 			}
 			if ra := d.obj(x, "remoteAccountDetails"); ra != nil {
 				d.in("remoteAccountDetails", func() {

@@ -88,6 +88,17 @@ type S3BucketDetail struct {
 	Type         string        `json:"type,omitempty"`
 	PublicAccess *PublicAccess `json:"publicAccess,omitempty"`
 	Tags         []Tag         `json:"tags,omitempty"`
+	// S3ObjectDetails are the objects a Malware Protection for S3 scan found malicious.
+	S3ObjectDetails []S3ObjectDetail `json:"s3ObjectDetails,omitempty"`
+}
+
+// S3ObjectDetail is one scanned object (resource type S3Object).
+type S3ObjectDetail struct {
+	ObjectArn string `json:"objectArn,omitempty"`
+	Key       string `json:"key,omitempty"`
+	ETag      string `json:"eTag,omitempty"`
+	Hash      string `json:"hash,omitempty"`
+	VersionID string `json:"versionId,omitempty"`
 }
 
 type PublicAccess struct {
@@ -190,6 +201,40 @@ type Service struct {
 	ResourceRole   string          `json:"resourceRole,omitempty"`
 	ServiceName    string          `json:"serviceName,omitempty"`
 	FeatureName    string          `json:"featureName,omitempty"`
+	// Detection holds an attack sequence's members (AttackSequence:*).
+	Detection *Detection `json:"detection,omitempty"`
+	// MalwareScanDetails are the threats a Malware Protection scan found (Object:S3/MaliciousFile).
+	MalwareScanDetails *MalwareScanDetails `json:"malwareScanDetails,omitempty"`
+}
+
+type MalwareScanDetails struct {
+	ScanID            string   `json:"scanId,omitempty"`
+	ScanType          string   `json:"scanType,omitempty"`
+	ScanCategory      string   `json:"scanCategory,omitempty"`
+	UniqueThreatCount int64    `json:"uniqueThreatCount,omitempty"`
+	Threats           []Threat `json:"threats,omitempty"`
+}
+
+type Threat struct {
+	Name        string       `json:"name,omitempty"`
+	Source      string       `json:"source,omitempty"`
+	Hash        string       `json:"hash,omitempty"`
+	Count       int64        `json:"count,omitempty"`
+	ItemPaths   []ItemPath   `json:"itemPaths,omitempty"`
+	ItemDetails []ItemDetail `json:"itemDetails,omitempty"`
+}
+
+type ItemPath struct {
+	NestedItemPath string `json:"nestedItemPath,omitempty"`
+	Hash           string `json:"hash,omitempty"`
+}
+
+type ItemDetail struct {
+	ResourceArn string `json:"resourceArn,omitempty"`
+	ItemPath    string `json:"itemPath,omitempty"`
+	Hash        string `json:"hash,omitempty"`
+	// VersionID is additionalInfo.versionId: the S3 object version the threat was found in.
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // AdditionalInfo is free-form in events; only the sample marker matters for remediation.
@@ -208,9 +253,11 @@ type Action struct {
 }
 
 type AwsAPICallAction struct {
-	API                  string                `json:"api,omitempty"`
-	ServiceName          string                `json:"serviceName,omitempty"`
-	CallerType           string                `json:"callerType,omitempty"`
+	API         string `json:"api,omitempty"`
+	ServiceName string `json:"serviceName,omitempty"`
+	CallerType  string `json:"callerType,omitempty"`
+	// AffectedResources maps a CloudFormation resource type to the name or ARN the call acted on.
+	AffectedResources    map[string]string     `json:"affectedResources,omitempty"`
 	RemoteIPDetails      *RemoteIPDetails      `json:"remoteIpDetails,omitempty"`
 	RemoteAccountDetails *RemoteAccountDetails `json:"remoteAccountDetails,omitempty"`
 }
@@ -279,4 +326,67 @@ type Organization struct {
 	AsnOrg string `json:"asnOrg,omitempty"`
 	Isp    string `json:"isp,omitempty"`
 	Org    string `json:"org,omitempty"`
+}
+
+// Detection is service.detection; only the attack sequence is modelled.
+type Detection struct {
+	Sequence *Sequence `json:"sequence,omitempty"`
+}
+
+// Sequence is an Extended Threat Detection attack sequence: the resources, signals, actors and
+// endpoints it ties together (API model shapes Sequence, ResourceV2, Signal, Actor, NetworkEndpoint).
+type Sequence struct {
+	UID         string             `json:"uid,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Resources   []SequenceResource `json:"resources,omitempty"`
+	Signals     []Signal           `json:"signals,omitempty"`
+	Actors      []Actor            `json:"actors,omitempty"`
+	Endpoints   []NetworkEndpoint  `json:"endpoints,omitempty"`
+}
+
+type SequenceResource struct {
+	UID            string `json:"uid,omitempty"`
+	Name           string `json:"name,omitempty"`
+	AccountID      string `json:"accountId,omitempty"`
+	ResourceType   string `json:"resourceType,omitempty"`
+	Region         string `json:"region,omitempty"`
+	Service        string `json:"service,omitempty"`
+	CloudPartition string `json:"cloudPartition,omitempty"`
+}
+
+type Signal struct {
+	UID          string   `json:"uid,omitempty"`
+	Type         string   `json:"type,omitempty"`
+	Name         string   `json:"name,omitempty"`
+	Severity     float64  `json:"severity,omitempty"`
+	Count        int64    `json:"count,omitempty"`
+	ResourceUIDs []string `json:"resourceUids,omitempty"`
+	ActorIDs     []string `json:"actorIds,omitempty"`
+}
+
+type Actor struct {
+	ID      string        `json:"id,omitempty"`
+	User    *ActorUser    `json:"user,omitempty"`
+	Session *ActorSession `json:"session,omitempty"`
+}
+
+type ActorUser struct {
+	Name          string `json:"name,omitempty"`
+	UID           string `json:"uid,omitempty"`
+	Type          string `json:"type,omitempty"`
+	CredentialUID string `json:"credentialUid,omitempty"`
+	AccountUID    string `json:"accountUid,omitempty"`
+}
+
+type ActorSession struct {
+	UID       string `json:"uid,omitempty"`
+	MfaStatus string `json:"mfaStatus,omitempty"`
+	Issuer    string `json:"issuer,omitempty"`
+}
+
+type NetworkEndpoint struct {
+	ID     string `json:"id,omitempty"`
+	IP     string `json:"ip,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	Port   int64  `json:"port,omitempty"`
 }

@@ -51,11 +51,14 @@ func parseCloudBots(doc []byte, keys []string, ps *problems) []*rule {
 				continue
 			}
 			params, err := b.ParsePositional(fields[1:])
+			if err == nil {
+				err = mappable(b, params)
+			}
 			if err != nil {
 				ps.add(key, "tag %q: %v", tag, err)
 				continue
 			}
-			r.actions = append(r.actions, newAction(b, params, Continue))
+			r.actions = append(r.actions, newAction(key, b, params, Continue))
 			r.mode = ModeAuto
 		}
 		rules = append(rules, r)

@@ -17,7 +17,10 @@
 // document order. Parse compiles patterns so Match does a map lookup and a short scan.
 package mapping
 
-import "github.com/guardbots/guardbots/shared/org"
+import (
+	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/org"
+)
 
 // Outcome is what the workflow does with a finding.
 type Outcome string
@@ -29,6 +32,9 @@ const (
 	NotifyOnly Outcome = "notify"
 	// Skip: nothing to do (no entry, below the severity floor, sample or archived finding); still notified.
 	Skip Outcome = "skip"
+	// ExpireDenies is no finding's: the decision on the schedule's request for the clean-up of expired IAM
+	// denies (shared/steps, ScheduleRequest), which verify plans from the state table.
+	ExpireDenies Outcome = "expire-denies"
 )
 
 // OnError says what the workflow does with the remaining actions when one fails.
@@ -64,6 +70,8 @@ type Decision struct {
 	// and the decision was made again on it. Set only by the verify step; match never sets it (its
 	// decision is on the input), so nothing upstream of verify can.
 	Verified bool `json:"verified,omitempty"`
+	// Members are an attack sequence's members and what the decision plans for each (sequence.go).
+	Members []MemberPlan `json:"members,omitempty"`
 }
 
 // Action is one bot to run, with validated parameters in their JSON form.
@@ -90,6 +98,9 @@ type Action struct {
 	// on an action whose signature its key's public half confirms. Held and Approval stay outside it (the
 	// state machine adds them after verify); the execution history vouches for an approval instead.
 	Signature *Signature `json:"signature,omitempty"`
+	// Member is the attack-sequence member this action acts on (one (action, member) pair); nil for
+	// every other finding. Set only by Decide, and signed with the action.
+	Member *finding.Member `json:"member,omitempty"`
 }
 
 // Signature is an action's signature: the version of the canonical encoding that was signed, when, and

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/guardbots/guardbots/shared/bots"
@@ -64,9 +65,15 @@ func TestDefault_Decisions(t *testing.T) {
 			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
 		{"Recon:EC2/PortProbeUnprotectedPort", finding.KindInstance, Remediate, []string{"notify_only"}},
 		{"Recon:EC2/Portscan", finding.KindInstance, Remediate, []string{"notify_only"}},
-		{"UnauthorizedAccess:IAMUser/TorIPCaller", finding.KindAccessKey, Remediate, []string{"iam_deactivate_access_key"}},
-		// A shared instance role means a fleet: revoking its sessions is never automatic by default.
-		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", finding.KindAccessKey, Remediate, []string{"notify_only"}},
+		{"UnauthorizedAccess:IAMUser/TorIPCaller", finding.KindAccessKey, Remediate, []string{"iam_deactivate_access_key", "iam_deny_session", "iam_deny_source_ip"}},
+		// Only what the attacker holds (the stolen session, their address), then the instance the
+		// credentials came from: never the whole role, which may be a fleet's.
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", finding.KindAccessKey, Remediate, []string{"iam_deny_session", "iam_deny_source_ip", "ec2_tag_instance", "ec2_create_snapshot",
+			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS", finding.KindAccessKey, Remediate, []string{"iam_deny_session", "iam_deny_source_ip", "ec2_tag_instance", "ec2_create_snapshot",
+			"ec2_enable_termination_protection", "ec2_detach_from_autoscaling", "ec2_deregister_from_load_balancers", "ec2_quarantine_instance"}},
+		// The behaviour is unusual, the address often the user's own: a person approves the session deny.
+		{"Persistence:IAMUser/AnomalousBehavior", finding.KindAccessKey, Remediate, []string{"iam_deny_session"}},
 		{"Policy:IAMUser/RootCredentialUsage", finding.KindAccessKey, Remediate, []string{"notify_only"}},
 		{"Policy:S3/BucketBlockPublicAccessDisabled", finding.KindS3Bucket, Remediate, []string{"s3_block_public_access"}},
 		// Account-wide settings can be intentional (a public website account): notify only.
@@ -110,14 +117,31 @@ var defaultRuleFindings = map[string][]struct {
 		{"UnauthorizedAccess:EC2/TorRelay", 8, finding.KindInstance},
 		// HIGH: the instance performs the brute force (ACTOR). Attacks on it are LOW, below every floor here.
 		{"UnauthorizedAccess:EC2/SSHBruteForce", 8, finding.KindInstance}, {"UnauthorizedAccess:EC2/RDPBruteForce", 8, finding.KindInstance}},
+	"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS": {
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAccessKey},
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS", 8, finding.KindAccessKey}},
+	"*:IAMUser/AnomalousBehavior": {{"CredentialAccess:IAMUser/AnomalousBehavior", 5, finding.KindAccessKey}},
 	"UnauthorizedAccess:IAMUser/TorIPCaller": {{"UnauthorizedAccess:IAMUser/TorIPCaller", 5, finding.KindAccessKey},
 		{"UnauthorizedAccess:IAMUser/MaliciousIPCaller", 5, finding.KindAccessKey}, {"PenTest:IAMUser/KaliLinux", 5, finding.KindAccessKey}},
 	// Policy:S3/BucketBlockPublicAccessDisabled is LOW: it reaches this rule only where severityFloor is 2 or less.
 	"Policy:S3/BucketBlockPublicAccessDisabled": {{"Policy:S3/BucketPublicAccessGranted", 8, finding.KindS3Bucket},
 		{"Policy:S3/BucketAnonymousAccessGranted", 8, finding.KindS3Bucket}},
+	// LOW in GuardDuty: reached only where severityFloor is 2 or lower (belowFloorOnPurpose).
+	"Stealth:IAMUser/CloudTrailLoggingDisabled": {{"Stealth:IAMUser/CloudTrailLoggingDisabled", 2, finding.KindAccessKey}},
+	// GuardDuty rates a malicious object HIGH (Malware Protection for S3).
+	"Object:S3/MaliciousFile": {{"Object:S3/MaliciousFile", 8, finding.KindS3Object}},
+	// Extended Threat Detection rates attack sequences CRITICAL.
+	"AttackSequence:*":                      {{"AttackSequence:S3/CompromisedData", 9.2, finding.KindAttackSequence}},
 	"Backdoor:Lambda/*":                     {{"Backdoor:Lambda/C&CActivity.B", 8, finding.KindLambdaFunction}},
 	"CredentialAccess:RDS/*SuccessfulLogin": {{"CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", 8, finding.KindRDSDBInstance}},
-	"*:EC2/*":                               {{"Recon:EC2/Portscan", 5, finding.KindInstance}, {"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAccessKey}},
+	"*:EC2/*":                               {{"Recon:EC2/Portscan", 5, finding.KindInstance}, {"UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B", 5, finding.KindAccessKey}},
+}
+
+// belowFloorOnPurpose are the default rules written for findings GuardDuty rates under the default
+// floor, and why each is there anyway: it does nothing at floor 4, and acts as written once a deployment
+// lowers severityFloor for it (the README's default mapping says so).
+var belowFloorOnPurpose = map[string]string{
+	"Stealth:IAMUser/CloudTrailLoggingDisabled": "turning logging back on only undoes the attacker's change: safe to act on at any floor that lets it in",
 }
 
 // A rule written only for findings the severity floor keeps out never runs: the brute-force rule that
@@ -136,8 +160,9 @@ func TestDefault_EveryRuleIsReachableAtTheDefaultFloor(t *testing.T) {
 			continue
 		}
 		reached := false
+		_, low := belowFloorOnPurpose[r.Match[0]]
 		for _, f := range reps {
-			if f.severity < DefaultSeverityFloor {
+			if f.severity < DefaultSeverityFloor && !low {
 				t.Errorf("rule %v: %s at severity %g is below the default floor %d and never starts the workflow", r.Match, f.typ, f.severity, DefaultSeverityFloor)
 				continue
 			}
@@ -189,5 +214,33 @@ func TestDefaultSeverityFloor_IsCDKJSONs(t *testing.T) {
 	}
 	if *c.Context.SeverityFloor != DefaultSeverityFloor {
 		t.Errorf("cdk.json severityFloor %g, mapping.DefaultSeverityFloor %d: the default mapping is checked against the wrong floor", *c.Context.SeverityFloor, DefaultSeverityFloor)
+	}
+}
+
+// Identity containment by default touches only what the attacker holds: the session and the address run
+// unattended on stolen instance credentials and on Tor or threat-list callers, a person approves the
+// session deny on anomalous behaviour, and nothing cuts a whole role's sessions.
+func TestDefault_IdentityContainmentIsScopedToTheAttacker(t *testing.T) {
+	requireDefaultBots(t)
+	m, err := Parse(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, mode := range map[string]string{
+		"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS": "AUTO",
+		"UnauthorizedAccess:IAMUser/TorIPCaller":                               "AUTO",
+		"CredentialAccess:IAMUser/AnomalousBehavior":                           "APPROVE",
+	} {
+		d := m.Match(&finding.Finding{Type: typ, Severity: 8, ResourceKind: finding.KindAccessKey}, MatchOptions{})
+		for _, a := range d.Actions {
+			if strings.HasPrefix(a.Bot, "iam_deny_") && a.Mode != mode {
+				t.Errorf("%s: %s runs %s, want %s", typ, a.Bot, a.Mode, mode)
+			}
+		}
+	}
+	for _, b := range m.Bots() {
+		if b.Name == "iam_revoke_role_sessions" {
+			t.Error("the default mapping revokes every session of a role")
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/deployment"
 )
 
 // Mode says what a matching rule does.
@@ -73,11 +74,24 @@ func ValidateSize(doc []byte, tier Tier) error {
 // ParseOption configures Parse.
 type ParseOption func(*parseConfig)
 
-type parseConfig struct{ tier Tier }
+type parseConfig struct {
+	tier Tier
+	// deployed, when set, are the bots the deployment runs: an action naming any other is a problem.
+	deployed []string
+}
 
 // WithTier checks the document against the size limit of an SSM parameter of that tier. Without it,
 // Parse checks the Advanced limit (8192 bytes): nothing larger can be stored.
 func WithTier(t Tier) ParseOption { return func(c *parseConfig) { c.tier = t } }
+
+// WithDeployedBots refuses a document that names a bot outside names, the bots the deployment runs
+// (deployment.EnvEnabledBots): such a bot has no Lambda and no role, so a rule naming it could only
+// fail, and it is enabled by a deploy (CDK context deployment.ContextEnabledBots), not by an edit of the
+// mapping. Every rule counts, NOTIFY ones too, as their actions are validated in full anyway. Match, verify
+// and synth parse with it; nil names (an empty list) enable no bot.
+func WithDeployedBots(names []string) ParseOption {
+	return func(c *parseConfig) { c.deployed = append([]string{}, names...) }
+}
 
 // Mapping is a validated, compiled mapping document. It is immutable and safe for concurrent use.
 type Mapping struct {
@@ -104,8 +118,10 @@ type rule struct {
 	patterns    []string
 	minSeverity float64
 	mode        Mode
-	note        string
-	actions     []compiledAction
+	// modeSet: the rule itself says its mode (rich form); an attack sequence's pairs run AUTO only then.
+	modeSet bool
+	note    string
+	actions []compiledAction
 	// approvalTimeout is how long an APPROVE rule's actions wait for a person, in seconds.
 	approvalTimeout int
 	// where limits the rule to part of the organization (nil: everywhere); scopes set its mode in parts
@@ -115,6 +131,9 @@ type rule struct {
 }
 
 type compiledAction struct {
+	// path is where the action is in the document, for messages: a rich-form path
+	// ("rules[3].actions[1]") or a CloudBots finding type.
+	path   string
 	bot    bots.Bot
 	action Action
 }
@@ -159,10 +178,43 @@ func Parse(doc []byte, opts ...ParseOption) (*Mapping, error) {
 		m.rules = parseCloudBots(doc, keys, &ps)
 	}
 	m.index(&ps)
+	m.checkActions(&ps, cfg)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkActions refuses what no mapping may ask for, whoever wrote it: a destructive bot in AUTO mode,
+// and (with WithDeployedBots) a bot the deployment does not run. Both reject the whole document, as
+// any other invalid entry does, rather than only the rule: a mapping that asks for either was written by
+// mistake or by someone it must not obey, and acting on the rest of it would hide that until the rule
+// mattered. The refusal is loud: synth fails, and in SSM every execution fails at match, naming the rule.
+func (m *Mapping) checkActions(ps *problems, cfg parseConfig) {
+	for _, r := range m.rules {
+		for _, a := range r.actions {
+			if r.mode == ModeAuto && a.bot.Impact == bots.ImpactDestructive {
+				fix := `set "mode": "APPROVE" (a person approves each run), "DRYRUN" or "NOTIFY"`
+				if m.form == FormCloudBots {
+					fix = `the CloudBots form has only AUTO: write the rule in the rich form with "mode": "APPROVE", "DRYRUN" or "NOTIFY"`
+				}
+				ps.add(a.path, "bot %s is destructive (it cannot be undone): AUTO mode is refused for it; %s", a.bot.Name, fix)
+			}
+			if cfg.deployed != nil && !slices.Contains(cfg.deployed, a.bot.Name) {
+				ps.add(a.path, "%s", notDeployed(a.bot.Name, cfg.deployed))
+			}
+		}
+	}
+}
+
+// notDeployed explains a bot the deployment does not run.
+func notDeployed(bot string, deployed []string) string {
+	list := "none"
+	if len(deployed) > 0 {
+		list = strings.Join(deployed, ", ")
+	}
+	return fmt.Sprintf("bot %s is not deployed: this deployment runs %s (CDK context %s); enabling a bot needs a deploy with it in %s, which creates its Lambda and roles",
+		bot, list, deployment.ContextEnabledBots, deployment.ContextEnabledBots)
 }
 
 func isRich(keys []string) bool {
@@ -270,7 +322,16 @@ func cloneAction(a Action) Action {
 	return a
 }
 
+// mappable rejects the parameters only guardbots itself sets: pruneOnly belongs to the scheduled clean-up
+// of expired IAM denies, which verify plans from the state table (a bot refuses it on a finding's action).
+func mappable(b bots.Bot, params bots.Params) error {
+	if b.Prunes() && params.Bool(bots.PruneOnlyParam) {
+		return fmt.Errorf("bot %s: parameter %q is set by the scheduled clean-up of expired denies, never by a mapping", b.Name, bots.PruneOnlyParam)
+	}
+	return nil
+}
+
 // newAction validates params against the bot and builds the action's JSON form.
-func newAction(b bots.Bot, params bots.Params, onError OnError) compiledAction {
-	return compiledAction{bot: b, action: Action{Bot: b.Name, Params: params.JSON(), OnError: onError, Mode: string(ModeAuto)}}
+func newAction(path string, b bots.Bot, params bots.Params, onError OnError) compiledAction {
+	return compiledAction{path: path, bot: b, action: Action{Bot: b.Name, Params: params.JSON(), OnError: onError, Mode: string(ModeAuto)}}
 }

@@ -131,20 +131,19 @@ func (m *Mapping) Decide(ctx context.Context, f *finding.Finding, opts MatchOpti
 	if mode == ModeNotify {
 		return at(Decision{Outcome: NotifyOnly, Reason: "mapping entry " + key + " is NOTIFY" + scoped + ": notify only", Key: key, Actions: []Action{}}), nil
 	}
+	if f.ResourceKind == finding.KindAttackSequence && f.Sequence != nil && len(f.Sequence.Resources) > 0 {
+		// Each (action, member) pair in its member's account: protected accounts are checked per member.
+		return m.decideSequence(ctx, f, r, key, mode, sc, opts, explain)
+	}
 	// A protected account is still notified (above), never changed: not even a dry run, whose reads
 	// would need the member role there.
-	if m.protected[f.AccountID] || opts.ProtectedAccounts[f.AccountID] {
-		return at(skip(key, "exempt: account "+f.AccountID+" is protected")), nil
+	exempt, where, err := m.protectedAccount(acct, opts)
+	if err != nil {
+		return Decision{}, fmt.Errorf("mapping: finding %s: %w", clip(f.ID), err)
 	}
-	if ous := slices.Concat(m.protectedOUs, opts.ProtectedOUs); len(ous) > 0 {
-		a, err := acct.get("protected OUs " + strings.Join(ous, ","))
-		if err != nil {
-			return Decision{}, fmt.Errorf("mapping: finding %s: %w", clip(f.ID), err)
-		}
-		if i := slices.IndexFunc(ous, a.Under); i >= 0 {
-			explain = append(explain, fmt.Sprintf("account %s is under protected OU %s (OU path %s)", a.ID, ous[i], a.Path()))
-			return at(skip(key, "exempt: account "+f.AccountID+" is in protected OU "+ous[i])), nil
-		}
+	if exempt != "" {
+		explain = append(explain, where...)
+		return at(skip(key, exempt)), nil
 	}
 
 	actions := make([]Action, 0, len(r.actions))

@@ -219,7 +219,7 @@ func TestParse_Invalid(t *testing.T) {
 		{"rich unknown bot", `{"version": 1, "rules": [{"match": "*", "actions": [{"bot": "test_snapshot"}, {"bot": "test_stop_instance"}]}]}`, nil,
 			"rules[0].actions[1]", []string{`unknown bot "test_stop_instance"`, "test_stop"}},
 		{"rich unknown bot far from every name lists them", `{"version": 1, "rules": [{"match": "*", "actions": [{"bot": "zz"}]}]}`, nil,
-			"rules[0].actions[0]", []string{`unknown bot "zz"`, "bots are registered, e.g. ec2_block_remote_ip"}},
+			"rules[0].actions[0]", []string{`unknown bot "zz"`, "bots are registered, e.g. cloudtrail_start_logging, ec2_block_remote_ip"}},
 		{"rich missing bot", `{"version": 1, "rules": [{"match": "*", "actions": [{"params": {}}]}]}`, nil,
 			"rules[0].actions[0]", []string{`missing "bot"`}},
 		{"rich unknown param", `{"version": 1, "rules": [{"match": "*", "actions": [{"bot": "test_stop", "params": {"hwo": "hard"}}]}]}`, nil,

@@ -167,6 +167,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 		modeOK := true
 		if rr.Mode != nil {
 			r.mode, modeOK = checkMode(ps, path+".mode", *rr.Mode)
+			r.modeSet = true
 		}
 		if rr.ApprovalTimeoutSeconds != nil {
 			if t, ok := checkApprovalTimeout(ps, path+".approvalTimeoutSeconds", *rr.ApprovalTimeoutSeconds); ok {
@@ -198,6 +199,9 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 				continue
 			}
 			params, err := b.ParseParams(ra.Params)
+			if err == nil {
+				err = mappable(b, params)
+			}
 			if err != nil {
 				ps.add(apath, "%v", err)
 				continue
@@ -210,7 +214,7 @@ func parseRich(doc []byte, ps *problems) ([]*rule, map[string]bool, []string) {
 				}
 				onError = o
 			}
-			r.actions = append(r.actions, newAction(b, params, onError))
+			r.actions = append(r.actions, newAction(apath, b, params, onError))
 		}
 		rules = append(rules, r)
 	}

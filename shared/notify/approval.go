@@ -14,6 +14,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/org"
 )
 
 // OutcomeApprovalRequested is the outcome attribute of an approval request, so a subscription filter
@@ -27,7 +28,10 @@ type ApprovalRequest struct {
 	Action    mapping.Action   `json:"action"`
 	Index     int              `json:"index"`
 	Execution string           `json:"execution"`
-	TaskToken string           `json:"taskToken"`
+	// Account is the finding's account as verify looked it up (the Map hands each iteration verify's
+	// $.decision.account): its owner and OU path route the request like every other message.
+	Account   *org.Summary `json:"account,omitempty"`
+	TaskToken string       `json:"taskToken"`
 }
 
 // ApprovalOptions are the deployment's settings for approval messages.
@@ -52,7 +56,9 @@ type ApprovalBody struct {
 	DryRun         bool             `json:"dryRun,omitempty"`
 	Action         mapping.Action   `json:"action"`
 	Finding        *finding.Finding `json:"finding"`
-	Execution      ExecutionLink    `json:"execution"`
+	// Account is the account's name, OU path and owner, as on every notification.
+	Account   *org.Summary  `json:"account,omitempty"`
+	Execution ExecutionLink `json:"execution"`
 }
 
 // taskTokenRE: Step Functions tokens are base64 text. Anything else is refused, since the token is
@@ -83,6 +89,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	}
 	res := clean(resourceID(f))
 	where := clean(f.AccountID) + "/" + clean(f.Region)
+	if m := r.Action.Member; m != nil {
+		// One (action, member) pair of an attack sequence: the approver decides on that member.
+		res, where = clean(string(m.Kind)+" "+m.ID)+fmt.Sprintf(" (attack sequence member %d)", m.Index+1), clean(m.Account)+"/"+clean(m.Region)
+	}
 	deadline := o.Now.UTC().Add(time.Duration(timeout) * time.Second).Format(time.RFC3339)
 
 	regionFlag := ""
@@ -132,6 +142,7 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		DryRun:         o.DryRun,
 		Action:         r.Action,
 		Finding:        slimFinding(f),
+		Account:        accountOf(Input{Finding: f, Decision: &mapping.Decision{Account: r.Account}}),
 		Execution:      ExecutionLink{ARN: r.Execution, ConsoleURL: ConsoleURL(r.Execution)},
 	}
 	b, err := json.Marshal(body)
@@ -160,10 +171,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 		Chat:     chat,
 		Outcome:  OutcomeApprovalRequested,
 		Severity: clean(string(f.SeverityLabel)),
-		// The request goes to the approvers (a filter on outcome); the finding's own attributes let a
-		// team's route see its approvals too. Owner and OU are not known here (the Map iteration carries
-		// the finding, not the decision's account).
-		Routing: routingOfFinding(f, OutcomeApprovalRequested),
+		// The request goes to the approvers (a filter on outcome); the finding's attributes, and the
+		// owner and OU path of verify's lookup, let a team's route see its own approvals too. An account
+		// that is not the finding's is ignored, as for every message (RoutingOf).
+		Routing: RoutingOf(Input{Finding: f, Decision: &mapping.Decision{Account: r.Account}}, OutcomeApprovalRequested),
 	}, nil
 }
 

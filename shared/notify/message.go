@@ -48,12 +48,14 @@ type Body struct {
 	// Account is the finding's account as the organization describes it — name, OU path, owner — for the
 	// team that owns it (the account id alone when organization lookups are off or failed: Unavailable
 	// says why).
-	Account   *org.Summary      `json:"account,omitempty"`
-	Finding   *finding.Finding  `json:"finding,omitempty"`
-	Decision  *mapping.Decision `json:"decision,omitempty"`
-	Actions   []bots.Result     `json:"actions"`
-	Error     *StepError        `json:"error,omitempty"`
-	Execution ExecutionLink     `json:"execution"`
+	Account  *org.Summary      `json:"account,omitempty"`
+	Finding  *finding.Finding  `json:"finding,omitempty"`
+	Decision *mapping.Decision `json:"decision,omitempty"`
+	Actions  []bots.Result     `json:"actions"`
+	// Members are an attack sequence's members, each with what was done to it (sequence.go).
+	Members   []MemberOutcome `json:"members,omitempty"`
+	Error     *StepError      `json:"error,omitempty"`
+	Execution ExecutionLink   `json:"execution"`
 	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
 	Closure *Closure `json:"closure,omitempty"`
 	// Undelivered says which other forms of this message could not be sent (the EventBridge event).
@@ -86,6 +88,7 @@ func Build(in Input) (Message, error) {
 		Finding:     in.Finding,
 		Decision:    in.Decision,
 		Actions:     in.Results,
+		Members:     memberOutcomes(in),
 		Error:       in.Error,
 		Closure:     in.Closure,
 		Undelivered: in.Undelivered,
@@ -168,8 +171,10 @@ func summary(in Input, outcome string) string {
 			if r.Held {
 				status = "held"
 			}
-			acts[i] = fmt.Sprintf("%s %s", r.Bot, status)
-			if (r.Status == bots.StatusSkipped || r.Held) && r.Reason != "" {
+			acts[i] = fmt.Sprintf("%s %s", pairLabel(in, i, r.Bot), status)
+			// A failure carries a reason only when the workflow knows it in a few words (a bot that is
+			// not deployed); a bot's own error stays in the body's cause.
+			if (r.Status == bots.StatusSkipped || r.Status == bots.StatusFailed || r.Held) && r.Reason != "" {
 				acts[i] += " (" + r.Reason + ")"
 			}
 			warnings = append(warnings, r.Warnings...)

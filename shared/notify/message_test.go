@@ -93,6 +93,22 @@ func TestBody_FailedActionCarriesErrorAndCause(t *testing.T) {
 	}
 }
 
+// The state machine's "Bot not deployed" result (a bot the deployment does not run): the summary says
+// why beside the failure, and the body keeps how to enable it.
+func TestBody_ABotNotDeployedIsReportedWithItsReason(t *testing.T) {
+	in := remediated()
+	in.Results = []bots.Result{{Bot: "ec2_terminate_instance", Status: bots.StatusFailed, Error: "Guardbots.Rejected",
+		Reason: "not deployed: enabling it needs a deploy (CDK context enabledBots)",
+		Cause:  "bot ec2_terminate_instance is not deployed: this deployment has no Lambda and no role for it."}}
+	m, b := build(t, in)
+	if m.Outcome != OutcomeFailed || !strings.Contains(b.Summary, "actions: ec2_terminate_instance failed (not deployed: enabling it needs a deploy (CDK context enabledBots))") {
+		t.Errorf("outcome %q summary %q", m.Outcome, b.Summary)
+	}
+	if b.Actions[0].Cause == "" || b.Actions[0].Reason == "" {
+		t.Errorf("action = %+v", b.Actions[0])
+	}
+}
+
 func TestBody_SkipCarriesDecisionReasonAndEmptyActions(t *testing.T) {
 	in := Input{Finding: instanceFinding(), Decision: &mapping.Decision{Outcome: mapping.Skip, Reason: "no mapping entry for this finding type"}, Execution: Execution{ID: execARN}}
 	m, b := build(t, in)

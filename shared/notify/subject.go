@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/guardbots/guardbots/shared/finding"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 // MaxSubject: SNS subjects must be under 100 characters, without line breaks or control characters.
@@ -25,6 +26,10 @@ func Subject(in Input, outcome string) string {
 	f := in.Finding
 	if f == nil {
 		s := head + " " + outcome
+		if in.Decision != nil && in.Decision.Outcome == mapping.ExpireDenies {
+			// The scheduled clean-up names no finding: it reports on the expired denies it removed.
+			s = head + " clean-up of expired IAM denies: " + outcome
+		}
 		if in.Error != nil {
 			if step := clean(in.Error.Step); step != "" {
 				s += " at " + step
@@ -116,6 +121,13 @@ func resourceID(f *finding.Finding) string {
 		return f.AccessKey.UserName
 	case f.AccessKey != nil && f.AccessKey.AccessKeyID != "":
 		return f.AccessKey.AccessKeyID
+	case len(f.S3Objects) > 0:
+		// The key's last element: the subject is short, the body names bucket, key and version.
+		o := f.S3Objects[0]
+		if i := strings.LastIndexByte(o.Key, '/'); i >= 0 {
+			return o.Bucket + "/..." + o.Key[i:]
+		}
+		return o.Bucket + "/" + o.Key
 	case len(f.Buckets) > 0:
 		if len(f.Buckets) > 1 {
 			return fmt.Sprintf("%s +%d", f.Buckets[0].Name, len(f.Buckets)-1)

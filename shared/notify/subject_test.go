@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/mapping"
 )
 
 func assertSubjectSafe(t *testing.T, s string) {
@@ -127,5 +128,14 @@ func TestSubject_WithoutFindingNamesStepAndError(t *testing.T) {
 	}
 	if b.Error == nil || b.Error.Cause != "not a GuardDuty finding" || b.Finding != nil {
 		t.Errorf("body error %+v finding %v", b.Error, b.Finding)
+	}
+}
+
+// The hourly clean-up names no finding: its subject says what it is.
+func TestSubject_TheCleanupOfExpiredDeniesSaysSo(t *testing.T) {
+	in := Input{Decision: &mapping.Decision{Outcome: mapping.ExpireDenies}, Results: []bots.Result{{Bot: "iam_deny_session", Status: bots.StatusRemediated}}}
+	m, err := Build(in)
+	if err != nil || m.Subject != "[guardbots] clean-up of expired IAM denies: remediated" {
+		t.Fatalf("subject %q, %v", m.Subject, err)
 	}
 }

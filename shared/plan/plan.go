@@ -10,8 +10,12 @@
 // What is signed (Fields.Encode, version 1) is a sequence of length-prefixed byte strings, each a
 // 4-byte big-endian length then the bytes, in a fixed order that starts with the version's name:
 //
-//	"guardbots.plan.v1", finding id, SHA-256 of the finding, execution ARN, action index (decimal),
-//	bot, mode, onError, mapping key, parameters (canonical JSON), signing time (RFC 3339, UTC, seconds)
+//	"guardbots.plan.v2", finding id, SHA-256 of the finding, execution ARN, action index (decimal),
+//	bot, mode, onError, mapping key, parameters (canonical JSON), attack-sequence member (its JSON, empty
+//	for every other action), signing time (RFC 3339, UTC, seconds)
+//
+// Version 2 added the member: an (action, member) pair of an attack sequence acts on the member it was
+// signed for, and on no other member of the same (digest-bound) finding.
 //
 // Length prefixes make the encoding injective without any escaping rule: no choice of field values
 // can be read as another (a finding id ending in what looks like an ARN stays a finding id). Canonical
@@ -39,11 +43,11 @@ import (
 )
 
 // Version is the encoding Fields.Encode writes and the only one a verifier accepts.
-const Version = 1
+const Version = 2
 
 // versionName is the first field of every encoding: it separates these digests from any other use
 // of the key, and names the version.
-const versionName = "guardbots.plan.v1"
+const versionName = "guardbots.plan.v2"
 
 // findingDomain prefixes the finding's JSON in its digest.
 const findingDomain = "guardbots.finding.v1\n"
@@ -61,6 +65,8 @@ type Fields struct {
 	MappingKey    string
 	// Params is CanonicalParams of the action's parameters.
 	Params []byte
+	// Member is MemberBytes of the action's attack-sequence member (empty when it has none).
+	Member []byte
 	// SignedAt is the signing time, whole seconds, UTC.
 	SignedAt time.Time
 }
@@ -78,6 +84,7 @@ func (f Fields) Encode() []byte {
 		[]byte(f.OnError),
 		[]byte(f.MappingKey),
 		f.Params,
+		f.Member,
 		[]byte(f.SignedAt.UTC().Format(time.RFC3339)),
 	}
 	n := 0
@@ -170,9 +177,26 @@ func (a Action) Fields(signedAt time.Time) (Fields, error) {
 	if err != nil {
 		return Fields{}, err
 	}
+	member, err := MemberBytes(a.Action.Member)
+	if err != nil {
+		return Fields{}, err
+	}
 	return Fields{
 		FindingID: a.Finding.ID, FindingDigest: digest, Execution: a.Execution, Index: a.Index,
 		Bot: a.Action.Bot, Mode: a.Action.Mode, OnError: string(a.Action.OnError), MappingKey: a.MappingKey,
-		Params: params, SignedAt: signedAt.UTC().Truncate(time.Second),
+		Params: params, Member: member, SignedAt: signedAt.UTC().Truncate(time.Second),
 	}, nil
+}
+
+// MemberBytes renders an action's attack-sequence member as encoding/json renders finding.Member
+// (fields in declaration order); nil for none.
+func MemberBytes(m *finding.Member) ([]byte, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("plan: encode member %s: %w", m, err)
+	}
+	return b, nil
 }

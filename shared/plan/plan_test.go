@@ -22,11 +22,11 @@ import (
 func TestEncode_IsLengthPrefixedFieldsInAFixedOrderStartingWithTheVersion(t *testing.T) {
 	f := Fields{
 		FindingID: "f1", Execution: "arn:x", Index: 12, Bot: "b", Mode: "AUTO", OnError: "stop", MappingKey: "k",
-		Params: []byte(`{}`), SignedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Params: []byte(`{}`), Member: []byte(`{"index":1}`), SignedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 	f.FindingDigest[0], f.FindingDigest[31] = 0xaa, 0xbb
 	var want bytes.Buffer
-	for _, p := range []string{"guardbots.plan.v1", "f1", string(f.FindingDigest[:]), "arn:x", "12", "b", "AUTO", "stop", "k", "{}", "2026-01-02T03:04:05Z"} {
+	for _, p := range []string{"guardbots.plan.v2", "f1", string(f.FindingDigest[:]), "arn:x", "12", "b", "AUTO", "stop", "k", "{}", `{"index":1}`, "2026-01-02T03:04:05Z"} {
 		want.Write([]byte{0, 0, byte(len(p) >> 8), byte(len(p))})
 		want.WriteString(p)
 	}
@@ -41,18 +41,20 @@ func TestEncode_NoTwoDifferentFieldSetsEncodeAlike(t *testing.T) {
 	base := Fields{FindingID: "ab", Execution: "c", Index: 1, Bot: "b", Mode: "AUTO", OnError: "continue", MappingKey: "k",
 		Params: []byte(`{"a":1}`), SignedAt: time.Unix(1_800_000_000, 0)}
 	variants := map[string]func(*Fields){
-		"boundary id|execution": func(f *Fields) { f.FindingID, f.Execution = "a", "bc" },
-		"boundary bot|mode":     func(f *Fields) { f.Bot, f.Mode = "bA", "UTO" },
-		"finding id":            func(f *Fields) { f.FindingID = "ax" },
-		"finding digest":        func(f *Fields) { f.FindingDigest[5] = 1 },
-		"execution":             func(f *Fields) { f.Execution = "d" },
-		"index":                 func(f *Fields) { f.Index = 11 },
-		"bot":                   func(f *Fields) { f.Bot = "c" },
-		"mode":                  func(f *Fields) { f.Mode = "DRYRUN" },
-		"onError":               func(f *Fields) { f.OnError = "stop" },
-		"mapping key":           func(f *Fields) { f.MappingKey = "" },
-		"params":                func(f *Fields) { f.Params = []byte(`{"a":2}`) },
-		"signed at":             func(f *Fields) { f.SignedAt = f.SignedAt.Add(time.Second) },
+		"boundary id|execution":  func(f *Fields) { f.FindingID, f.Execution = "a", "bc" },
+		"boundary bot|mode":      func(f *Fields) { f.Bot, f.Mode = "bA", "UTO" },
+		"finding id":             func(f *Fields) { f.FindingID = "ax" },
+		"finding digest":         func(f *Fields) { f.FindingDigest[5] = 1 },
+		"execution":              func(f *Fields) { f.Execution = "d" },
+		"index":                  func(f *Fields) { f.Index = 11 },
+		"bot":                    func(f *Fields) { f.Bot = "c" },
+		"mode":                   func(f *Fields) { f.Mode = "DRYRUN" },
+		"onError":                func(f *Fields) { f.OnError = "stop" },
+		"mapping key":            func(f *Fields) { f.MappingKey = "" },
+		"params":                 func(f *Fields) { f.Params = []byte(`{"a":2}`) },
+		"member":                 func(f *Fields) { f.Member = []byte(`{"index":0}`) },
+		"boundary params|member": func(f *Fields) { f.Params, f.Member = []byte(`{"a"`), []byte(`:1}`) },
+		"signed at":              func(f *Fields) { f.SignedAt = f.SignedAt.Add(time.Second) },
 	}
 	seen := map[string]string{string(base.Encode()): "base"}
 	for name, edit := range variants {

@@ -119,11 +119,14 @@ func TestSignature_RefusesAnyChangeOfWhatWasSigned(t *testing.T) {
 		"params":            func(a *plan.Action) { a.Action.Params = map[string]any{"force": true} },
 		"onError":           func(a *plan.Action) { a.Action.OnError = mapping.Stop },
 		"mapping key":       func(a *plan.Action) { a.MappingKey = "*" },
+		"a member": func(a *plan.Action) {
+			a.Action.Member = &finding.Member{Kind: finding.KindInstance, ID: "i-0fedcba9876543210"}
+		},
 		"signing time": func(a *plan.Action) {
 			at, _ := time.Parse(time.RFC3339, a.Action.Signature.SignedAt)
 			a.Action.Signature.SignedAt = at.Add(-time.Second).Format(time.RFC3339)
 		},
-		"version":        func(a *plan.Action) { a.Action.Signature.Version = 2 },
+		"version":        func(a *plan.Action) { a.Action.Signature.Version = 1 },
 		"no signature":   func(a *plan.Action) { a.Action.Signature = nil },
 		"empty":          func(a *plan.Action) { a.Action.Signature.Value = "" },
 		"not base64":     func(a *plan.Action) { a.Action.Signature.Value = "!!" },

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +56,19 @@ type Table struct {
 
 // Put stores value under key, replacing any previous value.
 func (t *Table) Put(ctx context.Context, key string, value []byte) error {
+	return t.put(ctx, key, value, time.Time{})
+}
+
+// PutExpiring stores value under key until expires (the TTL attribute), whatever the table's TTL:
+// clean-up only, as for every TTL (bots.ExpiringStore).
+func (t *Table) PutExpiring(ctx context.Context, key string, value []byte, expires time.Time) error {
+	if expires.IsZero() {
+		return fmt.Errorf("state table %s: put %q: no expiry", t.Name, key)
+	}
+	return t.put(ctx, key, value, expires)
+}
+
+func (t *Table) put(ctx context.Context, key string, value []byte, expires time.Time) error {
 	if err := t.check(key); err != nil {
 		return err
 	}
@@ -64,8 +78,11 @@ func (t *Table) Put(ctx context.Context, key string, value []byte) error {
 		ValueAttribute:   &types.AttributeValueMemberB{Value: value},
 		UpdatedAttribute: &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 	}
-	if t.TTL > 0 {
-		item[TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(t.TTL).Unix(), 10)}
+	if expires.IsZero() && t.TTL > 0 {
+		expires = now.Add(t.TTL)
+	}
+	if !expires.IsZero() {
+		item[TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)}
 	}
 	if _, err := t.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(t.Name), Item: item}); err != nil {
 		return fmt.Errorf("state table %s: put %q: %w", t.Name, key, err)
@@ -132,4 +149,45 @@ func (t *Table) now() time.Time {
 		return t.Now()
 	}
 	return time.Now()
+}
+
+// ScanAPI is the DynamoDB call ScanPrefix makes.
+type ScanAPI interface {
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// ScanPrefix returns every value whose key starts with prefix, by key. A Scan reads the whole table (the
+// claims, counters and undo records beside them: a small table), consistently, so a record written
+// just before is seen.
+func ScanPrefix(ctx context.Context, client ScanAPI, table, prefix string) (map[string][]byte, error) {
+	if client == nil || table == "" {
+		return nil, errors.New("state table is not configured (set " + deployment.EnvStateTable + ")")
+	}
+	out := map[string][]byte{}
+	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{
+		TableName:                 aws.String(table),
+		ConsistentRead:            aws.Bool(true),
+		FilterExpression:          aws.String("begins_with(#pk, :prefix)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": PartitionKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":prefix": &types.AttributeValueMemberS{Value: prefix}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("state table %s: scan %q: %w", table, prefix, err)
+		}
+		for _, item := range page.Items {
+			k, ok := item[PartitionKey].(*types.AttributeValueMemberS)
+			if !ok || !strings.HasPrefix(k.Value, prefix) {
+				continue
+			}
+			switch v := item[ValueAttribute].(type) {
+			case *types.AttributeValueMemberB:
+				out[k.Value] = v.Value
+			case *types.AttributeValueMemberS:
+				out[k.Value] = []byte(v.Value)
+			}
+		}
+	}
+	return out, nil
 }

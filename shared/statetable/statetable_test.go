@@ -19,7 +19,10 @@ import (
 	"github.com/guardbots/guardbots/shared/statetable"
 )
 
-var _ bots.StateStore = (*statetable.Table)(nil)
+var (
+	_ bots.StateStore    = (*statetable.Table)(nil)
+	_ bots.ExpiringStore = (*statetable.Table)(nil)
+)
 
 // newTable starts kumo in-process and creates the table as the CDK app does (pk, TTL on expiresAt).
 // kumo's storage is shared by every server in the process, so each test gets its own table name.
@@ -173,5 +176,36 @@ func TestTable_UnconfiguredTableNamesTheVariable(t *testing.T) {
 	}
 	if err := (&statetable.Table{}).Delete(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), deployment.EnvStateTable) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Records written with their own expiry carry it in the TTL attribute, and a scan by prefix finds them
+// and nothing else (kumo's DynamoDB).
+func TestTable_PutExpiringAndScanPrefix(t *testing.T) {
+	tbl, client := newTable(t)
+	ctx := context.Background()
+	expires := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for k, v := range map[string]string{"iam-deny#a": "1", "iam-deny#b": "2", "claim#x": "3"} {
+		if err := tbl.PutExpiring(ctx, k, []byte(v), expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl.Name),
+		Key: map[string]types.AttributeValue{statetable.PartitionKey: &types.AttributeValueMemberS{Value: "iam-deny#a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := out.Item[statetable.TTLAttribute].(*types.AttributeValueMemberN); !ok || n.Value != strconv.FormatInt(expires.Unix(), 10) {
+		t.Errorf("TTL attribute %v, want %d", out.Item[statetable.TTLAttribute], expires.Unix())
+	}
+	got, err := statetable.ScanPrefix(ctx, client, tbl.Name, "iam-deny#")
+	if err != nil || len(got) != 2 || string(got["iam-deny#a"]) != "1" || string(got["iam-deny#b"]) != "2" {
+		t.Errorf("scan = %v, %v", got, err)
+	}
+	if err := tbl.PutExpiring(ctx, "k", nil, time.Time{}); err == nil {
+		t.Error("a record without an expiry was accepted")
+	}
+	if _, err := statetable.ScanPrefix(ctx, nil, "", "x"); err == nil {
+		t.Error("an unconfigured table scanned")
 	}
 }

@@ -14,6 +14,8 @@ import (
 // Transformed is transform's output and match's input.
 type Transformed struct {
 	Finding *finding.Finding `json:"finding"`
+	// Scheduled is the task of the schedule's request (TaskExpireDenies), which names no finding.
+	Scheduled string `json:"scheduled,omitempty"`
 }
 
 // Matched is match's output: the finding and what to do with it. The state machine's Choice reads
@@ -21,11 +23,18 @@ type Transformed struct {
 type Matched struct {
 	Finding  *finding.Finding `json:"finding"`
 	Decision mapping.Decision `json:"decision"`
+	// Cleanup is the scheduled clean-up's plan (verify's answer to the schedule's request): one signed
+	// action per principal whose guardbots deny expired. The state machine's clean-up Map iterates it.
+	Cleanup []CleanupItem `json:"cleanup,omitempty"`
 }
 
 // Parse is the parse step: any supported envelope → the GuardDuty finding. The raw event goes no further.
-// A release request (release.go) is recognized as itself: a finding with its id, account and region only.
+// The schedule's request (ScheduleRequest) is recognized as itself: a parse with no finding. A release
+// request (release.go) is recognized as itself: a finding with its id, account and region only.
 func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
+	if scheduled(raw) {
+		return &guardduty.Parsed{Source: SourceSchedule}, nil
+	}
 	if r, ok, err := releaseRequest(raw); ok {
 		if err != nil {
 			return nil, err
@@ -37,6 +46,9 @@ func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
 
 // Transform is the transform step: GuardDuty finding → normalized remediation finding.
 func Transform(ctx context.Context, in *guardduty.Parsed) (Transformed, error) {
+	if in != nil && in.Source == SourceSchedule && in.Finding == nil {
+		return Transformed{Scheduled: TaskExpireDenies}, nil
+	}
 	if in == nil || in.Finding == nil {
 		return Transformed{}, faults.Rejectf("transform: input has no GuardDuty finding")
 	}

@@ -208,7 +208,20 @@ func Differences(in, gd *finding.Finding) []string {
 	cmp("DB", rds(in), rds(gd))
 	cmp("EKS cluster", eks(in), eks(gd))
 	cmp("ECS cluster", ecs(in), ecs(gd))
+	cmp("attack sequence members", members(in), members(gd))
 	return diffs
+}
+
+// members names an attack sequence's members, in order.
+func members(f *finding.Finding) string {
+	if f.Sequence == nil {
+		return ""
+	}
+	s := make([]string, len(f.Sequence.Resources))
+	for i, r := range f.Sequence.Resources {
+		s[i] = fmt.Sprintf("%s %s in %s/%s", r.Kind, r.ID, r.Account, r.Region)
+	}
+	return strings.Join(s, ", ")
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

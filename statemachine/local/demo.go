@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 	"github.com/guardbots/guardbots/statemachine/local/demo"
 )
@@ -22,7 +23,7 @@ import (
 func runDemo(cmd string, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{bucketName}} are replaced)")
+	event := fl.String("event", "", "run this event file only (placeholders {{instanceId}}, {{instanceProfileArn}}, {{roleName}}, {{roleId}}, {{bucketName}}, {{uploadsBucket}}, {{objectKey}}, {{objectVersion}}, {{objectETag}} are replaced)")
 	dryRun := fl.Bool("dry-run", false, "set "+deployment.EnvDryRun+"=true on every bot: show what would be done, change nothing")
 	allowSamples := fl.Bool("allow-samples", false, "set "+deployment.EnvAllowSamples+"=true on match and verify")
 	buildDir := fl.String("build-dir", "", "where the host bootstraps go (default <module>/build/host)")
@@ -123,7 +124,7 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 				fmt.Fprintf(w, "  %s\n", note)
 			}
 		}
-		ex, err := stack.Run(ctx, tools, f.Name, r.Substitute(f.Event), demo.RunOptions{})
+		ex, err := stack.Run(ctx, tools, f.Name, r.Substitute(f.Event), demo.RunOptions{Overrides: demo.ApprovalWaitStandIn()})
 		if err != nil {
 			return 1, err
 		}
@@ -142,6 +143,27 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 		}
 	}
 
+	if d.event == "" {
+		// The hourly clean-up, as the deployment's schedule starts it, of a deny that expired.
+		fmt.Fprintf(w, "\n━━ %s\n", demo.CleanupScene)
+		if err := stack.PlantExpiredDeny(ctx); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(w, "  written by the demo as iam_deny_session would have 13 hours ago (kumo has no clock to move): inline policy %s on role %s, "+
+			"denying tokens all expired an hour ago, and its state-table record; the workflow is started with the schedule's request %s\n",
+			demo.ExpiredDenyPolicy, r.RoleName, steps.ScheduleRequest)
+		ex, err := stack.Run(ctx, tools, demo.CleanupScene, steps.ScheduleRequest, demo.RunOptions{})
+		if err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(w, "  execution %s\n", ex.ARN)
+		demo.PrintTrace(w, ex)
+		printNotifications(w, ex)
+		for _, p := range expect[demo.CleanupScene].Check(ex) {
+			problems = append(problems, demo.CleanupScene+": "+p)
+		}
+	}
+
 	st, err := stack.ReadBack(ctx)
 	if err != nil {
 		return 1, err
@@ -149,15 +171,21 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	fmt.Fprintf(w, "\n━━ resources read back from kumo\n")
 	fmt.Fprintf(w, "  instance %s: %s\n", r.InstanceID, st.Instance)
 	fmt.Fprintf(w, "  role %s: %s\n", r.RoleName, revokeLine(st.RevokedBefore))
+	for _, d := range st.Denies {
+		fmt.Fprintf(w, "    inline policy %s\n", d)
+	}
 	fmt.Fprintf(w, "  bucket %s: %s\n", r.Bucket, st.BucketBlock)
+	fmt.Fprintf(w, "  object %s\n", st.Object)
 	if d.event == "" {
-		for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
-			if p := expect[name].Resource(st); p != "" {
-				problems = append(problems, name+": "+p)
+		for _, f := range append(findings, demo.Finding{Name: demo.CleanupScene}) {
+			if e := expect[f.Name]; e.Resource != nil {
+				if p := e.Resource(st); p != "" {
+					problems = append(problems, f.Name+": "+p)
+				}
 			}
 		}
 		if d.dryRun && len(problems) == 0 {
-			fmt.Fprintln(w, "  dry run: all three resources are unchanged (checked above)")
+			fmt.Fprintln(w, "  dry run: every resource is unchanged (checked above)")
 		}
 	}
 	// What CloudWatch would extract from the functions' logs (issue 17 §4): the dashboard's data.
@@ -191,7 +219,7 @@ func verdict(replay bool, problems []string) string {
 
 func revokeLine(before string) string {
 	if before == "" {
-		return "no " + demo.RevokePolicyName + " policy (sessions not revoked)"
+		return "no " + demo.RevokePolicyName + " policy (not every session of the role is revoked)"
 	}
 	return fmt.Sprintf("inline policy %s denies sessions issued before %s", demo.RevokePolicyName, before)
 }

@@ -5,6 +5,7 @@
 //	go run ./statemachine/local demo [--event FILE] [--dry-run] [--allow-samples]
 //	go run ./statemachine/local replay --event FILE [--dry-run] [--allow-samples]
 //	go run ./statemachine/local cost [--findings N,…] [--shape S|all] [--memory MB] [--measure RUNS]
+//	go run ./statemachine/local health [--accounts A,B] [--region R]   (calls AWS: the security account)
 package main
 
 import (
@@ -35,6 +36,10 @@ const usage = `usage:
       every bootstrap's cold start, warm latency, peak memory and zipped artifact size.
   local cost [--findings N,…] [--shape S|all] [--memory MB] [--api-ms MS] [--init-ms MS] [--cold F] [--traced F]
       the monthly AWS cost of N findings a month on Standard and on Express, item by item, at list prices.
+  local health [--accounts ID,…] [--region REGION] [--timeout D]
+      runs the deployed member-role health check with your credentials (security account, home region:
+      states:StartExecution and DescribeExecution on guardbots-member-health) and prints its report;
+      the only subcommand that calls AWS. exit 0: every role ok; 1: some are not; 2: the check failed.
   local cost --measure RUNS
       runs every shape on the local stack (API calls counted) and prints the counts the model uses.
 `
@@ -55,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return perfCmd(args[1:], stdout, stderr)
 	case "cost":
 		return costCmd(args[1:], stdout, stderr)
+	case "health":
+		return healthCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -197,9 +197,9 @@ func TestExplain_WithAnOrganizationNamesTheRuleAndScopeThatDecided(t *testing.T)
 		event, mode, scope, owner string
 		explain                   string
 	}{
-		{"findings/1_ec2_malicious_ip_caller_custom.json", "AUTO", "", "team-web", "no scope of rules[1] holds: the rule's own mode AUTO"},
-		{"findings/5_ec2_malicious_ip_caller_custom_production.json", "APPROVE", "rules[1].scopes[0]", "team-payments",
-			"rules[1].scopes[0] (where ous ou-demo-workload) holds: account 444455556666 is under ou-demo-workload (OU path r-demo/ou-demo-workload/ou-demo-prod0000); mode APPROVE"},
+		{"findings/1_ec2_malicious_ip_caller_custom.json", "AUTO", "", "team-web", "no scope of rules[0] holds: the rule's own mode AUTO"},
+		{"findings/5_ec2_malicious_ip_caller_custom_production.json", "APPROVE", "rules[0].scopes[0]", "team-payments",
+			"rules[0].scopes[0] (where ous ou-demo-workload) holds: account 444455556666 is under ou-demo-workload (OU path r-demo/ou-demo-workload/ou-demo-prod0000); mode APPROVE"},
 	} {
 		code, stdout, stderr := runCmd(t, "explain", "--event", demoFile(tt.event), "--mapping", demoFile("mapping.json"), "--org", demoFile("organization.json"))
 		if code != 0 {
@@ -209,7 +209,7 @@ func TestExplain_WithAnOrganizationNamesTheRuleAndScopeThatDecided(t *testing.T)
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.Decision != "remediate" || got.Rule != "rules[1]" || got.Scope != tt.scope || len(got.Actions) != 2 {
+		if got.Decision != "remediate" || got.Rule != "rules[0]" || got.Scope != tt.scope || len(got.Actions) != 2 {
 			t.Errorf("%s: %+v", tt.event, got)
 		}
 		for _, a := range got.Actions {
@@ -225,7 +225,7 @@ func TestExplain_WithAnOrganizationNamesTheRuleAndScopeThatDecided(t *testing.T)
 
 func TestExplain_AMappingThatNeedsTheOrganizationAsksForIt(t *testing.T) {
 	code, _, stderr := runCmd(t, "explain", "--event", demoFile("findings/1_ec2_malicious_ip_caller_custom.json"), "--mapping", demoFile("mapping.json"))
-	if code != 1 || !strings.Contains(stderr, "rules[1].scopes[0].where needs the organization") || !strings.Contains(stderr, "pass --org FILE") {
+	if code != 1 || !strings.Contains(stderr, "rules[0].scopes[0].where needs the organization") || !strings.Contains(stderr, "pass --org FILE") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	bad := filepath.Join(t.TempDir(), "org.json")

@@ -44,15 +44,34 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", 4, "executions in flight during --throughput")
 	warmBots := fs.Int("bots", 0, "dry-run invocations of every bot Lambda on the local stack (0: skip)")
 	soak := fs.Bool("soak", false, "fail unless every process's descriptors and memory stayed flat over the --throughput run")
+	var share shareOpts
+	fs.BoolVar(&share.on, "cpu-share", false, "measure at Lambda's CPU share (a cgroup CPU quota): start-up CPU, first and warm invocations, one remediation cold and warm")
+	memory := fs.String("share-memory", "128,256,512", "memory sizes (MB) whose CPU share --cpu-share measures one remediation at; the first is the deployed size")
+	fs.IntVar(&share.starts, "share-starts", 7, "starts of each bootstrap under the deployed size's quota (--cpu-share)")
+	fs.IntVar(&share.cold, "share-cold", 10, "remediations with every function cold, per memory size (--cpu-share)")
+	fs.IntVar(&share.warm, "share-warm", 20, "remediations with every function warm, per memory size (--cpu-share)")
+	fs.IntVar(&share.botCalls, "share-bot-calls", 10, "warm calls of each other bot after its first (--cpu-share)")
 	if err := fs.Parse(args); err != nil {
 		return 1
+	}
+	var err error
+	if share.memory, err = parseMemory(*memory); err != nil {
+		fmt.Fprintf(stderr, "perf: %v\n", err)
+		return 2
 	}
 	// Interrupted: the deferred Closes still stop every process the run started.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runPerf(ctx, stdout, *starts, *invocations); err != nil {
+	inits, err := runPerf(ctx, stdout, *starts, *invocations, share)
+	if err != nil {
 		fmt.Fprintf(stderr, "perf: %v\n", err)
 		return 1
+	}
+	if share.on {
+		if err := share.stack(ctx, stdout, inits); err != nil {
+			fmt.Fprintf(stderr, "perf: %v\n", err)
+			return 1
+		}
 	}
 	sp := stackPerf{e2e: *e2e, throughput: *throughput, concurrency: *concurrency, warmBots: *warmBots, soak: *soak}
 	if err := sp.run(ctx, stdout); err != nil {
@@ -62,21 +81,33 @@ func perfCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error {
+// runPerf measures each bootstrap on its own: cold starts, warm invocations; with share.on, its start-up
+// CPU and its start under the quota too (returned, for the cold remediation's init time).
+func runPerf(ctx context.Context, out io.Writer, starts, invocations int, share shareOpts) (map[string]perf.Inits, error) {
 	root, err := moduleRoot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "guardbots-perf-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	bins, err := perf.BuildHost(ctx, root, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(out, "machine: %s\n\n", perf.Machine())
+	fmt.Fprintf(out, "machine: %s; load average %s\n\n", perf.Machine(), perf.LoadAverage())
+	var inits map[string]perf.Inits
+	if share.on {
+		if inits, err = share.inits(ctx, out, bins, starts); err != nil {
+			return nil, err
+		}
+	}
+	return inits, runBootstraps(ctx, out, root, bins, starts, invocations)
+}
+
+func runBootstraps(ctx context.Context, out io.Writer, root string, bins map[string]string, starts, invocations int) error {
 
 	fmt.Fprintf(out, "Cold start: process start → first Runtime API poll, %d starts each (CloudBots: %v median)\n\n", starts, cloudbotsColdStart)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -87,8 +118,12 @@ func runPerf(ctx context.Context, out io.Writer, starts, invocations int) error 
 			return err
 		}
 		med := perf.Percentile(ds, 50)
+		zip := zipped(root, name)
+		if name == perf.FloorName {
+			zip = "(reference: aws-lambda-go only)"
+		}
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%.0f×\t%s\t\n", name, med.Round(10*time.Microsecond), perf.Percentile(ds, 90).Round(10*time.Microsecond),
-			float64(cloudbotsColdStart)/float64(med), zipped(root, name))
+			float64(cloudbotsColdStart)/float64(med), zip)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

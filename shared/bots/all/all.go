@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/guardbots/guardbots/shared/bots/autoscalingbots"
+	_ "github.com/guardbots/guardbots/shared/bots/cloudtrailbots"
 	_ "github.com/guardbots/guardbots/shared/bots/ec2bots"
 	_ "github.com/guardbots/guardbots/shared/bots/elbbots"
 	_ "github.com/guardbots/guardbots/shared/bots/iambots"

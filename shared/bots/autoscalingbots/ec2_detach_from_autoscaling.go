@@ -12,7 +12,6 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // detachASGBot is the bot's name, in its messages and its declaration.
@@ -24,8 +23,9 @@ func init() {
 		Summary: "Detach the instance from its Auto Scaling group without decrementing the desired capacity, " +
 			"so the group launches a replacement instead of terminating the evidence (Auto Scaling ignores " +
 			"termination protection). The group also removes it from the group's load balancer target groups.",
-		Resources: []finding.ResourceKind{finding.KindInstance},
-		Targets:   []finding.TargetKind{finding.TargetInstance},
+		Resources: ec2instance.InstanceOrCredentialResources,
+		Targets:   ec2instance.InstanceOrSessionTargets,
+		Related:   ec2instance.SessionInstance,
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances",
 			"autoscaling:DetachInstances", "ec2:CreateTags"},

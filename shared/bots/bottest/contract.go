@@ -11,6 +11,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // Contract is what a bot's tests supply so that the contract every bot keeps is tested over it, by
@@ -20,7 +21,9 @@ import (
 //   - a target that no longer exists is skipped, changing nothing;
 //   - AccessDenied on the call that changes things is a failure (faults.Failed) naming the account and
 //     the AWS error code, never a result;
-//   - throttling is a throttled error (faults.Throttled), which the state machine retries.
+//   - throttling is a throttled error (faults.Throttled), which the state machine retries;
+//   - a bot that also acts on the instance of an instance-credential finding (finding.RelSessionInstance)
+//     does to that instance what it does on an instance finding.
 //
 // A bot that calls no AWS API (notify_only) keeps the first two only.
 type Contract struct {
@@ -172,6 +175,24 @@ func (c Contract) run(t *testing.T, bot string) {
 			}
 		}
 	})
+	if slices.Contains(b.Related, finding.RelSessionInstance) {
+		t.Run("ActsOnTheInstanceOfAnInstanceCredentialFinding", func(t *testing.T) {
+			w := c.World(t)
+			req := w.Request(false)
+			if req.Finding.Instance == nil || req.Finding.Instance.ID == "" {
+				t.Fatal("the world's finding names no instance")
+			}
+			req.Finding = CredentialFinding(req.Finding, req.Finding.Instance.ID)
+			before := w.state(t)
+			res, err := Run(t, bot, req)
+			if err != nil || res.Status != acted {
+				t.Fatalf("result = %+v, %v; want %s on the session's instance", res, err, acted)
+			}
+			if w.State != nil && w.state(t) == before {
+				t.Error("the instance of the stolen credentials was left as it was")
+			}
+		})
+	}
 	t.Run("ThrottlingIsThrottled", func(t *testing.T) {
 		w := c.World(t, StubError(c.Throttle, faultCode(c.Throttle, 1), "Rate exceeded"))
 		if _, err := Run(t, bot, w.Request(false)); faults.Classify(err) != faults.Throttled {
@@ -198,12 +219,12 @@ func (w World) unchanged(t *testing.T, what, before string, n int) {
 	}
 }
 
-// Writes are the operations among ops that change things: all but Describe*, Get* and List*.
+// Writes are the operations among ops that change things: all but Describe*, Get*, List* and Head*.
 func Writes(ops []string) []string {
 	var out []string
 	for _, op := range ops {
 		_, name, _ := strings.Cut(op, ":")
-		if !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "List") {
+		if !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "List") && !strings.HasPrefix(name, "Head") {
 			out = append(out, op)
 		}
 	}
@@ -226,4 +247,17 @@ func contractProblems(family string) []string {
 		}
 	}
 	return problems
+}
+
+// CredentialFinding is f made an instance-credential finding in the documented shape: the access key of
+// an assumed-role session of the instance's role, the session named after the instance (as EC2 names
+// it), and no instance details — the instance is reached only through the session.
+func CredentialFinding(f *finding.Finding, instanceID string) *finding.Finding {
+	c := *f
+	c.Type = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+	c.TypeParts, _ = finding.ParseType(c.Type)
+	c.ResourceKind, c.ResourceType, c.Instance = finding.KindAccessKey, "AccessKey", nil
+	c.AccessKey = &finding.AccessKey{AccessKeyID: "ASIAEXAMPLEEXAMPLE00", UserName: "web-instance-role",
+		UserType: finding.UserTypeAssumedRole, RawUserType: "AssumedRole", PrincipalID: "AROAEXAMPLEEXAMPLE0:" + instanceID}
+	return &c
 }

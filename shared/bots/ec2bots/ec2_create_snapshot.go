@@ -10,7 +10,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
-	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // snapshotBot is the bot's name, in its messages and its declaration.
@@ -21,8 +20,9 @@ func init() {
 		Name: snapshotBot,
 		Summary: "Snapshot every EBS volume attached to the instance, tagged with the finding id, bot, instance " +
 			"and device (evidence; does not wait for the snapshots to complete).",
-		Resources:  []finding.ResourceKind{finding.KindInstance},
-		Targets:    []finding.TargetKind{finding.TargetInstance},
+		Resources:  ec2instance.InstanceOrCredentialResources,
+		Targets:    ec2instance.InstanceOrSessionTargets,
+		Related:    ec2instance.SessionInstance,
 		Impact:     bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshot"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {

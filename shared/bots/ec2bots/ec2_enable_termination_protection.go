@@ -10,7 +10,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
-	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // protectBot is the bot's name, in its messages and its declaration.
@@ -21,8 +20,9 @@ func init() {
 		Name: protectBot,
 		Summary: "Turn on termination protection and set shutdown-from-the-OS to stop (not terminate), so the " +
 			"evidence is not destroyed. Auto Scaling ignores termination protection: see ec2_detach_from_autoscaling.",
-		Resources: []finding.ResourceKind{finding.KindInstance},
-		Targets:   []finding.TargetKind{finding.TargetInstance},
+		Resources: ec2instance.InstanceOrCredentialResources,
+		Targets:   ec2instance.InstanceOrSessionTargets,
+		Related:   ec2instance.SessionInstance,
 		Impact:    bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute",
 			"ec2:CreateTags"},

@@ -29,8 +29,9 @@ func init() {
 		Name: quarantineBot,
 		Summary: "Move every network interface of the instance to a per-VPC isolation security group (no rules), " +
 			"through an allow-all group so tracked connections are cut; original groups kept in the state table.",
-		Resources: []finding.ResourceKind{finding.KindInstance},
-		Targets:   []finding.TargetKind{finding.TargetInstance},
+		Resources: ec2instance.InstanceOrCredentialResources,
+		Targets:   ec2instance.InstanceOrSessionTargets,
+		Related:   ec2instance.SessionInstance,
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{
 			"ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup",

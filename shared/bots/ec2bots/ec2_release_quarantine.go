@@ -14,7 +14,6 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/faults"
-	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // releaseBot is the bot's name, in its messages and its declaration.
@@ -25,8 +24,9 @@ func init() {
 		Name: releaseBot,
 		Summary: "Undo ec2_quarantine_instance: put each network interface still on the isolation group back on " +
 			"its recorded security groups, then delete the record.",
-		Resources:  []finding.ResourceKind{finding.KindInstance},
-		Targets:    []finding.TargetKind{finding.TargetInstance},
+		Resources:  ec2instance.InstanceOrCredentialResources,
+		Targets:    ec2instance.InstanceOrSessionTargets,
+		Related:    ec2instance.SessionInstance,
 		Impact:     bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {

@@ -21,8 +21,9 @@ func init() {
 		Name: tagBot,
 		Summary: "Tag the instance with the finding id, type, severity and time, so whoever looks at it " +
 			"knows it is under investigation.",
-		Resources:  []finding.ResourceKind{finding.KindInstance},
-		Targets:    []finding.TargetKind{finding.TargetInstance},
+		Resources:  ec2instance.InstanceOrCredentialResources,
+		Targets:    ec2instance.InstanceOrSessionTargets,
+		Related:    ec2instance.SessionInstance,
 		Impact:     bots.ImpactEvidence,
 		Operations: []string{"ec2:DescribeInstances", "ec2:CreateTags"},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {

@@ -141,3 +141,13 @@ func TagKeys(tags []ec2types.Tag) []string {
 	}
 	return slices.Sorted(slices.Values(out))
 }
+
+// What a bot acting on one instance declares (bots.Bot's Resources, Targets and Related) when it also
+// acts on the instance of an instance-credential finding: GuardDuty reports stolen instance credentials
+// on the access key, and the instance they were taken from is the related target of the session
+// (finding.RelSessionInstance), which the runner finds live.
+var (
+	InstanceOrCredentialResources = []finding.ResourceKind{finding.KindInstance, finding.KindAccessKey}
+	InstanceOrSessionTargets      = []finding.TargetKind{finding.TargetInstance, finding.TargetSession}
+	SessionInstance               = []finding.Relation{finding.RelSessionInstance}
+)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/bots/ec2instance"
-	"github.com/guardbots/guardbots/shared/finding"
 )
 
 // deregisterBot is the bot's name, in its messages and its declaration.
@@ -26,8 +25,9 @@ func init() {
 			"group it is registered in by instance id, on each registered port. Classic Load Balancers and " +
 			"ip-type target groups are out of scope. Not registered anywhere: skipped (already-done when " +
 			"this bot deregistered it for the finding).",
-		Resources: []finding.ResourceKind{finding.KindInstance},
-		Targets:   []finding.TargetKind{finding.TargetInstance},
+		Resources: ec2instance.InstanceOrCredentialResources,
+		Targets:   ec2instance.InstanceOrSessionTargets,
+		Related:   ec2instance.SessionInstance,
 		Impact:    bots.ImpactDisruptive,
 		Operations: []string{"ec2:DescribeInstances", "elasticloadbalancing:DescribeTargetGroups",
 			"elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DeregisterTargets", "ec2:CreateTags"},

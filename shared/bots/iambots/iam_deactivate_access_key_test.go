@@ -194,8 +194,8 @@ func TestIAMDeactivateAccessKey_NonIAMUserCredentialsAreSkippedWithoutCallingAWS
 	e := newDeactivateEnv(t)
 	for ut, want := range map[finding.UserType]string{
 		finding.UserTypeRoot:          "root credentials are never acted on",
-		finding.UserTypeAssumedRole:   "iam_revoke_role_sessions acts on those",
-		finding.UserTypeRole:          "iam_revoke_role_sessions acts on those",
+		finding.UserTypeAssumedRole:   "iam_deny_session, iam_deny_source_ip, iam_revoke_role_sessions",
+		finding.UserTypeRole:          "iam_deny_session, iam_deny_source_ip, iam_revoke_role_sessions",
 		finding.UserTypeFederatedUser: "no bot acts on those",
 		finding.UserTypeAWSService:    "no bot acts on those",
 	} {

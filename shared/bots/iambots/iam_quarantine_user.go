@@ -2,11 +2,8 @@ package iambots
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -18,34 +15,44 @@ import (
 // quarantineUserBot is the bot's name, in its messages and its declaration.
 const quarantineUserBot = "iam_quarantine_user"
 
+// denyAllPolicy is the AWS managed policy the bot attaches: a Deny of every action on every resource,
+// which AWS maintains. Attaching a managed policy rather than writing an inline one lets the bot's roles
+// be granted iam:AttachUserPolicy for that one policy only (iam:PolicyARN): a session of the role
+// cannot attach AdministratorAccess, nor write any policy text, to anyone. Detaching it undoes the bot.
+const denyAllPolicy = "AWSDenyAll"
+
 func init() {
 	bots.Register(bots.Bot{
 		Name: quarantineUserBot,
-		Summary: "Attach the inline deny-all policy " + quarantinePolicyName + " to the IAM user in the finding " +
-			"and tag the user (IAM users only; never root).",
+		Summary: "Attach the AWS managed deny-all policy " + denyAllPolicy + " to the IAM user in the finding and tag the user " +
+			"(IAM users only; never root). Its roles may attach that policy and no other; detach it to undo.",
 		Resources:  []finding.ResourceKind{finding.KindAccessKey},
 		Targets:    []finding.TargetKind{finding.TargetIAMUser},
 		Impact:     bots.ImpactDisruptive,
-		Operations: []string{"iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:TagUser"},
+		Operations: []string{"iam:GetUser", "iam:ListAttachedUserPolicies", "iam:AttachUserPolicy", "iam:TagUser"},
+		// Any partition's AWSDenyAll: the bot builds the ARN in the finding's partition.
+		Conditions: []bots.Condition{{Action: "iam:AttachUserPolicy", Operator: "ArnLike", Key: "iam:PolicyARN",
+			Values: []string{"arn:*:iam::aws:policy/" + denyAllPolicy}}},
 		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
 			return quarantineUser(ctx, iam.NewFromConfig(req.AWS), req)
 		},
 	})
 }
 
-const quarantinePolicyName = "guardbots-quarantine"
-
-// quarantinePolicy denies every action on every resource. Its wildcards are exempt from the
-// no-wildcard rule, which is about what the bots are ALLOWED to do: this is a Deny the bot writes on
-// the compromised user, and a Deny can only take permissions away. Deleting the inline policy undoes it.
-const quarantinePolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"GuardbotsQuarantine","Effect":"Deny","Action":"*","Resource":"*"}]}`
-
 // iamQuarantineAPI is what iam_quarantine_user calls.
 type iamQuarantineAPI interface {
 	GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
-	GetUserPolicy(context.Context, *iam.GetUserPolicyInput, ...func(*iam.Options)) (*iam.GetUserPolicyOutput, error)
-	PutUserPolicy(context.Context, *iam.PutUserPolicyInput, ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
+	iam.ListAttachedUserPoliciesAPIClient
+	AttachUserPolicy(context.Context, *iam.AttachUserPolicyInput, ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error)
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
+}
+
+// denyAllArn is AWSDenyAll's ARN in the finding's partition.
+func denyAllArn(f *finding.Finding) (string, error) {
+	if f.Partition == "" {
+		return "", fmt.Errorf("%s: the finding names no partition, so the %s policy's ARN is unknown", quarantineUserBot, denyAllPolicy)
+	}
+	return "arn:" + f.Partition + ":iam::aws:policy/" + denyAllPolicy, nil
 }
 
 func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request) (bots.Result, error) {
@@ -55,39 +62,39 @@ func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request)
 	}
 	user, where := t.ID, t.Where()
 	f := req.Finding
-	current, err := userInlinePolicy(ctx, api, user, quarantinePolicyName)
+	policy, err := denyAllArn(f)
 	if err != nil {
-		return bots.Result{}, fmt.Errorf("%s: read policy %s of %s: %w", quarantineUserBot, quarantinePolicyName, where, err)
+		return bots.Result{}, err
 	}
-	switch {
-	case current == "":
-		res.Before = map[string]string{"policy": "absent"}
-	case samePolicy(current, quarantinePolicy):
-		res.Status = bots.StatusAlreadyDone
-		res.Reason = fmt.Sprintf("user %s already has the deny-all policy %s", user, quarantinePolicyName)
-		res.Before = map[string]string{"policy": "deny-all"}
-		return res, nil
-	default:
-		// Someone changed our policy (weakened it, perhaps): it is rewritten, and the old text reported.
-		res.Before = map[string]string{"policy": "different", "document": current}
-	}
-	if req.DryRun {
-		res.Status = bots.StatusDryRun
-		res.Changes = []string{fmt.Sprintf("would attach the deny-all inline policy %s to user %s", quarantinePolicyName, user)}
-		return res, nil
-	}
-	if _, err := api.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
-		UserName: aws.String(user), PolicyName: aws.String(quarantinePolicyName), PolicyDocument: aws.String(quarantinePolicy),
-	}); err != nil {
+	attached, err := hasAttachedPolicy(ctx, api, user, policy)
+	if err != nil {
 		if bots.APIErrorCode(err) == "NoSuchEntity" {
 			return bots.SkipBecause(res, fmt.Sprintf("user %s was deleted before it could be quarantined", user)), nil
 		}
-		return bots.Result{}, fmt.Errorf("%s: put policy %s on %s: %w", quarantineUserBot, quarantinePolicyName, where, err)
+		return bots.Result{}, fmt.Errorf("%s: list the policies attached to %s: %w", quarantineUserBot, where, err)
 	}
-	slog.InfoContext(ctx, "user quarantined", "bot", quarantineUserBot, "finding", f.ID, "account", f.AccountID, "user", user, "policy", quarantinePolicyName)
+	if attached {
+		res.Status = bots.StatusAlreadyDone
+		res.Reason = fmt.Sprintf("user %s already has the deny-all policy %s attached", user, denyAllPolicy)
+		res.Before = map[string]string{denyAllPolicy: "attached"}
+		return res, nil
+	}
+	res.Before = map[string]string{denyAllPolicy: "not attached"}
+	if req.DryRun {
+		res.Status = bots.StatusDryRun
+		res.Changes = []string{fmt.Sprintf("would attach the deny-all policy %s to user %s", policy, user)}
+		return res, nil
+	}
+	if _, err := api.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(user), PolicyArn: aws.String(policy)}); err != nil {
+		if bots.APIErrorCode(err) == "NoSuchEntity" {
+			return bots.SkipBecause(res, fmt.Sprintf("user %s was deleted before it could be quarantined", user)), nil
+		}
+		return bots.Result{}, fmt.Errorf("%s: attach %s to %s: %w", quarantineUserBot, policy, where, err)
+	}
+	slog.InfoContext(ctx, "user quarantined", "bot", quarantineUserBot, "finding", f.ID, "account", f.AccountID, "user", user, "policy", policy)
 	res.Status = bots.StatusRemediated
-	res.After = map[string]string{"policy": "deny-all"}
-	res.Changes = []string{fmt.Sprintf("attached the deny-all inline policy %s to user %s", quarantinePolicyName, user)}
+	res.After = map[string]string{denyAllPolicy: "attached"}
+	res.Changes = []string{fmt.Sprintf("attached the deny-all policy %s to user %s", policy, user)}
 	if err := tagIAMUser(ctx, api, t, quarantineUserBot, req); err != nil {
 		return bots.Result{}, fmt.Errorf("%s: %s was quarantined but tagging the user failed: %w", quarantineUserBot, where, err)
 	}
@@ -95,32 +102,19 @@ func quarantineUser(ctx context.Context, api iamQuarantineAPI, req bots.Request)
 	return res, nil
 }
 
-// userInlinePolicy returns the URL-decoded document of the user's inline policy, "" when there is none.
-func userInlinePolicy(ctx context.Context, api iamQuarantineAPI, user, name string) (string, error) {
-	out, err := api.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(name)})
-	if err != nil {
-		if bots.APIErrorCode(err) == "NoSuchEntity" {
-			return "", nil
+// hasAttachedPolicy reports whether the managed policy arn is attached to user, reading every page.
+func hasAttachedPolicy(ctx context.Context, api iam.ListAttachedUserPoliciesAPIClient, user, arn string) (bool, error) {
+	pages := iam.NewListAttachedUserPoliciesPaginator(api, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(user)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return false, err
 		}
-		return "", err
+		for _, p := range page.AttachedPolicies {
+			if aws.ToString(p.PolicyArn) == arn {
+				return true, nil
+			}
+		}
 	}
-	return decodePolicy(aws.ToString(out.PolicyDocument)), nil
-}
-
-// decodePolicy undoes IAM's URL encoding of policy documents (RFC 3986: '+' is a literal plus, which
-// PathUnescape keeps). A document that is not encoded is returned as it is.
-func decodePolicy(doc string) string {
-	if d, err := url.PathUnescape(doc); err == nil {
-		return d
-	}
-	return doc
-}
-
-// samePolicy compares two policy documents as JSON, so whitespace and key order do not matter.
-func samePolicy(a, b string) bool {
-	var x, y any
-	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
+	return false, nil
 }

@@ -3,13 +3,13 @@ package iambots
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -18,37 +18,56 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-// userPolicyFake stands in for Get/PutUserPolicy and TagUser, which kumo does not serve. Like IAM, it
-// returns documents URL-encoded.
-type userPolicyFake struct {
-	mu   sync.Mutex
-	docs map[string]string // user/policy → document
-	puts []*iam.PutUserPolicyInput
-	tags []*iam.TagUserInput
+const denyAllArnAWS = "arn:aws:iam::aws:policy/AWSDenyAll"
+
+// attachedFake stands in for ListAttachedUserPolicies, AttachUserPolicy and TagUser: kumo knows no AWS
+// managed policy (AWSDenyAll), so these are SDK-level stubs. Like IAM, it pages its answers and refuses a
+// user it does not hold; GetUser is kumo's.
+type attachedFake struct {
+	mu       sync.Mutex
+	attached map[string][]string // user → policy ARNs, in attach order
+	attaches []*iam.AttachUserPolicyInput
+	tags     []*iam.TagUserInput
+	pageSize int
 }
 
-func (u *userPolicyFake) options() []func(*middleware.Stack) error {
+func (u *attachedFake) options() []func(*middleware.Stack) error {
 	return []func(*middleware.Stack) error{
-		bottest.StubCall("iam:GetUserPolicy", func(in any) (any, error) {
+		bottest.StubCall("iam:ListAttachedUserPolicies", func(in any) (any, error) {
 			u.mu.Lock()
 			defer u.mu.Unlock()
-			g := in.(*iam.GetUserPolicyInput)
-			doc, ok := u.docs[aws.ToString(g.UserName)+"/"+aws.ToString(g.PolicyName)]
-			if !ok {
-				return nil, &smithy.GenericAPIError{Code: "NoSuchEntity", Message: "The user policy cannot be found.", Fault: smithy.FaultClient}
+			l := in.(*iam.ListAttachedUserPoliciesInput)
+			all := u.attached[aws.ToString(l.UserName)]
+			start := 0
+			if l.Marker != nil {
+				fmt.Sscan(aws.ToString(l.Marker), &start)
 			}
-			return &iam.GetUserPolicyOutput{UserName: g.UserName, PolicyName: g.PolicyName, PolicyDocument: aws.String(strings.ReplaceAll(url.QueryEscape(doc), "+", "%20"))}, nil
+			size := u.pageSize
+			if size == 0 {
+				size = 100
+			}
+			end := min(start+size, len(all))
+			out := &iam.ListAttachedUserPoliciesOutput{}
+			for _, arn := range all[start:end] {
+				name := arn[strings.LastIndex(arn, "/")+1:]
+				out.AttachedPolicies = append(out.AttachedPolicies, iamtypes.AttachedPolicy{PolicyArn: aws.String(arn), PolicyName: aws.String(name)})
+			}
+			if end < len(all) {
+				out.IsTruncated, out.Marker = true, aws.String(fmt.Sprint(end))
+			}
+			return out, nil
 		}),
-		bottest.StubCall("iam:PutUserPolicy", func(in any) (any, error) {
+		bottest.StubCall("iam:AttachUserPolicy", func(in any) (any, error) {
 			u.mu.Lock()
 			defer u.mu.Unlock()
-			p := in.(*iam.PutUserPolicyInput)
-			u.puts = append(u.puts, p)
-			if u.docs == nil {
-				u.docs = map[string]string{}
+			a := in.(*iam.AttachUserPolicyInput)
+			u.attaches = append(u.attaches, a)
+			if u.attached == nil {
+				u.attached = map[string][]string{}
 			}
-			u.docs[aws.ToString(p.UserName)+"/"+aws.ToString(p.PolicyName)] = aws.ToString(p.PolicyDocument)
-			return &iam.PutUserPolicyOutput{}, nil
+			user := aws.ToString(a.UserName)
+			u.attached[user] = append(u.attached[user], aws.ToString(a.PolicyArn))
+			return &iam.AttachUserPolicyOutput{}, nil
 		}),
 		bottest.StubCall("iam:TagUser", func(in any) (any, error) {
 			u.mu.Lock()
@@ -61,13 +80,13 @@ func (u *userPolicyFake) options() []func(*middleware.Stack) error {
 
 type quarantineEnv struct {
 	bottest.Env
-	fake *userPolicyFake
+	fake *attachedFake
 	user string
 }
 
 func newQuarantineEnv(t *testing.T, stubs ...func(*middleware.Stack) error) quarantineEnv {
 	t.Helper()
-	fake := &userPolicyFake{}
+	fake := &attachedFake{}
 	e := bottest.NewEnv(t, "iam_quarantine_user", append(stubs, fake.options()...)...)
 	user := bottest.UniqueName("mallory")
 	if _, err := iam.NewFromConfig(e.Admin()).CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
@@ -81,10 +100,10 @@ func (e quarantineEnv) run(t *testing.T, dryRun bool) (bots.Result, error) {
 	return bottest.Run(t, "iam_quarantine_user", e.Request(accessKeyFinding(e.user, "AKIAEXAMPLEEXAMPLE00", finding.UserTypeIAMUser), dryRun))
 }
 
-func (u *userPolicyFake) state() string {
+func (u *attachedFake) state() string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return fmt.Sprint(u.docs, len(u.tags), " tags")
+	return fmt.Sprint(u.attached, len(u.tags), " tags")
 }
 
 var _ = bottest.RegisterContract("iam_quarantine_user", bottest.Contract{
@@ -95,42 +114,64 @@ var _ = bottest.RegisterContract("iam_quarantine_user", bottest.Contract{
 		}, e.fake.state)
 	},
 	Again:    bots.StatusAlreadyDone,
-	Deny:     "iam:PutUserPolicy",
-	Throttle: "iam:GetUserPolicy",
+	Deny:     "iam:AttachUserPolicy",
+	Throttle: "iam:ListAttachedUserPolicies",
 })
 
-func TestIAMQuarantineUser_AttachesExactDenyAllPolicyAndTagsTheUser(t *testing.T) {
+func TestIAMQuarantineUser_AttachesTheAWSManagedDenyAllPolicyAndTagsTheUser(t *testing.T) {
 	e := newQuarantineEnv(t)
 	res, err := e.run(t, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != bots.StatusRemediated || res.Before["policy"] != "absent" || res.After["policy"] != "deny-all" {
+	if res.Status != bots.StatusRemediated || res.Before["AWSDenyAll"] != "not attached" || res.After["AWSDenyAll"] != "attached" {
 		t.Fatalf("result = %+v, want remediated", res)
 	}
-	if len(e.fake.puts) != 1 {
-		t.Fatalf("PutUserPolicy called %d times, want once", len(e.fake.puts))
+	if len(e.fake.attaches) != 1 {
+		t.Fatalf("AttachUserPolicy called %d times, want once", len(e.fake.attaches))
 	}
-	p := e.fake.puts[0]
-	want := `{"Version":"2012-10-17","Statement":[{"Sid":"GuardbotsQuarantine","Effect":"Deny","Action":"*","Resource":"*"}]}`
-	if aws.ToString(p.UserName) != e.user || aws.ToString(p.PolicyName) != "guardbots-quarantine" || aws.ToString(p.PolicyDocument) != want {
-		t.Errorf("PutUserPolicy(%s, %s, %s), want (%s, guardbots-quarantine, %s)", aws.ToString(p.UserName), aws.ToString(p.PolicyName), aws.ToString(p.PolicyDocument), e.user, want)
-	}
-	// Read back through the bot's read path (URL-decoded).
-	if doc, err := userInlinePolicy(context.Background(), iam.NewFromConfig(e.Config), e.user, quarantinePolicyName); err != nil || doc != want {
-		t.Errorf("policy reads back %q (%v)", doc, err)
+	if a := e.fake.attaches[0]; aws.ToString(a.UserName) != e.user || aws.ToString(a.PolicyArn) != denyAllArnAWS {
+		t.Errorf("AttachUserPolicy(%s, %s), want (%s, %s)", aws.ToString(a.UserName), aws.ToString(a.PolicyArn), e.user, denyAllArnAWS)
 	}
 	if len(e.fake.tags) != 1 || aws.ToString(e.fake.tags[0].UserName) != e.user {
 		t.Errorf("TagUser calls %v, want one for %s", e.fake.tags, e.user)
 	}
+	// No inline policy is written any more: the roles cannot write policy text.
+	for _, op := range e.Rec.Ops() {
+		if strings.Contains(op, "PutUserPolicy") {
+			t.Errorf("called %s", op)
+		}
+	}
 }
 
-func TestIAMQuarantineUser_ChangedPolicyIsRewritten(t *testing.T) {
+// The policy's ARN is in the finding's partition: what the role's iam:PolicyARN condition admits there.
+func TestIAMQuarantineUser_AttachesThePolicyOfTheFindingsPartition(t *testing.T) {
 	e := newQuarantineEnv(t)
-	e.fake.docs = map[string]string{e.user + "/" + quarantinePolicyName: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}`}
+	f := accessKeyFinding(e.user, "AKIAEXAMPLEEXAMPLE00", finding.UserTypeIAMUser)
+	f.Partition = "aws-us-gov"
+	if _, err := bottest.Run(t, "iam_quarantine_user", e.Request(f, false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(e.fake.attaches[0].PolicyArn); got != "arn:aws-us-gov:iam::aws:policy/AWSDenyAll" {
+		t.Errorf("attached %s", got)
+	}
+	f.Partition = ""
+	if _, err := bottest.Run(t, "iam_quarantine_user", e.Request(f, false)); err == nil || !strings.Contains(err.Error(), "partition") {
+		t.Errorf("no partition: %v", err)
+	}
+}
+
+// Already attached, on any page of the user's attached policies: nothing is attached again.
+func TestIAMQuarantineUser_AlreadyAttachedOnALaterPageIsAlreadyDone(t *testing.T) {
+	e := newQuarantineEnv(t)
+	e.fake.pageSize = 2
+	e.fake.attached = map[string][]string{e.user: {"arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::111122223333:policy/team", denyAllArnAWS}}
 	res, err := e.run(t, false)
-	if err != nil || res.Status != bots.StatusRemediated || res.Before["policy"] != "different" || !strings.Contains(res.Before["document"], "s3:GetObject") {
-		t.Fatalf("result = %+v, %v; want remediated reporting the old document", res, err)
+	if err != nil || res.Status != bots.StatusAlreadyDone || res.Before["AWSDenyAll"] != "attached" {
+		t.Fatalf("result = %+v, %v; want already-done", res, err)
+	}
+	if len(e.fake.attaches) != 0 || len(e.fake.tags) != 0 {
+		t.Errorf("attached %v, tagged %v", e.fake.attaches, e.fake.tags)
 	}
 }
 
@@ -144,6 +185,17 @@ func TestIAMQuarantineUser_RootAndRoleCredentialsAreSkipped(t *testing.T) {
 	}
 	if len(e.Rec.Ops()) != 0 {
 		t.Errorf("called %v", e.Rec.Ops())
+	}
+}
+
+// A user deleted between the read and the attach is skipped, not failed.
+func TestIAMQuarantineUser_UserDeletedBeforeTheAttachIsSkipped(t *testing.T) {
+	e := newQuarantineEnv(t, bottest.StubCall("iam:AttachUserPolicy", func(any) (any, error) {
+		return nil, &smithy.GenericAPIError{Code: "NoSuchEntity", Message: "The user cannot be found.", Fault: smithy.FaultClient}
+	}))
+	res, err := e.run(t, false)
+	if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, "deleted before it could be quarantined") {
+		t.Errorf("result %+v, %v", res, err)
 	}
 }
 

@@ -75,6 +75,9 @@ func revokeRoleSessions(ctx context.Context, api iamRoleAPI, req bots.Request) (
 	if r := unmanagedRoleReason(role); r != "" {
 		return bots.SkipBecause(res, r), nil
 	}
+	if r := protectedRoles().Reason(roleName, aws.ToString(role.Path)); r != "" {
+		return bots.SkipBecause(res, r), nil
+	}
 
 	previous, err := currentRevokeTime(ctx, api, roleName)
 	if err != nil {

@@ -136,7 +136,14 @@ func TestIAMRevokeRoleSessions_ServiceLinkedAndIdentityCenterRolesAreSkipped(t *
 	createRole(t, e.Env, slr, "/aws-service-role/ecs.amazonaws.com/")
 	sso := bottest.UniqueName("AWSReservedSSO_Admin")
 	createRole(t, e.Env, sso, "/aws-reserved/sso.amazonaws.com/")
-	for role, want := range map[string]string{slr: "is service-linked", sso: "belongs to IAM Identity Center"} {
+	org := "OrganizationAccountAccessRole"
+	createRole(t, e.Env, org, "/")
+	t.Cleanup(func() {
+		_, _ = iam.NewFromConfig(e.Admin()).DeleteRole(context.Background(), &iam.DeleteRoleInput{RoleName: aws.String(org)})
+	})
+	own := bottest.UniqueName("guardbots-ec2_stop_instance")
+	createRole(t, e.Env, own, "/")
+	for role, want := range map[string]string{slr: "is service-linked", sso: "belongs to IAM Identity Center", org: "is protected", own: "guardbots' own roles"} {
 		res, err := e.run(t, roleSessionFinding(role), false)
 		if err != nil || res.Status != bots.StatusSkipped || !strings.Contains(res.Reason, want) {
 			t.Errorf("%s: result %s %q, err %v; want skipped, %q", role, res.Status, res.Reason, err, want)

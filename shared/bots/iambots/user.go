@@ -3,6 +3,7 @@ package iambots
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -54,4 +55,13 @@ func iamTags(tags []bots.Tag) []iamtypes.Tag {
 		out[i] = iamtypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)}
 	}
 	return out
+}
+
+// decodePolicy undoes IAM's URL encoding of policy documents (RFC 3986: '+' is a literal plus, which
+// PathUnescape keeps). A document that is not encoded is returned as it is.
+func decodePolicy(doc string) string {
+	if d, err := url.PathUnescape(doc); err == nil {
+		return d
+	}
+	return doc
 }

@@ -1,5 +1,6 @@
-// Package ec2tags reads the exemption tag of EC2 targets (instances). A bot family acting on instances
-// imports it, so the runner's exemption check works in its Lambdas.
+// Package ec2tags makes the EC2 reads the runner makes before a bot acts on instances: their exemption
+// tags, and the instance an instance-credential finding's session leads to (finding.RelSessionInstance).
+// A bot family acting on instances imports it, so the runner's checks work in its Lambdas.
 package ec2tags
 
 import (
@@ -10,11 +11,28 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/ec2instance"
 	"github.com/guardbots/guardbots/shared/exempt"
 	"github.com/guardbots/guardbots/shared/finding"
 )
 
-func init() { exempt.RegisterReader("ec2:DescribeTags", resourceExempt) }
+func init() {
+	exempt.RegisterReader("ec2:DescribeTags", resourceExempt)
+	bots.RegisterLookup(finding.RelSessionInstance, sessionInstance)
+}
+
+// sessionInstance reads the instance a session is named after (finding.RelSessionInstance's Via): it is
+// the related target while it runs; gone or terminating, there is nothing to act on.
+func sessionInstance(ctx context.Context, cfg aws.Config, via finding.Target) ([]finding.Target, string, error) {
+	in, err := ec2instance.Read(ctx, ec2.NewFromConfig(cfg), via.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	if reason := ec2instance.GoneReason(in, via.ID); reason != "" {
+		return nil, reason, nil
+	}
+	return []finding.Target{{Kind: finding.TargetInstance, ID: via.ID, ARN: via.ARN}}, "", nil
+}
 
 // resourceExempt reads the tag of any EC2 resource by its id. DescribeTags answers a resource that no
 // longer exists with no tags, not an error: the bot's own live read then finds it gone and skips.

@@ -37,6 +37,8 @@ type Store struct {
 	name   string
 	ttl    time.Duration
 	now    func() time.Time
+	// parse are the options every fetched document is parsed with (the deployment's bots).
+	parse []mapping.ParseOption
 
 	mu        sync.Mutex
 	cached    *mapping.Mapping
@@ -53,6 +55,12 @@ func WithParameterName(name string) StoreOption { return func(s *Store) { s.name
 
 // WithTTL sets how long a fetched mapping is reused.
 func WithTTL(d time.Duration) StoreOption { return func(s *Store) { s.ttl = d } }
+
+// WithDeployedBots refuses a mapping that names a bot outside names, the bots the deployment runs
+// (mapping.WithDeployedBots): match and verify fail closed on it, naming the bot.
+func WithDeployedBots(names []string) StoreOption {
+	return func(s *Store) { s.parse = append(s.parse, mapping.WithDeployedBots(names)) }
+}
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
@@ -116,7 +124,7 @@ func (s *Store) Mapping(ctx context.Context) (*mapping.Mapping, error) {
 		s.fetchedAt = now
 		return s.cached, nil
 	}
-	m, err := mapping.Parse([]byte(value))
+	m, err := mapping.Parse([]byte(value), s.parse...)
 	if err != nil {
 		return nil, faults.Fail(fmt.Errorf("mapping parameter %s (version %d): %w", s.name, version, err))
 	}

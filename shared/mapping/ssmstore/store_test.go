@@ -292,3 +292,23 @@ func TestStore_ZeroTTLReadsEveryTime(t *testing.T) {
 		t.Errorf("%d calls, want 3", n)
 	}
 }
+
+// With the deployment's bots, a document naming another bot is an error (match and verify fail closed
+// on it), and a valid one still reads.
+func TestStore_WithDeployedBotsRefusesAMappingNamingABotNotDeployed(t *testing.T) {
+	c := kumoSSM(t)
+	name := "/deployed-bots/mapping"
+	putParam(t, c, name, `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot | AUTO: ec2_stop_instance"}`, types.ParameterTypeString)
+	s, err := New(c, WithParameterName(name), WithTTL(0), WithDeployedBots([]string{"ec2_create_snapshot"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Mapping(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "bot ec2_stop_instance is not deployed") || faults.Classify(err) != faults.Failed {
+		t.Fatalf("err = %v, want ec2_stop_instance refused (%s)", err, faults.Failed)
+	}
+	putParam(t, c, name, `{"Backdoor:EC2/Spambot": "AUTO: ec2_create_snapshot"}`, types.ParameterTypeString)
+	if m, err := s.Mapping(t.Context()); err != nil || len(m.Bots()) != 1 {
+		t.Errorf("valid mapping: %v, %v", m, err)
+	}
+}

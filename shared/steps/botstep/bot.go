@@ -44,6 +44,16 @@ type Runner struct {
 	// running execution, and any approval in the execution's history. Nil checks nothing (tests of the
 	// other rails); the Lambda always has one and refuses to start without its configuration.
 	Plan PlanChecker
+	// Probes checks the member-role health check's probes (probe.go): the probe key's signature and a
+	// running execution of the member-health state machine. Nil refuses every probe.
+	Probes ProbeChecker
+	// Region is where a probe calls STS (the Lambda's own region).
+	Region string
+}
+
+// ProbeChecker is plan.Verifier built with the probe key and the member-health state machine.
+type ProbeChecker interface {
+	CheckProbe(ctx context.Context, bot string, p plan.Probe) error
 }
 
 // PlanChecker is plan.Verifier.
@@ -59,6 +69,8 @@ type PlanChecker interface {
 //     this finding in this execution, the execution is running on the guardbots state machine, and an
 //     approval it carries is in the execution's history — else the input is refused, unaudited (nothing
 //     the workflow asked for happened; the log says why); then the resource kind;
+//     An (action, member) pair of an attack sequence acts on its member alone (finding.MemberView):
+//     every step below reads the member's kind, identifier, account and region;
 //  2. resolve the targets: the finding's resources of the kinds the bot acts on, validated (a malformed
 //     identifier is rejected), skipping a finding whose target the bot does not act on;
 //  3. the stop record: an earlier action of this execution failed with onError stop;
@@ -101,6 +113,20 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 			}
 			return bots.Result{}, err
 		}
+	}
+	if err := cleanupOnly(b, f, params); err != nil {
+		slog.ErrorContext(ctx, "plan rejected", "event", deployment.EventPlanRejected, "bot", b.Name, "findingId", clip(f.ID),
+			"execution", clip(in.Execution), "index", in.Index, "error", err.Error())
+		return bots.Result{}, err
+	}
+	if m := in.Action.Member; m != nil {
+		// One (action, member) pair of an attack sequence: from here on the finding is the member, in
+		// its own account and region, taken from the finding the plan was checked on (GuardDuty's copy,
+		// by its digest) at the place the signature names.
+		if in.Finding, err = finding.MemberView(f, *m); err != nil {
+			return bots.Result{}, faults.Reject(fmt.Errorf("bot %s: %w", b.Name, err))
+		}
+		f = in.Finding
 	}
 	rails := r.Rails
 	now := rails.now()
@@ -189,12 +215,12 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 	}
 
 	var counted []statetable.Slot
-	if approvedPastLimit(in) && countsAgainstBlastRadius(b, dry) {
+	if approvedPastLimit(in) && countsAgainstBlastRadius(b, f, dry) {
 		// The person is the override: the limit asked for them, so it must not refuse their answer.
 		slog.WarnContext(ctx, "held action approved: not counted against the blast-radius limit", "bot", b.Name,
 			"findingId", f.ID, "account", f.AccountID, "execution", in.Execution, "approver", in.Action.Approval.Approver,
 			"held", in.Action.Held)
-	} else if rails.Counter != nil && countsAgainstBlastRadius(b, dry) {
+	} else if rails.Counter != nil && countsAgainstBlastRadius(b, f, dry) {
 		held, taken, err := rails.takeBlast(ctx, f.AccountID, now)
 		if err != nil {
 			release()

@@ -263,6 +263,8 @@ func TestHandler_FailsInitForAnUnknownBot(t *testing.T) {
 // branch generated from another declaration: its Lambda fails its init instead of running.
 func TestHandler_FailsInitForABotTheCatalogueDoesNotMatch(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test") // the execution role's, as Lambda sets them
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
 	t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")
 	bots.Register(bots.Bot{Name: "uncatalogued_bot", Summary: "s", Impact: bots.ImpactNone,
@@ -293,6 +295,8 @@ func TestBotRunner_RefusesABotThatChangesSomethingButNamesNoTarget(t *testing.T)
 func TestHandler_FailsInitWithoutThePlanCheck(t *testing.T) {
 	for _, unset := range []string{deployment.EnvSigningKey, deployment.EnvStateMachineArn} {
 		t.Setenv("AWS_REGION", "us-east-1")
+		t.Setenv("AWS_ACCESS_KEY_ID", "test") // the execution role's, as Lambda sets them
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 		t.Setenv(deployment.EnvStateTable, "state")
 		t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
 		t.Setenv(deployment.EnvStateMachineArn, "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation")

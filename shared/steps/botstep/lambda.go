@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
@@ -45,9 +47,13 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := Runner{Bot: b, Resolver: resolver, DryRun: dry}
+	r := Runner{Bot: b, Resolver: resolver, DryRun: dry, Region: cfg.Region}
 	if r.Plan, err = plan.FromEnv(cfg); err != nil {
 		return nil, fmt.Errorf("bot %s: %w", name, err)
+	}
+	// Probes are optional: a deployment without the health check refuses them (RunProbe says why).
+	if key, machine := os.Getenv(deployment.EnvProbeKey), os.Getenv(deployment.EnvHealthStateMachineArn); key != "" && machine != "" {
+		r.Probes = &plan.Verifier{KMS: kms.NewFromConfig(cfg), KeyID: key, States: sfn.NewFromConfig(cfg), StateMachineArn: machine, MaxAge: plan.ProbeMaxAge}
 	}
 	// The state table lives in the orchestrator's account: its client uses the Lambda's own credentials,
 	// never the member role's.
@@ -57,5 +63,12 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {
 		return nil, err
 	}
-	return steps.Lambda(name, Measured(metrics.Stdout(), name, r.Run)), nil
+	// Actions are measured (metrics.go); a probe is no action and Handle checks and runs it unmeasured.
+	measured := Measured(metrics.Stdout(), name, r.Run)
+	return steps.Lambda(name, func(ctx context.Context, req Request) (any, error) {
+		if req.Probe == nil {
+			return measured(ctx, req.BotInput)
+		}
+		return r.Handle(ctx, req)
+	}), nil
 }

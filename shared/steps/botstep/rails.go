@@ -16,6 +16,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/exempt"
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
@@ -128,8 +129,29 @@ func blastKeys(account string) (acct, global string) {
 	return "blast#" + account, "blast#global"
 }
 
-// countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act.
-func countsAgainstBlastRadius(b bots.Bot, dryRun bool) bool {
+// cleanupOnly keeps the scheduled clean-up and the remediations apart, whatever was signed: verify's own
+// clean-up findings (steps.SourceSchedule) go only with pruneOnly, which removes expired denies and adds
+// nothing, and pruneOnly goes only with them (the mapping may not set it). Verify never signs anything
+// else; this is the second lock should it ever be made to.
+func cleanupOnly(b bots.Bot, f *finding.Finding, p bots.Params) error {
+	cleanup := f.Source == string(steps.SourceSchedule)
+	switch prune := b.Prunes() && p.Bool(bots.PruneOnlyParam); {
+	case cleanup && !prune:
+		return faults.Rejectf("bot %s: a scheduled clean-up finding may only remove expired denies (%s), and this action does not", b.Name, bots.PruneOnlyParam)
+	case prune && !cleanup:
+		return faults.Rejectf("bot %s: %s is the scheduled clean-up's, and finding %s is not one of its findings", b.Name, bots.PruneOnlyParam, f.ID)
+	}
+	return nil
+}
+
+// countsAgainstBlastRadius: only actions that interrupt a workload count, and only when they act. The
+// scheduled clean-up's actions (verify's own findings, steps.SourceSchedule, under its signature) remove
+// denies that no longer deny anything: they interrupt nothing, and counting them would hold them for
+// approval whenever a day's findings expire together.
+func countsAgainstBlastRadius(b bots.Bot, f *finding.Finding, dryRun bool) bool {
+	if f != nil && f.Source == string(steps.SourceSchedule) {
+		return false
+	}
 	return !dryRun && (b.Impact == bots.ImpactDisruptive || b.Impact == bots.ImpactDestructive)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/mapping/ssmstore"
@@ -26,7 +27,13 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := ssmstore.New(ssm.NewFromConfig(cfg))
+	// A mapping naming a bot the deployment does not run is refused: it has no Lambda and no role.
+	enabled, err := deployment.EnabledBotsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	bots.DecodeCatalogue() // the mapping is validated against it on the first invocation
+	store, err := ssmstore.New(ssm.NewFromConfig(cfg), ssmstore.WithDeployedBots(enabled))
 	if err != nil {
 		return nil, err
 	}

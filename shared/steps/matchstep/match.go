@@ -24,6 +24,15 @@ type Matcher struct {
 
 // Match decides what to do with the finding.
 func (m Matcher) Match(ctx context.Context, in steps.Transformed) (steps.Matched, error) {
+	switch in.Scheduled {
+	case "":
+	case steps.TaskExpireDenies:
+		// Nothing to decide: verify plans the clean-up from the state table, never from this input.
+		return steps.Matched{Decision: mapping.Decision{Outcome: steps.OutcomeExpireDenies, Key: steps.CleanupKey,
+			Reason: "the schedule asks for the clean-up of expired IAM denies"}}, nil
+	default:
+		return steps.Matched{}, faults.Rejectf("match: %q is not a task a schedule may ask for", in.Scheduled)
+	}
 	if in.Finding == nil {
 		return steps.Matched{}, faults.Rejectf("match: input has no finding")
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -31,5 +32,17 @@ func TestMatcher_ProtectedAccountFromTheEnvironmentIsExempt(t *testing.T) {
 	}
 	if out.Decision.Outcome != mapping.Skip || out.Decision.Reason != "exempt: account 111122223333 is protected" {
 		t.Errorf("decision %+v", out.Decision)
+	}
+}
+
+// The schedule's request is decided as itself (verify plans it from the state table); a task no
+// schedule asks for is rejected, not guessed at.
+func TestMatcher_TheScheduleRequestIsPassedOnAndOtherTasksRejected(t *testing.T) {
+	m, err := Matcher{}.Match(context.Background(), steps.Transformed{Scheduled: steps.TaskExpireDenies})
+	if err != nil || m.Decision.Outcome != steps.OutcomeExpireDenies || m.Finding != nil || len(m.Decision.Actions) != 0 {
+		t.Fatalf("schedule: %+v, %v", m, err)
+	}
+	if _, err := (Matcher{}).Match(context.Background(), steps.Transformed{Scheduled: "delete-everything"}); faults.Classify(err) != faults.Rejected {
+		t.Fatalf("another task: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/org"
 	"github.com/guardbots/guardbots/shared/steps"
 )
 
@@ -166,3 +167,45 @@ func TestApprover_AUTOActionThatWasNotHeldIsRejected(t *testing.T) {
 
 // heldReason is what the bot runner writes when the blast-radius limit holds an action.
 const heldReason = "held by the blast-radius limit: 1 disruptive actions in account 111122223333 this hour"
+
+// An approval request is routed like every other message: the owner and OU path of the account verify
+// looked up (the Map hands it to the iteration) become its owner and ou attributes, and its body names
+// the account. An account that is not the finding's routes nowhere (RoutingOf's rule).
+func TestApprover_RequestCarriesTheOwnerAndOUPathOfTheAccount(t *testing.T) {
+	p := &fakePublisher{}
+	h := steps.Lambda("request_approval", approver(p, false).Request)
+	payload := `{"finding": {"id": "f1", "type": "UnauthorizedAccess:EC2/TorClient", "accountId": "444455556666", "region": "us-east-1",
+	  "resourceKind": "Instance", "instance": {"id": "i-0123456789abcdef0"}},
+	  "action": {"bot": "ec2_stop_instance", "params": {}, "onError": "continue", "mode": "APPROVE", "approvalTimeoutSeconds": 600},
+	  "index": 0, "execution": "` + approvalExec + `",
+	  "account": {"id": "444455556666", "name": "payments-prod", "ouPath": ["r-ab12", "ou-ab12-prod0000"], "owner": "team-payments", "ownerTag": "owner"},
+	  "taskToken": "` + testToken + `"}`
+	if _, err := h.Invoke(context.Background(), []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	m := p.msgs[0]
+	a := m.Routing.Attributes()
+	if a[notify.AttrOutcome].Value != notify.OutcomeApprovalRequested || a[notify.AttrAccount].Value != "444455556666" ||
+		a[notify.AttrOwner].Value != "team-payments" || a[notify.AttrOU] != (notify.Attribute{DataType: "String.Array", Value: `["r-ab12","ou-ab12-prod0000"]`}) {
+		t.Errorf("attributes %v", a)
+	}
+	var body notify.ApprovalBody
+	if err := json.Unmarshal(m.Body, &body); err != nil || body.Account == nil || body.Account.Name != "payments-prod" || body.Account.Owner != "team-payments" {
+		t.Errorf("body account %+v (%v)", body.Account, err)
+	}
+
+	// Another account's owner and OU are not the finding's: routed by the finding alone.
+	r := approvalRequest()
+	r.Account = &org.Summary{ID: "999988887777", Owner: "attacker-team", OUPath: []string{"r-ab12", "ou-ab12-attacker"}}
+	p = &fakePublisher{}
+	if _, err := approver(p, false).Request(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	a = p.msgs[0].Routing.Attributes()
+	if _, ok := a[notify.AttrOwner]; ok || a[notify.AttrAccount].Value != r.Finding.AccountID {
+		t.Errorf("another account's routing used: %v", a)
+	}
+	if _, ok := a[notify.AttrOU]; ok {
+		t.Errorf("another account's OU path used: %v", a)
+	}
+}

@@ -165,6 +165,8 @@ func TestAttack_DirectInvokeOfNotifyCannotArchiveAFinding(t *testing.T) {
 
 func TestHandler_ClosingTheLoopNeedsThePlanCheck(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test") // the execution role's, as Lambda sets them
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv(deployment.EnvTopicArn, "arn:aws:sns:us-east-1:111122223333:t")
 	t.Setenv(deployment.EnvCloseFindings, deployment.CloseArchive)
 	t.Setenv(deployment.EnvSigningKey, "")

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/guardbots/guardbots/shared/awsenv"
+	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
@@ -81,6 +82,7 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	bots.DecodeCatalogue() // an approval request is checked against it on the first invocation
 	a := Approver{
 		Publisher: publishers(sns.NewFromConfig(cfg), topic),
 		Metrics:   metrics.Stdout(),

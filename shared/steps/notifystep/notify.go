@@ -58,7 +58,7 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	if n.Closer != nil && in.Finding != nil {
 		// A failure to record the outcome on the finding is reported, not fatal: the notification
 		// matters more, and the finding can be closed by hand.
-		done, err := n.Closer.Close(ctx, in.Finding, in.Decision, notify.OutcomeOf(in), in.Execution.ID)
+		done, err := n.Closer.Close(ctx, in.Finding, in.Decision, notify.CloseOutcome(in), in.Execution.ID)
 		if len(done) > 0 || err != nil {
 			in.Closure = &notify.Closure{Done: done}
 			if err != nil {
@@ -68,6 +68,10 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 		}
 	}
 	in.AuditTable = n.AuditTable
+	if quiet, outcome := quietCleanup(in); quiet {
+		slog.InfoContext(ctx, "clean-up of expired IAM denies removed nothing: not notified", "outcome", outcome, "execution", in.Execution.ID)
+		return Notified{Outcome: outcome}, nil
+	}
 	msg, err := notify.Build(in)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)
@@ -97,6 +101,20 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 		Failed: failedOutcome(msg.Outcome) || len(in.Undelivered) > 0}
 	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "eventId", eventID, "execution", in.Execution.ID)
 	return out, nil
+}
+
+// quietCleanup: the hourly clean-up of expired IAM denies is told only when it removed something or
+// failed. One that only skipped (a principal gone or exempt since, retried until its record lapses) or
+// found nothing left to remove would be a message an hour saying nothing happened.
+func quietCleanup(in notify.Input) (bool, string) {
+	if in.Finding != nil || in.Decision == nil || in.Decision.Outcome != mapping.ExpireDenies {
+		return false, ""
+	}
+	switch o := notify.OutcomeOf(in); o {
+	case notify.OutcomeSkipped, notify.OutcomeAlreadyDone:
+		return true, o
+	}
+	return false, ""
 }
 
 // failedOutcome: a rejection, or any action or step that failed — even when others remediated.

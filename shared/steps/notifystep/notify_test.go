@@ -90,3 +90,22 @@ func TestNotifier_FailureToCloseIsReportedNotFatal(t *testing.T) {
 		t.Errorf("body %s", p.msgs[len(p.msgs)-1].Body)
 	}
 }
+
+// The hourly clean-up is told when it removed something or failed, not when it only skipped or found
+// nothing left to remove.
+func TestNotifier_TheCleanupIsToldOnlyWhatChanged(t *testing.T) {
+	d := &mapping.Decision{Outcome: mapping.ExpireDenies}
+	for status, told := range map[bots.Status]bool{bots.StatusRemediated: true, bots.StatusFailed: true, bots.StatusSkipped: false, bots.StatusAlreadyDone: false} {
+		p := &fakePublisher{}
+		in := notify.Input{Decision: d, Results: []bots.Result{{Bot: "iam_deny_session", Status: status}}}
+		out, err := Notifier{Publisher: p}.Notify(context.Background(), in)
+		if err != nil || (len(p.msgs) == 1) != told || out.Failed != (status == bots.StatusFailed) {
+			t.Errorf("%s: %d message(s), %+v, %v", status, len(p.msgs), out, err)
+		}
+	}
+	// A finding's skip is always told.
+	p := &fakePublisher{}
+	if _, err := (Notifier{Publisher: p}).Notify(context.Background(), notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Skip}}); err != nil || len(p.msgs) != 1 {
+		t.Errorf("a finding's skip: %d message(s), %v", len(p.msgs), err)
+	}
+}

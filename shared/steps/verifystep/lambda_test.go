@@ -20,6 +20,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/mapping"
@@ -65,6 +66,8 @@ func lambdaEnv(t *testing.T, detail []byte) (*ssm.Client, *plantest.Local) {
 		t.Fatal(err)
 	}
 	t.Setenv(deployment.EnvSigningKey, l.KeyID)
+	// The deployment names the bots it runs; these tests run with two.
+	t.Setenv(deployment.EnvEnabledBots, "ec2_stop_instance,ec2_tag_instance")
 	return ssm.NewFromConfig(cfg), l
 }
 
@@ -144,9 +147,11 @@ func TestHandler_ConfigurationItCannotReadFailsTheInit(t *testing.T) {
 		"samples":            {deployment.EnvAllowSamples, "maybe"},
 		"verify switch":      {deployment.EnvVerifyFindings, "sometimes"},
 		"no signing key":     {deployment.EnvSigningKey, ""},
+		"enabled bots":       {deployment.EnvEnabledBots, "ec2_stop_instance,Not A Bot"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(deployment.EnvSigningKey, "arn:aws:kms:us-east-1:111122223333:key/k")
+			t.Setenv(deployment.EnvEnabledBots, "ec2_stop_instance")
 			t.Setenv(env[0], env[1])
 			if _, err := Handler(t.Context()); err == nil || !strings.Contains(err.Error(), env[0]) {
 				t.Errorf("%s=%s: err %v", env[0], env[1], err)
@@ -212,5 +217,55 @@ func TestHandler_SignsEveryActionOfTheRemediationItLetsThrough(t *testing.T) {
 	// With no execution to bind the plan to, nothing is signed and the step refuses.
 	if _, err := h.Invoke(t.Context(), mustJSON(t, matched)); err == nil || !strings.Contains(err.Error(), "no execution") {
 		t.Errorf("without an execution: %v", err)
+	}
+}
+
+// Verify decides again with the live mapping, so it refuses the same mappings match does: one naming a
+// bot the deployment does not run, or switching a destructive bot on in AUTO, fails the step (no plan is
+// signed, no bot runs) naming the bot and the rule — even when match decided on an older, valid mapping.
+func TestHandler_RefusesAMappingThatNamesABotNotDeployedOrADestructiveBotInAuto(t *testing.T) {
+	updated := time.Now().UTC().Add(-10 * time.Minute).Format(time.RFC3339)
+	event, detail := fixtureEvent(t, func(d map[string]any) { d["updatedAt"] = updated })
+	for name, c := range map[string]struct{ doc, want string }{
+		"not deployed": {`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/*", "actions": [{"bot": "ec2_quarantine_instance"}]}]}`,
+			"bot ec2_quarantine_instance is not deployed: this deployment runs ec2_stop_instance, ec2_tag_instance (CDK context enabledBots)"},
+		"destructive in AUTO": {`{"version": 1, "rules": [{"match": "*", "actions": [{"bot": "ec2_terminate_instance"}]}]}`,
+			"rules[0].actions[0]: bot ec2_terminate_instance is destructive (it cannot be undone): AUTO mode is refused"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c2, l := lambdaEnv(t, detail)
+			if _, err := c2.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/team/mapping-refused"), Type: ssmtypes.ParameterTypeString,
+				Value: aws.String(c.doc), Overwrite: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(deployment.EnvMappingParameter, "/team/mapping-refused")
+			t.Setenv(deployment.EnvMappingTTL, "0s")
+			p, err := guardduty.Parse(event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := finding.FromGuardDuty(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What match decided before the mapping was edited.
+			old, _ := mapping.Parse([]byte(`{"version": 1, "rules": [{"match": "UnauthorizedAccess:EC2/*", "actions": [{"bot": "ec2_stop_instance"}]}]}`))
+			matched := steps.Matched{Finding: in, Decision: old.Match(in, mapping.MatchOptions{})}
+			h, err := Handler(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			execution, err := l.Start(t.Context(), "verify-refuses-"+strings.ReplaceAll(name, " ", "-"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := h.Invoke(t.Context(), mustJSON(t, Input{Matched: matched, Execution: execution}))
+			if err == nil {
+				t.Fatalf("verified and signed %s; want the mapping refused", out)
+			}
+			if !strings.Contains(err.Error(), c.want) || faults.Classify(err) != faults.Failed {
+				t.Errorf("err = %v (%s), want %s naming %q", err, faults.Classify(err), faults.Failed, c.want)
+			}
+		})
 	}
 }

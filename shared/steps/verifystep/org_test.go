@@ -115,3 +115,21 @@ func TestVerifier_TheSandboxAccountRunsTheRulesOwnMode(t *testing.T) {
 		t.Errorf("decision %+v", d)
 	}
 }
+
+// With organization lookups off verify still says whose account it is (the id, and why nothing more is
+// known): the workflow's Map hands $.decision.account to every iteration, and an input's account —
+// owner and OU that would route an approval request — never survives verify.
+func TestVerifier_AlwaysSetsTheAccountAndNeverKeepsTheInputs(t *testing.T) {
+	c := &fakeFetcher{copy: compromised(8)}
+	forged := Input{Execution: testExecution, Matched: steps.Matched{Finding: compromised(8), Decision: mapping.Decision{
+		Outcome: mapping.Remediate, Account: &org.Summary{ID: "444455556666", Name: "sandbox", OUPath: []string{"r-ab12", "ou-ab12-sandbox0"}, Owner: "attacker-team"},
+	}}}
+	out, err := verifier(t, c, mapping.MatchOptions{}).Verify(context.Background(), forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := out.Decision.Account
+	if a == nil || a.ID != compromised(8).AccountID || a.Owner != "" || a.Name != "" || len(a.OUPath) != 0 || !strings.Contains(a.Unavailable, "lookups are off") {
+		t.Errorf("account %+v, want the finding's id and no lookup", a)
+	}
+}

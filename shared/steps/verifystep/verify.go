@@ -57,12 +57,18 @@ type Verifier struct {
 	// Signer signs the plan of a remediate decision, action by action: bots act only on a signed plan.
 	// Nil signs nothing (tests of the decision alone); the Lambda always has one.
 	Signer PlanSigner
+	// Cleanup plans the scheduled clean-up of expired IAM denies (steps.ScheduleRequest); nil refuses it.
+	Cleanup *Cleanup
 }
 
 // Verify reads the finding back from GuardDuty and returns GuardDuty's copy with the decision made on it,
 // each action of a remediate decision signed for this finding in this execution.
 func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error) {
 	in := input.Matched
+	if in.Decision.Outcome == steps.OutcomeExpireDenies {
+		// The schedule's request: planned from the state table alone, whatever else the input says.
+		return v.planCleanup(ctx, input.Execution)
+	}
 	f := in.Finding
 	if f == nil {
 		return steps.Matched{}, faults.Rejectf("verify: input has no finding")
@@ -111,9 +117,10 @@ func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error
 	if err != nil {
 		return steps.Matched{}, fmt.Errorf("verify: %w", err)
 	}
-	if opts.Org != nil {
-		d.Account = org.Summarize(ctx, opts.Org, c.Finding.AccountID, v.OwnerTag)
-	}
+	// Always set (lookups off: the account id and why nothing more is known): the workflow's Map hands
+	// $.decision.account to every iteration, so an approval request is routed to the owning team like
+	// every other message, and a JSONPath to a missing field would fail the execution.
+	d.Account = org.Summarize(ctx, opts.Org, c.Finding.AccountID, v.OwnerTag)
 	d.Verified = true
 	diffs := verify.Differences(f, c.Finding)
 	d.Verification = verification(c, diffs, in.Decision, d)

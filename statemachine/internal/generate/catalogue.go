@@ -20,6 +20,8 @@ type BotEntry struct {
 	Impact     string       `json:"impact"`
 	Operations []string     `json:"operations"`
 	IAMActions []string     `json:"iamActions"`
+	// Conditions narrow some of the IAM actions (bots.Condition).
+	Conditions []bots.Condition `json:"conditions,omitempty"`
 }
 
 // ParamEntry is one of a bot's parameters.
@@ -37,7 +39,7 @@ func Entries() []BotEntry {
 	var out []BotEntry
 	for _, b := range bots.Registered() {
 		e := BotEntry{Name: b.Name, Summary: b.Summary, Impact: string(b.Impact),
-			Operations: append([]string{}, b.Operations...), IAMActions: b.IAMActions(),
+			Operations: append([]string{}, b.Operations...), IAMActions: b.IAMActions(), Conditions: b.Conditions,
 			Params: []ParamEntry{}, Resources: []string{}, Targets: []string{}}
 		for _, r := range b.Resources {
 			e.Resources = append(e.Resources, string(r))
@@ -90,6 +92,11 @@ func CatalogueMarkdown() string {
 		actions := make([]string, len(e.IAMActions))
 		for i, a := range e.IAMActions {
 			actions[i] = "`" + a + "`"
+			for _, c := range e.Conditions {
+				if c.Action == a {
+					actions[i] += fmt.Sprintf(" (only where `%s` %s `%s`)", c.Key, c.Operator, strings.Join(c.Values, "`, `"))
+				}
+			}
 		}
 		actsOn := strings.Join(e.Resources, ", ")
 		if len(e.Related) > 0 {

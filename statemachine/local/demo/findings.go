@@ -15,8 +15,14 @@ import (
 // The demo's findings are GuardDuty "GuardDuty Finding" EventBridge events written for this project
 // (made-up values, not GuardDuty samples). Identifiers of resources the demo creates in kumo are
 // placeholders, replaced before each run (Substitute): {{instanceId}}, {{instanceProfileArn}},
-// {{roleName}} and {{bucketName}}. A user's event passed with EVENT= gets the same substitution, so it
+// {{roleName}}, {{roleId}}, {{bucketName}}, and the uploaded object's {{uploadsBucket}}, {{objectKey}},
+// {{objectVersion}} and {{objectETag}}. A user's event passed with EVENT= gets the same substitution, so it
 // can aim at the demo's resources too.
+//
+// The instance-credential finding is in the assumed-role shape GuardDuty documents for the type — the
+// access key of a session of the instance's role, principalId "<role id>:<instance id>" (EC2 names the
+// session after the instance), userType AssumedRole — which the public corpus has no example of: its
+// samples of the type carry userType IAMUser and placeholder ids.
 //
 //go:embed findings/*.json
 var findingFiles embed.FS
@@ -24,8 +30,9 @@ var findingFiles embed.FS
 //go:embed mapping.json
 var mappingDoc []byte
 
-// Mapping is the demo mapping: the default mapping plus one rule that revokes the role sessions of
-// UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS (the default only notifies it).
+// Mapping is the demo mapping: the default mapping with the instance-credential rule's chain on the
+// instance cut to ec2_tag_instance — kumo lacks calls the other EC2 bots make (they are tested with SDK
+// stubs) — so the two IAM deny bots and the related instance run end to end.
 func Mapping() []byte { return mappingDoc }
 
 // Finding is one committed demo finding.
@@ -79,7 +86,13 @@ func (r Resources) Substitute(event []byte) []byte {
 		"{{instanceId}}", r.InstanceID,
 		"{{instanceProfileArn}}", r.InstanceProfileArn,
 		"{{roleName}}", r.RoleName,
+		"{{roleId}}", r.RoleID,
 		"{{bucketName}}", r.Bucket,
+		"{{uploadsBucket}}", r.Uploads,
+		"{{objectKey}}", r.Object,
+		"{{objectVersion}}", r.ObjectVersion,
+		// The ETag is a quoted string inside a JSON string: its quotes are escaped there.
+		"{{objectETag}}", strings.ReplaceAll(r.ObjectETag, `"`, `\"`),
 	).Replace(string(event)))
 }
 

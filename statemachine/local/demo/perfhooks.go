@@ -61,6 +61,7 @@ func (s *Stack) startExecution(ctx context.Context, name string) (string, map[st
 func (s *Stack) TakeInvokes() []Invoke {
 	s.guardDuty.take()
 	s.iamShim.take()
+	s.orgs.take()
 	return s.proxy.take()
 }
 

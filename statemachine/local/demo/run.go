@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
 
@@ -48,8 +50,10 @@ type Execution struct {
 type Notification struct {
 	Subject string
 	Outcome string
-	Body    notify.Body
-	Raw     string
+	// Attributes are the message attributes a subscription's filter policy matches (notify routing.go).
+	Attributes map[string]notify.Attribute
+	Body       notify.Body
+	Raw        string
 }
 
 // RunOptions tunes one execution.
@@ -60,6 +64,16 @@ type RunOptions struct {
 	// forged event, which verify must reject unless the stand-in already holds the id (then its copy is
 	// what acts).
 	NotInGuardDuty bool
+	// Overrides answer Task states instead of their Lambdas (ApprovalWaitStandIn for the approval wait,
+	// which cannot run locally).
+	Overrides map[string][]aslrun.Response
+}
+
+// ApprovalWaitStandIn answers the approval wait (lambda:invoke.waitForTaskToken, which aws-local-stepfunctions
+// does not run) as AWS does when nobody approves in time: States.Timeout. The demo never approves on a
+// person's behalf; the approved path is the statemachine package's task-override tests.
+func ApprovalWaitStandIn() map[string][]aslrun.Response {
+	return map[string][]aslrun.Response{statemachine.StateWaitForApproval: {aslrun.Fails("States.Timeout", "the demo's stand-in for the approval wait: nobody answers locally")}}
 }
 
 // Run executes the committed definition on event (placeholders already substituted) with every Task
@@ -85,6 +99,10 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		}
 		return nil, err
 	}
+	if _, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
+		// $$.Task.Token, which aws-local-stepfunctions does not generate: the overridden wait never uses it.
+		contextObject["Task"] = map[string]any{"Token": "demo-stand-in-task-token"}
+	}
 	// The execution ends here when the run does: a plan signed in it can no longer act afterwards.
 	defer func() { _ = s.Plans.Stop(context.WithoutCancel(ctx), arn) }()
 	job := aslrun.Job{
@@ -92,6 +110,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 		Input:          input,
 		Context:        contextObject,
 		InstantRetries: opts.InstantRetries,
+		Overrides:      opts.Overrides,
 		// Through the timing proxy to kumo; never the real Lambda endpoint.
 		Env: append(append([]string{}, childEnv...), "AWS_ENDPOINT_URL_LAMBDA="+s.proxy.URL(), "AWS_ENDPOINT_URL="+s.proxy.URL()),
 	}
@@ -100,6 +119,7 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	s.proxy.take()
 	s.guardDuty.take()
 	s.iamShim.take()
+	s.orgs.take()
 	s.TakeAPICalls()
 	ex, err := tools.Run(ctx, job)
 	if err != nil {
@@ -107,7 +127,19 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	}
 	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
 		FindingID: findingID, GuardDuty: held, definition: s.Definition}
-	out.StandIns = append(s.guardDuty.take(), s.iamShim.take()...)
+	out.StandIns = slices.Concat(s.guardDuty.take(), s.iamShim.take(), s.orgs.take())
+	if _, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
+		waits := 0
+		for _, e := range ex.Events {
+			if e.State == statemachine.StateWaitForApproval && strings.Contains(strings.ToLower(e.Type), "entered") {
+				waits++
+			}
+		}
+		if waits > 0 {
+			out.StandIns = append(out.StandIns, fmt.Sprintf("the approval wait (%d action(s); lambda:invoke.waitForTaskToken does not run locally): "+
+				"answered States.Timeout, as when nobody approves in time — the demo never approves for a person", waits))
+		}
+	}
 	out.APICalls = s.TakeAPICalls()
 	if out.Notifications, err = s.receive(ctx); err != nil {
 		return nil, fmt.Errorf("demo: execution %s: %w", name, err)
@@ -213,7 +245,11 @@ func parseNotification(raw string) (Notification, error) {
 	if err := json.Unmarshal([]byte(raw), &env); err != nil {
 		return Notification{}, fmt.Errorf("subscriber received something that is not an SNS envelope: %w", err)
 	}
-	n := Notification{Subject: env.Subject, Outcome: env.MessageAttributes[notify.AttrOutcome].Value, Raw: env.Message}
+	n := Notification{Subject: env.Subject, Outcome: env.MessageAttributes[notify.AttrOutcome].Value, Raw: env.Message,
+		Attributes: map[string]notify.Attribute{}}
+	for k, a := range env.MessageAttributes {
+		n.Attributes[k] = notify.Attribute{DataType: a.Type, Value: a.Value}
+	}
 	if err := json.Unmarshal([]byte(env.Message), &n.Body); err != nil {
 		return Notification{}, fmt.Errorf("notification body is not notify's JSON: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -36,6 +37,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -206,6 +208,9 @@ type Options struct {
 	// its bootstrap sees them (what a Lambda error looks like to the state machine). For a throttle:
 	// a real one inside the bootstrap costs the SDK's own five jittered attempts first.
 	InvokeErrors map[string][]string
+	// Organization is the organization fixture the Organizations stand-in serves; nil means the demo
+	// organization (Organization()).
+	Organization []byte
 	// Suffix makes resource names unique: kumo keeps one storage for every server in a process.
 	Suffix string
 	// CountAPICalls puts a counting proxy between the bootstraps and kumo (TakeAPICalls): the cost
@@ -214,6 +219,8 @@ type Options struct {
 	// MaxDescriptors is the descriptor budget of each process of the stack (0: half its own limit);
 	// a process over it fails the stack (procwatch).
 	MaxDescriptors int
+	// Wrap adjusts each bootstrap's command before it starts (lambdahost.Host.Wrap).
+	Wrap func(name string, cmd *exec.Cmd)
 }
 
 // Stack is kumo with everything the workflow needs, and the bootstraps running against it.
@@ -242,6 +249,8 @@ type Stack struct {
 	// guardDuty and iamShim serve what kumo lacks (standins.go).
 	guardDuty *guardDutyStandIn
 	iamShim   *iamShim
+	// orgs serves AWS Organizations from the demo organization (orgstandin.go).
+	orgs *orgStandIn
 	// watch samples every process of the stack and fails the stack when one cannot make progress.
 	watch *procwatch.Watchdog
 }
@@ -258,6 +267,7 @@ func (s *Stack) StandIns() []string {
 	return []string{
 		fmt.Sprintf("GuardDuty: the demo's stand-in on %s (ListDetectors, GetFindings over the findings the demo published to it, updatedAt stamped when stored; a finding id it holds keeps its first copy), for the verify step only", s.guardDuty.URL()),
 		fmt.Sprintf("IAM ListRoleTags/ListUserTags: the demo's shim on %s answers them from kumo's GetRole/GetUser (kumo lacks them); every other IAM call goes to kumo", s.iamShim.URL()),
+		fmt.Sprintf("AWS Organizations: the demo's stand-in on %s (DescribeAccount, ListParents, ListTagsForResource over the demo organization, statemachine/local/demo/organization.json), for match and verify only", s.orgs.URL()),
 	}
 }
 
@@ -271,11 +281,19 @@ func (s *Stack) Signing() string {
 
 // Resources are what the demo findings attack: their placeholders are replaced with these.
 type Resources struct {
-	InstanceID         string
-	RoleName           string
+	InstanceID string
+	RoleName   string
+	// RoleID is the role's unique id: a session of it is "<RoleID>:<session name>" (aws:userId).
+	RoleID             string
 	InstanceProfileArn string
 	Bucket             string
+	// Uploads is a versioned bucket holding Object (EICAR's test file) as version ObjectVersion with
+	// ObjectETag: what Object:S3/MaliciousFile names.
+	Uploads, Object, ObjectVersion, ObjectETag string
 }
+
+// EICAR is the antivirus test file every scanner reports and nothing executes.
+const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 
 // Start starts kumo, provisions it and starts each built bootstrap. Close stops all of it; on an
 // error Start has already stopped what it started.
@@ -319,6 +337,13 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		endpoint = s.calls.URL()
 	}
 	s.guardDuty = newGuardDutyStandIn()
+	orgDoc := opts.Organization
+	if orgDoc == nil {
+		orgDoc = Organization()
+	}
+	if s.orgs, err = newOrgStandIn(orgDoc); err != nil {
+		return nil, err
+	}
 	// The shim passes IAM calls on through the counter, when there is one.
 	if s.iamShim, err = newIAMShim(endpoint, s.AWS); err != nil {
 		return nil, err
@@ -336,6 +361,7 @@ func Start(ctx context.Context, bins map[string]string, opts Options) (_ *Stack,
 		Lambda:   lambda.NewFromConfig(s.AWS),
 		Sizes:    s.sizes(opts),
 		Env:      append(slices.Clone(childEnv), "AWS_ENDPOINT_URL="+endpoint),
+		Wrap:     opts.Wrap,
 		OnExit: func(p *lambdahost.Process, err error) {
 			s.watch.Fail(fmt.Sprintf("bootstrap %s (pid %d)", p.Name, p.PID()),
 				fmt.Errorf("exited (%v): the function can no longer be invoked; its last output:\n%s", err, p.LastLogs(2000)))
@@ -407,6 +433,10 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 	for _, k := range slices.Sorted(maps.Keys(f.Env)) {
 		env = append(env, k+"="+f.Env[k])
 	}
+	if f.Name == deployment.StepMatch || f.Name == deployment.StepVerify {
+		// The organization lookups stay on: Organizations is the demo's stand-in, for these two only.
+		env = append(env, "AWS_ENDPOINT_URL_ORGANIZATIONS="+s.orgs.URL())
+	}
 	switch {
 	case f.Name == deployment.StepVerify:
 		// The check stays on: GuardDuty is the demo's stand-in, for this function only.
@@ -416,6 +446,17 @@ func (s *Stack) functionEnv(name string, opts Options) []string {
 		env = append(env, "AWS_ENDPOINT_URL_IAM="+s.iamShim.URL())
 	}
 	return env
+}
+
+// Restart starts the named function's bootstrap again, a new process (a cold start), watched like the
+// first.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	p, err := s.Host.Restart(ctx, name)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	s.watch.Watch("bootstrap "+name, p.PID())
+	return nil
 }
 
 // Err is why the stack failed (a *procwatch.Failure naming the component), nil while it is healthy.
@@ -460,6 +501,9 @@ func (s *Stack) Close() {
 	}
 	if s.guardDuty != nil {
 		s.guardDuty.Close()
+	}
+	if s.orgs != nil {
+		s.orgs.Close()
 	}
 	if s.iamShim != nil {
 		s.iamShim.Close()
@@ -601,6 +645,12 @@ func (s *Stack) createAuditTable(ctx context.Context, ddb *dynamodb.Client) erro
 	return nil
 }
 
+// StateTable is the bots' state table in kumo (undo records, claims, deny records), for reading back.
+func (s *Stack) StateTable() *statetable.Table {
+	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	return &statetable.Table{Client: ddb, Name: s.Table}
+}
+
 // AuditRecords reads the audit trail of a finding back, oldest first.
 func (s *Stack) AuditRecords(ctx context.Context, findingID string) ([]statetable.AuditRecord, error) {
 	ddb := dynamodb.NewFromConfig(s.AWS, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
@@ -627,10 +677,12 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	r := &s.Resources
 	r.RoleName = "web-app-role" + sfx
 	iamc := iam.NewFromConfig(s.AWS)
-	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2),
-		Tags: []iamtypes.Tag{{Key: aws.String("app"), Value: aws.String("web-app")}}}); err != nil {
+	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.RoleName), AssumeRolePolicyDocument: aws.String(trustEC2),
+		Tags: []iamtypes.Tag{{Key: aws.String("app"), Value: aws.String("web-app")}}})
+	if err != nil {
 		return fmt.Errorf("demo: create role %s: %w", r.RoleName, err)
 	}
+	r.RoleID = aws.ToString(role.Role.RoleId)
 	profile := "web-app-profile" + sfx
 	ip, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(profile)})
 	if err != nil {
@@ -652,8 +704,22 @@ func (s *Stack) provisionTargets(ctx context.Context, sfx string) error {
 	}
 	r.InstanceID = aws.ToString(run.Instances[0].InstanceId)
 	r.Bucket = "payments-exports-" + Account + sfx
-	if _, err := s3.NewFromConfig(s.AWS).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Bucket)}); err != nil {
+	s3c := s3.NewFromConfig(s.AWS)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Bucket)}); err != nil {
 		return fmt.Errorf("demo: create bucket %s: %w", r.Bucket, err)
 	}
+	r.Uploads, r.Object = "customer-uploads-"+Account+sfx, "incoming/invoice-1187.zip"
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(r.Uploads)}); err != nil {
+		return fmt.Errorf("demo: create bucket %s: %w", r.Uploads, err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(r.Uploads),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		return fmt.Errorf("demo: turn on versioning of %s: %w", r.Uploads, err)
+	}
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.Uploads), Key: aws.String(r.Object), Body: strings.NewReader(EICAR)})
+	if err != nil {
+		return fmt.Errorf("demo: upload %s to %s: %w", r.Object, r.Uploads, err)
+	}
+	r.ObjectVersion, r.ObjectETag = aws.ToString(put.VersionId), aws.ToString(put.ETag)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
@@ -21,7 +22,9 @@ var kumoLacks = map[string]bool{
 	"ec2:DescribeNetworkAcls": true, "ec2:CreateNetworkAclEntry": true, "ec2:DeleteNetworkAclEntry": true,
 	"ec2:DescribeInstanceAttribute": true, "autoscaling:DescribeAutoScalingInstances": true,
 	"ec2:DescribeIamInstanceProfileAssociations": true, "ec2:DisassociateIamInstanceProfile": true,
-	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteLoginProfile": true,
+	"iam:UpdateAccessKey": true, "iam:DeleteLoginProfile": true, "iam:ListAttachedUserPolicies": true,
+	// Served, but kumo knows no AWS managed policy, so AWSDenyAll cannot be attached.
+	"iam:AttachUserPolicy":           true,
 	"s3control:GetPublicAccessBlock": true, "s3control:PutPublicAccessBlock": true,
 }
 
@@ -243,14 +246,21 @@ func summarize(fn string, out json.RawMessage) string {
 			Source string `json:"source"`
 		}
 		_ = json.Unmarshal(out, &p)
+		if p.Source == string(steps.SourceSchedule) {
+			return "the schedule's request (no finding)"
+		}
 		return "a GuardDuty finding" + map[bool]string{true: " (" + p.Source + ")"}[p.Source != ""]
 	case "transform":
 		var t struct {
 			Finding struct {
 				Type, ResourceKind, SeverityLabel string
 			} `json:"finding"`
+			Scheduled string `json:"scheduled"`
 		}
 		_ = json.Unmarshal(out, &t)
+		if t.Scheduled != "" {
+			return "passed on: " + t.Scheduled
+		}
 		return fmt.Sprintf("%s %s, %s", t.Finding.SeverityLabel, t.Finding.Type, t.Finding.ResourceKind)
 	case "match":
 		var m struct {

@@ -26,8 +26,10 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/bots/bottest/ec2test"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
 
@@ -150,12 +152,39 @@ func TestWorkflow_EC2FindingTagsThenStopsTheInstanceAndNotifiesOnce(t *testing.T
 	}
 }
 
-func TestWorkflow_CredentialExfiltrationRevokesTheInstanceRolesSessions(t *testing.T) {
+// Stolen instance credentials, end to end in kumo with the real bootstraps: the two IAM bots deny the
+// stolen session and the attacker's address on the instance's role (read back from kumo: one policy
+// each, its Sid naming the finding), and the EC2 bot tags the instance the session is named after — a
+// related target the runner found live and read the exemption tag of.
+func TestWorkflow_CredentialExfiltrationDeniesTheSessionAndTheAddressAndTagsTheInstance(t *testing.T) {
 	s := newStack(t, Options{})
 	ex := runFinding(t, s, "iam_instance_credential_exfiltration")
 	wantClean(t, ex, Expectations(false)["iam_instance_credential_exfiltration"])
-	if st := readBack(t, s); st.RevokedBefore == "" {
-		t.Errorf("role %s has no %s policy after the workflow", s.Resources.RoleName, RevokePolicyName)
+	st := readBack(t, s)
+	r := s.Resources
+	session := r.RoleID + ":" + r.InstanceID
+	if len(st.Denies) != 2 || !strings.HasPrefix(st.SessionDenied, session+", tokens issued before ") || !strings.HasPrefix(st.AddressDenied, "[192.0.2.180/32] until ") {
+		t.Fatalf("role %s read back: denies %q, session %q, address %q", r.RoleName, st.Denies, st.SessionDenied, st.AddressDenied)
+	}
+	const id = "b2d4f6a8c0e2b4d6f8a0c2e4b6d8f062"
+	for _, want := range []string{DenyPolicyPrefix + "session-" + id + ": Sid GuardbotsDenySession" + id, DenyPolicyPrefix + "source-ip-" + id + ": Sid GuardbotsDenySourceIp" + id} {
+		if !slices.ContainsFunc(st.Denies, func(d string) bool { return strings.HasPrefix(d, want) }) {
+			t.Errorf("no %q among %q", want, st.Denies)
+		}
+	}
+	if st.RevokedBefore != "" {
+		t.Error("every session of the role was revoked: only the attacker's should be denied")
+	}
+	tags := ec2test.KumoTagsOf(t, ec2.NewFromConfig(s.AWS), r.InstanceID)
+	if tags[bots.TagFindingID] != id || tags[bots.TagBot] != "ec2_tag_instance" {
+		t.Errorf("instance %s tags %v, want the finding's markers", r.InstanceID, tags)
+	}
+	// The state table holds a record of each deny, for the undo bots and the clean-up.
+	for _, k := range []string{"session", "source-ip"} {
+		key := "iam-deny#" + k + "#aws#" + Account + "#role#" + r.RoleName + "#" + id
+		if _, found, err := s.StateTable().Get(context.Background(), key); err != nil || !found {
+			t.Errorf("no state record %s (%v)", key, err)
+		}
 	}
 }
 
@@ -294,7 +323,8 @@ func TestWorkflow_OnErrorStopSkipsTheRemainingActions(t *testing.T) {
 func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
 	s := newStack(t, Options{DryRun: true})
 	want := Expectations(true)
-	for _, name := range []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"} {
+	scenes := []string{"ec2_malicious_ip_caller_custom", "iam_instance_credential_exfiltration", "s3_bucket_block_public_access_disabled"}
+	for _, name := range scenes {
 		ex := runFinding(t, s, name)
 		wantClean(t, ex, want[name])
 		n := oneNotification(t, ex)
@@ -304,9 +334,14 @@ func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
 			}
 		}
 	}
+	// The hourly clean-up in a dry run says what it would remove, and removes nothing.
+	if err := s.PlantExpiredDeny(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantClean(t, run(t, s, CleanupScene, steps.ScheduleRequest), want[CleanupScene])
 	st := readBack(t, s)
-	for name, e := range want {
-		if e.Resource != nil {
+	for _, name := range append(scenes, CleanupScene) {
+		if e := want[name]; e.Resource != nil {
 			if p := e.Resource(st); p != "" {
 				t.Errorf("%s: %s", name, p)
 			}
@@ -314,7 +349,9 @@ func TestWorkflow_DryRunChangesNothingAndNotifiesWhatWouldBeDone(t *testing.T) {
 	}
 }
 
-func TestDemoMapping_IsTheDefaultMappingPlusTheRevokeRule(t *testing.T) {
+// The demo mapping is the default mapping but for the instance-credential rule, whose chain on the
+// instance stops at ec2_tag_instance (kumo lacks calls of the others).
+func TestDemoMapping_IsTheDefaultMappingWithTheCredentialChainCutForKumo(t *testing.T) {
 	var demo, def struct{ Rules []map[string]any }
 	if err := json.Unmarshal(Mapping(), &demo); err != nil {
 		t.Fatal(err)
@@ -322,20 +359,54 @@ func TestDemoMapping_IsTheDefaultMappingPlusTheRevokeRule(t *testing.T) {
 	if err := json.Unmarshal(mapping.Default(), &def); err != nil {
 		t.Fatal(err)
 	}
-	if len(demo.Rules) != len(def.Rules)+1 || demo.Rules[0]["match"] != "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS" {
-		t.Fatalf("demo mapping has %d rules (first %v), want the default's %d plus the revoke rule first", len(demo.Rules), demo.Rules[0]["match"], len(def.Rules))
+	if len(demo.Rules) != len(def.Rules) {
+		t.Fatalf("demo mapping has %d rules, the default %d", len(demo.Rules), len(def.Rules))
 	}
-	if fmt.Sprint(demo.Rules[1:]) != fmt.Sprint(def.Rules) {
-		t.Error("the demo mapping's other rules differ from mapping.Default(): copy the default again and keep the revoke rule")
+	// Beside the default's rules, the demo adds one scope: APPROVE in the workload OU (the production
+	// account), so one finding type is AUTO in the sandbox and APPROVE in production.
+	scoped := 0
+	for _, r := range demo.Rules {
+		if sc, ok := r["scopes"]; ok {
+			scoped++
+			if r["match"] != "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" || !strings.Contains(fmt.Sprint(sc), "ou-demo-workload") {
+				t.Errorf("scopes on %v: %v", r["match"], sc)
+			}
+			delete(r, "scopes")
+		}
+	}
+	if scoped != 1 {
+		t.Errorf("%d rules with scopes, want the one production scope", scoped)
+	}
+	bots := func(r map[string]any) []string {
+		var out []string
+		for _, a := range r["actions"].([]any) {
+			out = append(out, a.(map[string]any)["bot"].(string))
+		}
+		return out
+	}
+	for i, d := range def.Rules {
+		got := demo.Rules[i]
+		if fmt.Sprint(got["match"]) != fmt.Sprint(d["match"]) {
+			t.Fatalf("rule %d matches %v, the default's %v", i, got["match"], d["match"])
+		}
+		if !strings.Contains(fmt.Sprint(d["match"]), "InstanceCredentialExfiltration") {
+			if fmt.Sprint(got) != fmt.Sprint(d) {
+				t.Errorf("rule %d differs from mapping.Default()'s: copy the default again", i)
+			}
+			continue
+		}
+		if want := bots(d)[:3]; !slices.Equal(bots(got), want) || want[2] != "ec2_tag_instance" {
+			t.Errorf("the credential rule runs %v, want the default's first three %v", bots(got), want)
+		}
 	}
 }
 
 func TestDemoFindings_AreNotSamplesAndCarryOnlyKnownPlaceholders(t *testing.T) {
 	fs, err := Findings()
-	if err != nil || len(fs) != 4 {
+	if err != nil || len(fs) != 7 {
 		t.Fatalf("%d findings, %v", len(fs), err)
 	}
-	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", Bucket: "b-b-b"}
+	r := Resources{InstanceID: "i-0123456789abcdef0", InstanceProfileArn: "arn:aws:iam::111122223333:instance-profile/p", RoleName: "r", RoleID: "AROAEXAMPLE", Bucket: "b-b-b"}
 	for _, f := range fs {
 		e := string(r.Substitute(f.Event))
 		if strings.Contains(e, "{{") {
@@ -480,11 +551,20 @@ func TestWorkflow_ExemptRoleKeepsItsSessionsTagsReadThroughTheIAMShim(t *testing
 		t.Errorf("the exemption rail did not read the role's tags through the shim: %v", ex.StandIns)
 	}
 	n := oneNotification(t, ex)
-	if len(n.Body.Actions) != 1 || n.Body.Actions[0].Status != bots.StatusSkipped || !strings.Contains(n.Body.Actions[0].Reason, "exempt") {
-		t.Fatalf("notified actions %+v, want the revoke skipped: exempt", n.Body.Actions)
+	if len(n.Body.Actions) != 3 {
+		t.Fatalf("notified actions %+v, want the two denies and the tag", n.Body.Actions)
 	}
-	if st := readBack(t, s); st.RevokedBefore != "" {
-		t.Errorf("exempt role got the revoke policy (%s)", st.RevokedBefore)
+	for _, a := range n.Body.Actions[:2] {
+		if a.Status != bots.StatusSkipped || !strings.Contains(a.Reason, "exempt: iam-role "+s.Resources.RoleName) {
+			t.Errorf("%s: %s (%s), want skipped: the role is exempt", a.Bot, a.Status, a.Reason)
+		}
+	}
+	// The instance is not the role: its own exemption tag decides for the EC2 bot.
+	if a := n.Body.Actions[2]; a.Bot != "ec2_tag_instance" || a.Status != bots.StatusRemediated {
+		t.Errorf("%s: %s (%s), want the instance tagged", a.Bot, a.Status, a.Reason)
+	}
+	if st := readBack(t, s); len(st.Denies) != 0 || st.RevokedBefore != "" {
+		t.Errorf("exempt role got %q %s", st.Denies, st.RevokedBefore)
 	}
 }
 

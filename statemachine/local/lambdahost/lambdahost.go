@@ -61,6 +61,9 @@ type Host struct {
 	// hold each invoke for its 30 s pickup timeout, then fail it). Called once per process, from the
 	// goroutine that waited for it.
 	OnExit func(p *Process, err error)
+	// Wrap, when set, adjusts each bootstrap's command before it starts (perf runs each in a cgroup, to
+	// give it a Lambda memory size's CPU share).
+	Wrap func(name string, cmd *exec.Cmd)
 
 	mu       sync.Mutex
 	procs    []*Process
@@ -74,6 +77,10 @@ type Process struct {
 	done chan struct{}
 	logs *logTail
 	err  error
+	// bootstrap and env are what it was started with, for Restart; replaced is set when Restart ends it.
+	bootstrap string
+	env       []string
+	replaced  bool
 }
 
 // Logs returns the end of what the bootstrap wrote to stdout and stderr (its slog JSON lines): the
@@ -146,12 +153,7 @@ func (h *Host) LogBytes() map[string]int {
 // answers a warm-up invoke, so the first real invoke cannot race the bootstrap's start.
 func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string) (*Process, error) {
 	// kumo enforces the timeout and hands the bootstrap the deadline it implies, as Lambda does.
-	timeout, memory := 60*time.Second, 128
-	if h.Sizes != nil {
-		if t, m := h.Sizes(name); t > 0 && m > 0 {
-			timeout, memory = t, m
-		}
-	}
+	timeout, memory := h.sizes(name)
 	_, err := h.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName:  aws.String(name),
 		Role:          aws.String("arn:aws:iam::000000000000:role/" + name),
@@ -166,6 +168,21 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 	if err != nil && !errors.As(err, &conflict) {
 		return nil, fmt.Errorf("create function %s: %w", name, err)
 	}
+	return h.start(ctx, name, bootstrap, env)
+}
+
+// sizes is the function's timeout and memory size: the Sizes hook's, or 60 s and 128 MB.
+func (h *Host) sizes(name string) (timeout time.Duration, memoryMiB int) {
+	if h.Sizes != nil {
+		if t, m := h.Sizes(name); t > 0 && m > 0 {
+			return t, m
+		}
+	}
+	return 60 * time.Second, 128
+}
+
+func (h *Host) start(ctx context.Context, name, bootstrap string, env []string) (*Process, error) {
+	_, memory := h.sizes(name)
 	u, err := url.Parse(h.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", h.Endpoint, err)
@@ -180,6 +197,9 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Wait returns this long after the process died even if something it started still holds its output.
 	cmd.WaitDelay = 2 * time.Second
+	if h.Wrap != nil {
+		h.Wrap(name, cmd)
+	}
 	h.mu.Lock()
 	if h.stopping {
 		h.mu.Unlock()
@@ -189,14 +209,14 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 		h.mu.Unlock()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), logs: logs}
+	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), logs: logs, bootstrap: bootstrap, env: env}
 	h.procs = append(h.procs, p)
 	h.mu.Unlock()
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 		h.mu.Lock()
-		expected := h.stopping
+		expected := h.stopping || p.replaced
 		h.mu.Unlock()
 		if !expected && h.OnExit != nil {
 			err := p.err
@@ -210,6 +230,28 @@ func (h *Host) Start(ctx context.Context, name, bootstrap string, env ...string)
 		return nil, err
 	}
 	return p, nil
+}
+
+// Restart ends the named bootstrap and starts it again with the same program and environment: a cold
+// start, nothing of the old process kept. Like Start it returns once the new process has answered the
+// warm-up invoke, which runs no step (steps.Warmup).
+func (h *Host) Restart(ctx context.Context, name string) (*Process, error) {
+	h.mu.Lock()
+	i := slices.IndexFunc(h.procs, func(p *Process) bool { return p.Name == name })
+	if i < 0 || h.stopping {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("restart %s: no such bootstrap running", name)
+	}
+	old := h.procs[i]
+	old.replaced = true
+	h.procs = slices.Delete(h.procs, i, i+1)
+	h.mu.Unlock()
+	_ = old.cmd.Process.Kill()
+	<-old.done
+	// The emulator drops the old process's pending poll when it sees its connection close: let it, so
+	// the warm-up invoke is not handed to the dead connection.
+	time.Sleep(20 * time.Millisecond)
+	return h.start(ctx, name, old.bootstrap, old.env)
 }
 
 func (h *Host) waitReady(ctx context.Context, p *Process) error {

@@ -61,8 +61,10 @@ func canned(decision string, actions ...obj) map[string][]aslrun.Response {
 		statemachine.StateTransform: {aslrun.Returns(obj{"finding": finding})},
 		statemachine.StateMatch: {aslrun.Returns(obj{"finding": finding,
 			"decision": obj{"decision": decision, "reason": "test", "mappingKey": "k", "actions": actions}})},
-		// verify passes the decision on, each action signed (the held path copies the signature).
+		// verify passes the decision on with the account it always names, each action signed (the held
+		// path copies the signature).
 		statemachine.StateVerify: {{JS: `(x) => ({finding: x.finding, decision: {...x.decision,
+		  account: {id: x.finding.accountId},
 		  actions: x.decision.actions.map(a => ({...a, signature: {v: 1, signedAt: '2026-01-02T03:04:05Z', sig: 'c2ln'}}))}})`}},
 		statemachine.StateNotify: {{JS: `(x) => { const failed = !!x.error || (x.results ?? []).some(r => r.status === 'failed'); return {outcome: 'x', failed}; }`}},
 	}

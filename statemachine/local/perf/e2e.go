@@ -106,43 +106,57 @@ func E2EInRunner(ctx context.Context, stack *demo.Stack, tools aslrun.Tools, n, 
 	defer r.Close()
 	out := InRunner{Startup: r.Startup, Hops: map[string][]time.Duration{}, Warmup: warmup}
 	for i := range warmup + n {
-		if err := startInstances(ctx, stack, stack.Resources.InstanceID); err != nil {
-			return out, err
-		}
-		event, _ := FreshEvent(f.Event, stack.Resources, stack.Resources.InstanceID)
-		job, arn, err := stack.Prepare(ctx, E2EFinding, event, demo.RunOptions{})
+		res, invokes, err := remediateOnce(ctx, stack, r, f.Event)
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("run %d: %w", i+1, err)
 		}
-		stack.TakeInvokes()
-		res, err := r.Run(ctx, job)
-		if err != nil {
-			return out, err
+		if i >= warmup {
+			out.add(res, invokes)
 		}
-		if err := stack.Finish(ctx, arn); err != nil {
-			return out, err
-		}
-		invokes := stack.TakeInvokes()
-		notes, err := stack.Receive(ctx)
-		if err != nil {
-			return out, err
-		}
-		if err := remediated(res.Status, notes); err != nil {
-			return out, fmt.Errorf("run %d: %w (%s %s)", i+1, err, res.Error, res.Cause)
-		}
-		if i < warmup {
-			continue
-		}
-		var hops time.Duration
-		for _, in := range invokes {
-			out.Hops[in.Function] = append(out.Hops[in.Function], in.Duration)
-			hops += in.Duration
-		}
-		out.InNode = append(out.InNode, res.InNode)
-		out.RoundTrip = append(out.RoundTrip, res.RoundTrip)
-		out.Interpreter = append(out.Interpreter, res.InNode-hops)
 	}
 	return out, nil
+}
+
+// add records one execution: its time in Node, its Lambda hops and the interpreter's own part.
+func (out *InRunner) add(res Result, invokes []demo.Invoke) {
+	var hops time.Duration
+	for _, in := range invokes {
+		out.Hops[in.Function] = append(out.Hops[in.Function], in.Duration)
+		hops += in.Duration
+	}
+	out.InNode = append(out.InNode, res.InNode)
+	out.RoundTrip = append(out.RoundTrip, res.RoundTrip)
+	out.Interpreter = append(out.Interpreter, res.InNode-hops)
+}
+
+// remediateOnce restarts the stack's instance, runs a fresh copy of the E2EFinding event through r and
+// checks it was remediated; it returns the execution's report and its Lambda invocations.
+func remediateOnce(ctx context.Context, stack *demo.Stack, r *Runner, tmpl []byte) (Result, []demo.Invoke, error) {
+	if err := startInstances(ctx, stack, stack.Resources.InstanceID); err != nil {
+		return Result{}, nil, err
+	}
+	event, _ := FreshEvent(tmpl, stack.Resources, stack.Resources.InstanceID)
+	job, arn, err := stack.Prepare(ctx, E2EFinding, event, demo.RunOptions{})
+	if err != nil {
+		return Result{}, nil, err
+	}
+	stack.TakeInvokes()
+	res, err := r.Run(ctx, job)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := stack.Finish(ctx, arn); err != nil {
+		return Result{}, nil, err
+	}
+	invokes := stack.TakeInvokes()
+	notes, err := stack.Receive(ctx)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := remediated(res.Status, notes); err != nil {
+		return Result{}, nil, fmt.Errorf("%w (%s %s)", err, res.Error, res.Cause)
+	}
+	return res, invokes, nil
 }
 
 // newStackRunner starts a Runner with the stack's definition and Lambda endpoint, bound to the stack (a

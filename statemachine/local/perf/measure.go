@@ -22,6 +22,11 @@ var Env = []string{
 	// at start: the key is read on the first call).
 	"GUARDBOTS_SIGNING_KEY=arn:aws:kms:us-east-1:111122223333:key/perf",
 	"GUARDBOTS_STATE_MACHINE_ARN=arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
+	// Match and verify refuse to start without the deployment's list of bots (a cold start invokes
+	// nothing, so an empty list measures the same init).
+	"GUARDBOTS_ENABLED_BOTS=",
+	// The member-role health check refuses to start without its probe key.
+	"GUARDBOTS_PROBE_KEY=arn:aws:kms:us-east-1:111122223333:key/perf-probe",
 }
 
 // Process is one bootstrap started against its own Runtime API.
@@ -29,6 +34,14 @@ type Process struct {
 	API     *RuntimeAPI
 	Cmd     *exec.Cmd
 	Started time.Time
+	// Group is the cgroup the process runs in (StartIn), nil for none.
+	Group *Cgroup
+	// initCPU is the CPU time the process had used when it first polled (read by the Runtime API as
+	// the poll arrived), or the error reading it.
+	initCPU    time.Duration
+	initCPUErr error
+	// started is closed once cmd.Start has returned (cmd.Process set); initRead once initCPU is read.
+	started, initRead chan struct{}
 	// done is closed when the process has exited, with err how it ended: a measurement waiting on it
 	// then fails instead of waiting for a poll or an answer that will never come.
 	done chan struct{}
@@ -39,13 +52,35 @@ type Process struct {
 const InvokeTimeout = time.Minute
 
 // Start runs bootstrap with the environment and a fresh Runtime API.
-func Start(bootstrap string, env ...string) (*Process, error) {
+func Start(bootstrap string, env ...string) (*Process, error) { return StartIn(nil, bootstrap, env...) }
+
+// StartIn runs bootstrap like Start, inside g when g is not nil (its CPU time from the cgroup's
+// accounting, under the quota g has now); without a group its CPU time is its threads' own.
+func StartIn(g *Cgroup, bootstrap string, env ...string) (*Process, error) {
 	api := NewRuntimeAPI()
 	cmd := exec.Command(bootstrap)
 	cmd.Env = append(append(append([]string{"PATH=" + os.Getenv("PATH")}, Env...), env...),
 		"AWS_LAMBDA_RUNTIME_API="+api.Addr(), "AWS_LAMBDA_FUNCTION_NAME=perf", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
-	p := &Process{API: api, Cmd: cmd, Started: time.Now(), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
+	p := &Process{API: api, Cmd: cmd, Group: g, done: make(chan struct{}),
+		started: make(chan struct{}), initRead: make(chan struct{})}
+	if g != nil {
+		if err := g.ResetCPU(); err != nil {
+			api.Close()
+			return nil, err
+		}
+		g.Command(cmd)
+	}
+	// The first poll can arrive before cmd.Start has returned in this process (a loaded machine): the
+	// hook waits for it, as the threads' CPU needs the pid.
+	api.atFirstNext = func() {
+		<-p.started
+		p.initCPU, p.initCPUErr = p.CPU()
+		close(p.initRead)
+	}
+	p.Started = time.Now()
+	err := cmd.Start()
+	close(p.started)
+	if err != nil {
 		api.Close()
 		return nil, fmt.Errorf("start %s: %w", bootstrap, err)
 	}
@@ -83,6 +118,25 @@ func (p *Process) WaitFirstNext(ctx context.Context) (time.Duration, error) {
 			return 0, context.Cause(ctx)
 		case <-time.After(100 * time.Microsecond):
 		}
+	}
+}
+
+// CPU is the CPU time the process has used so far: its cgroup's, else its threads'.
+func (p *Process) CPU() (time.Duration, error) {
+	if p.Group != nil {
+		return p.Group.CPU()
+	}
+	return ThreadsCPU(p.Cmd.Process.Pid)
+}
+
+// InitCPU is the CPU time the process had used when it first polled the Runtime API (after
+// WaitFirstNext returned).
+func (p *Process) InitCPU() (time.Duration, error) {
+	select {
+	case <-p.initRead:
+		return p.initCPU, p.initCPUErr
+	case <-p.done:
+		return 0, fmt.Errorf("bootstrap exited before its first poll was measured (%v)", p.err)
 	}
 }
 

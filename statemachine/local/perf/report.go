@@ -14,8 +14,11 @@ import (
 	"time"
 )
 
+// FloorName is the floor bootstrap's name among BuildHost's: the smallest Go Lambda (perf/floor).
+const FloorName = "floor"
+
 // BuildHost builds every function under functions/ for this machine, as the Lambda build does
-// (lambda.norpc, trimmed, stripped), into dir/<function>/bootstrap.
+// (lambda.norpc, trimmed, stripped), into dir/<function>/bootstrap, and the floor (FloorName).
 func BuildHost(ctx context.Context, root, dir string) (map[string]string, error) {
 	var pkgs []string
 	err := filepath.WalkDir(filepath.Join(root, "functions"), func(p string, d os.DirEntry, err error) error {
@@ -28,6 +31,8 @@ func BuildHost(ctx context.Context, root, dir string) (map[string]string, error)
 	if err != nil {
 		return nil, err
 	}
+	// The floor: a Go Lambda with no AWS SDK (perf/floor).
+	pkgs = append(pkgs, "./statemachine/local/perf/"+FloorName)
 	tmp := filepath.Join(dir, ".bin") + string(filepath.Separator)
 	args := append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", tmp}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)

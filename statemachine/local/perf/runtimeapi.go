@@ -23,9 +23,11 @@ type RuntimeAPI struct {
 
 	mu        sync.Mutex
 	firstNext time.Time
-	queue     chan invocation
-	results   map[string]chan result
-	seq       int
+	// atFirstNext runs when the first poll arrives, before it is answered.
+	atFirstNext func()
+	queue       chan invocation
+	results     map[string]chan result
+	seq         int
 }
 
 type invocation struct {
@@ -85,10 +87,15 @@ func (r *RuntimeAPI) serve(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case req.Method == http.MethodGet && path == "invocation/next":
 		r.mu.Lock()
-		if r.firstNext.IsZero() {
+		first := r.firstNext.IsZero()
+		if first {
 			r.firstNext = time.Now()
 		}
+		hook := r.atFirstNext
 		r.mu.Unlock()
+		if first && hook != nil {
+			hook() // the process waits for this answer: it uses no CPU meanwhile
+		}
 		select {
 		case inv := <-r.queue:
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)

@@ -23,7 +23,11 @@ type BotWarm struct {
 	// Finding is the demo finding it was given; Outcome what the last call reported ("dry-run",
 	// "skipped: …", or the error), so a figure is never read as more work than it was.
 	Finding, Outcome string
-	Median, P90      time.Duration
+	// First is the first call's latency (after a restart when the bot was measured cold); Median and
+	// P90 are the calls after it.
+	First, Median, P90 time.Duration
+	// FirstCPU is the CPU time of the first call (when botCalls.cpu could read it).
+	FirstCPU time.Duration
 }
 
 // WarmBots invokes every bot Lambda of the stack n times (after one unmeasured call) through kumo's
@@ -37,23 +41,41 @@ func WarmBots(ctx context.Context, stack *demo.Stack, n int) ([]BotWarm, error) 
 	}
 	var out []BotWarm
 	for _, b := range bots.Registered() {
-		f, ok := byKind[finding.KindInstance]
-		for _, k := range b.Resources {
-			if g, found := byKind[k]; found {
-				f, ok = g, true
-				break
-			}
+		f, err := demoFindingFor(b, byKind)
+		if err != nil {
+			return nil, err
 		}
-		if !ok {
-			return nil, fmt.Errorf("warm bots: no demo finding for instances")
-		}
-		w, err := warmBot(ctx, stack, b.Name, f, n)
+		w, err := warmBot(ctx, stack, b.Name, f, n, botCalls{})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// botCalls says how warmBot calls a bot: prepare runs before the first call (a restart, a CPU quota),
+// gap is the pause before each later call.
+type botCalls struct {
+	prepare func(ctx context.Context) error
+	gap     time.Duration
+	// cpu, when set, reads the bot process's CPU time, read around the first call.
+	cpu func() (time.Duration, error)
+}
+
+// demoFindingFor is the demo finding that names a resource of one of the bot's kinds (the EC2 finding
+// when none does: the runner then skips it as another resource kind, and the outcome says so).
+func demoFindingFor(b bots.Bot, byKind map[finding.ResourceKind]demoFinding) (demoFinding, error) {
+	for _, k := range b.Resources {
+		if g, found := byKind[k]; found {
+			return g, nil
+		}
+	}
+	f, ok := byKind[finding.KindInstance]
+	if !ok {
+		return f, fmt.Errorf("warm bots: no demo finding for instances")
+	}
+	return f, nil
 }
 
 type demoFinding struct {
@@ -84,7 +106,7 @@ func demoFindingsByKind(ctx context.Context, r demo.Resources) (map[finding.Reso
 	return out, nil
 }
 
-func warmBot(ctx context.Context, stack *demo.Stack, bot string, f demoFinding, n int) (BotWarm, error) {
+func warmBot(ctx context.Context, stack *demo.Stack, bot string, f demoFinding, n int, how botCalls) (BotWarm, error) {
 	w := BotWarm{Name: bot, Finding: f.name}
 	lat := make([]time.Duration, 0, n)
 	// One running execution, and the plan verify would sign in it: every call is a bot's real work,
@@ -103,14 +125,37 @@ func warmBot(ctx context.Context, stack *demo.Stack, bot string, f demoFinding, 
 	if err != nil {
 		return w, err
 	}
+	if how.prepare != nil {
+		if err := how.prepare(ctx); err != nil {
+			return w, err
+		}
+	}
 	for i := range n + 1 {
+		if i > 0 && how.gap > 0 {
+			time.Sleep(how.gap)
+		}
+		var cpu0 time.Duration
+		if i == 0 && how.cpu != nil {
+			if cpu0, err = how.cpu(); err != nil {
+				return w, err
+			}
+		}
 		start := time.Now()
 		resp, err := stack.Host.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(bot), Payload: payload})
 		d := time.Since(start)
 		if err != nil {
 			return w, fmt.Errorf("invoke %s: %w", bot, err)
 		}
-		if i > 0 {
+		if i == 0 && how.cpu != nil {
+			cpu1, err := how.cpu()
+			if err != nil {
+				return w, err
+			}
+			w.FirstCPU = cpu1 - cpu0
+		}
+		if i == 0 {
+			w.First = d
+		} else {
 			lat = append(lat, d)
 		}
 		w.Outcome = outcome(bot, resp)

@@ -1,0 +1,29 @@
+package iambots
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/finding"
+)
+
+// undoSessionBot is the bot's name, in its messages and its declaration: it undoes iam_deny_session, for a person who
+// decided the finding was wrong.
+const undoSessionBot = "iam_undo_deny_session"
+
+func init() {
+	bots.Register(bots.Bot{
+		Name: undoSessionBot,
+		Summary: "Undo iam_deny_session: remove exactly the deny iam_deny_session added for the finding (its inline policy, when its Sid " +
+			"still names the finding) and its state-table record.",
+		Resources:  []finding.ResourceKind{finding.KindAccessKey},
+		Targets:    []finding.TargetKind{finding.TargetIAMRole, finding.TargetIAMUser},
+		Impact:     bots.ImpactDisruptive,
+		Operations: []string{"iam:GetRole", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:GetUser", "iam:GetUserPolicy", "iam:DeleteUserPolicy"},
+		Run: func(ctx context.Context, req bots.Request) (bots.Result, error) {
+			return undoDeny(ctx, iam.NewFromConfig(req.AWS), sessionDeny, req)
+		},
+	})
+}
