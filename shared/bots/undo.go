@@ -8,6 +8,9 @@ import "slices"
 var undoneBy = map[string]string{
 	"ec2_quarantine_instance": "ec2_release_quarantine",
 	"ec2_block_remote_ip":     "ec2_unblock_remote_ip",
+	"iam_deny_session":        "iam_undo_deny_session",
+	"iam_deny_source_ip":      "iam_undo_deny_source_ip",
+	"s3_quarantine_object":    "s3_release_object",
 }
 
 // UndoBot is the bot that undoes bot's work ("" and false when nothing does).

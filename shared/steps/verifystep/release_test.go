@@ -80,8 +80,10 @@ func TestVerifier_ForgedReleaseIsReplannedFromGuardDutysCopyAndWaitsForApproval(
 
 // A release the verify step cannot ground in GuardDuty's own copy plans nothing and signs nothing.
 func TestVerifier_ReleaseThatGuardDutyDoesNotVouchForIsRefused(t *testing.T) {
-	iam := compromised(8)
-	iam.ResourceKind, iam.Instance, iam.AccessKey = finding.KindAccessKey, nil, &finding.AccessKey{UserName: "alice"}
+	// A kind no undo bot handles (an access key's finding has the IAM deny undo bots, and an instance's
+	// credentials ec2_release_quarantine, since issues 15 and 16).
+	eks := compromised(8)
+	eks.ResourceKind, eks.Instance = finding.KindEKSCluster, nil
 	for name, tc := range map[string]struct {
 		fetch     *fakeFetcher
 		opts      mapping.MatchOptions
@@ -94,7 +96,7 @@ func TestVerifier_ReleaseThatGuardDutyDoesNotVouchForIsRefused(t *testing.T) {
 		"GuardDuty down":    {fetch: &fakeFetcher{err: faults.Fail(errTest)}, wantErr: true},
 		"verification off":  {fetch: &fakeFetcher{copy: compromised(8)}, disabled: true, wantErr: true},
 		"no execution":      {fetch: &fakeFetcher{copy: compromised(8)}, execution: "-", wantErr: true},
-		"nothing to undo":   {fetch: &fakeFetcher{copy: iam}, wantSkip: true},
+		"nothing to undo":   {fetch: &fakeFetcher{copy: eks}, wantSkip: true},
 		"protected account": {fetch: &fakeFetcher{copy: compromised(8)}, opts: mapping.MatchOptions{ProtectedAccounts: map[string]bool{"444455556666": true}}, wantSkip: true},
 	} {
 		t.Run(name, func(t *testing.T) {
