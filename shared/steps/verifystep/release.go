@@ -45,9 +45,8 @@ func (v Verifier) planRelease(ctx context.Context, named *finding.Finding, execu
 	f := c.Finding
 	d := mapping.Decision{Outcome: mapping.Remediate, Key: steps.ReleaseKey, Verified: true, Actions: []mapping.Action{},
 		Verification: fmt.Sprintf("confirmed by GuardDuty (detector %s in %s): the release is planned from GuardDuty's copy and the bot registry, not from the request", c.DetectorID, c.Region)}
-	if v.Options.Org != nil {
-		d.Account = org.Summarize(ctx, v.Options.Org, f.AccountID, v.OwnerTag)
-	}
+	// Always set, as for a finding (verify.go): the Map hands $.decision.account to every approval request.
+	d.Account = org.Summarize(ctx, v.Options.Org, f.AccountID, v.OwnerTag)
 	var names []string
 	for _, u := range bots.UndoBots() {
 		if b, ok := bots.Lookup(u); ok && b.Handles(f.ResourceKind) {

@@ -59,6 +59,10 @@ func TestVerifier_ForgedReleaseIsReplannedFromGuardDutysCopyAndWaitsForApproval(
 	if out.Finding != genuine || out.Finding.Instance.ID != "i-1" || d.Key != steps.ReleaseKey || !d.Verified || d.Outcome != mapping.Remediate {
 		t.Fatalf("out %+v / %+v", out.Finding, d)
 	}
+	// The account is GuardDuty's, always set (lookups off here): the Map hands it to each approval request.
+	if d.Account == nil || d.Account.ID != genuine.AccountID {
+		t.Errorf("account %+v, want GuardDuty's %s", d.Account, genuine.AccountID)
+	}
 	want := []string{"ec2_release_quarantine", "ec2_unblock_remote_ip"}
 	if len(d.Actions) != len(want) {
 		t.Fatalf("actions %+v, want %v", d.Actions, want)
