@@ -168,6 +168,7 @@ func newChat(stack awscdk.Stack, cfg Config, alerts notifications, sm awsstepfun
 	// The channel's role: required by the service, used for nothing with UserRoleRequired, so it holds
 	// no permission.
 	role := awsiam.NewRole(stack, jsii.String("ChatChannelRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(cfg.RolePrefix + "-chat-channel"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("chatbot.amazonaws.com"), nil),
 		Description: jsii.String("guardbots chat channel role: no permissions (every command runs under the user's own role)"),
 	})

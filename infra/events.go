@@ -139,7 +139,7 @@ func outcomePattern(outcomes []string) *awsevents.EventPattern {
 
 // newOutcomeEvents lets notify put guardbots events on the default bus, and only those, and builds
 // the API destination example when it is configured.
-func newOutcomeEvents(stack awscdk.Stack, o Outputs, notifyRole awsiam.Role, alerts notifications) {
+func newOutcomeEvents(stack awscdk.Stack, prefix string, o Outputs, notifyRole awsiam.Role, alerts notifications) {
 	notifyRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("PutOutcomeEvents"),
 		Actions:   jsii.Strings("events:PutEvents"),
@@ -190,9 +190,15 @@ func newOutcomeEvents(stack awscdk.Stack, o Outputs, notifyRole awsiam.Role, ale
 		EventPattern: outcomePattern(o.APIOutcomes),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewApiDestination(dest, &awseventstargets.ApiDestinationProps{
 			DeadLetterQueue: dlq,
-			RetryAttempts:   jsii.Number(8),
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
-			Event:           awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail")),
+			// Named with the prefix, as every guardbots role is (the fence and the SCP name them so).
+			EventRole: awsiam.NewRole(stack, jsii.String("OutcomesApiRole"), &awsiam.RoleProps{
+				RoleName:    jsii.String(prefix + "-outcomes-api"),
+				AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+				Description: jsii.String("guardbots: EventBridge invokes the outcomes API destination"),
+			}),
+			RetryAttempts: jsii.Number(8),
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(24)),
+			Event:         awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail")),
 		})},
 	})
 }

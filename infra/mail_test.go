@@ -12,9 +12,27 @@ func TestNotifications_EmailSubscribesToTheMailTopicWhichNotifyAndApprovalsPubli
 	mailID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
 	jsonID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
 	chatID := logicalID(t, orch, "AWS::SNS::Topic", `^NotificationsChat[0-9A-F]{8}$`)
-	_, sub := only(t, orch, "AWS::SNS::Subscription")
-	if p := props(sub); p["Protocol"] != "email" || p["Endpoint"] != fixtureCfg.NotificationEmail || js(p["TopicArn"]) != js(map[string]any{"Ref": mailID}) {
-		t.Errorf("email subscription %s, want one on the mail topic %s", js(p), mailID)
+	// notificationEmail's subscription (unfiltered) and every email route's (filtered) are on the mail
+	// topic; every other route stays on the JSON topic.
+	var unfiltered int
+	for id, sub := range resources(t, orch, "AWS::SNS::Subscription") {
+		p := props(sub)
+		want := jsonID
+		if p["Protocol"] == "email" {
+			want = mailID
+		}
+		if js(p["TopicArn"]) != js(map[string]any{"Ref": want}) {
+			t.Errorf("%s (%s) on %s, want %s", id, p["Protocol"], js(p["TopicArn"]), want)
+		}
+		if p["FilterPolicy"] == nil {
+			unfiltered++
+			if p["Protocol"] != "email" || p["Endpoint"] != fixtureCfg.NotificationEmail {
+				t.Errorf("unfiltered subscription %s, want notificationEmail's only", js(p))
+			}
+		}
+	}
+	if unfiltered != 1 {
+		t.Errorf("%d unfiltered subscriptions, want notificationEmail's", unfiltered)
 	}
 	for _, fn := range []string{deployment.StepNotify, deployment.StepRequestApproval} {
 		vars := functionEnv(t, orch, fn)

@@ -173,7 +173,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	if cfg.Organization.Lookups {
 		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
 	}
-	addRoutes(stack, alerts.Topic, cfg.Routes)
+	addRoutes(stack, alerts, cfg.Routes)
 	o.Alerts, o.ProbeKey = alerts, probeKey
 	grantProbes(o, cfg, probeKey)
 	var notifyLogs awslogs.LogGroup
@@ -223,7 +223,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	alerts.alarm(alarm)
 
 	newFindingRules(stack, cfg, sm, alerts)
-	newOutcomeEvents(stack, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
+	newOutcomeEvents(stack, cfg.RolePrefix, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
 	newDashboard(stack, sm, alerts)
 	newChat(stack, cfg, alerts, sm)
 	return o, nil
