@@ -26,27 +26,14 @@ import (
 
 // healthStateMachineArn is the member-health state machine's ARN, by name (the bots name it in their
 // environment before it exists, as for the remediation state machine).
-func healthStateMachineArn() string {
-	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), deployment.HealthStateMachineName)
-}
+func healthStateMachineArn() string { return stateMachineArnNamed(deployment.HealthStateMachineName) }
 
-func healthExecutionsArn() string {
-	return fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), deployment.HealthStateMachineName)
-}
+func healthExecutionsArn() string { return executionsArnNamed(deployment.HealthStateMachineName) }
 
 // newProbeKey is the probe-signing key: never the plan key, since KMS signs any digest and a role that
 // may sign probes with the plan key could sign plans.
 func newProbeKey(scope constructs.Construct, id string) awskms.Key {
-	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
-		Description:   jsii.String("guardbots: the member-role health check signs its probes; bots verify with the public key"),
-		KeySpec:       awskms.KeySpec_ECC_NIST_P256,
-		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		PendingWindow: awscdk.Duration_Days(jsii.Number(7)),
-	})
-	suppress(key, "AwsSolutions-KMS5",
-		"An asymmetric signing key (ECC_NIST_P256, SIGN_VERIFY): KMS rotates only symmetric encryption keys automatically.")
-	return key
+	return newSigningKey(scope, id, "guardbots: the member-role health check signs its probes; bots verify with the public key")
 }
 
 // grantProbes lets every bot with a member role check probes, and makes the probe key refuse kms:Sign to

@@ -19,26 +19,37 @@ import (
 // dependency cycle: they name it by its fixed name.
 
 // stateMachineArn is the guardbots state machine's ARN, by name.
-func stateMachineArn() string {
-	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), statemachine.Name)
-}
+func stateMachineArn() string { return stateMachineArnNamed(statemachine.Name) }
 
 // executionsArn covers every execution of the guardbots state machine, and of no other.
-func executionsArn() string {
-	return fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), statemachine.Name)
+func executionsArn() string { return executionsArnNamed(statemachine.Name) }
+
+// stateMachineArnNamed is a state machine's ARN in this stack's account and region, by its fixed name.
+func stateMachineArnNamed(name string) string {
+	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), name)
+}
+
+// executionsArnNamed covers every execution of the named state machine, and of no other.
+func executionsArnNamed(name string) string {
+	return fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), name)
 }
 
 // How cdk-nag spells executionsArn in IAM5 findings.
 const nagExecutionsArn = "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:" + statemachine.Name + ":*"
 
-// newPlanKey is the plan-signing key: ECC_NIST_P256 for SIGN_VERIFY. Its policy is CDK's default (the
-// account's IAM decides) plus, by restrictSigning, a Deny of kms:Sign to every principal but verify's role.
+// newPlanKey is the plan-signing key. Its policy is CDK's default (the account's IAM decides) plus, by
+// restrictSigning, a Deny of kms:Sign to every principal but verify's role.
 func newPlanKey(scope constructs.Construct, id string) awskms.Key {
+	return newSigningKey(scope, id, "guardbots: the verify step signs each action of a remediation plan; bots verify with the public key")
+}
+
+// newSigningKey is an ECC_NIST_P256 SIGN_VERIFY key. A signature older than an execution's timeout is
+// refused anyway: the key outlives none of its use.
+func newSigningKey(scope constructs.Construct, id, description string) awskms.Key {
 	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
-		Description: jsii.String("guardbots: the verify step signs each action of a remediation plan; bots verify with the public key"),
-		KeySpec:     awskms.KeySpec_ECC_NIST_P256,
-		KeyUsage:    awskms.KeyUsage_SIGN_VERIFY,
-		// A plan older than an execution's timeout is refused anyway: the key outlives none of its use.
+		Description:   jsii.String(description),
+		KeySpec:       awskms.KeySpec_ECC_NIST_P256,
+		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		PendingWindow: awscdk.Duration_Days(jsii.Number(7)),
 	})
