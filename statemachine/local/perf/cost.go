@@ -57,22 +57,22 @@ const (
 // Shapes are the measured executions (go run ./statemachine/local cost --measure reproduces them).
 var Shapes = []Shape{
 	{Name: ShapeNoAction, What: "no action: skip or notify decision (unmapped type, below minSeverity)",
-		Transitions: 9, Invocations: 4, HandlerMs: 7, Calls: 2, Publishes: 1,
-		SFNLogBytes: 9_600, LambdaLogBytes: 766, CallsBy: "SNS 1, SSM 1"},
+		Transitions: 9, Invocations: 4, HandlerMs: 8, Calls: 5, Publishes: 3,
+		SFNLogBytes: 9_600, LambdaLogBytes: 1_295, CallsBy: "SNS 3, EventBridge 1, SSM 1"},
 	{Name: ShapeOne, What: "one action (s3_block_public_access; any single bot, notify_only included)",
-		Transitions: 16, Invocations: 6, HandlerMs: 25, Calls: 17, WriteUnits: 8, ReadUnits: 3, Publishes: 1,
-		SFNLogBytes: 16_200, LambdaLogBytes: 4_447, Signs: 1, PlanChecks: 1,
-		CallsBy: "DynamoDB 8, S3 3, SSM 2, GuardDuty 1, KMS 1, SNS 1, Step Functions 1"},
+		Transitions: 16, Invocations: 6, HandlerMs: 26, Calls: 20, WriteUnits: 8, ReadUnits: 3, Publishes: 3,
+		SFNLogBytes: 16_200, LambdaLogBytes: 5_790, Signs: 1, PlanChecks: 1,
+		CallsBy: "DynamoDB 8, S3 3, SNS 3, SSM 2, EventBridge 1, GuardDuty 1, KMS 1, Step Functions 1"},
 	{Name: ShapeTwo, What: "two actions (the EC2 rule: ec2_tag_instance, ec2_stop_instance)",
-		Transitions: 21, Invocations: 7, HandlerMs: 32, Calls: 27, WriteUnits: 12, ReadUnits: 4, Publishes: 1,
-		SFNLogBytes: 20_700, LambdaLogBytes: 5_609, Signs: 2, PlanChecks: 2,
-		CallsBy: "DynamoDB 12, EC2 7, KMS 2, SSM 2, Step Functions 2, GuardDuty 1, SNS 1"},
+		Transitions: 21, Invocations: 7, HandlerMs: 35, Calls: 30, WriteUnits: 12, ReadUnits: 4, Publishes: 3,
+		SFNLogBytes: 20_700, LambdaLogBytes: 7_585, Signs: 2, PlanChecks: 2,
+		CallsBy: "DynamoDB 12, EC2 7, SNS 3, KMS 2, SSM 2, Step Functions 2, EventBridge 1, GuardDuty 1"},
 	{Name: ShapeForged, What: "forged: remediate decided, GuardDuty does not confirm it (verify rejects)",
-		Transitions: 10, Invocations: 5, HandlerMs: 9, Calls: 3, Publishes: 1,
-		SFNLogBytes: 11_700, LambdaLogBytes: 1_958, CallsBy: "GuardDuty 1, SNS 1, SSM 1"},
+		Transitions: 10, Invocations: 5, HandlerMs: 13, Calls: 6, Publishes: 3,
+		SFNLogBytes: 11_700, LambdaLogBytes: 2_503, CallsBy: "SNS 3, EventBridge 1, GuardDuty 1, SSM 1"},
 	{Name: ShapeRejected, What: "rejected at parse (malformed or hostile event)",
-		Transitions: 6, Invocations: 2, HandlerMs: 4, Calls: 1, Publishes: 1,
-		SFNLogBytes: 6_600, LambdaLogBytes: 662, CallsBy: "SNS 1"},
+		Transitions: 6, Invocations: 2, HandlerMs: 5, Calls: 4, Publishes: 3,
+		SFNLogBytes: 6_600, LambdaLogBytes: 1_041, CallsBy: "SNS 3, EventBridge 1"},
 }
 
 // ShapeNamed returns the shape called name.
@@ -146,8 +146,9 @@ type Assumptions struct {
 	InvokeOverheadMs float64
 	// PlatformLogBytes are Lambda's own JSON log records per invocation (platform.start, .report).
 	PlatformLogBytes float64
-	// SNSPublishers are the principals publishing to the topic: KMS is called twice per publisher
-	// per 5 minutes at most (SNS reuses a data key for up to 5 minutes).
+	// SNSPublishers are the (principal, topic) pairs publishing: KMS is called twice per pair per 5
+	// minutes at most (SNS reuses a data key for up to 5 minutes). notify publishes every message to the
+	// JSON, mail and chat topics.
 	SNSPublishers float64
 	// Traced is the share of executions X-Ray records (default sampling: 1 a second and 5% more).
 	Traced float64
@@ -155,7 +156,7 @@ type Assumptions struct {
 
 // DefaultAssumptions are the values the README's tables use.
 var DefaultAssumptions = Assumptions{MemoryMB: 128, APILatencyMs: 20, InitMs: 50, ColdShare: 1,
-	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 1, Traced: 1}
+	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 3, Traced: 1}
 
 // Line is one priced item of a month.
 type Line struct {
@@ -372,8 +373,9 @@ func CostMarkdown() string {
 	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; shared/deployment/memory.go), %g ms billed per AWS API call "+
 		"(`--api-ms`; kumo answers in µs, so this is not measured), every invocation cold with a %g ms init (`--init-ms`, `--cold`; the "+
 		"local cold start is 2–5 ms on a full amd64 core, and a 128 MB function gets about a fourteenth of a vCPU; a cold bot also reads the plan key's public half once), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
-		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
-		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.InvokeOverheadMs, large.ExpressMB)
+		"notify publishing each message to the JSON, mail and chat topics (%g principal-topic pairs for SNS's data keys; email deliveries, $2.00 per 100,000, not included); "+
+		"Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
+		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.SNSPublishers, a.InvokeOverheadMs, large.ExpressMB)
 
 	fixed := Fixed(len(bots.Names()), ListPrices)
 	b.WriteString("\nFixed a month, whatever the volume (the outcome metrics and the dashboard; alarms, keys and log storage not included):\n\n| item | quantity | list | after the free tier |\n|---|---|---|---|\n")

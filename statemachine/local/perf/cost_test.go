@@ -171,7 +171,7 @@ func TestMonthly_PricesTheCounts(t *testing.T) {
 	near("Lambda GB-s", lines["Lambda arm64 duration"].Quantity, sec*a.MemoryMB/1024*1e6)
 	near("DynamoDB writes", lines["DynamoDB writes"].Cost, s.WriteUnits*1e6*0.625/1e6)
 	near("DynamoDB free", lines["DynamoDB writes"].Free, 0)
-	near("KMS requests", lines["KMS"].Quantity, 2*30*24*3600/300)
+	near("KMS requests", lines["KMS"].Quantity, 3*2*30*24*3600/300) // three topics, one publisher
 	// The plan: verify's Sign per action and a cold bot's GetPublicKey, at the asymmetric rate, no free tier.
 	var plan Line
 	for _, l := range m.Standard {
