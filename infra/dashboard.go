@@ -12,7 +12,7 @@ import (
 )
 
 // The orchestrator's dashboard (issue 17 §4): executions and outcomes over time, time to contain, actions
-// by bot, held and failed actions, approval requests. Every guardbots metric it names is one the code
+// by bot, held and failed actions, approval requests and how long approved actions waited. Every guardbots metric it names is one the code
 // emits (shared/metrics.Emitted, or a rail's metric filter): the infra tests hold it to that.
 
 // DashboardName is the dashboard's name in the CloudWatch console.
@@ -52,7 +52,8 @@ func newDashboard(stack awscdk.Stack, sm awsstepfunctions.StateMachine, alerts n
 	}
 	failed := emf(metrics.Actions, map[string]string{metrics.DimStatus: string(bots.StatusFailed)}, "Sum")
 	held := emf(metrics.Actions, map[string]string{metrics.DimStatus: "held"}, "Sum")
-	ttc := func(name, stat string) awscloudwatch.IMetric {
+	// Durations (time to contain, approval waits) as percentiles over an hour: a few samples an hour.
+	hourly := func(name, stat string) awscloudwatch.IMetric {
 		m := emf(name, nil, stat)
 		return m.With(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Hours(jsii.Number(1)), Label: jsii.String(name + " " + stat)})
 	}
@@ -73,15 +74,21 @@ func newDashboard(stack awscdk.Stack, sm awsstepfunctions.StateMachine, alerts n
 	)
 	d.AddWidgets(
 		graph("Time to contain (seconds): from the finding's updatedAt and from the event's arrival", 12,
-			[]awscloudwatch.IMetric{ttc(metrics.TimeToContain, "p50"), ttc(metrics.TimeToContain, "p90")},
-			[]awscloudwatch.IMetric{ttc(metrics.TimeToContainFromArrival, "p50"), ttc(metrics.TimeToContainFromArrival, "p90")}, false),
+			[]awscloudwatch.IMetric{hourly(metrics.TimeToContain, "p50"), hourly(metrics.TimeToContain, "p90")},
+			[]awscloudwatch.IMetric{hourly(metrics.TimeToContainFromArrival, "p50"), hourly(metrics.TimeToContainFromArrival, "p90")}, false),
 		graph("Findings by decision", 12, decisions, nil, true),
 	)
 	d.AddWidgets(
 		graph("Containment actions by bot", 12, byBot, nil, true),
-		graph("Held and failed actions; approval requests", 12,
-			[]awscloudwatch.IMetric{held, failed, emf(railMetric("BlastRadiusHeld"), nil, "Sum")},
-			[]awscloudwatch.IMetric{emf(metrics.ApprovalRequests, nil, "Sum")}, false),
+		graph("Held and failed actions", 12,
+			[]awscloudwatch.IMetric{held, failed, emf(railMetric("BlastRadiusHeld"), nil, "Sum")}, nil, false),
+	)
+	// How often a person is asked, and how long approved actions waited for them (request to approval,
+	// by Step Functions' clock): a growing wait is containment that waits on people.
+	d.AddWidgets(
+		graph("Approval requests", 12, []awscloudwatch.IMetric{emf(metrics.ApprovalRequests, nil, "Sum")}, nil, false),
+		graph("Approval wait (seconds): request to approval of approved actions", 12,
+			[]awscloudwatch.IMetric{hourly(metrics.ApprovalWait, "p50"), hourly(metrics.ApprovalWait, "p90"), hourly(metrics.ApprovalWait, "Maximum")}, nil, false),
 	)
 
 	// A failed action is a finding left uncontained: someone must look (the execution-failed alarm says

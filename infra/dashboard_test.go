@@ -117,3 +117,34 @@ func TestDashboard_FailedActionsAlarmMailsAndPublishes(t *testing.T) {
 		t.Errorf("no alarm on failed actions: %v", ids)
 	}
 }
+
+// The approval wait is graphed as p50, p90 and the maximum, beside the approval requests (same row).
+func TestDashboard_ApprovalWaitPercentilesBesideTheApprovalRequests(t *testing.T) {
+	var wait, requests map[string]any
+	for _, w := range dashboardWidgets(t) {
+		p, _ := w["properties"].(map[string]any)
+		ms, _ := p["metrics"].([]any)
+		stats := map[string]bool{}
+		for _, m := range ms {
+			row := m.([]any)
+			switch row[1] {
+			case metrics.ApprovalWait:
+				wait = w
+				if opts, ok := row[len(row)-1].(map[string]any); ok {
+					stats[fmt.Sprint(opts["stat"])] = true
+				}
+			case metrics.ApprovalRequests:
+				requests = w
+			}
+		}
+		if len(stats) > 0 && (len(stats) != 3 || !stats["p50"] || !stats["p90"] || !stats["Maximum"]) {
+			t.Errorf("approval wait widget %v: stats %v, want p50, p90 and Maximum", p["title"], stats)
+		}
+	}
+	if wait == nil || requests == nil {
+		t.Fatalf("approval wait widget %v, approval requests widget %v", wait, requests)
+	}
+	if wait["y"] == nil || wait["y"] != requests["y"] {
+		t.Errorf("approval wait at y=%v, approval requests at y=%v: not side by side", wait["y"], requests["y"])
+	}
+}

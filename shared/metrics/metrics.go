@@ -37,6 +37,10 @@ const (
 	// ApprovalRequests counts approval requests by Bot and Reason (approve-mode or held). Emitted by
 	// request_approval.
 	ApprovalRequests = "ApprovalRequests"
+	// ApprovalWait is the seconds an approved action waited for its person, from the approval request to
+	// the approval (both by Step Functions' clock), by Bot and in all. Emitted by each bot, once it ran
+	// an approved action.
+	ApprovalWait = "ApprovalWait"
 )
 
 // Dimension names.
@@ -55,6 +59,7 @@ var Emitted = map[string][][]string{
 	TimeToContain:            {{}},
 	TimeToContainFromArrival: {{}},
 	ApprovalRequests:         {{DimBot, DimReason}, {}},
+	ApprovalWait:             {{DimBot}, {}},
 }
 
 // Metric is one value.

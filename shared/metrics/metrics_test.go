@@ -3,6 +3,8 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +74,18 @@ func TestRecord_RefusesUnknownMetricsAndMissingDimensionValues(t *testing.T) {
 func TestValue_ClosedSet(t *testing.T) {
 	if Value("remediated", "remediated", "failed") != "remediated" || Value("i-0abc attacker", "remediated") != "other" {
 		t.Error("Value")
+	}
+}
+
+// The README's metric table ("Notifications: mail, chat, events, metrics") has a row for every metric.
+func TestReadme_HasARowForEveryMetric(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range Emitted {
+		if !regexp.MustCompile("(?m)^\\| [^|\\n]*`" + name + "`[^|\\n]*\\|").Match(b) {
+			t.Errorf("README.md has no metric-table row for %s", name)
+		}
 	}
 }

@@ -78,6 +78,12 @@ type BotInput struct {
 	Index int `json:"index"`
 	// MappingKey is the mapping entry that chose the action ($.decision.mappingKey), for the audit record.
 	MappingKey string `json:"mappingKey,omitempty"`
+	// ApprovalRequestedAt and ApprovedAt are set only on an approved action: when its iteration entered
+	// "Prepare approval" and "Run approved action" ($$.State.EnteredTime, ISO 8601: Step Functions' own
+	// clock, outside anything an event, the execution input or the approver's answer can write). They
+	// time the approval wait (the ApprovalWait metric) and are read for nothing else.
+	ApprovalRequestedAt string `json:"approvalRequestedAt,omitempty"`
+	ApprovedAt          string `json:"approvedAt,omitempty"`
 }
 
 // Decide runs parse → transform → match in process: what explain prints and what the benchmark measures.

@@ -237,7 +237,8 @@ func MetricSeries(bots int) int {
 	return bots*statuses + statuses + // Actions by Bot and Status, by Status
 		outcomes + decisions + // Findings by Outcome, by Decision
 		2 + // TimeToContain, TimeToContainFromArrival
-		bots*reasons + 1 // ApprovalRequests by Bot and Reason, and in all
+		bots*reasons + 1 + // ApprovalRequests by Bot and Reason, and in all
+		bots + 1 // ApprovalWait by Bot, and in all
 }
 
 // Fixed are the monthly costs that do not grow with findings: the custom metrics (at most

@@ -33,7 +33,7 @@ func transitions(t *testing.T, tools aslrun.Tools, overrides map[string][]aslrun
 		Definition: rendered,
 		Input:      obj{"source": "aws.guardduty", "detail": obj{"id": "gd-1"}},
 		Context: obj{"Execution": obj{"Id": "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:cost", "Name": "cost",
-			"StartTime": "2026-01-02T03:04:05.000Z"}, "Task": obj{"Token": "token"}},
+			"StartTime": "2026-01-02T03:04:05.000Z"}, "Task": obj{"Token": "token"}, "State": aslrun.StaticState(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 		Overrides:      overrides,
 		InstantRetries: true,
 	})

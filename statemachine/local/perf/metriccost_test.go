@@ -13,11 +13,11 @@ import (
 func TestMetricSeries_CountsTheEmittedDimensionValues(t *testing.T) {
 	bots := 7
 	want := bots*len(botstep.ActionStatuses) + len(botstep.ActionStatuses) +
-		len(notify.Outcomes) + len(notify.Decisions) + 2 + bots*2 + 1
+		len(notify.Outcomes) + len(notify.Decisions) + 2 + bots*2 + 1 + bots + 1
 	if got := MetricSeries(bots); got != want {
 		t.Errorf("MetricSeries(%d) = %d, want %d", bots, got, want)
 	}
-	if len(metrics.Emitted) != 5 {
+	if len(metrics.Emitted) != 6 {
 		t.Errorf("shared/metrics emits %d metrics: update MetricSeries", len(metrics.Emitted))
 	}
 	fixed := Fixed(bots, ListPrices)
