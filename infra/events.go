@@ -47,7 +47,7 @@ type Outputs struct {
 // DefaultOutputs sends nothing beyond the default bus.
 func DefaultOutputs() Outputs {
 	return Outputs{APIKeyHeader: "Authorization",
-		APIOutcomes: []string{notify.OutcomeRemediated, notify.OutcomePartial, notify.OutcomeFailed, notify.OutcomeHeld}}
+		APIOutcomes: []string{notify.OutcomeRemediated, notify.OutcomePartial, notify.OutcomeFailed, notify.OutcomeHeld, notify.OutcomeReleased}}
 }
 
 // readOutputs reads the outputs' context keys over o.

@@ -200,7 +200,13 @@ func chatTitle(in Input, outcome string) string {
 func chatNextSteps(in Input, outcome string) []string {
 	var steps []string
 	switch outcome {
+	case OutcomeReleased:
+		steps = append(steps, "The containment was undone. GuardDuty's next update of the finding is matched again: archive or suppress the finding in GuardDuty if it was a false positive.")
 	case OutcomeFailed, OutcomePartial:
+		if isRelease(in) {
+			steps = append(steps, "The release did not complete: read the failed action's error and cause in the execution. What is listed as not done is still contained: once the cause is fixed, press Release on the containment's message again.")
+			break
+		}
 		steps = append(steps, "The finding is not (fully) contained: read the failed step's error and cause in the execution, fix the cause, and contain it by hand or replay the finding.")
 	case OutcomeHeld:
 		steps = append(steps, "An action was held by the blast-radius limit: the approval request for it follows in this thread.")

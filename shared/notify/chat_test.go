@@ -253,3 +253,24 @@ func TestChatSchema_RejectsWhatTheServiceWouldNot(t *testing.T) {
 		t.Errorf("the smallest documented message: %v", err)
 	}
 }
+
+// A release's chat message says the containment was undone and what brings it back; a failed release
+// does not tell a person to replay the finding (that would contain it again), and no release offers
+// Release.
+func TestChat_ReleaseSaysTheContainmentWasUndoneAndOffersNoRelease(t *testing.T) {
+	in := notify.PerOutcome(t)[notify.OutcomeReleased]
+	c := chatOf(t, mustBuild(t, in))
+	steps := strings.Join(c.Content.NextSteps, "\n")
+	if c.Content.Title != "guardbots: released - HIGH finding in account 111122223333 (ec2_release_quarantine)" ||
+		c.Metadata.EventType != "guardbots.released" || !strings.Contains(steps, "The containment was undone") ||
+		c.Metadata.AdditionalContext != nil {
+		t.Errorf("title %q, event type %q, context %v, next steps %q", c.Content.Title, c.Metadata.EventType, c.Metadata.AdditionalContext, steps)
+	}
+	failed := in
+	failed.Results = []bots.Result{{Bot: "ec2_release_quarantine", Status: bots.StatusFailed, Error: "Guardbots.Failed", Cause: "UnauthorizedOperation"}}
+	c = chatOf(t, mustBuild(t, failed))
+	steps = strings.Join(c.Content.NextSteps, "\n")
+	if !strings.Contains(steps, "The release did not complete") || strings.Contains(steps, "replay the finding") {
+		t.Errorf("failed release: next steps %q", steps)
+	}
+}

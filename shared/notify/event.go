@@ -114,8 +114,12 @@ type TimeToContain struct {
 }
 
 // Containment is in's time to contain, nil when no action contained anything (or no contained action
-// says when it finished).
+// says when it finished), and for a release request, which ends a containment.
 func Containment(in Input) *TimeToContain {
+	if isRelease(in) {
+		// The undo bots' changes end a containment: counting them would put releases in the headline.
+		return nil
+	}
 	var last time.Time
 	for _, r := range in.Results {
 		if r.Status != bots.StatusRemediated || r.DryRun {

@@ -9,6 +9,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/org"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // perOutcome is one input for every outcome, each as the workflow would end it: the forms tests (mail,
@@ -34,7 +35,16 @@ func perOutcome(t *testing.T) map[string]Input {
 	dry := stop(bots.StatusDryRun)
 	dry.DryRun = true
 	held := bots.Result{Bot: "ec2_stop_instance", Status: bots.StatusSkipped, Held: true, Reason: "held by the blast-radius limit: 10 disruptive actions in account 111122223333 this hour"}
+	// A release request's outcome: GuardDuty's copy of the finding it named, the undo bot approved and run.
+	rf := instanceFinding()
+	rf.UpdatedAt, rf.Source = "2026-03-01T10:00:00Z", string(steps.SourceRelease)
+	rd := verified(mapping.Remediate)
+	rd.Key, rd.Reason = steps.ReleaseKey, "release requested: ec2_release_quarantine, each waiting up to 3600s for an approver"
+	rd.Actions = []mapping.Action{{Bot: "ec2_release_quarantine", Mode: "APPROVE"}}
+	undo := bots.Result{Bot: "ec2_release_quarantine", Status: bots.StatusRemediated, Account: "111122223333", Region: "us-east-1",
+		Changes: []string{"put eni-0a1b2c3d of i-0abc1234def567890 back on its security groups sg-0a1b2c3d"}, DoneAt: "2026-03-02T09:00:00Z"}
 	ins := map[string]Input{
+		OutcomeReleased:    {Finding: rf, Decision: rd, Results: []bots.Result{undo}, Execution: exec},
 		OutcomeRejected:    {Error: &StepError{Step: "parse", Error: "Guardbots.Rejected", Cause: "not a GuardDuty finding"}, Execution: exec},
 		OutcomePartial:     {Finding: f, Decision: verified(mapping.Remediate, "ec2_stop_instance", "ec2_create_snapshot"), Results: []bots.Result{stop(bots.StatusRemediated), snap}, Execution: exec},
 		OutcomeFailed:      {Finding: f, Decision: verified(mapping.Remediate, "ec2_create_snapshot"), Results: []bots.Result{snap}, Execution: exec},

@@ -233,7 +233,7 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 // bots (shared/metrics.Emitted): the most a month bills, since a metric is billed only for the hours it
 // receives data. None depends on the number of accounts or findings.
 func MetricSeries(bots int) int {
-	const statuses, outcomes, decisions, reasons = 9, 9, 4, 2
+	const statuses, outcomes, decisions, reasons = 9, 10, 4, 2
 	return bots*statuses + statuses + // Actions by Bot and Status, by Status
 		outcomes + decisions + // Findings by Outcome, by Decision
 		2 + // TimeToContain, TimeToContainFromArrival
