@@ -110,6 +110,11 @@ const resourceKinds = {
     ref: (n) => n,
     attrs: { Arn: (n, e) => `arn:${e.partition}:events:${e.region}:${e.account}:rule/${n}` },
   },
+  'AWS::Events::ApiDestination': {
+    name: (p) => p.Name,
+    ref: (n) => n,
+    attrs: { Arn: (n, e) => `arn:${e.partition}:events:${e.region}:${e.account}:api-destination/${n}/iamcheck` },
+  },
   'AWS::Events::EventBus': {
     name: (p) => p.Name,
     ref: (n) => n,

@@ -70,6 +70,12 @@ type Config struct {
 	// ManagementAccountIAMBots are the IAM-writing bots (deployment.WritesIAM) that also get a role in
 	// the management account; every other IAM-writing bot is left out of it even when enabled.
 	ManagementAccountIAMBots []string
+
+	// Outputs are where outcomes go beyond the SNS topics (events.go).
+	Outputs Outputs
+
+	// Chat is the chat channels the chat topic goes to, with buttons (chat.go).
+	Chat Chat
 }
 
 // Context keys. They are the documented interface of the app: keep infra/README.md in step.
@@ -124,6 +130,7 @@ func DefaultConfig() Config {
 		StackSetFailureTolerance: 10,
 		StackSetMaxConcurrent:    25,
 		OrgConfig:                OrgConfig{HealthSchedule: deployment.DefaultHealthSchedule},
+		Outputs:                  DefaultOutputs(),
 	}
 	// Not chosen: the bots the mapping names (Build).
 	c.EnabledBots = nil
@@ -261,6 +268,8 @@ func FromContext(get ContextReader) (Config, error) {
 	list(ctxManagementIAMBots, &c.ManagementAccountIAMBots)
 
 	readOrgContext(get, &c, fail)
+	c.Outputs = readOutputs(get, c.Outputs)
+	c.Chat = readChat(get, c.Chat)
 
 	// Report every problem at once: one edit of cdk.json should fix them all.
 	if err := c.Validate(); err != nil {
@@ -424,6 +433,8 @@ func (c Config) Validate() error {
 			bad(ctxManagementIAMBots, "%s is named but %s is false: no member stack is made for the management account", name, ctxManagementMember)
 		}
 	}
+	errs = append(errs, c.Outputs.validate()...)
+	errs = append(errs, c.Chat.validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -183,7 +182,7 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	deniedAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(deniedAlarm)
 	// A check that cannot run says nothing about the roles: that is an alarm of its own.
 	failed := sm.MetricFailed(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Hours(jsii.Number(1))})
 	failedAlarm := failed.CreateAlarm(stack, jsii.String("MemberHealthFailedAlarm"), &awscloudwatch.CreateAlarmOptions{
@@ -193,7 +192,7 @@ func newMemberHealth(stack awscdk.Stack, cfg Config, o *Orchestrator, alerts not
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	failedAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(failedAlarm)
 	return nil
 }
 

@@ -262,9 +262,14 @@ var stepGrants = []struct {
 	{"verify", "guardduty:GetFindings", "*", nil},
 	{"verify", "ssm:GetParameter", "mapping", nil},
 	{"request_approval", "sns:Publish", "topic", nil},
+	{"request_approval", "sns:Publish", "mailTopic", nil},
+	{"request_approval", "sns:Publish", "chatTopic", nil},
 	{"request_approval", "kms:GenerateDataKey", "key", nil},
 	{"request_approval", "kms:Decrypt", "key", nil},
 	{"notify", "sns:Publish", "topic", nil},
+	{"notify", "sns:Publish", "mailTopic", nil},
+	{"notify", "sns:Publish", "chatTopic", nil},
+	{"notify", "events:PutEvents", "defaultBus", nil},
 	{"notify", "kms:GenerateDataKey", "key", nil},
 	{"notify", "kms:Decrypt", "key", nil},
 	{"notify", "guardduty:ListDetectors", "*", closing},
@@ -321,6 +326,8 @@ func stepSims(t *testing.T, b build) []iamSim {
 		param = "/" + param
 	}
 	topic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsTopic[0-9A-F]{8}$`)
+	mailTopic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsMail[0-9A-F]{8}$`)
+	chatTopic := logicalID(t, stack, "AWS::SNS::Topic", `^NotificationsChat[0-9A-F]{8}$`)
 	key := logicalID(t, stack, "AWS::KMS::Key", `^NotificationsKey[0-9A-F]{8}$`)
 	planKey := logicalID(t, stack, "AWS::KMS::Key", `^PlanSigningKey[0-9A-F]{8}$`)
 	on := map[string]any{
@@ -330,6 +337,9 @@ func stepSims(t *testing.T, b build) []iamSim {
 		"execution":  guardbotsExecution(b),
 		"mapping":    fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", b.cfg.HomeRegion, orchAccount, param),
 		"topic":      ref(orch, topic),
+		"mailTopic":  ref(orch, mailTopic),
+		"chatTopic":  ref(orch, chatTopic),
+		"defaultBus": fmt.Sprintf("arn:aws:events:%s:%s:event-bus/default", b.cfg.HomeRegion, orchAccount),
 		"key":        arnOf(orch, key),
 		"hub":        fmt.Sprintf("arn:aws:securityhub:%s:%s:hub/default", b.cfg.HomeRegion, orchAccount),
 		// An account of the organization, as Organizations names it (the management account's).
@@ -338,9 +348,10 @@ func stepSims(t *testing.T, b build) []iamSim {
 	// The topic's and the key's own policies take part: a key policy must let the account's IAM decide,
 	// and the topic refuses plain HTTP.
 	orgPolicy := logicalID(t, b.stack(organizationStackID), "AWS::Organizations::ResourcePolicy", `^Delegation$`)
-	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "key": {orch, key}, "planKey": {orch, planKey},
-		"orgAccount": {b.tmplName(organizationStackID), orgPolicy}}
-	tls := map[string]any{"aws:SecureTransport": "true"}
+	policyOf := map[string]*iamResRef{"topic": {orch, topic}, "mailTopic": {orch, mailTopic}, "chatTopic": {orch, chatTopic},
+		"key": {orch, key}, "planKey": {orch, planKey}, "orgAccount": {b.tmplName(organizationStackID), orgPolicy}}
+	// An outcome event says it is one (the grant's condition); the other actions ignore those keys.
+	tls := map[string]any{"aws:SecureTransport": "true", "events:source": "guardbots", "events:detail-type": "Guardbots Outcome"}
 	var sims []iamSim
 	for _, step := range deployment.Steps {
 		role := iamPrincipal{Template: orch, Role: functionRoleIn(t, stack, step)}
@@ -376,6 +387,23 @@ func stepSims(t *testing.T, b build) []iamSim {
 		if step == "notify" {
 			sims = append(sims, iamSim{Name: b.name + ": notify may not publish over plain HTTP", Principal: role, Action: "sns:Publish",
 				Resource: on["topic"], ResourcePolicyOf: policyOf["topic"], Context: map[string]any{"aws:SecureTransport": "false"}, Want: denied})
+			// Only guardbots' own outcome events: not an event posing as GuardDuty's (which would start
+			// the workflow), nor another detail type, nor another bus.
+			for _, c := range []struct {
+				name string
+				ctx  map[string]any
+				on   any
+			}{
+				{"an event posing as GuardDuty", map[string]any{"events:source": "aws.guardduty", "events:detail-type": "GuardDuty Finding"}, on["defaultBus"]},
+				{"another detail type", map[string]any{"events:source": "guardbots", "events:detail-type": "GuardDuty Finding"}, on["defaultBus"]},
+				{"a batch with one entry posing as GuardDuty", map[string]any{"events:source": []string{"guardbots", "aws.guardduty"},
+					"events:detail-type": []string{"Guardbots Outcome", "GuardDuty Finding"}}, on["defaultBus"]},
+				{"another bus", map[string]any{"events:source": "guardbots", "events:detail-type": "Guardbots Outcome"},
+					fmt.Sprintf("arn:aws:events:%s:%s:event-bus/other", b.cfg.HomeRegion, orchAccount)},
+			} {
+				sims = append(sims, iamSim{Name: b.name + ": notify may not put " + c.name, Principal: role, Action: "events:PutEvents",
+					Resource: c.on, Context: c.ctx, Want: denied})
+			}
 		}
 		// Its own log group, and no other step's.
 		own := logicalID(t, stack, "AWS::Logs::LogGroup", `^Step`+strings.ReplaceAll(step, "_", "")+`Logs[0-9A-F]{8}$`)

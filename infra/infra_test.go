@@ -111,6 +111,11 @@ func fixtureConfig() Config {
 	c.ProtectedRoles = append(append([]string{}, deployment.DefaultProtectedRoles...), "BreakGlass*", "security/incident-response-*")
 	c.ManagementAccountMember = true
 	c.ManagementAccountIAMBots = []string{"iam_revoke_role_sessions"}
+	c.Outputs = Outputs{APIEndpoint: "https://tickets.example.com/guardbots", APISecretArn: "arn:aws:secretsmanager:eu-central-1:123456789013:secret:guardbots/tickets-AbCdEf",
+		APIKeyHeader: "X-Api-Key", APIOutcomes: []string{"failed", "held"}}
+	c.Chat = Chat{SlackWorkspaceID: "T0123ABCD", SlackChannelID: "C0456EFGH",
+		TeamsTenantID: "a1b2c3d4-0000-4000-8000-00000000000a", TeamsTeamID: "b2c3d4e5-0000-4000-8000-00000000000b",
+		TeamsChannelID: "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2"}
 	return c
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -10,10 +12,27 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// notifications is the security team's topic: notify's messages and every alarm go there.
+// notifications are the security team's topics: notify's messages and every alarm go to each. Topic
+// carries each message as JSON for tools and filtered team routes; Mail carries the same message as
+// plain text for email subscriptions (the notificationEmail context key subscribes there), with the same
+// message attributes, so a filter policy routes mail as it routes JSON; Chat carries it as a custom
+// notification of Amazon Q Developer in chat applications, for the channel configurations (chat.go).
 type notifications struct {
 	Topic awssns.Topic
+	Mail  awssns.Topic
+	Chat  awssns.Topic
 	Key   awskms.Key
+}
+
+// Arns are the topics' ARNs, for a publisher's grant.
+func (n notifications) Arns() []string {
+	return []string{*n.Topic.TopicArn(), *n.Mail.TopicArn(), *n.Chat.TopicArn()}
+}
+
+// alarm sends alarm's state changes to every topic: CloudWatch writes its own readable mail, and Amazon
+// Q Developer in chat applications renders CloudWatch alarms itself.
+func (n notifications) alarm(a awscloudwatch.Alarm) {
+	a.AddAlarmAction(awscloudwatchactions.NewSnsAction(n.Topic), awscloudwatchactions.NewSnsAction(n.Mail), awscloudwatchactions.NewSnsAction(n.Chat))
 }
 
 // newNotifications creates the topic, encrypted with a customer-managed key (the AWS-managed SNS key
@@ -34,8 +53,19 @@ func newNotifications(scope constructs.Construct, id, email string) notification
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 	}), nil)
-	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
-		DisplayName: jsii.String("guardbots"),
+	topic := newTopic(c, "Topic", "guardbots", key)
+	mail := newTopic(c, "Mail", "guardbots mail", key)
+	chat := newTopic(c, "Chat", "guardbots chat", key)
+	if email != "" {
+		mail.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+	return notifications{Topic: topic, Mail: mail, Chat: chat, Key: key}
+}
+
+// newTopic is a TLS-only topic encrypted with key, which CloudWatch alarms of this account may publish to.
+func newTopic(scope constructs.Construct, id, name string, key awskms.Key) awssns.Topic {
+	topic := awssns.NewTopic(scope, jsii.String(id), &awssns.TopicProps{
+		DisplayName: jsii.String(name),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true), // a Deny on aws:SecureTransport false
 	})
@@ -46,8 +76,5 @@ func newNotifications(scope constructs.Construct, id, email string) notification
 		Resources:  jsii.Strings(*topic.TopicArn()),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 	}))
-	if email != "" {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
-	}
-	return notifications{Topic: topic, Key: key}
+	return topic
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -125,6 +124,9 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		// Its own account, so a bot never calls STS to learn it.
 		AccountID:       *awscdk.Aws_ACCOUNT_ID(),
 		TopicArn:        *alerts.Topic.TopicArn(),
+		MailTopicArn:    *alerts.Mail.TopicArn(),
+		ChatTopicArn:    *alerts.Chat.TopicArn(),
+		EventBus:        "default",
 		ApproverRoleArn: *approver.RoleArn(),
 		StateTable:      *table.TableName(),
 		AuditTable:      *audit.TableName(),
@@ -171,7 +173,7 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 	if cfg.Organization.Lookups {
 		grantOrganizationReads(o.Functions[deployment.StepMatch].Role, o.Functions[deployment.StepVerify].Role)
 	}
-	addRoutes(stack, alerts.Topic, cfg.Routes)
+	addRoutes(stack, alerts, cfg.Routes)
 	o.Alerts, o.ProbeKey = alerts, probeKey
 	grantProbes(o, cfg, probeKey)
 	var notifyLogs awslogs.LogGroup
@@ -218,9 +220,12 @@ func NewOrchestrator(scope constructs.Construct, id string, p OrchestratorProps)
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(alarm)
 
 	newFindingRules(stack, cfg, sm, alerts)
+	newOutcomeEvents(stack, cfg.RolePrefix, cfg.Outputs, o.Functions[deployment.StepNotify].Role, alerts)
+	newDashboard(stack, sm, alerts)
+	newChat(stack, cfg, alerts, sm)
 	return o, nil
 }
 
@@ -398,7 +403,7 @@ func newFindingRules(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMa
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	dlqAlarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+	alerts.alarm(dlqAlarm)
 
 	// One role for both rules, named like every guardbots role (the fence covers it).
 	starter := awsiam.NewRole(stack, jsii.String("StartWorkflowRole"), &awsiam.RoleProps{

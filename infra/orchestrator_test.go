@@ -96,7 +96,8 @@ func TestOrchestrator_SecurityHubRuleAcceptsOnlyGuardDutysProductArn(t *testing.
 }
 
 func TestOrchestrator_DeadLetterQueueIsEncryptedTLSOnlyAndAlarmed(t *testing.T) {
-	id, q := only(t, orch, "AWS::SQS::Queue")
+	id := logicalID(t, orch, "AWS::SQS::Queue", `^FindingsDLQ[0-9A-F]{8}$`)
+	_, q := findResource(t, orch, id)
 	if props(q)["SqsManagedSseEnabled"] != true {
 		t.Errorf("DLQ not encrypted: %s", js(props(q)))
 	}
@@ -414,7 +415,7 @@ func TestOrchestrator_StepRolesHoldOnlyWhatTheirHandlersCall(t *testing.T) {
 		"request_approval": append(append([]string{}, publish...), logActions...),
 		// The fixture's closeFindings is archive.
 		// Closing the loop checks the signed plan: the key's public half and the execution.
-		"notify": append(append([]string{"guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
+		"notify": append(append([]string{"events:PutEvents", "guardduty:ArchiveFindings", "guardduty:ListDetectors", "guardduty:UpdateFindingsFeedback",
 			"securityhub:BatchUpdateFindings", "kms:GetPublicKey", "states:DescribeExecution"}, publish...), logActions...),
 	}
 	if len(want) != len(deployment.Steps) {
@@ -540,7 +541,7 @@ func TestOrchestrator_DeploysExactlyTheDeploymentsFunctions(t *testing.T) {
 	for id, f := range resources(t, orch, "AWS::Lambda::Function") {
 		deployed[id] = props(f)
 	}
-	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref",
+	fns := deployment.Functions(fixtureCfg.Settings, deployment.Resources{AccountID: "ref", TopicArn: "ref", MailTopicArn: "ref", ChatTopicArn: "ref", EventBus: "default",
 		ApproverRoleArn: "ref", StateTable: "ref", AuditTable: "ref", SigningKey: "ref", StateMachineArn: "ref",
 		ProbeKey: "ref", HealthStateMachineArn: "ref"})
 	if len(fns) != len(deployed) {
@@ -694,13 +695,20 @@ func TestOrchestrator_TopicIsEncryptedWithARotatedKeyAlarmsMayUse(t *testing.T) 
 	if !cw {
 		t.Error("key policy does not let CloudWatch alarms encrypt for the topic")
 	}
-	_, topic := only(t, orch, "AWS::SNS::Topic")
-	if !strings.Contains(js(props(topic)["KmsMasterKeyId"]), keyID) {
-		t.Errorf("topic key %s, want %s", js(props(topic)["KmsMasterKeyId"]), keyID)
+	topics := resources(t, orch, "AWS::SNS::Topic")
+	for id, topic := range topics {
+		if !strings.Contains(js(props(topic)["KmsMasterKeyId"]), keyID) {
+			t.Errorf("%s key %s, want %s", id, js(props(topic)["KmsMasterKeyId"]), keyID)
+		}
 	}
-	_, tp := only(t, orch, "AWS::SNS::TopicPolicy")
-	if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
-		t.Errorf("topic policy does not deny plain HTTP: %s", js(props(tp)))
+	policies := resources(t, orch, "AWS::SNS::TopicPolicy")
+	if len(topics) != 3 || len(policies) != 3 {
+		t.Errorf("%d topics, %d topic policies: want the JSON, the mail and the chat topic, each with its policy", len(topics), len(policies))
+	}
+	for id, tp := range policies {
+		if !strings.Contains(js(props(tp)), `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
+			t.Errorf("%s does not deny plain HTTP: %s", id, js(props(tp)))
+		}
 	}
 	// The notificationEmail subscription, unfiltered (routes, filtered, are organization_test.go's).
 	var unfiltered []map[string]any

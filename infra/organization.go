@@ -261,12 +261,18 @@ func NewOrganizationStack(scope constructs.Construct, id string, cfg Config) aws
 	return stack
 }
 
-// addRoutes subscribes each route to the topic with its filter policy (message attributes). The L1
-// subscription takes the policy verbatim ("$or" included), and creates no queue policy: an SQS route's
-// queue (often another account's) must let the topic send to it, as its owner decides.
-func addRoutes(scope constructs.Construct, topic awssns.Topic, routes []route.Route) {
+// addRoutes subscribes each route to the JSON topic (an email route: the mail topic) with its filter
+// policy (message attributes). The L1 subscription takes the policy verbatim ("$or" included), and
+// creates no queue policy: an SQS route's queue (often another account's) must let the topic send to it, as its owner decides.
+func addRoutes(scope constructs.Construct, alerts notifications, routes []route.Route) {
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Name < routes[j].Name })
 	for _, r := range routes {
+		// An email route reads plain text, as notificationEmail does (issue 17): the mail topic carries
+		// the same messages with the same attributes, so the filter policy is the same.
+		topic := alerts.Topic
+		if r.Protocol == "email" {
+			topic = alerts.Mail
+		}
 		awssns.NewCfnSubscription(scope, jsii.String("Route-"+r.Name), &awssns.CfnSubscriptionProps{
 			TopicArn:          topic.TopicArn(),
 			Protocol:          jsii.String(r.Protocol),

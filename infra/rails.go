@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -31,7 +30,7 @@ func grantPublish(role awsiam.Role, alerts notifications) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("Publish"),
 		Actions:   jsii.Strings("sns:Publish"),
-		Resources: jsii.Strings(*alerts.Topic.TopicArn()),
+		Resources: jsii.Strings(alerts.Arns()...),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("EncryptForTopic"),
@@ -209,6 +208,6 @@ func newRailAlarms(stack awscdk.Stack, groups map[string]awslogs.LogGroup, notif
 			// No events is the normal state.
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
-		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(alerts.Topic))
+		alerts.alarm(alarm)
 	}
 }

@@ -62,7 +62,8 @@ func TestExecute_ApprovedActionRunsTheBotWithTheApprovalRecorded(t *testing.T) {
 		}
 	}
 	in := input(t, ex, "ec2_stop_instance", 0)
-	wantKeys(t, "bot input", in, "finding", "action", "index", "execution", "mappingKey", "account")
+	wantKeys(t, "bot input", in, "finding", "action", "index", "execution", "mappingKey", "account", "approvalRequestedAt", "approvedAt")
+	wantApprovalTimes(t, in)
 	act, _ := in["action"].(obj)
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || ap["approved"] != true || act["mode"] != "APPROVE" || act["bot"] != "ec2_stop_instance" {
 		t.Errorf("bot action = %v", act)
@@ -242,4 +243,57 @@ func TestExecute_TheApprovalRequestCarriesVerifysAccountNeverTheInputs(t *testin
 	if in := input(t, ex, "ec2_stop_instance", 0); !equalJSON(in["account"], verifiedAccount) {
 		t.Errorf("bot input account = %v", in["account"])
 	}
+}
+
+// wantApprovalTimes: the bot of an approved action gets when the approval was asked for and given, both
+// $$.State.EnteredTime (one static time locally: aslrun.StaticState).
+func wantApprovalTimes(t *testing.T, botInput obj) {
+	t.Helper()
+	want := enteredTime.Format("2006-01-02T15:04:05.000Z07:00")
+	if botInput[statemachine.ApprovalRequestedAt] != want || botInput[statemachine.ApprovedAt] != want {
+		t.Errorf("bot input's approval times = %v, %v, want %s (the context object's State.EnteredTime)",
+			botInput[statemachine.ApprovalRequestedAt], botInput[statemachine.ApprovedAt], want)
+	}
+}
+
+// The approval's times come from the context object only: times of the same names in the execution's
+// input, in match's or verify's output (the finding, the decision, the action) or in the approver's
+// answer never reach a bot, and an action nobody approved carries none.
+func TestExecute_ApprovalTimesComeOnlyFromStepFunctions(t *testing.T) {
+	t.Parallel()
+	forged := obj{statemachine.ApprovalRequestedAt: "2000-01-01T00:00:00.000Z", statemachine.ApprovedAt: "2000-01-08T00:00:00.000Z"}
+	with := func(o obj) obj {
+		out := obj{}
+		for k, v := range o {
+			out[k] = v
+		}
+		for k, v := range forged {
+			out[k] = v
+		}
+		return out
+	}
+	auto, approve := with(action("ec2_create_snapshot")), with(approveAction("ec2_stop_instance"))
+	m := matched("remediate", auto, approve)
+	m["finding"] = with(theFinding)
+	m["decision"] = with(m["decision"].(obj))
+	m = with(m)
+	o := pipeline(m)
+	o[statemachine.StateParse] = []aslrun.Response{aslrun.Returns(with(obj{"finding": with(parsed["finding"].(obj))}))}
+	o[statemachine.StateTransform] = []aslrun.Response{aslrun.Returns(with(obj{"finding": with(theFinding)}))}
+	// Verify (the stand-in) passes on whatever it was given, extra keys included.
+	o[statemachine.StateVerify] = []aslrun.Response{{JS: `(x) => ({...x, ...(` + verifyJS + `)(x), approvalRequestedAt: '2000-01-01T00:00:00.000Z'})`}}
+	o[statemachine.StateWaitForApproval] = []aslrun.Response{aslrun.Returns(with(obj{"approved": true, "approver": "alice"}))}
+	ex := executeIn(t, o, obj{"Task": obj{"Token": taskToken}})
+	wantStatus(t, ex, "SUCCEEDED", "")
+	wantCalls(t, ex, "Parse", "Transform", "Match", "Verify finding", "ec2_create_snapshot", "Wait for approval", "ec2_stop_instance", "Notify")
+
+	in := input(t, ex, "ec2_create_snapshot", 0)
+	if _, ok := in[statemachine.ApprovalRequestedAt]; ok {
+		t.Errorf("the AUTO action's bot input carries approval times: %v", in)
+	}
+	if _, ok := in[statemachine.ApprovedAt]; ok {
+		t.Errorf("the AUTO action's bot input carries approval times: %v", in)
+	}
+	in = input(t, ex, "ec2_stop_instance", 0)
+	wantApprovalTimes(t, in)
 }

@@ -66,6 +66,13 @@ const (
 	ExecutionTimeoutSeconds = int(deployment.ExecutionTimeout / time.Second)
 )
 
+// The iteration's keys that time an approval ($$.State.EnteredTime of Prepare approval and of Run
+// approved action): steps.BotInput's ApprovalRequestedAt and ApprovedAt.
+const (
+	ApprovalRequestedAt = "approvalRequestedAt"
+	ApprovedAt          = "approvedAt"
+)
+
 // ApprovalTimeoutPath is the approval wait's TimeoutSecondsPath (the action's approvalTimeoutSeconds).
 const ApprovalTimeoutPath = "$.Payload.action.approvalTimeoutSeconds"
 
@@ -365,6 +372,10 @@ func approval() map[string]*state {
 	// TimeoutSecondsPath is read from the state input on AWS but from the Parameters' result by
 	// aws-local-stepfunctions; mirroring the timeout at Payload.action in the input makes one path
 	// right for both.
+	// approvalRequestedAt is when the request went out, by Step Functions' own clock (the context
+	// object, which no event, input or answer can write): with approvedAt (Run approved action) it is
+	// the approval wait the bot measures (botstep.ApprovalWait). Both sit at the iteration's top level,
+	// which only ItemSelector and these Pass states build; the answer lands in action.approval.
 	s[StatePrepareApproval] = &state{
 		Type: "Pass",
 		Parameters: iteration(map[string]any{
@@ -372,6 +383,7 @@ func approval() map[string]*state {
 			"Payload": map[string]any{
 				"action": map[string]any{"approvalTimeoutSeconds.$": "$.action.approvalTimeoutSeconds"},
 			},
+			ApprovalRequestedAt + ".$": "$$.State.EnteredTime",
 		}),
 		Next: StateWaitForApproval,
 	}
@@ -421,11 +433,16 @@ func approval() map[string]*state {
 	}
 	// The approval travels in the action, so the bot's input and the execution history record who
 	// (by their own account) approved; CloudTrail's SendTaskSuccess event is the authenticated record.
-	// The Pass drops the Payload mirror: the bot gets the iteration's own shape back.
+	// The Pass drops the Payload mirror: the bot gets the iteration's own shape back, with when the
+	// approval was asked for and when this state was entered, right after the answer (the wait).
 	s[StateRunApproved] = &state{
-		Type:       "Pass",
-		Parameters: iteration(map[string]any{"action.$": "$.action"}),
-		Next:       StateWhichBot,
+		Type: "Pass",
+		Parameters: iteration(map[string]any{
+			"action.$":                 "$.action",
+			ApprovalRequestedAt + ".$": "$." + ApprovalRequestedAt,
+			ApprovedAt + ".$":          "$$.State.EnteredTime",
+		}),
+		Next: StateWhichBot,
 	}
 	skipped := func(reason string) *state {
 		key := "reason.$"
@@ -476,7 +493,8 @@ func held() map[string]*state {
 		Default: StateRecordResult,
 	}
 	// The action is rebuilt, not copied: an earlier APPROVE-mode approval is dropped (the approver
-	// did not know of the limit), and an AUTO action gets the default approval timeout. What verify
+	// did not know of the limit), with its times (Prepare approval times the new request), and an AUTO
+	// action gets the default approval timeout. What verify
 	// signed (bot, params, onError, mode) is copied as it is, with its signature.
 	s[StateApproveHeld] = &state{
 		Type: "Pass",

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/guardbots/guardbots/shared/bots"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 )
 
@@ -404,4 +405,51 @@ func equalJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// The approval's times are written in two places of the whole definition, both from the context object:
+// Prepare approval (the request) and Run approved action (which carries it and adds the approval). No
+// other state, ResultPath or ItemSelector names either key, so nothing else can put one at the
+// iteration's top level, where the bot reads them.
+func TestDefinition_ApprovalTimesComeFromTheContextObjectOnly(t *testing.T) {
+	want := map[string]obj{
+		statemachine.StatePrepareApproval: {statemachine.ApprovalRequestedAt + ".$": "$$.State.EnteredTime"},
+		statemachine.StateRunApproved: {statemachine.ApprovalRequestedAt + ".$": "$." + statemachine.ApprovalRequestedAt,
+			statemachine.ApprovedAt + ".$": "$$.State.EnteredTime"},
+	}
+	got := map[string]obj{}
+	var walk func(sts obj)
+	walk = func(sts obj) {
+		for name, v := range sts {
+			st := v.(obj)
+			if p, ok := st["Parameters"].(obj); ok {
+				for k, val := range p {
+					if strings.HasPrefix(k, statemachine.ApprovalRequestedAt) || strings.HasPrefix(k, statemachine.ApprovedAt) {
+						if got[name] == nil {
+							got[name] = obj{}
+						}
+						got[name][k] = val
+					}
+				}
+			}
+			b, _ := json.Marshal(obj{"ItemSelector": st["ItemSelector"], "ResultPath": st["ResultPath"], "OutputPath": st["OutputPath"],
+				"InputPath": st["InputPath"], "Result": st["Result"], "ResultSelector": st["ResultSelector"]})
+			if strings.Contains(string(b), statemachine.ApprovalRequestedAt) || strings.Contains(string(b), statemachine.ApprovedAt) {
+				t.Errorf("%s names an approval time outside its Parameters: %s", name, b)
+			}
+			if ip, ok := st["ItemProcessor"].(obj); ok {
+				walk(ip["States"].(obj))
+			}
+		}
+	}
+	walk(states(definition(t)))
+	if !equalJSON(got, want) {
+		t.Errorf("states setting approval times = %v, want %v", got, want)
+	}
+	// The keys are the ones the bot decodes.
+	b, _ := json.Marshal(steps.BotInput{ApprovalRequestedAt: "a", ApprovedAt: "b"})
+	var in obj
+	if err := json.Unmarshal(b, &in); err != nil || in[statemachine.ApprovalRequestedAt] != "a" || in[statemachine.ApprovedAt] != "b" {
+		t.Errorf("steps.BotInput encodes as %s", b)
+	}
 }

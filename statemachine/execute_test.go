@@ -22,6 +22,9 @@ const (
 	execTime = "2026-01-02T03:04:05.000Z"
 )
 
+// enteredTime is $$.State.EnteredTime of every state of a local run (aslrun.StaticState).
+var enteredTime = time.Date(2026, 1, 2, 3, 9, 17, 250e6, time.UTC)
+
 // rawEvent is what EventBridge would start the execution with; nothing past Parse may carry it.
 var rawEvent = obj{"version": "0", "source": "aws.guardduty", "detail-type": "GuardDuty Finding",
 	"detail": obj{"id": "gd-1", "type": "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"}}
@@ -128,7 +131,8 @@ func executeDefinition(t *testing.T, def []byte, overrides map[string][]aslrun.R
 		t.Fatal(err)
 	}
 	contextObject := obj{"Execution": obj{"Id": execID, "Name": execName, "StartTime": execTime, "Input": rawEvent},
-		"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"}}
+		"StateMachine": obj{"Id": "arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation", "Name": "guardbots-remediation"},
+		"State":        aslrun.StaticState(enteredTime)}
 	for k, v := range extra {
 		contextObject[k] = v
 	}

@@ -36,7 +36,11 @@ func TestExecute_HeldActionIsApprovedAndTheBotRunsAgainWithTheReasonAndApproval(
 		t.Errorf("approval payload = %v, want the held reason and the default timeout", p)
 	}
 	in := input(t, ex, "ec2_stop_instance", 1)
-	wantKeys(t, "second bot input", in, "finding", "action", "index", "execution", "mappingKey", "account")
+	wantKeys(t, "second bot input", in, "finding", "action", "index", "execution", "mappingKey", "account", "approvalRequestedAt", "approvedAt")
+	wantApprovalTimes(t, in)
+	if first := input(t, ex, "ec2_stop_instance", 0); first[statemachine.ApprovedAt] != nil {
+		t.Errorf("the held first run carries approval times: %v", first)
+	}
 	act, _ = in["action"].(obj)
 	if ap, _ := act["approval"].(obj); ap["approver"] != "alice" || act["held"] != heldReason || act["mode"] != "AUTO" {
 		t.Errorf("second bot action = %v", act)

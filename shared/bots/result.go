@@ -43,6 +43,8 @@ type Result struct {
 	// record or the duplicate-suppression claim could not be written): the outcome stands, but a person
 	// should know.
 	Warnings []string `json:"warnings,omitempty"`
+	// DoneAt is when the runner finished the action (RFC 3339, UTC): where time to contain ends.
+	DoneAt string `json:"doneAt,omitempty"`
 	// Error and Cause are set by the state machine when the bot failed (Status is then "failed").
 	Error string `json:"error,omitempty"`
 	Cause string `json:"cause,omitempty"`

@@ -129,6 +129,12 @@ type Resources struct {
 	AccountID string
 	// TopicArn is the notifications topic (notify, and request_approval's approval requests).
 	TopicArn string
+	// MailTopicArn is the mail topic: the same messages as plain text, for email subscriptions.
+	MailTopicArn string
+	// ChatTopicArn is the chat topic: the same messages for a Slack or Teams channel configuration.
+	ChatTopicArn string
+	// EventBus is the bus notify puts each outcome's event on ("default" in the CDK app).
+	EventBus string
 	// ApproverRoleArn is the only role meant to answer approval requests.
 	ApproverRoleArn string
 	// StateTable and AuditTable are the bots' state and audit tables.
@@ -228,16 +234,17 @@ func (s Settings) stepEnv(name string, r Resources) map[string]string {
 		}
 		return env
 	case StepRequestApproval:
-		return map[string]string{
+		return envVars{
 			EnvApprovalTopicArn: r.TopicArn,
 			EnvApproverRoleArn:  r.ApproverRoleArn,
 			EnvDryRun:           strconv.FormatBool(s.DryRun),
-		}
+		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvChatTopicArn, r.ChatTopicArn)
 	case StepNotify:
-		env := map[string]string{
+		env := envVars{
 			EnvTopicArn:      r.TopicArn,
+			EnvAuditTable:    r.AuditTable,
 			EnvCloseFindings: s.CloseFindings,
-		}
+		}.with(EnvMailTopicArn, r.MailTopicArn).with(EnvChatTopicArn, r.ChatTopicArn).with(EnvEventBus, r.EventBus)
 		if s.CloseFindings != CloseOff {
 			// Closing the loop checks the plan's signature, as the bots do.
 			maps.Copy(env, r.planEnv())
@@ -329,4 +336,15 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// envVars is a function's environment.
+type envVars map[string]string
+
+// with sets an optional variable: left unset when the deployment has no value for it.
+func (e envVars) with(name, value string) envVars {
+	if value != "" {
+		e[name] = value
+	}
+	return e
 }

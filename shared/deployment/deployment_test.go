@@ -90,7 +90,7 @@ func TestFunctions_EnvironmentComesFromTheSettingsAndResources(t *testing.T) {
 		"request_approval": {"GUARDBOTS_APPROVAL_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_APPROVER_ROLE_ARN": resources.ApproverRoleArn,
 			"GUARDBOTS_DRY_RUN": "false"},
 		// Closing the loop checks the signed plan, as the bots do.
-		"notify": {"GUARDBOTS_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_CLOSE_FINDINGS": "archive",
+		"notify": {"GUARDBOTS_TOPIC_ARN": resources.TopicArn, "GUARDBOTS_CLOSE_FINDINGS": "archive", "GUARDBOTS_AUDIT_TABLE": "audit",
 			"GUARDBOTS_SIGNING_KEY": resources.SigningKey, "GUARDBOTS_STATE_MACHINE_ARN": resources.StateMachineArn},
 		"ec2_stop_instance": {"GUARDBOTS_MEMBER_ROLE_PREFIX": "guardbots", "GUARDBOTS_ACCOUNT_ID": "111122223333",
 			"GUARDBOTS_DRY_RUN": "false", "GUARDBOTS_STATE_TABLE": "state", "GUARDBOTS_AUDIT_TABLE": "audit",

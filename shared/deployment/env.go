@@ -115,6 +115,14 @@ const (
 	// EnvCloseFindings makes notify record a remediation on the finding: CloseOff (default),
 	// CloseFeedback or CloseArchive.
 	EnvCloseFindings = "GUARDBOTS_CLOSE_FINDINGS"
+	// EnvMailTopicArn is the mail topic: the same messages as plain text for email subscriptions
+	// (optional: unset, nothing is mailed as text).
+	EnvMailTopicArn = "GUARDBOTS_MAIL_TOPIC_ARN"
+	// EnvChatTopicArn is the chat topic: the same messages as custom notifications of Amazon Q Developer
+	// in chat applications (optional: unset, nothing is sent in the chat form).
+	EnvChatTopicArn = "GUARDBOTS_CHAT_TOPIC_ARN"
+	// EnvEventBus is the EventBridge bus notify puts each outcome's event on (unset: no event).
+	EnvEventBus = "GUARDBOTS_EVENT_BUS"
 	// EnvApprovalTopicArn is where approval requests go (default: EnvTopicArn).
 	EnvApprovalTopicArn = "GUARDBOTS_APPROVAL_TOPIC_ARN"
 	// EnvApproverRoleArn is the role allowed to send the task result; the message names it.

@@ -155,6 +155,10 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 			return Message{}, fmt.Errorf("notify: encode approval request: %w", err)
 		}
 	}
+	chat, err := approvalChat(r, body, approve, deny)
+	if err != nil {
+		return Message{}, fmt.Errorf("notify: encode approval request for chat: %w", err)
+	}
 	prefix := "[guardbots] APPROVE? "
 	if r.Action.Held != "" {
 		prefix = "[guardbots] APPROVE (held by blast-radius limit)? "
@@ -163,6 +167,8 @@ func BuildApprovalRequest(r ApprovalRequest, o ApprovalOptions) (Message, error)
 	return Message{
 		Subject:  ellipsize(subject, MaxSubject),
 		Body:     b,
+		Text:     approvalText(body),
+		Chat:     chat,
 		Outcome:  OutcomeApprovalRequested,
 		Severity: clean(string(f.SeverityLabel)),
 		// The request goes to the approvers (a filter on outcome); the finding's attributes, and the

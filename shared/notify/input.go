@@ -21,6 +21,12 @@ type Input struct {
 	// Closure is set by the notify step itself (not the state machine) when it closed the loop on the
 	// finding before publishing.
 	Closure *Closure `json:"closure,omitempty"`
+	// AuditTable is the deployment's audit table, for the audit query in the mail: set by the notify
+	// step from its configuration, never read from the execution's input.
+	AuditTable string `json:"-"`
+	// Undelivered is set by the notify step when a form of the message sent before the SNS topics (the
+	// EventBridge event) failed: the notification says so.
+	Undelivered []string `json:"-"`
 }
 
 // StepError is a caught state error (Step Functions' {Error, Cause}) and the step it came from.

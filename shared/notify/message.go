@@ -22,6 +22,13 @@ type Message struct {
 	Subject string
 	// Body is the JSON document (see Body).
 	Body []byte
+	// Text is the same message as plain text for a person (text.go), for the mail topic.
+	Text string
+	// Event is the EventBridge event's detail (event.go); empty for an approval request.
+	Event []byte
+	// Chat is the custom notification of Amazon Q Developer in chat applications (chat.go), for the
+	// chat topic.
+	Chat []byte
 	// Outcome is one of Outcomes.
 	Outcome string
 	// Severity is the finding's severity label ("" when there is no finding).
@@ -51,6 +58,8 @@ type Body struct {
 	Execution ExecutionLink   `json:"execution"`
 	// Closure is what was recorded on the finding (GuardDuty feedback/archive, Security Hub workflow).
 	Closure *Closure `json:"closure,omitempty"`
+	// Undelivered says which other forms of this message could not be sent (the EventBridge event).
+	Undelivered []string `json:"undelivered,omitempty"`
 	// Truncated says bulky parts were dropped or cut to stay under SNS's size limit; Omitted says which.
 	Truncated bool     `json:"truncated,omitempty"`
 	Omitted   []string `json:"omitted,omitempty"`
@@ -82,6 +91,7 @@ func Build(in Input) (Message, error) {
 		Members:     memberOutcomes(in),
 		Error:       in.Error,
 		Closure:     in.Closure,
+		Undelivered: in.Undelivered,
 		Execution: ExecutionLink{
 			ARN:        in.Execution.ID,
 			Name:       in.Execution.Name,
@@ -97,6 +107,13 @@ func Build(in Input) (Message, error) {
 		return Message{}, fmt.Errorf("notify: encode message body: %w", err)
 	}
 	m.Body = b
+	m.Text = Text(in, outcome)
+	if m.Event, err = eventJSON(in, outcome); err != nil {
+		return Message{}, fmt.Errorf("notify: encode event detail: %w", err)
+	}
+	if m.Chat, err = chatOutcome(in, outcome); err != nil {
+		return Message{}, fmt.Errorf("notify: encode chat message: %w", err)
+	}
 	return m, nil
 }
 

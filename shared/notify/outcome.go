@@ -4,6 +4,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 // Outcomes: what the execution achieved, in one word, for the subject and for subscription filter
@@ -17,6 +18,10 @@ const (
 	OutcomeFailed = "failed"
 	// OutcomeHeld: the blast-radius limit held an action back (not run) and it was not approved.
 	OutcomeHeld = "held"
+	// OutcomeReleased: a release request (the chat's Release button) undid guardbots' containment of the
+	// finding: at least one undo action changed a resource or found it already undone, none failed.
+	// Not a containment: nothing is recorded on the finding and there is no time to contain.
+	OutcomeReleased = "released"
 	// OutcomeRemediated: at least one action changed a resource, none failed.
 	OutcomeRemediated = "remediated"
 	// OutcomeDryRun: actions ran in dry-run and report what they would have done.
@@ -30,7 +35,7 @@ const (
 )
 
 // Outcomes lists every outcome, for tests and filter-policy documentation.
-var Outcomes = []string{OutcomeRejected, OutcomePartial, OutcomeFailed, OutcomeHeld, OutcomeRemediated, OutcomeDryRun, OutcomeAlreadyDone, OutcomeNotifyOnly, OutcomeSkipped}
+var Outcomes = []string{OutcomeRejected, OutcomePartial, OutcomeFailed, OutcomeHeld, OutcomeReleased, OutcomeRemediated, OutcomeDryRun, OutcomeAlreadyDone, OutcomeNotifyOnly, OutcomeSkipped}
 
 // OutcomeOf derives the outcome from the input (see the order of the Outcome constants).
 func OutcomeOf(in Input) string {
@@ -53,6 +58,10 @@ func OutcomeOf(in Input) string {
 	case held > 0:
 		// Ahead of remediated: the subject must tell a person that something still waits for them.
 		return OutcomeHeld
+	case isRelease(in) && count[bots.StatusRemediated]+count[bots.StatusAlreadyDone] > 0:
+		// An undo that found its containment already undone (s3_release_object when the source was never
+		// deleted) released it too; "remediated" or "already-done" would close the finding as contained.
+		return OutcomeReleased
 	case count[bots.StatusRemediated] > 0:
 		return OutcomeRemediated
 	case count[bots.StatusDryRun] > 0:
@@ -63,4 +72,10 @@ func OutcomeOf(in Input) string {
 		return OutcomeNotifyOnly
 	}
 	return OutcomeSkipped
+}
+
+// isRelease reports whether in is the outcome of a release request: the verify step planned it from
+// GuardDuty's copy of the finding the request named, under the release key its signatures cover.
+func isRelease(in Input) bool {
+	return steps.IsRelease(in.Finding) && in.Decision != nil && in.Decision.Key == steps.ReleaseKey
 }

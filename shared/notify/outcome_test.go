@@ -6,6 +6,7 @@ import (
 
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 func TestOutcome_PerInput(t *testing.T) {
@@ -58,5 +59,52 @@ func TestHeldAction_OutcomeIsHeldAndTheSummarySaysWhyAndWarns(t *testing.T) {
 	}
 	if !strings.HasSuffix(m.Subject, ": held") && !strings.Contains(m.Subject, ": held (") {
 		t.Errorf("subject %q does not end with the held outcome", m.Subject)
+	}
+}
+
+// A release request that undid something is "released", not "remediated": the subject, the filter
+// attribute, the event and the metrics must not count an undone containment as a containment. Only the
+// verify step's release (the request's finding source and the release key its signatures cover) is one;
+// a failure still wins, so a person is told.
+func TestOutcome_ReleaseIsReleasedNotRemediated(t *testing.T) {
+	res := func(ss ...bots.Status) []bots.Result {
+		var out []bots.Result
+		for _, s := range ss {
+			out = append(out, bots.Result{Bot: "iam_undo_deny_session", Status: s})
+		}
+		return out
+	}
+	rf := instanceFinding()
+	rf.Source = string(steps.SourceRelease)
+	rd := &mapping.Decision{Outcome: mapping.Remediate, Key: steps.ReleaseKey, Verified: true}
+	other := &mapping.Decision{Outcome: mapping.Remediate, Key: "UnauthorizedAccess:EC2/*", Verified: true}
+	cases := []struct {
+		name string
+		in   Input
+		want string
+	}{
+		{"undone", Input{Finding: rf, Decision: rd, Results: res(bots.StatusRemediated, bots.StatusSkipped)}, OutcomeReleased},
+		{"found undone already", Input{Finding: rf, Decision: rd, Results: res(bots.StatusAlreadyDone)}, OutcomeReleased},
+		{"one undo failed", Input{Finding: rf, Decision: rd, Results: res(bots.StatusRemediated, bots.StatusFailed)}, OutcomePartial},
+		{"nothing to undo", Input{Finding: rf, Decision: rd, Results: res(bots.StatusSkipped)}, OutcomeSkipped},
+		{"dry run", Input{Finding: rf, Decision: rd, Results: res(bots.StatusDryRun)}, OutcomeDryRun},
+		{"a containment whose rule is keyed like a release", Input{Finding: instanceFinding(), Decision: rd, Results: res(bots.StatusRemediated)}, OutcomeRemediated},
+		{"a release finding under another key", Input{Finding: rf, Decision: other, Results: res(bots.StatusRemediated)}, OutcomeRemediated},
+	}
+	for _, c := range cases {
+		if got := OutcomeOf(c.in); got != c.want {
+			t.Errorf("%s: outcome = %q, want %q", c.name, got, c.want)
+		}
+	}
+	in := perOutcome(t)[OutcomeReleased]
+	m, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(m.Subject, ": released") || m.Routing.Outcome != OutcomeReleased || !strings.HasPrefix(m.Text, "guardbots: released\n") {
+		t.Errorf("subject %q, routing %+v, mail %q", m.Subject, m.Routing, m.Text)
+	}
+	if Containment(in) != nil || strings.Contains(string(m.Event), "timeToContain") {
+		t.Errorf("a release has a time to contain: %s", m.Event)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/guardbots/guardbots/shared/faults"
+	"github.com/guardbots/guardbots/shared/org"
 )
 
 func kumoConfig(url string) aws.Config {
@@ -123,5 +125,100 @@ func TestPublisher_ErrorNamesTopicAndKeepsItsKind(t *testing.T) {
 	}
 	if faults.Classify(err) != faults.Failed {
 		t.Errorf("Classify = %s", faults.Classify(err))
+	}
+}
+
+// The mail topic and the JSON topic, through kumo's SNS to an SQS subscriber each: the mail is the
+// text, String-structured, with exactly the JSON message's attributes (what filter policies match).
+func TestFanout_MailChatAndJSONTopicsGetTheirFormWithTheSameAttributesThroughKumo(t *testing.T) {
+	srv := kumo.NewServer()
+	defer srv.Close()
+	ctx := context.Background()
+	cfg := kumoConfig(srv.URL)
+	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	subscribe := func(name string) (topicArn string, queueURL *string) {
+		topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-inbox")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"])}); err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(topic.TopicArn), q.QueueUrl
+	}
+	type envelope struct {
+		Subject           string
+		Message           string
+		MessageAttributes map[string]struct{ Type, Value string }
+	}
+	receive := func(q *string) envelope {
+		got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q, MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) != 1 {
+			t.Fatalf("%d messages, want 1", len(got.Messages))
+		}
+		var env envelope
+		if err := json.Unmarshal([]byte(aws.ToString(got.Messages[0].Body)), &env); err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	jsonTopic, jsonQ := subscribe("guardbots-notifications")
+	mailTopic, mailQ := subscribe("guardbots-mail")
+	chatTopic, chatQ := subscribe("guardbots-chat")
+
+	in := remediated()
+	in.Decision.Account = &org.Summary{ID: "111122223333", Name: "payments-prod", Owner: "team-payments", OUPath: []string{"r-ab12", "ou-ab12-11111111"}}
+	m, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fan := Fanout{Publisher{Client: snsc, TopicArn: jsonTopic}, Publisher{Client: snsc, TopicArn: mailTopic, Form: FormText},
+		Publisher{Client: snsc, TopicArn: chatTopic, Form: FormChat}}
+	if _, err := fan.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	j, mail, chat := receive(jsonQ), receive(mailQ), receive(chatQ)
+	if chat.Message != string(m.Chat) || !reflect.DeepEqual(j.MessageAttributes, chat.MessageAttributes) {
+		t.Errorf("chat topic got %.80q, attributes %+v", chat.Message, chat.MessageAttributes)
+	}
+	if j.Message != string(m.Body) || mail.Message != m.Text || mail.Subject != m.Subject || j.Subject != m.Subject {
+		t.Errorf("json topic got %.80q, mail topic got %.80q (subject %q)", j.Message, mail.Message, mail.Subject)
+	}
+	if len(j.MessageAttributes) < 6 || !reflect.DeepEqual(j.MessageAttributes, mail.MessageAttributes) {
+		t.Errorf("attributes differ:\n json %+v\n mail %+v", j.MessageAttributes, mail.MessageAttributes)
+	}
+	if mail.MessageAttributes[AttrOU].Type != "String.Array" || mail.MessageAttributes[AttrOwner].Value != "team-payments" {
+		t.Errorf("mail attributes %+v", mail.MessageAttributes)
+	}
+}
+
+func TestFanout_TriesEveryDestinationAndReportsEachFailure(t *testing.T) {
+	m, _ := Build(remediated())
+	jsonSNS, mailSNS := &fakeSNS{err: errors.New("KMSAccessDenied")}, &fakeSNS{}
+	fan := Fanout{Publisher{Client: jsonSNS, TopicArn: "arn:aws:sns:us-east-1:999988887777:json"},
+		Publisher{Client: mailSNS, TopicArn: "arn:aws:sns:us-east-1:999988887777:mail", Form: FormText}}
+	_, err := fan.Publish(context.Background(), m)
+	if err == nil || !strings.Contains(err.Error(), "(json) to arn:aws:sns:us-east-1:999988887777:json") {
+		t.Errorf("err = %v", err)
+	}
+	if mailSNS.in == nil || aws.ToString(mailSNS.in.Message) != m.Text || mailSNS.in.MessageStructure != nil {
+		t.Errorf("the mail was not sent as String-structured text after the JSON failed: %+v", mailSNS.in)
+	}
+	if _, err := (Publisher{Client: mailSNS, TopicArn: "t", Form: "html"}).Publish(context.Background(), m); err == nil {
+		t.Error("unknown form accepted")
+	}
+	if _, err := (Fanout{}).Publish(context.Background(), m); err == nil {
+		t.Error("no destination accepted")
 	}
 }

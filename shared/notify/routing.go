@@ -99,13 +99,14 @@ func routingOfFinding(f *finding.Finding, outcome string) Routing {
 	return r
 }
 
-// AttrValue makes a value safe to send and to match: valid UTF-8, no control characters, no quote or
-// backslash (SNS needs those double-escaped in a filter policy, so no route could match them anyway),
-// at most 256 characters. An account's tags are set by whoever administers the organization, the
+// AttrValue makes a value safe to send and to match: valid UTF-8, no control, format (bidi overrides,
+// zero-width) or private-use characters — so the value a filter policy matches is the one a person
+// reads — no quote or backslash (SNS needs those double-escaped in a filter policy, so no route could
+// match them anyway), at most 256 characters. An account's tags are set by whoever administers the organization, the
 // finding's fields by GuardDuty or, before verify, by the sender.
 func AttrValue(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '"' || r == '\\' || r == unicode.ReplacementChar {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || r == '"' || r == '\\' || r == unicode.ReplacementChar {
 			return -1
 		}
 		return r

@@ -108,6 +108,12 @@ func TestRouting_AttributeValuesAreCleaned(t *testing.T) {
 	if len(a[AttrType].Value) != 256 {
 		t.Errorf("type is %d characters, want at most 256", len(a[AttrType].Value))
 	}
+	// A tag that reads "team-payments" but is not: a right-to-left override, a zero-width space and a
+	// private-use character are dropped, so the attribute is what a person reads.
+	r = Routing{Owner: "team\u200b-pay\u202ements\ue000"}
+	if got := r.Attributes()[AttrOwner].Value; got != "team-payments" {
+		t.Errorf("owner with invisible characters = %q, want team-payments", got)
+	}
 }
 
 func TestApprovalRequest_CarriesTheFindingsRouting(t *testing.T) {

@@ -29,10 +29,17 @@ type Matched struct {
 }
 
 // Parse is the parse step: any supported envelope → the GuardDuty finding. The raw event goes no further.
-// The schedule's request (ScheduleRequest) is recognized as itself: a parse with no finding.
+// The schedule's request (ScheduleRequest) is recognized as itself: a parse with no finding. A release
+// request (release.go) is recognized as itself: a finding with its id, account and region only.
 func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
 	if scheduled(raw) {
 		return &guardduty.Parsed{Source: SourceSchedule}, nil
+	}
+	if r, ok, err := releaseRequest(raw); ok {
+		if err != nil {
+			return nil, err
+		}
+		return &guardduty.Parsed{Source: SourceRelease, Finding: &guardduty.Finding{ID: r.FindingID, AccountID: r.AccountID, Region: r.Region}}, nil
 	}
 	return guardduty.Parse(raw)
 }
@@ -44,6 +51,10 @@ func Transform(ctx context.Context, in *guardduty.Parsed) (Transformed, error) {
 	}
 	if in == nil || in.Finding == nil {
 		return Transformed{}, faults.Rejectf("transform: input has no GuardDuty finding")
+	}
+	if in.Source == SourceRelease {
+		// Nothing to normalize: verify reads the finding from GuardDuty and plans the release.
+		return Transformed{Finding: releaseFinding(in)}, nil
 	}
 	f, err := finding.FromGuardDuty(in)
 	if err != nil {
@@ -67,6 +78,12 @@ type BotInput struct {
 	Index int `json:"index"`
 	// MappingKey is the mapping entry that chose the action ($.decision.mappingKey), for the audit record.
 	MappingKey string `json:"mappingKey,omitempty"`
+	// ApprovalRequestedAt and ApprovedAt are set only on an approved action: when its iteration entered
+	// "Prepare approval" and "Run approved action" ($$.State.EnteredTime, ISO 8601: Step Functions' own
+	// clock, outside anything an event, the execution input or the approver's answer can write). They
+	// time the approval wait (the ApprovalWait metric) and are read for nothing else.
+	ApprovalRequestedAt string `json:"approvalRequestedAt,omitempty"`
+	ApprovedAt          string `json:"approvedAt,omitempty"`
 }
 
 // Decide runs parse → transform → match in process: what explain prints and what the benchmark measures.

@@ -102,8 +102,8 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 	defer stack.Close()
 	fmt.Fprintf(w, "kumo (in-process AWS emulator) on %s; %d Lambda bootstraps built in %s, started in %s\n",
 		stack.Kumo.URL, len(stack.Functions), built.Round(time.Millisecond), time.Since(t).Round(time.Millisecond))
-	fmt.Fprintf(w, "provisioned as the CDK app does: SSM %s (demo mapping), DynamoDB tables %s (state) and %s (audit), SNS topic %s → SQS subscriber\n",
-		stack.MappingParameter, stack.Table, stack.AuditTable, stack.TopicARN)
+	fmt.Fprintf(w, "provisioned as the CDK app does: SSM %s (demo mapping), DynamoDB tables %s (state) and %s (audit), SNS topics %s (JSON), %s (mail) and %s (chat), each → an SQS subscriber\n",
+		stack.MappingParameter, stack.Table, stack.AuditTable, stack.TopicARN, stack.MailTopicARN, stack.ChatTopicARN)
 	for _, s := range stack.StandIns() {
 		fmt.Fprintf(w, "stood in by the demo (kumo does not serve it): %s\n", s)
 	}
@@ -188,6 +188,15 @@ func (d demoRun) run(ctx context.Context) (int, error) {
 			fmt.Fprintln(w, "  dry run: every resource is unchanged (checked above)")
 		}
 	}
+	// What CloudWatch would extract from the functions' logs (issue 17 §4): the dashboard's data.
+	recs := stack.MetricRecords()
+	fmt.Fprintf(w, "\n━━ metric records (Embedded Metric Format lines the bootstraps wrote: %d)\n", len(recs))
+	for _, r := range recs {
+		fmt.Fprintln(w, "  "+r)
+	}
+	if len(recs) == 0 {
+		problems = append(problems, "no metric record was written")
+	}
 	fmt.Fprintf(w, "\n%s in %s\n", verdict(d.event != "", problems), time.Since(began).Round(100*time.Millisecond))
 	for _, p := range problems {
 		fmt.Fprintln(w, "  ✗ "+p)
@@ -221,7 +230,11 @@ func printNotifications(w io.Writer, ex *demo.Execution) {
 		fmt.Fprintln(w, "  ✉ no notification reached the subscriber")
 	}
 	for _, n := range ex.Notifications {
-		fmt.Fprintf(w, "  ✉ SNS → SQS subscriber: %q\n", n.Subject)
+		if n.Mail != "" {
+			fmt.Fprintf(w, "  ✉ SNS → SQS subscribers of the JSON, mail and chat topics: %q\n", n.Subject)
+		} else {
+			fmt.Fprintf(w, "  ✉ SNS → SQS subscriber: %q\n", n.Subject)
+		}
 		fmt.Fprintf(w, "    outcome %s: %s\n", n.Outcome, n.Body.Summary)
 		if n.Body.Error != nil {
 			fmt.Fprintf(w, "    error in %s: %s: %s\n", n.Body.Error.Step, n.Body.Error.Error, n.Body.Error.Cause)

@@ -98,10 +98,15 @@ func (h *History) Held() { h.state("Pass", "Ask to approve held action") }
 // with answer — an object: SendTaskSuccess with it as the output; a string: SendTaskFailure with that
 // cause.
 func (h *History) Approval(index int, action map[string]any, answer any) {
+	h.ApprovalScheduled(js(map[string]any{"FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:guardbots-request_approval",
+		"Payload": map[string]any{"finding": map[string]any{"id": "f1"}, "action": action, "index": index, "execution": h.Execution, "taskToken": TaskToken}}), answer)
+}
+
+// ApprovalScheduled is Approval with the approval Task's parameters given as the execution resolved
+// them (JSON: FunctionName and Payload), for a history of what a local run really scheduled.
+func (h *History) ApprovalScheduled(params string, answer any) {
 	h.state("Pass", "Prepare approval")
 	h.add("TaskStateEntered", map[string]any{"stateEnteredEventDetails": map[string]any{"name": steps.StateWaitForApproval, "input": "{}"}})
-	params := js(map[string]any{"FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:guardbots-request_approval",
-		"Payload": map[string]any{"finding": map[string]any{"id": "f1"}, "action": action, "index": index, "execution": h.Execution, "taskToken": TaskToken}})
 	h.add("TaskScheduled", map[string]any{"taskScheduledEventDetails": map[string]any{"resourceType": "lambda", "resource": "invoke.waitForTaskToken",
 		"region": "us-east-1", "parameters": params, "timeoutInSeconds": 3600}})
 	h.add("TaskStarted", map[string]any{"taskStartedEventDetails": map[string]any{"resourceType": "lambda", "resource": "invoke.waitForTaskToken"}})

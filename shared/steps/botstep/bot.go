@@ -250,6 +250,7 @@ func (r Runner) Run(ctx context.Context, in steps.BotInput) (bots.Result, error)
 		rails.giveBlast(ctx, counted)
 	}
 	done := rails.now()
+	out.DoneAt = done.UTC().Format(time.RFC3339Nano)
 	if aerr := rails.audit(ctx, in, b, out, nil, a.targets, approval, done); aerr != nil {
 		// The action happened and cannot be undone by failing: report it, with the audit gap named.
 		out.Warnings = append(out.Warnings, "audit record not written: "+aerr.Error())

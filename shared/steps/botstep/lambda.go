@@ -13,6 +13,7 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/statetable"
 	"github.com/guardbots/guardbots/shared/steps"
@@ -62,5 +63,12 @@ func Handler(ctx context.Context, name string) (lambda.Handler, error) {
 	if r.Rails, err = RailsFromEnv(cfg, b); err != nil {
 		return nil, err
 	}
-	return steps.Lambda(name, r.Handle), nil
+	// Actions are measured (metrics.go); a probe is no action and Handle checks and runs it unmeasured.
+	measured := Measured(metrics.Stdout(), name, r.Run)
+	return steps.Lambda(name, func(ctx context.Context, req Request) (any, error) {
+		if req.Probe == nil {
+			return measured(ctx, req.BotInput)
+		}
+		return r.Handle(ctx, req)
+	}), nil
 }

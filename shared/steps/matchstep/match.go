@@ -36,6 +36,12 @@ func (m Matcher) Match(ctx context.Context, in steps.Transformed) (steps.Matched
 	if in.Finding == nil {
 		return steps.Matched{}, faults.Rejectf("match: input has no finding")
 	}
+	if steps.IsRelease(in.Finding) {
+		// Nothing to decide here: verify plans the release from GuardDuty's copy, never from this input.
+		slog.InfoContext(ctx, "release requested", "findingId", in.Finding.ID, "account", in.Finding.AccountID, "region", in.Finding.Region)
+		return steps.Matched{Finding: in.Finding, Decision: mapping.Decision{Outcome: mapping.Remediate, Key: steps.ReleaseKey,
+			Reason: "a release request asks to undo guardbots' containment of this finding", Actions: []mapping.Action{}}}, nil
+	}
 	mp, err := m.Mappings.Mapping(ctx)
 	if err != nil {
 		return steps.Matched{}, fmt.Errorf("match: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
 )
 
@@ -24,6 +25,8 @@ type Approver struct {
 	Publisher MessagePublisher
 	Options   notify.ApprovalOptions
 	Now       func() time.Time
+	// Metrics, when set, counts approval requests (metrics.Stdout in the Lambda).
+	Metrics *metrics.Emitter
 }
 
 // Request validates the iteration and publishes the approval request.
@@ -52,6 +55,16 @@ func (a Approver) Request(ctx context.Context, in notify.ApprovalRequest) (Appro
 	id, err := a.Publisher.Publish(ctx, msg)
 	if err != nil {
 		return ApprovalRequested{}, fmt.Errorf("request_approval: publish %q: %w", msg.Subject, err)
+	}
+	reason := "approve-mode"
+	if in.Action.Held != "" {
+		reason = "held"
+	}
+	if err := a.Metrics.Emit(metrics.Record{Time: o.Now, Dimensions: metrics.Emitted[metrics.ApprovalRequests],
+		Dims:       map[string]string{metrics.DimBot: in.Action.Bot, metrics.DimReason: reason},
+		Properties: map[string]any{"account": in.Finding.AccountID, "findingId": in.Finding.ID, "execution": in.Execution},
+		Metrics:    []metrics.Metric{{Name: metrics.ApprovalRequests, Unit: "Count", Value: 1}}}); err != nil {
+		slog.WarnContext(ctx, "metric not written", "error", err.Error())
 	}
 	slog.InfoContext(ctx, "approval requested", "findingId", in.Finding.ID, "bot", in.Action.Bot, "index", in.Index,
 		"timeoutSeconds", in.Action.ApprovalTimeoutSeconds, "held", in.Action.Held, "messageId", id, "execution", in.Execution)

@@ -166,7 +166,7 @@ func TestClose_WithoutArchiveOnlyGivesFeedback(t *testing.T) {
 }
 
 func TestClose_NothingIsRecordedUnlessRemediated(t *testing.T) {
-	for _, outcome := range []string{"failed", "dry-run", "skipped", "rejected", "notify-only", "partially-remediated"} {
+	for _, outcome := range []string{"failed", "dry-run", "skipped", "rejected", "notify-only", "partially-remediated", "released"} {
 		s := world()
 		done, err := closer(s, true).Close(context.Background(), inputFinding(), verified, outcome, execARN)
 		if err != nil || len(done) != 0 || len(s.calls) != 0 {

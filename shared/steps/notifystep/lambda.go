@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -13,7 +14,9 @@ import (
 	"github.com/guardbots/guardbots/shared/awsenv"
 	"github.com/guardbots/guardbots/shared/bots"
 	"github.com/guardbots/guardbots/shared/deployment"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/notify/bus"
 	"github.com/guardbots/guardbots/shared/plan"
 	"github.com/guardbots/guardbots/shared/steps"
 )
@@ -29,7 +32,14 @@ func Handler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := Notifier{Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic}}
+	snsc := sns.NewFromConfig(cfg)
+	n := Notifier{Publisher: publishers(snsc, topic), AuditTable: os.Getenv(deployment.EnvAuditTable), Metrics: metrics.Stdout()}
+	if b := os.Getenv(deployment.EnvEventBus); b != "" {
+		if !bus.ValidBus(b) {
+			return nil, fmt.Errorf("%s=%q: want an event bus name or ARN", deployment.EnvEventBus, b)
+		}
+		n.Events = bus.Publisher{Client: eventbridge.NewFromConfig(cfg), Bus: b}
+	}
 	switch mode := os.Getenv(deployment.EnvCloseFindings); mode {
 	case "", deployment.CloseOff:
 	case deployment.CloseFeedback, deployment.CloseArchive:
@@ -74,8 +84,22 @@ func ApprovalHandler(ctx context.Context) (lambda.Handler, error) {
 	}
 	bots.DecodeCatalogue() // an approval request is checked against it on the first invocation
 	a := Approver{
-		Publisher: &notify.Publisher{Client: sns.NewFromConfig(cfg), TopicArn: topic},
+		Publisher: publishers(sns.NewFromConfig(cfg), topic),
+		Metrics:   metrics.Stdout(),
 		Options:   notify.ApprovalOptions{ApproverRoleArn: os.Getenv(deployment.EnvApproverRoleArn), DryRun: dry},
 	}
 	return steps.Lambda(deployment.StepRequestApproval, a.Request), nil
+}
+
+// publishers are the SNS destinations of a message: the JSON topic (whose message id the step
+// returns), and the mail and chat topics when the deployment has them.
+func publishers(c notify.SNSPublisher, topic string) notify.Fanout {
+	out := notify.Fanout{notify.Publisher{Client: c, TopicArn: topic}}
+	if mail := os.Getenv(deployment.EnvMailTopicArn); mail != "" {
+		out = append(out, notify.Publisher{Client: c, TopicArn: mail, Form: notify.FormText})
+	}
+	if chat := os.Getenv(deployment.EnvChatTopicArn); chat != "" {
+		out = append(out, notify.Publisher{Client: c, TopicArn: chat, Form: notify.FormChat})
+	}
+	return out
 }

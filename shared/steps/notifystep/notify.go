@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/shared/faults"
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
+	"github.com/guardbots/guardbots/shared/metrics"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/plan"
 )
@@ -19,6 +21,10 @@ type Notified struct {
 	Outcome   string `json:"outcome"`
 	MessageID string `json:"messageId"`
 	Failed    bool   `json:"failed"`
+	// EventID is the EventBridge event's id, when the deployment puts events.
+	EventID string `json:"eventId,omitempty"`
+	// Undelivered says which forms could not be sent (the execution then ends failed).
+	Undelivered []string `json:"undelivered,omitempty"`
 }
 
 // MessagePublisher sends a built message (notify.Publisher on SNS).
@@ -38,6 +44,13 @@ type Notifier struct {
 	// Closer, when set (GUARDBOTS_CLOSE_FINDINGS), closes the loop on the finding before the message is
 	// built, so the message says what was recorded.
 	Closer FindingCloser
+	// AuditTable is the deployment's audit table, named in the mail's audit query.
+	AuditTable string
+	// Metrics, when set, gets the execution's metric records (metrics.Stdout in the Lambda).
+	Metrics *metrics.Emitter
+	// Events, when set, puts the outcome's event on EventBridge (bus.Publisher) before the SNS topics
+	// are told, so a failed put is in the notification.
+	Events MessagePublisher
 }
 
 // Notify builds the execution's one message and publishes it.
@@ -54,6 +67,7 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 			}
 		}
 	}
+	in.AuditTable = n.AuditTable
 	if quiet, outcome := quietCleanup(in); quiet {
 		slog.InfoContext(ctx, "clean-up of expired IAM denies removed nothing: not notified", "outcome", outcome, "execution", in.Execution.ID)
 		return Notified{Outcome: outcome}, nil
@@ -62,12 +76,30 @@ func (n Notifier) Notify(ctx context.Context, in notify.Input) (Notified, error)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: build message: %w", err)
 	}
+	var eventID string
+	if n.Events != nil {
+		if eventID, err = n.Events.Publish(ctx, msg); err != nil {
+			// The ticketing rule missed it: a person must know, from the notification and the
+			// execution's failure.
+			slog.ErrorContext(ctx, "event not put", "outcome", msg.Outcome, "execution", in.Execution.ID, "error", err.Error())
+			in.Undelivered = append(in.Undelivered, "EventBridge event: "+err.Error())
+			if msg, err = notify.Build(in); err != nil {
+				return Notified{}, fmt.Errorf("notify: build message: %w", err)
+			}
+		}
+	}
 	id, err := n.Publisher.Publish(ctx, msg)
 	if err != nil {
 		return Notified{}, fmt.Errorf("notify: publish %q: %w", msg.Subject, err)
 	}
-	out := Notified{Outcome: msg.Outcome, MessageID: id, Failed: failedOutcome(msg.Outcome)}
-	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "execution", in.Execution.ID)
+	for _, r := range notify.Metrics(in, msg.Outcome, time.Now()) {
+		if err := n.Metrics.Emit(r); err != nil {
+			slog.WarnContext(ctx, "metric not written", "error", err.Error())
+		}
+	}
+	out := Notified{Outcome: msg.Outcome, MessageID: id, EventID: eventID, Undelivered: in.Undelivered,
+		Failed: failedOutcome(msg.Outcome) || len(in.Undelivered) > 0}
+	slog.InfoContext(ctx, "notified", "outcome", out.Outcome, "messageId", id, "eventId", eventID, "execution", in.Execution.ID)
 	return out, nil
 }
 

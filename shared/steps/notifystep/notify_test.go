@@ -10,6 +10,7 @@ import (
 	"github.com/guardbots/guardbots/shared/finding"
 	"github.com/guardbots/guardbots/shared/mapping"
 	"github.com/guardbots/guardbots/shared/notify"
+	"github.com/guardbots/guardbots/shared/steps"
 )
 
 type fakePublisher struct{ msgs []notify.Message }
@@ -107,5 +108,29 @@ func TestNotifier_TheCleanupIsToldOnlyWhatChanged(t *testing.T) {
 	p := &fakePublisher{}
 	if _, err := (Notifier{Publisher: p}).Notify(context.Background(), notify.Input{Finding: ec2Finding(), Decision: &mapping.Decision{Outcome: mapping.Skip}}); err != nil || len(p.msgs) != 1 {
 		t.Errorf("a finding's skip: %d message(s), %v", len(p.msgs), err)
+	}
+}
+
+// A release that undid the containment tells the closer "released", which records nothing on the
+// finding: neither USEFUL feedback nor an archive, which would hide it from the person who released it.
+func TestNotifier_AReleaseRecordsNothingOnTheFinding(t *testing.T) {
+	f := ec2Finding()
+	f.Source = string(steps.SourceRelease)
+	d := &mapping.Decision{Outcome: mapping.Remediate, Key: steps.ReleaseKey, Verified: true,
+		Actions: []mapping.Action{{Bot: "ec2_release_quarantine", Mode: "APPROVE"}}}
+	for _, status := range []bots.Status{bots.StatusRemediated, bots.StatusAlreadyDone} {
+		p, c := &fakePublisher{}, &fakeCloser{}
+		in := notify.Input{Finding: f, Decision: d, Results: []bots.Result{{Bot: "ec2_release_quarantine", Status: status}}, Execution: notify.Execution{ID: "x"}}
+		out, err := (Notifier{Publisher: p, Closer: c}).Notify(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.outcome != notify.OutcomeReleased || out.Outcome != notify.OutcomeReleased || out.Failed {
+			t.Errorf("%s: closer told %q, notified %+v", status, c.outcome, out)
+		}
+		s := world()
+		if done, err := closer(s, true).Close(context.Background(), f, d, c.outcome, execARN); err != nil || len(done) != 0 || len(s.calls) != 0 {
+			t.Errorf("%s: closing a release recorded %v (calls %v, %v)", status, done, s.calls, err)
+		}
 	}
 }

@@ -73,6 +73,10 @@ func (v Verifier) Verify(ctx context.Context, input Input) (steps.Matched, error
 	if f == nil {
 		return steps.Matched{}, faults.Rejectf("verify: input has no finding")
 	}
+	if steps.IsRelease(f) {
+		// A release request: planned from GuardDuty's copy and the registry alone (release.go).
+		return v.planRelease(ctx, f, input.Execution)
+	}
 	// Whatever arrived claiming to be verified is not: only this step's own output is.
 	in.Decision.Verified = false
 	for i := range in.Decision.Actions {

@@ -129,6 +129,17 @@ type Job struct {
 	Timeout time.Duration `json:"-"`
 }
 
+// StaticState is the context object's State node for a local run, entered at at (to the millisecond, in
+// UTC, as Step Functions writes $$.State.EnteredTime). aws-local-stepfunctions copies the context object
+// it is given into each execution and Map iteration and never sets State itself: without this a state
+// that reads $$.State.EnteredTime (Prepare approval, Run approved action) fails on an undefined path,
+// and with it every state reads this one time, so a local approval wait measures 0 s. Name and
+// RetryCount are left out: one static value would be wrong for every state but one, and nothing reads
+// them.
+func StaticState(at time.Time) map[string]any {
+	return map[string]any{"EnteredTime": at.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+}
+
 // Response is one canned Task outcome: a value, a named error, or a JS function of the Task input.
 type Response struct {
 	Return any    `json:"return,omitempty"`

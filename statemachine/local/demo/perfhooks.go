@@ -48,12 +48,16 @@ func (s *Stack) startExecution(ctx context.Context, name string) (string, map[st
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: %w", err)
 	}
+	now := time.Now()
 	return arn, map[string]any{
 		"Execution": map[string]any{
-			"Id": arn, "Name": name, "StartTime": time.Now().UTC().Format(time.RFC3339Nano),
+			"Id": arn, "Name": name, "StartTime": now.UTC().Format(time.RFC3339Nano),
 			"RoleArn": fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition, Account, StateMachineName),
 		},
 		"StateMachine": map[string]any{"Id": s.Plans.StateMachineArn, "Name": StateMachineName},
+		// One static State.EnteredTime for the whole run (aslrun.StaticState): an approval's wait reads 0 s
+		// locally.
+		"State": aslrun.StaticState(now),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/guardbots/guardbots/shared/bots"
-	"github.com/guardbots/guardbots/shared/guardduty"
 	"github.com/guardbots/guardbots/shared/notify"
 	"github.com/guardbots/guardbots/shared/statetable"
+	"github.com/guardbots/guardbots/shared/steps"
 	"github.com/guardbots/guardbots/statemachine"
 	"github.com/guardbots/guardbots/statemachine/local/aslrun"
 )
@@ -54,6 +55,9 @@ type Notification struct {
 	Attributes map[string]notify.Attribute
 	Body       notify.Body
 	Raw        string
+	// Mail and Chat are the same message as the mail and chat subscribers received it.
+	Mail string
+	Chat json.RawMessage
 }
 
 // RunOptions tunes one execution.
@@ -128,16 +132,19 @@ func (s *Stack) Run(ctx context.Context, tools aslrun.Tools, name string, event 
 	out := &Execution{Name: name, ARN: arn, Execution: ex, Invokes: s.proxy.take(), Elapsed: time.Since(started),
 		FindingID: findingID, GuardDuty: held, definition: s.Definition}
 	out.StandIns = slices.Concat(s.guardDuty.take(), s.iamShim.take(), s.orgs.take())
-	if _, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
+	if rs, ok := opts.Overrides[statemachine.StateWaitForApproval]; ok {
 		waits := 0
 		for _, e := range ex.Events {
 			if e.State == statemachine.StateWaitForApproval && strings.Contains(strings.ToLower(e.Type), "entered") {
 				waits++
 			}
 		}
+		answered := "answered States.Timeout, as when nobody approves in time — the demo never approves for a person"
+		if slices.ContainsFunc(rs, func(r aslrun.Response) bool { return r.Error != "States.Timeout" }) {
+			answered = "answered by the test's stand-in for the approver"
+		}
 		if waits > 0 {
-			out.StandIns = append(out.StandIns, fmt.Sprintf("the approval wait (%d action(s); lambda:invoke.waitForTaskToken does not run locally): "+
-				"answered States.Timeout, as when nobody approves in time — the demo never approves for a person", waits))
+			out.StandIns = append(out.StandIns, fmt.Sprintf("the approval wait (%d action(s); lambda:invoke.waitForTaskToken does not run locally): %s", waits, answered))
 		}
 	}
 	out.APICalls = s.TakeAPICalls()
@@ -172,10 +179,11 @@ func (s *Stack) publish(event []byte, opts RunOptions) *Held {
 	return &h
 }
 
-// findingIDOf is the GuardDuty finding id of an event in any envelope parse accepts ("" when it has none).
+// findingIDOf is the GuardDuty finding id of an event in any envelope parse accepts, or the id a release
+// request names ("" when it has none).
 func findingIDOf(event []byte) string {
-	p, err := guardduty.Parse(event)
-	if err != nil {
+	p, err := steps.Parse(context.Background(), event)
+	if err != nil || p.Finding == nil {
 		return ""
 	}
 	return p.Finding.ID
@@ -197,21 +205,58 @@ func executionName(name string) string {
 	return name + "-" + hex.EncodeToString(b[:])
 }
 
-// receive drains the subscriber queue. kumo delivers SNS to SQS while Publish runs, so what notify
-// published is there when the execution has ended.
+// receive drains the subscriber queues. kumo delivers SNS to SQS while Publish runs, so what notify
+// published is there when the execution has ended. Every message on the JSON topic has its twin on the
+// mail and chat topics (notify publishes each message to the three, in that order), with the same
+// subject and message attributes on the mail: a message missing from one of them is an error.
 func (s *Stack) receive(ctx context.Context) ([]Notification, error) {
-	sqsc := sqs.NewFromConfig(s.AWS)
+	raw, err := s.drain(ctx, s.QueueURL, true)
+	if err != nil {
+		return nil, err
+	}
 	var out []Notification
-	// Delivery is synchronous in kumo, but on a loaded machine give a late message a moment (2 s at most)
-	// before concluding that there is none.
+	for _, r := range raw {
+		n, err := parseNotification(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	if s.MailQueueURL == "" {
+		return out, nil
+	}
+	mail, err := s.drain(ctx, s.MailQueueURL, false)
+	if err != nil {
+		return nil, err
+	}
+	chat, err := s.drain(ctx, s.ChatQueueURL, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(mail) != len(out) || len(chat) != len(out) {
+		return nil, fmt.Errorf("notify published %d JSON, %d mail and %d chat messages: every message goes to the three topics", len(out), len(mail), len(chat))
+	}
+	for i := range out {
+		if err := out[i].twins(mail[i], chat[i]); err != nil {
+			return nil, fmt.Errorf("message %d (%s): %w", i+1, out[i].Subject, err)
+		}
+	}
+	return out, nil
+}
+
+// drain reads every message of a subscriber queue; wait gives a late first message up to 2 s on a
+// loaded machine (delivery is synchronous in kumo) before concluding that there is none.
+func (s *Stack) drain(ctx context.Context, queueURL string, wait bool) ([]string, error) {
+	sqsc := sqs.NewFromConfig(s.AWS)
+	var out []string
 	empty := 0
 	for {
-		got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10})
+		got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10})
 		if err != nil {
-			return nil, fmt.Errorf("read the subscriber queue: %w", err)
+			return nil, fmt.Errorf("read the subscriber queue %s: %w", queueURL, err)
 		}
 		if len(got.Messages) == 0 {
-			if len(out) > 0 || empty >= 20 {
+			if len(out) > 0 || !wait || empty >= 20 {
 				return out, nil
 			}
 			empty++
@@ -223,16 +268,61 @@ func (s *Stack) receive(ctx context.Context) ([]Notification, error) {
 			continue
 		}
 		for _, m := range got.Messages {
-			n, err := parseNotification(aws.ToString(m.Body))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n)
-			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			out = append(out, aws.ToString(m.Body))
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				return nil, fmt.Errorf("delete a received notification: %w", err)
 			}
 		}
 	}
+}
+
+// twins keeps the mail and chat forms of n after checking they are its: the mail's subject and message
+// attributes equal the JSON message's (a team's filter policy routes both alike), and the chat message
+// is a custom notification whose thread is this finding's.
+func (n *Notification) twins(mailEnvelope, chatEnvelope string) error {
+	var mail, chat struct {
+		Subject           string
+		Message           string
+		MessageAttributes map[string]struct{ Type, Value string }
+	}
+	if err := json.Unmarshal([]byte(mailEnvelope), &mail); err != nil {
+		return fmt.Errorf("mail subscriber received something that is not an SNS envelope: %w", err)
+	}
+	if err := json.Unmarshal([]byte(chatEnvelope), &chat); err != nil {
+		return fmt.Errorf("chat subscriber received something that is not an SNS envelope: %w", err)
+	}
+	if mail.Subject != n.Subject {
+		return fmt.Errorf("mail subject %q, JSON subject %q", mail.Subject, n.Subject)
+	}
+	if len(mail.MessageAttributes) != len(n.Attributes) {
+		return fmt.Errorf("mail has %d message attributes, the JSON message %d", len(mail.MessageAttributes), len(n.Attributes))
+	}
+	for k, a := range mail.MessageAttributes {
+		if want := n.Attributes[k]; want.DataType != a.Type || want.Value != a.Value {
+			return fmt.Errorf("mail attribute %s = %s %q, JSON message's %s %q", k, a.Type, a.Value, want.DataType, want.Value)
+		}
+	}
+	if strings.HasPrefix(strings.TrimSpace(mail.Message), "{") {
+		return errors.New("mail body is JSON, not text for a person")
+	}
+	var c struct {
+		Version, Source string
+		Content         struct{ Title string }
+		Metadata        struct{ ThreadID string }
+	}
+	if err := json.Unmarshal([]byte(chat.Message), &c); err != nil {
+		return fmt.Errorf("chat body is not a custom notification: %w", err)
+	}
+	if c.Version != "1.0" || c.Source != "custom" || c.Content.Title == "" {
+		return fmt.Errorf("chat body is not a custom notification (version %q, source %q, title %q)", c.Version, c.Source, c.Content.Title)
+	}
+	if f := n.Body.Finding; f != nil {
+		if want := notify.ChatThread(f.ID, n.Body.FindingFrom == "guardduty"); c.Metadata.ThreadID != want {
+			return fmt.Errorf("chat thread %q, want %q (the finding's)", c.Metadata.ThreadID, want)
+		}
+	}
+	n.Mail, n.Chat = mail.Message, json.RawMessage(chat.Message)
+	return nil
 }
 
 // parseNotification reads SNS's envelope (what an SQS subscriber receives) and the body notify wrote.

@@ -235,6 +235,10 @@ type Stack struct {
 	AuditTable string
 	TopicARN   string
 	QueueURL   string
+	// The mail and chat topics, as the CDK app creates them (notify publishes every message to all
+	// three), each with a queue standing in for its email subscription and chat channel.
+	MailTopicARN, MailQueueURL string
+	ChatTopicARN, ChatQueueURL string
 	// Functions are the function names running, sorted.
 	Functions  []string
 	Resources  Resources
@@ -403,8 +407,9 @@ func (s *Stack) function(name string, opts Options) (deployment.Function, bool) 
 	// Read every time: tests change the mapping between executions.
 	settings.MappingTTL = 0
 	for _, f := range deployment.Functions(settings, deployment.Resources{
-		AccountID: Account, TopicArn: s.TopicARN, ApproverRoleArn: ApproverRoleARN,
-		StateTable: s.Table, AuditTable: s.AuditTable,
+		AccountID: Account, TopicArn: s.TopicARN, MailTopicArn: s.MailTopicARN, ChatTopicArn: s.ChatTopicARN,
+		ApproverRoleArn: ApproverRoleARN,
+		StateTable:      s.Table, AuditTable: s.AuditTable, EventBus: "default",
 		SigningKey: s.Plans.KeyID, StateMachineArn: s.Plans.StateMachineArn,
 	}) {
 		if f.Name == name {
@@ -593,22 +598,32 @@ func (s *Stack) provision(ctx context.Context, doc []byte, sfx string) error {
 	}
 
 	snsc, sqsc := sns.NewFromConfig(s.AWS), sqs.NewFromConfig(s.AWS)
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("guardbots-notifications" + sfx)})
-	if err != nil {
-		return fmt.Errorf("demo: create the topic: %w", err)
+	inboxes := []struct {
+		topic, queue       string
+		topicARN, queueURL *string
+	}{
+		{"guardbots-notifications", "security-team-inbox", &s.TopicARN, &s.QueueURL},
+		{"guardbots-mail", "security-team-mail", &s.MailTopicARN, &s.MailQueueURL},
+		{"guardbots-chat", "security-team-chat", &s.ChatTopicARN, &s.ChatQueueURL},
 	}
-	s.TopicARN = aws.ToString(topic.TopicArn)
-	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("security-team-inbox" + sfx)})
-	if err != nil {
-		return fmt.Errorf("demo: create the subscriber queue: %w", err)
-	}
-	s.QueueURL = aws.ToString(q.QueueUrl)
-	qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return fmt.Errorf("demo: subscriber queue ARN: %w", err)
-	}
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"])}); err != nil {
-		return fmt.Errorf("demo: subscribe the queue to the topic: %w", err)
+	for _, in := range inboxes {
+		topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(in.topic + sfx)})
+		if err != nil {
+			return fmt.Errorf("demo: create the topic %s: %w", in.topic, err)
+		}
+		*in.topicARN = aws.ToString(topic.TopicArn)
+		q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(in.queue + sfx)})
+		if err != nil {
+			return fmt.Errorf("demo: create the subscriber queue %s: %w", in.queue, err)
+		}
+		*in.queueURL = aws.ToString(q.QueueUrl)
+		qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return fmt.Errorf("demo: subscriber queue %s ARN: %w", in.queue, err)
+		}
+		if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"])}); err != nil {
+			return fmt.Errorf("demo: subscribe the queue %s to the topic %s: %w", in.queue, in.topic, err)
+		}
 	}
 	return s.provisionTargets(ctx, sfx)
 }

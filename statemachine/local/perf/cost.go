@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/guardbots/guardbots/shared/bots"
 )
 
 // The cost model: what one execution of each shape uses (measured on the local stack, kept in step by
@@ -55,22 +57,22 @@ const (
 // Shapes are the measured executions (go run ./statemachine/local cost --measure reproduces them).
 var Shapes = []Shape{
 	{Name: ShapeNoAction, What: "no action: skip or notify decision (unmapped type, below minSeverity)",
-		Transitions: 9, Invocations: 4, HandlerMs: 7, Calls: 2, Publishes: 1,
-		SFNLogBytes: 9_600, LambdaLogBytes: 766, CallsBy: "SNS 1, SSM 1"},
+		Transitions: 9, Invocations: 4, HandlerMs: 8, Calls: 5, Publishes: 3,
+		SFNLogBytes: 9_600, LambdaLogBytes: 1_295, CallsBy: "SNS 3, EventBridge 1, SSM 1"},
 	{Name: ShapeOne, What: "one action (s3_block_public_access; any single bot, notify_only included)",
-		Transitions: 16, Invocations: 6, HandlerMs: 25, Calls: 17, WriteUnits: 8, ReadUnits: 3, Publishes: 1,
-		SFNLogBytes: 16_200, LambdaLogBytes: 4_447, Signs: 1, PlanChecks: 1,
-		CallsBy: "DynamoDB 8, S3 3, SSM 2, GuardDuty 1, KMS 1, SNS 1, Step Functions 1"},
+		Transitions: 16, Invocations: 6, HandlerMs: 26, Calls: 20, WriteUnits: 8, ReadUnits: 3, Publishes: 3,
+		SFNLogBytes: 16_200, LambdaLogBytes: 5_790, Signs: 1, PlanChecks: 1,
+		CallsBy: "DynamoDB 8, S3 3, SNS 3, SSM 2, EventBridge 1, GuardDuty 1, KMS 1, Step Functions 1"},
 	{Name: ShapeTwo, What: "two actions (the EC2 rule: ec2_tag_instance, ec2_stop_instance)",
-		Transitions: 21, Invocations: 7, HandlerMs: 32, Calls: 27, WriteUnits: 12, ReadUnits: 4, Publishes: 1,
-		SFNLogBytes: 20_700, LambdaLogBytes: 5_609, Signs: 2, PlanChecks: 2,
-		CallsBy: "DynamoDB 12, EC2 7, KMS 2, SSM 2, Step Functions 2, GuardDuty 1, SNS 1"},
+		Transitions: 21, Invocations: 7, HandlerMs: 35, Calls: 30, WriteUnits: 12, ReadUnits: 4, Publishes: 3,
+		SFNLogBytes: 20_700, LambdaLogBytes: 7_585, Signs: 2, PlanChecks: 2,
+		CallsBy: "DynamoDB 12, EC2 7, SNS 3, KMS 2, SSM 2, Step Functions 2, EventBridge 1, GuardDuty 1"},
 	{Name: ShapeForged, What: "forged: remediate decided, GuardDuty does not confirm it (verify rejects)",
-		Transitions: 10, Invocations: 5, HandlerMs: 9, Calls: 3, Publishes: 1,
-		SFNLogBytes: 11_700, LambdaLogBytes: 1_958, CallsBy: "GuardDuty 1, SNS 1, SSM 1"},
+		Transitions: 10, Invocations: 5, HandlerMs: 13, Calls: 6, Publishes: 3,
+		SFNLogBytes: 11_700, LambdaLogBytes: 2_503, CallsBy: "SNS 3, EventBridge 1, GuardDuty 1, SSM 1"},
 	{Name: ShapeRejected, What: "rejected at parse (malformed or hostile event)",
-		Transitions: 6, Invocations: 2, HandlerMs: 4, Calls: 1, Publishes: 1,
-		SFNLogBytes: 6_600, LambdaLogBytes: 662, CallsBy: "SNS 1"},
+		Transitions: 6, Invocations: 2, HandlerMs: 5, Calls: 4, Publishes: 3,
+		SFNLogBytes: 6_600, LambdaLogBytes: 1_041, CallsBy: "SNS 3, EventBridge 1"},
 }
 
 // ShapeNamed returns the shape called name.
@@ -97,6 +99,9 @@ type Prices struct {
 	KMSAsymmetric         float64 // Sign, Verify, GetPublicKey on an asymmetric key (not RSA 2048); no free tier
 	LogsPerGB             float64 // CloudWatch Logs ingestion, standard class (Lambda's first tier)
 	XRayPerTrace          float64 // traces recorded
+	EventsPerEvent        float64 // EventBridge custom events put, per 64 KB chunk
+	MetricPerMonth        float64 // CloudWatch custom metric (first 10,000), prorated by the hour it exists
+	DashboardPerMonth     float64 // CloudWatch dashboard beyond the free three
 }
 
 // ListPrices as published on the AWS pricing pages (read from stored copies, November 2026).
@@ -113,16 +118,20 @@ var ListPrices = Prices{
 	KMSAsymmetric:         0.15 / 10000,
 	LogsPerGB:             0.50,
 	XRayPerTrace:          5.00 / 1e6,
+	EventsPerEvent:        1.00 / 1e6,
+	MetricPerMonth:        0.30,
+	DashboardPerMonth:     3.00,
 }
 
 // FreeTier is each monthly free allowance (the ones that never expire).
 type FreeTier struct {
 	Transitions, LambdaRequests, LambdaGBSeconds, SNSPublishes, KMSRequests, LogsGB, XRayTraces float64
+	Metrics, Dashboards                                                                         float64
 }
 
 // MonthlyFree are the perpetual free tiers (DynamoDB's is for provisioned capacity, not on-demand).
 var MonthlyFree = FreeTier{Transitions: 4000, LambdaRequests: 1e6, LambdaGBSeconds: 400_000,
-	SNSPublishes: 1e6, KMSRequests: 20_000, LogsGB: 5, XRayTraces: 100_000}
+	SNSPublishes: 1e6, KMSRequests: 20_000, LogsGB: 5, XRayTraces: 100_000, Metrics: 10, Dashboards: 3}
 
 // Assumptions are the inputs the local stack cannot measure.
 type Assumptions struct {
@@ -137,8 +146,9 @@ type Assumptions struct {
 	InvokeOverheadMs float64
 	// PlatformLogBytes are Lambda's own JSON log records per invocation (platform.start, .report).
 	PlatformLogBytes float64
-	// SNSPublishers are the principals publishing to the topic: KMS is called twice per publisher
-	// per 5 minutes at most (SNS reuses a data key for up to 5 minutes).
+	// SNSPublishers are the (principal, topic) pairs publishing: KMS is called twice per pair per 5
+	// minutes at most (SNS reuses a data key for up to 5 minutes). notify publishes every message to the
+	// JSON, mail and chat topics.
 	SNSPublishers float64
 	// Traced is the share of executions X-Ray records (default sampling: 1 a second and 5% more).
 	Traced float64
@@ -146,7 +156,7 @@ type Assumptions struct {
 
 // DefaultAssumptions are the values the README's tables use.
 var DefaultAssumptions = Assumptions{MemoryMB: 128, APILatencyMs: 20, InitMs: 50, ColdShare: 1,
-	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 1, Traced: 1}
+	InvokeOverheadMs: 20, PlatformLogBytes: 600, SNSPublishers: 3, Traced: 1}
 
 // Line is one priced item of a month.
 type Line struct {
@@ -202,6 +212,8 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 		line("KMS plan signatures (Sign, GetPublicKey)", PlanKMSRequests(s, a)*findings, "requests", p.KMSAsymmetric, 0),
 		line("CloudWatch Logs ingestion", logGB, "GB", p.LogsPerGB, MonthlyFree.LogsGB),
 		line("X-Ray traces", a.Traced*findings, "traces", p.XRayPerTrace, MonthlyFree.XRayTraces),
+		// Every execution puts its outcome on the default bus (the EMF metric lines are in the log bytes).
+		line("EventBridge outcome events", findings, "events", p.EventsPerEvent, 0),
 	}
 	m.Standard = append([]Line{line("Step Functions Standard transitions", float64(s.Transitions)*findings, "transitions",
 		p.StandardPerTransition, MonthlyFree.Transitions)}, common...)
@@ -215,6 +227,30 @@ func Monthly(s Shape, findings float64, p Prices, a Assumptions) Month {
 		line("Step Functions Express duration", m.ExpressMs/1000*m.ExpressMB/1024*findings, "GB-s", p.ExpressPerGBSecond, 0),
 	}, common...)
 	return m
+}
+
+// MetricSeries is how many custom metrics (name and dimension values) guardbots can write with bots
+// bots (shared/metrics.Emitted): the most a month bills, since a metric is billed only for the hours it
+// receives data. None depends on the number of accounts or findings.
+func MetricSeries(bots int) int {
+	const statuses, outcomes, decisions, reasons = 9, 10, 4, 2
+	return bots*statuses + statuses + // Actions by Bot and Status, by Status
+		outcomes + decisions + // Findings by Outcome, by Decision
+		2 + // TimeToContain, TimeToContainFromArrival
+		bots*reasons + 1 + // ApprovalRequests by Bot and Reason, and in all
+		bots + 1 // ApprovalWait by Bot, and in all
+}
+
+// Fixed are the monthly costs that do not grow with findings: the custom metrics (at most
+// MetricSeries) and the dashboard.
+func Fixed(bots int, p Prices) []Line {
+	line := func(item string, q float64, unit string, price, free float64) Line {
+		return Line{Item: item, Quantity: q, Unit: unit, Cost: q * price, Free: math.Min(q, free) * price}
+	}
+	return []Line{
+		line("CloudWatch custom metrics (EMF), at most", float64(MetricSeries(bots)), "metrics", p.MetricPerMonth, MonthlyFree.Metrics),
+		line("CloudWatch dashboard", 1, "dashboard", p.DashboardPerMonth, MonthlyFree.Dashboards),
+	}
 }
 
 // Total sums lines' list cost, and their cost after the free tiers.
@@ -289,6 +325,8 @@ var PriceSources = []struct{ Item, Price, Source string }{
 	{"KMS", "$0.03 per 10,000 requests, 20,000 free; asymmetric requests (Sign, GetPublicKey on the ECC plan key) $0.15 per 10,000, not in the free tier; $1 a key a month", "aws.amazon.com/kms/pricing (the asymmetric rate, five times the symmetric, confirmed from a third-party transcription); SNS's KMS use: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"},
 	{"CloudWatch Logs", "$0.50 per GB ingested (standard class; Lambda's first tier); 5 GB free", "aws.amazon.com/cloudwatch/pricing (confirmed from third-party transcriptions)"},
 	{"X-Ray", "$5.00 per million traces recorded; 100,000 free", "aws.amazon.com/xray/pricing"},
+	{"EventBridge", "$1.00 per million custom events put (64 KB each)", "aws.amazon.com/eventbridge/pricing (not re-read for this model: the long-standing rate)"},
+	{"CloudWatch metrics and dashboards", "$0.30 per custom metric a month (first 10,000; EMF metrics are custom metrics, their log lines are Logs ingestion), 10 free; $3.00 per dashboard a month, 3 free", "aws.amazon.com/cloudwatch/pricing (the metric rate confirmed from a third-party transcription; the dashboard rate not re-read)"},
 }
 
 // Markers of the README's generated cost tables.
@@ -336,9 +374,15 @@ func CostMarkdown() string {
 	fmt.Fprintf(&b, "\nAssumptions (`cost` flags): memory %g MB on every function (`--memory`; shared/deployment/memory.go), %g ms billed per AWS API call "+
 		"(`--api-ms`; kumo answers in µs, so this is not measured), every invocation cold with a %g ms init (`--init-ms`, `--cold`; the "+
 		"local cold start is 2–5 ms on a full amd64 core, and a 128 MB function gets about a fourteenth of a vCPU; a cold bot also reads the plan key's public half once), %g bytes of Lambda platform log records per invocation, every execution traced by X-Ray, "+
-		"one principal publishing to the topic; Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
-		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.InvokeOverheadMs, large.ExpressMB)
+		"notify publishing each message to the JSON, mail and chat topics (%g principal-topic pairs for SNS's data keys; email deliveries, $2.00 per 100,000, not included); "+
+		"Express: %g ms Step Functions overhead per Task, %g MB billed.\n",
+		a.MemoryMB, a.APILatencyMs, a.InitMs, a.PlatformLogBytes, a.SNSPublishers, a.InvokeOverheadMs, large.ExpressMB)
 
+	fixed := Fixed(len(bots.Names()), ListPrices)
+	b.WriteString("\nFixed a month, whatever the volume (the outcome metrics and the dashboard; alarms, keys and log storage not included):\n\n| item | quantity | list | after the free tier |\n|---|---|---|---|\n")
+	for _, l := range fixed {
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", l.Item, count(l.Quantity), l.Unit, usd(l.Cost), usd(l.Cost-l.Free))
+	}
 	b.WriteString("\nPrices (us-east-1, public list prices, read November 2026):\n\n| service | price used | source |\n|---|---|---|\n")
 	for _, p := range PriceSources {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Item, p.Price, p.Source)

@@ -33,7 +33,7 @@ func transitions(t *testing.T, tools aslrun.Tools, overrides map[string][]aslrun
 		Definition: rendered,
 		Input:      obj{"source": "aws.guardduty", "detail": obj{"id": "gd-1"}},
 		Context: obj{"Execution": obj{"Id": "arn:aws:states:us-east-1:111122223333:execution:guardbots-remediation:cost", "Name": "cost",
-			"StartTime": "2026-01-02T03:04:05.000Z"}, "Task": obj{"Token": "token"}},
+			"StartTime": "2026-01-02T03:04:05.000Z"}, "Task": obj{"Token": "token"}, "State": aslrun.StaticState(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 		Overrides:      overrides,
 		InstantRetries: true,
 	})
@@ -171,7 +171,7 @@ func TestMonthly_PricesTheCounts(t *testing.T) {
 	near("Lambda GB-s", lines["Lambda arm64 duration"].Quantity, sec*a.MemoryMB/1024*1e6)
 	near("DynamoDB writes", lines["DynamoDB writes"].Cost, s.WriteUnits*1e6*0.625/1e6)
 	near("DynamoDB free", lines["DynamoDB writes"].Free, 0)
-	near("KMS requests", lines["KMS"].Quantity, 2*30*24*3600/300)
+	near("KMS requests", lines["KMS"].Quantity, 3*2*30*24*3600/300) // three topics, one publisher
 	// The plan: verify's Sign per action and a cold bot's GetPublicKey, at the asymmetric rate, no free tier.
 	var plan Line
 	for _, l := range m.Standard {

@@ -319,7 +319,7 @@ func (m Measured) AsShape() Shape {
 
 var serviceNames = map[string]string{"dynamodb": "DynamoDB", "ec2": "EC2", "s3": "S3", "ssm": "SSM", "sns": "SNS",
 	"guardduty": "GuardDuty", "iam": "IAM", "sts": "STS", "lambda": "Lambda", "rds": "RDS", "autoscaling": "Auto Scaling",
-	"elasticloadbalancing": "ELB", "kms": "KMS", "states": "Step Functions"}
+	"elasticloadbalancing": "ELB", "kms": "KMS", "states": "Step Functions", "events": "EventBridge"}
 
 // CostStackEnv is StackEnv with the blast-radius limit lifted for every bot the shapes run: many runs
 // in an hour would otherwise be held for approval, which cannot be answered locally.
