@@ -113,7 +113,7 @@ func runBootstraps(ctx context.Context, out io.Writer, root string, bins map[str
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "function\tmedian\tp90\tvs CloudBots\tzipped arm64 artifact\t")
 	for _, name := range perf.SortedNames(bins) {
-		ds, err := perf.ColdStarts(ctx, bins[name], starts)
+		ds, err := perf.ColdStarts(ctx, bins[name], starts, perf.FunctionEnv(name)...)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func runBootstraps(ctx context.Context, out io.Writer, root string, bins map[str
 	for _, name := range []string{"parse", "transform", "notify_only"} {
 		// notify_only writes its audit record to the log only (no audit table): its AWS calls are the plan
 		// check's, to the in-process kumo.
-		env := []string{"GUARDBOTS_AUDIT_TABLE="}
+		env := append(perf.FunctionEnv(name), "GUARDBOTS_AUDIT_TABLE=")
 		if name == "notify_only" {
 			env = append(env, botEnv...)
 		}

@@ -3,30 +3,52 @@ package perf
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
 	"time"
 
+	"github.com/guardbots/guardbots/shared/deployment"
 	"github.com/guardbots/guardbots/statemachine/local/lambdahost"
 )
 
-// Env keeps a measured bootstrap away from real AWS and gives it the configuration its init reads.
+// Env keeps a measured bootstrap away from real AWS; FunctionEnv gives it its own configuration.
 var Env = []string{
 	"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=", "AWS_REGION=us-east-1",
 	"AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=http://127.0.0.1:1",
-	"GUARDBOTS_ACCOUNT_ID=111122223333", "GUARDBOTS_TOPIC_ARN=arn:aws:sns:us-east-1:111122223333:guardbots",
-	"GUARDBOTS_STATE_TABLE=guardbots-state", "GUARDBOTS_AUDIT_TABLE=guardbots-audit",
-	// Verify and the bots refuse to start without the plan's key and state machine (nothing is called
-	// at start: the key is read on the first call).
-	"GUARDBOTS_SIGNING_KEY=arn:aws:kms:us-east-1:111122223333:key/perf",
-	"GUARDBOTS_STATE_MACHINE_ARN=arn:aws:states:us-east-1:111122223333:stateMachine:guardbots-remediation",
-	// Match and verify refuse to start without the deployment's list of bots (a cold start invokes
-	// nothing, so an empty list measures the same init).
-	"GUARDBOTS_ENABLED_BOTS=",
-	// The member-role health check refuses to start without its probe key.
-	"GUARDBOTS_PROBE_KEY=arn:aws:kms:us-east-1:111122223333:key/perf-probe",
+}
+
+// FunctionEnv is the environment the deployment gives the function called name (shared/deployment,
+// what the CDK app deploys and the local stack runs), with placeholder resources and the default
+// settings: a measured start reads exactly what a deployed one does, and a function that refuses to
+// start without a variable it is deployed with is measured, not refused. Nil for a name the deployment
+// does not have (the floor).
+func FunctionEnv(name string) []string {
+	const acct, region = "111122223333", "us-east-1"
+	arn := func(svc, res string) string { return "arn:aws:" + svc + ":" + region + ":" + acct + ":" + res }
+	r := deployment.Resources{
+		AccountID: acct, TopicArn: arn("sns", "guardbots-notifications"), MailTopicArn: arn("sns", "guardbots-mail"),
+		ChatTopicArn: arn("sns", "guardbots-chat"), EventBus: "default",
+		ApproverRoleArn: "arn:aws:iam::" + acct + ":role/guardbots-approver",
+		StateTable:      "guardbots-state", AuditTable: "guardbots-audit",
+		SigningKey: arn("kms", "key/perf"), StateMachineArn: arn("states", "stateMachine:guardbots-remediation"),
+		ProbeKey: arn("kms", "key/perf-probe"), HealthStateMachineArn: arn("states", "stateMachine:guardbots-member-health"),
+	}
+	s := deployment.DefaultSettings()
+	fns := append(deployment.Functions(s, r), deployment.Health(s, r, deployment.HealthEnv{}))
+	for _, f := range fns {
+		if f.Name != name {
+			continue
+		}
+		out := make([]string, 0, len(f.Env))
+		for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+			out = append(out, k+"="+f.Env[k])
+		}
+		return out
+	}
+	return nil
 }
 
 // Process is one bootstrap started against its own Runtime API.

@@ -17,17 +17,23 @@ import (
 // FloorName is the floor bootstrap's name among BuildHost's: the smallest Go Lambda (perf/floor).
 const FloorName = "floor"
 
-// BuildHost builds every function under functions/ for this machine, as the Lambda build does
-// (lambda.norpc, trimmed, stripped), into dir/<function>/bootstrap, and the floor (FloorName).
-func BuildHost(ctx context.Context, root, dir string) (map[string]string, error) {
+// FunctionPackages are the main packages under functions/, as "./functions/…" paths: what perf measures.
+func FunctionPackages(root string) ([]string, error) {
 	var pkgs []string
 	err := filepath.WalkDir(filepath.Join(root, "functions"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Name() == "main.go" {
 			rel, _ := filepath.Rel(root, filepath.Dir(p))
-			pkgs = append(pkgs, "./"+rel)
+			pkgs = append(pkgs, "./"+filepath.ToSlash(rel))
 		}
 		return err
 	})
+	return pkgs, err
+}
+
+// BuildHost builds every function under functions/ for this machine, as the Lambda build does
+// (lambda.norpc, trimmed, stripped), into dir/<function>/bootstrap, and the floor (FloorName).
+func BuildHost(ctx context.Context, root, dir string) (map[string]string, error) {
+	pkgs, err := FunctionPackages(root)
 	if err != nil {
 		return nil, err
 	}

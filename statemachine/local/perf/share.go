@@ -45,7 +45,7 @@ func MeasureInits(ctx context.Context, g *Cgroup, share float64, bins map[string
 				// quota then takes a whole period more).
 				time.Sleep(CFSPeriod)
 			}
-			s, err := initOnce(ctx, g, bins[name])
+			s, err := initOnce(ctx, g, bins[name], FunctionEnv(name)...)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
@@ -57,8 +57,8 @@ func MeasureInits(ctx context.Context, g *Cgroup, share float64, bins map[string
 	return out, nil
 }
 
-func initOnce(ctx context.Context, g *Cgroup, bootstrap string) (InitSample, error) {
-	p, err := StartIn(g, bootstrap)
+func initOnce(ctx context.Context, g *Cgroup, bootstrap string, env ...string) (InitSample, error) {
+	p, err := StartIn(g, bootstrap, env...)
 	if err != nil {
 		return InitSample{}, err
 	}
