@@ -54,18 +54,28 @@ var ErrNotFound = errors.New("the account is not in the organization")
 
 var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
-	ouRE      = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
-	rootRE    = regexp.MustCompile(`^r-[0-9a-z]{4,32}$`)
+	// The parts' lengths (4–32 and 8–32) are checked apart: a counted repetition compiles into one
+	// copy of its class per count, built by every Lambda at start.
+	ouRE   = regexp.MustCompile(`^ou-([0-9a-z]+)-([a-z0-9]+)$`)
+	rootRE = regexp.MustCompile(`^r-([0-9a-z]+)$`)
 )
+
+func within(s string, min, max int) bool { return len(s) >= min && len(s) <= max }
 
 // IsAccountID reports whether s is a 12-digit account id.
 func IsAccountID(s string) bool { return accountRE.MatchString(s) }
 
 // IsOU reports whether s is an organizational unit id (ou-…).
-func IsOU(s string) bool { return ouRE.MatchString(s) }
+func IsOU(s string) bool {
+	m := ouRE.FindStringSubmatch(s)
+	return m != nil && within(m[1], 4, 32) && within(m[2], 8, 32)
+}
 
 // IsRoot reports whether s is an organization root id (r-…).
-func IsRoot(s string) bool { return rootRE.MatchString(s) }
+func IsRoot(s string) bool {
+	m := rootRE.FindStringSubmatch(s)
+	return m != nil && within(m[1], 4, 32)
+}
 
 // ValidatePath checks an OU path: a root id first, then OU ids, none twice.
 func ValidatePath(path []string) error {

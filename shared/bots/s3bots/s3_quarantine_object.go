@@ -77,8 +77,15 @@ type objectRecord struct {
 	Deleted bool `json:"deleted"`
 }
 
-// readerRE is an IAM role or user ARN, with a path or not.
-var readerRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
+// readerRE is an IAM role or user ARN, with a path or not; isReader bounds the path and name (512
+// characters) apart, as a counted repetition ({1,512}) compiles into 512 copies of its class, built by
+// the Lambda at every start.
+var readerRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(?:role|user)/([\w+=,.@/-]+)$`)
+
+func isReader(s string) bool {
+	m := readerRE.FindStringSubmatch(s)
+	return m != nil && len(m[1]) <= 512
+}
 
 // quarantineObject moves one object version into quarantine. Order: read and decide (skips before any
 // change), the quarantine bucket, the copy, its checksum, the record, and only then the delete: a
@@ -302,7 +309,7 @@ func parseReaders(in []string, partition string) ([]string, error) {
 		if r == "" {
 			continue
 		}
-		if !readerRE.MatchString(r) || !strings.HasPrefix(r, "arn:"+partition+":") {
+		if !isReader(r) || !strings.HasPrefix(r, "arn:"+partition+":") {
 			return nil, faults.Rejectf("%s: reader %q is not an IAM role or user ARN in partition %s", quarantineObjectBot, r, partition)
 		}
 		out = append(out, r)
