@@ -131,7 +131,7 @@ func (o shareOpts) stack(ctx context.Context, out io.Writer, inits map[string]pe
 		return nil
 	}
 	defer groups.Close()
-	tools, _, stack, err := startStack(ctx, demo.Options{FunctionEnv: perf.StackEnv(), Wrap: groups.Wrap})
+	tools, _, stack, err := startStack(ctx, demo.Options{FunctionEnv: perf.StackEnv(), Wrap: groups.Wrap, Suffix: "-share"})
 	if err != nil {
 		return err
 	}
