@@ -1,0 +1,57 @@
+package fastjsonref
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// syntaxError says where raw stops being JSON, as line, column and byte offset, for a person fixing an
+// event by hand. fastjson reports a nest of "cannot parse object value" and a clipped tail instead, so
+// the position comes from encoding/json's scanner, run only on this error path (checking validity into a
+// RawMessage builds no tree). What only fastjson refuses (nesting deeper than its limit) keeps fastjson's
+// innermost reason.
+func syntaxError(raw []byte, fastErr error) string {
+	var m json.RawMessage
+	err := json.Unmarshal(raw, &m)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return innermost(fastErr)
+	}
+	if se.Error() == "unexpected end of JSON input" {
+		last := max(len(bytes.TrimRight(raw, " \t\r\n"))-1, 0)
+		line, col := position(raw, last)
+		return fmt.Sprintf("it stops after line %d, column %d (byte %d) before the JSON is complete (a value, a closing quote, brace or bracket is missing)", line, col, last)
+	}
+	// The offset is just past the byte the scanner stopped at: that byte is what a person looks for.
+	at := min(max(int(se.Offset)-1, 0), len(raw))
+	line, col := position(raw, at)
+	return fmt.Sprintf("%s at line %d, column %d (byte %d)", se.Error(), line, col, at)
+}
+
+// position is the 1-based line and column (in bytes) of offset off in raw.
+func position(raw []byte, off int) (line, col int) {
+	return 1 + bytes.Count(raw[:off], []byte{'\n'}), off - bytes.LastIndexByte(raw[:off], '\n')
+}
+
+// innermost is the last reason in fastjson's chain "cannot parse JSON: cannot parse object: …: reason;
+// unparsed tail: …".
+func innermost(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "; unparsed tail"); i >= 0 {
+		s = s[:i]
+	}
+	for {
+		rest, ok := strings.CutPrefix(s, "cannot parse ")
+		if !ok {
+			return s
+		}
+		_, after, ok := strings.Cut(rest, ": ")
+		if !ok {
+			return s
+		}
+		s = after
+	}
+}
