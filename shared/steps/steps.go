@@ -31,10 +31,14 @@ type Matched struct {
 // Parse is the parse step: any supported envelope → the GuardDuty finding. The raw event goes no further.
 // The schedule's request (ScheduleRequest) is recognized as itself: a parse with no finding.
 func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
-	if scheduled(raw) {
+	// The schedule's request is asked about only when raw is no finding: no input is both (a finding
+	// has members the request's single "guardbots" cannot be), and the question, a search of the
+	// whole input for the task's name, was a tenth of a finding's parse → transform → match.
+	p, err := guardduty.Parse(raw)
+	if err != nil && scheduled(raw) {
 		return &guardduty.Parsed{Source: SourceSchedule}, nil
 	}
-	return guardduty.Parse(raw)
+	return p, err
 }
 
 // Transform is the transform step: GuardDuty finding → normalized remediation finding.

@@ -1,0 +1,235 @@
+package guardduty
+
+import (
+	"iter"
+
+	"github.com/valyala/fastjson/fastfloat"
+)
+
+// value is one value of a scanned doc; the zero value is an absent one (a member that is not there).
+type value struct {
+	d *doc
+	i int32
+}
+
+func (d *doc) root() value { return value{d, 0} }
+
+func (v value) exists() bool { return v.d != nil }
+
+func (v value) tok() *token { return &v.d.toks[v.i] }
+
+// typ is the value's JSON type; an absent value reads as null (callers check exists first where the
+// difference matters).
+func (v value) typ() jsonType {
+	if v.d == nil {
+		return typeNull
+	}
+	return v.tok().typ
+}
+
+// after is the tape index just past value i and everything inside it.
+func (d *doc) after(i int32) int32 {
+	if t := &d.toks[i]; t.typ == typeObject || t.typ == typeArray {
+		return t.x
+	}
+	return i + 1
+}
+
+// get returns the object member called key (its name decoded), or an absent value when v is not an
+// object or has no such member. A member looked up that the object holds twice is ambiguous — which
+// one a reader takes differs between JSON parsers, and fastjson's own choice depended on earlier
+// lookups when one of the names was escaped — so the first is returned and the repetition recorded
+// in d.dup; Parse refuses the input for it.
+func (v value) get(key string) value {
+	if v.d == nil {
+		return value{}
+	}
+	d := v.d
+	t := &d.toks[v.i]
+	if t.typ != typeObject {
+		return value{}
+	}
+	var found value
+	k := v.i + 1
+	for range t.y {
+		if d.keyIs(k, key) {
+			if found.d != nil {
+				d.repeated(k, key)
+				break
+			}
+			found = value{d, k + 1}
+		}
+		k = d.after(k + 1)
+	}
+	return found
+}
+
+// path follows keys through nested objects.
+func (v value) path(keys ...string) value {
+	for _, k := range keys {
+		v = v.get(k)
+	}
+	return v
+}
+
+func (d *doc) keyIs(k int32, key string) bool {
+	t := &d.toks[k]
+	if !t.esc {
+		return string(d.src[t.start:t.end]) == key
+	}
+	return string(d.key(t)) == key
+}
+
+// key is a member name, decoded.
+func (d *doc) key(t *token) []byte {
+	if !t.esc {
+		return d.src[t.start:t.end]
+	}
+	if !t.surrogate {
+		return d.buf[t.x:t.y]
+	}
+	d.kbuf = unescapeLoose(d.kbuf[:0], d.src[t.start:t.end])
+	return d.kbuf
+}
+
+func (d *doc) repeated(k int32, key string) {
+	if d.dup.key == "" {
+		d.dup.key, d.dup.at = key, int(d.toks[k].start)-1
+	}
+}
+
+// str is a string value's content, decoded; ok is false for any other type.
+func (v value) str() (b []byte, ok bool) {
+	if v.d == nil {
+		return nil, false
+	}
+	d := v.d
+	t := &d.toks[v.i]
+	switch {
+	case t.typ != typeString:
+		return nil, false
+	case !t.esc:
+		return d.src[t.start:t.end], true
+	case !t.surrogate:
+		return d.buf[t.x:t.y], true
+	}
+	start := len(d.buf)
+	d.buf = unescapeLoose(d.buf, d.src[t.start:t.end])
+	return d.buf[start:], true
+}
+
+// strict is a string value decoded as encoding/json decodes it (a lone surrogate is U+FFFD): how the
+// SNS message is read.
+func (v value) strict() []byte {
+	t := v.tok()
+	if !t.esc {
+		return v.d.src[t.start:t.end]
+	}
+	return v.d.buf[t.x:t.y]
+}
+
+// getStr is the string member at keys, or nil.
+func (v value) getStr(keys ...string) []byte {
+	b, _ := v.path(keys...).str()
+	return b
+}
+
+// float and int read a number as fastjson did (fastfloat), so severities and counts come out as before.
+func (v value) float() (float64, error) {
+	t := v.tok()
+	return fastfloat.Parse(string(v.d.src[t.start:t.end]))
+}
+
+func (v value) int() (int64, error) {
+	t := v.tok()
+	return fastfloat.ParseInt64(string(v.d.src[t.start:t.end]))
+}
+
+// list is an array's elements.
+type list struct {
+	d        *doc
+	first, n int32
+}
+
+// array returns v's elements; ok is false when v is not an array.
+func (v value) array() (l list, ok bool) {
+	if v.typ() != typeArray {
+		return list{}, false
+	}
+	return list{v.d, v.i + 1, v.tok().y}, true
+}
+
+func (l list) len() int { return int(l.n) }
+
+// iter steps through the elements: for it := l.iter(); it.next(); { use it.v }. (A range-over-func
+// iterator would do, but its loop bodies, closures inside the decoder's closures, were heap-allocated.)
+func (l list) iter() cursor { return cursor{d: l.d, at: l.first, left: l.n} }
+
+type cursor struct {
+	d        *doc
+	at, left int32
+	v        value
+}
+
+func (c *cursor) next() bool {
+	if c.left == 0 {
+		return false
+	}
+	c.v = value{c.d, c.at}
+	c.at = c.d.after(c.at)
+	c.left--
+	return true
+}
+
+// head is the first element (the list is not empty).
+func (l list) head() value { return value{l.d, l.first} }
+
+// members yields an object's members in order, names decoded; a repeated name is yielded each time.
+func (v value) members() iter.Seq2[[]byte, value] {
+	return func(yield func([]byte, value) bool) {
+		if v.typ() != typeObject {
+			return
+		}
+		d := v.d
+		k := v.i + 1
+		for range v.tok().y {
+			name := d.key(&d.toks[k])
+			if t := &d.toks[k]; t.surrogate {
+				// d.key decoded it into kbuf, which the next lookup reuses: give the caller its own copy.
+				start := len(d.buf)
+				d.buf = append(d.buf, name...)
+				name = d.buf[start:]
+			}
+			if !yield(name, value{d, k + 1}) {
+				return
+			}
+			k = d.after(k + 1)
+		}
+	}
+}
+
+// len is an object's number of members (repeated names counted) or an array's elements.
+func (v value) len() int {
+	if t := v.typ(); t != typeObject && t != typeArray {
+		return 0
+	}
+	return int(v.tok().y)
+}
+
+// repeatedNames records in d.dup the first name obj holds twice: for objects whose every member is read
+// (affectedResources, ASFF Tags), where a repeated name is as ambiguous as a repeated looked-up member.
+func (d *doc) repeatedNames(obj value) {
+	var backing [16][]byte
+	names := backing[:0]
+	k := obj.i + 1
+	for name := range obj.members() {
+		for _, seen := range names {
+			if string(seen) == string(name) {
+				d.repeated(k, string(name))
+				return
+			}
+		}
+		names = append(names, name)
+		k = d.after(k + 1)
+	}
+}
