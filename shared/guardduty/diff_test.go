@@ -335,5 +335,3 @@ func BenchmarkDecoders(b *testing.B) {
 	b.ReportMetric(float64(newT.Nanoseconds())/float64(b.N), "new-ns/op")
 	b.ReportMetric(float64(oldT)/float64(newT), "old/new")
 }
-
-
