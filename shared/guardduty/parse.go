@@ -226,11 +226,16 @@ func parseSNS(v value, path string) (*Parsed, error) {
 	mpath := path + "Records[0].Sns.Message"
 	switch msg.typ() {
 	case typeString:
-		// The scan decoded the message while checking it; it is scanned again as a document of its own.
+		// The scan decoded the message while checking it; it is scanned again as a document of its own,
+		// knowing from the decoding where its quotes and escapes are.
 		text := msg.strict()
+		var listed []int32
+		if t := msg.tok(); t.esc {
+			listed = msg.d.specials[t.m : t.m+t.q]
+		}
 		inner := getDoc()
 		defer putDoc(inner)
-		if reason := inner.scan(text); reason != "" {
+		if reason := inner.scanListed(text, listed); reason != "" {
 			return nil, faults.Rejectf("%s is not JSON: %s of the message", mpath, syntaxError(text, reason))
 		}
 		iv := inner.root()

@@ -50,16 +50,15 @@ func (v value) get(key string) value {
 		return value{}
 	}
 	var found value
-	k := v.i + 1
-	for range t.y {
-		if d.keyIs(k, key) {
+	want := sig(key)
+	for _, m := range d.members[t.m : t.m+t.y] {
+		if (m.sig == want || m.sig == 0) && d.keyIs(m.key, key) {
 			if found.d != nil {
-				d.repeated(k, key)
+				d.repeated(m.key, key)
 				break
 			}
-			found = value{d, k + 1}
+			found = value{d, m.key + 1}
 		}
-		k = d.after(k + 1)
 	}
 	return found
 }
@@ -191,19 +190,18 @@ func (v value) members() iter.Seq2[[]byte, value] {
 			return
 		}
 		d := v.d
-		k := v.i + 1
-		for range v.tok().y {
-			name := d.key(&d.toks[k])
-			if t := &d.toks[k]; t.surrogate {
+		t := v.tok()
+		for _, m := range d.members[t.m : t.m+t.y] {
+			name := d.key(&d.toks[m.key])
+			if d.toks[m.key].surrogate {
 				// d.key decoded it into kbuf, which the next lookup reuses: give the caller its own copy.
 				start := len(d.buf)
 				d.buf = append(d.buf, name...)
 				name = d.buf[start:]
 			}
-			if !yield(name, value{d, k + 1}) {
+			if !yield(name, value{d, m.key + 1}) {
 				return
 			}
-			k = d.after(k + 1)
 		}
 	}
 }
@@ -221,15 +219,13 @@ func (v value) len() int {
 func (d *doc) repeatedNames(obj value) {
 	var backing [16][]byte
 	names := backing[:0]
-	k := obj.i + 1
-	for name := range obj.members() {
+	for name, v := range obj.members() {
 		for _, seen := range names {
 			if string(seen) == string(name) {
-				d.repeated(k, string(name))
+				d.repeated(v.i-1, string(name))
 				return
 			}
 		}
 		names = append(names, name)
-		k = d.after(k + 1)
 	}
 }
