@@ -3,9 +3,13 @@ package guardduty
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson/fastfloat"
 )
 
 // decodeString scans s as the content of a JSON string and returns it decoded as the SNS message is.
@@ -176,4 +180,31 @@ func TestScan_DeepNestingIsRefusedNotRecursed(t *testing.T) {
 	if ok, _ := scanOK([]byte(strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth))); !ok {
 		t.Errorf("%d empty nested arrays refused", maxDepth)
 	}
+}
+
+// Numbers read as fastfloat reads them, whichever path reads them.
+func FuzzNumbers(f *testing.F) {
+	for _, s := range []string{"0", "-0", "5", "8.5", "-0.0", "10.50", "123456789012345", "1234567890123456", "0.000000000000001",
+		"99999999999999999999", "-9223372036854775808", "9223372036854775808", "1e3", "2.5E-3", "1e400", "-1e-400", "0.1", "3.14159265358979"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := getDoc()
+		defer putDoc(d)
+		if d.scan([]byte(s)) != "" || d.root().typ() != typeNumber {
+			return
+		}
+		v := d.root()
+		s = string(d.src[v.tok().start:v.tok().end]) // without the white space around it
+		gotF, errF := v.float()
+		wantF, wantErrF := fastfloat.Parse(s)
+		if fmt.Sprint(gotF) != fmt.Sprint(wantF) || math.Signbit(gotF) != math.Signbit(wantF) || (errF == nil) != (wantErrF == nil) {
+			t.Fatalf("float(%q) = %v, %v; fastfloat %v, %v", s, gotF, errF, wantF, wantErrF)
+		}
+		gotI, errI := v.int()
+		wantI, wantErrI := fastfloat.ParseInt64(s)
+		if gotI != wantI || (errI == nil) != (wantErrI == nil) {
+			t.Fatalf("int(%q) = %v, %v; fastfloat %v, %v", s, gotI, errI, wantI, wantErrI)
+		}
+	})
 }

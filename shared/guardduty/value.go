@@ -1,6 +1,7 @@
 package guardduty
 
 import (
+	"bytes"
 	"iter"
 
 	"github.com/valyala/fastjson/fastfloat"
@@ -134,14 +135,60 @@ func (v value) getStr(keys ...string) []byte {
 }
 
 // float and int read a number as fastjson did (fastfloat), so severities and counts come out as before.
+// A number of at most 15 digits and no exponent (a severity, a count, a port) is read here with the
+// same arithmetic fastfloat uses for it, exact at that length, without its string copy.
 func (v value) float() (float64, error) {
 	t := v.tok()
-	return fastfloat.Parse(string(v.d.src[t.start:t.end]))
+	b := v.d.src[t.start:t.end]
+	if d, frac, minus, ok := short(b); ok {
+		f := float64(d) / pow10[frac]
+		if minus {
+			f = -f
+		}
+		return f, nil
+	}
+	return fastfloat.Parse(string(b))
 }
 
 func (v value) int() (int64, error) {
 	t := v.tok()
-	return fastfloat.ParseInt64(string(v.d.src[t.start:t.end]))
+	b := v.d.src[t.start:t.end]
+	if d, frac, minus, ok := short(b); ok && frac == 0 && !bytes.ContainsRune(b, '.') {
+		if minus {
+			return -int64(d), nil
+		}
+		return int64(d), nil
+	}
+	return fastfloat.ParseInt64(string(b))
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// short reads a checked JSON number of at most 15 digits and no exponent: its digits as an integer d
+// and how many of them follow the point.
+func short(b []byte) (d uint64, frac int, minus, ok bool) {
+	if len(b) > 0 && b[0] == '-' {
+		minus, b = true, b[1:]
+	}
+	digits, point := 0, -1
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			d = d*10 + uint64(c-'0')
+			digits++
+		case c == '.':
+			point = i
+		default:
+			return 0, 0, false, false // an exponent
+		}
+	}
+	if digits > 15 {
+		return 0, 0, false, false
+	}
+	if point >= 0 {
+		frac = len(b) - point - 1
+	}
+	return d, frac, minus, true
 }
 
 // list is an array's elements.
