@@ -92,14 +92,15 @@ var docs = sync.Pool{New: func() any {
 		buf: make([]byte, 0, 16<<10), specials: make([]int32, 0, 1024)}
 }}
 
-// maxPooledTokens: a doc that grew past this (a large GetFindings response) is left to the collector
-// instead of keeping its memory in the pool.
-const maxPooledTokens = 64 << 10
+// maxPooled: a doc that grew past this many tokens (a large GetFindings response, a hostile input of
+// 256 KiB of [0,0,…]) is left to the collector instead of keeping its memory in the pool.
+const maxPooled = 64 << 10
 
 func getDoc() *doc { return docs.Get().(*doc) }
 
 func putDoc(d *doc) {
-	if cap(d.toks) > maxPooledTokens || cap(d.buf) > 1<<20 {
+	if cap(d.toks) > maxPooled || cap(d.members) > maxPooled || cap(d.pend) > maxPooled ||
+		cap(d.specials) > 4*maxPooled || cap(d.buf) > 1<<20 {
 		return
 	}
 	d.src = nil
@@ -435,26 +436,9 @@ const (
 	highs = 0x8080808080808080
 )
 
-// nextSpecial returns the offset of the first byte at or after i that ends a run of plain string
-// content — a quote, a backslash or a control character — or len(src). It tests eight bytes at a time
-// (SWAR: a byte of x is zero exactly where (x-0x01…)&^x sets its high bit, for the lowest such byte;
-// a flag above it may be spurious, so only the lowest is used).
-func nextSpecial(src []byte, i int) int {
-	for ; i+8 <= len(src); i += 8 {
-		if m := specials(binary.LittleEndian.Uint64(src[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(src); i++ {
-		if c := src[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return i
-}
-
 // specials flags (with its high bit) each byte of w that is a quote, a backslash or below 0x20; only
-// the lowest flag is exact.
+// the lowest flag is exact (SWAR: a byte of x is zero exactly where (x-0x01…)&^x sets its high bit for
+// the lowest such byte, and a borrow can set it spuriously only above that one).
 func specials(w uint64) uint64 {
 	q := w ^ (ones * '"')
 	b := w ^ (ones * '\\')

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -63,18 +64,21 @@ func FuzzScanString(f *testing.F) {
 	})
 }
 
-// nextSpecial's eight-bytes-at-a-time test against the plain loop, at every offset and alignment.
-func FuzzNextSpecial(f *testing.F) {
-	f.Add([]byte("0123456789\"abcdef\\ghij\x1fk\x80\xff\x7f "))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for i := 0; i <= len(b); i++ {
-			want := i
-			for want < len(b) && b[want] != '"' && b[want] != '\\' && b[want] >= 0x20 {
-				want++
+// specials' lowest flag is the first quote, backslash or control character of the word, whatever the
+// word holds (a wrong flag would let a string end early or hide a character JSON forbids).
+func FuzzSpecials(f *testing.F) {
+	f.Add(uint64(0x2241_5c20_1f80_ff7f))
+	f.Add(uint64(0x2222_2222_2222_2222))
+	f.Fuzz(func(t *testing.T, w uint64) {
+		want := 8
+		for i := range 8 {
+			if c := byte(w >> (8 * i)); c == '"' || c == '\\' || c < 0x20 {
+				want = i
+				break
 			}
-			if got := nextSpecial(b, i); got != want {
-				t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, i, got, want)
-			}
+		}
+		if got := bits.TrailingZeros64(specials(w)) >> 3; got != want {
+			t.Fatalf("specials(%#016x): first at %d, want %d", w, got, want)
 		}
 	})
 }
@@ -207,4 +211,48 @@ func FuzzNumbers(f *testing.F) {
 			t.Fatalf("int(%q) = %v, %v; fastfloat %v, %v", s, gotI, errI, wantI, wantErrI)
 		}
 	})
+}
+
+// listedScan decodes s (a JSON string's content, escaped) as the outer scan does, then scans the
+// decoded text twice: with the offsets of its specials the decoding listed, and without.
+func listedScan(t *testing.T, s string) {
+	outer := getDoc()
+	defer putDoc(outer)
+	if outer.scan([]byte(`"`+s+`"`)) != "" {
+		return
+	}
+	tk := outer.root().tok()
+	text := outer.root().strict()
+	var listed []int32
+	if tk.esc {
+		listed = outer.specials[tk.m : tk.m+tk.q]
+	}
+	// The list is every quote, backslash and control character of text, in order.
+	var want []int32
+	for i, c := range text {
+		if c == '"' || c == '\\' || c < 0x20 {
+			want = append(want, int32(i))
+		}
+	}
+	if tk.esc && fmt.Sprint(listed) != fmt.Sprint(want) {
+		t.Fatalf("%q: listed %v, want %v", s, listed, want)
+	}
+	a, b := getDoc(), getDoc()
+	defer putDoc(a)
+	defer putDoc(b)
+	ra, rb := a.scanListed(text, listed), b.scan(text)
+	if (ra == "") != (rb == "") || ra == "" && (fmt.Sprint(a.toks) != fmt.Sprint(b.toks) ||
+		fmt.Sprint(a.members) != fmt.Sprint(b.members) || string(a.buf) != string(b.buf)) {
+		t.Fatalf("%q: scanned with the list %q %v, without %q %v", text, ra, a.toks, rb, b.toks)
+	}
+}
+
+// FuzzScanListed: an SNS message scanned with the offsets its decoding listed gives the same tape as
+// scanned byte by byte, and the list holds exactly its quotes, backslashes and control characters.
+func FuzzScanListed(f *testing.F) {
+	for _, s := range []string{`{\"a\":\"b\"}`, `{\n  \"a\": [1, \"x\\\\\"y\", {\"k\\u0000\": null}]\n}`, `[\"\\u0022\", \"\\/\"]`,
+		`{\"value\":\"{\\\"sample\\\":true}\"}`, `\"a\\tb\"`, `{\"a\":\"\\ud83d\\ude00\"}`, `{\"\\u0061\":1,\"a\":2}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { listedScan(t, s) })
 }
