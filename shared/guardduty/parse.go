@@ -93,13 +93,11 @@ func Parse(raw []byte) (*Parsed, error) {
 		return nil, faults.Rejectf("input is a JSON %s, not an object", v.typ())
 	}
 	p, err := parseObject(v, "", true)
-	if err != nil {
-		return nil, err
-	}
+	// A repeated member is named before anything found reading it: which copy was read is arbitrary.
 	if err := d.repeatedErr("input"); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return p, err
 }
 
 // repeatedErr refuses a doc in which a member the decoder read appears twice in one object; what names
@@ -187,17 +185,17 @@ func FindingFromResponse(body []byte, id string) (f *Finding, found bool, err er
 		if x.typ() != typeObject || string(x.getStr("id")) != id {
 			continue
 		}
-		g, err := decodeFinding(x, fmt.Sprintf("GetFindings findings[%d].", i), false)
-		if err != nil {
-			// GuardDuty's own copy failing validation is not the input's fault, but nothing may act on it.
-			return nil, true, err
-		}
-		f, found = g, true
+		f, err = decodeFinding(x, fmt.Sprintf("GetFindings findings[%d].", i), false)
+		found = true
 		break
 	}
 	// GuardDuty never repeats a member; a response that does is not one to act on.
 	if err := d.repeatedErr("GetFindings response"); err != nil {
 		return nil, found, faults.Fail(err)
+	}
+	if err != nil {
+		// GuardDuty's own copy failing validation is not the input's fault, but nothing may act on it.
+		return nil, true, err
 	}
 	return f, found, nil
 }
@@ -243,10 +241,10 @@ func parseSNS(v value, path string) (*Parsed, error) {
 			return nil, faults.Rejectf("%s is a JSON %s, not an object", mpath, iv.typ())
 		}
 		pr, err := parseObject(iv, mpath+".", false)
-		if err != nil {
+		if err := inner.repeatedErr(mpath); err != nil {
 			return nil, err
 		}
-		if err := inner.repeatedErr(mpath); err != nil {
+		if err != nil {
 			return nil, err
 		}
 		pr.Source = SourceSNS

@@ -53,13 +53,17 @@ func (v value) get(key string) value {
 	var found value
 	want := sig(key)
 	for _, m := range d.members[t.m : t.m+t.y] {
-		if (m.sig == want || m.sig == 0) && d.keyIs(m.key, key) {
-			if found.d != nil {
-				d.repeated(m.key, key)
-				break
-			}
-			found = value{d, m.key + 1}
+		if m.sig != want && m.sig != 0 {
+			continue
 		}
+		if k := &d.toks[m.key]; k.esc && !d.keyIs(m.key, key) || !k.esc && string(d.src[k.start:k.end]) != key {
+			continue
+		}
+		if found.d != nil {
+			d.repeated(m.key, key)
+			break
+		}
+		found = value{d, m.key + 1}
 	}
 	return found
 }
