@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,7 +297,24 @@ func FuzzDifferential(f *testing.F) {
 	for _, raw := range inputs(f) {
 		f.Add(raw)
 	}
-	for _, s := range []string{okDetailJSON, `{"Records":[{"Sns":{"Message":"{\"type\":1}"}}]}`, `{"findings":[]}`} {
+	// Small inputs the mutator can change meaningfully, one per route and per kind of value.
+	ev := func(detail string) string {
+		return `{"version":"0","id":"e1","detail-type":"GuardDuty Finding","source":"aws.guardduty","account":"111122223333","region":"us-east-1","resources":["x"],"detail":` + detail + `}`
+	}
+	small := strings.Replace(okDetailJSON, `"service":{"count":1}`, `"service":{"count":1,"archived":true,"additionalInfo":{"value":"{\"sample\":true}"},`+
+		`"action":{"actionType":"NETWORK_CONNECTION","networkConnectionAction":{"localPortDetails":{"port":22},"remoteIpDetails":{"ipAddressV4":"198.51.100.7"}},`+
+		`"awsApiCallAction":{"affectedResources":{"AWS::S3::Bucket":"b"}}}}`, 1)
+	small = strings.Replace(small, `"instanceId":`, `"tags":[{"key":"k","value":"v\u00e9"}],"networkInterfaces":[{"vpcId":"vpc-1","securityGroups":[{"groupId":"sg-1"}]}],"instanceId":`, 1)
+	quoted, _ := json.Marshal(ev(small))
+	pascal := `{"Findings":[{"SchemaVersion":"2.0","AccountId":"111122223333","Region":"us-east-1","Id":"a2c4e6f8a0b2","Type":"Recon:EC2/Portscan","Severity":2.5,` +
+		`"Resource":{"ResourceType":"Instance","InstanceDetails":{"InstanceId":"i-0abc1234def567890","Tags":[{"Key":"a","Value":"b"}]}},"Service":{"AdditionalInfo":{"Value":"{\"sample\":true}"}}}]}`
+	asff := `{"detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty",` +
+		`"Id":"arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1","Types":["TTPs/Recon:EC2-Portscan"],"AwsAccountId":"111122223333",` +
+		`"FindingProviderFields":{"Severity":{"Original":"5"}},"ProductFields":{"aws/guardduty/service/count":"3","aws/guardduty/service/additionalInfo":"{\"sample\":true}"},` +
+		`"Resources":[{"Type":"AwsEc2Instance","Id":"arn:aws:ec2:us-east-1:111122223333:instance/i-0abc1234def567890","Tags":{"b":"2","a":"1"},"Details":{"AwsEc2Instance":{"VpcId":"vpc-1"}}}]}]}}`
+	for _, s := range []string{okDetailJSON, small, ev(small), string(quoted), `{"Records":[{"Sns":{"Message":` + ev(small) + `}}]}`,
+		`{"findings":[` + small + `]}`, pascal, asff, `{"Records":[{"Sns":{"Message":"{\"type\":1}"}}]}`, `{"findings":[]}`,
+		`{"a":"\ud83d\u0041","b":[1e400,-0.0,1.5e-7]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
