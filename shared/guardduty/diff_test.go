@@ -365,3 +365,15 @@ func BenchmarkDecoders(b *testing.B) {
 	b.ReportMetric(float64(newMin.Nanoseconds())/batch, "new-min-ns/op")
 	b.ReportMetric(float64(oldMin)/float64(newMin), "old/new-min")
 }
+
+// IsRegion, rewritten not to split its argument, answers as the old one did.
+func FuzzIsRegion(f *testing.F) {
+	for _, s := range []string{"us-east-1", "us-gov-west-1", "x-east-1", "us-east-123", "us--1", "us-east-", "-us-east-1", "ab-c-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := IsRegion(s), ref.IsRegion(s); got != want {
+			t.Fatalf("IsRegion(%q) = %v, the old one %v", s, got, want)
+		}
+	})
+}
