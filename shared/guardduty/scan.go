@@ -469,32 +469,44 @@ func (u *unescaper) string(src []byte, start, i int) (end int, ok bool) {
 	if room := len(src) - start + 8; cap(u.out)-len(u.out) < room {
 		u.out = slices.Grow(u.out, room)
 	}
+	// Locals, not u's fields, in the loop: they stay in registers.
 	base := len(u.out)
-	w := base
-	out := u.out[:cap(u.out)]
+	out, specials, w := u.out[:cap(u.out)], u.specials, base
 	w += copy(out[w:], src[start:i])
-	for {
-		if i >= len(src) {
-			u.out = out[:w]
-			return 0, false
+loop:
+	for i < len(src) {
+		c := src[i]
+		if !special[c] {
+			// Plain content, copied a byte at a time: runs between the escapes of an SNS message are
+			// short, and this branch is mispredicted only where a run ends (searching eight bytes at a
+			// time, or a loop per run, was slower here).
+			out[w] = c
+			w++
+			i++
+			continue
 		}
-		switch src[i] {
-		case '"':
-			u.out = out[:w]
-			return i + 1, true
-		case '\\':
-		default:
-			u.out = out[:w]
-			return 0, false
+		switch {
+		case c == '\\' && i+1 < len(src) && src[i+1] == '"':
+			// Nearly every escape of an SNS message.
+			specials = append(specials, int32(w-base))
+			out[w] = '"'
+			w++
+			i += 2
+			continue
+		case c == '"':
+			end, ok = i+1, true
+			break loop
+		case c != '\\' || i+1 >= len(src):
+			break loop // a control character, or unterminated
 		}
-		if i+1 >= len(src) {
-			u.out = out[:w]
-			return 0, false
-		}
-		c := src[i+1]
+		c = src[i+1]
 		i += 2
 		switch c {
-		case '"', '\\', '/':
+		case '\\':
+		case '/':
+			out[w] = c
+			w++
+			continue // not special
 		case 'b':
 			c = '\b'
 		case 'f':
@@ -508,8 +520,7 @@ func (u *unescaper) string(src []byte, start, i int) (end int, ok bool) {
 		case 'u':
 			x, ok := hex4(src[i:])
 			if !ok {
-				u.out = out[:w]
-				return 0, false
+				break loop
 			}
 			i += 4
 			if utf16.IsSurrogate(x) {
@@ -526,31 +537,20 @@ func (u *unescaper) string(src []byte, start, i int) (end int, ok bool) {
 				x = dec
 			}
 			if x < utf8.RuneSelf && special[x] {
-				u.specials = append(u.specials, int32(w-base))
+				specials = append(specials, int32(w-base))
 			}
 			// Six escaped bytes always make room for the at most four a rune takes.
 			w += utf8.EncodeRune(out[w:], x)
-			c = 0
+			continue
 		default:
-			u.out = out[:w]
-			return 0, false
+			break loop
 		}
-		if c != 0 {
-			if c != '/' {
-				u.specials = append(u.specials, int32(w-base))
-			}
-			out[w] = c
-			w++
-		}
-		// Copy the run up to the next quote, backslash or control character, a byte at a time: runs
-		// between the escapes of an SNS message are short, and this loop's one branch per byte is
-		// mispredicted only where a run ends (searching eight bytes at a time was slower here).
-		for i < len(src) && !special[src[i]] {
-			out[w] = src[i]
-			i++
-			w++
-		}
+		specials = append(specials, int32(w-base))
+		out[w] = c
+		w++
 	}
+	u.out, u.specials = out[:w], specials
+	return end, ok
 }
 
 // special marks the bytes that end a run of plain string content.
