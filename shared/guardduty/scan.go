@@ -179,7 +179,7 @@ func (t *tape) run(src []byte, listed []int32) string {
 				j, listed = int(listed[1]), listed[1:]
 			}
 			for listed == nil && j+8 <= n {
-				if m := specials(binary.LittleEndian.Uint64(src[j:])); m != 0 {
+				if m := specialBytes(binary.LittleEndian.Uint64(src[j:])); m != 0 {
 					j += bits.TrailingZeros64(m) >> 3
 					break
 				}
@@ -436,10 +436,10 @@ const (
 	highs = 0x8080808080808080
 )
 
-// specials flags (with its high bit) each byte of w that is a quote, a backslash or below 0x20; only
+// specialBytes flags (with its high bit) each byte of w that is a quote, a backslash or below 0x20; only
 // the lowest flag is exact (SWAR: a byte of x is zero exactly where (x-0x01…)&^x sets its high bit for
 // the lowest such byte, and a borrow can set it spuriously only above that one).
-func specials(w uint64) uint64 {
+func specialBytes(w uint64) uint64 {
 	q := w ^ (ones * '"')
 	b := w ^ (ones * '\\')
 	return ((q-ones)&^q | (b-ones)&^b | (w-ones*0x20)&^w) & highs
@@ -478,8 +478,8 @@ loop:
 		c := src[i]
 		if !special[c] {
 			// Plain content, copied a byte at a time: runs between the escapes of an SNS message are
-			// short, and this branch is mispredicted only where a run ends (searching eight bytes at a
-			// time, or a loop per run, was slower here).
+			// short, and this branch is mispredicted only where a run ends (eight bytes at a time, or
+			// a loop per run, measured slower here).
 			out[w] = c
 			w++
 			i++

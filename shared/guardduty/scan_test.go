@@ -64,7 +64,7 @@ func FuzzScanString(f *testing.F) {
 	})
 }
 
-// specials' lowest flag is the first quote, backslash or control character of the word, whatever the
+// specialBytes' lowest flag is the first quote, backslash or control character of the word, whatever the
 // word holds (a wrong flag would let a string end early or hide a character JSON forbids).
 func FuzzSpecials(f *testing.F) {
 	f.Add(uint64(0x2241_5c20_1f80_ff7f))
@@ -77,8 +77,8 @@ func FuzzSpecials(f *testing.F) {
 				break
 			}
 		}
-		if got := bits.TrailingZeros64(specials(w)) >> 3; got != want {
-			t.Fatalf("specials(%#016x): first at %d, want %d", w, got, want)
+		if got := bits.TrailingZeros64(specialBytes(w)) >> 3; got != want {
+			t.Fatalf("specialBytes(%#016x): first at %d, want %d", w, got, want)
 		}
 	})
 }
