@@ -213,7 +213,13 @@ func (t *tape) run(src []byte, listed []int32) string {
 			if name {
 				name = false
 				k := len(toks) - 1
-				t.pend = append(t.pend, member{sig: t.nameSig(src, &toks[k]), key: int32(k)})
+				var sg uint32
+				if kt := &toks[k]; !kt.esc {
+					sg = sig(src[kt.start:kt.end])
+				} else {
+					sg = t.nameSig(src, kt)
+				}
+				t.pend = append(t.pend, member{sig: sg, key: int32(k)})
 				if i < n && src[i] <= ' ' {
 					i = skipWS(src, i)
 				}
