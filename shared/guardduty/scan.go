@@ -55,6 +55,7 @@ type token struct {
 	x, y int32
 	// m: an object's members are members[m : m+y]; see esc for a string's m and q.
 	m, q int32
+	_    int32 // 32 bytes: a token never straddles two cache lines
 }
 
 // member indexes one object member, so a lookup reads the names of an object from one short run of
