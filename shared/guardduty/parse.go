@@ -1,24 +1,40 @@
 package guardduty
 
-// Decoder choice. Parse reads the input with github.com/valyala/fastjson (a parse tree, no reflection,
-// pure Go so it is as fast on the arm64 Lambda as on amd64) and copies out only the members we model.
-// Measured on this 2-core amd64 machine, decoding a 10 KB SNS-wrapped EC2 finding (SNS record → message
-// string → EventBridge event → the finding's identifiers), go1.26:
+// Decoder choice. Parse scans its input once (scan.go): the scan checks that it is JSON as encoding/json's
+// scanner does and records every value as a token in a flat, pooled slice — no value allocated, no
+// pointer for the garbage collector — with each object's member names indexed in one short run; the
+// decoder (decode.go) then looks up only the members the finding models. Strings with escapes are
+// decoded while they are checked, and an SNS message's decoded text is scanned again knowing where its
+// quotes and escapes are, so its strings are not searched twice. Pure Go and no unsafe beyond
+// decoder.keep's arena, so it runs the same on the arm64 Lambda.
+//
+// Measured on this 2-core amd64 machine, go1.26, decoding a 9 KB SNS-wrapped EC2 finding (SNS record →
+// message string → EventBridge event → the finding's identifiers). Quiet, earlier:
 //
 //	encoding/json into events.SNSEvent/CloudWatchEvent/Finding   174 µs  128 allocs
 //	segmentio/encoding v0.5.4, same structs                       71 µs  124 allocs
 //	goccy/go-json v0.12.0, same structs                            25 µs   88 allocs
-//	fastjson v1.6.10 parse tree, pooled parsers                    19 µs    9 allocs
+//	fastjson v1.6.10 parse tree + unescaped SNS message            19 µs    9 allocs (the decoder until issue 18)
 //
-// fastjson wins on time and allocations and lets Parse see the raw shape (which keys exist, which are
-// not objects) for its rejection messages, so the envelopes are read by hand rather than into the
-// aws-lambda-go events structs; Parsed.Event still carries the EventBridge envelope as an
-// events.CloudWatchEvent for the steps that want it. On top of fastjson, the SNS message is unescaped
-// by unescapeJSON and kept strings share one arena (decoder.keep): 119 → 39 allocs/op.
+// The scanner against that fastjson decoder, both in turns in one process on a machine loaded by other
+// work (load average 2–11): "fastest" is the fastest batch of each, "mean" the ratio of total times.
 //
-// BenchmarkParseTransform (shared/finding, 9 KB SNS string message, parse + transform): 17.2–18.1 µs/op,
-// 39 allocs, 8.3 KB/op on a quiet machine (26–30 µs with the load average at 6–10); transform alone is
-// ~2 µs of it. With match, BenchmarkPipeline (shared/steps) is 19.2–19.8 µs.
+//	Parse, this scanner                                         1.50–1.55× faster fastest, 1.32–1.44× mean
+//	  first version: tape, string ends searched in a function   1.12–1.17× fastest
+//	  + tokens written in place, member index per object         1.23–1.34×
+//	  + SNS message re-scanned with its quotes' offsets listed   1.49–1.51×
+//	parse → transform → match (with steps.Parse no longer
+//	  searching every input for the schedule's request)         1.48–1.82× fastest (median 1.76), 1.40–1.76× mean
+//	the SNS message's text alone, tokenized vs fastjson's tree  1.46–1.57× with the offsets listed, 1.13× searching
+//	the SNS message's decoding, vs the old unescape (which did
+//	  not check the string): byte loop (kept)                   0.88–0.91×
+//	  eight bytes at a time (SWAR)                              0.73–0.83× (each run's end is a mispredicted branch more)
+//	  escapes decoded without branches                          0.43–0.62× (a dependency chain through every byte)
+//
+// What is left (CPU profile of BenchmarkPipeline): decoding the SNS message 35% (a byte loop at about a
+// byte a cycle; its one mispredicted branch per escape is an SNS message's every ten bytes), tokenizing
+// 26% (the message's 500 tokens among them), the finding's ~140 lookups and copies 23%, transform and
+// match 9%.
 
 import (
 	"bytes"
