@@ -1,12 +1,11 @@
 package guardduty
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/valyala/fastjson"
 
 	"github.com/guardbots/guardbots/shared/faults"
 )
@@ -27,7 +26,7 @@ const (
 // decodeFinding copies the modelled members of a GuardDuty finding object and validates it; path is
 // where the object sits ("detail." for an EventBridge event) so messages name the field as sent. pascal
 // reads the PascalCase member names the AWS CLI prints (get-findings) instead of the API's camelCase.
-func decodeFinding(v *fastjson.Value, path string, pascal bool) (*Finding, error) {
+func decodeFinding(v value, path string, pascal bool) (*Finding, error) {
 	d := decoder{path: path, pascal: pascal}
 	f := &Finding{
 		SchemaVersion: d.str(v, "schemaVersion", maxID),
@@ -43,10 +42,10 @@ func decodeFinding(v *fastjson.Value, path string, pascal bool) (*Finding, error
 		CreatedAt:     d.str(v, "createdAt", maxID),
 		UpdatedAt:     d.str(v, "updatedAt", maxID),
 	}
-	if r := d.obj(v, "resource"); r != nil {
+	if r := d.obj(v, "resource"); r.exists() {
 		f.Resource = d.resource(r)
 	}
-	if s := d.obj(v, "service"); s != nil {
+	if s := d.obj(v, "service"); s.exists() {
 		f.Service = d.service(s)
 	}
 	if d.err != nil {
@@ -58,7 +57,7 @@ func decodeFinding(v *fastjson.Value, path string, pascal bool) (*Finding, error
 	return f, nil
 }
 
-// decoder reads members of a fastjson tree, remembering the first bound or type violation. Members we
+// decoder reads members of a scanned document, remembering the first bound or type violation. Members we
 // keep but that have an unexpected JSON type (null, a number for a string) read as absent: old and
 // sample findings carry nulls and numbers where the model says string, and nothing we keep depends on it.
 type decoder struct {
@@ -96,12 +95,11 @@ func (d *decoder) field(key string) string {
 	return strings.TrimSuffix(d.path+strings.Join(append(d.keys[:k:k], d.k(key)), "."), ".")
 }
 
-func (d *decoder) str(v *fastjson.Value, key string, max int) string {
-	x := v.Get(d.k(key))
-	if x == nil || x.Type() != fastjson.TypeString {
+func (d *decoder) str(v value, key string, max int) string {
+	b, ok := v.get(d.k(key)).str()
+	if !ok {
 		return ""
 	}
-	b, _ := x.StringBytes()
 	if len(b) > max {
 		d.failf("%s is %d bytes long, over the %d-byte limit for this field", d.field(key), len(b), max)
 		return ""
@@ -118,63 +116,65 @@ func (d *decoder) keep(b []byte) string {
 		return ""
 	}
 	if cap(d.arena)-len(d.arena) < len(b) {
-		d.arena = make([]byte, 0, max(4096, len(b)))
+		// The first holds what most findings keep (1.4 KB median, 3 KB at most in the corpus).
+		size := 4096
+		if d.arena == nil {
+			size = 2048
+		}
+		d.arena = make([]byte, 0, max(size, len(b)))
 	}
 	start := len(d.arena)
 	d.arena = append(d.arena, b...)
 	return unsafe.String(&d.arena[start], len(b))
 }
 
-func (d *decoder) num(v *fastjson.Value, key string) float64 {
-	x := v.Get(d.k(key))
-	if x == nil || x.Type() != fastjson.TypeNumber {
+func (d *decoder) num(v value, key string) float64 {
+	x := v.get(d.k(key))
+	if x.typ() != typeNumber {
 		return 0
 	}
-	n, _ := x.Float64()
+	n, _ := x.float()
 	return n
 }
 
-func (d *decoder) int(v *fastjson.Value, key string) int64 {
-	x := v.Get(d.k(key))
-	if x == nil || x.Type() != fastjson.TypeNumber {
+func (d *decoder) int(v value, key string) int64 {
+	x := v.get(d.k(key))
+	if x.typ() != typeNumber {
 		return 0
 	}
-	n, err := x.Int64()
+	n, err := x.int()
 	if err != nil {
-		f, _ := x.Float64()
+		f, _ := x.float()
 		return int64(f)
 	}
 	return n
 }
 
-func (d *decoder) bool(v *fastjson.Value, key string) bool {
-	x := v.Get(d.k(key))
-	return x != nil && x.Type() == fastjson.TypeTrue
+func (d *decoder) bool(v value, key string) bool {
+	return v.get(d.k(key)).typ() == typeTrue
 }
 
-func (d *decoder) obj(v *fastjson.Value, key string) *fastjson.Value {
-	x := v.Get(d.k(key))
-	if x == nil || x.Type() != fastjson.TypeObject {
-		return nil
+// obj is the object member key, or an absent value when it is missing or not an object.
+func (d *decoder) obj(v value, key string) value {
+	x := v.get(d.k(key))
+	if x.typ() != typeObject {
+		return value{}
 	}
 	return x
 }
 
-func (d *decoder) arr(v *fastjson.Value, key string) []*fastjson.Value {
-	x := v.Get(d.k(key))
-	if x == nil || x.Type() != fastjson.TypeArray {
-		return nil
-	}
-	a, _ := x.Array()
-	if len(a) > maxList {
-		d.failf("%s has %d entries, over the limit of %d", d.field(key), len(a), maxList)
-		return nil
+// arr is the array member key, or an empty list when it is missing or not an array.
+func (d *decoder) arr(v value, key string) list {
+	a, _ := v.get(d.k(key)).array()
+	if a.len() > maxList {
+		d.failf("%s has %d entries, over the limit of %d", d.field(key), a.len(), maxList)
+		return list{}
 	}
 	return a
 }
 
 // ip reads an address a bot may block: it must parse, so a forged value never reaches a NACL or WAF.
-func (d *decoder) ip(v *fastjson.Value, key string) string {
+func (d *decoder) ip(v value, key string) string {
 	s := d.str(v, key, maxID)
 	if s == "" {
 		return ""
@@ -186,19 +186,20 @@ func (d *decoder) ip(v *fastjson.Value, key string) string {
 	return s
 }
 
-func (d *decoder) tags(v *fastjson.Value, key string) []Tag {
+func (d *decoder) tags(v value, key string) []Tag {
 	a := d.arr(v, key)
-	if len(a) == 0 {
+	if a.len() == 0 {
 		return nil
 	}
-	if len(a) > maxTags {
-		d.failf("%s has %d tags; AWS allows %d", d.field(key), len(a), maxTags)
+	if a.len() > maxTags {
+		d.failf("%s has %d tags; AWS allows %d", d.field(key), a.len(), maxTags)
 		return nil
 	}
-	out := make([]Tag, 0, len(a))
+	out := make([]Tag, 0, a.len())
 	kk, vk := d.k("key"), d.k("value")
-	for _, t := range a {
-		kb, vb := t.GetStringBytes(kk), t.GetStringBytes(vk)
+	for it := a.iter(); it.next(); {
+		t := it.v
+		kb, vb := t.getStr(kk), t.getStr(vk)
 		k, val := d.keep(kb), d.keep(vb)
 		if utf8.RuneCountInString(k) > maxTagKey || utf8.RuneCountInString(val) > maxTagVal {
 			d.failf("%s has a tag longer than AWS allows (key %d, value %d characters): %q", d.field(key), maxTagKey, maxTagVal, clip(k, 64))
@@ -222,13 +223,13 @@ func (d *decoder) in(key string, fn func()) {
 	d.n--
 }
 
-func (d *decoder) resource(r *fastjson.Value) (res Resource) {
+func (d *decoder) resource(r value) (res Resource) {
 	d.in("resource", func() {
 		res.ResourceType = d.str(r, "resourceType", maxID)
-		if x := d.obj(r, "instanceDetails"); x != nil {
+		if x := d.obj(r, "instanceDetails"); x.exists() {
 			d.in("instanceDetails", func() { res.InstanceDetails = d.instance(x) })
 		}
-		if x := d.obj(r, "accessKeyDetails"); x != nil {
+		if x := d.obj(r, "accessKeyDetails"); x.exists() {
 			d.in("accessKeyDetails", func() {
 				res.AccessKeyDetails = &AccessKeyDetails{
 					AccessKeyID: d.str(x, "accessKeyId", maxID),
@@ -238,7 +239,8 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				}
 			})
 		}
-		for _, b := range d.arr(r, "s3BucketDetails") {
+		for it := d.arr(r, "s3BucketDetails").iter(); it.next(); {
+			b := it.v
 			d.in("s3BucketDetails[]", func() {
 				sb := S3BucketDetail{
 					Arn:  d.str(b, "arn", maxARN),
@@ -246,11 +248,12 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 					Type: d.str(b, "type", maxID),
 					Tags: d.tags(b, "tags"),
 				}
-				if pa := d.obj(b, "publicAccess"); pa != nil {
+				if pa := d.obj(b, "publicAccess"); pa.exists() {
 					sb.PublicAccess = &PublicAccess{EffectivePermission: d.str(pa, "effectivePermission", maxID)}
 				}
 				d.in("s3ObjectDetails[]", func() {
-					for _, o := range d.arr(b, "s3ObjectDetails") {
+					for it := d.arr(b, "s3ObjectDetails").iter(); it.next(); {
+						o := it.v
 						sb.S3ObjectDetails = append(sb.S3ObjectDetails, S3ObjectDetail{
 							ObjectArn: d.str(o, "objectArn", maxARN),
 							Key:       d.str(o, "key", maxKey),
@@ -263,7 +266,7 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				res.S3BucketDetails = append(res.S3BucketDetails, sb)
 			})
 		}
-		if x := d.obj(r, "eksClusterDetails"); x != nil {
+		if x := d.obj(r, "eksClusterDetails"); x.exists() {
 			d.in("eksClusterDetails", func() {
 				res.EksClusterDetails = &EksClusterDetails{
 					Name:   d.str(x, "name", maxID),
@@ -274,10 +277,10 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				}
 			})
 		}
-		if x := d.obj(r, "kubernetesDetails"); x != nil {
+		if x := d.obj(r, "kubernetesDetails"); x.exists() {
 			d.in("kubernetesDetails", func() { res.KubernetesDetails = d.kubernetes(x) })
 		}
-		if x := d.obj(r, "rdsDbInstanceDetails"); x != nil {
+		if x := d.obj(r, "rdsDbInstanceDetails"); x.exists() {
 			d.in("rdsDbInstanceDetails", func() {
 				res.RdsDbInstanceDetails = &RdsDbInstanceDetails{
 					DbInstanceIdentifier: d.str(x, "dbInstanceIdentifier", maxID),
@@ -289,7 +292,7 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				}
 			})
 		}
-		if x := d.obj(r, "rdsDbUserDetails"); x != nil {
+		if x := d.obj(r, "rdsDbUserDetails"); x.exists() {
 			d.in("rdsDbUserDetails", func() {
 				res.RdsDbUserDetails = &RdsDbUserDetails{
 					User:        d.str(x, "user", maxID),
@@ -299,13 +302,13 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 				}
 			})
 		}
-		if x := d.obj(r, "lambdaDetails"); x != nil {
+		if x := d.obj(r, "lambdaDetails"); x.exists() {
 			d.in("lambdaDetails", func() { res.LambdaDetails = d.lambda(x) })
 		}
-		if x := d.obj(r, "ecsClusterDetails"); x != nil {
+		if x := d.obj(r, "ecsClusterDetails"); x.exists() {
 			d.in("ecsClusterDetails", func() { res.EcsClusterDetails = d.ecs(x) })
 		}
-		if x := d.obj(r, "containerDetails"); x != nil {
+		if x := d.obj(r, "containerDetails"); x.exists() {
 			d.in("containerDetails", func() {
 				c := d.container(x)
 				res.ContainerDetails = &c
@@ -315,7 +318,7 @@ func (d *decoder) resource(r *fastjson.Value) (res Resource) {
 	return res
 }
 
-func (d *decoder) instance(x *fastjson.Value) *InstanceDetails {
+func (d *decoder) instance(x value) *InstanceDetails {
 	in := &InstanceDetails{
 		InstanceID:       d.str(x, "instanceId", maxID),
 		InstanceState:    d.str(x, "instanceState", maxID),
@@ -325,15 +328,16 @@ func (d *decoder) instance(x *fastjson.Value) *InstanceDetails {
 		Platform:         d.str(x, "platform", maxID),
 		Tags:             d.tags(x, "tags"),
 	}
-	if p := d.obj(x, "iamInstanceProfile"); p != nil {
+	if p := d.obj(x, "iamInstanceProfile"); p.exists() {
 		d.in("iamInstanceProfile", func() {
 			in.IamInstanceProfile = &IamInstanceProfile{Arn: d.str(p, "arn", maxARN), ID: d.str(p, "id", maxID)}
 		})
 	}
-	if nis := d.arr(x, "networkInterfaces"); len(nis) > 0 {
-		in.NetworkInterfaces = make([]NetworkInterface, 0, len(nis))
+	if nis := d.arr(x, "networkInterfaces"); nis.len() > 0 {
+		in.NetworkInterfaces = make([]NetworkInterface, 0, nis.len())
 		d.in("networkInterfaces[]", func() {
-			for _, n := range nis {
+			for it := nis.iter(); it.next(); {
+				n := it.v
 				ni := NetworkInterface{
 					NetworkInterfaceID: d.str(n, "networkInterfaceId", maxID),
 					SubnetID:           d.str(n, "subnetId", maxID),
@@ -342,7 +346,8 @@ func (d *decoder) instance(x *fastjson.Value) *InstanceDetails {
 					PublicIP:           d.str(n, "publicIp", maxID),
 				}
 				d.in("securityGroups[]", func() {
-					for _, sg := range d.arr(n, "securityGroups") {
+					for it := d.arr(n, "securityGroups").iter(); it.next(); {
+						sg := it.v
 						ni.SecurityGroups = append(ni.SecurityGroups, SecurityGroup{
 							GroupID:   d.str(sg, "groupId", maxID),
 							GroupName: d.str(sg, "groupName", maxID),
@@ -356,17 +361,18 @@ func (d *decoder) instance(x *fastjson.Value) *InstanceDetails {
 	return in
 }
 
-func (d *decoder) kubernetes(x *fastjson.Value) *KubernetesDetails {
+func (d *decoder) kubernetes(x value) *KubernetesDetails {
 	k := &KubernetesDetails{}
-	if u := d.obj(x, "kubernetesUserDetails"); u != nil {
+	if u := d.obj(x, "kubernetesUserDetails"); u.exists() {
 		d.in("kubernetesUserDetails", func() {
 			k.KubernetesUserDetails = &KubernetesUserDetails{
 				Username: d.str(u, "username", maxID),
 				UID:      d.str(u, "uid", maxID),
 			}
 			d.in("groups[]", func() {
-				for _, g := range d.arr(u, "groups") {
-					if b := g.GetStringBytes(); len(b) > maxID {
+				for it := d.arr(u, "groups").iter(); it.next(); {
+					g := it.v
+					if b, _ := g.str(); len(b) > maxID {
 						d.failf("%s is %d bytes long, over the %d-byte limit", d.field(""), len(b), maxID)
 					} else if len(b) > 0 {
 						k.KubernetesUserDetails.Groups = append(k.KubernetesUserDetails.Groups, d.keep(b))
@@ -375,7 +381,7 @@ func (d *decoder) kubernetes(x *fastjson.Value) *KubernetesDetails {
 			})
 		})
 	}
-	if w := d.obj(x, "kubernetesWorkloadDetails"); w != nil {
+	if w := d.obj(x, "kubernetesWorkloadDetails"); w.exists() {
 		d.in("kubernetesWorkloadDetails", func() {
 			k.KubernetesWorkloadDetails = &KubernetesWorkloadDetails{
 				Name:       d.str(w, "name", maxID),
@@ -389,34 +395,35 @@ func (d *decoder) kubernetes(x *fastjson.Value) *KubernetesDetails {
 	return k
 }
 
-func (d *decoder) containers(v *fastjson.Value, key string) []Container {
+func (d *decoder) containers(v value, key string) []Container {
 	a := d.arr(v, key)
-	if len(a) == 0 {
+	if a.len() == 0 {
 		return nil
 	}
-	out := make([]Container, 0, len(a))
+	out := make([]Container, 0, a.len())
 	d.in(key+"[]", func() {
-		for _, c := range a {
+		for it := a.iter(); it.next(); {
+			c := it.v
 			out = append(out, d.container(c))
 		}
 	})
 	return out
 }
 
-func (d *decoder) container(c *fastjson.Value) Container {
+func (d *decoder) container(c value) Container {
 	ct := Container{
 		ID:               d.str(c, "id", maxID),
 		Name:             d.str(c, "name", maxID),
 		Image:            d.str(c, "image", maxText),
 		ContainerRuntime: d.str(c, "containerRuntime", maxID),
 	}
-	if sc := d.obj(c, "securityContext"); sc != nil {
+	if sc := d.obj(c, "securityContext"); sc.exists() {
 		ct.SecurityContext = &SecurityContext{Privileged: d.bool(sc, "privileged")}
 	}
 	return ct
 }
 
-func (d *decoder) lambda(x *fastjson.Value) *LambdaDetails {
+func (d *decoder) lambda(x value) *LambdaDetails {
 	l := &LambdaDetails{
 		FunctionArn:     d.str(x, "functionArn", maxARN),
 		FunctionName:    d.str(x, "functionName", maxID),
@@ -424,18 +431,20 @@ func (d *decoder) lambda(x *fastjson.Value) *LambdaDetails {
 		Role:            d.str(x, "role", maxARN),
 		Tags:            d.tags(x, "tags"),
 	}
-	if vc := d.obj(x, "vpcConfig"); vc != nil {
+	if vc := d.obj(x, "vpcConfig"); vc.exists() {
 		d.in("vpcConfig", func() {
 			l.VpcConfig = &VpcConfig{VpcID: d.str(vc, "vpcId", maxID)}
 			d.in("subnetIds[]", func() {
-				for _, s := range d.arr(vc, "subnetIds") {
-					if b := s.GetStringBytes(); len(b) > 0 && len(b) <= maxID {
+				for it := d.arr(vc, "subnetIds").iter(); it.next(); {
+					s := it.v
+					if b, _ := s.str(); len(b) > 0 && len(b) <= maxID {
 						l.VpcConfig.SubnetIDs = append(l.VpcConfig.SubnetIDs, d.keep(b))
 					}
 				}
 			})
 			d.in("securityGroups[]", func() {
-				for _, sg := range d.arr(vc, "securityGroups") {
+				for it := d.arr(vc, "securityGroups").iter(); it.next(); {
+					sg := it.v
 					l.VpcConfig.SecurityGroups = append(l.VpcConfig.SecurityGroups, SecurityGroup{
 						GroupID:   d.str(sg, "groupId", maxID),
 						GroupName: d.str(sg, "groupName", maxID),
@@ -447,9 +456,9 @@ func (d *decoder) lambda(x *fastjson.Value) *LambdaDetails {
 	return l
 }
 
-func (d *decoder) ecs(x *fastjson.Value) *EcsClusterDetails {
+func (d *decoder) ecs(x value) *EcsClusterDetails {
 	e := &EcsClusterDetails{Name: d.str(x, "name", maxID), Arn: d.str(x, "arn", maxARN)}
-	if t := d.obj(x, "taskDetails"); t != nil {
+	if t := d.obj(x, "taskDetails"); t.exists() {
 		d.in("taskDetails", func() {
 			e.TaskDetails = &EcsTaskDetails{
 				Arn:           d.str(t, "arn", maxARN),
@@ -462,7 +471,7 @@ func (d *decoder) ecs(x *fastjson.Value) *EcsClusterDetails {
 	return e
 }
 
-func (d *decoder) service(s *fastjson.Value) (svc Service) {
+func (d *decoder) service(s value) (svc Service) {
 	d.in("service", func() {
 		svc = Service{
 			Archived:       d.bool(s, "archived"),
@@ -474,20 +483,20 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 			ServiceName:    d.str(s, "serviceName", maxID),
 			FeatureName:    d.str(s, "featureName", maxID),
 		}
-		if ai := d.obj(s, "additionalInfo"); ai != nil {
-			svc.AdditionalInfo = &AdditionalInfo{Sample: sample(ai, d.k("sample"), d.k("value"))}
+		if ai := d.obj(s, "additionalInfo"); ai.exists() {
+			svc.AdditionalInfo = &AdditionalInfo{Sample: d.sample(ai)}
 		}
-		if a := d.obj(s, "action"); a != nil {
+		if a := d.obj(s, "action"); a.exists() {
 			d.in("action", func() { svc.Action = d.action(a) })
 		}
-		if x := d.obj(s, "detection"); x != nil {
+		if x := d.obj(s, "detection"); x.exists() {
 			d.in("detection", func() {
-				if q := d.obj(x, "sequence"); q != nil {
+				if q := d.obj(x, "sequence"); q.exists() {
 					d.in("sequence", func() { svc.Detection = &Detection{Sequence: d.sequence(q)} })
 				}
 			})
 		}
-		if m := d.obj(s, "malwareScanDetails"); m != nil {
+		if m := d.obj(s, "malwareScanDetails"); m.exists() {
 			d.in("malwareScanDetails", func() { svc.MalwareScanDetails = d.malwareScan(m) })
 		}
 	})
@@ -497,10 +506,11 @@ func (d *decoder) service(s *fastjson.Value) (svc Service) {
 // malwareScan reads the threats of a Malware Protection scan: names and hashes for the notification,
 // and each item's object version, which transform checks against the object the finding names.
 // sequence reads an attack sequence's members, each bounded like every other field.
-func (d *decoder) sequence(q *fastjson.Value) *Sequence {
+func (d *decoder) sequence(q value) *Sequence {
 	out := &Sequence{UID: d.str(q, "uid", maxID), Description: d.str(q, "description", maxText)}
 	d.in("resources[]", func() {
-		for _, r := range d.arr(q, "resources") {
+		for it := d.arr(q, "resources").iter(); it.next(); {
+			r := it.v
 			out.Resources = append(out.Resources, SequenceResource{
 				UID: d.str(r, "uid", maxARN), Name: d.str(r, "name", maxARN), AccountID: d.str(r, "accountId", maxID),
 				ResourceType: d.str(r, "resourceType", maxID), Region: d.str(r, "region", maxID),
@@ -509,7 +519,8 @@ func (d *decoder) sequence(q *fastjson.Value) *Sequence {
 		}
 	})
 	d.in("signals[]", func() {
-		for _, g := range d.arr(q, "signals") {
+		for it := d.arr(q, "signals").iter(); it.next(); {
+			g := it.v
 			out.Signals = append(out.Signals, Signal{
 				UID: d.str(g, "uid", maxARN), Type: d.str(g, "type", maxID), Name: d.str(g, "name", maxID),
 				Severity: d.num(g, "severity"), Count: d.int(g, "count"),
@@ -518,18 +529,19 @@ func (d *decoder) sequence(q *fastjson.Value) *Sequence {
 		}
 	})
 	d.in("actors[]", func() {
-		for _, a := range d.arr(q, "actors") {
+		for it := d.arr(q, "actors").iter(); it.next(); {
+			a := it.v
 			act := Actor{ID: d.str(a, "id", maxID)}
-			if u := d.obj(a, "user"); u != nil {
+			if u := d.obj(a, "user"); u.exists() {
 				d.in("user", func() {
 					act.User = &ActorUser{Name: d.str(u, "name", maxID), UID: d.str(u, "uid", maxARN), Type: d.str(u, "type", maxID),
 						CredentialUID: d.str(u, "credentialUid", maxID)}
-					if acc := d.obj(u, "account"); acc != nil {
+					if acc := d.obj(u, "account"); acc.exists() {
 						act.User.AccountUID = d.str(acc, "uid", maxID)
 					}
 				})
 			}
-			if ss := d.obj(a, "session"); ss != nil {
+			if ss := d.obj(a, "session"); ss.exists() {
 				d.in("session", func() {
 					act.Session = &ActorSession{UID: d.str(ss, "uid", maxID), MfaStatus: d.str(ss, "mfaStatus", maxID), Issuer: d.str(ss, "issuer", maxARN)}
 				})
@@ -538,7 +550,8 @@ func (d *decoder) sequence(q *fastjson.Value) *Sequence {
 		}
 	})
 	d.in("endpoints[]", func() {
-		for _, e := range d.arr(q, "endpoints") {
+		for it := d.arr(q, "endpoints").iter(); it.next(); {
+			e := it.v
 			out.Endpoints = append(out.Endpoints, NetworkEndpoint{ID: d.str(e, "id", maxID), IP: d.ip(e, "ip"), Domain: d.str(e, "domain", maxText), Port: d.int(e, "port")})
 		}
 	})
@@ -546,12 +559,13 @@ func (d *decoder) sequence(q *fastjson.Value) *Sequence {
 }
 
 // strs reads a list of strings, each at most max bytes.
-func (d *decoder) strs(v *fastjson.Value, key string, max int) []string {
+func (d *decoder) strs(v value, key string, max int) []string {
 	var out []string
-	for _, x := range d.arr(v, key) {
-		b, err := x.StringBytes()
+	for it := d.arr(v, key).iter(); it.next(); {
+		x := it.v
+		b, ok := x.str()
 		switch {
-		case err != nil || len(b) == 0:
+		case !ok || len(b) == 0:
 		case len(b) > max:
 			d.failf("%s has an entry %d bytes long, over the %d-byte limit", d.field(key), len(b), max)
 		default:
@@ -563,17 +577,17 @@ func (d *decoder) strs(v *fastjson.Value, key string, max int) []string {
 
 // affected reads affectedResources: CloudFormation resource types ("AWS::CloudTrail::Trail") to the
 // resource's name or ARN. Keys are AWS's own, never capitalized: the CLI prints them as the API does.
-func (d *decoder) affected(ar *fastjson.Value) map[string]string {
-	o, _ := ar.Object()
-	if o.Len() > maxList {
-		d.failf("%s has %d entries, over the limit of %d", d.field(""), o.Len(), maxList)
+func (d *decoder) affected(ar value) map[string]string {
+	if ar.len() > maxList {
+		d.failf("%s has %d entries, over the limit of %d", d.field(""), ar.len(), maxList)
 		return nil
 	}
+	ar.d.repeatedNames(ar)
 	var out map[string]string
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		b, err := v.StringBytes()
+	for k, v := range ar.members() {
+		b, ok := v.str()
 		switch {
-		case err != nil || len(b) == 0:
+		case !ok || len(b) == 0:
 		case len(k) > maxID || len(b) > maxARN:
 			d.failf("%s has an entry longer than allowed: %q", d.field(""), clip(string(k), 64))
 		default:
@@ -582,11 +596,11 @@ func (d *decoder) affected(ar *fastjson.Value) map[string]string {
 			}
 			out[d.keep(k)] = d.keep(b)
 		}
-	})
+	}
 	return out
 }
 
-func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
+func (d *decoder) malwareScan(m value) *MalwareScanDetails {
 	out := &MalwareScanDetails{
 		ScanID:            d.str(m, "scanId", maxID),
 		ScanType:          d.str(m, "scanType", maxID),
@@ -594,7 +608,8 @@ func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
 		UniqueThreatCount: d.int(m, "uniqueThreatCount"),
 	}
 	d.in("threats[]", func() {
-		for _, t := range d.arr(m, "threats") {
+		for it := d.arr(m, "threats").iter(); it.next(); {
+			t := it.v
 			th := Threat{
 				Name:   d.str(t, "name", maxID),
 				Source: d.str(t, "source", maxID),
@@ -602,14 +617,16 @@ func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
 				Count:  d.int(t, "count"),
 			}
 			d.in("itemPaths[]", func() {
-				for _, p := range d.arr(t, "itemPaths") {
+				for it := d.arr(t, "itemPaths").iter(); it.next(); {
+					p := it.v
 					th.ItemPaths = append(th.ItemPaths, ItemPath{NestedItemPath: d.str(p, "nestedItemPath", maxText), Hash: d.str(p, "hash", maxID)})
 				}
 			})
 			d.in("itemDetails[]", func() {
-				for _, it := range d.arr(t, "itemDetails") {
+				for it := d.arr(t, "itemDetails").iter(); it.next(); {
+					it := it.v
 					item := ItemDetail{ResourceArn: d.str(it, "resourceArn", maxARN), ItemPath: d.str(it, "itemPath", maxText), Hash: d.str(it, "hash", maxID)}
-					if ai := d.obj(it, "additionalInfo"); ai != nil {
+					if ai := d.obj(it, "additionalInfo"); ai.exists() {
 						item.VersionID = d.str(ai, "versionId", maxKey)
 					}
 					th.ItemDetails = append(th.ItemDetails, item)
@@ -623,23 +640,35 @@ func (d *decoder) malwareScan(m *fastjson.Value) *MalwareScanDetails {
 
 // sample reads additionalInfo.sample; findings from GetFindings carry additionalInfo only as a JSON
 // string in "value", so that is read when the parsed key is absent (keys as the finding spells them).
-func sample(ai *fastjson.Value, sampleKey, valueKey string) bool {
-	if x := ai.Get(sampleKey); x != nil {
-		return x.Type() == fastjson.TypeTrue
+func (d *decoder) sample(ai value) bool {
+	if x := ai.get(d.k("sample")); x.exists() {
+		return x.typ() == typeTrue
 	}
-	val := ai.GetStringBytes(valueKey)
-	if len(val) == 0 || !strings.Contains(string(val), "sample") {
+	val := ai.getStr(d.k("value"))
+	if len(val) == 0 || !bytes.Contains(val, []byte("sample")) {
 		return false
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.ParseBytes(val)
-	return err == nil && v.Get("sample") != nil && v.Get("sample").Type() == fastjson.TypeTrue
+	sample, repeated := sampleIn(val)
+	if repeated {
+		d.failf("%s holds a JSON object with the member \"sample\" more than once", d.field("additionalInfo."+d.k("value")))
+	}
+	return sample
 }
 
-func (d *decoder) action(a *fastjson.Value) *Action {
+// sampleIn reads "sample": true from JSON text that is not part of the input document (a string
+// holding JSON); repeated is true when "sample" appears twice in its object, which is ambiguous.
+func sampleIn(text []byte) (sample, repeated bool) {
+	d := getDoc()
+	defer putDoc(d)
+	if d.scan(text) != "" {
+		return false, false
+	}
+	return d.root().get("sample").typ() == typeTrue, d.dup.key != ""
+}
+
+func (d *decoder) action(a value) *Action {
 	act := &Action{ActionType: d.str(a, "actionType", maxID)}
-	if x := d.obj(a, "awsApiCallAction"); x != nil {
+	if x := d.obj(a, "awsApiCallAction"); x.exists() {
 		d.in("awsApiCallAction", func() {
 			act.AwsAPICallAction = &AwsAPICallAction{
 				API:             d.str(x, "api", maxID),
@@ -647,10 +676,10 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 				CallerType:      d.str(x, "callerType", maxID),
 				RemoteIPDetails: d.remoteIP(x),
 			}
-			if ar := d.obj(x, "affectedResources"); ar != nil {
+			if ar := d.obj(x, "affectedResources"); ar.exists() {
 				d.in("affectedResources", func() { act.AwsAPICallAction.AffectedResources = d.affected(ar) })
 			}
-			if ra := d.obj(x, "remoteAccountDetails"); ra != nil {
+			if ra := d.obj(x, "remoteAccountDetails"); ra.exists() {
 				d.in("remoteAccountDetails", func() {
 					act.AwsAPICallAction.RemoteAccountDetails = &RemoteAccountDetails{
 						AccountID:  d.str(ra, "accountId", maxID),
@@ -660,7 +689,7 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 			}
 		})
 	}
-	if x := d.obj(a, "dnsRequestAction"); x != nil {
+	if x := d.obj(a, "dnsRequestAction"); x.exists() {
 		d.in("dnsRequestAction", func() {
 			act.DNSRequestAction = &DNSRequestAction{
 				Domain:   d.str(x, "domain", maxText),
@@ -669,7 +698,7 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 			}
 		})
 	}
-	if x := d.obj(a, "networkConnectionAction"); x != nil {
+	if x := d.obj(a, "networkConnectionAction"); x.exists() {
 		d.in("networkConnectionAction", func() {
 			act.NetworkConnectionAction = &NetworkConnectionAction{
 				ConnectionDirection:   d.str(x, "connectionDirection", maxID),
@@ -682,11 +711,12 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 			}
 		})
 	}
-	if x := d.obj(a, "portProbeAction"); x != nil {
+	if x := d.obj(a, "portProbeAction"); x.exists() {
 		d.in("portProbeAction", func() {
 			act.PortProbeAction = &PortProbeAction{Blocked: d.bool(x, "blocked")}
 			d.in("portProbeDetails[]", func() {
-				for _, pd := range d.arr(x, "portProbeDetails") {
+				for it := d.arr(x, "portProbeDetails").iter(); it.next(); {
+					pd := it.v
 					act.PortProbeAction.PortProbeDetails = append(act.PortProbeAction.PortProbeDetails, PortProbeDetail{
 						LocalPortDetails: d.port(pd, "localPortDetails"),
 						RemoteIPDetails:  d.remoteIP(pd),
@@ -695,7 +725,7 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 			})
 		})
 	}
-	if x := d.obj(a, "kubernetesApiCallAction"); x != nil {
+	if x := d.obj(a, "kubernetesApiCallAction"); x.exists() {
 		d.in("kubernetesApiCallAction", func() {
 			k := &KubernetesAPICallAction{
 				RequestURI:      d.str(x, "requestUri", maxText),
@@ -703,8 +733,9 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 				StatusCode:      int(d.int(x, "statusCode")),
 				RemoteIPDetails: d.remoteIP(x),
 			}
-			for _, s := range d.arr(x, "sourceIPs") {
-				if b := s.GetStringBytes(); len(b) > 0 {
+			for it := d.arr(x, "sourceIPs").iter(); it.next(); {
+				s := it.v
+				if b, _ := s.str(); len(b) > 0 {
 					if _, err := netip.ParseAddr(string(b)); err != nil {
 						d.failf("%s %q is not an IP address", d.field("sourceIPs[]"), clip(string(b), 64))
 						break
@@ -715,7 +746,7 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 			act.KubernetesAPICallAction = k
 		})
 	}
-	if x := d.obj(a, "rdsLoginAttemptAction"); x != nil {
+	if x := d.obj(a, "rdsLoginAttemptAction"); x.exists() {
 		d.in("rdsLoginAttemptAction", func() {
 			act.RdsLoginAttemptAction = &RdsLoginAttemptAction{RemoteIPDetails: d.remoteIP(x)}
 		})
@@ -723,9 +754,9 @@ func (d *decoder) action(a *fastjson.Value) *Action {
 	return act
 }
 
-func (d *decoder) port(v *fastjson.Value, key string) *PortDetails {
+func (d *decoder) port(v value, key string) *PortDetails {
 	x := d.obj(v, key)
-	if x == nil {
+	if !x.exists() {
 		return nil
 	}
 	var p *PortDetails
@@ -738,18 +769,18 @@ func (d *decoder) port(v *fastjson.Value, key string) *PortDetails {
 	return p
 }
 
-func (d *decoder) remoteIP(v *fastjson.Value) *RemoteIPDetails {
+func (d *decoder) remoteIP(v value) *RemoteIPDetails {
 	x := d.obj(v, "remoteIpDetails")
-	if x == nil {
+	if !x.exists() {
 		return nil
 	}
 	var r *RemoteIPDetails
 	d.in("remoteIpDetails", func() {
 		r = &RemoteIPDetails{IPAddressV4: d.ip(x, "ipAddressV4"), IPAddressV6: d.ip(x, "ipAddressV6")}
-		if c := d.obj(x, "country"); c != nil {
+		if c := d.obj(x, "country"); c.exists() {
 			d.in("country", func() { r.Country = &Country{CountryName: d.str(c, "countryName", maxID)} })
 		}
-		if o := d.obj(x, "organization"); o != nil {
+		if o := d.obj(x, "organization"); o.exists() {
 			d.in("organization", func() {
 				r.Organization = &Organization{
 					AsnOrg: d.str(o, "asnOrg", maxID),

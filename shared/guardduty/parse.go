@@ -1,35 +1,49 @@
 package guardduty
 
-// Decoder choice. Parse reads the input with github.com/valyala/fastjson (a parse tree, no reflection,
-// pure Go so it is as fast on the arm64 Lambda as on amd64) and copies out only the members we model.
-// Measured on this 2-core amd64 machine, decoding a 10 KB SNS-wrapped EC2 finding (SNS record → message
-// string → EventBridge event → the finding's identifiers), go1.26:
+// Decoder choice. Parse scans its input once (scan.go): the scan checks that it is JSON as encoding/json's
+// scanner does and records every value as a token in a flat, pooled slice — no value allocated, no
+// pointer for the garbage collector — with each object's member names indexed in one short run; the
+// decoder (decode.go) then looks up only the members the finding models. Strings with escapes are
+// decoded while they are checked, and an SNS message's decoded text is scanned again knowing where its
+// quotes and escapes are, so its strings are not searched twice. Pure Go and no unsafe beyond
+// decoder.keep's arena, so it runs the same on the arm64 Lambda.
+//
+// Measured on this 2-core amd64 machine, go1.26, decoding a 9 KB SNS-wrapped EC2 finding (SNS record →
+// message string → EventBridge event → the finding's identifiers). Quiet, earlier:
 //
 //	encoding/json into events.SNSEvent/CloudWatchEvent/Finding   174 µs  128 allocs
 //	segmentio/encoding v0.5.4, same structs                       71 µs  124 allocs
 //	goccy/go-json v0.12.0, same structs                            25 µs   88 allocs
-//	fastjson v1.6.10 parse tree, pooled parsers                    19 µs    9 allocs
+//	fastjson v1.6.10 parse tree + unescaped SNS message            19 µs    9 allocs (the decoder until issue 18)
 //
-// fastjson wins on time and allocations and lets Parse see the raw shape (which keys exist, which are
-// not objects) for its rejection messages, so the envelopes are read by hand rather than into the
-// aws-lambda-go events structs; Parsed.Event still carries the EventBridge envelope as an
-// events.CloudWatchEvent for the steps that want it. On top of fastjson, the SNS message is unescaped
-// by unescapeJSON and kept strings share one arena (decoder.keep): 119 → 39 allocs/op.
+// The scanner against that fastjson decoder, both in turns in one process on a machine loaded by other
+// work (load average 2–11): "fastest" is the fastest batch of each, "mean" the ratio of total times.
 //
-// BenchmarkParseTransform (shared/finding, 9 KB SNS string message, parse + transform): 17.2–18.1 µs/op,
-// 39 allocs, 8.3 KB/op on a quiet machine (26–30 µs with the load average at 6–10); transform alone is
-// ~2 µs of it. With match, BenchmarkPipeline (shared/steps) is 19.2–19.8 µs.
+//	Parse, this scanner                                         1.50–1.55× faster fastest, 1.32–1.44× mean
+//	  first version: tape, string ends searched in a function   1.12–1.17× fastest
+//	  + tokens written in place, member index per object         1.23–1.34×
+//	  + SNS message re-scanned with its quotes' offsets listed   1.49–1.51×
+//	parse → transform → match (with steps.Parse no longer
+//	  searching every input for the schedule's request)         1.48–1.82× fastest (median 1.76), 1.40–1.76× mean
+//	the SNS message's text alone, tokenized vs fastjson's tree  1.46–1.57× with the offsets listed, 1.13× searching
+//	the SNS message's decoding, vs the old unescape (which did
+//	  not check the string): byte loop (kept)                   0.88–0.91×
+//	  eight bytes at a time (SWAR)                              0.73–0.83× (each run's end is a mispredicted branch more)
+//	  escapes decoded without branches                          0.43–0.62× (a dependency chain through every byte)
+//
+// What is left (CPU profile of BenchmarkPipeline): decoding the SNS message 35% (a byte loop at about a
+// byte a cycle; its one mispredicted branch per escape is an SNS message's every ten bytes), tokenizing
+// 26% (the message's 500 tokens among them), the finding's ~140 lookups and copies 23%, transform and
+// match 9%.
 
 import (
 	"bytes"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/valyala/fastjson"
 
 	"github.com/guardbots/guardbots/shared/faults"
 )
@@ -75,11 +89,6 @@ const (
 	securityHubCustomAct = "Security Hub Findings - Custom Action"
 )
 
-var parsers fastjson.ParserPool
-
-// scratch holds the buffers the SNS message is decoded through; the inner parser copies what it keeps.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
 // Parse unwraps raw into a validated GuardDuty finding. Every rejection is a faults.Rejected error whose
 // message names the field at fault.
 func Parse(raw []byte) (*Parsed, error) {
@@ -90,39 +99,58 @@ func Parse(raw []byte) (*Parsed, error) {
 	if len(raw) > MaxInputBytes {
 		return nil, faults.Rejectf("input is %d bytes, over the %d-byte (256 KiB) Step Functions payload limit", len(raw), MaxInputBytes)
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.ParseBytes(raw)
-	if err != nil {
-		return nil, faults.Rejectf("input is not JSON: %s", syntaxError(raw, err))
+	d := getDoc()
+	defer putDoc(d)
+	if reason := d.scan(raw); reason != "" {
+		return nil, faults.Rejectf("input is not JSON: %s", syntaxError(raw, reason))
 	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, faults.Rejectf("input is a JSON %s, not an object", v.Type())
+	v := d.root()
+	if v.typ() != typeObject {
+		return nil, faults.Rejectf("input is a JSON %s, not an object", v.typ())
 	}
-	return parseObject(v, "", true)
+	p, err := parseObject(v, "", true)
+	// A repeated member is named before anything found reading it: which copy was read is arbitrary.
+	if err := d.repeatedErr("input"); err != nil {
+		return nil, err
+	}
+	return p, err
+}
+
+// repeatedErr refuses a doc in which a member the decoder read appears twice in one object; what names
+// the document ("input", or the SNS message's path).
+func (d *doc) repeatedErr(what string) error {
+	if d.dup.key == "" {
+		return nil
+	}
+	line, col := position(d.src, d.dup.at)
+	of := ""
+	if what != "input" {
+		of = " of the message"
+	}
+	return faults.Rejectf("%s has the member %q more than once in one object (again at line %d, column %d (byte %d)%s): which one counts is ambiguous, so it is refused",
+		what, clip(d.dup.key, 64), line, col, d.dup.at, of)
 }
 
 // parseObject recognises the shape of one JSON object; path names where it sits, for messages.
-func parseObject(v *fastjson.Value, path string, allowSNS bool) (*Parsed, error) {
-	o := v.GetObject()
+func parseObject(v value, path string, allowSNS bool) (*Parsed, error) {
 	switch {
-	case o.Get("Records") != nil && allowSNS:
+	case v.get("Records").exists() && allowSNS:
 		return parseSNS(v, path)
-	case o.Get("detail-type") != nil || o.Get("source") != nil || o.Get("detail") != nil:
+	case v.get("detail-type").exists() || v.get("source").exists() || v.get("detail").exists():
 		return parseEventBridge(v, path)
-	case o.Get("type") != nil && (o.Get("schemaVersion") != nil || o.Get("resource") != nil):
+	case v.get("type").exists() && (v.get("schemaVersion").exists() || v.get("resource").exists()):
 		return direct(decodeFinding(v, path, false))
 	// The AWS CLI prints the API model's member names: the same finding in PascalCase.
-	case o.Get("Type") != nil && (o.Get("SchemaVersion") != nil || o.Get("Resource") != nil):
+	case v.get("Type").exists() && (v.get("SchemaVersion").exists() || v.get("Resource").exists()):
 		return direct(decodeFinding(v, path, true))
 	// A whole GetFindings response, as the API returns it or as the CLI prints it.
-	case o.Get("findings") != nil && o.Len() == 1:
+	case v.get("findings").exists() && v.len() == 1:
 		return direct(onlyFinding(v, path, "findings", false))
-	case o.Get("Findings") != nil && o.Len() == 1:
+	case v.get("Findings").exists() && v.len() == 1:
 		return direct(onlyFinding(v, path, "Findings", true))
 	}
 	return nil, faults.Rejectf("%snot an EventBridge event, SNS record, GuardDuty finding or Security Hub event: has keys %s",
-		at(path), keyList(o))
+		at(path), keyList(v))
 }
 
 func direct(f *Finding, err error) (*Parsed, error) {
@@ -134,19 +162,19 @@ func direct(f *Finding, err error) (*Parsed, error) {
 
 // onlyFinding decodes the one finding of a GetFindings response given as input: the workflow handles one
 // finding per execution, so a response listing several is refused rather than cut down to one.
-func onlyFinding(v *fastjson.Value, path, key string, pascal bool) (*Finding, error) {
-	list := v.Get(key)
-	if list.Type() != fastjson.TypeArray {
-		return nil, faults.Rejectf("%s%s is a JSON %s, not the array of a GetFindings response", path, key, list.Type())
+func onlyFinding(v value, path, key string, pascal bool) (*Finding, error) {
+	list := v.get(key)
+	arr, ok := list.array()
+	if !ok {
+		return nil, faults.Rejectf("%s%s is a JSON %s, not the array of a GetFindings response", path, key, list.typ())
 	}
-	arr, _ := list.Array()
-	if len(arr) != 1 {
-		return nil, faults.Rejectf("%s%s holds %d findings; expected exactly one (the workflow handles one finding per execution: get-findings --finding-ids with one id)", path, key, len(arr))
+	if arr.len() != 1 {
+		return nil, faults.Rejectf("%s%s holds %d findings; expected exactly one (the workflow handles one finding per execution: get-findings --finding-ids with one id)", path, key, arr.len())
 	}
-	if arr[0].Type() != fastjson.TypeObject {
-		return nil, faults.Rejectf("%s%s[0] is a JSON %s, not a GuardDuty finding", path, key, arr[0].Type())
+	if f := arr.head(); f.typ() != typeObject {
+		return nil, faults.Rejectf("%s%s[0] is a JSON %s, not a GuardDuty finding", path, key, f.typ())
 	}
-	return decodeFinding(arr[0], fmt.Sprintf("%s%s[0].", path, key), pascal)
+	return decodeFinding(arr.head(), fmt.Sprintf("%s%s[0].", path, key), pascal)
 }
 
 // FindingFromResponse returns the finding with id from a GuardDuty GetFindings response body (the API's
@@ -156,82 +184,88 @@ func FindingFromResponse(body []byte, id string) (f *Finding, found bool, err er
 	if len(body) > MaxResponseBytes {
 		return nil, false, faults.Fail(fmt.Errorf("GetFindings response is %d bytes, over the %d-byte limit", len(body), MaxResponseBytes))
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return nil, false, faults.Fail(fmt.Errorf("GetFindings response is not JSON: %s", syntaxError(body, err)))
+	d := getDoc()
+	defer putDoc(d)
+	if reason := d.scan(body); reason != "" {
+		return nil, false, faults.Fail(fmt.Errorf("GetFindings response is not JSON: %s", syntaxError(body, reason)))
 	}
-	list := v.Get("findings")
-	if list == nil || list.Type() != fastjson.TypeArray {
-		return nil, false, faults.Fail(fmt.Errorf("GetFindings response has no findings array (keys %s)", keyList(v.GetObject())))
+	v := d.root()
+	arr, ok := v.get("findings").array()
+	if !ok {
+		return nil, false, faults.Fail(fmt.Errorf("GetFindings response has no findings array (keys %s)", keyList(v)))
 	}
-	arr, _ := list.Array()
-	for i, x := range arr {
-		if x.Type() != fastjson.TypeObject || string(x.GetStringBytes("id")) != id {
+	i := -1
+	for it := arr.iter(); it.next(); {
+		x := it.v
+		i++
+		if x.typ() != typeObject || string(x.getStr("id")) != id {
 			continue
 		}
-		f, err := decodeFinding(x, fmt.Sprintf("GetFindings findings[%d].", i), false)
-		if err != nil {
-			// GuardDuty's own copy failing validation is not the input's fault, but nothing may act on it.
-			return nil, true, err
-		}
-		return f, true, nil
+		f, err = decodeFinding(x, fmt.Sprintf("GetFindings findings[%d].", i), false)
+		found = true
+		break
 	}
-	return nil, false, nil
+	// GuardDuty never repeats a member; a response that does is not one to act on.
+	if err := d.repeatedErr("GetFindings response"); err != nil {
+		return nil, found, faults.Fail(err)
+	}
+	if err != nil {
+		// GuardDuty's own copy failing validation is not the input's fault, but nothing may act on it.
+		return nil, true, err
+	}
+	return f, found, nil
 }
 
-func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
-	recs := v.Get("Records")
-	if recs.Type() != fastjson.TypeArray {
-		return nil, faults.Rejectf("%sRecords is a JSON %s, not an array of SNS records", path, recs.Type())
+func parseSNS(v value, path string) (*Parsed, error) {
+	recs := v.get("Records")
+	arr, ok := recs.array()
+	if !ok {
+		return nil, faults.Rejectf("%sRecords is a JSON %s, not an array of SNS records", path, recs.typ())
 	}
-	arr, _ := recs.Array()
-	if len(arr) != 1 {
-		return nil, faults.Rejectf("%sRecords has %d records; expected exactly one (a Lambda subscribed to SNS gets one record per invoke)", path, len(arr))
+	if arr.len() != 1 {
+		return nil, faults.Rejectf("%sRecords has %d records; expected exactly one (a Lambda subscribed to SNS gets one record per invoke)", path, arr.len())
 	}
-	rec := arr[0]
-	if rec.Type() != fastjson.TypeObject {
-		return nil, faults.Rejectf("%sRecords[0] is a JSON %s, not an SNS record", path, rec.Type())
+	rec := arr.head()
+	if rec.typ() != typeObject {
+		return nil, faults.Rejectf("%sRecords[0] is a JSON %s, not an SNS record", path, rec.typ())
 	}
 	// Only SNS: an SQS or Kinesis record would carry its payload elsewhere.
-	if es := rec.Get("EventSource"); es != nil && string(es.GetStringBytes()) != "aws:sns" {
+	if es := rec.get("EventSource"); es.exists() && string(es.getStr()) != "aws:sns" {
 		return nil, faults.Rejectf("%sRecords[0].EventSource is %s; expected \"aws:sns\"", path, quote(es))
 	}
-	msg := rec.Get("Sns", "Message")
-	if msg == nil {
+	msg := rec.path("Sns", "Message")
+	if !msg.exists() {
 		return nil, faults.Rejectf("%sRecords[0].Sns.Message is missing: not an SNS Lambda record", path)
 	}
 	mpath := path + "Records[0].Sns.Message"
-	// MarshalTo before any Type() call: it hands back a string still escaped, which unescapeJSON decodes
-	// faster than fastjson would.
-	buf := scratch.Get().(*[]byte)
-	defer scratch.Put(buf)
-	*buf = msg.MarshalTo((*buf)[:0])
-	switch b := *buf; {
-	case len(b) >= 2 && b[0] == '"':
-		un := scratch.Get().(*[]byte)
-		defer scratch.Put(un)
-		var ok bool
-		if *un, ok = unescapeJSON((*un)[:0], b[1:len(b)-1]); !ok {
-			return nil, faults.Rejectf("%s is a JSON string with an invalid escape", mpath)
+	switch msg.typ() {
+	case typeString:
+		// The scan decoded the message while checking it; it is scanned again as a document of its own,
+		// knowing from the decoding where its quotes and escapes are.
+		text := msg.strict()
+		var listed []int32
+		if t := msg.tok(); t.esc {
+			listed = msg.d.specials[t.m : t.m+t.q]
 		}
-		p := parsers.Get()
-		defer parsers.Put(p)
-		inner, err := p.ParseBytes(*un)
-		if err != nil {
-			return nil, faults.Rejectf("%s is not JSON: %s of the message", mpath, syntaxError(*un, err))
+		inner := getDoc()
+		defer putDoc(inner)
+		if reason := inner.scanListed(text, listed); reason != "" {
+			return nil, faults.Rejectf("%s is not JSON: %s of the message", mpath, syntaxError(text, reason))
 		}
-		if inner.Type() != fastjson.TypeObject {
-			return nil, faults.Rejectf("%s is a JSON %s, not an object", mpath, inner.Type())
+		iv := inner.root()
+		if iv.typ() != typeObject {
+			return nil, faults.Rejectf("%s is a JSON %s, not an object", mpath, iv.typ())
 		}
-		pr, err := parseObject(inner, mpath+".", false)
+		pr, err := parseObject(iv, mpath+".", false)
+		if err := inner.repeatedErr(mpath); err != nil {
+			return nil, err
+		}
 		if err != nil {
 			return nil, err
 		}
 		pr.Source = SourceSNS
 		return pr, nil
-	case msg.Type() == fastjson.TypeObject:
+	case typeObject:
 		pr, err := parseObject(msg, mpath+".", false)
 		if err != nil {
 			return nil, err
@@ -239,32 +273,32 @@ func parseSNS(v *fastjson.Value, path string) (*Parsed, error) {
 		pr.Source = SourceSNS
 		return pr, nil
 	}
-	return nil, faults.Rejectf("%s is a JSON %s; expected a JSON string or object", mpath, msg.Type())
+	return nil, faults.Rejectf("%s is a JSON %s; expected a JSON string or object", mpath, msg.typ())
 }
 
-func parseEventBridge(v *fastjson.Value, path string) (*Parsed, error) {
-	src := string(v.GetStringBytes("source"))
-	dt := string(v.GetStringBytes("detail-type"))
+func parseEventBridge(v value, path string) (*Parsed, error) {
+	src := v.getStr("source")
+	dt := v.getStr("detail-type")
 	switch {
-	case src == guardDutySource && dt == guardDutyDetailType:
-	case src == securityHubSource && (dt == securityHubImported || dt == securityHubCustomAct):
+	case string(src) == guardDutySource && string(dt) == guardDutyDetailType:
+	case string(src) == securityHubSource && (string(dt) == securityHubImported || string(dt) == securityHubCustomAct):
 	default:
 		return nil, faults.Rejectf("%sEventBridge event has source %s and detail-type %s; expected source %q with detail-type %q, or source %q with %q or %q",
-			path, quote(v.Get("source")), quote(v.Get("detail-type")),
+			path, quote(v.get("source")), quote(v.get("detail-type")),
 			guardDutySource, guardDutyDetailType, securityHubSource, securityHubImported, securityHubCustomAct)
 	}
-	detail := v.Get("detail")
-	if detail == nil {
+	detail := v.get("detail")
+	if !detail.exists() {
 		return nil, faults.Rejectf("%sdetail is missing from the %q event", path, dt)
 	}
-	if detail.Type() != fastjson.TypeObject {
-		return nil, faults.Rejectf("%sdetail of the %q event is a JSON %s, not an object", path, dt, detail.Type())
+	if detail.typ() != typeObject {
+		return nil, faults.Rejectf("%sdetail of the %q event is a JSON %s, not an object", path, dt, detail.typ())
 	}
 	ev, err := envelope(v, path)
 	if err != nil {
 		return nil, err
 	}
-	if src == securityHubSource {
+	if string(src) == securityHubSource {
 		f, err := fromSecurityHub(detail, path+"detail.")
 		if err != nil {
 			return nil, err
@@ -279,7 +313,7 @@ func parseEventBridge(v *fastjson.Value, path string) (*Parsed, error) {
 }
 
 // envelope keeps the EventBridge metadata (bounded like every kept string).
-func envelope(v *fastjson.Value, path string) (*events.CloudWatchEvent, error) {
+func envelope(v value, path string) (*events.CloudWatchEvent, error) {
 	d := decoder{path: path, arena: make([]byte, 0, 256)}
 	ev := &events.CloudWatchEvent{
 		Version:    d.str(v, "version", maxID),
@@ -293,11 +327,14 @@ func envelope(v *fastjson.Value, path string) (*events.CloudWatchEvent, error) {
 		// A malformed envelope time is not worth a rejection: nothing decides on it.
 		ev.Time, _ = time.Parse(time.RFC3339, t)
 	}
-	for _, r := range v.GetArray("resources") {
+	resources, _ := v.get("resources").array()
+	for it := resources.iter(); it.next(); {
+		r := it.v
 		if len(ev.Resources) == maxList {
 			break
 		}
-		if b := r.GetStringBytes(); len(b) <= maxARN {
+		// A value that is not a string is kept as "", as before.
+		if b, _ := r.str(); len(b) <= maxARN {
 			ev.Resources = append(ev.Resources, string(b))
 		}
 	}
@@ -316,11 +353,11 @@ func at(path string) string {
 }
 
 // keyList names an object's keys for a message, sorted, bounded in number and length.
-func keyList(o *fastjson.Object) string {
+func keyList(v value) string {
 	var keys []string
-	o.Visit(func(k []byte, _ *fastjson.Value) {
+	for k := range v.members() {
 		keys = append(keys, clip(string(k), 40))
-	})
+	}
 	if len(keys) == 0 {
 		return "none (empty object)"
 	}
@@ -334,14 +371,15 @@ func keyList(o *fastjson.Object) string {
 }
 
 // quote renders a value for a message: a string quoted and clipped, anything else by its JSON type.
-func quote(v *fastjson.Value) string {
-	if v == nil {
+func quote(v value) string {
+	if !v.exists() {
 		return "(missing)"
 	}
-	if v.Type() != fastjson.TypeString {
-		return "a JSON " + v.Type().String()
+	b, ok := v.str()
+	if !ok {
+		return "a JSON " + v.typ().String()
 	}
-	return fmt.Sprintf("%q", clip(string(v.GetStringBytes()), 64))
+	return fmt.Sprintf("%q", clip(string(b), 64))
 }
 
 func clip(s string, n int) string {

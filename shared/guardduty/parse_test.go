@@ -1,6 +1,7 @@
 package guardduty_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -208,5 +209,129 @@ func TestFindingFromResponse_DecodesTheNamedFindingOnly(t *testing.T) {
 	bad := []byte(`{"findings":[` + strings.Replace(okDetail, `"region":"us-east-1"`, `"region":"nowhere"`, 1) + `]}`)
 	if _, found, err := guardduty.FindingFromResponse(bad, "a2c4e6f8a0b2"); !found || faults.Classify(err) != faults.Rejected {
 		t.Errorf("invalid copy: found %v, err %v", found, err)
+	}
+}
+
+func snsString(event string) string {
+	b, _ := json.Marshal(event)
+	return `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":` + string(b) + `}}]}`
+}
+
+func rejected(t *testing.T, in string, want ...string) {
+	t.Helper()
+	_, err := guardduty.Parse([]byte(in))
+	if faults.Classify(err) != faults.Rejected {
+		t.Fatalf("err %v: want a rejection", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message %q does not mention %q", err, w)
+		}
+	}
+}
+
+// Nesting is bounded without recursion: 100,000 nested arrays or objects, wherever they sit, are refused
+// (or, in text the finding only searches for a marker, not read) and never exhaust a stack.
+func TestParse_DeepNestingIsRefused(t *testing.T) {
+	const n = 100_000
+	deep := strings.Repeat("[", n) + strings.Repeat("]", n)
+	deepObj := strings.Repeat(`{"a":`, n/5) + "1" + strings.Repeat("}", n/5)
+	for name, in := range map[string]string{
+		"input":                       deep,
+		"object as input":             deepObj,
+		"unread member of the detail": event(strings.Replace(okDetail, `"service":{`, `"service":{"evidence":`+deep+`,`, 1)),
+		"SNS message":                 snsString(deep),
+		"in the SNS message's event":  snsString(event(strings.Replace(okDetail, `"service":{`, `"service":{"evidence":`+deepObj+`,`, 1))),
+	} {
+		// encoding/json, which names where the input stops being JSON, has a limit of its own at 10,000.
+		t.Run(name, func(t *testing.T) { rejected(t, in, "not JSON", "exceeded max depth") })
+	}
+	// Deeper than the decoder's limit of 300 (fastjson's), within encoding/json's.
+	rejected(t, event(strings.Replace(okDetail, `"service":{`, `"service":{"evidence":`+strings.Repeat("[", 400)+strings.Repeat("]", 400)+`,`, 1)),
+		"not JSON: too big depth for the nested JSON; it exceeds 300")
+	// additionalInfo.value is JSON in a string, read only for the sample marker: too deep, it is not read.
+	value, _ := json.Marshal(`{"sample":true,"x":` + deep + `}`)
+	p, err := guardduty.Parse([]byte(event(strings.Replace(okDetail, `"service":{`, `"service":{"additionalInfo":{"value":`+string(value)+`},`, 1))))
+	if err != nil || p.Finding.Service.AdditionalInfo == nil || p.Finding.Service.AdditionalInfo.Sample {
+		t.Fatalf("err %v, %+v: want the finding, without the sample marker of text too deep to read", err, p)
+	}
+}
+
+// A member the decoder reads that appears twice in its object is refused wherever it is: which one
+// counts differs between JSON readers (fastjson took the first, or, when one name was escaped, whichever
+// an earlier lookup left it to find).
+func TestParse_RefusesRepeatedMembers(t *testing.T) {
+	withService := func(member string) string {
+		return event(strings.Replace(okDetail, `"service":{`, `"service":{`+member+`,`, 1))
+	}
+	for name, c := range map[string]struct{ in, want string }{
+		"type in the detail":       {event(strings.Replace(okDetail, `"type":`, `"type":"Recon:EC2/Portscan","type":`, 1)), `member "type" more than once`},
+		"escaped name":             {event(strings.Replace(okDetail, `"accountId":`, `"\u0061ccountId":"444455556666","accountId":`, 1)), `member "accountId" more than once`},
+		"source of the event":      {strings.Replace(event(okDetail), `"source":"aws.guardduty"`, `"source":"aws.guardduty","source":"aws.securityhub"`, 1), `member "source" more than once`},
+		"Records":                  {`{"Records":[{"Sns":{"Message":` + event(okDetail) + `}}],"Records":[]}`, `member "Records" more than once`},
+		"first copy invalid":       {event(strings.Replace(okDetail, `"region":"us-east-1"`, `"region":"nowhere","region":"us-east-1"`, 1)), `member "region" more than once`},
+		"in the SNS message":       {snsString(strings.Replace(event(okDetail), `"detail":`, `"detail":{},"detail":`, 1)), `Records[0].Sns.Message has the member "detail" more than once`},
+		"instance id":              {event(strings.Replace(okDetail, `"instanceId":`, `"instanceId":"i-0123456789abcdef0","instanceId":`, 1)), `member "instanceId" more than once`},
+		"remote IP":                {withService(`"action":{"networkConnectionAction":{"remoteIpDetails":{"ipAddressV4":"198.51.100.1","ipAddressV4":"203.0.113.9"}}}`), `member "ipAddressV4" more than once`},
+		"affected resource":        {withService(`"action":{"awsApiCallAction":{"affectedResources":{"AWS::S3::Bucket":"a","AWS::S3::Bucket":"b"}}}`), `member "AWS::S3::Bucket" more than once`},
+		"sample in additionalInfo": {withService(`"additionalInfo":{"value":"{\"sample\":false,\"sample\":true}"}`), `"sample" more than once`},
+	} {
+		t.Run(name, func(t *testing.T) { rejected(t, c.in, c.want) })
+	}
+	// A repeated member nothing reads is not ambiguous for guardbots, and stays accepted.
+	if _, err := guardduty.Parse([]byte(event(strings.Replace(okDetail, `"service":{`, `"service":{"evidence":1,"evidence":2,`, 1)))); err != nil {
+		t.Errorf("a repeated member nothing reads: %v", err)
+	}
+	// GuardDuty's own response never repeats a member: one that does is not acted on.
+	body := `{"findings":[` + strings.Replace(okDetail, `"region":`, `"region":"eu-west-1","region":`, 1) + `]}`
+	if _, _, err := guardduty.FindingFromResponse([]byte(body), "a2c4e6f8a0b2"); faults.Classify(err) != faults.Failed || !strings.Contains(err.Error(), `"region" more than once`) {
+		t.Errorf("GetFindings response with a repeated member: %v", err)
+	}
+}
+
+func TestParse_RefusesWhatIsNotJSON(t *testing.T) {
+	unread := func(v string) string {
+		return event(strings.Replace(okDetail, `"service":{`, `"service":{"evidence":`+v+`,`, 1))
+	}
+	for name, in := range map[string]string{
+		"control character in a string": unread("\"a\tb\""),
+		"invalid escape":                unread(`"\x41"`),
+		"short \\u escape":              unread(`"\u12"`),
+		"NaN":                           unread(`NaN`),
+		"Infinity":                      unread(`-Infinity`),
+		"leading zero":                  unread(`01`),
+		"two points":                    unread(`1.2.3`),
+		"plus sign":                     unread(`+1`),
+		"in the SNS message":            snsString(unread(`[1,]`)),
+	} {
+		t.Run(name, func(t *testing.T) { rejected(t, in, "not JSON", "line 1, column") })
+	}
+}
+
+// Strings decode as before: a lone surrogate escape in a value is kept as its six characters (as
+// fastjson kept it), in the text of an SNS message it is U+FFFD (as encoding/json decodes it), and
+// bytes that are not UTF-8 are kept as they are.
+func TestParse_DecodesStringsAsBefore(t *testing.T) {
+	detail := strings.Replace(okDetail, `"instanceId"`, `"tags":[{"key":"a\ud83db","value":"\ud83d\ude00 \u00e9 `+"\xff"+`"}],"instanceId"`, 1)
+	// The SNS message is escaped by hand: json.Marshal would replace the byte that is not UTF-8.
+	escaped := strings.ReplaceAll(strings.ReplaceAll(event(detail), `\`, `\\`), `"`, `\"`)
+	for name, in := range map[string]string{"event": event(detail), "SNS object": `{"Records":[{"Sns":{"Message":` + event(detail) + `}}]}`,
+		"SNS string": `{"Records":[{"Sns":{"Message":"` + escaped + `"}}]}`} {
+		p, err := guardduty.Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tags := p.Finding.Resource.InstanceDetails.Tags; len(tags) != 1 || tags[0].Key != `a\ud83db` || tags[0].Value != "😀 é \xff" {
+			t.Errorf("%s: tags %q", name, tags)
+		}
+	}
+	// Escaped in the message itself (not in the event it holds), a lone surrogate is U+FFFD.
+	in := `{"Records":[{"Sns":{"Message":"` + strings.Replace(escaped, `\\ud83db`, `\ud83db`, 1) + `"}}]}`
+	p, err := guardduty.Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags := p.Finding.Resource.InstanceDetails.Tags; len(tags) != 1 || tags[0].Key != "a\ufffdb" {
+		t.Errorf("SNS string with a surrogate escaped in the message: tags %q", tags)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/guardbots/guardbots/shared/faults"
 )
 
@@ -32,43 +30,49 @@ const guardDutyProductSuffix = "/product/aws/guardduty"
 //   - action: the ASFF Action object, else the flattened ProductFields "action/…" keys (older events).
 //   - resources: AwsEc2Instance, AwsIamAccessKey, AwsS3Bucket, AwsEksCluster, AwsRdsDbInstance,
 //     AwsLambdaFunction, AwsEcsCluster, AwsEcsTask and Container become the GuardDuty blocks.
-func fromSecurityHub(detail *fastjson.Value, path string) (*Finding, error) {
-	list := detail.Get("findings")
-	if list == nil || list.Type() != fastjson.TypeArray {
+func fromSecurityHub(detail value, path string) (*Finding, error) {
+	list := detail.get("findings")
+	all, ok := list.array()
+	if !ok {
 		return nil, faults.Rejectf("%sfindings is %s; expected the array of ASFF findings of a Security Hub event", path, quote(list))
 	}
-	all, _ := list.Array()
-	var gd []*fastjson.Value
-	var gdIdx int
+	var gd value
+	var gdCount, gdIdx int
 	var products []string
-	for i, f := range all {
-		if f.Type() != fastjson.TypeObject {
-			return nil, faults.Rejectf("%sfindings[%d] is a JSON %s, not an ASFF finding", path, i, f.Type())
+	i := -1
+	for it := all.iter(); it.next(); {
+		f := it.v
+		i++
+		if f.typ() != typeObject {
+			return nil, faults.Rejectf("%sfindings[%d] is a JSON %s, not an ASFF finding", path, i, f.typ())
 		}
 		if isGuardDutyASFF(f) {
-			gd = append(gd, f)
+			if gdCount == 0 {
+				gd = f
+			}
+			gdCount++
 			gdIdx = i
 		} else if p := productName(f); !slices.Contains(products, p) {
 			products = append(products, p)
 		}
 	}
 	switch {
-	case len(all) == 0:
+	case all.len() == 0:
 		return nil, faults.Rejectf("%sfindings is empty: the Security Hub event holds no finding", path)
-	case len(gd) == 0:
+	case gdCount == 0:
 		return nil, faults.Rejectf("%sfindings holds no GuardDuty finding: its %d finding(s) come from %s (only a ProductArn arn:<partition>:securityhub:<region>::product/aws/guardduty is GuardDuty's)",
-			path, len(all), strings.Join(products, ", "))
-	case len(gd) > 1:
-		return nil, faults.Rejectf("%sfindings holds %d GuardDuty findings; expected exactly one (the workflow handles one finding per execution)", path, len(gd))
+			path, all.len(), strings.Join(products, ", "))
+	case gdCount > 1:
+		return nil, faults.Rejectf("%sfindings holds %d GuardDuty findings; expected exactly one (the workflow handles one finding per execution)", path, gdCount)
 	}
-	return asffFinding(gd[0], fmt.Sprintf("%sfindings[%d].", path, gdIdx))
+	return asffFinding(gd, fmt.Sprintf("%sfindings[%d].", path, gdIdx))
 }
 
 // isGuardDutyASFF: only GuardDuty's own product ARN, arn:<partition>:securityhub:<region>::product/aws/guardduty,
 // says a finding is GuardDuty's. A custom integration chooses its ProductName freely ("GuardDuty"
 // included), but it imports under its own product ARN.
-func isGuardDutyASFF(f *fastjson.Value) bool {
-	return IsGuardDutyProductArn(string(f.GetStringBytes("ProductArn")))
+func isGuardDutyASFF(f value) bool {
+	return IsGuardDutyProductArn(string(f.getStr("ProductArn")))
 }
 
 // IsGuardDutyProductArn reports whether s is GuardDuty's product ARN in Security Hub, in some partition
@@ -88,14 +92,14 @@ func IsGuardDutyProductArn(s string) bool {
 
 // productName names a finding's product for a message: its name and, since the name proves nothing, its
 // product ARN.
-func productName(f *fastjson.Value) string {
+func productName(f value) string {
 	name := "an unnamed product"
-	if n := f.GetStringBytes("ProductName"); len(n) > 0 {
+	if n := f.getStr("ProductName"); len(n) > 0 {
 		name = clip(string(n), 64)
-	} else if n := f.GetStringBytes("ProductFields", "aws/securityhub/ProductName"); len(n) > 0 {
+	} else if n := f.getStr("ProductFields", "aws/securityhub/ProductName"); len(n) > 0 {
 		name = clip(string(n), 64)
 	}
-	if a := f.GetStringBytes("ProductArn"); len(a) > 0 {
+	if a := f.getStr("ProductArn"); len(a) > 0 {
 		return fmt.Sprintf("%s (ProductArn %s)", name, clip(string(a), 128))
 	}
 	return name + " (no ProductArn)"
@@ -135,17 +139,17 @@ func typeFromASFF(s string) string {
 	return t
 }
 
-func asffFinding(a *fastjson.Value, path string) (*Finding, error) {
+func asffFinding(a value, path string) (*Finding, error) {
 	d := decoder{path: path}
-	pf := a.Get("ProductFields")
+	pf := a.get("ProductFields")
 	// pfGet reads a ProductFields value: current GuardDuty writes "aws/guardduty/service/<name>",
 	// events from 2019 the bare "<name>".
 	pfGet := func(name string) string {
-		if pf == nil {
+		if !pf.exists() {
 			return ""
 		}
 		for _, k := range [2]string{"aws/guardduty/service/" + name, name} {
-			if b := pf.GetStringBytes(k); len(b) > 0 {
+			if b := pf.getStr(k); len(b) > 0 {
 				if len(b) > maxText {
 					d.failf("%sProductFields[%q] is %d bytes long, over the %d-byte limit", path, k, len(b), maxText)
 					return ""
@@ -164,13 +168,15 @@ func asffFinding(a *fastjson.Value, path string) (*Finding, error) {
 		}
 	}
 	if !ok {
-		return nil, faults.Rejectf("%sId %s is not a GuardDuty finding ARN (arn:aws:guardduty:<region>:<account>:detector/<id>/finding/<id>)", path, quote(a.Get("Id")))
+		return nil, faults.Rejectf("%sId %s is not a GuardDuty finding ARN (arn:aws:guardduty:<region>:<account>:detector/<id>/finding/<id>)", path, quote(a.get("Id")))
 	}
 
 	var typ string
 	for _, key := range [][]string{{"Types"}, {"FindingProviderFields", "Types"}} {
-		for _, t := range a.GetArray(key...) {
-			if b := t.GetStringBytes(); len(b) <= maxText {
+		types, _ := a.path(key...).array()
+		for it := types.iter(); it.next(); {
+			t := it.v
+			if b, _ := t.str(); len(b) <= maxText {
 				if typ = typeFromASFF(string(b)); typ != "" {
 					break
 				}
@@ -213,15 +219,15 @@ func asffFinding(a *fastjson.Value, path string) (*Finding, error) {
 		detector = arn.detector
 	}
 	f.Service = Service{
-		Archived:       pfGet("archived") == "true" || string(a.GetStringBytes("RecordState")) == "ARCHIVED" || string(a.GetStringBytes("WorkflowState")) == "ARCHIVED",
+		Archived:       pfGet("archived") == "true" || string(a.getStr("RecordState")) == "ARCHIVED" || string(a.getStr("WorkflowState")) == "ARCHIVED",
 		Count:          count,
 		DetectorID:     detector,
 		EventFirstSeen: d.str(a, "FirstObservedAt", maxID),
 		EventLastSeen:  d.str(a, "LastObservedAt", maxID),
 		ResourceRole:   pfGet("resourceRole"),
-		AdditionalInfo: &AdditionalInfo{Sample: asffSample(pfGet)},
+		AdditionalInfo: &AdditionalInfo{Sample: asffSample(&d, pfGet)},
 	}
-	if act := a.Get("Action"); act != nil && act.Type() == fastjson.TypeObject {
+	if act := a.get("Action"); act.typ() == typeObject {
 		d.pascal = true
 		d.in("Action", func() { f.Service.Action = d.action(act) })
 		d.pascal = false
@@ -238,22 +244,24 @@ func asffFinding(a *fastjson.Value, path string) (*Finding, error) {
 	return f, nil
 }
 
-func asffSeverity(a *fastjson.Value) float64 {
-	if b := a.GetStringBytes("FindingProviderFields", "Severity", "Original"); len(b) > 0 {
+func asffSeverity(a value) float64 {
+	if b := a.getStr("FindingProviderFields", "Severity", "Original"); len(b) > 0 {
 		if n, err := strconv.ParseFloat(string(b), 64); err == nil {
 			return n
 		}
 	}
-	if p := a.Get("Severity", "Product"); p != nil && p.Type() == fastjson.TypeNumber {
-		return p.GetFloat64()
+	if p := a.path("Severity", "Product"); p.typ() == typeNumber {
+		n, _ := p.float()
+		return n
 	}
-	if n := a.Get("Severity", "Normalized"); n != nil && n.Type() == fastjson.TypeNumber {
-		return n.GetFloat64() / 10
+	if n := a.path("Severity", "Normalized"); n.typ() == typeNumber {
+		f, _ := n.float()
+		return f / 10
 	}
 	return 0
 }
 
-func asffSample(pfGet func(string) string) bool {
+func asffSample(d *decoder, pfGet func(string) string) bool {
 	if s := pfGet("additionalInfo/sample"); s != "" {
 		return s == "true"
 	}
@@ -264,10 +272,11 @@ func asffSample(pfGet func(string) string) bool {
 	if !strings.Contains(info, "sample") {
 		return false
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.Parse(info)
-	return err == nil && v.Get("sample") != nil && v.Get("sample").Type() == fastjson.TypeTrue
+	sample, repeated := sampleIn([]byte(info))
+	if repeated {
+		d.failf("%sProductFields additionalInfo holds a JSON object with the member \"sample\" more than once", d.path)
+	}
+	return sample
 }
 
 // productFieldsAction rebuilds the action from 2019-style flattened ProductFields.
@@ -346,19 +355,20 @@ func validIP(s string) bool {
 
 // asffResources maps ASFF Resources to GuardDuty resource blocks; ResourceType is that of the first
 // resource we recognise (GuardDuty lists the affected resource first).
-func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
+func (d *decoder) asffResources(a value) (res Resource) {
 	d.in("Resources[]", func() {
-		for _, r := range d.arr(a, "Resources") {
-			typ := string(r.GetStringBytes("Type"))
+		for it := d.arr(a, "Resources").iter(); it.next(); {
+			r := it.v
+			typ := string(r.getStr("Type"))
 			id := d.str(r, "Id", maxARN)
-			det := r.Get("Details")
+			det := r.get("Details")
 			var kind string
 			switch typ {
 			case "AwsEc2Instance":
 				kind = "Instance"
-				x := det.Get("AwsEc2Instance")
+				x := det.get("AwsEc2Instance")
 				in := &InstanceDetails{InstanceID: lastAfter(id, "instance/"), Tags: d.asffTags(r)}
-				if x != nil {
+				if x.exists() {
 					d.in("Details.AwsEc2Instance", func() {
 						in.InstanceType = d.str(x, "Type", maxID)
 						in.ImageID = d.str(x, "ImageId", maxID)
@@ -366,7 +376,8 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 							in.IamInstanceProfile = &IamInstanceProfile{Arn: p}
 						}
 						vpc, subnet := d.str(x, "VpcId", maxID), d.str(x, "SubnetId", maxID)
-						for _, n := range d.arr(x, "NetworkInterfaces") {
+						for it := d.arr(x, "NetworkInterfaces").iter(); it.next(); {
+							n := it.v
 							in.NetworkInterfaces = append(in.NetworkInterfaces, NetworkInterface{
 								NetworkInterfaceID: d.str(n, "NetworkInterfaceId", maxID), VpcID: vpc, SubnetID: subnet,
 							})
@@ -379,12 +390,12 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 				res.InstanceDetails = in
 			case "AwsIamAccessKey":
 				kind = "AccessKey"
-				x := det.Get("AwsIamAccessKey")
+				x := det.get("AwsIamAccessKey")
 				ak := &AccessKeyDetails{}
 				if k := strings.TrimPrefix(id, "AWS::IAM::AccessKey:"); k != id && k != "null" {
 					ak.AccessKeyID = k
 				}
-				if x != nil {
+				if x.exists() {
 					d.in("Details.AwsIamAccessKey", func() {
 						if k := d.str(x, "AccessKeyId", maxID); k != "" {
 							ak.AccessKeyID = k
@@ -400,8 +411,8 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 				res.AccessKeyDetails = ak
 			case "AwsS3Bucket":
 				kind = "S3Bucket"
-				name := strings.TrimPrefix(id, "arn:"+string(r.GetStringBytes("Partition"))+":s3:::")
-				if n := det.GetStringBytes("AwsS3Bucket", "Name"); len(n) > 0 && len(n) <= maxID {
+				name := strings.TrimPrefix(id, "arn:"+string(r.getStr("Partition"))+":s3:::")
+				if n := det.getStr("AwsS3Bucket", "Name"); len(n) > 0 && len(n) <= maxID {
 					name = string(n)
 				}
 				if name == id || len(name) > maxID {
@@ -410,16 +421,16 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 				res.S3BucketDetails = append(res.S3BucketDetails, S3BucketDetail{Arn: id, Name: name, Tags: d.asffTags(r)})
 			case "AwsEksCluster":
 				kind = "EKSCluster"
-				name := string(det.GetStringBytes("AwsEksCluster", "Name"))
+				name := string(det.getStr("AwsEksCluster", "Name"))
 				if name == "" || len(name) > maxID {
 					name = lastAfter(id, "cluster/")
 				}
 				res.EksClusterDetails = &EksClusterDetails{Name: name, Arn: id, Tags: d.asffTags(r)}
 			case "AwsRdsDbInstance":
 				kind = "RDSDBInstance"
-				x := det.Get("AwsRdsDbInstance")
+				x := det.get("AwsRdsDbInstance")
 				rd := &RdsDbInstanceDetails{DbInstanceArn: id, Tags: d.asffTags(r)}
-				if x != nil {
+				if x.exists() {
 					d.in("Details.AwsRdsDbInstance", func() {
 						rd.DbInstanceIdentifier = d.str(x, "DbInstanceIdentifier", maxID)
 						rd.DbClusterIdentifier = d.str(x, "DbClusterIdentifier", maxID)
@@ -430,7 +441,7 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 				res.RdsDbInstanceDetails = rd
 			case "AwsLambdaFunction":
 				kind = "Lambda"
-				name := string(det.GetStringBytes("AwsLambdaFunction", "FunctionName"))
+				name := string(det.getStr("AwsLambdaFunction", "FunctionName"))
 				if name == "" || len(name) > maxID {
 					name = lastAfter(id, "function:")
 				}
@@ -448,7 +459,7 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 					res.EcsClusterDetails = &EcsClusterDetails{}
 				}
 				t := &EcsTaskDetails{Arn: id}
-				if x := det.Get("AwsEcsTask"); x != nil {
+				if x := det.get("AwsEcsTask"); x.exists() {
 					d.in("Details.AwsEcsTask", func() {
 						t.DefinitionArn = d.str(x, "TaskDefinitionArn", maxARN)
 						if c := d.str(x, "ClusterArn", maxARN); c != "" && res.EcsClusterDetails.Arn == "" {
@@ -460,7 +471,7 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 			case "Container":
 				kind = "Container"
 				c := &Container{ID: id}
-				if x := det.Get("Container"); x != nil {
+				if x := det.get("Container"); x.exists() {
 					d.in("Details.Container", func() {
 						c.Name = d.str(x, "Name", maxID)
 						c.Image = d.str(x, "ImageName", maxText)
@@ -481,24 +492,25 @@ func (d *decoder) asffResources(a *fastjson.Value) (res Resource) {
 }
 
 // asffTags reads ASFF's Tags map, sorted by key so output is deterministic.
-func (d *decoder) asffTags(r *fastjson.Value) []Tag {
-	o := r.GetObject("Tags")
-	if o == nil || o.Len() == 0 {
+func (d *decoder) asffTags(r value) []Tag {
+	o := r.get("Tags")
+	if o.typ() != typeObject || o.len() == 0 {
 		return nil
 	}
-	if o.Len() > maxTags {
-		d.failf("%s has %d tags; AWS allows %d", d.field("Tags"), o.Len(), maxTags)
+	if o.len() > maxTags {
+		d.failf("%s has %d tags; AWS allows %d", d.field("Tags"), o.len(), maxTags)
 		return nil
 	}
+	o.d.repeatedNames(o)
 	var tags []Tag
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		val := v.GetStringBytes()
+	for k, v := range o.members() {
+		val, _ := v.str()
 		if utf8.RuneCount(k) > maxTagKey || utf8.RuneCount(val) > maxTagVal {
 			d.failf("%s has a tag longer than AWS allows", d.field("Tags"))
-			return
+			continue
 		}
 		tags = append(tags, Tag{Key: string(k), Value: string(val)})
-	})
+	}
 	slices.SortFunc(tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	return tags
 }

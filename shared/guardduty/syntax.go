@@ -5,20 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // syntaxError says where raw stops being JSON, as line, column and byte offset, for a person fixing an
-// event by hand. fastjson reports a nest of "cannot parse object value" and a clipped tail instead, so
-// the position comes from encoding/json's scanner, run only on this error path (checking validity into a
-// RawMessage builds no tree). What only fastjson refuses (nesting deeper than its limit) keeps fastjson's
-// innermost reason.
-func syntaxError(raw []byte, fastErr error) string {
+// event by hand, in encoding/json's words: its scanner is run again on this error path only (checking
+// validity into a RawMessage builds no tree). What only our scanner refuses (nesting deeper than
+// maxDepth) keeps the scanner's reason.
+func syntaxError(raw []byte, reason string) string {
 	var m json.RawMessage
 	err := json.Unmarshal(raw, &m)
 	var se *json.SyntaxError
 	if !errors.As(err, &se) {
-		return innermost(fastErr)
+		return reason
 	}
 	if se.Error() == "unexpected end of JSON input" {
 		last := max(len(bytes.TrimRight(raw, " \t\r\n"))-1, 0)
@@ -34,24 +32,4 @@ func syntaxError(raw []byte, fastErr error) string {
 // position is the 1-based line and column (in bytes) of offset off in raw.
 func position(raw []byte, off int) (line, col int) {
 	return 1 + bytes.Count(raw[:off], []byte{'\n'}), off - bytes.LastIndexByte(raw[:off], '\n')
-}
-
-// innermost is the last reason in fastjson's chain "cannot parse JSON: cannot parse object: …: reason;
-// unparsed tail: …".
-func innermost(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, "; unparsed tail"); i >= 0 {
-		s = s[:i]
-	}
-	for {
-		rest, ok := strings.CutPrefix(s, "cannot parse ")
-		if !ok {
-			return s
-		}
-		_, after, ok := strings.Cut(rest, ": ")
-		if !ok {
-			return s
-		}
-		s = after
-	}
 }

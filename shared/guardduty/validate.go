@@ -60,23 +60,25 @@ func IsRegion(s string) bool {
 	if len(s) < 6 || len(s) > 32 {
 		return false
 	}
-	parts := strings.Split(s, "-")
-	if len(parts) < 3 || len(parts[0]) != 2 {
-		return false
-	}
-	for i, p := range parts {
-		if p == "" {
+	// Part by part, without splitting s (every finding is checked).
+	n := 0
+	for rest, more := s, true; more; n++ {
+		var p string
+		p, rest, more = strings.Cut(rest, "-")
+		if p == "" || n == 0 && len(p) != 2 {
 			return false
 		}
-		last := i == len(parts)-1
 		for j := 0; j < len(p); j++ {
 			c := p[j]
-			if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') {
+			if !more && (c < '0' || c > '9') || more && (c < 'a' || c > 'z') {
 				return false
 			}
 		}
+		if !more && len(p) > 2 {
+			return false
+		}
 	}
-	return len(parts[len(parts)-1]) <= 2
+	return n >= 3
 }
 
 // IsFindingType reports whether s has the shape Purpose:Resource/Family…: an alphanumeric threat

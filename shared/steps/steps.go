@@ -32,16 +32,24 @@ type Matched struct {
 // The schedule's request (ScheduleRequest) is recognized as itself: a parse with no finding. A release
 // request (release.go) is recognized as itself: a finding with its id, account and region only.
 func Parse(_ context.Context, raw []byte) (*guardduty.Parsed, error) {
+	// Both requests are asked about only when raw is no finding: neither can be one (a finding needs
+	// members they refuse), and the questions, a search of the whole input for their names, were a
+	// tenth of a finding's parse → transform → match. An event that is a finding with a "guardbots"
+	// member too is a finding, the member ignored, as any other member nothing reads.
+	p, err := guardduty.Parse(raw)
+	if err == nil {
+		return p, nil
+	}
 	if scheduled(raw) {
 		return &guardduty.Parsed{Source: SourceSchedule}, nil
 	}
-	if r, ok, err := releaseRequest(raw); ok {
-		if err != nil {
-			return nil, err
+	if r, ok, rerr := releaseRequest(raw); ok {
+		if rerr != nil {
+			return nil, rerr
 		}
 		return &guardduty.Parsed{Source: SourceRelease, Finding: &guardduty.Finding{ID: r.FindingID, AccountID: r.AccountID, Region: r.Region}}, nil
 	}
-	return guardduty.Parse(raw)
+	return nil, err
 }
 
 // Transform is the transform step: GuardDuty finding → normalized remediation finding.
