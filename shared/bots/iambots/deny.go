@@ -67,7 +67,11 @@ var denyClock = time.Now
 
 // sidFindingRE is what a finding id must be to name a policy and a Sid (letters and digits only in a
 // Sid; GuardDuty's ids are 32 hex characters).
-var sidFindingRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
+// The length is checked apart: a counted repetition ({1,64}) compiles into a copy of its class per
+// count, built by the Lambda at every start.
+var sidFindingRE = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+func isSidFinding(s string) bool { return len(s) <= 64 && sidFindingRE.MatchString(s) }
 
 func (k *denyKind) policyName(findingID string) string {
 	return denyPolicyPrefix + k.part + "-" + findingID
@@ -77,7 +81,7 @@ func (k *denyKind) sidOf(findingID string) string { return k.sid + findingID }
 
 // checkFindingID rejects a finding id that cannot name a policy and a Sid.
 func checkFindingID(bot, id string) error {
-	if !sidFindingRE.MatchString(id) {
+	if !isSidFinding(id) {
 		return faults.Rejectf("%s: finding id %q cannot name an inline policy and a Sid (letters and digits, at most 64)", bot, id)
 	}
 	return nil
@@ -131,7 +135,7 @@ func parseDeny(p inlinePolicy) (liveDeny, bool) {
 	var kind *denyKind
 	var id string
 	for _, k := range denyKinds {
-		if rest, ok := strings.CutPrefix(p.name, denyPolicyPrefix+k.part+"-"); ok && sidFindingRE.MatchString(rest) {
+		if rest, ok := strings.CutPrefix(p.name, denyPolicyPrefix+k.part+"-"); ok && isSidFinding(rest) {
 			kind, id = k, rest
 		}
 	}

@@ -34,8 +34,11 @@ func init() {
 	})
 }
 
-// accessKeyIDRE is IAM's access key id pattern.
-var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+// accessKeyIDRE is IAM's access key id pattern; its length (16–128) is checked apart, as a counted
+// repetition compiles into a copy of its class per count, built by the Lambda at every start.
+var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]+$`)
+
+func isAccessKeyID(s string) bool { return len(s) >= 16 && len(s) <= 128 && accessKeyIDRE.MatchString(s) }
 
 // iamUserAPI is what iam_deactivate_access_key calls.
 type iamUserAPI interface {
@@ -54,7 +57,7 @@ func deactivateAccessKey(ctx context.Context, api iamUserAPI, req bots.Request) 
 	if keyID == "" {
 		return bots.SkipBecause(res, fmt.Sprintf("the finding names no access key of user %s", user)), nil
 	}
-	if !accessKeyIDRE.MatchString(keyID) {
+	if !isAccessKeyID(keyID) {
 		return bots.Result{}, faults.Rejectf("%s: %q is not an access key id", deactivateKeyBot, keyID)
 	}
 	if strings.HasPrefix(keyID, "ASIA") {
