@@ -38,7 +38,9 @@ func init() {
 // repetition compiles into a copy of its class per count, built by the Lambda at every start.
 var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]+$`)
 
-func isAccessKeyID(s string) bool { return len(s) >= 16 && len(s) <= 128 && accessKeyIDRE.MatchString(s) }
+func isAccessKeyID(s string) bool {
+	return len(s) >= 16 && len(s) <= 128 && accessKeyIDRE.MatchString(s)
+}
 
 // iamUserAPI is what iam_deactivate_access_key calls.
 type iamUserAPI interface {
