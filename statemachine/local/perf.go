@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -361,6 +362,9 @@ func (sp stackPerf) run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "proof (%s): executions SUCCEEDED %d/%d; notifications: exactly one %d, none %d, more than one %d, unknown finding %d;\n"+
 			"  audit: tag + stop records of its own execution %d/%d; instances stopped and tagged with their finding's id %d/%d\n",
 			verdict, t.Succeeded, t.N, t.Once, t.Missing, t.Duplicated, t.Strays, t.AuditOK, t.N, t.Stopped, t.N)
+		for _, f := range slices.Sorted(maps.Keys(t.Failures)) {
+			fmt.Fprintf(out, "  not succeeded, %d×: %s\n", t.Failures[f], f)
+		}
 		flat := t.Flat()
 		printFlatness(out, t, flat)
 		if !t.OK() {

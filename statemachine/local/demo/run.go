@@ -236,10 +236,36 @@ func (s *Stack) receive(ctx context.Context) ([]Notification, error) {
 	if len(mail) != len(out) || len(chat) != len(out) {
 		return nil, fmt.Errorf("notify published %d JSON, %d mail and %d chat messages: every message goes to the three topics", len(out), len(mail), len(chat))
 	}
-	for i := range out {
-		if err := out[i].twins(mail[i], chat[i]); err != nil {
-			return nil, fmt.Errorf("message %d (%s): %w", i+1, out[i].Subject, err)
+	// Executions in flight together publish in any order, so each message's twins are found by what
+	// they share with it (subject; the finding's thread), not by their place in the queue.
+	mails, chats := map[string][]snsEnvelope{}, map[string][]chatTwin{}
+	for _, m := range mail {
+		var e snsEnvelope
+		if err := json.Unmarshal([]byte(m), &e); err != nil {
+			return nil, fmt.Errorf("mail subscriber received something that is not an SNS envelope: %w", err)
 		}
+		mails[e.Subject] = append(mails[e.Subject], e)
+	}
+	for _, m := range chat {
+		c, err := parseChatTwin(m)
+		if err != nil {
+			return nil, err
+		}
+		chats[c.Metadata.ThreadID] = append(chats[c.Metadata.ThreadID], c)
+	}
+	for i := range out {
+		n := &out[i]
+		if err := n.mailTwin(mails); err != nil {
+			return nil, fmt.Errorf("message %d (%s): %w", i+1, n.Subject, err)
+		}
+		thread := ""
+		if f := n.Body.Finding; f != nil {
+			thread = notify.ChatThread(f.ID, n.Body.FindingFrom == "guardduty")
+		}
+		if len(chats[thread]) == 0 {
+			return nil, fmt.Errorf("message %d (%s): no chat message in thread %q", i+1, n.Subject, thread)
+		}
+		n.Chat, chats[thread] = chats[thread][0].raw, chats[thread][1:]
 	}
 	return out, nil
 }
@@ -276,53 +302,62 @@ func (s *Stack) drain(ctx context.Context, queueURL string, wait bool) ([]string
 	}
 }
 
-// twins keeps the mail and chat forms of n after checking they are its: the mail's subject and message
-// attributes equal the JSON message's (a team's filter policy routes both alike), and the chat message
-// is a custom notification whose thread is this finding's.
-func (n *Notification) twins(mailEnvelope, chatEnvelope string) error {
-	var mail, chat struct {
-		Subject           string
-		Message           string
-		MessageAttributes map[string]struct{ Type, Value string }
+// snsEnvelope is what an SQS subscriber of a topic receives.
+type snsEnvelope struct {
+	Subject           string
+	Message           string
+	MessageAttributes map[string]struct{ Type, Value string }
+}
+
+// chatTwin is a chat message as its subscriber received it: a custom notification.
+type chatTwin struct {
+	Version, Source string
+	Content         struct{ Title string }
+	Metadata        struct{ ThreadID string }
+	raw             json.RawMessage
+}
+
+func parseChatTwin(envelope string) (chatTwin, error) {
+	var e snsEnvelope
+	if err := json.Unmarshal([]byte(envelope), &e); err != nil {
+		return chatTwin{}, fmt.Errorf("chat subscriber received something that is not an SNS envelope: %w", err)
 	}
-	if err := json.Unmarshal([]byte(mailEnvelope), &mail); err != nil {
-		return fmt.Errorf("mail subscriber received something that is not an SNS envelope: %w", err)
-	}
-	if err := json.Unmarshal([]byte(chatEnvelope), &chat); err != nil {
-		return fmt.Errorf("chat subscriber received something that is not an SNS envelope: %w", err)
-	}
-	if mail.Subject != n.Subject {
-		return fmt.Errorf("mail subject %q, JSON subject %q", mail.Subject, n.Subject)
-	}
-	if len(mail.MessageAttributes) != len(n.Attributes) {
-		return fmt.Errorf("mail has %d message attributes, the JSON message %d", len(mail.MessageAttributes), len(n.Attributes))
-	}
-	for k, a := range mail.MessageAttributes {
-		if want := n.Attributes[k]; want.DataType != a.Type || want.Value != a.Value {
-			return fmt.Errorf("mail attribute %s = %s %q, JSON message's %s %q", k, a.Type, a.Value, want.DataType, want.Value)
-		}
-	}
-	if strings.HasPrefix(strings.TrimSpace(mail.Message), "{") {
-		return errors.New("mail body is JSON, not text for a person")
-	}
-	var c struct {
-		Version, Source string
-		Content         struct{ Title string }
-		Metadata        struct{ ThreadID string }
-	}
-	if err := json.Unmarshal([]byte(chat.Message), &c); err != nil {
-		return fmt.Errorf("chat body is not a custom notification: %w", err)
+	var c chatTwin
+	if err := json.Unmarshal([]byte(e.Message), &c); err != nil {
+		return chatTwin{}, fmt.Errorf("chat body is not a custom notification: %w", err)
 	}
 	if c.Version != "1.0" || c.Source != "custom" || c.Content.Title == "" {
-		return fmt.Errorf("chat body is not a custom notification (version %q, source %q, title %q)", c.Version, c.Source, c.Content.Title)
+		return chatTwin{}, fmt.Errorf("chat body is not a custom notification (version %q, source %q, title %q)", c.Version, c.Source, c.Content.Title)
 	}
-	if f := n.Body.Finding; f != nil {
-		if want := notify.ChatThread(f.ID, n.Body.FindingFrom == "guardduty"); c.Metadata.ThreadID != want {
-			return fmt.Errorf("chat thread %q, want %q (the finding's)", c.Metadata.ThreadID, want)
+	c.raw = json.RawMessage(e.Message)
+	return c, nil
+}
+
+// mailTwin takes n's mail from mails (by subject): the same subject and message attributes as the JSON
+// message (a team's filter policy routes both alike), and text, not JSON.
+func (n *Notification) mailTwin(mails map[string][]snsEnvelope) error {
+	for k, m := range mails[n.Subject] {
+		if len(m.MessageAttributes) != len(n.Attributes) {
+			continue
 		}
+		same := true
+		for name, a := range m.MessageAttributes {
+			if want := n.Attributes[name]; want.DataType != a.Type || want.Value != a.Value {
+				same = false
+				break
+			}
+		}
+		if !same {
+			continue
+		}
+		if strings.HasPrefix(strings.TrimSpace(m.Message), "{") {
+			return errors.New("mail body is JSON, not text for a person")
+		}
+		n.Mail = m.Message
+		mails[n.Subject] = slices.Delete(mails[n.Subject], k, k+1)
+		return nil
 	}
-	n.Mail, n.Chat = mail.Message, json.RawMessage(chat.Message)
-	return nil
+	return fmt.Errorf("no mail with its subject and message attributes (%d with the subject)", len(mails[n.Subject]))
 }
 
 // parseNotification reads SNS's envelope (what an SQS subscriber receives) and the body notify wrote.

@@ -36,6 +36,9 @@ type Throughput struct {
 	// Stopped counts instances read back stopped and tagged with their own finding's id.
 	Stopped int
 	Strays  int // notifications about findings not sent
+	// Failures counts the executions that did not succeed by their status, error and cause (the cause
+	// clipped), so a failed proof says what went wrong.
+	Failures map[string]int
 	// Checkpoints are taken after each tenth of the findings (before the read-back): every process's
 	// descriptors and memory, to show they stay flat over the run.
 	Checkpoints []Checkpoint
@@ -158,8 +161,17 @@ feed:
 	out.Elapsed = time.Since(start)
 	out.PerSecond = float64(n) / out.Elapsed.Seconds()
 	for i := range n {
-		if results[i].Status == "SUCCEEDED" {
+		if r := results[i]; r.Status == "SUCCEEDED" {
 			out.Succeeded++
+		} else {
+			if out.Failures == nil {
+				out.Failures = map[string]int{}
+			}
+			cause := r.Cause
+			if len(cause) > 300 {
+				cause = cause[:300] + "…"
+			}
+			out.Failures[fmt.Sprintf("%s %s: %s", r.Status, r.Error, cause)]++
 		}
 		out.Latency = append(out.Latency, results[i].InNode)
 	}
