@@ -362,11 +362,7 @@ func (n *Notification) mailTwin(mails map[string][]snsEnvelope) error {
 
 // parseNotification reads SNS's envelope (what an SQS subscriber receives) and the body notify wrote.
 func parseNotification(raw string) (Notification, error) {
-	var env struct {
-		Subject           string
-		Message           string
-		MessageAttributes map[string]struct{ Type, Value string }
-	}
+	var env snsEnvelope
 	if err := json.Unmarshal([]byte(raw), &env); err != nil {
 		return Notification{}, fmt.Errorf("subscriber received something that is not an SNS envelope: %w", err)
 	}
